@@ -1,0 +1,52 @@
+# Voronka: `make run` serves the demo on http://127.0.0.1:8000, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Migrations run as the tables' owner when DATABASE_OWNER_URL is given.
+MIGRATE_ENV = $(if $(DATABASE_OWNER_URL),DATABASE_URL="$(DATABASE_OWNER_URL)" DATABASE_APP_ROLE="$(DATABASE_APP_ROLE)",)
+
+.PHONY: run test install lint format migrations messages
+
+$(STAMP):
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+.env:
+	cp .env.example .env
+
+install: $(STAMP) .env
+
+run: install
+	$(MIGRATE_ENV) $(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@if [ -n "$$REDIS_URL" ]; then \
+	  $(VENV)/bin/celery -A crm worker --beat --loglevel INFO --concurrency 2 & worker=$$!; \
+	  trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:8000; \
+	else \
+	  echo "No REDIS_URL: background tasks run in-process (eager queue)."; \
+	  $(PY) manage.py runserver 127.0.0.1:8000; \
+	fi
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrations: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemigrations
+
+messages: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemessages --locale ru --ignore ".venv/*" --ignore "tests/*" --ignore "bench/*"
+	DEBUG=1 $(PY) manage.py compilemessages --locale ru --ignore ".venv/*"

@@ -1,0 +1,1 @@
+"""Analytics: report queries and the dashboards built on them."""

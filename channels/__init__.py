@@ -1,0 +1,1 @@
+"""Inbound channels: provider endpoints, stored deliveries and ingestion tasks."""

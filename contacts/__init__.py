@@ -1,0 +1,1 @@
+"""Contacts and companies: people and firms, match keys, duplicates and merge."""

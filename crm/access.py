@@ -1,0 +1,250 @@
+"""Access rights: one enforcement API for every view, queryset, bulk action, export and report.
+
+A role holds a permission matrix: for each entity (lead, deal, contact, company) and action
+(view, create, edit, delete, convert, export, import) a scope — none, own, team or all —
+plus three tenant-level rights (settings, analytics, users).
+
+* `scope_queryset(qs, actor=…, action=…)` narrows any queryset of an owned model to what
+  the actor may act on.
+* `check_object(obj, actor=…, action=…)` raises `AccessDenied` when the actor may not act
+  on that object; `can(...)` is its boolean form.
+* `check_entity(...)` for actions without an object (create, import, export).
+* `require_right(...)` guards tenant-level pages (settings, users, analytics).
+
+Scopes: *own* is rows the actor owns, plus rows owned by members of a team the actor
+leads (the owner's manager); *team* adds rows owned by anyone in the actor's team; *all*
+is the whole tenant. For entities with a shared pool (leads), unassigned rows are visible
+under own/team too, so managers see the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm.tenancy import TenantModel
+
+if TYPE_CHECKING:
+    from crm.models import Membership
+
+
+class Entity(models.TextChoices):
+    LEAD = "lead", _("Leads")
+    DEAL = "deal", _("Deals")
+    CONTACT = "contact", _("Contacts")
+    COMPANY = "company", _("Companies")
+
+
+class Action(models.TextChoices):
+    VIEW = "view", _("View")
+    CREATE = "create", _("Create")
+    EDIT = "edit", _("Edit")
+    DELETE = "delete", _("Delete")
+    CONVERT = "convert", _("Convert")
+    EXPORT = "export", _("Export")
+    IMPORT = "import", _("Import")
+
+
+class Scope(models.TextChoices):
+    NONE = "none", _("None")
+    OWN = "own", _("Own")
+    TEAM = "team", _("Own team")
+    ALL = "all", _("All")
+
+
+class TenantRight(models.TextChoices):
+    SETTINGS = "settings", _("Tenant settings, roles, statuses, pipelines, channels")
+    ANALYTICS = "analytics", _("Analytics")
+    USERS = "users", _("Users and teams")
+
+
+# Which actions make sense for which entity (only leads are converted).
+ENTITY_ACTIONS: dict[str, tuple[str, ...]] = {
+    Entity.LEAD: tuple(Action.values),
+    Entity.DEAL: tuple(a for a in Action.values if a != Action.CONVERT),
+    Entity.CONTACT: tuple(a for a in Action.values if a != Action.CONVERT),
+    Entity.COMPANY: tuple(a for a in Action.values if a != Action.CONVERT),
+}
+
+# Entities with a shared pool of unassigned rows that own/team scopes may see.
+POOLED_ENTITIES = frozenset({Entity.LEAD})
+
+
+class AccessDenied(PermissionDenied):
+    """The actor's role does not allow this action (HTTP 403)."""
+
+
+def _matrix(default: str, **overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {
+        entity: {action: overrides.get(entity, {}).get(action, default) for action in actions}
+        for entity, actions in ENTITY_ACTIONS.items()
+    }
+
+
+# Defaults for the four roles every tenant starts with (DESIGN §9).
+DEFAULT_ROLES: dict[str, dict[str, Any]] = {
+    "admin": {
+        "name": _("Administrator"),
+        "rights": _matrix(Scope.ALL),
+        "tenant_rights": set(TenantRight.values),
+    },
+    "director": {
+        "name": _("Director"),
+        "rights": _matrix(
+            Scope.ALL,
+            **{e: {"delete": Scope.NONE, "import": Scope.NONE} for e in ENTITY_ACTIONS},
+        ),
+        "tenant_rights": {TenantRight.ANALYTICS},
+    },
+    "manager": {
+        "name": _("Manager"),
+        "rights": _matrix(
+            Scope.OWN,
+            lead={"delete": Scope.NONE, "export": Scope.NONE, "import": Scope.NONE},
+            deal={"delete": Scope.NONE, "export": Scope.NONE, "import": Scope.NONE},
+            # The customer base is shared so duplicates are found, edits stay with the owner.
+            contact={"view": Scope.ALL, "create": Scope.ALL, "delete": Scope.NONE,
+                     "export": Scope.NONE, "import": Scope.NONE},
+            company={"view": Scope.ALL, "create": Scope.ALL, "delete": Scope.NONE,
+                     "export": Scope.NONE, "import": Scope.NONE},
+        ),
+        "tenant_rights": set(),
+    },
+    "marketer": {
+        "name": _("Marketer"),
+        "rights": _matrix(
+            Scope.NONE,
+            lead={"view": Scope.ALL, "create": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},
+            deal={"view": Scope.ALL, "export": Scope.ALL},
+            contact={"view": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},
+            company={"view": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},
+        ),
+        "tenant_rights": {TenantRight.ANALYTICS},
+    },
+}
+
+
+def validate_rights(rights: Any) -> dict[str, dict[str, str]]:
+    """Return a complete, clean matrix from `rights` or raise ValueError."""
+    if not isinstance(rights, dict):
+        raise ValueError("rights must be a mapping")
+    clean: dict[str, dict[str, str]] = {}
+    for entity, actions in ENTITY_ACTIONS.items():
+        given = rights.get(entity, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"rights[{entity}] must be a mapping")
+        unknown = set(given) - set(actions)
+        if unknown:
+            raise ValueError(f"unknown actions for {entity}: {sorted(unknown)}")
+        clean[entity] = {}
+        for action in actions:
+            value = given.get(action, Scope.NONE)
+            if value not in Scope.values:
+                raise ValueError(f"bad scope {value!r} for {entity}.{action}")
+            clean[entity][action] = str(value)
+    unknown_entities = set(rights) - set(ENTITY_ACTIONS)
+    if unknown_entities:
+        raise ValueError(f"unknown entities: {sorted(unknown_entities)}")
+    return clean
+
+
+class OwnedModel(TenantModel):
+    """Base for tenant data with an owner, governed by one entity row of the matrix."""
+
+    access_entity: ClassVar[str]
+
+    owner = models.ForeignKey(
+        "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        abstract = True
+
+
+def scope_for(actor: Membership, entity: str, action: str) -> str:
+    """The actor's scope for `action` on `entity` (Scope.NONE for an inactive member)."""
+    if not actor.is_active:
+        return Scope.NONE
+    return actor.role.scope(entity, action)
+
+
+def _own_q(actor: Membership) -> Q:
+    return Q(owner=actor) | Q(owner__team__lead=actor)
+
+
+def scope_queryset(qs: QuerySet, *, actor: Membership, action: str) -> QuerySet:
+    """Narrow `qs` (of an OwnedModel) to the rows `actor` may `action`."""
+    entity = qs.model.access_entity
+    scope = scope_for(actor, entity, action)
+    if scope == Scope.ALL:
+        return qs
+    if scope == Scope.NONE:
+        return qs.none()
+    allowed = _own_q(actor)
+    if scope == Scope.TEAM and actor.team_id is not None:
+        allowed |= Q(owner__team_id=actor.team_id)
+    if entity in POOLED_ENTITIES and action == Action.VIEW:
+        allowed |= Q(owner__isnull=True)
+    return qs.filter(allowed)
+
+
+def can(obj: OwnedModel, *, actor: Membership, action: str) -> bool:
+    """Whether `actor` may `action` this object. Reads the owner's team when scoped."""
+    if obj.tenant_id != actor.tenant_id:
+        return False
+    scope = scope_for(actor, obj.access_entity, action)
+    if scope == Scope.ALL:
+        return True
+    if scope == Scope.NONE:
+        return False
+    owner = obj.owner
+    if owner is None:
+        return obj.access_entity in POOLED_ENTITIES and action == Action.VIEW
+    if owner.pk == actor.pk:
+        return True
+    if owner.team_id is None:
+        return False
+    if scope == Scope.TEAM and owner.team_id == actor.team_id:
+        return True
+    return owner.team.lead_id == actor.pk
+
+
+def check_object(obj: OwnedModel, *, actor: Membership, action: str) -> None:
+    """Raise AccessDenied unless `actor` may `action` this object."""
+    if not can(obj, actor=actor, action=action):
+        raise AccessDenied(_("Your role does not allow this action on this record."))
+
+
+def check_entity(*, actor: Membership, entity: str, action: str) -> str:
+    """Raise AccessDenied unless `actor` may `action` some `entity`; return the scope."""
+    scope = scope_for(actor, entity, action)
+    if scope == Scope.NONE:
+        raise AccessDenied(_("Your role does not allow this action."))
+    return scope
+
+
+def has_right(actor: Membership | None, right: str) -> bool:
+    """Whether `actor` holds a tenant-level right (settings, analytics, users)."""
+    return actor is not None and actor.is_active and actor.role.has_right(right)
+
+
+def require_right(*rights: str) -> Callable:
+    """View decorator: 403 unless the request's membership holds one of `rights`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+            actor = getattr(request, "membership", None)
+            if not any(has_right(actor, right) for right in rights):
+                raise AccessDenied(_("Your role does not give access to this page."))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,16 @@
+"""App config for the core: wires the RLS policy sync after every migrate."""
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from crm.rls import on_post_migrate
+
+        # Sent once per app after all migrations ran: crm's turn is enough.
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="crm.rls")

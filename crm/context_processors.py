@@ -1,0 +1,26 @@
+"""Template context shared by every page: the tenant, the navigation, the tenant switcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from crm.access import TenantRight, has_right
+from crm.navigation import nav_for, section_of
+from crm.selectors import memberships_for_user
+
+
+def workspace(request: HttpRequest) -> dict[str, Any]:
+    membership = getattr(request, "membership", None)
+    user = getattr(request, "user", None)
+    context: dict[str, Any] = {"tenant": getattr(request, "tenant", None), "membership": membership}
+    if membership is not None:
+        context["nav_items"] = nav_for(membership)
+        context["section_nav"] = section_of(request.resolver_match)
+        context["perms_settings"] = has_right(membership, TenantRight.SETTINGS)
+        context["perms_users"] = has_right(membership, TenantRight.USERS)
+    if user is not None and user.is_authenticated:
+        context["my_memberships"] = SimpleLazyObject(lambda: memberships_for_user(user=user))
+    return context

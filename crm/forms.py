@@ -1,0 +1,205 @@
+"""Forms of the core: parse and validate input; choice querysets come from selectors."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from crm import selectors
+from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
+from crm.models import Role, Tenant, User, normalize_email, validate_tenant_slug
+
+TIME_ZONES = sorted(zoneinfo.available_timezones())
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
+
+
+class PasswordPairMixin(forms.Form):
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean_password2(self) -> str:
+        password1, password2 = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
+        if password1 and password2 and password1 != password2:
+            raise forms.ValidationError(_("The two passwords do not match."))
+        return password2
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        password = self.cleaned_data.get("password2")
+        if password:
+            user = User(email=self.cleaned_data.get("email", ""), full_name=self.cleaned_data.get("full_name", ""))
+            try:
+                password_validation.validate_password(password, user)
+            except forms.ValidationError as error:
+                self.add_error("password2", error)
+
+
+class SignupForm(PasswordPairMixin):
+    full_name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(label=_("Work e-mail"))
+    company = forms.CharField(label=_("Company"), max_length=200)
+    slug = forms.CharField(
+        label=_("Workspace address"), max_length=40, validators=[validate_tenant_slug],
+        help_text=_("Lowercase Latin letters, digits and hyphens: it becomes /your-address/ in links."),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
+    field_order = ["full_name", "email", "password1", "password2", "company", "slug", "language"]
+
+    def clean_email(self) -> str:
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError(_("An account with this e-mail already exists. Log in instead."))
+        return email
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"].strip().lower()
+        if Tenant.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(_("This address is already taken."))
+        return slug
+
+
+class InvitationSignupForm(PasswordPairMixin):
+    full_name = forms.CharField(label=_("Your name"), max_length=200)
+    field_order = ["full_name", "password1", "password2"]
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def _post_clean(self) -> None:
+        self.cleaned_data["email"] = self.email
+        super()._post_clean()
+
+
+class TenantSettingsForm(forms.Form):
+    name = forms.CharField(label=_("Company name"), max_length=200)
+    mode = forms.ChoiceField(label=_("Mode"), choices=Tenant.Mode.choices)
+    language = forms.ChoiceField(label=_("Default language"), choices=settings.LANGUAGES)
+    default_region = forms.CharField(
+        label=_("Default phone region"), max_length=2,
+        help_text=_("Two-letter country code used to read phone numbers written without +."),
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES])
+    currency = forms.CharField(label=_("Currency"), max_length=3)
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        initial = {name: getattr(tenant, name) for name in self.base_fields}
+        super().__init__(*args, initial=initial, **kwargs)
+
+    def clean_default_region(self) -> str:
+        region = self.cleaned_data["default_region"].strip().upper()
+        if len(region) != 2 or not region.isalpha():
+            raise forms.ValidationError(_("Enter a two-letter country code, e.g. RU or KZ."))
+        return region
+
+    def clean_currency(self) -> str:
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError(_("Enter a three-letter currency code, e.g. RUB or USD."))
+        return currency
+
+
+class _MemberChoices(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.user)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"))
+    role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.none())
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Role.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = selectors.role_list()
+        self.fields["team"].queryset = selectors.team_list()
+
+
+class MemberForm(forms.Form):
+    role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.none())
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Role.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = selectors.role_list()
+        self.fields["team"].queryset = selectors.team_list()
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    lead = _MemberChoices(label=_("Team lead"), queryset=Role.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lead"].queryset = selectors.member_list().filter(is_active=True)
+
+
+class RoleCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80)
+    copy_from = forms.ModelChoiceField(
+        label=_("Start from the rights of"), queryset=Role.objects.none(), required=False,
+        empty_label=_("no rights"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["copy_from"].queryset = selectors.role_list()
+
+
+def rights_field_name(entity: str, action: str) -> str:
+    return f"{entity}__{action}"
+
+
+class RoleRightsForm(forms.Form):
+    """The permission matrix as a grid of selects, plus the tenant-level rights."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    tenant_rights = forms.MultipleChoiceField(
+        label=_("Workspace rights"), choices=TenantRight.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, role: Role, **kwargs: Any) -> None:
+        initial = {
+            "name": role.name,
+            "tenant_rights": [r for r in TenantRight.values if role.has_right(r)],
+        }
+        for entity, actions in ENTITY_ACTIONS.items():
+            for action in actions:
+                initial[rights_field_name(entity, action)] = role.scope(entity, action)
+        super().__init__(*args, initial=initial, **kwargs)
+        self.role = role
+        for entity, actions in ENTITY_ACTIONS.items():
+            for action in actions:
+                self.fields[rights_field_name(entity, action)] = forms.ChoiceField(
+                    label=f"{Entity(entity).label}: {Action(action).label}",
+                    choices=Scope.choices, disabled=role.is_admin,
+                )
+        if role.is_admin:
+            self.fields["tenant_rights"].disabled = True
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Rows of the matrix for the template: an entity and its cells in action order."""
+        rows = []
+        for entity, actions in ENTITY_ACTIONS.items():
+            cells = [
+                self[rights_field_name(entity, action)] if action in actions else None
+                for action in Action.values
+            ]
+            rows.append({"entity": Entity(entity).label, "cells": cells})
+        return rows
+
+    def rights(self) -> dict[str, dict[str, str]]:
+        return {
+            entity: {action: self.cleaned_data[rights_field_name(entity, action)] for action in actions}
+            for entity, actions in ENTITY_ACTIONS.items()
+        }

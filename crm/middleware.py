@@ -1,0 +1,72 @@
+"""TenantMiddleware: the one place a request enters a tenant.
+
+For a URL under `/<tenant-slug>/…` it resolves the tenant, sends anonymous visitors to the
+login page, answers 404 to anyone who is not an active member (the same 404 as a tenant
+that does not exist), and runs the view inside `tenant_context` with `request.tenant` and
+`request.membership` set. Other requests by a logged-in user run inside `user_context`, so
+the tenant switcher can read that user's memberships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.utils import translation
+
+from crm.models import Membership, Tenant
+from crm.tenancy import tenant_context, user_context
+
+TENANT_KWARG = "tenant_slug"
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None
+        request.membership = None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        slug = match.kwargs.get(TENANT_KWARG) if match else None
+        if slug is None:
+            if request.user.is_authenticated:
+                with user_context(request.user):
+                    return self._respond(request)
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise Http404
+        with tenant_context(tenant), user_context(request.user):
+            membership = (
+                Membership.objects.select_related("role", "team", "user")
+                .filter(user=request.user, is_active=True)
+                .first()
+            )
+            if membership is None:
+                raise Http404
+            request.tenant, request.membership = tenant, membership
+            if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+                translation.activate(tenant.language)
+                request.LANGUAGE_CODE = tenant.language
+            return self._respond(request, rollback_from=400)
+
+    def _respond(self, request: HttpRequest, rollback_from: int = 500) -> HttpResponse:
+        """Run the view; undo its writes when it ends in an error response."""
+        response = self.get_response(request)
+        if response.status_code >= rollback_from:
+            transaction.set_rollback(True)
+        return response
+
+    def process_view(self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict) -> None:
+        # Views get the tenant from request.tenant, not from the URL.
+        view_kwargs.pop(TENANT_KWARG, None)

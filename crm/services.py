@@ -1,0 +1,404 @@
+"""Write use cases of the core: tenants, members, invitations, roles, teams, the timeline.
+
+Every service is transactional, takes the acting Membership (`actor`) where a person acts,
+records TimelineEvents, and defers side effects (e-mail) until the transaction commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core import signing
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from crm.access import DEFAULT_ROLES, ENTITY_ACTIONS, TenantRight, validate_rights
+from crm.errors import DomainError
+from crm.models import (
+    Invitation,
+    Membership,
+    Role,
+    Team,
+    Tenant,
+    TimelineEvent,
+    User,
+    normalize_email,
+)
+from crm.tenancy import tenant_context
+
+INVITATION_SALT = "crm.invitation"
+
+
+# --- Timeline -----------------------------------------------------------------------------
+
+
+def timeline_record(
+    *, actor: Membership | None, target: models.Model, kind: str, data: dict[str, Any] | None = None
+) -> TimelineEvent:
+    """Append one immutable event to `target`'s history (inside the active tenant)."""
+    return TimelineEvent.objects.create(
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
+        target_id=target.pk,
+        actor=actor,
+        kind=kind,
+        data=data or {},
+    )
+
+
+def _member_label(member: Membership) -> str:
+    return str(member.user)
+
+
+def _check_same_tenant(obj: models.Model, *related: models.Model | None) -> None:
+    """FK traversal is unscoped: refuse to link rows of different tenants."""
+    for other in related:
+        if other is not None and other.tenant_id != obj.tenant_id:
+            raise DomainError(_("That record belongs to another workspace."))
+
+
+# --- Tenants ------------------------------------------------------------------------------
+
+
+def _roles_seed(tenant: Tenant) -> dict[str, Role]:
+    roles = {}
+    for kind, spec in DEFAULT_ROLES.items():
+        roles[kind] = Role.objects.create(
+            tenant=tenant,
+            kind=kind,
+            name=str(spec["name"]),
+            rights=validate_rights(spec["rights"]),
+            can_manage_settings=TenantRight.SETTINGS in spec["tenant_rights"],
+            can_view_analytics=TenantRight.ANALYTICS in spec["tenant_rights"],
+            can_manage_users=TenantRight.USERS in spec["tenant_rights"],
+        )
+    return roles
+
+
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    owner: User,
+    language: str = "ru",
+    default_region: str = "RU",
+    time_zone: str = "Europe/Moscow",
+    currency: str = "RUB",
+) -> tuple[Tenant, Membership]:
+    """Create a tenant with its default roles and `owner` as its first administrator.
+
+    Raises DomainError when the slug is taken.
+    """
+    with transaction.atomic():
+        if Tenant.objects.filter(slug=slug).exists():
+            raise DomainError(_("The address “%(slug)s” is already taken.") % {"slug": slug})
+        try:
+            with transaction.atomic():
+                tenant = Tenant.objects.create(
+                    name=name, slug=slug, language=language, default_region=default_region,
+                    time_zone=time_zone, currency=currency,
+                )
+        except IntegrityError as exc:
+            raise DomainError(_("The address “%(slug)s” is already taken.") % {"slug": slug}) from exc
+        with tenant_context(tenant), translation.override(language):
+            roles = _roles_seed(tenant)
+            membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["admin"])
+            timeline_record(actor=membership, target=membership, kind="member.joined",
+                            data={"user": _member_label(membership), "role": roles["admin"].name})
+    return tenant, membership
+
+
+def tenant_update(*, actor: Membership, tenant: Tenant, data: dict[str, Any]) -> Tenant:
+    """Change the tenant's general settings; records which fields changed."""
+    fields = ["name", "mode", "default_region", "time_zone", "currency", "language"]
+    changed = {f: [str(getattr(tenant, f)), str(data[f])] for f in fields if f in data and getattr(tenant, f) != data[f]}
+    if not changed:
+        return tenant
+    with transaction.atomic():
+        for field in changed:
+            setattr(tenant, field, data[field])
+        tenant.save(update_fields=list(changed))
+        timeline_record(actor=actor, target=tenant, kind="tenant.settings_changed",
+                        data={"changes": changed})
+    return tenant
+
+
+def user_signup(*, email: str, password: str, full_name: str, tenant_name: str, slug: str,
+                language: str) -> tuple[User, Tenant, Membership]:
+    """Register a person and their company's tenant, the person as its administrator."""
+    with transaction.atomic():
+        if User.objects.filter(email=normalize_email(email)).exists():
+            raise DomainError(_("An account with this e-mail already exists. Log in instead."))
+        user = User.objects.create_user(email, password, full_name=full_name)
+        tenant, membership = tenant_create(name=tenant_name, slug=slug, owner=user, language=language)
+    return user, tenant, membership
+
+
+# --- Invitations --------------------------------------------------------------------------
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """The signed token in an invitation link (tenant id, invitation id and nonce)."""
+    return signing.dumps(
+        {"t": invitation.tenant_id, "i": invitation.pk, "n": invitation.nonce}, salt=INVITATION_SALT
+    )
+
+
+def member_invite(*, actor: Membership, email: str, role: Role, team: Team | None) -> Invitation:
+    """Invite `email` to the actor's tenant; the link is e-mailed after commit."""
+    from crm.tasks import invitation_send_task
+
+    email = normalize_email(email)
+    with transaction.atomic():
+        invitation = Invitation(
+            tenant=actor.tenant, email=email, role=role, team=team, invited_by=actor,
+            nonce=secrets.token_hex(16),
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+        )
+        _check_same_tenant(invitation, role, team)
+        if Membership.objects.filter(user__email=email).exists():
+            raise DomainError(_("%(email)s is already a member of this workspace.") % {"email": email})
+        # A new invitation replaces earlier pending ones for the same address.
+        Invitation.objects.filter(email=email, accepted_at=None, revoked_at=None).update(
+            revoked_at=timezone.now()
+        )
+        invitation.save()
+        timeline_record(actor=actor, target=invitation, kind="member.invited",
+                        data={"email": email, "role": role.name, "team": team.name if team else ""})
+        tenant_id, invitation_id = invitation.tenant_id, invitation.pk
+        transaction.on_commit(
+            lambda: invitation_send_task.delay(tenant_id=tenant_id, invitation_id=invitation_id)
+        )
+    return invitation
+
+
+def invitation_revoke(*, actor: Membership, invitation: Invitation) -> None:
+    """Cancel a pending invitation so its link stops working."""
+    if not invitation.is_pending:
+        raise DomainError(_("This invitation is no longer pending."))
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at", "updated_at"])
+        timeline_record(actor=actor, target=invitation, kind="member.invitation_revoked",
+                        data={"email": invitation.email})
+
+
+def invitation_resolve(token: str) -> Invitation | None:
+    """The pending invitation a link's token names, or None (bad, expired, used, revoked).
+
+    Runs before any tenant is active: the signed token names the tenant to enter.
+    """
+    try:
+        payload = signing.loads(
+            token, salt=INVITATION_SALT, max_age=timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+        )
+        tenant = Tenant.objects.get(pk=payload["t"])
+    except (signing.BadSignature, Tenant.DoesNotExist, KeyError, TypeError):
+        return None
+    with tenant_context(tenant):
+        invitation = (
+            Invitation.objects.select_related("tenant", "role", "team")
+            .filter(pk=payload.get("i"), nonce=payload.get("n"))
+            .first()
+        )
+    if invitation is None or not invitation.is_pending:
+        return None
+    return invitation
+
+
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Make `user` a member with the invitation's role and team; the link is then spent."""
+    if normalize_email(user.email) != invitation.email:
+        raise DomainError(_("This invitation was sent to another e-mail address."))
+    with tenant_context(invitation.tenant):
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+        ).update(accepted_at=timezone.now())
+        if claimed != 1:
+            raise DomainError(_("This invitation is no longer valid."))
+        existing = Membership.objects.filter(user=user).first()
+        if existing is not None:
+            raise DomainError(_("You are already a member of this workspace."))
+        membership = Membership.objects.create(user=user, role=invitation.role, team=invitation.team)
+        timeline_record(actor=membership, target=membership, kind="member.joined",
+                        data={"user": _member_label(membership), "role": invitation.role.name})
+    return membership
+
+
+def user_signup_from_invitation(*, invitation: Invitation, full_name: str, password: str) -> User:
+    """Create the invited person's account and membership in one transaction."""
+    with transaction.atomic():
+        if User.objects.filter(email=invitation.email).exists():
+            raise DomainError(_("An account with this e-mail already exists. Log in to accept."))
+        user = User.objects.create_user(invitation.email, password, full_name=full_name)
+        invitation_accept(invitation=invitation, user=user)
+    return user
+
+
+# --- Members ------------------------------------------------------------------------------
+
+
+def _admins_left(tenant_members: models.QuerySet, excluding: Membership) -> bool:
+    return tenant_members.filter(is_active=True, role__kind=Role.Kind.ADMIN).exclude(pk=excluding.pk).exists()
+
+
+def member_update(*, actor: Membership, member: Membership, role: Role, team: Team | None) -> Membership:
+    """Change a member's role and team; refuses to leave the tenant without an administrator."""
+    _check_same_tenant(member, role, team)
+    changes: dict[str, list[str]] = {}
+    if member.role_id != role.pk:
+        if member.role.is_admin and not _admins_left(Membership.objects.all(), member):
+            raise DomainError(_("A workspace needs at least one active administrator."))
+        changes["role"] = [member.role.name, role.name]
+    if member.team_id != (team.pk if team else None):
+        changes["team"] = [member.team.name if member.team else "", team.name if team else ""]
+    if not changes:
+        return member
+    with transaction.atomic():
+        member.role, member.team = role, team
+        member.save(update_fields=["role", "team", "updated_at"])
+        for field, (old, new) in changes.items():
+            kind = f"member.{field}_changed"
+            if field == "team" and not old:
+                kind = "member.team_joined"
+            elif field == "team" and not new:
+                kind = "member.team_left"
+            timeline_record(actor=actor, target=member, kind=kind,
+                            data={"user": _member_label(member), "from": old, "to": new})
+    return member
+
+
+def member_set_active(*, actor: Membership, member: Membership, active: bool) -> Membership:
+    """Deactivate (no more access, records kept) or reactivate a member."""
+    if member.is_active == active:
+        return member
+    if not active:
+        if member.pk == actor.pk:
+            raise DomainError(_("You cannot deactivate yourself."))
+        if member.role.is_admin and not _admins_left(Membership.objects.all(), member):
+            raise DomainError(_("A workspace needs at least one active administrator."))
+    with transaction.atomic():
+        member.is_active = active
+        member.save(update_fields=["is_active", "updated_at"])
+        timeline_record(actor=actor, target=member,
+                        kind="member.reactivated" if active else "member.deactivated",
+                        data={"user": _member_label(member)})
+    return member
+
+
+# --- Roles --------------------------------------------------------------------------------
+
+
+def role_create(*, actor: Membership, name: str, copy_from: Role | None = None) -> Role:
+    """Create a custom role, starting from another role's rights or from none."""
+    _check_same_tenant(actor, copy_from)
+    if Role.objects.filter(name__iexact=name).exists():
+        raise DomainError(_("A role with this name already exists."))
+    with transaction.atomic():
+        role = Role.objects.create(name=name, rights=validate_rights({}))
+        if copy_from is not None:
+            role.rights = {
+                entity: {action: copy_from.scope(entity, action) for action in actions}
+                for entity, actions in ENTITY_ACTIONS.items()
+            }
+            role.can_manage_settings = copy_from.has_right(TenantRight.SETTINGS)
+            role.can_view_analytics = copy_from.has_right(TenantRight.ANALYTICS)
+            role.can_manage_users = copy_from.has_right(TenantRight.USERS)
+            role.save()
+        timeline_record(actor=actor, target=role, kind="role.created", data={"role": name})
+    return role
+
+
+def role_update(
+    *, actor: Membership, role: Role, name: str, rights: dict[str, dict[str, str]], tenant_rights: set[str]
+) -> Role:
+    """Rename a role and replace its matrix; each changed cell is recorded on the timeline.
+
+    The Administrator role keeps every right and can only be renamed.
+    """
+    clean = validate_rights(rights)
+    if Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
+        raise DomainError(_("A role with this name already exists."))
+    changes: dict[str, list[str]] = {}
+    if role.name != name:
+        changes["name"] = [role.name, name]
+    if not role.is_admin:
+        for entity, actions in clean.items():
+            for action, scope in actions.items():
+                old = role.rights.get(entity, {}).get(action, "none")
+                if old != scope:
+                    changes[f"{entity}.{action}"] = [old, scope]
+        flags = {
+            "can_manage_settings": TenantRight.SETTINGS in tenant_rights,
+            "can_view_analytics": TenantRight.ANALYTICS in tenant_rights,
+            "can_manage_users": TenantRight.USERS in tenant_rights,
+        }
+        for field, value in flags.items():
+            if getattr(role, field) != value:
+                changes[field] = [str(getattr(role, field)), str(value)]
+    if not changes:
+        return role
+    with transaction.atomic():
+        role.name = name
+        if not role.is_admin:
+            role.rights = clean
+            for field, value in flags.items():
+                setattr(role, field, value)
+        role.save()
+        timeline_record(actor=actor, target=role, kind="role.rights_changed",
+                        data={"role": role.name, "changes": changes})
+    return role
+
+
+def role_delete(*, actor: Membership, role: Role) -> None:
+    """Delete a custom role that nobody holds."""
+    if role.kind != Role.Kind.CUSTOM:
+        raise DomainError(_("Built-in roles cannot be deleted."))
+    if role.memberships.exists():
+        raise DomainError(_("Move this role's members to another role first."))
+    with transaction.atomic():
+        timeline_record(actor=actor, target=role, kind="role.deleted", data={"role": role.name})
+        role.delete()
+
+
+# --- Teams --------------------------------------------------------------------------------
+
+
+def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membership | None) -> Team:
+    """Create a team (team=None) or rename it and change its lead."""
+    if team is not None:
+        _check_same_tenant(team, lead)
+    elif lead is not None and lead.tenant_id != actor.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    duplicate = Team.objects.filter(name__iexact=name)
+    if team is not None:
+        duplicate = duplicate.exclude(pk=team.pk)
+    if duplicate.exists():
+        raise DomainError(_("A team with this name already exists."))
+    with transaction.atomic():
+        if team is None:
+            team = Team.objects.create(name=name, lead=lead)
+            kind = "team.created"
+        else:
+            team.name, team.lead = name, lead
+            team.save(update_fields=["name", "lead", "updated_at"])
+            kind = "team.changed"
+        if lead is not None and lead.team_id != team.pk:
+            lead.team = team
+            lead.save(update_fields=["team", "updated_at"])
+        timeline_record(actor=actor, target=team, kind=kind,
+                        data={"team": name, "lead": _member_label(lead) if lead else ""})
+    return team
+
+
+def team_delete(*, actor: Membership, team: Team) -> None:
+    """Delete a team; its members stay, without a team."""
+    with transaction.atomic():
+        timeline_record(actor=actor, target=team, kind="team.deleted", data={"team": team.name})
+        team.delete()
+
+

@@ -1,0 +1,32 @@
+"""Celery entry points of the core: ids in, tenant entered by TenantTask, work done."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from crm.celery import TenantTask, app
+from crm.models import Invitation
+
+
+@app.task(base=TenantTask, autoretry_for=(OSError,))
+def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
+    """E-mail an invitation link (retried on mail-server errors; skipped once spent)."""
+    from crm.services import invitation_token
+
+    invitation = Invitation.objects.select_related("tenant", "role", "invited_by__user").filter(
+        pk=invitation_id
+    ).first()
+    if invitation is None or not invitation.is_pending:
+        return
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "accounts:invitation_accept", kwargs={"token": invitation_token(invitation)}
+    )
+    with translation.override(invitation.tenant.language):
+        context = {"invitation": invitation, "link": link, "days": settings.INVITATION_MAX_AGE_DAYS}
+        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        body = render_to_string("accounts/email/invitation_body.txt", context)
+    send_mail(subject, body, None, [invitation.email])

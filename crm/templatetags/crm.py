@@ -1,0 +1,47 @@
+"""Template helpers of the core: tenant URLs and timeline sentences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms, template
+from django.forms import BoundField
+
+from crm.models import TimelineEvent
+from crm.timeline import describe
+from crm.urlnames import tenant_reverse
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def turl(context: template.Context, name: str, **kwargs: Any) -> str:
+    """{% turl 'crm:member_edit' pk=1 %}: a URL inside the current tenant."""
+    return tenant_reverse(name, context["request"].tenant, **kwargs)
+
+
+@register.filter
+def event_text(event: TimelineEvent) -> str:
+    return describe(event)
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> Any:
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def bs_widget(field: BoundField, size: str = "") -> str:
+    """Render a form field's widget with Bootstrap classes (and is-invalid on errors)."""
+    widget = field.field.widget
+    if isinstance(widget, forms.Select | forms.SelectMultiple) and not isinstance(
+        widget, forms.CheckboxSelectMultiple
+    ):
+        css = "form-select" + (f" form-select-{size}" if size else "")
+    elif isinstance(widget, forms.CheckboxInput):
+        css = "form-check-input"
+    else:
+        css = "form-control" + (f" form-control-{size}" if size else "")
+    if field.errors:
+        css += " is-invalid"
+    return field.as_widget(attrs={"class": css})

@@ -1,0 +1,123 @@
+"""Tenancy that fails closed.
+
+* `TenantModel` is the base of every tenant-owned table: a `tenant` foreign key, a
+  django-scopes manager that raises without an active tenant, and an explicit `unscoped`
+  manager for system code only.
+* `tenant_context(tenant)` is the one way to act inside a tenant: it opens a transaction,
+  sets `app.tenant_id` with `set_config(..., true)` (= SET LOCAL) for PostgreSQL's
+  row-level security, and enters the django-scopes scope. Requests (TenantMiddleware),
+  Celery tasks (TenantTask) and management commands all go through it.
+* `user_context(user)` sets `app.user_id`, which lets a user read their own memberships
+  in every tenant (the tenant switcher) and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, models, transaction
+from django_scopes import ScopedManager, scope
+
+if TYPE_CHECKING:
+    from crm.models import Tenant
+
+_current_tenant: ContextVar[Tenant | None] = ContextVar("current_tenant", default=None)
+
+
+class TenantMismatch(Exception):
+    """A row of one tenant was about to be written inside another tenant's scope."""
+
+
+def current_tenant() -> Tenant | None:
+    """Return the tenant whose context is active, or None outside any tenant."""
+    return _current_tenant.get()
+
+
+def _set_db_setting(name: str, value: str) -> str:
+    """Set a transaction-local PostgreSQL setting and return its previous value."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value])
+        previous = cursor.fetchone()[0]
+    return previous or ""
+
+
+@contextmanager
+def _db_setting(name: str, value: str) -> Iterator[None]:
+    """Hold a transaction-local setting for the block, restoring the previous value after."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    previous = _set_db_setting(name, value)
+    try:
+        yield
+    finally:
+        if connection.in_atomic_block and not connection.needs_rollback:
+            _set_db_setting(name, previous)
+
+
+@contextmanager
+def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
+    """Act inside `tenant`: one transaction, RLS setting, django-scopes scope.
+
+    Nested use (a task run eagerly inside a request, a test switching tenants) restores
+    the outer tenant on exit.
+    """
+    token = _current_tenant.set(tenant)
+    try:
+        with transaction.atomic(), _db_setting("app.tenant_id", str(tenant.pk)), scope(tenant=tenant):
+            yield tenant
+    finally:
+        _current_tenant.reset(token)
+
+
+@contextmanager
+def user_context(user: Any) -> Iterator[None]:
+    """Let the database show `user` their own memberships across tenants (RLS)."""
+    with transaction.atomic(), _db_setting("app.user_id", str(user.pk)):
+        yield
+
+
+class TenantModel(models.Model):
+    """Base for tenant-owned data. Subclasses must declare `class Meta(TenantModel.Meta)`."""
+
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.PROTECT, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+    # System code only (allow-listed modules, see tests/test_conventions.py).
+    unscoped = models.Manager()
+
+    # Extra RLS clause for tables a user may read across tenants (their memberships).
+    rls_user_column: str | None = None
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Fill the tenant from the active context and refuse a foreign tenant."""
+        active = current_tenant()
+        if self.tenant_id is None:
+            if active is None:
+                raise TenantMismatch(f"{type(self).__name__} saved outside any tenant context.")
+            self.tenant = active
+        elif active is not None and self.tenant_id != active.pk:
+            raise TenantMismatch(
+                f"{type(self).__name__} of tenant {self.tenant_id} saved in tenant {active.pk}."
+            )
+        super().save(*args, **kwargs)
+
+
+def tenant_models() -> list[type[models.Model]]:
+    """Every concrete model that carries tenant-owned rows (from the model registry)."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, TenantModel) and not model._meta.abstract and not model._meta.proxy
+    ]

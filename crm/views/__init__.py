@@ -1,0 +1,1 @@
+"""HTTP adapters of the core, one module per area."""

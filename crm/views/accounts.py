@@ -1,0 +1,111 @@
+"""Accounts: sign-up, the workspace chooser, invitation links, health check."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from crm import services
+from crm.errors import DomainError
+from crm.forms import InvitationSignupForm, SignupForm
+from crm.models import normalize_email
+from crm.selectors import memberships_for_user, user_exists_for_email
+from crm.urlnames import tenant_reverse
+
+AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Send people where they work: their only workspace, or the chooser."""
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    memberships = memberships_for_user(user=request.user)
+    if len(memberships) == 1:
+        return redirect(tenant_reverse("crm:home", memberships[0].tenant))
+    return redirect("accounts:workspaces")
+
+
+@login_required
+@require_GET
+def workspaces(request: HttpRequest) -> HttpResponse:
+    """Every workspace the user belongs to (also the tenant switcher's full list)."""
+    return render(request, "accounts/workspaces.html", {"memberships": memberships_for_user(user=request.user)})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account and a workspace; the new user becomes its administrator."""
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, tenant, _membership = services.user_signup(
+                email=data["email"], password=data["password1"], full_name=data["full_name"],
+                tenant_name=data["company"], slug=data["slug"], language=data["language"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            login(request, user, backend=AUTH_BACKEND)
+            messages.success(request, _("Welcome to Voronka! Your workspace is ready."))
+            return redirect(tenant_reverse("crm:home", tenant))
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Join a workspace from an invitation link: new people set a password, members log in."""
+    invitation = services.invitation_resolve(token)
+    if invitation is None:
+        raise Http404
+    user = request.user
+    if user.is_authenticated:
+        if normalize_email(user.email) != invitation.email:
+            return render(request, "accounts/invitation_wrong_user.html", {"invitation": invitation}, status=403)
+        if request.method == "POST":
+            try:
+                services.invitation_accept(invitation=invitation, user=user)
+            except DomainError as error:
+                messages.error(request, error.message)
+                return redirect("home")
+            messages.success(request, _("You joined %(name)s.") % {"name": invitation.tenant.name})
+            return redirect(tenant_reverse("crm:home", invitation.tenant))
+        return render(request, "accounts/invitation_accept.html", {"invitation": invitation})
+    if user_exists_for_email(email=invitation.email):
+        messages.info(request, _("Log in with %(email)s to accept the invitation.") % {"email": invitation.email})
+        return redirect_to_login(request.get_full_path())
+    form = InvitationSignupForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_user = services.user_signup_from_invitation(
+                invitation=invitation, full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            login(request, new_user, backend=AUTH_BACKEND)
+            messages.success(request, _("You joined %(name)s.") % {"name": invitation.tenant.name})
+            return redirect(tenant_reverse("crm:home", invitation.tenant))
+    return render(request, "accounts/invitation_signup.html", {"invitation": invitation, "form": form})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database check for load balancers and docker-compose."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

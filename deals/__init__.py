@@ -1,0 +1,1 @@
+"""Deals: pipelines, stages, the deal board, won and lost."""

@@ -1,0 +1,9 @@
+"""App config for deals."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DealsConfig(AppConfig):
+    name = "deals"
+    verbose_name = _("Deals")

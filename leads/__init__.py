@@ -1,0 +1,1 @@
+"""Leads: statuses on a state machine, inbox, kanban, conversion and distribution."""
