@@ -22,6 +22,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-if not REDIS_URL:  # noqa: F405
-    CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run in-process by default; tests with a real worker on Redis turn this off.
+CELERY_TASK_ALWAYS_EAGER = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}

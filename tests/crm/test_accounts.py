@@ -1,0 +1,172 @@
+"""Accounts through HTTP: sign-up, log in/out, throttling, password reset, workspaces."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from crm.models import Membership, Role, Tenant, User
+from crm.tenancy import tenant_context
+from tests.factories import PASSWORD, UserFactory, add_member
+
+SIGNUP = {
+    "full_name": "Пётр Основателев",
+    "email": "Founder@Example.com",
+    "password1": "a-long-enough-passphrase",
+    "password2": "a-long-enough-passphrase",
+    "company": "ООО «Ромашка»",
+    "slug": "romashka",
+    "language": "ru",
+}
+
+
+def _login(client: Client, email: str, password: str):
+    return client.post("/accounts/login/", {"username": email, "password": password})
+
+
+# --- Sign-up ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_signup_creates_a_tenant_with_its_owner_as_admin(client):
+    response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 302
+    assert response["Location"] == "/romashka/"
+    tenant = Tenant.objects.get(slug="romashka")
+    user = User.objects.get(email="founder@example.com")
+    with tenant_context(tenant):
+        membership = Membership.objects.get(user=user)
+        assert membership.role.kind == Role.Kind.ADMIN
+        assert Role.objects.count() == 4
+        assert Role.objects.get(kind="manager").name == "Менеджер"
+    assert client.get("/romashka/").status_code == 200
+    assert user.check_password(SIGNUP["password1"])
+    assert user.password != SIGNUP["password1"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("slug", "accounts"),
+        ("slug", "Bad Slug!"),
+        ("slug", "ab"),
+        ("password2", "something-else-entirely"),
+        ("email", "not-an-email"),
+        ("company", ""),
+    ],
+)
+def test_signup_with_bad_input_shows_the_error_and_writes_nothing(client, field, value):
+    response = client.post("/accounts/signup/", {**SIGNUP, field: value})
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not Tenant.objects.exists()
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_signup_refuses_a_weak_password(client):
+    response = client.post("/accounts/signup/", {**SIGNUP, "password1": "123", "password2": "123"})
+    assert response.context["form"].errors["password2"]
+    assert not User.objects.exists()
+
+
+def test_signup_refuses_a_taken_slug_and_a_known_email(client, tenant, admin):
+    response = client.post("/accounts/signup/", {**SIGNUP, "slug": tenant.slug})
+    assert "slug" in response.context["form"].errors
+    response = client.post("/accounts/signup/", {**SIGNUP, "email": admin.user.email.upper()})
+    assert "email" in response.context["form"].errors
+    assert Tenant.objects.count() == 1
+
+
+# --- Log in and out -----------------------------------------------------------------------
+
+
+def test_login_goes_to_the_only_workspace_and_logout_ends_the_session(client, tenant, admin):
+    response = _login(client, admin.user.email.upper(), PASSWORD)
+    assert response.status_code == 302
+    assert client.get(response["Location"])["Location"] == f"/{tenant.slug}/"
+    assert client.get(f"/{tenant.slug}/").status_code == 200
+    assert client.get("/accounts/logout/").status_code == 405  # logging out needs a POST
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get(f"/{tenant.slug}/")["Location"].startswith("/accounts/login/")
+
+
+def test_wrong_password_is_refused(client, tenant, admin):
+    response = _login(client, admin.user.email, "wrong-password")
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+
+
+def test_login_is_throttled_after_repeated_failures(client, tenant, admin, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, admin.user.email, "wrong-password")
+    locked = _login(client, admin.user.email, PASSWORD)  # even the right password now
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Another account from the same address is not locked out.
+    other = add_member(tenant, "manager")
+    assert _login(Client(), other.user.email, PASSWORD).status_code == 302
+
+
+def test_workspace_switcher_lists_every_membership(client, tenant, other_tenant, admin):
+    with tenant_context(other_tenant):
+        Membership.objects.create(user=admin.user, role=Role.objects.get(kind="manager"))
+    client.force_login(admin.user)
+    assert client.get("/")["Location"] == "/accounts/workspaces/"
+    page = client.get("/accounts/workspaces/").content.decode()
+    assert f"/{tenant.slug}/" in page
+    assert f"/{other_tenant.slug}/" in page
+    switcher = client.get(f"/{tenant.slug}/").content.decode()
+    assert f'href="/{other_tenant.slug}/"' in switcher
+
+
+def test_a_deactivated_member_loses_the_workspace(client, tenant, manager):
+    with tenant_context(tenant):
+        manager.is_active = False
+        manager.save()
+    client.force_login(manager.user)
+    assert client.get(f"/{tenant.slug}/").status_code == 404
+
+
+def test_non_member_gets_404_like_a_missing_workspace(client, tenant, other_admin):
+    client.force_login(other_admin.user)
+    denied = client.get(f"/{tenant.slug}/")
+    missing = client.get("/no-such-tenant/")
+    assert denied.status_code == missing.status_code == 404
+    assert denied.content == missing.content
+
+
+# --- Password reset -----------------------------------------------------------------------
+
+
+def test_password_reset_by_email(client, tenant, admin):
+    response = client.post("/accounts/password-reset/", {"email": admin.user.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link)["Location"]
+    response = client.post(form_url, {"new_password1": "brand-new-passphrase", "new_password2": "brand-new-passphrase"})
+    assert response.status_code == 302
+    admin.user.refresh_from_db()
+    assert admin.user.check_password("brand-new-passphrase")
+
+
+@pytest.mark.django_db
+def test_password_reset_for_an_unknown_address_sends_nothing_and_reveals_nothing(client):
+    response = client.post("/accounts/password-reset/", {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    assert mail.outbox == []
+
+
+def test_healthz(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_passwords_are_hashed(db):
+    user = UserFactory()
+    assert user.password.startswith("md5$")  # the test hasher; production uses PBKDF2
+    assert PASSWORD not in user.password
