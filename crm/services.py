@@ -54,6 +54,15 @@ def _member_label(member: Membership) -> str:
     return str(member.user)
 
 
+def _name_taken(queryset: models.QuerySet, name: str, *, exclude_pk: int | None = None) -> bool:
+    """Case-insensitive name clash for small per-tenant lists (works for Cyrillic on SQLite too)."""
+    wanted = name.strip().casefold()
+    return any(
+        pk != exclude_pk and existing.strip().casefold() == wanted
+        for pk, existing in queryset.values_list("pk", "name")
+    )
+
+
 def _check_same_tenant(obj: models.Model, *related: models.Model | None) -> None:
     """FK traversal is unscoped: refuse to link rows of different tenants."""
     for other in related:
@@ -296,7 +305,7 @@ def member_set_active(*, actor: Membership, member: Membership, active: bool) ->
 def role_create(*, actor: Membership, name: str, copy_from: Role | None = None) -> Role:
     """Create a custom role, starting from another role's rights or from none."""
     _check_same_tenant(actor, copy_from)
-    if Role.objects.filter(name__iexact=name).exists():
+    if _name_taken(Role.objects.all(), name):
         raise DomainError(_("A role with this name already exists."))
     with transaction.atomic():
         role = Role.objects.create(name=name, rights=validate_rights({}))
@@ -321,7 +330,7 @@ def role_update(
     The Administrator role keeps every right and can only be renamed.
     """
     clean = validate_rights(rights)
-    if Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
+    if _name_taken(Role.objects.all(), name, exclude_pk=role.pk):
         raise DomainError(_("A role with this name already exists."))
     changes: dict[str, list[str]] = {}
     if role.name != name:
@@ -374,10 +383,7 @@ def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membersh
         _check_same_tenant(team, lead)
     elif lead is not None and lead.tenant_id != actor.tenant_id:
         raise DomainError(_("That record belongs to another workspace."))
-    duplicate = Team.objects.filter(name__iexact=name)
-    if team is not None:
-        duplicate = duplicate.exclude(pk=team.pk)
-    if duplicate.exists():
+    if _name_taken(Team.objects.all(), name, exclude_pk=team.pk if team else None):
         raise DomainError(_("A team with this name already exists."))
     with transaction.atomic():
         if team is None:

@@ -1,0 +1,246 @@
+"""The isolation sweep: every URL pattern of the resolver against a policy table.
+
+For each URL name the table says which methods it answers and what each role gets. The
+sweep checks: anonymous visitors are sent to the login page; a member of another tenant
+gets a 404 identical to a missing tenant's; another tenant's object id gets a 404 identical
+to a missing id's; each role gets its expected status; nothing answers 5xx; and no denied
+request changes the database. A URL missing from the table fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from crm.models import Invitation, Role, Team, Tenant
+from crm.services import member_invite
+from crm.tenancy import TenantModel, tenant_context
+from tests.factories import TeamFactory, add_member
+
+ROLES = ("admin", "director", "manager", "marketer")
+ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
+EVERYONE = dict.fromkeys(ROLES, 200)
+MISSING_PK = 987_654_321
+
+
+@dataclass(frozen=True)
+class Public:
+    """A URL outside any tenant: expected status per method for an anonymous visitor."""
+
+    methods: dict[str, int]
+    kwargs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantUrl:
+    """A URL under /<tenant-slug>/: expected status per method and role.
+
+    `obj` names the world object whose id fills <pk>; `data` builds a POST body that would
+    change something if the permission check were missing.
+    """
+
+    methods: dict[str, dict[str, int]]
+    obj: str | None = None
+    data: Callable[[dict[str, Any]], dict[str, Any]] = lambda w: {}
+
+
+def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
+    body = {"name": "Hacked", "tenant_rights": ["settings", "users"]}
+    body.update({f"{e}__{a}": "all" for e in ("lead", "deal", "contact", "company")
+                 for a in ("view", "create", "edit", "delete", "export", "import")})
+    body["lead__convert"] = "all"
+    return body
+
+
+POLICY: dict[str, Public | TenantUrl] = {
+    "home": Public({"GET": 302}),
+    "healthz": Public({"GET": 200}),
+    "set_language": Public({"POST": 302}),
+    "accounts:login": Public({"GET": 200}),
+    "accounts:logout": Public({"POST": 302}),
+    "accounts:signup": Public({"GET": 200}),
+    "accounts:workspaces": Public({"GET": 302}),
+    "accounts:invitation_accept": Public({"GET": 404, "POST": 404}, {"token": "forged-token"}),
+    "accounts:password_reset": Public({"GET": 200}),
+    "accounts:password_reset_done": Public({"GET": 200}),
+    "accounts:password_reset_confirm": Public({"GET": 200}, {"uidb64": "MQ", "token": "bad-token"}),
+    "accounts:password_reset_complete": Public({"GET": 200}),
+    "crm:home": TenantUrl({"GET": EVERYONE}),
+    "crm:settings": TenantUrl({"GET": {**ADMIN_ONLY, "admin": 302}}),
+    "crm:settings_general": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        data=lambda w: {"name": "Hacked", "mode": "simple", "language": "en", "default_region": "US",
+                        "time_zone": "UTC", "currency": "USD"},
+    ),
+    "crm:members": TenantUrl({"GET": ADMIN_ONLY}),
+    "crm:member_invite": TenantUrl(
+        {"POST": ADMIN_ONLY}, data=lambda w: {"email": "intruder@example.com", "role": w["role"].pk}
+    ),
+    "crm:member_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="member",
+        data=lambda w: {"role": w["admin_role"].pk, "team": w["team"].pk},
+    ),
+    "crm:member_deactivate": TenantUrl({"POST": ADMIN_ONLY}, obj="member"),
+    "crm:member_reactivate": TenantUrl({"POST": ADMIN_ONLY}, obj="inactive_member"),
+    "crm:invitation_revoke": TenantUrl({"POST": ADMIN_ONLY}, obj="invitation"),
+    "crm:teams": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked team"}),
+    "crm:team_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="team", data=lambda w: {"name": "Hacked team"}
+    ),
+    "crm:team_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="team"),
+    "crm:roles": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked role"}),
+    "crm:role_edit": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="role", data=_rights_body),
+    "crm:role_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_role"),
+    "crm:audit": TenantUrl({"GET": ADMIN_ONLY}),
+}
+
+
+def _url_names(patterns: list, prefix: str = "") -> list[str]:
+    names = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            names += _url_names(pattern.url_patterns, namespace)
+        elif isinstance(pattern, URLPattern):
+            assert pattern.name, f"unnamed URL pattern {pattern.pattern}: name it and add it to POLICY"
+            names.append(prefix + pattern.name)
+    return names
+
+
+def test_every_url_is_in_the_policy_table():
+    names = _url_names(get_resolver().url_patterns)
+    assert names, "the sweep found no URLs"
+    assert sorted(set(names) - set(POLICY)) == [], "add these URLs to POLICY in this file"
+    assert sorted(set(POLICY) - set(names)) == [], "these POLICY entries match no URL"
+
+
+def _world(tenant: Tenant) -> dict[str, Any]:
+    members = {kind: add_member(tenant, kind) for kind in ROLES}
+    with tenant_context(tenant):
+        team = TeamFactory(name=f"Team of {tenant.slug}")
+        inactive = add_member(tenant, "manager")
+        inactive.is_active = False
+        inactive.save()
+        invitation = member_invite(actor=members["admin"], email=f"invitee@{tenant.slug}.example",
+                                   role=Role.objects.get(kind="manager"), team=None)
+        return {
+            "tenant": tenant,
+            "members": members,
+            "member": add_member(tenant, "manager"),
+            "inactive_member": inactive,
+            "team": team,
+            "role": Role.objects.get(kind="manager"),
+            "admin_role": Role.objects.get(kind="admin"),
+            "custom_role": Role.objects.create(name="Custom", rights={}),
+            "invitation": invitation,
+        }
+
+
+def _snapshot() -> dict[str, list]:
+    """Every row of every table (per tenant, as RLS allows), sessions aside."""
+    state: dict[str, list] = {}
+    tenants = list(Tenant.objects.order_by("pk"))
+    for model in apps.get_models():
+        if model is Session:
+            continue
+        if issubclass(model, TenantModel):
+            rows = []
+            for tenant in tenants:
+                with tenant_context(tenant):
+                    rows += list(model.unscoped.order_by("pk").values())
+        else:
+            rows = list(model._base_manager.order_by("pk").values())
+        state[model._meta.label] = rows
+    return state
+
+
+def _client(member) -> Client:
+    client = Client()
+    client.force_login(member.user)
+    return client
+
+
+def _url(name: str, world: dict[str, Any], spec: TenantUrl, pk: int | None = None) -> str:
+    kwargs: dict[str, Any] = {"tenant_slug": world["tenant"].slug}
+    if spec.obj:
+        kwargs["pk"] = pk if pk is not None else world[spec.obj].pk
+    return reverse(name, kwargs=kwargs)
+
+
+def _call(client: Client, method: str, url: str, data: dict[str, Any]):
+    return client.get(url) if method == "GET" else client.post(url, data)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in POLICY.items() if isinstance(s, Public)))
+@pytest.mark.django_db
+def test_public_urls(name):
+    spec = POLICY[name]
+    url = reverse(name, kwargs=spec.kwargs or None)
+    for method, expected in spec.methods.items():
+        response = _call(Client(), method, url, {})
+        assert response.status_code == expected, (method, url)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in POLICY.items() if isinstance(s, TenantUrl)))
+def test_tenant_urls(name, tenant, other_tenant):
+    spec = POLICY[name]
+    mine, theirs = _world(tenant), _world(other_tenant)
+    url = _url(name, mine, spec)
+    # Log everyone in first: logging in itself writes (last_login, the access log).
+    outsider = _client(theirs["members"]["admin"])
+    members = {role: _client(mine["members"][role]) for role in ROLES}
+    before = _snapshot()
+
+    for method in spec.methods:
+        data = spec.data(mine)
+        # Anonymous: to the login page, nothing changes.
+        response = _call(Client(), method, url, data)
+        assert response.status_code == 302, (method, "anonymous")
+        assert response["Location"].startswith("/accounts/login/")
+
+        # A member of another tenant: the same 404 as a tenant that does not exist.
+        denied = _call(outsider, method, url, data)
+        missing = _call(outsider, method, url.replace(f"/{tenant.slug}/", "/no-such-tenant/", 1), data)
+        assert denied.status_code == 404, (method, "outsider")
+        assert denied.content == missing.content
+
+        # Another tenant's object under my tenant: the same 404 as a missing id.
+        if spec.obj:
+            admin = members["admin"]
+            foreign = _call(admin, method, _url(name, mine, spec, theirs[spec.obj].pk), spec.data(theirs))
+            absent = _call(admin, method, _url(name, mine, spec, MISSING_PK), spec.data(theirs))
+            assert foreign.status_code == absent.status_code == 404, (method, "foreign object")
+            assert foreign.content == absent.content
+
+        # Each role of my tenant gets what the table says; denied writes change nothing.
+        for role, expected in spec.methods[method].items():
+            if method == "POST" and expected < 400:
+                continue  # allowed writes are covered by the feature tests
+            response = _call(members[role], method, url, data)
+            assert response.status_code == expected, (method, role)
+            assert response.status_code < 500
+
+    assert _snapshot() == before, "a denied request changed the database"
+
+
+def test_get_pages_never_answer_5xx_for_allowed_roles(tenant):
+    world = _world(tenant)
+    for name, spec in POLICY.items():
+        if isinstance(spec, TenantUrl) and "GET" in spec.methods:
+            for role, expected in spec.methods["GET"].items():
+                response = _client(world["members"][role]).get(_url(name, world, spec))
+                assert response.status_code == expected, (name, role)
+
+
+def test_invitation_objects_exist_for_the_sweep(tenant):
+    world = _world(tenant)
+    with tenant_context(tenant):
+        assert Invitation.objects.filter(pk=world["invitation"].pk).exists()
+        assert Team.objects.filter(pk=world["team"].pk).exists()
