@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -9,6 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -59,6 +61,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             login(request, user, backend=AUTH_BACKEND)
+            translation.activate(tenant.language)  # greet in the workspace's language
             messages.success(request, _("Welcome to Voronka! Your workspace is ready."))
             return redirect(tenant_reverse("crm:home", tenant))
     return render(request, "accounts/signup.html", {"form": form})
@@ -71,6 +74,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = services.invitation_resolve(token)
     if invitation is None:
         raise Http404
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        translation.activate(invitation.tenant.language)  # speak the inviting team's language
     user = request.user
     if user.is_authenticated:
         if normalize_email(user.email) != invitation.email:
