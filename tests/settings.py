@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ["DEBUG"] = "0"
+os.environ["ENV_FILE"] = "/nonexistent"  # a developer's .env must not change the tests
 
 from crm.settings import *  # noqa: E402, F403
 from crm.settings import INSTALLED_APPS  # noqa: E402

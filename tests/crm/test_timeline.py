@@ -1,0 +1,56 @@
+"""The timeline: an immutable history recorded by services."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.models import Team, TimelineEvent
+from crm.selectors import timeline_for
+from crm.services import timeline_record
+from crm.tenancy import tenant_context
+
+
+def test_events_are_recorded_newest_first_with_actor_and_data(tenant, admin):
+    with tenant_context(tenant):
+        team = Team.objects.create(name="Восток")
+        timeline_record(actor=admin, target=team, kind="team.created", data={"team": "Восток"})
+        timeline_record(actor=None, target=team, kind="team.changed", data={"team": "Восток-2"})
+        events = list(timeline_for(target=team))
+        assert events[0].target == team
+    assert [e.kind for e in events] == ["team.changed", "team.created"]
+    assert events[1].actor == admin
+    assert events[1].data == {"team": "Восток"}
+
+
+def test_events_cannot_be_changed_or_deleted(tenant, admin):
+    with tenant_context(tenant):
+        team = Team.objects.create(name="Запад")
+        event = timeline_record(actor=admin, target=team, kind="team.created")
+        event.kind = "forged"
+        with pytest.raises(TypeError):
+            event.save()
+        with pytest.raises(TypeError):
+            event.delete()
+        with pytest.raises(TypeError):
+            TimelineEvent.objects.filter(pk=event.pk).update(kind="forged")
+        with pytest.raises(TypeError):
+            TimelineEvent.objects.filter(pk=event.pk).delete()
+        assert TimelineEvent.objects.get(pk=event.pk).kind == "team.created"
+
+
+def test_events_stay_inside_their_tenant(tenant, other_tenant, admin):
+    with tenant_context(tenant):
+        team = Team.objects.create(name="Север")
+        timeline_record(actor=admin, target=team, kind="team.created")
+    with tenant_context(other_tenant):
+        assert not TimelineEvent.objects.filter(kind="team.created", target_id=team.pk).exists()
+
+
+def test_membership_and_role_changes_write_events(client_for, tenant, admin, manager):
+    with tenant_context(tenant):
+        before = TimelineEvent.objects.count()
+    client_for(admin).post(f"/{tenant.slug}/settings/users/{manager.pk}/deactivate/")
+    with tenant_context(tenant):
+        assert TimelineEvent.objects.count() == before + 1
+        event = TimelineEvent.objects.first()
+    assert (event.kind, event.actor_id, event.target_id) == ("member.deactivated", admin.pk, manager.pk)
