@@ -26,7 +26,9 @@ class DemoUser:
 DEMO_USERS = (
     DemoUser("admin@demo.voronka.local", "Анна Администратова", "admin", None),
     DemoUser("director@demo.voronka.local", "Дмитрий Директоров", "director", None),
-    DemoUser("lead@demo.voronka.local", "Ольга Руководова", "manager", "Отдел продаж", leads_team=True),
+    DemoUser(
+        "lead@demo.voronka.local", "Ольга Руководова", "manager", "Отдел продаж", leads_team=True
+    ),
     DemoUser("manager@demo.voronka.local", "Иван Менеджеров", "manager", "Отдел продаж"),
     DemoUser("manager2@demo.voronka.local", "Мария Продажина", "manager", "Отдел продаж"),
     DemoUser("marketer@demo.voronka.local", "Сергей Маркетов", "marketer", None),

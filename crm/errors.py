@@ -11,9 +11,3 @@ class DomainError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class Conflict(DomainError):
-    """The record changed under the user or the move is not allowed now (HTTP 409)."""
-
-    status_code = 409

@@ -19,15 +19,28 @@ TIME_ZONES = sorted(zoneinfo.available_timezones())
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = forms.EmailField(
+        label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True})
+    )
 
 
 class PasswordPairMixin(forms.Form):
-    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean_password2(self) -> str:
-        password1, password2 = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
+        password1, password2 = (
+            self.cleaned_data.get("password1"),
+            self.cleaned_data.get("password2"),
+        )
         if password1 and password2 and password1 != password2:
             raise forms.ValidationError(_("The two passwords do not match."))
         return password2
@@ -36,7 +49,10 @@ class PasswordPairMixin(forms.Form):
         super()._post_clean()
         password = self.cleaned_data.get("password2")
         if password:
-            user = User(email=self.cleaned_data.get("email", ""), full_name=self.cleaned_data.get("full_name", ""))
+            user = User(
+                email=self.cleaned_data.get("email", ""),
+                full_name=self.cleaned_data.get("full_name", ""),
+            )
             try:
                 password_validation.validate_password(password, user)
             except forms.ValidationError as error:
@@ -48,8 +64,12 @@ class SignupForm(PasswordPairMixin):
     email = forms.EmailField(label=_("Work e-mail"))
     company = forms.CharField(label=_("Company"), max_length=200)
     slug = forms.CharField(
-        label=_("Workspace address"), max_length=40, validators=[validate_tenant_slug],
-        help_text=_("Lowercase Latin letters, digits and hyphens: it becomes /your-address/ in links."),
+        label=_("Workspace address"),
+        max_length=40,
+        validators=[validate_tenant_slug],
+        help_text=_(
+            "Lowercase Latin letters, digits and hyphens: it becomes /your-address/ in links."
+        ),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
     field_order = ["full_name", "email", "password1", "password2", "company", "slug", "language"]
@@ -57,7 +77,9 @@ class SignupForm(PasswordPairMixin):
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
         if User.objects.filter(email=email).exists():
-            raise forms.ValidationError(_("An account with this e-mail already exists. Log in instead."))
+            raise forms.ValidationError(
+                _("An account with this e-mail already exists. Log in instead.")
+            )
         return email
 
     def clean_slug(self) -> str:
@@ -85,7 +107,8 @@ class TenantSettingsForm(forms.Form):
     mode = forms.ChoiceField(label=_("Mode"), choices=Tenant.Mode.choices)
     language = forms.ChoiceField(label=_("Default language"), choices=settings.LANGUAGES)
     default_region = forms.CharField(
-        label=_("Default phone region"), max_length=2,
+        label=_("Default phone region"),
+        max_length=2,
         help_text=_("Two-letter country code used to read phone numbers written without +."),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES])
@@ -146,7 +169,9 @@ class TeamForm(forms.Form):
 class RoleCreateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=80)
     copy_from = forms.ModelChoiceField(
-        label=_("Start from the rights of"), queryset=Role.objects.none(), required=False,
+        label=_("Start from the rights of"),
+        queryset=Role.objects.none(),
+        required=False,
         empty_label=_("no rights"),
     )
 
@@ -164,7 +189,9 @@ class RoleRightsForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=80)
     tenant_rights = forms.MultipleChoiceField(
-        label=_("Workspace rights"), choices=TenantRight.choices, required=False,
+        label=_("Workspace rights"),
+        choices=TenantRight.choices,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -182,7 +209,8 @@ class RoleRightsForm(forms.Form):
             for action in actions:
                 self.fields[rights_field_name(entity, action)] = forms.ChoiceField(
                     label=f"{Entity(entity).label}: {Action(action).label}",
-                    choices=Scope.choices, disabled=role.is_admin,
+                    choices=Scope.choices,
+                    disabled=role.is_admin,
                 )
         if role.is_admin:
             self.fields["tenant_rights"].disabled = True
@@ -200,6 +228,8 @@ class RoleRightsForm(forms.Form):
 
     def rights(self) -> dict[str, dict[str, str]]:
         return {
-            entity: {action: self.cleaned_data[rights_field_name(entity, action)] for action in actions}
+            entity: {
+                action: self.cleaned_data[rights_field_name(entity, action)] for action in actions
+            }
             for entity, actions in ENTITY_ACTIONS.items()
         }

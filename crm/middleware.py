@@ -67,6 +67,8 @@ class TenantMiddleware:
             transaction.set_rollback(True)
         return response
 
-    def process_view(self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict) -> None:
+    def process_view(
+        self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict
+    ) -> None:
         # Views get the tenant from request.tenant, not from the URL.
         view_kwargs.pop(TENANT_KWARG, None)

@@ -20,8 +20,26 @@ from crm.tenancy import TenantModel
 
 # Top-level paths a tenant slug may not take (they are the app's own URLs).
 RESERVED_SLUGS = frozenset(
-    {"accounts", "admin", "api", "healthz", "i18n", "in", "media", "static", "www", "app",
-     "settings", "help", "docs", "status", "widget", "login", "logout", "signup"}
+    {
+        "accounts",
+        "admin",
+        "api",
+        "healthz",
+        "i18n",
+        "in",
+        "media",
+        "static",
+        "www",
+        "app",
+        "settings",
+        "help",
+        "docs",
+        "status",
+        "widget",
+        "login",
+        "logout",
+        "signup",
+    }
 )
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 
@@ -45,10 +63,14 @@ class Tenant(models.Model):
         SIMPLE = "simple", _("Simple: deals and contacts only")
 
     name = models.CharField(_("name"), max_length=200)
-    slug = models.SlugField(_("address"), max_length=40, unique=True, validators=[validate_tenant_slug])
+    slug = models.SlugField(
+        _("address"), max_length=40, unique=True, validators=[validate_tenant_slug]
+    )
     mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.CLASSIC)
     default_region = models.CharField(
-        _("default phone region"), max_length=2, default="RU",
+        _("default phone region"),
+        max_length=2,
+        default="RU",
         help_text=_("Two-letter country code used to read phone numbers written without +."),
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
@@ -121,13 +143,19 @@ class Team(TenantModel):
 
     name = models.CharField(_("name"), max_length=120)
     lead = models.ForeignKey(
-        "crm.Membership", verbose_name=_("team lead"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="led_teams",
+        "crm.Membership",
+        verbose_name=_("team lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_teams",
     )
 
     class Meta(TenantModel.Meta):
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="crm_team_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="crm_team_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -144,7 +172,9 @@ class Role(TenantModel):
         CUSTOM = "custom", _("Custom")
 
     name = models.CharField(_("name"), max_length=80)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOM, editable=False)
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.CUSTOM, editable=False
+    )
     rights = models.JSONField(default=dict)
     can_manage_settings = models.BooleanField(_("settings"), default=False)
     can_view_analytics = models.BooleanField(_("analytics"), default=False)
@@ -155,7 +185,8 @@ class Role(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="crm_role_unique_name"),
             models.UniqueConstraint(
-                fields=["tenant", "kind"], condition=~models.Q(kind="custom"),
+                fields=["tenant", "kind"],
+                condition=~models.Q(kind="custom"),
                 name="crm_role_unique_system_kind",
             ),
         ]
@@ -186,10 +217,18 @@ class Role(TenantModel):
 class Membership(TenantModel):
     """A user's place in a tenant: role, team, and whether they may still log in to it."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.ForeignKey(
+        Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="memberships"
+    )
     team = models.ForeignKey(
-        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL,
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="members",
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -198,7 +237,9 @@ class Membership(TenantModel):
 
     class Meta(TenantModel.Meta):
         ordering = ["pk"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="crm_membership_unique_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="crm_membership_unique_user")
+        ]
 
     def __str__(self) -> str:
         return f"membership {self.pk}"
@@ -208,11 +249,20 @@ class Invitation(TenantModel):
     """An e-mailed invitation to join a tenant with a role and team; single use, expires."""
 
     email = models.EmailField(_("e-mail"))
-    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.CASCADE, related_name="+")
-    team = models.ForeignKey(
-        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    role = models.ForeignKey(
+        Role, verbose_name=_("role"), on_delete=models.CASCADE, related_name="+"
     )
-    invited_by = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    invited_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     nonce = models.CharField(max_length=32, editable=False)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -227,7 +277,11 @@ class Invitation(TenantModel):
 
     @property
     def is_pending(self) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
 
 class ImmutableQuerySet(models.QuerySet):
@@ -246,7 +300,9 @@ class TimelineEvent(TenantModel):
     target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     target_id = models.BigIntegerField()
     target = GenericForeignKey("target_type", "target_id")
-    actor = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=64)
     data = models.JSONField(default=dict, blank=True)
 
@@ -256,7 +312,8 @@ class TimelineEvent(TenantModel):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(
-                fields=["tenant", "target_type", "target_id", "-created_at"], name="crm_timeline_target"
+                fields=["tenant", "target_type", "target_id", "-created_at"],
+                name="crm_timeline_target",
             ),
             models.Index(fields=["tenant", "-created_at"], name="crm_timeline_recent"),
         ]

@@ -24,7 +24,9 @@ class NavItem:
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
     NavItem(
-        _("Settings"), "crm:settings", "settings",
+        _("Settings"),
+        "crm:settings",
+        "settings",
         lambda m: has_right(m, TenantRight.SETTINGS) or has_right(m, TenantRight.USERS),
     ),
 )

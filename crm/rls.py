@@ -47,13 +47,17 @@ def apply_policies(using: str = "default") -> list[str]:
             ident = sql.Identifier(table)
             cursor.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(ident))
             cursor.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(ident))
-            cursor.execute(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(POLICY), ident))
+            cursor.execute(
+                sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(POLICY), ident)
+            )
             cursor.execute(
                 sql.SQL("CREATE POLICY {} ON {} USING ({expr}) WITH CHECK ({expr})").format(
                     sql.Identifier(POLICY), ident, expr=sql.SQL(TENANT_EXPR)
                 )
             )
-            cursor.execute(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(USER_POLICY), ident))
+            cursor.execute(
+                sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(USER_POLICY), ident)
+            )
             if model.rls_user_column:
                 column = model._meta.get_field(model.rls_user_column).column
                 cursor.execute(
@@ -69,7 +73,9 @@ def apply_policies(using: str = "default") -> list[str]:
 def _grant_app_role(cursor: Any) -> None:
     """Give the application role DML (not DDL) on every table the migrating role owns."""
     role = settings.DATABASE_APP_ROLE
-    cursor.execute("SELECT current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role])
+    cursor.execute(
+        "SELECT current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role]
+    )
     current, exists = cursor.fetchone()
     if not role or not exists or role == current:
         return
@@ -79,7 +85,9 @@ def _grant_app_role(cursor: Any) -> None:
         "AND pg_has_role(current_user, c.relowner, 'USAGE')"
     )
     for name, kind in cursor.fetchall():
-        privileges = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE" if kind == "r" else "USAGE, SELECT, UPDATE"
+        privileges = (
+            "SELECT, INSERT, UPDATE, DELETE, TRUNCATE" if kind == "r" else "USAGE, SELECT, UPDATE"
+        )
         cursor.execute(
             sql.SQL("GRANT {} ON {} TO {}").format(
                 sql.SQL(privileges), sql.Identifier(name), sql.Identifier(role)

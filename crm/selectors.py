@@ -18,13 +18,17 @@ def memberships_for_user(*, user: User) -> list[Membership]:
     read only their own membership rows outside the current tenant.
     """
     return list(
-        Membership.unscoped.filter(user=user, is_active=True).select_related("tenant").order_by("tenant__name")
+        Membership.unscoped.filter(user=user, is_active=True)
+        .select_related("tenant")
+        .order_by("tenant__name")
     )
 
 
 def member_list() -> QuerySet[Membership]:
     """Members of the current tenant with what a members table shows."""
-    return Membership.objects.select_related("user", "role", "team").order_by("-is_active", "user__full_name", "user__email")
+    return Membership.objects.select_related("user", "role", "team").order_by(
+        "-is_active", "user__full_name", "user__email"
+    )
 
 
 def member_get(*, member_id: int) -> Membership:
@@ -37,7 +41,9 @@ def member_get(*, member_id: int) -> Membership:
 
 def role_list() -> QuerySet[Role]:
     """Roles of the current tenant with their member counts."""
-    return Role.objects.annotate(member_count=Count("memberships", filter=Q(memberships__is_active=True))).order_by("pk")
+    return Role.objects.annotate(
+        member_count=Count("memberships", filter=Q(memberships__is_active=True))
+    ).order_by("pk")
 
 
 def role_get(*, role_id: int) -> Role:
@@ -63,7 +69,9 @@ def team_get(*, team_id: int) -> Team:
 
 def invitation_list_pending() -> QuerySet[Invitation]:
     """Invitations of the current tenant that were neither used nor revoked."""
-    return Invitation.objects.select_related("role", "team").filter(accepted_at=None, revoked_at=None)
+    return Invitation.objects.select_related("role", "team").filter(
+        accepted_at=None, revoked_at=None
+    )
 
 
 def invitation_get(*, invitation_id: int) -> Invitation:
@@ -84,7 +92,9 @@ def audit_events() -> QuerySet[TimelineEvent]:
 def timeline_for(*, target: object) -> QuerySet[TimelineEvent]:
     """Every event of one record, newest first."""
     content_type = ContentType.objects.get_for_model(target, for_concrete_model=False)
-    return TimelineEvent.objects.filter(target_type=content_type, target_id=target.pk).select_related("actor__user")
+    return TimelineEvent.objects.filter(
+        target_type=content_type, target_id=target.pk
+    ).select_related("actor__user")
 
 
 def user_exists_for_email(*, email: str) -> bool:

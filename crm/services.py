@@ -108,42 +108,60 @@ def tenant_create(
         try:
             with transaction.atomic():
                 tenant = Tenant.objects.create(
-                    name=name, slug=slug, language=language, default_region=default_region,
-                    time_zone=time_zone, currency=currency,
+                    name=name,
+                    slug=slug,
+                    language=language,
+                    default_region=default_region,
+                    time_zone=time_zone,
+                    currency=currency,
                 )
         except IntegrityError as exc:
-            raise DomainError(_("The address “%(slug)s” is already taken.") % {"slug": slug}) from exc
+            raise DomainError(
+                _("The address “%(slug)s” is already taken.") % {"slug": slug}
+            ) from exc
         with tenant_context(tenant), translation.override(language):
             roles = _roles_seed(tenant)
             membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["admin"])
-            timeline_record(actor=membership, target=membership, kind="member.joined",
-                            data={"user": _member_label(membership), "role": roles["admin"].name})
+            timeline_record(
+                actor=membership,
+                target=membership,
+                kind="member.joined",
+                data={"user": _member_label(membership), "role": roles["admin"].name},
+            )
     return tenant, membership
 
 
 def tenant_update(*, actor: Membership, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     """Change the tenant's general settings; records which fields changed."""
     fields = ["name", "mode", "default_region", "time_zone", "currency", "language"]
-    changed = {f: [str(getattr(tenant, f)), str(data[f])] for f in fields if f in data and getattr(tenant, f) != data[f]}
+    changed = {
+        f: [str(getattr(tenant, f)), str(data[f])]
+        for f in fields
+        if f in data and getattr(tenant, f) != data[f]
+    }
     if not changed:
         return tenant
     with transaction.atomic():
         for field in changed:
             setattr(tenant, field, data[field])
         tenant.save(update_fields=list(changed))
-        timeline_record(actor=actor, target=tenant, kind="tenant.settings_changed",
-                        data={"changes": changed})
+        timeline_record(
+            actor=actor, target=tenant, kind="tenant.settings_changed", data={"changes": changed}
+        )
     return tenant
 
 
-def user_signup(*, email: str, password: str, full_name: str, tenant_name: str, slug: str,
-                language: str) -> tuple[User, Tenant, Membership]:
+def user_signup(
+    *, email: str, password: str, full_name: str, tenant_name: str, slug: str, language: str
+) -> tuple[User, Tenant, Membership]:
     """Register a person and their company's tenant, the person as its administrator."""
     with transaction.atomic():
         if User.objects.filter(email=normalize_email(email)).exists():
             raise DomainError(_("An account with this e-mail already exists. Log in instead."))
         user = User.objects.create_user(email, password, full_name=full_name)
-        tenant, membership = tenant_create(name=tenant_name, slug=slug, owner=user, language=language)
+        tenant, membership = tenant_create(
+            name=tenant_name, slug=slug, owner=user, language=language
+        )
     return user, tenant, membership
 
 
@@ -164,20 +182,30 @@ def member_invite(*, actor: Membership, email: str, role: Role, team: Team | Non
     email = normalize_email(email)
     with transaction.atomic():
         invitation = Invitation(
-            tenant=actor.tenant, email=email, role=role, team=team, invited_by=actor,
+            tenant=actor.tenant,
+            email=email,
+            role=role,
+            team=team,
+            invited_by=actor,
             nonce=secrets.token_hex(16),
             expires_at=timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
         )
         _check_same_tenant(invitation, role, team)
         if Membership.objects.filter(user__email=email).exists():
-            raise DomainError(_("%(email)s is already a member of this workspace.") % {"email": email})
+            raise DomainError(
+                _("%(email)s is already a member of this workspace.") % {"email": email}
+            )
         # A new invitation replaces earlier pending ones for the same address.
         Invitation.objects.filter(email=email, accepted_at=None, revoked_at=None).update(
             revoked_at=timezone.now()
         )
         invitation.save()
-        timeline_record(actor=actor, target=invitation, kind="member.invited",
-                        data={"email": email, "role": role.name, "team": team.name if team else ""})
+        timeline_record(
+            actor=actor,
+            target=invitation,
+            kind="member.invited",
+            data={"email": email, "role": role.name, "team": team.name if team else ""},
+        )
         tenant_id, invitation_id = invitation.tenant_id, invitation.pk
         transaction.on_commit(
             lambda: invitation_send_task.delay(tenant_id=tenant_id, invitation_id=invitation_id)
@@ -192,8 +220,12 @@ def invitation_revoke(*, actor: Membership, invitation: Invitation) -> None:
     with transaction.atomic():
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at", "updated_at"])
-        timeline_record(actor=actor, target=invitation, kind="member.invitation_revoked",
-                        data={"email": invitation.email})
+        timeline_record(
+            actor=actor,
+            target=invitation,
+            kind="member.invitation_revoked",
+            data={"email": invitation.email},
+        )
 
 
 def invitation_resolve(token: str) -> Invitation | None:
@@ -232,9 +264,15 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         existing = Membership.objects.filter(user=user).first()
         if existing is not None:
             raise DomainError(_("You are already a member of this workspace."))
-        membership = Membership.objects.create(user=user, role=invitation.role, team=invitation.team)
-        timeline_record(actor=membership, target=membership, kind="member.joined",
-                        data={"user": _member_label(membership), "role": invitation.role.name})
+        membership = Membership.objects.create(
+            user=user, role=invitation.role, team=invitation.team
+        )
+        timeline_record(
+            actor=membership,
+            target=membership,
+            kind="member.joined",
+            data={"user": _member_label(membership), "role": invitation.role.name},
+        )
     return membership
 
 
@@ -252,10 +290,16 @@ def user_signup_from_invitation(*, invitation: Invitation, full_name: str, passw
 
 
 def _admins_left(tenant_members: models.QuerySet, excluding: Membership) -> bool:
-    return tenant_members.filter(is_active=True, role__kind=Role.Kind.ADMIN).exclude(pk=excluding.pk).exists()
+    return (
+        tenant_members.filter(is_active=True, role__kind=Role.Kind.ADMIN)
+        .exclude(pk=excluding.pk)
+        .exists()
+    )
 
 
-def member_update(*, actor: Membership, member: Membership, role: Role, team: Team | None) -> Membership:
+def member_update(
+    *, actor: Membership, member: Membership, role: Role, team: Team | None
+) -> Membership:
     """Change a member's role and team; refuses to leave the tenant without an administrator."""
     _check_same_tenant(member, role, team)
     changes: dict[str, list[str]] = {}
@@ -276,8 +320,12 @@ def member_update(*, actor: Membership, member: Membership, role: Role, team: Te
                 kind = "member.team_joined"
             elif field == "team" and not new:
                 kind = "member.team_left"
-            timeline_record(actor=actor, target=member, kind=kind,
-                            data={"user": _member_label(member), "from": old, "to": new})
+            timeline_record(
+                actor=actor,
+                target=member,
+                kind=kind,
+                data={"user": _member_label(member), "from": old, "to": new},
+            )
     return member
 
 
@@ -293,9 +341,12 @@ def member_set_active(*, actor: Membership, member: Membership, active: bool) ->
     with transaction.atomic():
         member.is_active = active
         member.save(update_fields=["is_active", "updated_at"])
-        timeline_record(actor=actor, target=member,
-                        kind="member.reactivated" if active else "member.deactivated",
-                        data={"user": _member_label(member)})
+        timeline_record(
+            actor=actor,
+            target=member,
+            kind="member.reactivated" if active else "member.deactivated",
+            data={"user": _member_label(member)},
+        )
     return member
 
 
@@ -323,7 +374,12 @@ def role_create(*, actor: Membership, name: str, copy_from: Role | None = None) 
 
 
 def role_update(
-    *, actor: Membership, role: Role, name: str, rights: dict[str, dict[str, str]], tenant_rights: set[str]
+    *,
+    actor: Membership,
+    role: Role,
+    name: str,
+    rights: dict[str, dict[str, str]],
+    tenant_rights: set[str],
 ) -> Role:
     """Rename a role and replace its matrix; each changed cell is recorded on the timeline.
 
@@ -358,8 +414,12 @@ def role_update(
             for field, value in flags.items():
                 setattr(role, field, value)
         role.save()
-        timeline_record(actor=actor, target=role, kind="role.rights_changed",
-                        data={"role": role.name, "changes": changes})
+        timeline_record(
+            actor=actor,
+            target=role,
+            kind="role.rights_changed",
+            data={"role": role.name, "changes": changes},
+        )
     return role
 
 
@@ -396,8 +456,12 @@ def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membersh
         if lead is not None and lead.team_id != team.pk:
             lead.team = team
             lead.save(update_fields=["team", "updated_at"])
-        timeline_record(actor=actor, target=team, kind=kind,
-                        data={"team": name, "lead": _member_label(lead) if lead else ""})
+        timeline_record(
+            actor=actor,
+            target=team,
+            kind=kind,
+            data={"team": name, "lead": _member_label(lead) if lead else ""},
+        )
     return team
 
 
@@ -406,5 +470,3 @@ def team_delete(*, actor: Membership, team: Team) -> None:
     with transaction.atomic():
         timeline_record(actor=actor, target=team, kind="team.deleted", data={"team": team.name})
         team.delete()
-
-

@@ -17,9 +17,11 @@ def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
     """E-mail an invitation link (retried on mail-server errors; skipped once spent)."""
     from crm.services import invitation_token
 
-    invitation = Invitation.objects.select_related("tenant", "role", "invited_by__user").filter(
-        pk=invitation_id
-    ).first()
+    invitation = (
+        Invitation.objects.select_related("tenant", "role", "invited_by__user")
+        .filter(pk=invitation_id)
+        .first()
+    )
     if invitation is None or not invitation.is_pending:
         return
     link = settings.SITE_URL.rstrip("/") + reverse(

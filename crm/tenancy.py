@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _current_tenant: ContextVar[Tenant | None] = ContextVar("current_tenant", default=None)
 
 
-class TenantMismatch(Exception):
+class TenantMismatchError(Exception):
     """A row of one tenant was about to be written inside another tenant's scope."""
 
 
@@ -39,7 +39,9 @@ def current_tenant() -> Tenant | None:
 def _set_db_setting(name: str, value: str) -> str:
     """Set a transaction-local PostgreSQL setting and return its previous value."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value])
+        cursor.execute(
+            "SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value]
+        )
         previous = cursor.fetchone()[0]
     return previous or ""
 
@@ -67,7 +69,11 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
     """
     token = _current_tenant.set(tenant)
     try:
-        with transaction.atomic(), _db_setting("app.tenant_id", str(tenant.pk)), scope(tenant=tenant):
+        with (
+            transaction.atomic(),
+            _db_setting("app.tenant_id", str(tenant.pk)),
+            scope(tenant=tenant),
+        ):
             yield tenant
     finally:
         _current_tenant.reset(token)
@@ -87,12 +93,12 @@ class TenantModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ScopedManager(tenant="tenant")
-    # System code only (allow-listed modules, see tests/test_conventions.py).
-    unscoped = models.Manager()
-
     # Extra RLS clause for tables a user may read across tenants (their memberships).
     rls_user_column: str | None = None
+
+    objects = ScopedManager(tenant="tenant")
+    # System code only (allow-listed modules, see tests/test_conventions.py).
+    unscoped = models.Manager()  # noqa: DJ012 - ruff takes ScopedManager(...) for a field
 
     class Meta:
         abstract = True
@@ -103,10 +109,10 @@ class TenantModel(models.Model):
         active = current_tenant()
         if self.tenant_id is None:
             if active is None:
-                raise TenantMismatch(f"{type(self).__name__} saved outside any tenant context.")
+                raise TenantMismatchError(f"{type(self).__name__} saved outside a tenant context.")
             self.tenant = active
         elif active is not None and self.tenant_id != active.pk:
-            raise TenantMismatch(
+            raise TenantMismatchError(
                 f"{type(self).__name__} of tenant {self.tenant_id} saved in tenant {active.pk}."
             )
         super().save(*args, **kwargs)

@@ -10,25 +10,51 @@ from crm.views import settings as settings_views
 
 account_patterns = (
     [
-        path("login/", auth_views.LoginView.as_view(
-            template_name="accounts/login.html", authentication_form=LoginForm,
-            redirect_authenticated_user=True), name="login"),
+        path(
+            "login/",
+            auth_views.LoginView.as_view(
+                template_name="accounts/login.html",
+                authentication_form=LoginForm,
+                redirect_authenticated_user=True,
+            ),
+            name="login",
+        ),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("signup/", accounts.signup, name="signup"),
         path("workspaces/", accounts.workspaces, name="workspaces"),
         path("invitation/<str:token>/", accounts.invitation_accept, name="invitation_accept"),
-        path("password-reset/", auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset.html",
-            email_template_name="accounts/email/password_reset_body.txt",
-            subject_template_name="accounts/email/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done")), name="password_reset"),
-        path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
-            template_name="accounts/password_reset_done.html"), name="password_reset_done"),
-        path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete")), name="password_reset_confirm"),
-        path("reset/done/", auth_views.PasswordResetCompleteView.as_view(
-            template_name="accounts/password_reset_complete.html"), name="password_reset_complete"),
+        path(
+            "password-reset/",
+            auth_views.PasswordResetView.as_view(
+                template_name="accounts/password_reset.html",
+                email_template_name="accounts/email/password_reset_body.txt",
+                subject_template_name="accounts/email/password_reset_subject.txt",
+                success_url=reverse_lazy("accounts:password_reset_done"),
+            ),
+            name="password_reset",
+        ),
+        path(
+            "password-reset/sent/",
+            auth_views.PasswordResetDoneView.as_view(
+                template_name="accounts/password_reset_done.html"
+            ),
+            name="password_reset_done",
+        ),
+        path(
+            "reset/<uidb64>/<token>/",
+            auth_views.PasswordResetConfirmView.as_view(
+                template_name="accounts/password_reset_confirm.html",
+                success_url=reverse_lazy("accounts:password_reset_complete"),
+            ),
+            name="password_reset_confirm",
+        ),
+        path(
+            "reset/done/",
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="accounts/password_reset_complete.html"
+            ),
+            name="password_reset_complete",
+        ),
     ],
     "accounts",
 )
@@ -41,9 +67,21 @@ tenant_patterns = (
         path("settings/users/", settings_views.members, name="members"),
         path("settings/users/invite/", settings_views.member_invite, name="member_invite"),
         path("settings/users/<int:pk>/", settings_views.member_edit, name="member_edit"),
-        path("settings/users/<int:pk>/deactivate/", settings_views.member_deactivate, name="member_deactivate"),
-        path("settings/users/<int:pk>/reactivate/", settings_views.member_reactivate, name="member_reactivate"),
-        path("settings/invitations/<int:pk>/revoke/", settings_views.invitation_revoke, name="invitation_revoke"),
+        path(
+            "settings/users/<int:pk>/deactivate/",
+            settings_views.member_deactivate,
+            name="member_deactivate",
+        ),
+        path(
+            "settings/users/<int:pk>/reactivate/",
+            settings_views.member_reactivate,
+            name="member_reactivate",
+        ),
+        path(
+            "settings/invitations/<int:pk>/revoke/",
+            settings_views.invitation_revoke,
+            name="invitation_revoke",
+        ),
         path("settings/teams/", settings_views.teams, name="teams"),
         path("settings/teams/<int:pk>/", settings_views.team_edit, name="team_edit"),
         path("settings/teams/<int:pk>/delete/", settings_views.team_delete, name="team_delete"),

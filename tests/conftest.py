@@ -50,7 +50,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker):  # noqa: PT004
+def django_db_setup(django_db_setup: None, django_db_blocker):
     """Then run every test as the application role, and drop the database as the owner."""
     if OWNER:
         with django_db_blocker.unblock():
@@ -87,7 +87,12 @@ def other_tenant(db) -> Tenant:
 
 def _member(tenant: Tenant, kind: str) -> Membership:
     with tenant_context(tenant):
-        return Membership.objects.select_related("user", "role").filter(role__kind=kind).order_by("pk").first()
+        return (
+            Membership.objects.select_related("user", "role")
+            .filter(role__kind=kind)
+            .order_by("pk")
+            .first()
+        )
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ class UserFactory(DjangoModelFactory):
 
 def make_tenant(slug: str, *, name: str | None = None, owner: User | None = None) -> Tenant:
     """A tenant created the real way (default roles, the owner as administrator)."""
-    tenant, _admin = tenant_create(name=name or slug.title(), slug=slug, owner=owner or UserFactory())
+    tenant, _admin = tenant_create(
+        name=name or slug.title(), slug=slug, owner=owner or UserFactory()
+    )
     return tenant
 
 

@@ -7,8 +7,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ["DEBUG"] = "0"
 os.environ["ENV_FILE"] = "/nonexistent"  # a developer's .env must not change the tests
 
-from crm.settings import *  # noqa: E402, F403
-from crm.settings import INSTALLED_APPS  # noqa: E402
+from crm.settings import *  # noqa: F403
+from crm.settings import INSTALLED_APPS
 
 # A small owned model to exercise the access API on every scope (tests/accessapp).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.accessapp"]

@@ -18,7 +18,7 @@ APPS = ("crm", "leads", "deals", "contacts", "channels", "analytics")
 
 # Modules allowed to leave the tenant scope, each with its reason.
 UNSCOPED_ALLOWED = {
-    "crm/selectors.py": "the tenant switcher lists a user's memberships in every tenant (RLS limits it)",
+    "crm/selectors.py": "tenant switcher: a user's memberships in all tenants (RLS-limited)",
 }
 
 
@@ -56,8 +56,11 @@ def no_gettext_of_fstrings(path: str, source: str) -> list[str]:
 def no_print(path: str, source: str) -> list[str]:
     tree = ast.parse(source)
     return [
-        "print()" for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+        "print()"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
     ]
 
 
@@ -66,11 +69,16 @@ def delay_only_on_commit(path: str, source: str) -> list[str]:
     tree = ast.parse(source)
     inside: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "on_commit":
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "on_commit"
+        ):
             inside.update(id(n) for arg in node.args for n in ast.walk(arg))
     return [
-        f"line {node.lineno}" for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in {"delay", "apply_async"}
+        f"line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") in {"delay", "apply_async"}
         and id(node) not in inside
     ]
 
@@ -81,8 +89,11 @@ def no_nullable_strings(path: str, source: str) -> list[str]:
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
-            and getattr(node.func, "attr", "") in {"CharField", "TextField", "SlugField", "EmailField"}
-            and any(k.arg == "null" and getattr(k.value, "value", False) is True for k in node.keywords)
+            and getattr(node.func, "attr", "")
+            in {"CharField", "TextField", "SlugField", "EmailField"}
+            and any(
+                k.arg == "null" and getattr(k.value, "value", False) is True for k in node.keywords
+            )
         ):
             bad.append(f"line {node.lineno}")
     return bad
@@ -138,4 +149,6 @@ def test_codebase_follows_the_rule(rule):
 def test_unscoped_allow_list_is_not_stale():
     for path in UNSCOPED_ALLOWED:
         source = (ROOT / path).read_text(encoding="utf-8")
-        assert re.search(r"scopes_disabled\(|\.unscoped\b", source), f"{path} no longer needs its exemption"
+        assert re.search(r"scopes_disabled\(|\.unscoped\b", source), (
+            f"{path} no longer needs its exemption"
+        )

@@ -40,7 +40,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def workspaces(request: HttpRequest) -> HttpResponse:
     """Every workspace the user belongs to (also the tenant switcher's full list)."""
-    return render(request, "accounts/workspaces.html", {"memberships": memberships_for_user(user=request.user)})
+    return render(
+        request,
+        "accounts/workspaces.html",
+        {"memberships": memberships_for_user(user=request.user)},
+    )
 
 
 @never_cache
@@ -54,8 +58,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             user, tenant, _membership = services.user_signup(
-                email=data["email"], password=data["password1"], full_name=data["full_name"],
-                tenant_name=data["company"], slug=data["slug"], language=data["language"],
+                email=data["email"],
+                password=data["password1"],
+                full_name=data["full_name"],
+                tenant_name=data["company"],
+                slug=data["slug"],
+                language=data["language"],
             )
         except DomainError as error:
             form.add_error(None, error.message)
@@ -79,7 +87,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user
     if user.is_authenticated:
         if normalize_email(user.email) != invitation.email:
-            return render(request, "accounts/invitation_wrong_user.html", {"invitation": invitation}, status=403)
+            return render(
+                request,
+                "accounts/invitation_wrong_user.html",
+                {"invitation": invitation},
+                status=403,
+            )
         if request.method == "POST":
             try:
                 services.invitation_accept(invitation=invitation, user=user)
@@ -90,13 +103,17 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(tenant_reverse("crm:home", invitation.tenant))
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation})
     if user_exists_for_email(email=invitation.email):
-        messages.info(request, _("Log in with %(email)s to accept the invitation.") % {"email": invitation.email})
+        messages.info(
+            request,
+            _("Log in with %(email)s to accept the invitation.") % {"email": invitation.email},
+        )
         return redirect_to_login(request.get_full_path())
     form = InvitationSignupForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             new_user = services.user_signup_from_invitation(
-                invitation=invitation, full_name=form.cleaned_data["full_name"],
+                invitation=invitation,
+                full_name=form.cleaned_data["full_name"],
                 password=form.cleaned_data["password1"],
             )
         except DomainError as error:
@@ -105,7 +122,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             login(request, new_user, backend=AUTH_BACKEND)
             messages.success(request, _("You joined %(name)s.") % {"name": invitation.tenant.name})
             return redirect(tenant_reverse("crm:home", invitation.tenant))
-    return render(request, "accounts/invitation_signup.html", {"invitation": invitation, "form": form})
+    return render(
+        request, "accounts/invitation_signup.html", {"invitation": invitation, "form": form}
+    )
 
 
 @require_GET

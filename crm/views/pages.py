@@ -29,8 +29,11 @@ def home(request: HttpRequest) -> HttpResponse:
         "actions": Action.labels,
         "tenant_rights": [label for value, label in TenantRight.choices if role.has_right(value)],
         "teammates": (
-            member_list().filter(team_id=membership.team_id, is_active=True).exclude(pk=membership.pk)
-            if membership.team_id else []
+            member_list()
+            .filter(team_id=membership.team_id, is_active=True)
+            .exclude(pk=membership.pk)
+            if membership.team_id
+            else []
         ),
     }
     if has_right(membership, TenantRight.USERS):

@@ -34,7 +34,10 @@ def _to(request: HttpRequest, name: str, **kwargs: object) -> HttpResponse:
 @require_right(SETTINGS, USERS)
 def index(request: HttpRequest) -> HttpResponse:
     """Open the first settings section the role may use."""
-    return _to(request, "crm:settings_general" if has_right(request.membership, SETTINGS) else "crm:members")
+    return _to(
+        request,
+        "crm:settings_general" if has_right(request.membership, SETTINGS) else "crm:members",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -42,11 +45,17 @@ def index(request: HttpRequest) -> HttpResponse:
 def general(request: HttpRequest) -> HttpResponse:
     form = TenantSettingsForm(request.POST or None, tenant=request.tenant)
     if request.method == "POST" and form.is_valid():
-        services.tenant_update(actor=request.membership, tenant=request.tenant, data=form.cleaned_data)
+        services.tenant_update(
+            actor=request.membership, tenant=request.tenant, data=form.cleaned_data
+        )
         messages.success(request, _("Settings saved."))
         return _to(request, "crm:settings_general")
-    return render(request, "crm/settings_general.html", {"form": form, "section": "general"},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "crm/settings_general.html",
+        {"form": form, "section": "general"},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- Users and invitations ----------------------------------------------------------------
@@ -75,13 +84,17 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             invitation = services.member_invite(
-                actor=request.membership, email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"], team=form.cleaned_data["team"],
+                actor=request.membership,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                team=form.cleaned_data["team"],
             )
         except DomainError as error:
             form.add_error("email", error.message)
         else:
-            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
             return _to(request, "crm:members")
     return _members_page(request, form, status=400)
 
@@ -90,19 +103,28 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 @require_right(USERS)
 def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
     member = selectors.member_get(member_id=pk)
-    form = MemberForm(request.POST or None, initial={"role": member.role_id, "team": member.team_id})
+    form = MemberForm(
+        request.POST or None, initial={"role": member.role_id, "team": member.team_id}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.member_update(
-                actor=request.membership, member=member,
-                role=form.cleaned_data["role"], team=form.cleaned_data["team"],
+                actor=request.membership,
+                member=member,
+                role=form.cleaned_data["role"],
+                team=form.cleaned_data["team"],
             )
         except DomainError as error:
             form.add_error(None, error.message)
         else:
             messages.success(request, _("Saved."))
             return _to(request, "crm:members")
-    context = {"member": member, "form": form, "events": selectors.timeline_for(target=member)[:50], "section": "members"}
+    context = {
+        "member": member,
+        "form": form,
+        "events": selectors.timeline_for(target=member)[:50],
+        "section": "members",
+    }
     return render(request, "crm/settings_member.html", context, status=400 if form.errors else 200)
 
 
@@ -113,8 +135,12 @@ def _set_active(request: HttpRequest, pk: int, *, active: bool) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("%(user)s can no longer sign in to this workspace.") % {"user": member.user}
-                         if not active else _("%(user)s is active again.") % {"user": member.user})
+        messages.success(
+            request,
+            _("%(user)s can no longer sign in to this workspace.") % {"user": member.user}
+            if not active
+            else _("%(user)s is active again.") % {"user": member.user},
+        )
     return _to(request, "crm:members")
 
 
@@ -176,7 +202,12 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return _to(request, "crm:teams")
-    context = {"team": team, "form": form, "members": selectors.member_list().filter(team=team), "section": "teams"}
+    context = {
+        "team": team,
+        "form": form,
+        "members": selectors.member_list().filter(team=team),
+        "section": "teams",
+    }
     return render(request, "crm/settings_team.html", context, status=400 if form.errors else 200)
 
 
@@ -218,8 +249,11 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.role_update(
-                actor=request.membership, role=role, name=form.cleaned_data["name"],
-                rights=form.rights(), tenant_rights=set(form.cleaned_data["tenant_rights"]),
+                actor=request.membership,
+                role=role,
+                name=form.cleaned_data["name"],
+                rights=form.rights(),
+                tenant_rights=set(form.cleaned_data["tenant_rights"]),
             )
         except DomainError as error:
             form.add_error("name", error.message)
@@ -227,7 +261,10 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Rights of “%(role)s” saved.") % {"role": role.name})
             return _to(request, "crm:role_edit", pk=role.pk)
     context = {
-        "role": role, "form": form, "section": "roles", "actions": Action.choices,
+        "role": role,
+        "form": form,
+        "section": "roles",
+        "actions": Action.choices,
         "events": selectors.timeline_for(target=role)[:20],
     }
     return render(request, "crm/settings_role.html", context, status=400 if form.errors else 200)

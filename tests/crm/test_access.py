@@ -50,7 +50,9 @@ def world(tenant):
 
 
 def _set_scope(member: Membership, entity: str, action: str, scope: str) -> None:
-    role = Role.objects.create(name=f"r-{entity}-{action}-{scope}", rights=validate_rights({entity: {action: scope}}))
+    role = Role.objects.create(
+        name=f"r-{entity}-{action}-{scope}", rights=validate_rights({entity: {action: scope}})
+    )
     member.role = role
     member.save()
 
@@ -76,8 +78,14 @@ def test_scope_queryset_and_can_agree_on_every_scope(world, model, scope, action
     actor = world["actor"]
     with tenant_context(world["tenant"]):
         _set_scope(actor, model.access_entity, action, scope)
-        visible = {row.title for row in scope_queryset(model.objects.all(), actor=actor, action=action)}
-        allowed = {title for title, row in world["rows"][model].items() if can(row, actor=actor, action=action)}
+        visible = {
+            row.title for row in scope_queryset(model.objects.all(), actor=actor, action=action)
+        }
+        allowed = {
+            title
+            for title, row in world["rows"][model].items()
+            if can(row, actor=actor, action=action)
+        }
     assert visible == EXPECTED[(model, scope, action)]
     assert allowed == visible
 

@@ -149,7 +149,9 @@ def test_password_reset_by_email(client, tenant, admin):
     assert len(mail.outbox) == 1
     link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
     form_url = client.get(link)["Location"]
-    response = client.post(form_url, {"new_password1": "brand-new-passphrase", "new_password2": "brand-new-passphrase"})
+    response = client.post(
+        form_url, {"new_password1": "brand-new-passphrase", "new_password2": "brand-new-passphrase"}
+    )
     assert response.status_code == 302
     admin.user.refresh_from_db()
     assert admin.user.check_password("brand-new-passphrase")

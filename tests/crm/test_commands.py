@@ -20,8 +20,18 @@ def _run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_create_tenant_makes_a_workspace_with_an_admin():
-    out = _run("create_tenant", "acme", "--name", "Acme", "--admin-email", "Boss@Acme.example",
-               "--admin-password", "a-fine-passphrase", "--language", "en")
+    out = _run(
+        "create_tenant",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "Boss@Acme.example",
+        "--admin-password",
+        "a-fine-passphrase",
+        "--language",
+        "en",
+    )
     assert "/acme/" in out
     tenant = Tenant.objects.get(slug="acme")
     assert tenant.language == "en"
@@ -34,9 +44,27 @@ def test_create_tenant_makes_a_workspace_with_an_admin():
 
 @pytest.mark.django_db
 def test_create_tenant_refuses_an_existing_slug_clearly():
-    _run("create_tenant", "acme", "--name", "Acme", "--admin-email", "a@acme.example", "--admin-password", "pw-123456789")
+    _run(
+        "create_tenant",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "a@acme.example",
+        "--admin-password",
+        "pw-123456789",
+    )
     with pytest.raises(CommandError, match="already taken"):
-        _run("create_tenant", "acme", "--name", "Other", "--admin-email", "b@acme.example", "--admin-password", "pw-123456789")
+        _run(
+            "create_tenant",
+            "acme",
+            "--name",
+            "Other",
+            "--admin-email",
+            "b@acme.example",
+            "--admin-password",
+            "pw-123456789",
+        )
     assert Tenant.objects.count() == 1
     assert not User.objects.filter(email="b@acme.example").exists()
 
@@ -45,7 +73,16 @@ def test_create_tenant_refuses_an_existing_slug_clearly():
 @pytest.mark.parametrize("slug", ["Bad Slug", "accounts", "x"])
 def test_create_tenant_refuses_a_bad_slug(slug):
     with pytest.raises(CommandError, match="Invalid slug"):
-        _run("create_tenant", slug, "--name", "X", "--admin-email", "x@x.example", "--admin-password", "pw-123456789")
+        _run(
+            "create_tenant",
+            slug,
+            "--name",
+            "X",
+            "--admin-email",
+            "x@x.example",
+            "--admin-password",
+            "pw-123456789",
+        )
     assert not Tenant.objects.exists()
 
 
@@ -69,6 +106,8 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(client):
         team = Team.objects.get()
         assert team.lead.user.email == "lead@demo.voronka.local"
         assert Membership.objects.count() == len(DEMO_USERS)
-    response = client.post("/accounts/login/", {"username": DEMO_USERS[0].email, "password": DEMO_PASSWORD})
+    response = client.post(
+        "/accounts/login/", {"username": DEMO_USERS[0].email, "password": DEMO_PASSWORD}
+    )
     assert response.status_code == 302
     assert client.get("/demo/").status_code == 200

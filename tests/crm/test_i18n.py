@@ -29,5 +29,11 @@ def test_the_language_switch_changes_the_interface(client_for, tenant, admin):
 
 
 def test_anonymous_pages_follow_the_browser(client, db):
-    assert "Вход в Воронку" in client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "Log in to Voronka" in client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (
+        "Вход в Воронку"
+        in client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    )
+    assert (
+        "Log in to Voronka"
+        in client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )

@@ -39,7 +39,9 @@ def team(tenant):
         return TeamFactory(name="Продажи")
 
 
-def test_admin_invites_and_a_new_person_joins_with_role_and_team(invite, client_for, tenant, admin, team):
+def test_admin_invites_and_a_new_person_joins_with_role_and_team(
+    invite, client_for, tenant, admin, team
+):
     response = invite(client_for(admin), tenant, "New.Person@Example.com", team=team)
     assert response.status_code == 302
     assert len(mail.outbox) == 1
@@ -50,8 +52,14 @@ def test_admin_invites_and_a_new_person_joins_with_role_and_team(invite, client_
     page = newcomer.get(link)
     assert page.status_code == 200
     assert "new.person@example.com" in page.content.decode()
-    response = newcomer.post(link, {"full_name": "Новый Человек", "password1": "a-fine-passphrase",
-                                    "password2": "a-fine-passphrase"})
+    response = newcomer.post(
+        link,
+        {
+            "full_name": "Новый Человек",
+            "password1": "a-fine-passphrase",
+            "password2": "a-fine-passphrase",
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == f"/{tenant.slug}/"
     assert newcomer.get(f"/{tenant.slug}/").status_code == 200
@@ -65,7 +73,9 @@ def test_admin_invites_and_a_new_person_joins_with_role_and_team(invite, client_
     assert Client().get(link).status_code == 404
 
 
-def test_an_existing_user_logs_in_and_accepts(invite, client_for, tenant, other_tenant, admin, other_admin):
+def test_an_existing_user_logs_in_and_accepts(
+    invite, client_for, tenant, other_tenant, admin, other_admin
+):
     invite(client_for(admin), tenant, other_admin.user.email, kind="director")
     link = _link_path()
     anonymous = Client()
@@ -91,25 +101,34 @@ def test_expired_revoked_and_forged_links_are_404(invite, client_for, tenant, ad
     invite(client, tenant, "late@example.com")
     late_link = _link_path()
     with tenant_context(tenant):
-        Invitation.objects.filter(email="late@example.com").update(expires_at=timezone.now() - timedelta(minutes=1))
+        Invitation.objects.filter(email="late@example.com").update(
+            expires_at=timezone.now() - timedelta(minutes=1)
+        )
     assert Client().get(late_link).status_code == 404
 
     invite(client, tenant, "revoked@example.com")
     revoked_link = _link_path()
     with tenant_context(tenant):
         invitation = Invitation.objects.get(email="revoked@example.com")
-    assert client.post(f"/{tenant.slug}/settings/invitations/{invitation.pk}/revoke/").status_code == 302
+    assert (
+        client.post(f"/{tenant.slug}/settings/invitations/{invitation.pk}/revoke/").status_code
+        == 302
+    )
     assert Client().get(revoked_link).status_code == 404
     assert Client().get(revoked_link[:-3] + "xx/").status_code == 404
     assert User.objects.filter(email__in=["late@example.com", "revoked@example.com"]).count() == 0
 
 
-def test_inviting_an_existing_member_or_bad_input_changes_nothing(invite, client_for, tenant, admin, manager):
+def test_inviting_an_existing_member_or_bad_input_changes_nothing(
+    invite, client_for, tenant, admin, manager
+):
     client = client_for(admin)
     response = invite(client, tenant, manager.user.email)
     assert response.status_code == 400
     assert response.context["invite_form"].errors["email"]
-    response = client.post(f"/{tenant.slug}/settings/users/invite/", {"email": "x@example.com", "role": 999999})
+    response = client.post(
+        f"/{tenant.slug}/settings/users/invite/", {"email": "x@example.com", "role": 999999}
+    )
     assert response.status_code == 400
     with tenant_context(tenant):
         assert not Invitation.objects.exists()
@@ -120,7 +139,8 @@ def test_a_role_of_another_tenant_cannot_be_given(invite, client_for, tenant, ot
     with tenant_context(other_tenant):
         foreign_role = Role.objects.get(kind="admin")
     response = client_for(admin).post(
-        f"/{tenant.slug}/settings/users/invite/", {"email": "sneaky@example.com", "role": foreign_role.pk}
+        f"/{tenant.slug}/settings/users/invite/",
+        {"email": "sneaky@example.com", "role": foreign_role.pk},
     )
     assert response.status_code == 400
     with tenant_context(tenant):
@@ -135,7 +155,8 @@ def test_managers_cannotinvite(invite, client_for, tenant, manager):
 
 def test_a_password_mismatch_on_acceptance_creates_nothing(invite, client_for, tenant, admin):
     invite(client_for(admin), tenant, "typo@example.com")
-    response = Client().post(_link_path(), {"full_name": "T", "password1": "a-fine-passphrase", "password2": "other"})
+    response = Client().post(
+        _link_path(), {"full_name": "T", "password1": "a-fine-passphrase", "password2": "other"}
+    )
     assert response.status_code == 200
     assert not User.objects.filter(email="typo@example.com").exists()
-

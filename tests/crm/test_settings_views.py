@@ -40,7 +40,8 @@ def test_admin_changes_a_right_and_it_is_enforced_and_recorded(client_for, tenan
         manager.refresh_from_db()
         assert manager.role.scope(Entity.LEAD, Action.VIEW) == Scope.TEAM
         assert role.scope(Entity.DEAL, Action.EXPORT) == Scope.ALL
-        assert role.can_manage_settings and not role.can_manage_users
+        assert role.can_manage_settings
+        assert not role.can_manage_users
         event = TimelineEvent.objects.get(kind="role.rights_changed")
         assert event.actor == admin
         assert event.data["changes"]["lead.view"] == ["own", "team"]
@@ -62,7 +63,7 @@ def test_a_bad_scope_value_changes_nothing(client_for, tenant, admin):
 
 def test_the_administrator_role_cannot_lose_rights(client_for, tenant, admin):
     role = _role(tenant, "admin")
-    payload = {key: "none" for key in _rights_payload(role)} | {"name": "Владелец"}
+    payload = dict.fromkeys(_rights_payload(role), "none") | {"name": "Владелец"}
     response = client_for(admin).post(f"/{tenant.slug}/settings/roles/{role.pk}/", payload)
     assert response.status_code == 302
     with tenant_context(tenant):
@@ -74,7 +75,9 @@ def test_the_administrator_role_cannot_lose_rights(client_for, tenant, admin):
 def test_custom_role_create_copy_and_delete(client_for, tenant, admin):
     client = client_for(admin)
     director = _role(tenant, "director")
-    response = client.post(f"/{tenant.slug}/settings/roles/", {"name": "Аналитик", "copy_from": director.pk})
+    response = client.post(
+        f"/{tenant.slug}/settings/roles/", {"name": "Аналитик", "copy_from": director.pk}
+    )
     assert response.status_code == 302
     with tenant_context(tenant):
         custom = Role.objects.get(name="Аналитик")
@@ -106,7 +109,9 @@ def test_only_settings_holders_see_roles(client_for, tenant, kind, request):
     client = client_for(member)
     assert client.get(f"/{tenant.slug}/settings/roles/").status_code == 403
     role = _role(tenant, "manager")
-    response = client.post(f"/{tenant.slug}/settings/roles/{role.pk}/", _rights_payload(role, lead__view="all"))
+    response = client.post(
+        f"/{tenant.slug}/settings/roles/{role.pk}/", _rights_payload(role, lead__view="all")
+    )
     assert response.status_code == 403
     with tenant_context(tenant):
         role.refresh_from_db()
@@ -127,7 +132,9 @@ def test_admin_assigns_a_role_and_team(client_for, tenant, admin, manager):
     with tenant_context(tenant):
         manager.refresh_from_db()
         assert (manager.role, manager.team) == (director, team)
-        kinds = set(TimelineEvent.objects.filter(target_id=manager.pk).values_list("kind", flat=True))
+        kinds = set(
+            TimelineEvent.objects.filter(target_id=manager.pk).values_list("kind", flat=True)
+        )
         assert {"member.role_changed", "member.team_joined"} <= kinds
     page = client_for(admin).get(f"/{tenant.slug}/settings/users/{manager.pk}/").content.decode()
     assert "Север" in page
@@ -135,12 +142,15 @@ def test_admin_assigns_a_role_and_team(client_for, tenant, admin, manager):
 
 def test_the_last_admin_cannot_be_demoted_or_deactivated(client_for, tenant, admin, manager):
     client = client_for(admin)
-    response = client.post(f"/{tenant.slug}/settings/users/{admin.pk}/", {"role": _role(tenant, "manager").pk})
+    response = client.post(
+        f"/{tenant.slug}/settings/users/{admin.pk}/", {"role": _role(tenant, "manager").pk}
+    )
     assert response.status_code == 400
     client.post(f"/{tenant.slug}/settings/users/{admin.pk}/deactivate/")
     with tenant_context(tenant):
         admin.refresh_from_db()
-        assert admin.role.kind == "admin" and admin.is_active
+        assert admin.role.kind == "admin"
+        assert admin.is_active
 
 
 def test_deactivate_and_reactivate(client_for, tenant, admin, manager):
@@ -150,7 +160,9 @@ def test_deactivate_and_reactivate(client_for, tenant, admin, manager):
     assert client.post(f"/{tenant.slug}/settings/users/{manager.pk}/reactivate/").status_code == 302
     assert client_for(manager).get(f"/{tenant.slug}/").status_code == 200
     with tenant_context(tenant):
-        kinds = list(TimelineEvent.objects.filter(target_id=manager.pk).values_list("kind", flat=True))
+        kinds = list(
+            TimelineEvent.objects.filter(target_id=manager.pk).values_list("kind", flat=True)
+        )
     assert kinds[:2] == ["member.reactivated", "member.deactivated"]
 
 
@@ -188,27 +200,38 @@ def test_members_page_lists_people_with_a_constant_number_of_queries(
 
 def test_team_create_rename_set_lead_and_delete(client_for, tenant, admin, manager):
     client = client_for(admin)
-    assert client.post(f"/{tenant.slug}/settings/teams/", {"name": "Юг", "lead": manager.pk}).status_code == 302
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/teams/", {"name": "Юг", "lead": manager.pk}
+        ).status_code
+        == 302
+    )
     with tenant_context(tenant):
         team = Team.objects.get(name="Юг")
         manager.refresh_from_db()
         assert team.lead == manager
         assert manager.team == team  # the lead belongs to the team
     assert client.post(f"/{tenant.slug}/settings/teams/", {"name": "юг"}).status_code == 400
-    response = client.post(f"/{tenant.slug}/settings/teams/{team.pk}/", {"name": "Юг-2", "lead": ""})
+    response = client.post(
+        f"/{tenant.slug}/settings/teams/{team.pk}/", {"name": "Юг-2", "lead": ""}
+    )
     assert response.status_code == 302
     assert client.post(f"/{tenant.slug}/settings/teams/{team.pk}/delete/").status_code == 302
     with tenant_context(tenant):
         assert not Team.objects.exists()
         manager.refresh_from_db()
         assert manager.team is None
-        assert set(TimelineEvent.objects.filter(target_id=team.pk).values_list("kind", flat=True)) >= {
-            "team.created", "team.changed", "team.deleted"
-        }
+        assert set(
+            TimelineEvent.objects.filter(target_id=team.pk).values_list("kind", flat=True)
+        ) >= {"team.created", "team.changed", "team.deleted"}
 
 
-def test_a_member_of_another_tenant_cannot_lead_a_team(client_for, tenant, other_tenant, admin, other_admin):
-    response = client_for(admin).post(f"/{tenant.slug}/settings/teams/", {"name": "Чужие", "lead": other_admin.pk})
+def test_a_member_of_another_tenant_cannot_lead_a_team(
+    client_for, tenant, other_tenant, admin, other_admin
+):
+    response = client_for(admin).post(
+        f"/{tenant.slug}/settings/teams/", {"name": "Чужие", "lead": other_admin.pk}
+    )
     assert response.status_code == 400
     with tenant_context(tenant):
         assert not Team.objects.exists()
@@ -219,12 +242,25 @@ def test_a_member_of_another_tenant_cannot_lead_a_team(client_for, tenant, other
 
 def test_general_settings_save_and_validate(client_for, tenant, admin):
     client = client_for(admin)
-    data = {"name": "Acme Ltd", "mode": "simple", "language": "en", "default_region": "kz",
-            "time_zone": "Asia/Almaty", "currency": "kzt"}
+    data = {
+        "name": "Acme Ltd",
+        "mode": "simple",
+        "language": "en",
+        "default_region": "kz",
+        "time_zone": "Asia/Almaty",
+        "currency": "kzt",
+    }
     assert client.post(f"/{tenant.slug}/settings/general/", data).status_code == 302
     tenant.refresh_from_db()
-    assert (tenant.name, tenant.mode, tenant.default_region, tenant.currency) == ("Acme Ltd", "simple", "KZ", "KZT")
-    bad = client.post(f"/{tenant.slug}/settings/general/", {**data, "time_zone": "Mars/Olympus", "currency": "R"})
+    assert (tenant.name, tenant.mode, tenant.default_region, tenant.currency) == (
+        "Acme Ltd",
+        "simple",
+        "KZ",
+        "KZT",
+    )
+    bad = client.post(
+        f"/{tenant.slug}/settings/general/", {**data, "time_zone": "Mars/Olympus", "currency": "R"}
+    )
     assert bad.status_code == 400
     assert set(bad.context["form"].errors) == {"time_zone", "currency"}
     tenant.refresh_from_db()
@@ -243,9 +279,17 @@ def test_director_cannot_open_settings(client_for, tenant, director):
 
 
 def test_settings_index_opens_the_first_allowed_section(client_for, tenant, admin, manager):
-    assert client_for(admin).get(f"/{tenant.slug}/settings/")["Location"].endswith("/settings/general/")
+    assert (
+        client_for(admin)
+        .get(f"/{tenant.slug}/settings/")["Location"]
+        .endswith("/settings/general/")
+    )
     with tenant_context(tenant):
         role = manager.role
         role.can_manage_users = True
         role.save()
-    assert client_for(manager).get(f"/{tenant.slug}/settings/")["Location"].endswith("/settings/users/")
+    assert (
+        client_for(manager)
+        .get(f"/{tenant.slug}/settings/")["Location"]
+        .endswith("/settings/users/")
+    )

@@ -21,15 +21,21 @@ def test_a_tenant_task_needs_a_tenant_id(tenant):
         invitation_send_task.apply(kwargs={"invitation_id": 1}, throw=True)
 
 
-def test_the_invitation_task_sends_once_and_skips_spent_invitations(tenant, admin, django_capture_on_commit_callbacks):
+def test_the_invitation_task_sends_once_and_skips_spent_invitations(
+    tenant, admin, django_capture_on_commit_callbacks
+):
     with tenant_context(tenant), django_capture_on_commit_callbacks(execute=True):
-        invitation = member_invite(actor=admin, email="x@example.com", role=Role.objects.get(kind="manager"), team=None)
+        invitation = member_invite(
+            actor=admin, email="x@example.com", role=Role.objects.get(kind="manager"), team=None
+        )
     assert len(mail.outbox) == 1
     assert "Acme" in mail.outbox[0].subject
     with tenant_context(tenant):
         invitation.revoked_at = invitation.expires_at
         invitation.save()
-    invitation_send_task.apply(kwargs={"tenant_id": tenant.pk, "invitation_id": invitation.pk}, throw=True)
+    invitation_send_task.apply(
+        kwargs={"tenant_id": tenant.pk, "invitation_id": invitation.pk}, throw=True
+    )
     assert len(mail.outbox) == 1
 
 
@@ -56,7 +62,12 @@ def test_a_real_worker_runs_the_task_inside_its_tenant(real_worker):
         from crm.models import Membership
 
         admin = Membership.objects.get(role__kind="admin")
-        member_invite(actor=admin, email="queued@example.com", role=Role.objects.get(kind="director"), team=None)
+        member_invite(
+            actor=admin,
+            email="queued@example.com",
+            role=Role.objects.get(kind="director"),
+            team=None,
+        )
     deadline = time.monotonic() + 20
     while not mail.outbox and time.monotonic() < deadline:
         time.sleep(0.1)

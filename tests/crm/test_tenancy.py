@@ -9,7 +9,13 @@ from django_scopes import ScopeError
 
 from crm.models import Membership, Role, Team
 from crm.rls import POLICY
-from crm.tenancy import TenantMismatch, TenantModel, current_tenant, tenant_context, tenant_models
+from crm.tenancy import (
+    TenantMismatchError,
+    TenantModel,
+    current_tenant,
+    tenant_context,
+    tenant_models,
+)
 from tests.factories import add_member
 
 
@@ -29,15 +35,15 @@ def test_query_inside_a_tenant_sees_only_that_tenant(tenant, other_tenant):
 
 
 def test_saving_outside_a_tenant_is_refused(tenant):
-    with pytest.raises(TenantMismatch):
+    with pytest.raises(TenantMismatchError):
         Team(name="Orphans").save()
 
 
 def test_saving_a_row_of_another_tenant_is_refused(tenant, other_tenant):
     with tenant_context(tenant):
         team = Team.objects.create(name="Sales")
-    with tenant_context(other_tenant), pytest.raises(TenantMismatch):
-        team.name = "Hijacked"
+    team.name = "Hijacked"
+    with tenant_context(other_tenant), pytest.raises(TenantMismatchError):
         team.save()
 
 
@@ -90,12 +96,11 @@ def _raw_count(table: str) -> int:
 @pytest.mark.django_db
 def test_app_role_is_bound_by_rls():
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         superuser, bypass = cursor.fetchone()
         cursor.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = current_user"
+            "SELECT count(*) FROM pg_tables "
+            "WHERE schemaname = current_schema() AND tableowner = current_user"
         )
         owned = cursor.fetchone()[0]
     assert not superuser
@@ -122,12 +127,14 @@ def test_every_tenant_table_has_a_forced_policy():
 def test_raw_sql_cannot_read_another_tenants_rows(tenant, other_tenant):
     add_member(other_tenant, "manager")
     table = Membership._meta.db_table
-    with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            cursor.execute(f'SELECT DISTINCT tenant_id FROM "{table}"')  # noqa: S608
-            seen = {row[0] for row in cursor.fetchall()}
-            cursor.execute(f'SELECT count(*) FROM "{table}" WHERE tenant_id = %s', [other_tenant.pk])  # noqa: S608
-            foreign = cursor.fetchone()[0]
+    with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute(f'SELECT DISTINCT tenant_id FROM "{table}"')  # noqa: S608
+        seen = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            f'SELECT count(*) FROM "{table}" WHERE tenant_id = %s',  # noqa: S608
+            [other_tenant.pk],
+        )
+        foreign = cursor.fetchone()[0]
     assert seen == {tenant.pk}
     assert foreign == 0
 
@@ -141,13 +148,17 @@ def test_raw_sql_without_a_tenant_sees_nothing(tenant):
 
 @pytest.mark.postgres
 def test_raw_insert_into_another_tenant_is_rejected(tenant, other_tenant):
-    with tenant_context(tenant), pytest.raises((ProgrammingError, IntegrityError)):  # noqa: PT012
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{Team._meta.db_table}" (tenant_id, name, created_at, updated_at) '  # noqa: S608
-                "VALUES (%s, 'Intruders', now(), now())",
-                [other_tenant.pk],
-            )
+    with (
+        tenant_context(tenant),
+        pytest.raises((ProgrammingError, IntegrityError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f'INSERT INTO "{Team._meta.db_table}" (tenant_id, name, created_at, updated_at) '  # noqa: S608
+            "VALUES (%s, 'Intruders', now(), now())",
+            [other_tenant.pk],
+        )
 
 
 @pytest.mark.postgres

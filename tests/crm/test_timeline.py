@@ -53,4 +53,8 @@ def test_membership_and_role_changes_write_events(client_for, tenant, admin, man
     with tenant_context(tenant):
         assert TimelineEvent.objects.count() == before + 1
         event = TimelineEvent.objects.first()
-    assert (event.kind, event.actor_id, event.target_id) == ("member.deactivated", admin.pk, manager.pk)
+    assert (event.kind, event.actor_id, event.target_id) == (
+        "member.deactivated",
+        admin.pk,
+        manager.pk,
+    )

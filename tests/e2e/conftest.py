@@ -15,10 +15,18 @@ from tests.conftest import CHROMIUM
 # around it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-results" / "e2e"))
+ARTIFACTS = Path(
+    os.environ.get("E2E_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-results" / "e2e")
+)
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -29,7 +37,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
         yield browser
         browser.close()
 
@@ -49,11 +59,16 @@ def new_page(browser, live_server) -> Iterator:
     problems: list[str] = []
 
     def make():
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 860}
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on(
+            "console",
+            lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         page.on("pageerror", lambda e: problems.append(str(e)))
         return page
 

@@ -24,7 +24,9 @@ def _log_in(page, email: str) -> None:
 
 def _log_out(page) -> None:
     page.click("nav .dropdown-toggle >> nth=-1")
-    page.click("text=" + ("Выйти" if page.locator("html").get_attribute("lang") == "ru" else "Log out"))
+    page.click(
+        "text=" + ("Выйти" if page.locator("html").get_attribute("lang") == "ru" else "Log out")
+    )
     page.wait_for_url(re.compile(r"/accounts/login/"))
 
 

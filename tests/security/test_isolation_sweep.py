@@ -53,8 +53,13 @@ class TenantUrl:
 
 def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
     body = {"name": "Hacked", "tenant_rights": ["settings", "users"]}
-    body.update({f"{e}__{a}": "all" for e in ("lead", "deal", "contact", "company")
-                 for a in ("view", "create", "edit", "delete", "export", "import")})
+    body.update(
+        {
+            f"{e}__{a}": "all"
+            for e in ("lead", "deal", "contact", "company")
+            for a in ("view", "create", "edit", "delete", "export", "import")
+        }
+    )
     body["lead__convert"] = "all"
     return body
 
@@ -76,27 +81,40 @@ POLICY: dict[str, Public | TenantUrl] = {
     "crm:settings": TenantUrl({"GET": {**ADMIN_ONLY, "admin": 302}}),
     "crm:settings_general": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
-        data=lambda w: {"name": "Hacked", "mode": "simple", "language": "en", "default_region": "US",
-                        "time_zone": "UTC", "currency": "USD"},
+        data=lambda w: {
+            "name": "Hacked",
+            "mode": "simple",
+            "language": "en",
+            "default_region": "US",
+            "time_zone": "UTC",
+            "currency": "USD",
+        },
     ),
     "crm:members": TenantUrl({"GET": ADMIN_ONLY}),
     "crm:member_invite": TenantUrl(
         {"POST": ADMIN_ONLY}, data=lambda w: {"email": "intruder@example.com", "role": w["role"].pk}
     ),
     "crm:member_edit": TenantUrl(
-        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="member",
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="member",
         data=lambda w: {"role": w["admin_role"].pk, "team": w["team"].pk},
     ),
     "crm:member_deactivate": TenantUrl({"POST": ADMIN_ONLY}, obj="member"),
     "crm:member_reactivate": TenantUrl({"POST": ADMIN_ONLY}, obj="inactive_member"),
     "crm:invitation_revoke": TenantUrl({"POST": ADMIN_ONLY}, obj="invitation"),
-    "crm:teams": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked team"}),
+    "crm:teams": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked team"}
+    ),
     "crm:team_edit": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="team", data=lambda w: {"name": "Hacked team"}
     ),
     "crm:team_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="team"),
-    "crm:roles": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked role"}),
-    "crm:role_edit": TenantUrl({"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="role", data=_rights_body),
+    "crm:roles": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked role"}
+    ),
+    "crm:role_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="role", data=_rights_body
+    ),
     "crm:role_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_role"),
     "crm:audit": TenantUrl({"GET": ADMIN_ONLY}),
 }
@@ -109,7 +127,9 @@ def _url_names(patterns: list, prefix: str = "") -> list[str]:
             namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
             names += _url_names(pattern.url_patterns, namespace)
         elif isinstance(pattern, URLPattern):
-            assert pattern.name, f"unnamed URL pattern {pattern.pattern}: name it and add it to POLICY"
+            assert pattern.name, (
+                f"unnamed URL pattern {pattern.pattern}: name it and add it to POLICY"
+            )
             names.append(prefix + pattern.name)
     return names
 
@@ -128,8 +148,12 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         inactive = add_member(tenant, "manager")
         inactive.is_active = False
         inactive.save()
-        invitation = member_invite(actor=members["admin"], email=f"invitee@{tenant.slug}.example",
-                                   role=Role.objects.get(kind="manager"), team=None)
+        invitation = member_invite(
+            actor=members["admin"],
+            email=f"invitee@{tenant.slug}.example",
+            role=Role.objects.get(kind="manager"),
+            team=None,
+        )
         return {
             "tenant": tenant,
             "members": members,
@@ -207,14 +231,18 @@ def test_tenant_urls(name, tenant, other_tenant):
 
         # A member of another tenant: the same 404 as a tenant that does not exist.
         denied = _call(outsider, method, url, data)
-        missing = _call(outsider, method, url.replace(f"/{tenant.slug}/", "/no-such-tenant/", 1), data)
+        missing = _call(
+            outsider, method, url.replace(f"/{tenant.slug}/", "/no-such-tenant/", 1), data
+        )
         assert denied.status_code == 404, (method, "outsider")
         assert denied.content == missing.content
 
         # Another tenant's object under my tenant: the same 404 as a missing id.
         if spec.obj:
             admin = members["admin"]
-            foreign = _call(admin, method, _url(name, mine, spec, theirs[spec.obj].pk), spec.data(theirs))
+            foreign = _call(
+                admin, method, _url(name, mine, spec, theirs[spec.obj].pk), spec.data(theirs)
+            )
             absent = _call(admin, method, _url(name, mine, spec, MISSING_PK), spec.data(theirs))
             assert foreign.status_code == absent.status_code == 404, (method, "foreign object")
             assert foreign.content == absent.content

@@ -25,7 +25,9 @@ def test_posts_without_a_csrf_token_are_refused(tenant, admin):
 
 
 def test_login_form_is_csrf_protected(db):
-    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "a@b.c", "password": "x"})
+    response = Client(enforce_csrf_checks=True).post(
+        "/accounts/login/", {"username": "a@b.c", "password": "x"}
+    )
     assert response.status_code == 403
 
 
@@ -65,7 +67,12 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     clean.update(env)
     return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--admin-password", help="Required when the e-mail has no account yet")
         parser.add_argument("--admin-name", default="")
         parser.add_argument("--language", default="ru", choices=["ru", "en"])
-        parser.add_argument("--region", default="RU", help="Default phone region (ISO 3166 alpha-2)")
+        parser.add_argument(
+            "--region", default="RU", help="Default phone region (ISO 3166 alpha-2)"
+        )
         parser.add_argument("--time-zone", default="Europe/Moscow")
         parser.add_argument("--currency", default="RUB")
 
@@ -39,14 +41,22 @@ class Command(BaseCommand):
             if user is None:
                 if not options["admin_password"]:
                     raise CommandError(f"{email} has no account yet: pass --admin-password.")
-                user = User.objects.create_user(email, options["admin_password"], full_name=options["admin_name"])
+                user = User.objects.create_user(
+                    email, options["admin_password"], full_name=options["admin_name"]
+                )
             try:
                 tenant, _membership = tenant_create(
-                    name=options["name"], slug=slug, owner=user, language=options["language"],
-                    default_region=options["region"].upper(), time_zone=options["time_zone"],
+                    name=options["name"],
+                    slug=slug,
+                    owner=user,
+                    language=options["language"],
+                    default_region=options["region"].upper(),
+                    time_zone=options["time_zone"],
                     currency=options["currency"].upper(),
                 )
             except DomainError as error:
                 raise CommandError(error.message) from error
-        self.stdout.write(self.style.SUCCESS(f"Created tenant {tenant.slug} ({tenant.name}); admin {email}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created tenant {tenant.slug} ({tenant.name}); admin {email}.")
+        )
         self.stdout.write(f"URL path: /{tenant.slug}/")

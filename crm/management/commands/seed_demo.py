@@ -16,6 +16,8 @@ class Command(BaseCommand):
         tenant, created = seed_demo()
         state = "Created" if created else "Already present:"
         self.stdout.write(self.style.SUCCESS(f"{state} demo tenant /{DEMO_SLUG}/ ({tenant.name})"))
-        self.stdout.write(f"Log in at http://127.0.0.1:8000/accounts/login/ — password for all: {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"Log in at http://127.0.0.1:8000/accounts/login/ — password for all: {DEMO_PASSWORD}"
+        )
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec.role:<9} {spec.email:<32} {spec.full_name}")
