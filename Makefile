@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Migrations run as the tables' owner when DATABASE_OWNER_URL is given.
-MIGRATE_ENV = $(if $(DATABASE_OWNER_URL),DATABASE_URL="$(DATABASE_OWNER_URL)" DATABASE_APP_ROLE="$(DATABASE_APP_ROLE)",)
+# The owner then grants row rights to the app role: the user of DATABASE_URL.
+APP_ROLE_OF_URL = $(PY) -c 'import environ, os; print(environ.Env.db_url_config(os.environ["DATABASE_URL"])["USER"])'
+MIGRATE_ENV = $(if $(DATABASE_OWNER_URL),DATABASE_APP_ROLE="$${DATABASE_APP_ROLE:-$$($(APP_ROLE_OF_URL))}" DATABASE_URL="$(DATABASE_OWNER_URL)",)
 
 .PHONY: run test install lint format migrations messages
 

@@ -1,0 +1,23 @@
+# Voronka web/worker image: gunicorn serves the app, WhiteNoise its static files.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    ENV_FILE=/nonexistent
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+RUN pip install .
+
+COPY . .
+# Collect static files with the production (manifest) storage; the key is build-time only.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput \
+ && useradd --create-home --uid 1000 voronka \
+ && chown -R voronka /app/staticfiles
+
+USER voronka
+EXPOSE 8000
+CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "30", "--access-logfile", "-"]
