@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -243,9 +244,10 @@ def roles(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_right(SETTINGS)
 def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """The permission matrix of one role as a grid of selects."""
+    """The permission matrix of one role as a grid of selects (saved in place with htmx)."""
     role = selectors.role_get(role_id=pk)
     form = RoleRightsForm(request.POST or None, role=role)
+    saved = False
     if request.method == "POST" and form.is_valid():
         try:
             services.role_update(
@@ -258,16 +260,22 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             form.add_error("name", error.message)
         else:
-            messages.success(request, _("Rights of “%(role)s” saved.") % {"role": role.name})
-            return _to(request, "crm:role_edit", pk=role.pk)
+            if not request.htmx:
+                messages.success(request, _("Rights of “%(role)s” saved.") % {"role": role.name})
+                return _to(request, "crm:role_edit", pk=role.pk)
+            form, saved = RoleRightsForm(role=role), True
     context = {
         "role": role,
         "form": form,
+        "saved": saved,
         "section": "roles",
         "actions": Action.choices,
         "events": selectors.timeline_for(target=role)[:20],
     }
-    return render(request, "crm/settings_role.html", context, status=400 if form.errors else 200)
+    template = "crm/settings_role.html" + ("#editor" if request.htmx else "")
+    response = render(request, template, context, status=400 if form.errors else 200)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_POST

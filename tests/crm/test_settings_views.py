@@ -49,6 +49,42 @@ def test_admin_changes_a_right_and_it_is_enforced_and_recorded(client_for, tenan
     assert client_for(manager).get(f"/{tenant.slug}/settings/general/").status_code == 200
 
 
+def test_the_matrix_saves_in_place_with_htmx(client_for, tenant, admin):
+    role = _role(tenant, "marketer")
+    client = client_for(admin)
+    url = f"/{tenant.slug}/settings/roles/{role.pk}/"
+    response = client.post(url, _rights_payload(role, deal__edit="team"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="role-editor">')
+    assert 'data-testid="saved"' in body
+    assert "HX-Request" in response["Vary"]
+    bad = client.post(url, _rights_payload(role, deal__edit="bogus"), HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400
+    assert bad.content.decode().lstrip().startswith('<div id="role-editor">')
+    assert "is-invalid" in bad.content.decode()
+    with tenant_context(tenant):
+        role.refresh_from_db()
+        assert role.scope(Entity.DEAL, Action.EDIT) == Scope.TEAM
+
+
+def test_htmx_posts_carry_the_csrf_token_in_a_header(tenant, admin):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin.user)
+    page = client.get(f"/{tenant.slug}/settings/roles/")
+    token = page.cookies["csrftoken"].value
+    assert "hx-headers" in page.content.decode()
+    response = client.post(
+        f"/{tenant.slug}/settings/teams/",
+        {"name": "Через htmx"},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 302
+
+
 def test_a_bad_scope_value_changes_nothing(client_for, tenant, admin):
     role = _role(tenant, "manager")
     payload = _rights_payload(role, lead__view="everything", deal__view="all")

@@ -85,7 +85,7 @@ def test_admin_grants_a_right_and_the_manager_sees_it(new_page, shots):
     admin.check("input[name=tenant_rights][value=users]")
     admin.screenshot(path=shots / "04-role-matrix.png", full_page=True)
     admin.click("[data-testid=rights-form] button[type=submit]")
-    admin.wait_for_selector("[data-testid=flash]")
+    admin.wait_for_selector("[data-testid=saved]")  # saved in place by htmx
     assert admin.locator("select[name=lead__view]").input_value() == "all"
     assert admin.locator("[data-testid=timeline] li").count() >= 1
 
