@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
-from crm.models import Role, Tenant, User, normalize_email, validate_tenant_slug
+from crm.models import Membership, Role, Team, Tenant, User, normalize_email, validate_tenant_slug
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
@@ -136,30 +136,26 @@ class _MemberChoices(forms.ModelChoiceField):
         return str(obj.user)
 
 
-class InviteForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail"))
-    role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.none())
-    team = forms.ModelChoiceField(label=_("Team"), queryset=Role.objects.none(), required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["role"].queryset = selectors.role_list()
-        self.fields["team"].queryset = selectors.team_list()
-
-
 class MemberForm(forms.Form):
+    """A member's role and team, chosen from the current tenant's."""
+
     role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.none())
-    team = forms.ModelChoiceField(label=_("Team"), queryset=Role.objects.none(), required=False)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["role"].queryset = selectors.role_list()
         self.fields["team"].queryset = selectors.team_list()
+
+
+class InviteForm(MemberForm):
+    email = forms.EmailField(label=_("E-mail"))
+    field_order = ["email", "role", "team"]
 
 
 class TeamForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
-    lead = _MemberChoices(label=_("Team lead"), queryset=Role.objects.none(), required=False)
+    lead = _MemberChoices(label=_("Team lead"), queryset=Membership.objects.none(), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

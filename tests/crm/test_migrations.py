@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import run_manage
 
 
 def _manage(*args: str, db: Path) -> subprocess.CompletedProcess:
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    env.update(
-        DEBUG="1",
-        ENV_FILE="/nonexistent",
-        DATABASE_URL=f"sqlite:///{db}",
-        DJANGO_SETTINGS_MODULE="crm.settings",
-    )
-    return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    return run_manage(
+        *args, DEBUG="1", DATABASE_URL=f"sqlite:///{db}", DJANGO_SETTINGS_MODULE="crm.settings"
     )
 
 

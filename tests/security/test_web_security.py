@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from django.test import Client
 
 from crm.models import Team
 from crm.tenancy import tenant_context
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import run_manage
 
 
 def test_posts_without_a_csrf_token_are_refused(tenant, admin):
@@ -62,40 +56,24 @@ def test_uploads_are_size_limited(settings):
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= 10 * 1024 * 1024
 
 
-def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    # A production-like environment: nothing of the test run leaks in.
-    clean = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    clean.update(env)
-    return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x7!k2p9#q4w8e6r1t5y3u0i-o9p8a7s6d5f4g3h2j1k0l-zxcvbnm",
     "ALLOWED_HOSTS": "crm.example.com",
     "DJANGO_SETTINGS_MODULE": "crm.settings",
-    "ENV_FILE": "/nonexistent",
 }
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key_or_hosts():
     without_key = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
-    result = _manage("check", **without_key)
+    result = run_manage("check", **without_key)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
     without_hosts = {k: v for k, v in PRODUCTION.items() if k != "ALLOWED_HOSTS"}
-    result = _manage("check", **without_hosts)
+    result = run_manage("check", **without_hosts)
     assert "ALLOWED_HOSTS must be set" in result.stderr
