@@ -9,6 +9,7 @@ from django.db import transaction
 from crm import services
 from crm.models import Membership, Role, Tenant, User
 from crm.tenancy import tenant_context
+from leads.demo import seed_demo_leads
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "voronka-demo"  # noqa: S105 - printed to the operator on purpose: demo data only
@@ -63,4 +64,5 @@ def seed_demo() -> tuple[Tenant, bool]:
                     services.member_update(actor=admin, member=member, role=member.role, team=team)
                     if spec.leads_team:
                         services.team_save(actor=admin, team=team, name=team.name, lead=member)
+            seed_demo_leads(admin=admin)
     return tenant, True

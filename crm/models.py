@@ -328,3 +328,51 @@ class TimelineEvent(TenantModel):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Timeline events are immutable.")
+
+
+class Activity(TenantModel):
+    """A call, meeting, task or note on any record, with an optional due date and reminder."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        TASK = "task", _("Task")
+        NOTE = "note", _("Note")
+        EMAIL = "email", _("E-mail")
+        MESSAGE = "message", _("Message")
+
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.BigIntegerField()
+    target = GenericForeignKey("target_type", "target_id")
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices, default=Kind.TASK)
+    subject = models.CharField(_("subject"), max_length=200)
+    note = models.TextField(_("note"), blank=True)
+    owner = models.ForeignKey(
+        Membership,
+        verbose_name=_("responsible"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activities",
+    )
+    created_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    remind_at = models.DateTimeField(_("remind at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["done_at", "due_at", "-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "target_type", "target_id"], name="crm_activity_target"),
+            models.Index(fields=["tenant", "done_at", "due_at"], name="crm_activity_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.done_at is None and self.due_at is not None and self.due_at < timezone.now()

@@ -9,7 +9,7 @@ from django.urls import ResolverMatch
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from crm.access import TenantRight, has_right
+from crm.access import Action, Entity, Scope, TenantRight, has_right, scope_for
 from crm.models import Membership
 
 
@@ -21,7 +21,16 @@ class NavItem:
     visible: Callable[[Membership], bool]
 
 
+def _sees_leads(member: Membership) -> bool:
+    return (
+        member.tenant.mode == "classic"
+        and scope_for(member, Entity.LEAD, Action.VIEW) != Scope.NONE
+    )
+
+
 NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem(_("Inbox"), "leads:inbox", "inbox", _sees_leads),
+    NavItem(_("Leads"), "leads:list", "leads", _sees_leads),
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
     NavItem(
         _("Settings"),
@@ -43,4 +52,8 @@ def section_of(match: ResolverMatch | None) -> str:
         return ""
     if match.app_name == "crm":
         return "home" if match.url_name == "home" else "settings"
+    if match.app_name == "leads":
+        if match.url_name.startswith("status"):
+            return "settings"
+        return "inbox" if match.url_name.startswith("inbox") else "leads"
     return match.app_name

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from crm.models import Invitation, Membership, Role, Team, TimelineEvent, User
+from crm.models import Activity, Invitation, Membership, Role, Team, TimelineEvent, User
 
 AUDIT_TARGETS = (Membership, Role, Team, Invitation)
 
@@ -100,3 +102,26 @@ def timeline_for(*, target: object) -> QuerySet[TimelineEvent]:
 def user_exists_for_email(*, email: str) -> bool:
     """Whether an account uses this (normalized) e-mail address."""
     return User.objects.filter(email=email).exists()
+
+
+def activities_for(*, target: object) -> QuerySet[Activity]:
+    """A record's activities: open ones first by due date, then done ones."""
+    content_type = ContentType.objects.get_for_model(target, for_concrete_model=False)
+    return Activity.objects.filter(target_type=content_type, target_id=target.pk).select_related(
+        "owner__user"
+    )
+
+
+def overdue_target_ids(*, model: type, now: datetime) -> QuerySet:
+    """Ids of `model` rows with an activity that is due in the past and not done."""
+    content_type = ContentType.objects.get_for_model(model)
+    return Activity.objects.filter(target_type=content_type, done_at=None, due_at__lt=now).values(
+        "target_id"
+    )
+
+
+def activity_get(*, activity_id: int) -> Activity:
+    activity = Activity.objects.filter(pk=activity_id).first()
+    if activity is None:
+        raise Http404
+    return activity

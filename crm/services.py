@@ -15,11 +15,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from crm.access import DEFAULT_ROLES, ENTITY_ACTIONS, TenantRight, validate_rights
 from crm.errors import DomainError
 from crm.models import (
+    Activity,
     Invitation,
     Membership,
     Role,
@@ -29,7 +31,7 @@ from crm.models import (
     User,
     normalize_email,
 )
-from crm.tenancy import tenant_context
+from crm.tenancy import current_tenant, tenant_context
 
 INVITATION_SALT = "crm.invitation"
 
@@ -47,6 +49,29 @@ def timeline_record(
         actor=actor,
         kind=kind,
         data=data or {},
+    )
+
+
+def timeline_record_many(
+    *,
+    actor: Membership | None,
+    model: type[models.Model],
+    target_ids: list[int],
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    """The same event on many records of one model at once (bulk moves, bulk actions)."""
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            target_type=content_type,
+            target_id=pk,
+            actor=actor,
+            kind=kind,
+            data=data,
+            tenant=actor.tenant if actor else current_tenant(),
+        )
+        for pk in target_ids
     )
 
 
@@ -121,6 +146,8 @@ def tenant_create(
             ) from exc
         with tenant_context(tenant), translation.override(language):
             roles = _roles_seed(tenant)
+            for seeder in settings.TENANT_SEEDERS:
+                import_string(seeder)(tenant)
             membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["admin"])
             timeline_record(
                 actor=membership,
@@ -470,3 +497,59 @@ def team_delete(*, actor: Membership, team: Team) -> None:
     with transaction.atomic():
         timeline_record(actor=actor, target=team, kind="team.deleted", data={"team": team.name})
         team.delete()
+
+
+# --- Activities ---------------------------------------------------------------------------
+
+
+def activity_create(
+    *,
+    actor: Membership,
+    target: models.Model,
+    kind: str,
+    subject: str,
+    note: str = "",
+    due_at: Any = None,
+    remind_at: Any = None,
+    owner: Membership | None = None,
+) -> Activity:
+    """Plan or log an activity on a record; it shows on the record's timeline."""
+    owner = owner or actor
+    if owner.tenant_id != actor.tenant_id or target.tenant_id != actor.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
+            target_id=target.pk,
+            kind=kind,
+            subject=subject,
+            note=note,
+            due_at=due_at,
+            remind_at=remind_at,
+            owner=owner,
+            created_by=actor,
+            done_at=timezone.now() if kind == Activity.Kind.NOTE else None,
+        )
+        timeline_record(
+            actor=actor,
+            target=target,
+            kind="activity.created",
+            data={"kind": kind, "subject": subject, "activity": activity.pk},
+        )
+    return activity
+
+
+def activity_complete(*, actor: Membership, activity: Activity, target: models.Model) -> Activity:
+    """Mark an activity done (once); recorded on its record's timeline."""
+    if activity.done_at is not None:
+        return activity
+    with transaction.atomic():
+        activity.done_at = timezone.now()
+        activity.save(update_fields=["done_at", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=target,
+            kind="activity.done",
+            data={"kind": activity.kind, "subject": activity.subject, "activity": activity.pk},
+        )
+    return activity

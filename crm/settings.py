@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_filters",
     "template_partials",
     "csp",
     "axes",
@@ -98,6 +99,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Functions that fill a new tenant with its defaults (roles come from crm itself).
+TENANT_SEEDERS = ["leads.services.lead_statuses_seed"]
 
 # --- Database -----------------------------------------------------------------------------
 # DATABASE_URL is what the application connects with: on PostgreSQL a role that is neither

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import TimelineEvent
+from crm.models import Activity, TimelineEvent
+
+ACTIVITY_KINDS = dict(Activity.Kind.choices)
 
 EVENT_TEXTS = {
     "member.joined": _("joined as %(role)s"),
@@ -25,6 +29,21 @@ EVENT_TEXTS = {
     "team.changed": _("changed the team %(team)s"),
     "team.deleted": _("deleted the team %(team)s"),
     "tenant.settings_changed": _("changed the workspace settings: %(fields)s"),
+    "lead.created": _("created the lead “%(title)s”"),
+    "lead.changed": _("changed %(fields)s"),
+    "lead.moved": _("moved the lead from “%(from)s” to “%(to)s”"),
+    "lead.taken": _("took the lead"),
+    "lead.assigned": _("made %(to)s responsible"),
+    "lead.unassigned": _("returned the lead to the shared inbox"),
+    "lead.deleted": _("moved the lead to the trash"),
+    "lead.restored": _("restored the lead from the trash"),
+    "lead.archived": _("archived the lead"),
+    "activity.created": _("added %(kind_label)s “%(subject)s”"),
+    "activity.done": _("completed %(kind_label)s “%(subject)s”"),
+    "status.created": _("created the status %(status)s"),
+    "status.changed": _("changed the status %(status)s"),
+    "status.default": _("made %(status)s the default of its stage"),
+    "status.deleted": _("deleted the status %(status)s, moving %(moved)s leads to %(to)s"),
 }
 
 
@@ -35,5 +54,22 @@ def describe(event: TimelineEvent) -> str:
         return event.kind
     values: defaultdict[str, str] = defaultdict(str, {k: str(v) for k, v in event.data.items()})
     values["count"] = str(len(event.data.get("changes", {})))
-    values["fields"] = ", ".join(event.data.get("changes", {}))
+    values["fields"] = ", ".join(
+        _field_label(event, name) for name in event.data.get("changes", {})
+    )
+    if event.kind == "lead.assigned" and not event.data.get("to"):
+        return str(EVENT_TEXTS["lead.unassigned"])
+    if "kind" in event.data:
+        values["kind_label"] = str(
+            ACTIVITY_KINDS.get(event.data["kind"], event.data["kind"])
+        ).lower()
     return str(template) % values
+
+
+def _field_label(event: TimelineEvent, name: str) -> str:
+    """A changed field's human name, from the target model when it has that field."""
+    model = ContentType.objects.get_for_id(event.target_type_id).model_class()
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except (AttributeError, FieldDoesNotExist):
+        return name

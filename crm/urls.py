@@ -98,6 +98,7 @@ urlpatterns = [
     path("healthz", accounts.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include(account_patterns)),
+    path("<slug:tenant_slug>/leads/", include("leads.urls")),
     path("<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

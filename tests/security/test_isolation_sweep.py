@@ -22,12 +22,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from crm.models import Invitation, Role, Team, Tenant
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
+from leads.models import LeadStatus
+from leads.services import lead_activity_add, lead_create, lead_delete, lead_move
 from tests.factories import TeamFactory, add_member
 
 ROLES = ("admin", "director", "manager", "marketer")
 ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
 EVERYONE = dict.fromkeys(ROLES, 200)
 MISSING_PK = 987_654_321
+LEAD_VIEW = {"admin": 200, "director": 200, "manager": 404, "marketer": 200}
+LEAD_EDIT = {"admin": 200, "director": 200, "manager": 404, "marketer": 403}
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class TenantUrl:
     methods: dict[str, dict[str, int]]
     obj: str | None = None
     data: Callable[[dict[str, Any]], dict[str, Any]] = lambda w: {}
+    # Further URL arguments taken from the world, e.g. {"activity_pk": "activity"}.
+    more: dict[str, str] = field(default_factory=dict)
 
 
 def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +123,52 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "crm:role_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_role"),
     "crm:audit": TenantUrl({"GET": ADMIN_ONLY}),
+    # Leads: the lead in the world belongs to another manager, so the manager role gets the
+    # same 404 as for another tenant's lead; the marketer may view but not change it.
+    "leads:inbox": TenantUrl({"GET": EVERYONE}),
+    "leads:inbox_new": TenantUrl({"GET": EVERYONE}),
+    "leads:list": TenantUrl({"GET": EVERYONE}),
+    "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
+    "leads:create": TenantUrl({"GET": EVERYONE, "POST": EVERYONE}),
+    "leads:quick_create": TenantUrl({"POST": EVERYONE}),
+    "leads:detail": TenantUrl({"GET": LEAD_VIEW}, obj="lead"),
+    "leads:edit": TenantUrl(
+        {"GET": LEAD_EDIT, "POST": LEAD_EDIT},
+        obj="lead",
+        data=lambda w: {
+            "title": "Hacked",
+            "phone": "+7 999 000-00-00",
+            "source": "manual",
+            "currency": "RUB",
+        },
+    ),
+    "leads:move": TenantUrl(
+        {"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"status": w["junk_status"].pk}
+    ),
+    "leads:take": TenantUrl({"POST": {**EVERYONE, "marketer": 403}}, obj="pool_lead"),
+    "leads:assign": TenantUrl({"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"owner": ""}),
+    "leads:activity_add": TenantUrl(
+        {"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"kind": "call", "subject": "Hacked"}
+    ),
+    "leads:activity_done": TenantUrl(
+        {"POST": LEAD_EDIT}, obj="lead", more={"activity_pk": "activity"}
+    ),
+    "leads:delete": TenantUrl({"POST": {**LEAD_EDIT, "director": 403}}, obj="lead"),
+    "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
+    "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
+    "leads:statuses": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        data=lambda w: {"name": "Hacked", "color": "#000000", "state": "new", "position": 1},
+    ),
+    "leads:status_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="status",
+        data=lambda w: {"name": "Hacked", "color": "#000000", "position": 1},
+    ),
+    "leads:status_default": TenantUrl({"POST": ADMIN_ONLY}, obj="status"),
+    "leads:status_delete": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="status", data=lambda w: {"replacement": w["other_status"].pk}
+    ),
 }
 
 
@@ -154,7 +206,28 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             role=Role.objects.get(kind="manager"),
             team=None,
         )
+        owner = add_member(tenant, "manager")
+        admin = members["admin"]
+        lead = lead_create(
+            actor=admin, data={"name": "Пётр", "phone": "+7 999 111-22-33"}, owner=owner
+        )
+        pool_lead = lead_create(actor=admin, data={"email": "pool@example.com"}, owner=None)
+        junk_lead = lead_create(actor=admin, data={"email": "junk@example.com"}, owner=owner)
+        junk_status = LeadStatus.objects.filter(state="junk").first()
+        lead_move(actor=admin, lead=junk_lead, status=junk_status)
+        trashed = lead_create(actor=admin, data={"email": "trash@example.com"}, owner=owner)
+        lead_delete(actor=admin, lead=trashed)
+        activity = lead_activity_add(actor=admin, lead=lead, kind="task", subject="Перезвонить")
+        in_progress = list(LeadStatus.objects.filter(state="in_progress"))
         return {
+            "lead": lead,
+            "pool_lead": pool_lead,
+            "junk_lead": junk_lead,
+            "trashed_lead": trashed,
+            "activity": activity,
+            "junk_status": junk_status,
+            "status": in_progress[1],
+            "other_status": in_progress[0],
             "tenant": tenant,
             "members": members,
             "member": add_member(tenant, "manager"),
@@ -191,10 +264,18 @@ def _client(member) -> Client:
     return client
 
 
-def _url(name: str, world: dict[str, Any], spec: TenantUrl, pk: int | None = None) -> str:
+def _url(
+    name: str,
+    world: dict[str, Any],
+    spec: TenantUrl,
+    pk: int | None = None,
+    objects: dict[str, Any] | None = None,
+) -> str:
     kwargs: dict[str, Any] = {"tenant_slug": world["tenant"].slug}
     if spec.obj:
         kwargs["pk"] = pk if pk is not None else world[spec.obj].pk
+    for arg, key in spec.more.items():
+        kwargs[arg] = (objects or world)[key].pk
     return reverse(name, kwargs=kwargs)
 
 

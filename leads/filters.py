@@ -1,0 +1,93 @@
+"""Filters of the lead lists (django-filter over selector querysets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leads import selectors
+from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
+
+SORTS = {
+    "-created": ("-created_at", "-pk"),
+    "created": ("created_at", "pk"),
+    "-amount": ("-amount", "-pk"),
+    "title": ("title", "pk"),
+}
+
+
+class LeadFilter(django_filters.FilterSet):
+    """Status, state, source, owner, team, temperature, dates, text search and presets."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    status = django_filters.ModelMultipleChoiceFilter(
+        label=_("Status"), queryset=LeadStatus.objects.none()
+    )
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=LeadState.choices)
+    source = django_filters.MultipleChoiceFilter(label=_("Source"), choices=LeadSource.choices)
+    owner = django_filters.ChoiceFilter(
+        label=_("Responsible"), method="filter_owner", empty_label=_("Anyone")
+    )
+    team = django_filters.NumberFilter(label=_("Team"), field_name="owner__team_id")
+    temperature = django_filters.MultipleChoiceFilter(
+        label=_("Temperature"), choices=Temperature.choices
+    )
+    created_after = django_filters.DateFilter(
+        label=_("Created from"),
+        field_name="created_at",
+        lookup_expr="date__gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        label=_("Created to"),
+        field_name="created_at",
+        lookup_expr="date__lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    preset = django_filters.ChoiceFilter(
+        label=_("Preset"),
+        method="filter_preset",
+        empty_label=_("All"),
+        choices=[("mine", _("Mine")), ("unassigned", _("Unassigned")), ("overdue", _("Overdue"))],
+    )
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, actor: Any, region: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor, self.region = actor, region
+        self.filters["status"].queryset = selectors.status_list()
+        self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
+            (str(m.pk), str(m.user)) for m in selectors.assignable_members()
+        ]
+
+    def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        return selectors.search(queryset, value, region=self.region)
+
+    def filter_owner(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        if value == "none":
+            return queryset.filter(owner__isnull=True)
+        if value == "me":
+            return queryset.filter(owner=self.actor)
+        return queryset.filter(owner_id=value) if value.isdigit() else queryset
+
+    def filter_preset(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        if value == "mine":
+            return queryset.filter(owner=self.actor, state__in=OPEN_STATES)
+        if value == "unassigned":
+            return queryset.filter(owner__isnull=True, state=LeadState.NEW)
+        if value == "overdue":
+            # Open leads with an activity due in the past and not done.
+            from crm.selectors import overdue_target_ids
+
+            return queryset.filter(
+                Q(state__in=OPEN_STATES), pk__in=overdue_target_ids(model=Lead, now=timezone.now())
+            )
+        return queryset

@@ -1,0 +1,206 @@
+"""Lead forms: parse and validate input; services do the writing."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Activity, Membership
+from leads import selectors
+from leads.models import Lead, LeadStatus
+from leads.services import ProductLine
+
+CONTACT_FIELDS = ("phone", "email", "messenger_id")
+
+
+class _MemberChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.user)
+
+
+class LeadForm(forms.ModelForm):
+    """The full lead form. Products come as parallel lists product_name/qty/price."""
+
+    owner = _MemberChoice(
+        label=_("Responsible"),
+        queryset=Membership.objects.none(),
+        required=False,
+        empty_label=_("Nobody (shared inbox)"),
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "title",
+            "name",
+            "company_name",
+            "phone",
+            "email",
+            "messenger",
+            "messenger_id",
+            "message",
+            "source",
+            "temperature",
+            "amount",
+            "currency",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_content",
+            "utm_term",
+        ]
+        widgets = {"message": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["title"].required = False
+        self.fields["owner"].queryset = selectors.assignable_members()
+        self.fields["amount"].required = False
+        if self.instance.pk:
+            self.fields["owner"].initial = self.instance.owner_id
+        self.products: list[ProductLine] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not any((data.get(f) or "").strip() for f in CONTACT_FIELDS):
+            raise forms.ValidationError(
+                _("Give at least one way to reach the person: a phone, an e-mail or a messenger."),
+                code="no_contact",
+            )
+        if (data.get("messenger_id") or "").strip() and not data.get("messenger"):
+            self.add_error("messenger", _("Choose the messenger of the handle."))
+        if data.get("amount") is None:
+            data["amount"] = Decimal("0")
+        self.products = self._clean_products()
+        return data
+
+    def _clean_products(self) -> list[ProductLine]:
+        names = self.data.getlist("product_name") if hasattr(self.data, "getlist") else []
+        quantities = self.data.getlist("product_qty") if names else []
+        prices = self.data.getlist("product_price") if names else []
+        lines = []
+        for index, name in enumerate(names):
+            name = name.strip()
+            if not name:
+                continue
+            try:
+                quantity = Decimal(quantities[index] or "1")
+                price = Decimal(prices[index] or "0")
+            except (InvalidOperation, IndexError):
+                self.add_error(
+                    None,
+                    _("Product “%(name)s”: quantity and price must be numbers.") % {"name": name},
+                )
+                continue
+            if quantity <= 0 or price < 0:
+                self.add_error(
+                    None,
+                    _("Product “%(name)s”: quantity must be positive and price not negative.")
+                    % {"name": name},
+                )
+                continue
+            lines.append(ProductLine(name=name[:200], quantity=quantity, price=price))
+        return lines
+
+    def _post_clean(self) -> None:
+        # The state field is protected (django-fsm); the service validates the rest.
+        pass
+
+    def lead_data(self) -> dict[str, Any]:
+        data = {f: self.cleaned_data[f] for f in self.Meta.fields}
+        return data
+
+
+class QuickLeadForm(forms.Form):
+    """Name plus a phone or an e-mail: the fastest way to register a call."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    contact = forms.CharField(label=_("Phone or e-mail"), max_length=254)
+
+    def lead_data(self) -> dict[str, Any]:
+        contact = self.cleaned_data["contact"].strip()
+        key = "email" if "@" in contact else "phone"
+        return {"name": self.cleaned_data["name"], key: contact}
+
+    def clean_contact(self) -> str:
+        contact = self.cleaned_data["contact"].strip()
+        if "@" in contact:
+            forms.EmailField().clean(contact)
+        return contact
+
+
+class MoveForm(forms.Form):
+    status = forms.ModelChoiceField(queryset=LeadStatus.objects.none())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].queryset = LeadStatus.objects.all()
+
+
+class AssignForm(forms.Form):
+    owner = _MemberChoice(queryset=Membership.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = selectors.assignable_members()
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Type"), choices=Activity.Kind.choices, initial=Activity.Kind.CALL
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    due_at = forms.DateTimeField(
+        label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    remind_at = forms.DateTimeField(
+        label=_("Remind at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("remind_at") and data.get("due_at") and data["remind_at"] > data["due_at"]:
+            self.add_error("remind_at", _("The reminder should come before the due time."))
+        return data
+
+
+class StatusForm(forms.ModelForm):
+    class Meta:
+        model = LeadStatus
+        fields = ["name", "color", "state", "position"]
+        widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["state"].disabled = True  # a used status never changes state
+
+    def clean_color(self) -> str:
+        color = self.cleaned_data["color"]
+        if len(color) != 7 or not color.startswith("#"):
+            raise forms.ValidationError(_("Pick a colour."))
+        return color.lower()
+
+    def _post_clean(self) -> None:
+        # Uniqueness and the tenant are checked by the service.
+        pass
+
+
+class StatusDeleteForm(forms.Form):
+    replacement = forms.ModelChoiceField(
+        label=_("Move its leads to"), queryset=LeadStatus.objects.none()
+    )
+
+    def __init__(self, *args: Any, status: LeadStatus, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["replacement"].queryset = LeadStatus.objects.filter(state=status.state).exclude(
+            pk=status.pk
+        )

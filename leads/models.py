@@ -1,0 +1,229 @@
+"""Leads: inquiries on a code-owned state machine with tenant-configured statuses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from crm.access import Action, Entity, OwnedModel, can
+from crm.tenancy import TenantModel
+
+
+class LeadState(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    CONVERTED = "converted", _("Converted")
+    JUNK = "junk", _("Junk")
+
+
+OPEN_STATES = (LeadState.NEW, LeadState.IN_PROGRESS)
+
+
+# The state machine's moves between states: (from, to) → transition method. Moving into
+# "converted" is not here: only conversion does that.
+STATE_MOVES = {
+    (LeadState.NEW, LeadState.IN_PROGRESS): "take",
+    (LeadState.NEW, LeadState.JUNK): "junk",
+    (LeadState.IN_PROGRESS, LeadState.JUNK): "junk",
+    (LeadState.JUNK, LeadState.IN_PROGRESS): "reopen",
+}
+
+
+class LeadSource(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    WEB_FORM = "web_form", _("Web form")
+    EMAIL = "email", _("E-mail")
+    CALL = "call", _("Call")
+    TELEGRAM = "telegram", "Telegram"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    VK = "vk", _("VK")
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    OTHER = "other", _("Other")
+
+
+class Messenger(models.TextChoices):
+    TELEGRAM = "telegram", "Telegram"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    VK = "vk", _("VK")
+
+
+class Temperature(models.TextChoices):
+    HOT = "hot", _("Hot")
+    WARM = "warm", _("Warm")
+    COLD = "cold", _("Cold")
+
+
+class LeadStatus(TenantModel):
+    """A tenant's status inside one semantic state (junk statuses are the loss reasons)."""
+
+    name = models.CharField(_("name"), max_length=80)
+    color = models.CharField(_("colour"), max_length=7, default="#6c757d")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    state = models.CharField(_("state"), max_length=16, choices=LeadState.choices)
+    is_default = models.BooleanField(_("default in its state"), default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="leads_status_unique_name"),
+            models.UniqueConstraint(
+                fields=["tenant", "state"],
+                condition=Q(is_default=True),
+                name="leads_status_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _may_edit(instance: Lead, actor: Any) -> bool:
+    return can(instance, actor=actor, action=Action.EDIT)
+
+
+def _may_convert(instance: Lead, actor: Any) -> bool:
+    return can(instance, actor=actor, action=Action.CONVERT)
+
+
+def _reachable(instance: Lead) -> bool:
+    return instance.has_contact_way
+
+
+class Lead(ConcurrentTransitionMixin, OwnedModel):
+    """An inquiry: who, how to reach them, where it came from, and where it stands."""
+
+    access_entity = Entity.LEAD
+
+    title = models.CharField(_("title"), max_length=200)
+    name = models.CharField(_("contact name"), max_length=200, blank=True)
+    company_name = models.CharField(_("company"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=64, blank=True)
+    phone_e164 = models.CharField(max_length=20, blank=True, editable=False)
+    email = models.EmailField(_("e-mail"), blank=True)
+    email_key = models.CharField(max_length=254, blank=True, editable=False)
+    messenger = models.CharField(
+        _("messenger"), max_length=16, choices=Messenger.choices, blank=True
+    )
+    messenger_id = models.CharField(_("messenger handle"), max_length=128, blank=True)
+    message = models.TextField(_("message"), blank=True)
+
+    source = models.CharField(
+        _("source"), max_length=16, choices=LeadSource.choices, default=LeadSource.MANUAL
+    )
+    utm_source = models.CharField("utm_source", max_length=200, blank=True)
+    utm_medium = models.CharField("utm_medium", max_length=200, blank=True)
+    utm_campaign = models.CharField("utm_campaign", max_length=200, blank=True)
+    utm_content = models.CharField("utm_content", max_length=200, blank=True)
+    utm_term = models.CharField("utm_term", max_length=200, blank=True)
+
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    temperature = models.CharField(
+        _("temperature"), max_length=8, choices=Temperature.choices, blank=True
+    )
+    custom = models.JSONField(default=dict, blank=True)
+
+    state = FSMField(_("state"), default=LeadState.NEW, choices=LeadState.choices, protected=True)
+    status = models.ForeignKey(
+        LeadStatus, verbose_name=_("status"), on_delete=models.PROTECT, related_name="leads"
+    )
+    created_by = models.ForeignKey(
+        "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(OwnedModel.Meta):
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="leads_recent"),
+            models.Index(
+                fields=["tenant", "state", "-created_at", "-id"], name="leads_state_recent"
+            ),
+            models.Index(
+                fields=["tenant", "owner", "state", "-created_at"], name="leads_owner_state"
+            ),
+            models.Index(fields=["tenant", "status", "-created_at"], name="leads_status_recent"),
+            models.Index(fields=["tenant", "phone_e164"], name="leads_phone"),
+            models.Index(fields=["tenant", "email_key"], name="leads_email"),
+            models.Index(fields=["tenant", "messenger", "messenger_id"], name="leads_messenger"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def has_contact_way(self) -> bool:
+        return bool(
+            self.phone_e164 or self.phone.strip() or self.email_key or self.messenger_id.strip()
+        )
+
+    def clean(self) -> None:
+        if not self.has_contact_way:
+            raise ValidationError(
+                _("Give at least one way to reach the person: a phone, an e-mail or a messenger.")
+            )
+        if self.status_id and self.status.state != self.state:
+            raise ValidationError(_("The status does not belong to the lead's state."))
+
+    def _set_status(self, status: LeadStatus) -> None:
+        self.status = status
+
+    # Transitions only assign fields; the service checks rights, saves, records and notifies.
+
+    @transition(
+        field=state, source=LeadState.NEW, target=LeadState.IN_PROGRESS, permission=_may_edit
+    )
+    def take(self, *, status: LeadStatus) -> None:
+        self._set_status(status)
+
+    @transition(field=state, source=OPEN_STATES, target=LeadState.JUNK, permission=_may_edit)
+    def junk(self, *, status: LeadStatus) -> None:
+        self._set_status(status)
+
+    @transition(
+        field=state, source=LeadState.JUNK, target=LeadState.IN_PROGRESS, permission=_may_edit
+    )
+    def reopen(self, *, status: LeadStatus) -> None:
+        self._set_status(status)
+
+    @transition(
+        field=state,
+        source=OPEN_STATES,
+        target=LeadState.CONVERTED,
+        conditions=[_reachable],
+        permission=_may_convert,
+    )
+    def convert(self, *, status: LeadStatus) -> None:
+        self._set_status(status)
+
+
+class LeadProduct(TenantModel):
+    """A line of the lead's products; their total fills the lead's amount."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="products")
+    name = models.CharField(_("product"), max_length=200)
+    quantity = models.DecimalField(
+        _("quantity"), max_digits=12, decimal_places=3, default=Decimal("1")
+    )
+    price = models.DecimalField(_("price"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def total(self) -> Decimal:
+        return (self.quantity * self.price).quantize(Decimal("0.01"))

@@ -1,0 +1,197 @@
+"""Read queries for leads: scoped lists, the inbox, the card, statuses."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils.dateparse import parse_datetime
+
+from contacts.normalize import DIGITS, email_key, phone_e164
+from crm.access import Action, scope_queryset
+from crm.models import Membership
+from leads.models import OPEN_STATES, STATE_MOVES, Lead, LeadSource, LeadState, LeadStatus
+
+PAGE_SIZE = 50
+
+
+def lead_base() -> QuerySet[Lead]:
+    """Leads not in the trash, with what list rows show."""
+    return Lead.objects.filter(deleted_at=None).select_related("status", "owner__user")
+
+
+def lead_list(*, actor: Membership) -> QuerySet[Lead]:
+    """Every lead the actor may view (archived ones aside)."""
+    return scope_queryset(lead_base().filter(archived_at=None), actor=actor, action=Action.VIEW)
+
+
+def inbox(*, actor: Membership) -> QuerySet[Lead]:
+    """The manager's inbox: new and unassigned leads plus the actor's own open leads."""
+    return lead_list(actor=actor).filter(
+        Q(state__in=OPEN_STATES, owner=actor) | Q(state="new", owner__isnull=True)
+    )
+
+
+def lead_get_for_user(*, actor: Membership, lead_id: int) -> Lead:
+    """A lead the actor may view, or 404 (the same for "missing" and "not yours")."""
+    lead = (
+        scope_queryset(Lead.objects.filter(deleted_at=None), actor=actor, action=Action.VIEW)
+        .select_related("status", "owner__user", "owner__team", "created_by__user")
+        .filter(pk=lead_id)
+        .first()
+    )
+    if lead is None:
+        raise Http404
+    return lead
+
+
+def lead_trash(*, actor: Membership) -> QuerySet[Lead]:
+    """Deleted leads the actor may delete (and so restore), most recently deleted first."""
+    deleted = Lead.objects.exclude(deleted_at=None).select_related("status", "owner__user")
+    return scope_queryset(deleted, actor=actor, action=Action.DELETE).order_by("-deleted_at")
+
+
+def lead_in_trash(*, actor: Membership, lead_id: int) -> Lead:
+    lead = lead_trash(actor=actor).filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404
+    return lead
+
+
+def search(queryset: QuerySet[Lead], query: str, *, region: str) -> QuerySet[Lead]:
+    """Leads matching a phone in any format, an e-mail, or a name/title/company fragment."""
+    query = query.strip()
+    if not query:
+        return queryset
+    if "@" in query:
+        return queryset.filter(email_key=email_key(query))
+    digits = "".join(DIGITS.findall(query))
+    if len(digits) >= 5 and len(digits) >= len(query.replace(" ", "")) * 0.6:
+        e164 = phone_e164(query, region)
+        if e164:
+            return queryset.filter(phone_e164=e164)
+        return queryset.filter(phone_e164__contains=digits)
+    return queryset.filter(
+        Q(title__icontains=query) | Q(name__icontains=query) | Q(company_name__icontains=query)
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a keyset-paginated list: rows and the cursor of the next page."""
+
+    rows: list[Lead]
+    next_cursor: str | None
+
+
+def _encode(lead: Lead) -> str:
+    raw = json.dumps([lead.created_at.isoformat(), lead.pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, pk = json.loads(raw)
+        moment = parse_datetime(created)
+        return (moment, int(pk)) if moment else None
+    except (ValueError, TypeError):
+        return None
+
+
+def page_newest_first(queryset: QuerySet[Lead], cursor: str | None, size: int = PAGE_SIZE) -> Page:
+    """Keyset pagination by (created_at, id) descending: no COUNT, constant cost per page."""
+    position = _decode(cursor) if cursor else None
+    if position is not None:
+        created, pk = position
+        queryset = queryset.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+    rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows=rows, next_cursor=_encode(rows[-1]) if more and rows else None)
+
+
+def source_counts(queryset: QuerySet[Lead]) -> list[tuple[str, str, int]]:
+    """(source, label, count) for the sources present in `queryset` (meant for the inbox,
+    which holds the open work, not the tenant's whole history)."""
+    rows = queryset.order_by().values("source").annotate(n=Count("pk")).order_by("-n")
+    labels = dict(LeadSource.choices)
+    return [(row["source"], labels.get(row["source"], row["source"]), row["n"]) for row in rows]
+
+
+def status_list() -> QuerySet[LeadStatus]:
+    """The tenant's statuses in board order, with how many live leads each holds."""
+    return LeadStatus.objects.annotate(
+        lead_count=Count("leads", filter=Q(leads__deleted_at=None))
+    ).order_by("position", "pk")
+
+
+def status_get(*, status_id: int) -> LeadStatus:
+    status = LeadStatus.objects.filter(pk=status_id).first()
+    if status is None:
+        raise Http404
+    return status
+
+
+def assignable_members() -> QuerySet[Membership]:
+    """Active members of the tenant, for owner choices."""
+    return (
+        Membership.objects.filter(is_active=True)
+        .select_related("user", "team")
+        .order_by("user__full_name")
+    )
+
+
+def cursor_of(lead: Lead) -> str:
+    """The keyset position of a row (for "rows newer than this one")."""
+    return _encode(lead)
+
+
+def arrived_since(queryset: QuerySet[Lead], cursor: str) -> list[Lead]:
+    """Rows of `queryset` newer than the row at `cursor`, newest first (one page at most)."""
+    position = _decode(cursor)
+    if position is None:
+        return []
+    created, pk = position
+    newer = queryset.filter(Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk))
+    return list(newer.order_by("-created_at", "-pk")[:PAGE_SIZE])
+
+
+def allowed_status_ids(lead: Lead, statuses: list[LeadStatus]) -> set[int]:
+    """Statuses the lead may move to from where it is (the status bar, kanban drop targets)."""
+    return {
+        s.pk
+        for s in statuses
+        if s.pk != lead.status_id
+        and s.state != LeadState.CONVERTED
+        and (s.state == lead.state or (lead.state, s.state) in STATE_MOVES)
+    }
+
+
+def likely_duplicates(lead: Lead, *, actor: Membership, limit: int = 10) -> list[Lead]:
+    """Other leads the actor may see with the same phone (E.164), e-mail or messenger handle."""
+    keys = Q()
+    if lead.phone_e164:
+        keys |= Q(phone_e164=lead.phone_e164)
+    if lead.email_key:
+        keys |= Q(email_key=lead.email_key)
+    if lead.messenger_id:
+        keys |= Q(messenger=lead.messenger, messenger_id=lead.messenger_id)
+    if not keys:
+        return []
+    visible = scope_queryset(lead_base().filter(keys), actor=actor, action=Action.VIEW)
+    return list(visible.exclude(pk=lead.pk).order_by("-created_at")[:limit])
+
+
+def lead_activity_get(*, lead: Lead, activity_id: int):
+    """An activity of this lead, or 404."""
+    from crm.selectors import activities_for
+
+    activity = activities_for(target=lead).filter(pk=activity_id).first()
+    if activity is None:
+        raise Http404
+    return activity

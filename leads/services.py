@@ -1,0 +1,481 @@
+"""Write use cases for leads: create, edit, move through statuses, take, assign, trash.
+
+`lead_move` is the one entry point for status changes (card, kanban, bulk actions);
+conversion lives in its own service. Every change is a TimelineEvent; notifications and
+e-mail go out after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from contacts.normalize import email_key, phone_e164
+from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
+from crm.errors import DomainError
+from crm.models import Membership, Tenant
+from crm.services import timeline_record, timeline_record_many
+from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus
+
+# Statuses every tenant starts with: (state, colour, Russian name, English name, default).
+DEFAULT_STATUSES = (
+    (LeadState.NEW, "#0d6efd", "Новый", "New", True),
+    (LeadState.IN_PROGRESS, "#fd7e14", "В работе", "In progress", True),
+    (LeadState.IN_PROGRESS, "#ffc107", "Уточняется информация", "Clarifying details", False),
+    (LeadState.CONVERTED, "#198754", "Сконвертирован", "Converted", True),
+    (LeadState.JUNK, "#6c757d", "Некачественный: нецелевой", "Junk: not our client", True),
+    (LeadState.JUNK, "#dc3545", "Некачественный: спам", "Junk: spam", False),
+    (LeadState.JUNK, "#adb5bd", "Некачественный: неверные контакты", "Junk: wrong contacts", False),
+    (LeadState.JUNK, "#6f42c1", "Некачественный: дубль", "Junk: duplicate", False),
+)
+
+EDITABLE_FIELDS = (
+    "title",
+    "name",
+    "company_name",
+    "phone",
+    "email",
+    "messenger",
+    "messenger_id",
+    "message",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "amount",
+    "currency",
+    "temperature",
+    "custom",
+)
+
+
+class InvalidTransition(DomainError):  # noqa: N818 - the domain's name for it (STYLE.md)
+    """A status move the state machine does not allow (HTTP 409)."""
+
+    status_code = 409
+
+
+def lead_statuses_seed(tenant: Tenant) -> None:
+    """Create the default statuses of a new tenant, named in the tenant's language."""
+    for position, (state, color, ru, en, default) in enumerate(DEFAULT_STATUSES):
+        LeadStatus.objects.create(
+            tenant=tenant,
+            state=state,
+            color=color,
+            name=ru if tenant.language == "ru" else en,
+            is_default=default,
+            position=position,
+        )
+
+
+def default_status(state: str) -> LeadStatus:
+    """The status a lead gets when it enters `state` and nobody named one."""
+    status = LeadStatus.objects.filter(state=state, is_default=True).first()
+    if status is None:
+        raise DomainError(_("No status is set up for this stage: ask an administrator."))
+    return status
+
+
+# --- Create and edit ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductLine:
+    name: str
+    quantity: Decimal
+    price: Decimal
+
+
+def _normalize(lead: Lead, tenant: Tenant) -> None:
+    lead.phone = lead.phone.strip()
+    lead.phone_e164 = phone_e164(lead.phone, tenant.default_region)
+    lead.email = lead.email.strip()
+    lead.email_key = email_key(lead.email)
+    lead.messenger_id = lead.messenger_id.strip()
+    if lead.messenger_id and not lead.messenger:
+        raise DomainError(_("Choose the messenger of the handle."))
+    if not lead.has_contact_way:
+        raise DomainError(
+            _("Give at least one way to reach the person: a phone, an e-mail or a messenger.")
+        )
+    lead.currency = lead.currency or tenant.currency
+
+
+def _check_owner(actor: Membership, owner: Membership | None, scope: str) -> None:
+    """Whom a lead may be given to: anyone with scope all, own team with team, only me with own."""
+    if owner is None or owner.pk == actor.pk:
+        return
+    if owner.tenant_id != actor.tenant_id or not owner.is_active:
+        raise DomainError(_("That person cannot own leads here."))
+    if scope == Scope.ALL:
+        return
+    if scope == Scope.TEAM and owner.team_id is not None and owner.team_id == actor.team_id:
+        return
+    raise AccessDenied(_("Your role does not allow giving leads to that person."))
+
+
+def _replace_products(lead: Lead, products: Iterable[ProductLine]) -> None:
+    lead.products.all().delete()
+    lines = [
+        LeadProduct(
+            tenant_id=lead.tenant_id,
+            lead=lead,
+            name=p.name,
+            quantity=p.quantity,
+            price=p.price,
+            position=i,
+        )
+        for i, p in enumerate(products)
+    ]
+    LeadProduct.objects.bulk_create(lines)
+    if lines:
+        lead.amount = sum((line.total for line in lines), Decimal("0"))
+
+
+class _Actor:
+    """Sentinel: the lead belongs to whoever creates it."""
+
+
+ACTOR = _Actor()
+
+
+def lead_create(
+    *,
+    actor: Membership,
+    data: dict[str, Any],
+    owner: Membership | _Actor | None = ACTOR,
+    products: Iterable[ProductLine] = (),
+) -> Lead:
+    """Create a lead in the default "new" status, owned by `owner` (default: the actor;
+    None leaves it unassigned in the shared inbox).
+
+    Raises AccessDenied without the create right, DomainError when there is no way to
+    reach the person.
+    """
+    scope = check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
+    if isinstance(owner, _Actor):
+        owner = actor
+    _check_owner(actor, owner, scope)
+    products = list(products)
+    with transaction.atomic():
+        lead = Lead(
+            tenant=actor.tenant,
+            owner=owner,
+            created_by=actor,
+            status=default_status(LeadState.NEW),
+            **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
+        )
+        if not lead.title:
+            lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
+        _normalize(lead, actor.tenant)
+        lead.save()
+        if products:
+            _replace_products(lead, products)
+            lead.save(update_fields=["amount"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.created",
+            data={"title": lead.title, "source": lead.source},
+        )
+        if owner is not None and owner.pk != actor.pk:
+            timeline_record(
+                actor=actor, target=lead, kind="lead.assigned", data={"to": str(owner.user)}
+            )
+    return lead
+
+
+def lead_update(
+    *,
+    actor: Membership,
+    lead: Lead,
+    data: dict[str, Any],
+    products: Iterable[ProductLine] | None = None,
+) -> Lead:
+    """Change a lead's fields (those in `data`); each changed field goes to the timeline."""
+    check_object(lead, actor=actor, action=Action.EDIT)
+    changes: dict[str, list[str]] = {}
+    with transaction.atomic():
+        for field, value in data.items():
+            if field not in EDITABLE_FIELDS:
+                continue
+            old = getattr(lead, field)
+            if old != value:
+                changes[field] = [str(old), str(value)]
+                setattr(lead, field, value)
+        _normalize(lead, actor.tenant)
+        if products is not None:
+            before = [(p.name, p.quantity, p.price) for p in lead.products.all()]
+            products = list(products)
+            if before != [(p.name, p.quantity, p.price) for p in products]:
+                _replace_products(lead, products)
+                changes["products"] = [str(len(before)), str(len(products))]
+                if products:
+                    changes.setdefault("amount", ["", str(lead.amount)])
+        if not changes:
+            return lead
+        lead.save()
+        timeline_record(actor=actor, target=lead, kind="lead.changed", data={"changes": changes})
+    return lead
+
+
+# --- Status moves -------------------------------------------------------------------------
+
+
+def _record_first_response(lead: Lead) -> None:
+    if lead.first_response_at is None:
+        lead.first_response_at = timezone.now()
+
+
+def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
+    """Move a lead to `status`: a stage move inside its state, or a state transition.
+
+    Raises InvalidTransition (409) for a move the state machine refuses (including any
+    move into "converted": only conversion does that) and AccessDenied without the right.
+    """
+    if status.tenant_id != lead.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.status_id == status.pk:
+        return lead
+    old_status = lead.status
+    old_state = lead.state
+    if status.state == LeadState.CONVERTED:
+        raise InvalidTransition(_("A lead becomes converted only through conversion."))
+    with transaction.atomic():
+        if status.state != old_state:
+            name = STATE_MOVES.get((old_state, status.state))
+            method = getattr(lead, name) if name else None
+            if method is None:
+                raise InvalidTransition(
+                    _("A lead cannot move from “%(from)s” to “%(to)s”.")
+                    % {"from": old_status.name, "to": status.name}
+                )
+            try:
+                method(status=status)
+            except TransitionNotAllowed as error:
+                raise InvalidTransition(
+                    _("A lead cannot move from “%(from)s” to “%(to)s”.")
+                    % {"from": old_status.name, "to": status.name}
+                ) from error
+            lead.closed_at = timezone.now() if status.state == LeadState.JUNK else None
+        else:
+            lead.status = status
+        _record_first_response(lead)
+        try:
+            lead.save()
+        except ConcurrentTransition as error:
+            raise InvalidTransition(
+                _("Someone moved this lead a moment ago: reload and try again.")
+            ) from error
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.moved",
+            data={
+                "from": old_status.name,
+                "to": status.name,
+                "from_state": old_state,
+                "to_state": status.state,
+            },
+        )
+    return lead
+
+
+def lead_take(*, actor: Membership, lead: Lead) -> Lead:
+    """Assign an unassigned lead to the actor, atomically: of two at once, one wins.
+
+    A new lead also moves to "in progress". Raises DomainError when someone else was faster.
+    """
+    check_entity(actor=actor, entity=Entity.LEAD, action=Action.EDIT)
+    if not can(lead, actor=actor, action=Action.VIEW):
+        raise AccessDenied(_("Your role does not allow this action on this record."))
+    with transaction.atomic():
+        claimed = Lead.objects.filter(pk=lead.pk, owner__isnull=True, deleted_at=None).update(
+            owner=actor, updated_at=timezone.now()
+        )
+        if claimed != 1:
+            raise DomainError(_("Someone else has already taken this lead."))
+        lead.refresh_from_db()
+        timeline_record(actor=actor, target=lead, kind="lead.taken", data={"by": str(actor.user)})
+        if lead.state == LeadState.NEW:
+            lead_move(actor=actor, lead=lead, status=default_status(LeadState.IN_PROGRESS))
+    return lead
+
+
+def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> Lead:
+    """Give a lead to `owner` (or back to the shared inbox with None)."""
+    check_object(lead, actor=actor, action=Action.EDIT)
+    scope = check_entity(actor=actor, entity=Entity.LEAD, action=Action.EDIT)
+    _check_owner(actor, owner, scope)
+    if lead.owner_id == (owner.pk if owner else None):
+        return lead
+    with transaction.atomic():
+        previous = lead.owner
+        lead.owner = owner
+        lead.save(update_fields=["owner", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.assigned",
+            data={
+                "from": str(previous.user) if previous else "",
+                "to": str(owner.user) if owner else "",
+            },
+        )
+    return lead
+
+
+# --- Trash and archive --------------------------------------------------------------------
+
+TRASH_DAYS = 30
+
+
+def lead_delete(*, actor: Membership, lead: Lead) -> None:
+    """Move a lead to the trash (restorable by admins for TRASH_DAYS days)."""
+    check_object(lead, actor=actor, action=Action.DELETE)
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(deleted_at=timezone.now())
+        timeline_record(actor=actor, target=lead, kind="lead.deleted", data={"title": lead.title})
+
+
+def lead_restore(*, actor: Membership, lead: Lead) -> None:
+    """Bring a lead back from the trash."""
+    check_object(lead, actor=actor, action=Action.DELETE)
+    if lead.deleted_at is None:
+        return
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(deleted_at=None)
+        timeline_record(actor=actor, target=lead, kind="lead.restored", data={"title": lead.title})
+
+
+def lead_archive(*, actor: Membership, lead: Lead) -> None:
+    """Take a junk lead out of the lists (kept for analytics)."""
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.state != LeadState.JUNK:
+        raise DomainError(_("Only junk leads can be archived."))
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(archived_at=timezone.now())
+        timeline_record(actor=actor, target=lead, kind="lead.archived", data={})
+
+
+def leads_purge_trash(*, tenant: Tenant, older_than_days: int = TRASH_DAYS) -> int:
+    """Delete for good the leads that stayed in the trash longer than the limit."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    with transaction.atomic():
+        stale = Lead.objects.filter(deleted_at__lt=cutoff)
+        count = stale.count()
+        LeadProduct.objects.filter(lead__in=stale).delete()
+        stale.delete()
+    return count
+
+
+# --- Activities on a lead -----------------------------------------------------------------
+
+# The first of these on a lead counts as the first response to the person.
+RESPONSE_KINDS = {"call", "email", "message", "meeting"}
+
+
+def lead_activity_add(*, actor: Membership, lead: Lead, **fields: Any) -> Any:
+    """Plan or log an activity on a lead; a call, message or meeting is a first response."""
+    from crm.services import activity_create
+
+    check_object(lead, actor=actor, action=Action.EDIT)
+    with transaction.atomic():
+        activity = activity_create(actor=actor, target=lead, **fields)
+        if fields.get("kind") in RESPONSE_KINDS and lead.first_response_at is None:
+            Lead.objects.filter(pk=lead.pk, first_response_at=None).update(
+                first_response_at=timezone.now()
+            )
+    return activity
+
+
+# --- Statuses (admin settings) ------------------------------------------------------------
+
+
+def _status_name_taken(name: str, exclude_pk: int | None = None) -> bool:
+    wanted = name.strip().casefold()
+    return any(
+        pk != exclude_pk and existing.casefold() == wanted
+        for pk, existing in LeadStatus.objects.values_list("pk", "name")
+    )
+
+
+def status_save(
+    *, actor: Membership, status: LeadStatus | None, data: dict[str, Any]
+) -> LeadStatus:
+    """Create a status or rename/recolour/reorder one; a status never changes its state."""
+    name = data["name"].strip()
+    if _status_name_taken(name, exclude_pk=status.pk if status else None):
+        raise DomainError(_("A status with this name already exists."))
+    with transaction.atomic():
+        if status is None:
+            status = LeadStatus.objects.create(
+                name=name,
+                color=data["color"],
+                state=data["state"],
+                position=data.get("position") or 0,
+                is_default=not LeadStatus.objects.filter(state=data["state"]).exists(),
+            )
+            kind = "status.created"
+        else:
+            status.name, status.color = name, data["color"]
+            status.position = data.get("position", status.position) or 0
+            status.save(update_fields=["name", "color", "position", "updated_at"])
+            kind = "status.changed"
+        timeline_record(actor=actor, target=status, kind=kind, data={"status": status.name})
+    return status
+
+
+def status_make_default(*, actor: Membership, status: LeadStatus) -> None:
+    """Make `status` the one its state's leads get when nobody names a status."""
+    with transaction.atomic():
+        LeadStatus.objects.filter(state=status.state, is_default=True).update(is_default=False)
+        LeadStatus.objects.filter(pk=status.pk).update(is_default=True)
+        timeline_record(
+            actor=actor, target=status, kind="status.default", data={"status": status.name}
+        )
+
+
+def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadStatus) -> int:
+    """Delete a status, moving its leads to `replacement` (same state); returns how many moved."""
+    if replacement.tenant_id != status.tenant_id or replacement.pk == status.pk:
+        raise DomainError(_("Choose another status to move the leads to."))
+    if replacement.state != status.state:
+        raise DomainError(_("Leads can only move to a status of the same stage."))
+    with transaction.atomic():
+        moved_ids = list(Lead.objects.filter(status=status).values_list("pk", flat=True))
+        Lead.objects.filter(pk__in=moved_ids).update(status=replacement, updated_at=timezone.now())
+        timeline_record_many(
+            actor=actor,
+            model=Lead,
+            target_ids=moved_ids,
+            kind="lead.moved",
+            data={
+                "from": status.name,
+                "to": replacement.name,
+                "from_state": status.state,
+                "to_state": replacement.state,
+            },
+        )
+        if status.is_default:
+            LeadStatus.objects.filter(pk=status.pk).update(is_default=False)
+            LeadStatus.objects.filter(pk=replacement.pk).update(is_default=True)
+        timeline_record(
+            actor=actor,
+            target=status,
+            kind="status.deleted",
+            data={"status": status.name, "moved": len(moved_ids), "to": replacement.name},
+        )
+        status.delete()
+    return len(moved_ids)

@@ -1,0 +1,30 @@
+"""URLs of leads, under /<tenant-slug>/leads/."""
+
+from django.urls import path
+
+from leads.views import card, lists, statuses
+
+app_name = "leads"
+
+urlpatterns = [
+    path("inbox/", lists.inbox, name="inbox"),
+    path("inbox/new/", lists.inbox_new, name="inbox_new"),
+    path("", lists.lead_list, name="list"),
+    path("quick/", lists.quick_create, name="quick_create"),
+    path("new/", card.create, name="create"),
+    path("trash/", lists.trash, name="trash"),
+    path("<int:pk>/", card.detail, name="detail"),
+    path("<int:pk>/edit/", card.edit, name="edit"),
+    path("<int:pk>/move/", card.move, name="move"),
+    path("<int:pk>/take/", card.take, name="take"),
+    path("<int:pk>/assign/", card.assign, name="assign"),
+    path("<int:pk>/activities/", card.activity_add, name="activity_add"),
+    path("<int:pk>/activities/<int:activity_pk>/done/", card.activity_done, name="activity_done"),
+    path("<int:pk>/delete/", card.delete, name="delete"),
+    path("<int:pk>/archive/", card.archive, name="archive"),
+    path("<int:pk>/restore/", card.restore, name="restore"),
+    path("settings/statuses/", statuses.statuses, name="statuses"),
+    path("settings/statuses/<int:pk>/", statuses.status_edit, name="status_edit"),
+    path("settings/statuses/<int:pk>/default/", statuses.status_default, name="status_default"),
+    path("settings/statuses/<int:pk>/delete/", statuses.status_delete, name="status_delete"),
+]

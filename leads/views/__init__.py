@@ -1,0 +1,1 @@
+"""HTTP adapters for leads: lists, the card and its actions, status settings."""

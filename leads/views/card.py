@@ -1,0 +1,231 @@
+"""The lead card and its actions: edit, move, take, assign, activities, trash."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm import selectors as crm_selectors
+from crm import services as crm_services
+from crm.access import Action, Entity, can, check_entity
+from crm.errors import DomainError
+from crm.urlnames import tenant_reverse
+from leads import selectors, services
+from leads.forms import ActivityForm, AssignForm, LeadForm, MoveForm
+from leads.models import LeadState
+
+
+def _card(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect(tenant_reverse("leads:detail", request.tenant, pk=pk))
+
+
+def card_context(request: HttpRequest, lead) -> dict:
+    """Everything the card shows (also re-rendered piecewise by htmx)."""
+    actor = request.membership
+    statuses = list(selectors.status_list())
+    return {
+        "lead": lead,
+        "section": "list",
+        "statuses": statuses,
+        "allowed_status_ids": selectors.allowed_status_ids(lead, statuses),
+        "junk_statuses": [s for s in statuses if s.state == LeadState.JUNK],
+        "may_edit": can(lead, actor=actor, action=Action.EDIT),
+        "may_delete": can(lead, actor=actor, action=Action.DELETE),
+        "products": list(lead.products.all()),
+        "events": crm_selectors.timeline_for(target=lead)[:100],
+        "activities": list(crm_selectors.activities_for(target=lead)),
+        "activity_form": ActivityForm(),
+        "assign_form": AssignForm(initial={"owner": lead.owner_id}),
+        "duplicates": selectors.likely_duplicates(lead, actor=actor),
+    }
+
+
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    return render(request, "leads/lead_detail.html", card_context(request, lead))
+
+
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    """The full form: contact data, source and UTM, products, responsible."""
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.CREATE)
+    form = LeadForm(request.POST or None, initial={"currency": request.tenant.currency})
+    if request.method == "POST" and form.is_valid():
+        try:
+            lead = services.lead_create(
+                actor=request.membership,
+                data=form.lead_data(),
+                owner=form.cleaned_data["owner"],
+                products=form.products,
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Lead “%(title)s” created.") % {"title": lead.title})
+            return _card(request, lead.pk)
+    return render(
+        request,
+        "leads/lead_form.html",
+        {"form": form, "section": "list"},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit the lead; with htmx the card's details block turns into this form in place."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EDIT)
+    form = LeadForm(request.POST or None, instance=lead)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_update(
+                actor=request.membership, lead=lead, data=form.lead_data(), products=form.products
+            )
+            if form.cleaned_data["owner"] != lead.owner:
+                services.lead_assign(
+                    actor=request.membership, lead=lead, owner=form.cleaned_data["owner"]
+                )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            if request.htmx:
+                lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+                return _partial(request, lead, "details")
+            messages.success(request, _("Saved."))
+            return _card(request, lead.pk)
+    context = {"form": form, "lead": lead, "section": "list", "products": list(lead.products.all())}
+    template = "leads/lead_form.html#form" if request.htmx else "leads/lead_form.html"
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _partial(
+    request: HttpRequest, lead, name: str, status: int = 200, **extra: object
+) -> HttpResponse:
+    context = card_context(request, lead) | extra
+    response = render(request, f"leads/lead_detail.html#{name}", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _after_action(request: HttpRequest, lead, error: DomainError | None = None) -> HttpResponse:
+    """htmx: re-render the card body (with the error shown); plain POST: back to the card."""
+    if request.htmx:
+        fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
+        if error:
+            return _partial(request, fresh, "card", status=error.status_code, error=error.message)
+        return _partial(request, fresh, "card")
+    if error:
+        messages.error(request, error.message)
+    return _card(request, lead.pk)
+
+
+@require_POST
+def move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move to another status (the status bar, junk with a reason, the kanban)."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, lead, DomainError(_("Choose a status.")))
+    try:
+        services.lead_move(actor=request.membership, lead=lead, status=form.cleaned_data["status"])
+    except DomainError as error:
+        return _after_action(request, lead, error)
+    return _after_action(request, lead)
+
+
+@require_POST
+def take(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take an unassigned lead: of two managers at once, one wins and the other is told."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    try:
+        services.lead_take(actor=request.membership, lead=lead)
+    except DomainError as error:
+        if request.htmx:
+            return render(
+                request,
+                "leads/lead_inbox.html#taken",
+                {"lead": lead, "error": error.message},
+                status=409,
+            )
+        messages.error(request, error.message)
+        return redirect(tenant_reverse("leads:inbox", request.tenant))
+    if request.htmx:
+        lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+        return render(request, "leads/lead_inbox.html#taken", {"lead": lead})
+    messages.success(request, _("The lead is yours now."))
+    return _card(request, lead.pk)
+
+
+@require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, lead, DomainError(_("Choose a member.")))
+    try:
+        services.lead_assign(actor=request.membership, lead=lead, owner=form.cleaned_data["owner"])
+    except DomainError as error:
+        return _after_action(request, lead, error)
+    return _after_action(request, lead)
+
+
+@require_POST
+def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    form = ActivityForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return _partial(request, lead, "card", status=400, activity_form=form)
+        messages.error(
+            request, _("Check the activity: %(errors)s") % {"errors": form.errors.as_text()}
+        )
+        return _card(request, lead.pk)
+    services.lead_activity_add(actor=request.membership, lead=lead, **form.cleaned_data)
+    return _after_action(request, lead)
+
+
+@require_POST
+def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    activity = selectors.lead_activity_get(lead=lead, activity_id=activity_pk)
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EDIT)
+    if not can(lead, actor=request.membership, action=Action.EDIT):
+        return _after_action(
+            request, lead, DomainError(_("Your role does not allow this action on this record."))
+        )
+    crm_services.activity_complete(actor=request.membership, activity=activity, target=lead)
+    return _after_action(request, lead)
+
+
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    services.lead_delete(actor=request.membership, lead=lead)
+    messages.success(request, _("The lead is in the trash for 30 days."))
+    return redirect(tenant_reverse("leads:list", request.tenant))
+
+
+@require_POST
+def archive(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    try:
+        services.lead_archive(actor=request.membership, lead=lead)
+    except DomainError as error:
+        return _after_action(request, lead, error)
+    messages.success(request, _("Archived: the lead left the lists and stays in analytics."))
+    return redirect(tenant_reverse("leads:list", request.tenant))
+
+
+@require_POST
+def restore(request: HttpRequest, pk: int) -> HttpResponse:
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.DELETE)
+    lead = selectors.lead_in_trash(actor=request.membership, lead_id=pk)
+    services.lead_restore(actor=request.membership, lead=lead)
+    messages.success(request, _("Lead “%(title)s” restored.") % {"title": lead.title})
+    return _card(request, lead.pk)

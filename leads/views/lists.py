@@ -1,0 +1,109 @@
+"""The inbox, the full lead list and the trash."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.access import Action, Entity, check_entity
+from crm.errors import DomainError
+from crm.urlnames import tenant_reverse
+from leads import selectors, services
+from leads.filters import SORTS, LeadFilter
+from leads.forms import QuickLeadForm
+from leads.models import LeadState
+
+
+def _filtered(request: HttpRequest, queryset):
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
+    filters = LeadFilter(
+        request.GET or None,
+        queryset=queryset,
+        actor=request.membership,
+        region=request.tenant.default_region,
+    )
+    return filters, (filters.qs if filters.is_bound and filters.is_valid() else queryset)
+
+
+def _render_list(request: HttpRequest, queryset, *, template: str, extra: dict) -> HttpResponse:
+    filters, rows = _filtered(request, queryset)
+    sort = request.GET.get("sort", "-created")
+    if sort in SORTS and sort != "-created":
+        page = selectors.Page(
+            rows=list(rows.order_by(*SORTS[sort])[: selectors.PAGE_SIZE]), next_cursor=None
+        )
+    else:
+        page = selectors.page_newest_first(rows, request.GET.get("after"))
+    context = {"filters": filters, "page": page, "sort": sort, "sorts": SORTS, **extra}
+    partial = request.htmx and request.GET.get("fragment") == "rows"
+    response = render(request, f"{template}#rows" if partial else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """New and unassigned leads plus my open leads, newest first, with counts per source."""
+    queryset = selectors.inbox(actor=request.membership)
+    extra = {"section": "inbox", "quick_form": QuickLeadForm(), "newest": None}
+    if not request.htmx:
+        extra["source_counts"] = selectors.source_counts(queryset)
+    return _render_list(request, queryset, template="leads/lead_inbox.html", extra=extra)
+
+
+@require_GET
+def lead_list(request: HttpRequest) -> HttpResponse:
+    """Every lead the role may see, with filters, search and sorting."""
+    return _render_list(
+        request,
+        selectors.lead_list(actor=request.membership),
+        template="leads/lead_list.html",
+        extra={"section": "list"},
+    )
+
+
+@require_GET
+def inbox_new(request: HttpRequest) -> HttpResponse:
+    """htmx poll: rows that arrived after the newest one on the manager's screen."""
+    _filters, queryset = _filtered(request, selectors.inbox(actor=request.membership))
+    rows = selectors.arrived_since(queryset, request.GET.get("since", ""))
+    return render(request, "leads/lead_inbox.html#new-rows", {"rows": rows})
+
+
+@require_POST
+def quick_create(request: HttpRequest) -> HttpResponse:
+    """A lead from a name and a phone or e-mail, owned by the person who adds it."""
+    form = QuickLeadForm(request.POST)
+    if form.is_valid():
+        try:
+            lead = services.lead_create(actor=request.membership, data=form.lead_data())
+        except DomainError as error:
+            form.add_error("contact", error.message)
+        else:
+            messages.success(request, _("Lead “%(title)s” created.") % {"title": lead.title})
+            return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk))
+    queryset = selectors.inbox(actor=request.membership)
+    extra = {
+        "section": "inbox",
+        "quick_form": form,
+        "source_counts": selectors.source_counts(queryset),
+    }
+    response = _render_list(request, queryset, template="leads/lead_inbox.html", extra=extra)
+    response.status_code = 400
+    return response
+
+
+@require_GET
+def trash(request: HttpRequest) -> HttpResponse:
+    """Deleted leads, restorable for 30 days (roles that may delete leads)."""
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.DELETE)
+    rows = list(selectors.lead_trash(actor=request.membership)[:200])
+    return render(
+        request,
+        "leads/lead_trash.html",
+        {"rows": rows, "section": "list", "days": services.TRASH_DAYS, "junk": LeadState.JUNK},
+    )
