@@ -239,6 +239,37 @@ def check_entity(*, actor: Membership, entity: str, action: str) -> str:
     return scope
 
 
+SCOPE_RANK = {Scope.NONE: 0, Scope.OWN: 1, Scope.TEAM: 2, Scope.ALL: 3}
+
+
+def grants_within(
+    actor: Membership, rights: dict[str, dict[str, str]], tenant_rights: set[str]
+) -> bool:
+    """Whether `rights` and `tenant_rights` give nothing beyond what the actor holds.
+
+    Administrators may grant anything; everyone else only up to their own rights, so a
+    member with the users or settings right cannot raise anyone (themselves included)
+    above their own level.
+    """
+    if actor.role.is_admin:
+        return True
+    for entity, actions in rights.items():
+        for action, scope in actions.items():
+            if SCOPE_RANK[Scope(scope)] > SCOPE_RANK[Scope(actor.role.scope(entity, action))]:
+                return False
+    return all(actor.role.has_right(right) for right in tenant_rights)
+
+
+def role_within(actor: Membership, role: Any) -> bool:
+    """Whether the actor may hand out `role` (never the Administrator role unless admin)."""
+    if actor.role.is_admin:
+        return True
+    if role.is_admin:
+        return False
+    granted = {e: {a: role.scope(e, a) for a in acts} for e, acts in ENTITY_ACTIONS.items()}
+    return grants_within(actor, granted, {r for r in TenantRight.values if role.has_right(r)})
+
+
 def has_right(actor: Membership | None, right: str) -> bool:
     """Whether `actor` holds a tenant-level right (settings, analytics, users)."""
     return actor is not None and actor.is_active and actor.role.has_right(right)

@@ -1,6 +1,7 @@
 """App config for the core: wires the RLS policy sync after every migrate."""
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -10,7 +11,9 @@ class CrmConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from crm import sqlite
         from crm.rls import on_post_migrate
 
+        connection_created.connect(sqlite.install, dispatch_uid="crm.sqlite.like")
         # Sent once per app after all migrations ran: crm's turn is enough.
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="crm.rls")

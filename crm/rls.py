@@ -21,6 +21,9 @@ from crm.tenancy import tenant_models
 POLICY = "tenant_isolation"
 USER_POLICY = "own_rows_across_tenants"
 TENANT_EXPR = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
+# Row rights only: no TRUNCATE (RLS does not filter it) and no DDL.
+APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+APP_SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
 
 
 def _owned_tables(cursor: Any, tables: list[str]) -> set[str]:

@@ -18,7 +18,15 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from crm.access import DEFAULT_ROLES, ENTITY_ACTIONS, TenantRight, validate_rights
+from crm.access import (
+    DEFAULT_ROLES,
+    ENTITY_ACTIONS,
+    AccessDenied,
+    TenantRight,
+    grants_within,
+    role_within,
+    validate_rights,
+)
 from crm.errors import DomainError
 from crm.models import (
     Activity,
@@ -207,6 +215,8 @@ def member_invite(*, actor: Membership, email: str, role: Role, team: Team | Non
     from crm.tasks import invitation_send_task
 
     email = normalize_email(email)
+    if not role_within(actor, role):
+        raise AccessDenied(_("You cannot give a role with more rights than your own."))
     with transaction.atomic():
         invitation = Invitation(
             tenant=actor.tenant,
@@ -324,21 +334,46 @@ def _admins_left(tenant_members: models.QuerySet, excluding: Membership) -> bool
     )
 
 
+def _check_may_manage(actor: Membership, member: Membership) -> None:
+    """Only administrators act on administrators."""
+    if member.role.is_admin and not actor.role.is_admin:
+        raise AccessDenied(_("Only administrators can change administrators."))
+
+
+def _lock_tenant(tenant_id: int) -> None:
+    """Serialize changes that must keep an administrator (two admins demoting each other)."""
+    Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+
+
 def member_update(
     *, actor: Membership, member: Membership, role: Role, team: Team | None
 ) -> Membership:
-    """Change a member's role and team; refuses to leave the tenant without an administrator."""
+    """Change a member's role and team; refuses to leave the tenant without an administrator.
+
+    Raises AccessDenied when a non-administrator touches an administrator, changes their own
+    role, or hands out a role with more rights than their own.
+    """
     _check_same_tenant(member, role, team)
+    _check_may_manage(actor, member)
     changes: dict[str, list[str]] = {}
     if member.role_id != role.pk:
-        if member.role.is_admin and not _admins_left(Membership.objects.all(), member):
-            raise DomainError(_("A workspace needs at least one active administrator."))
+        if not role_within(actor, role):
+            raise AccessDenied(_("You cannot give a role with more rights than your own."))
+        if member.pk == actor.pk and not actor.role.is_admin:
+            raise AccessDenied(_("You cannot change your own role."))
         changes["role"] = [member.role.name, role.name]
     if member.team_id != (team.pk if team else None):
         changes["team"] = [member.team.name if member.team else "", team.name if team else ""]
     if not changes:
         return member
     with transaction.atomic():
+        _lock_tenant(member.tenant_id)
+        if (
+            "role" in changes
+            and member.role.is_admin
+            and not _admins_left(Membership.objects.all(), member)
+        ):
+            raise DomainError(_("A workspace needs at least one active administrator."))
         member.role, member.team = role, team
         member.save(update_fields=["role", "team", "updated_at"])
         for field, (old, new) in changes.items():
@@ -360,12 +395,17 @@ def member_set_active(*, actor: Membership, member: Membership, active: bool) ->
     """Deactivate (no more access, records kept) or reactivate a member."""
     if member.is_active == active:
         return member
-    if not active:
-        if member.pk == actor.pk:
-            raise DomainError(_("You cannot deactivate yourself."))
-        if member.role.is_admin and not _admins_left(Membership.objects.all(), member):
-            raise DomainError(_("A workspace needs at least one active administrator."))
+    _check_may_manage(actor, member)
+    if not active and member.pk == actor.pk:
+        raise DomainError(_("You cannot deactivate yourself."))
     with transaction.atomic():
+        _lock_tenant(member.tenant_id)
+        if (
+            not active
+            and member.role.is_admin
+            and not _admins_left(Membership.objects.all(), member)
+        ):
+            raise DomainError(_("A workspace needs at least one active administrator."))
         member.is_active = active
         member.save(update_fields=["is_active", "updated_at"])
         timeline_record(
@@ -385,6 +425,8 @@ def role_create(*, actor: Membership, name: str, copy_from: Role | None = None) 
     _check_same_tenant(actor, copy_from)
     if _name_taken(Role.objects.all(), name):
         raise DomainError(_("A role with this name already exists."))
+    if copy_from is not None and not role_within(actor, copy_from):
+        raise AccessDenied(_("You cannot create a role with more rights than your own."))
     with transaction.atomic():
         role = Role.objects.create(name=name, rights=validate_rights({}))
         if copy_from is not None:
@@ -413,6 +455,11 @@ def role_update(
     The Administrator role keeps every right and can only be renamed.
     """
     clean = validate_rights(rights)
+    if not actor.role.is_admin:
+        if role.pk == actor.role_id or role.is_admin:
+            raise AccessDenied(_("Only administrators can change this role."))
+        if not grants_within(actor, clean, tenant_rights):
+            raise AccessDenied(_("You cannot give rights you do not have yourself."))
     if _name_taken(Role.objects.all(), name, exclude_pk=role.pk):
         raise DomainError(_("A role with this name already exists."))
     changes: dict[str, list[str]] = {}

@@ -139,6 +139,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # Unacked tasks come back after the visibility timeout; every task and ETA stays below it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "leads-purge-trash": {
+        "task": "leads.tasks.leads_purge_trash_all_task",
+        "schedule": 60 * 60 * 6,
+    },
+}
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
@@ -164,9 +170,15 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "crm.auth.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# Behind PROXY_COUNT reverse proxies the client address comes from X-Forwarded-For (ipware),
+# so one attacker cannot lock everyone out through the proxy's address.
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 AXES_VERBOSE = False
 
 # --- Security -----------------------------------------------------------------------------
@@ -241,4 +253,6 @@ LOGGING = {
 }
 
 # Public base URL, used in links that are e-mailed from background tasks.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+if not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (links in e-mails use it).")

@@ -29,6 +29,8 @@ def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
     )
     with translation.override(invitation.tenant.language):
         context = {"invitation": invitation, "link": link, "days": settings.INVITATION_MAX_AGE_DAYS}
-        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        subject = " ".join(
+            render_to_string("accounts/email/invitation_subject.txt", context).split()
+        )
         body = render_to_string("accounts/email/invitation_body.txt", context)
     send_mail(subject, body, None, [invitation.email])

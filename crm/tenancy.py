@@ -53,11 +53,11 @@ def _db_setting(name: str, value: str) -> Iterator[None]:
         yield
         return
     previous = _set_db_setting(name, value)
-    try:
-        yield
-    finally:
-        if connection.in_atomic_block and not connection.needs_rollback:
-            _set_db_setting(name, previous)
+    yield
+    # Not in a `finally`: after an error the surrounding atomic block's rollback undoes the
+    # setting, and a query on an aborted transaction would hide the original error.
+    if not connection.needs_rollback:
+        _set_db_setting(name, previous)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import Client
+from psycopg import sql
 
 from crm.models import Membership, Role, Tenant
 from crm.tenancy import tenant_context
@@ -54,6 +55,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker):
     """Then run every test as the application role, and drop the database as the owner."""
     if OWNER:
         with django_db_blocker.unblock():
+            # Test-only: transactional tests are flushed with TRUNCATE, which production
+            # never grants the app role (RLS does not filter TRUNCATE).
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    sql.SQL("GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {}").format(
+                        sql.Identifier(APP["USER"])
+                    )
+                )
             _use_credentials(APP)
     yield
     if OWNER:

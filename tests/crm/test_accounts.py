@@ -172,3 +172,33 @@ def test_passwords_are_hashed(db):
     user = UserFactory()
     assert user.password.startswith("md5$")  # the test hasher; production uses PBKDF2
     assert PASSWORD not in user.password
+
+
+def test_changing_the_case_of_the_email_does_not_reset_the_throttle(
+    client, tenant, admin, settings
+):
+    for spelling in ("a", "A", " a"):
+        email = admin.user.email if spelling == "a" else admin.user.email.upper()
+        for _ in range(2):
+            _login(client, (" " if spelling == " a" else "") + email, "wrong-password")
+    locked = _login(client, admin.user.email.title(), PASSWORD)
+    assert locked.status_code == 429
+
+
+def test_behind_a_proxy_one_client_cannot_lock_out_another(client, tenant, admin, settings):
+    settings.AXES_IPWARE_PROXY_COUNT = 1
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    attacker = {"HTTP_X_FORWARDED_FOR": "203.0.113.7, 10.0.0.2", "REMOTE_ADDR": "10.0.0.2"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            "/accounts/login/", {"username": admin.user.email, "password": "nope"}, **attacker
+        )
+    victim = {"HTTP_X_FORWARDED_FOR": "198.51.100.9, 10.0.0.2", "REMOTE_ADDR": "10.0.0.2"}
+    response = Client().post(
+        "/accounts/login/", {"username": admin.user.email, "password": PASSWORD}, **victim
+    )
+    assert response.status_code == 302
+    again = Client().post(
+        "/accounts/login/", {"username": admin.user.email, "password": PASSWORD}, **attacker
+    )
+    assert again.status_code == 429

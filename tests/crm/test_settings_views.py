@@ -329,3 +329,109 @@ def test_settings_index_opens_the_first_allowed_section(client_for, tenant, admi
         .get(f"/{tenant.slug}/settings/")["Location"]
         .endswith("/settings/users/")
     )
+
+
+# --- No escalation through the users or settings rights -----------------------------------
+
+
+@pytest.fixture
+def people_manager(tenant):
+    """A member whose custom role holds only the users right (and a manager's matrix)."""
+    from tests.factories import add_member
+
+    member = add_member(tenant, "manager")
+    with tenant_context(tenant):
+        role = Role.objects.create(
+            name="Кадровик", rights=Role.objects.get(kind="manager").rights, can_manage_users=True
+        )
+        member.role = role
+        member.save()
+    return member
+
+
+def test_a_users_holder_cannot_make_anyone_an_admin(
+    client_for, tenant, admin, people_manager, manager
+):
+    client = client_for(people_manager)
+    admin_role = _role(tenant, "admin")
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/users/{people_manager.pk}/", {"role": admin_role.pk}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/users/{manager.pk}/", {"role": admin_role.pk}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/users/invite/",
+            {"email": "boss@example.com", "role": admin_role.pk},
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/users/{manager.pk}/", {"role": _role(tenant, "director").pk}
+        ).status_code
+        == 403
+    )  # more rights than mine
+    with tenant_context(tenant):
+        assert Membership.objects.filter(role__kind="admin").count() == 1
+
+
+def test_a_users_holder_cannot_touch_admins_but_manages_others(
+    client_for, tenant, admin, people_manager, manager
+):
+    client = client_for(people_manager)
+    assert client.post(f"/{tenant.slug}/settings/users/{admin.pk}/deactivate/").status_code == 403
+    assert client.post(f"/{tenant.slug}/settings/users/{manager.pk}/deactivate/").status_code == 302
+    with tenant_context(tenant):
+        assert Membership.objects.get(pk=admin.pk).is_active
+        assert not Membership.objects.get(pk=manager.pk).is_active
+
+
+def test_a_settings_holder_cannot_raise_roles_above_their_own(client_for, tenant, admin, manager):
+    with tenant_context(tenant):
+        own = manager.role
+        own.can_manage_settings = True
+        own.save()
+    client = client_for(manager)
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/roles/{own.pk}/", _rights_payload(own, lead__view="all")
+        ).status_code
+        == 403
+    )
+    marketer_role = _role(tenant, "marketer")
+    payload = _rights_payload(marketer_role) | {"tenant_rights": ["users"]}
+    assert (
+        client.post(f"/{tenant.slug}/settings/roles/{marketer_role.pk}/", payload).status_code
+        == 403
+    )
+    admin_role = _role(tenant, "admin")
+    assert (
+        client.post(
+            f"/{tenant.slug}/settings/roles/", {"name": "Клон", "copy_from": admin_role.pk}
+        ).status_code
+        == 403
+    )
+    with tenant_context(tenant):
+        assert not Role.objects.get(pk=marketer_role.pk).can_manage_users
+        assert not Role.objects.filter(name="Клон").exists()
+
+
+def test_two_admins_cannot_deactivate_each_other_into_no_admin(tenant, admin):
+    from crm.errors import DomainError
+    from crm.services import member_set_active
+    from tests.factories import add_member
+
+    second = add_member(tenant, "admin")
+    with tenant_context(tenant):
+        member_set_active(actor=admin, member=second, active=False)
+        with pytest.raises(DomainError):
+            member_set_active(actor=second, member=admin, active=False)
+        assert Membership.objects.get(pk=admin.pk).is_active

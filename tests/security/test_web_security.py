@@ -60,6 +60,7 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x7!k2p9#q4w8e6r1t5y3u0i-o9p8a7s6d5f4g3h2j1k0l-zxcvbnm",
     "ALLOWED_HOSTS": "crm.example.com",
+    "SITE_URL": "https://crm.example.com",
     "DJANGO_SETTINGS_MODULE": "crm.settings",
 }
 
