@@ -31,6 +31,7 @@ def _sees_leads(member: Membership) -> bool:
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Inbox"), "leads:inbox", "inbox", _sees_leads),
     NavItem(_("Leads"), "leads:list", "leads", _sees_leads),
+    NavItem(_("Board"), "leads:kanban", "kanban", _sees_leads),
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
     NavItem(
         _("Settings"),
@@ -55,5 +56,7 @@ def section_of(match: ResolverMatch | None) -> str:
     if match.app_name == "leads":
         if match.url_name.startswith("status"):
             return "settings"
+        if match.url_name == "kanban":
+            return "kanban"
         return "inbox" if match.url_name.startswith("inbox") else "leads"
     return match.app_name

@@ -204,3 +204,42 @@ class StatusDeleteForm(forms.Form):
         self.fields["replacement"].queryset = LeadStatus.objects.filter(state=status.state).exclude(
             pk=status.pk
         )
+
+
+class BulkForm(forms.Form):
+    """The action bar over the lead list: selected ids plus one action and its argument."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+    action = forms.ChoiceField(
+        label=_("With the selected"),
+        choices=[
+            ("assign", _("Assign to…")),
+            ("move", _("Move to status…")),
+            ("archive", _("Archive junk")),
+            ("delete", _("Delete")),
+        ],
+    )
+    owner = _MemberChoice(
+        label=_("Responsible"),
+        queryset=Membership.objects.none(),
+        required=False,
+        empty_label=_("Nobody (shared inbox)"),
+    )
+    status = forms.ModelChoiceField(
+        label=_("Status"), queryset=LeadStatus.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = selectors.assignable_members()
+        self.fields["status"].queryset = LeadStatus.objects.all()
+        ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(i, i) for i in ids]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "move" and not data.get("status"):
+            self.add_error("status", _("Choose a status."))
+        if len(data.get("ids") or []) > 500:
+            raise forms.ValidationError(_("Select at most 500 leads at a time."))
+        return data

@@ -6,8 +6,10 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
 
@@ -195,3 +197,53 @@ def lead_activity_get(*, lead: Lead, activity_id: int):
     if activity is None:
         raise Http404
     return activity
+
+
+BOARD_CARDS = 30
+BOARD_CLOSED_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Column:
+    """One kanban column: a status, its card count and amount total, its newest cards."""
+
+    status: LeadStatus
+    count: int
+    total: Decimal
+    cards: list[Lead]
+
+
+def board(*, actor: Membership, statuses: list[LeadStatus], since_closed: datetime) -> list[Column]:
+    """The lead board: a column per status with count, sum and the newest cards.
+
+    Closed columns (converted, junk) cover the last BOARD_CLOSED_DAYS days so the board
+    stays about current work. Three queries whatever the number of leads.
+    """
+    visible = lead_list(actor=actor).filter(
+        Q(state__in=OPEN_STATES) | Q(closed_at__gte=since_closed)
+    )
+    totals = {
+        row["status_id"]: (row["n"], row["total"] or Decimal("0"))
+        for row in visible.order_by()
+        .values("status_id")
+        .annotate(n=Count("pk"), total=Sum("amount"))
+    }
+    ranked = visible.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("status_id")],
+            order_by=[F("created_at").desc(), F("pk").desc()],
+        )
+    ).filter(rank__lte=BOARD_CARDS)
+    cards: dict[int, list[Lead]] = {}
+    for lead in ranked.order_by("status_id", "rank"):
+        cards.setdefault(lead.status_id, []).append(lead)
+    return [
+        Column(
+            status=s,
+            count=totals.get(s.pk, (0, 0))[0],
+            total=totals.get(s.pk, (0, Decimal("0")))[1],
+            cards=cards.get(s.pk, []),
+        )
+        for s in statuses
+    ]

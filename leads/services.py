@@ -479,3 +479,56 @@ def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadSta
         )
         status.delete()
     return len(moved_ids)
+
+
+# --- Bulk actions -------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: how many leads changed and which were skipped, with why."""
+
+    done: int = 0
+    skipped: list[tuple[str, str]] | None = None
+
+    def skip(self, lead: Lead, reason: str) -> None:
+        self.skipped = [*(self.skipped or []), (lead.title, reason)]
+
+
+BULK_ACTIONS = ("assign", "move", "archive", "delete")
+
+
+def leads_bulk(
+    *,
+    actor: Membership,
+    leads: Iterable[Lead],
+    action: str,
+    owner: Membership | None = None,
+    status: LeadStatus | None = None,
+) -> BulkResult:
+    """Apply one action to many leads, each under its own rights check and savepoint.
+
+    A lead the actor may not change, or that cannot make the move, is skipped with the
+    reason; the others go through. Nothing is half-done for any single lead.
+    """
+    if action not in BULK_ACTIONS:
+        raise DomainError(_("Unknown action."))
+    result = BulkResult()
+    for lead in leads:
+        try:
+            with transaction.atomic():
+                if action == "assign":
+                    lead_assign(actor=actor, lead=lead, owner=owner)
+                elif action == "move":
+                    if status is None:
+                        raise DomainError(_("Choose a status."))
+                    lead_move(actor=actor, lead=lead, status=status)
+                elif action == "archive":
+                    lead_archive(actor=actor, lead=lead)
+                else:
+                    lead_delete(actor=actor, lead=lead)
+        except (DomainError, AccessDenied) as error:
+            result.skip(lead, getattr(error, "message", None) or str(error))
+        else:
+            result.done += 1
+    return result

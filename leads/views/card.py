@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm import selectors as crm_selectors
 from crm import services as crm_services
-from crm.access import Action, Entity, can, check_entity
+from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
@@ -130,13 +130,35 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move to another status (the status bar, junk with a reason, the kanban)."""
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     form = MoveForm(request.POST)
+    board = request.POST.get("board") == "1"
     if not form.is_valid():
-        return _after_action(request, lead, DomainError(_("Choose a status.")))
+        error = DomainError(_("Choose a status."))
+        return _board_answer(request, lead, error) if board else _after_action(request, lead, error)
     try:
         services.lead_move(actor=request.membership, lead=lead, status=form.cleaned_data["status"])
     except DomainError as error:
-        return _after_action(request, lead, error)
-    return _after_action(request, lead)
+        return _board_answer(request, lead, error) if board else _after_action(request, lead, error)
+    except AccessDenied as denied:
+        if not board:
+            raise
+        return HttpResponse(str(denied), status=403, content_type="text/plain; charset=utf-8")
+    return _board_answer(request, lead) if board else _after_action(request, lead)
+
+
+def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) -> HttpResponse:
+    """The kanban's drop: the moved card, or the reason (the board puts the card back)."""
+    if error is not None:
+        return HttpResponse(
+            error.message, status=error.status_code, content_type="text/plain; charset=utf-8"
+        )
+    fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
+    statuses = list(selectors.status_list())
+    context = {
+        "lead": fresh,
+        "allowed": {fresh.pk: selectors.allowed_status_ids(fresh, statuses)},
+        "currency": request.tenant.currency,
+    }
+    return render(request, "leads/lead_kanban.html#card", context)
 
 
 @require_POST

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.access import Action, Entity, check_entity
+from crm.access import Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
-from leads.forms import QuickLeadForm
+from leads.forms import BulkForm, QuickLeadForm
 from leads.models import LeadState
 
 
@@ -38,7 +42,14 @@ def _render_list(request: HttpRequest, queryset, *, template: str, extra: dict) 
         )
     else:
         page = selectors.page_newest_first(rows, request.GET.get("after"))
-    context = {"filters": filters, "page": page, "sort": sort, "sorts": SORTS, **extra}
+    context = {
+        "filters": filters,
+        "page": page,
+        "sort": sort,
+        "sorts": SORTS,
+        "bulk_form": BulkForm(),
+        **extra,
+    }
     partial = request.htmx and request.GET.get("fragment") == "rows"
     response = render(request, f"{template}#rows" if partial else template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -107,3 +118,59 @@ def trash(request: HttpRequest) -> HttpResponse:
         "leads/lead_trash.html",
         {"rows": rows, "section": "list", "days": services.TRASH_DAYS, "junk": LeadState.JUNK},
     )
+
+
+@require_GET
+def kanban(request: HttpRequest) -> HttpResponse:
+    """The board: a column per status, drag a card to move it (same service and rights)."""
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
+    statuses = list(selectors.status_list())
+    since = timezone.now() - timedelta(days=selectors.BOARD_CLOSED_DAYS)
+    columns = selectors.board(actor=request.membership, statuses=statuses, since_closed=since)
+    allowed = {
+        lead.pk: selectors.allowed_status_ids(lead, statuses)
+        for column in columns
+        for lead in column.cards
+        if can(lead, actor=request.membership, action=Action.EDIT)
+    }
+    context = {
+        "columns": columns,
+        "allowed": allowed,
+        "section": "kanban",
+        "days": selectors.BOARD_CLOSED_DAYS,
+        "currency": request.tenant.currency,
+    }
+    return render(request, "leads/lead_kanban.html", context)
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Assign, move, archive or delete the selected leads; report what was skipped and why."""
+    form = BulkForm(request.POST)
+    back = request.POST.get("next") or tenant_reverse("leads:list", request.tenant)
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = tenant_reverse("leads:list", request.tenant)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    data = form.cleaned_data
+    leads = selectors.lead_list(actor=request.membership).filter(pk__in=data["ids"])
+    result = services.leads_bulk(
+        actor=request.membership,
+        leads=list(leads),
+        action=data["action"],
+        owner=data["owner"],
+        status=data["status"],
+    )
+    missing = len(set(data["ids"])) - result.done - len(result.skipped or [])
+    messages.success(request, _("Done: %(n)s.") % {"n": result.done})
+    for title, reason in (result.skipped or [])[:10]:
+        messages.warning(
+            request, _("Skipped “%(title)s”: %(reason)s") % {"title": title, "reason": reason}
+        )
+    if missing > 0 or len(result.skipped or []) > 10:
+        messages.warning(
+            request,
+            _("%(n)s more were skipped.") % {"n": missing + max(0, len(result.skipped or []) - 10)},
+        )
+    return redirect(back)

@@ -128,6 +128,9 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:inbox": TenantUrl({"GET": EVERYONE}),
     "leads:inbox_new": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
+    "leads:kanban": TenantUrl({"GET": EVERYONE}),
+    # Bulk actions skip what a role may not touch (tests/leads/test_board_and_bulk.py).
+    "leads:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
     "leads:create": TenantUrl({"GET": EVERYONE, "POST": EVERYONE}),
     "leads:quick_create": TenantUrl({"POST": EVERYONE}),
