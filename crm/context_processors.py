@@ -9,6 +9,7 @@ from django.utils.functional import SimpleLazyObject
 
 from crm.access import TenantRight, has_right
 from crm.navigation import nav_for, section_of
+from crm.notifications import unread_count
 from crm.selectors import memberships_for_user
 
 
@@ -21,6 +22,7 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         context["section_nav"] = section_of(request.resolver_match)
         context["perms_settings"] = has_right(membership, TenantRight.SETTINGS)
         context["perms_users"] = has_right(membership, TenantRight.USERS)
+        context["unread_count"] = SimpleLazyObject(lambda: unread_count(member=membership))
     if user is not None and user.is_authenticated:
         context["my_memberships"] = SimpleLazyObject(lambda: memberships_for_user(user=user))
     return context

@@ -376,3 +376,28 @@ class Activity(TenantModel):
     @property
     def is_overdue(self) -> bool:
         return self.done_at is None and self.due_at is not None and self.due_at < timezone.now()
+
+
+class Notification(TenantModel):
+    """An in-app message to one member (the bell), also sent by e-mail after commit."""
+
+    recipient = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "recipient", "read_at", "-created_at"],
+                name="crm_notification_inbox",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.kind

@@ -52,6 +52,8 @@ def section_of(match: ResolverMatch | None) -> str:
     if match is None:
         return ""
     if match.app_name == "crm":
+        if match.url_name.startswith("notification"):
+            return "notifications"
         return "home" if match.url_name == "home" else "settings"
     if match.app_name == "leads":
         if match.url_name.startswith("status"):

@@ -34,3 +34,34 @@ def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
         )
         body = render_to_string("accounts/email/invitation_body.txt", context)
     send_mail(subject, body, None, [invitation.email])
+
+
+@app.task(base=TenantTask, autoretry_for=(OSError,))
+def notification_email_task(*, tenant_id: int, notification_id: int) -> None:
+    """E-mail one notification to its recipient, once (a retry after success sends nothing)."""
+    from django.utils import timezone
+
+    from crm.models import Notification
+    from crm.notifications import notification_text
+
+    notification = (
+        Notification.objects.select_related("recipient__user", "tenant")
+        .filter(pk=notification_id, emailed_at=None)
+        .first()
+    )
+    if notification is None or not notification.recipient.is_active:
+        return
+    with translation.override(notification.tenant.language):
+        text = notification_text(notification)
+        link = settings.SITE_URL.rstrip("/") + notification.url if notification.url else ""
+        body = render_to_string(
+            "crm/email/notification_body.txt",
+            {"text": text, "link": link, "tenant": notification.tenant},
+        )
+    if (
+        Notification.objects.filter(pk=notification.pk, emailed_at=None).update(
+            emailed_at=timezone.now()
+        )
+        == 1
+    ):
+        send_mail(text[:150], body, None, [notification.recipient.user.email])

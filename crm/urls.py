@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from crm.forms import LoginForm
 from crm.views import accounts, pages
+from crm.views import notifications as notification_views
 from crm.views import settings as settings_views
 
 account_patterns = (
@@ -89,6 +90,17 @@ tenant_patterns = (
         path("settings/roles/<int:pk>/", settings_views.role_edit, name="role_edit"),
         path("settings/roles/<int:pk>/delete/", settings_views.role_delete, name="role_delete"),
         path("settings/audit/", settings_views.audit, name="audit"),
+        path("notifications/", notification_views.notification_list, name="notifications"),
+        path(
+            "notifications/<int:pk>/",
+            notification_views.notification_open,
+            name="notification_open",
+        ),
+        path(
+            "notifications/read/",
+            notification_views.notifications_read_all,
+            name="notifications_read",
+        ),
     ],
     "crm",
 )

@@ -22,7 +22,9 @@ from contacts.normalize import email_key, phone_e164
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
 from crm.models import Membership, Tenant
+from crm.notifications import notify
 from crm.services import timeline_record, timeline_record_many
+from crm.urlnames import tenant_reverse
 from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus
 
 # Statuses every tenant starts with: (state, colour, Russian name, English name, default).
@@ -192,7 +194,17 @@ def lead_create(
             timeline_record(
                 actor=actor, target=lead, kind="lead.assigned", data={"to": str(owner.user)}
             )
+            _notify_owner(lead, owner)
     return lead
+
+
+def _notify_owner(lead: Lead, owner: Membership) -> None:
+    notify(
+        recipients=[owner],
+        kind="lead.assigned",
+        data={"title": lead.title},
+        url=tenant_reverse("leads:detail", lead.tenant, pk=lead.pk),
+    )
 
 
 def lead_update(
@@ -333,6 +345,8 @@ def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> L
                 "to": str(owner.user) if owner else "",
             },
         )
+        if owner is not None and owner.pk != actor.pk:
+            _notify_owner(lead, owner)
     return lead
 
 
@@ -532,3 +546,49 @@ def leads_bulk(
         else:
             result.done += 1
     return result
+
+
+# --- Reminders ----------------------------------------------------------------------------
+
+
+def activities_send_reminders(*, now: Any = None) -> int:
+    """Notify owners of activities whose reminder (or, without one, due) time has come.
+
+    Each activity is claimed with a conditional UPDATE first, so a reminder goes out once
+    even when two workers run this at the same moment.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
+
+    from crm.models import Activity
+
+    now = now or timezone.now()
+    due = (
+        Activity.objects.filter(done_at=None, reminded_at=None)
+        .filter(Q(remind_at__lte=now) | Q(remind_at=None, due_at__lte=now))
+        .select_related("owner__user")
+    )
+    lead_type = ContentType.objects.get_for_model(Lead)
+    sent = 0
+    for activity in due[:500]:
+        with transaction.atomic():
+            if (
+                Activity.objects.filter(pk=activity.pk, reminded_at=None).update(reminded_at=now)
+                != 1
+            ):
+                continue
+            url, title = "", ""
+            if activity.target_type_id == lead_type.pk:
+                lead = (
+                    Lead.objects.filter(pk=activity.target_id).only("pk", "title", "tenant").first()
+                )
+                if lead is not None:
+                    url, title = tenant_reverse("leads:detail", lead.tenant, pk=lead.pk), lead.title
+            notify(
+                recipients=[activity.owner],
+                kind="activity.reminder",
+                data={"subject": activity.subject, "title": title},
+                url=url,
+            )
+            sent += 1
+    return sent

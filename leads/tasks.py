@@ -22,3 +22,18 @@ def leads_purge_trash_all_task() -> int:
     for tenant_id in tenant_ids:
         leads_purge_trash_task.apply_async(kwargs={"tenant_id": tenant_id})
     return len(tenant_ids)
+
+
+@app.task(base=TenantTask)
+def activities_send_reminders_task(*, tenant_id: int) -> int:
+    """Send one tenant's due reminders (each once)."""
+    return services.activities_send_reminders()
+
+
+@app.task
+def activities_send_reminders_all_task() -> int:
+    """Beat entry point: check every tenant's reminders (each runs inside its tenant)."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        activities_send_reminders_task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)

@@ -7,7 +7,8 @@ from typing import Any
 from django import forms, template
 from django.forms import BoundField
 
-from crm.models import TimelineEvent
+from crm import notifications
+from crm.models import Notification, TimelineEvent
 from crm.timeline import describe
 from crm.urlnames import tenant_reverse
 
@@ -45,3 +46,8 @@ def bs_widget(field: BoundField, size: str = "") -> str:
     if field.errors:
         css += " is-invalid"
     return field.as_widget(attrs={"class": css})
+
+
+@register.filter
+def notification_text(notification: Notification) -> str:
+    return notifications.notification_text(notification)

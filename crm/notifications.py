@@ -1,0 +1,70 @@
+"""Notifications: in-app messages (the bell) that also go out by e-mail after commit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Membership, Notification
+
+NOTIFICATION_TEXTS = {
+    "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
+    "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
+}
+
+
+def notification_text(notification: Notification) -> str:
+    """The notification as a sentence in the active language."""
+    template = NOTIFICATION_TEXTS.get(notification.kind)
+    values: defaultdict[str, str] = defaultdict(
+        str, {k: str(v) for k, v in notification.data.items()}
+    )
+    return str(template) % values if template else notification.kind
+
+
+def notify(
+    *, recipients: list[Membership], kind: str, data: dict[str, Any], url: str = ""
+) -> list[Notification]:
+    """Notify members (skipping inactive ones); each is e-mailed once the transaction commits."""
+    from crm.tasks import notification_email_task
+
+    rows = [
+        Notification.objects.create(recipient=member, kind=kind, data=data, url=url)
+        for member in recipients
+        if member is not None and member.is_active
+    ]
+    for row in rows:
+        tenant_id, pk = row.tenant_id, row.pk
+        transaction.on_commit(
+            lambda t=tenant_id, p=pk: notification_email_task.delay(tenant_id=t, notification_id=p)
+        )
+    return rows
+
+
+def unread_count(*, member: Membership) -> int:
+    return Notification.objects.filter(recipient=member, read_at=None).count()
+
+
+def notification_list(*, member: Membership) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=member)
+
+
+def notification_get(*, member: Membership, notification_id: int) -> Notification:
+    notification = notification_list(member=member).filter(pk=notification_id).first()
+    if notification is None:
+        raise Http404
+    return notification
+
+
+def notifications_mark_read(*, member: Membership, ids: list[int] | None = None) -> int:
+    """Mark the member's notifications read (all of them, or those in `ids`)."""
+    unread = Notification.objects.filter(recipient=member, read_at=None)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
