@@ -13,7 +13,16 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
-from crm.models import Membership, Role, Team, Tenant, User, normalize_email, validate_tenant_slug
+from crm.models import (
+    CustomField,
+    Membership,
+    Role,
+    Team,
+    Tenant,
+    User,
+    normalize_email,
+    validate_tenant_slug,
+)
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
@@ -229,3 +238,46 @@ class RoleRightsForm(forms.Form):
             }
             for entity, actions in ENTITY_ACTIONS.items()
         }
+
+
+class CustomFieldForm(forms.Form):
+    """A custom field definition; records, key and type are fixed after creation."""
+
+    entity = forms.ChoiceField(label=_("Records"), choices=Entity.choices)
+    label = forms.CharField(label=_("Label"), max_length=80)
+    key = forms.SlugField(
+        label=_("Key"),
+        max_length=40,
+        help_text=_("Lowercase Latin letters, digits and _; used in filters, imports and the API."),
+    )
+    field_type = forms.ChoiceField(label=_("Type"), choices=CustomField.Type.choices)
+    choices = forms.CharField(
+        label=_("Choices"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line, for choice fields."),
+    )
+    required = forms.BooleanField(label=_("Required"), required=False)
+    position = forms.IntegerField(label=_("Position"), min_value=0, initial=0, required=False)
+
+    def __init__(self, *args: Any, field: CustomField | None = None, **kwargs: Any) -> None:
+        if field is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "entity": field.entity,
+                    "label": field.label,
+                    "key": field.key,
+                    "field_type": field.field_type,
+                    "choices": "\n".join(field.choices),
+                    "required": field.required,
+                    "position": field.position,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if field is not None:
+            for name in ("entity", "key", "field_type"):
+                self.fields[name].disabled = True
+
+    def clean_choices(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
-from crm.access import ENTITY_ACTIONS, Scope, TenantRight
+from crm.access import ENTITY_ACTIONS, Entity, Scope, TenantRight
 from crm.tenancy import TenantModel
 
 # Top-level paths a tenant slug may not take (they are the app's own URLs).
@@ -401,3 +401,35 @@ class Notification(TenantModel):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class CustomField(TenantModel):
+    """A tenant's own field on leads, deals, contacts or companies; values live in `custom`."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+        MULTI_CHOICE = "multi_choice", _("Several choices")
+        BOOL = "bool", _("Yes / no")
+        USER = "user", _("Team member")
+
+    entity = models.CharField(_("records"), max_length=16, choices=Entity.choices)
+    key = models.SlugField(_("key"), max_length=40)
+    label = models.CharField(_("label"), max_length=80)
+    field_type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["entity", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "entity", "key"], name="crm_customfield_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -90,6 +90,15 @@ tenant_patterns = (
         path("settings/roles/<int:pk>/", settings_views.role_edit, name="role_edit"),
         path("settings/roles/<int:pk>/delete/", settings_views.role_delete, name="role_delete"),
         path("settings/audit/", settings_views.audit, name="audit"),
+        path("settings/fields/", settings_views.custom_fields, name="custom_fields"),
+        path(
+            "settings/fields/<int:pk>/", settings_views.custom_field_edit, name="custom_field_edit"
+        ),
+        path(
+            "settings/fields/<int:pk>/delete/",
+            settings_views.custom_field_delete,
+            name="custom_field_delete",
+        ),
         path("notifications/", notification_views.notification_list, name="notifications"),
         path(
             "notifications/<int:pk>/",

@@ -10,6 +10,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm import customfields
+from crm.access import Entity
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
 
@@ -67,6 +69,26 @@ class LeadFilter(django_filters.FilterSet):
         self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
             (str(m.pk), str(m.user)) for m in selectors.assignable_members()
         ]
+
+    @property
+    def form(self) -> forms.Form:
+        """The filter form plus a field per custom field of leads (cf_<key>)."""
+        if not hasattr(self, "_form"):
+            form = super().form
+            self.custom_fields = customfields.add_form_fields(
+                form, entity=Entity.LEAD, for_filter=True
+            )
+        return self._form
+
+    def filter_queryset(self, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        """The declared filters, then one per custom field that has a value."""
+        by_name = {customfields.PREFIX + d.key: d for d in self.custom_fields}
+        for name, value in self.form.cleaned_data.items():
+            if name in self.filters:
+                queryset = self.filters[name].filter(queryset, value)
+            elif name in by_name and value not in (None, "", []):
+                queryset = queryset.filter(customfields.filter_q(by_name[name], value))
+        return queryset
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         return selectors.search(queryset, value, region=self.region)

@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm import customfields
+from crm.access import Entity
 from crm.models import Activity, Membership
 from leads import selectors
 from leads.models import Lead, LeadStatus
@@ -57,6 +59,9 @@ class LeadForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["title"].required = False
+        self.custom_fields = customfields.add_form_fields(
+            self, entity=Entity.LEAD, custom=self.instance.custom
+        )
         self.fields["owner"].queryset = selectors.assignable_members()
         self.fields["amount"].required = False
         if self.instance.pk:
@@ -111,6 +116,7 @@ class LeadForm(forms.ModelForm):
 
     def lead_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self.Meta.fields}
+        data["custom"] = customfields.values_from(self, self.custom_fields, self.instance.custom)
         return data
 
 

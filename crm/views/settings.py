@@ -10,10 +10,11 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import selectors, services
-from crm.access import Action, TenantRight, has_right, require_right
+from crm import customfields, selectors, services
+from crm.access import Action, Entity, TenantRight, has_right, require_right
 from crm.errors import DomainError
 from crm.forms import (
+    CustomFieldForm,
     InviteForm,
     MemberForm,
     RoleCreateForm,
@@ -300,3 +301,53 @@ def audit(request: HttpRequest) -> HttpResponse:
     """Who changed members, roles, teams and settings, newest first (keyset-free: small)."""
     page = Paginator(selectors.audit_events(), 50).get_page(request.GET.get("page"))
     return render(request, "crm/settings_audit.html", {"page": page, "section": "audit"})
+
+
+# --- Custom fields ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require_right(SETTINGS)
+def custom_fields(request: HttpRequest) -> HttpResponse:
+    """Fields per record type, with a form to add one."""
+    form = CustomFieldForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customfields.field_save(actor=request.membership, field=None, data=form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Field added."))
+            return _to(request, "crm:custom_fields")
+    rows = customfields.all_definitions()
+    groups = [
+        (value, label, [f for f in rows if f.entity == value]) for value, label in Entity.choices
+    ]
+    context = {"groups": groups, "form": form, "section": "fields"}
+    return render(request, "crm/settings_fields.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@require_right(SETTINGS)
+def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    field = customfields.field_get(field_id=pk)
+    form = CustomFieldForm(request.POST or None, field=field)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customfields.field_save(actor=request.membership, field=field, data=form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Saved."))
+            return _to(request, "crm:custom_fields")
+    context = {"field": field, "form": form, "section": "fields"}
+    return render(request, "crm/settings_field.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@require_right(SETTINGS)
+def custom_field_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    field = customfields.field_get(field_id=pk)
+    customfields.field_delete(actor=request.membership, field=field)
+    messages.success(request, _("Field removed."))
+    return _to(request, "crm:custom_fields")

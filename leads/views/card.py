@@ -9,6 +9,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import customfields
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
@@ -27,8 +28,12 @@ def card_context(request: HttpRequest, lead) -> dict:
     """Everything the card shows (also re-rendered piecewise by htmx)."""
     actor = request.membership
     statuses = list(selectors.status_list())
+    defs = customfields.definitions(entity=Entity.LEAD)
     return {
         "lead": lead,
+        "custom_lines": customfields.display(
+            defs, lead.custom, customfields.member_names(defs, lead.custom)
+        ),
         "section": "list",
         "statuses": statuses,
         "allowed_status_ids": selectors.allowed_status_ids(lead, statuses),

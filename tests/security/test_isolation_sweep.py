@@ -19,7 +19,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from crm.models import Invitation, Role, Team, Tenant
+from crm.models import CustomField, Invitation, Role, Team, Tenant
 from crm.notifications import notify
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
@@ -124,6 +124,16 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "crm:role_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_role"),
     "crm:audit": TenantUrl({"GET": ADMIN_ONLY}),
+    "crm:custom_fields": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        data=lambda w: {"entity": "lead", "label": "Hacked", "key": "hacked", "field_type": "text"},
+    ),
+    "crm:custom_field_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="custom_field",
+        data=lambda w: {"label": "Hacked"},
+    ),
+    "crm:custom_field_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_field"),
     "crm:notifications": TenantUrl({"GET": EVERYONE}),
     # Only the recipient opens a notification; everyone else gets the "missing" 404.
     "crm:notification_open": TenantUrl(
@@ -231,7 +241,11 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         activity = lead_activity_add(actor=admin, lead=lead, kind="task", subject="Перезвонить")
         in_progress = list(LeadStatus.objects.filter(state="in_progress"))
         (notification,) = notify(recipients=[admin], kind="lead.assigned", data={"title": "X"})
+        custom_field = CustomField.objects.create(
+            entity="lead", key="city", label="Город", field_type="text"
+        )
         return {
+            "custom_field": custom_field,
             "notification": notification,
             "lead": lead,
             "pool_lead": pool_lead,
