@@ -53,3 +53,8 @@ migrations: $(STAMP)
 messages: $(STAMP)
 	DEBUG=1 $(PY) manage.py makemessages --locale ru --ignore ".venv/*" --ignore "tests/*" --ignore "bench/*"
 	DEBUG=1 $(PY) manage.py compilemessages --locale ru --ignore ".venv/*"
+
+# Load benchmark of the lead lists on PostgreSQL (bench/README.md): BENCH_LEADS=10000000 make bench
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.run --leads $${BENCH_LEADS:-1000000}

@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import Client
+from django.utils import translation
 from psycopg import sql
 
 from crm.models import Membership, Role, Tenant
@@ -144,3 +145,11 @@ def client_for() -> Callable[[Membership], Client]:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Services speak the active language; each test starts in English, as a fresh thread."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
