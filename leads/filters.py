@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import customfields
 from crm.access import Entity
+from crm.models import Team
+from crm.selectors import team_list
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
 
@@ -35,7 +37,7 @@ class LeadFilter(django_filters.FilterSet):
     owner = django_filters.ChoiceFilter(
         label=_("Responsible"), method="filter_owner", empty_label=_("Anyone")
     )
-    team = django_filters.NumberFilter(label=_("Team"), field_name="owner__team_id")
+    team = django_filters.ModelChoiceFilter(label=_("Team"), field_name="owner__team", queryset=Team.objects.none())
     temperature = django_filters.MultipleChoiceFilter(
         label=_("Temperature"), choices=Temperature.choices
     )
@@ -66,6 +68,7 @@ class LeadFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.actor, self.region = actor, region
         self.filters["status"].queryset = selectors.status_list()
+        self.filters["team"].queryset = team_list()
         self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
             (str(m.pk), str(m.user)) for m in selectors.assignable_members()
         ]

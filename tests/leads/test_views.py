@@ -8,6 +8,7 @@ from crm.models import Activity, TimelineEvent
 from crm.tenancy import tenant_context
 from leads import services
 from leads.models import Lead, LeadStatus
+from tests.factories import TeamFactory
 from tests.leads.factories import make_lead
 
 
@@ -52,6 +53,9 @@ def test_search_finds_a_phone_in_any_format_and_names(client_for, tenant, admin,
 
 def test_filters_and_presets(client_for, tenant, admin, manager, url):
     with tenant_context(tenant):
+        team = TeamFactory()
+        manager.team = team
+        manager.save()
         make_lead(admin, owner=None, title="A", temperature="hot", source="telegram")
         make_lead(admin, owner=manager, title="B", temperature="cold", source="call")
         overdue = make_lead(admin, owner=manager, title="C")
@@ -77,6 +81,7 @@ def test_filters_and_presets(client_for, tenant, admin, manager, url):
     assert _rows(client.get(url(""), {"preset": "unassigned"})) == ["A"]
     assert _rows(client.get(url(""), {"preset": "overdue"})) == ["C"]
     assert _rows(client.get(url(""), {"state": "in_progress"})) == ["C"]
+    assert _rows(client.get(url(""), {"team": team.pk})) == ["C", "B"]
     bad = client.get(url(""), {"created_after": "not-a-date"})
     assert bad.status_code == 200
     assert bad.context["filters"].errors
