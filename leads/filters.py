@@ -37,7 +37,9 @@ class LeadFilter(django_filters.FilterSet):
     owner = django_filters.ChoiceFilter(
         label=_("Responsible"), method="filter_owner", empty_label=_("Anyone")
     )
-    team = django_filters.ModelChoiceFilter(label=_("Team"), field_name="owner__team", queryset=Team.objects.none())
+    team = django_filters.ModelChoiceFilter(
+        label=_("Team"), field_name="owner__team", queryset=Team.objects.none()
+    )
     temperature = django_filters.MultipleChoiceFilter(
         label=_("Temperature"), choices=Temperature.choices
     )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("board/", lists.kanban, name="kanban"),
     path("quick/", lists.quick_create, name="quick_create"),
     path("bulk/", lists.bulk, name="bulk"),
+    path("export/", lists.export, name="export"),
     path("new/", card.create, name="create"),
     path("trash/", lists.trash, name="trash"),
     path("<int:pk>/", card.detail, name="detail"),

@@ -13,13 +13,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.access import Action, Entity, can, check_entity
+from crm import customfields
+from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
 from leads.forms import BulkForm, QuickLeadForm
 from leads.models import LeadState
+from leads.resources import LeadExportResource
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filtered(request: HttpRequest, queryset):
@@ -69,11 +73,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
     """Every lead the role may see, with filters, search and sorting."""
+    may_export = scope_for(request.membership, Entity.LEAD, Action.EXPORT) != Scope.NONE
     return _render_list(
         request,
         selectors.lead_list(actor=request.membership),
         template="leads/lead_list.html",
-        extra={"section": "list"},
+        extra={"section": "list", "may_export": may_export},
     )
 
 
@@ -174,3 +179,37 @@ def bulk(request: HttpRequest) -> HttpResponse:
             _("%(n)s more were skipped.") % {"n": missing + max(0, len(result.skipped or []) - 10)},
         )
     return redirect(back)
+
+
+EXPORT_LIMIT = 10_000
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX}
+
+
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as CSV or XLSX (roles with the export right; formula-safe)."""
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EXPORT)
+    exportable = scope_queryset(
+        selectors.lead_base().filter(archived_at=None),
+        actor=request.membership,
+        action=Action.EXPORT,
+    )
+    _filters, rows = _filtered(request, exportable)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in EXPORT_FORMATS:
+        fmt = "csv"
+    defs = customfields.definitions(entity=Entity.LEAD)
+    leads = list(rows.order_by("-created_at", "-pk")[:EXPORT_LIMIT])
+    members = {m.pk: str(m.user) for m in selectors.assignable_members()}
+    dataset = LeadExportResource(custom_fields=defs, members=members).export(leads)
+    if fmt == "csv":
+        # A BOM and semicolons: what Excel in Russian locales opens as columns.
+        content: bytes = ("\ufeff" + dataset.export("csv", delimiter=";")).encode("utf-8")
+    else:
+        content = dataset.export("xlsx")
+    response = HttpResponse(content, content_type=EXPORT_FORMATS[fmt])
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = (
+        f'attachment; filename="leads-{request.tenant.slug}-{stamp}.{fmt}"'
+    )
+    return response

@@ -147,6 +147,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:inbox_new": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
     "leads:kanban": TenantUrl({"GET": EVERYONE}),
+    "leads:export": TenantUrl({"GET": {**EVERYONE, "manager": 403}}),
     # Bulk actions skip what a role may not touch (tests/leads/test_board_and_bulk.py).
     "leads:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
