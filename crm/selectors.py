@@ -8,7 +8,16 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from crm.models import Activity, CustomField, Invitation, Membership, Role, Team, TimelineEvent, User
+from crm.models import (
+    Activity,
+    CustomField,
+    Invitation,
+    Membership,
+    Role,
+    Team,
+    TimelineEvent,
+    User,
+)
 
 AUDIT_TARGETS = (Membership, Role, Team, Invitation, CustomField)
 

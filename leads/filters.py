@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import customfields
 from crm.access import Entity
-from crm.models import Team
+from crm.models import Membership, Team
 from crm.selectors import team_list
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
@@ -29,19 +29,24 @@ class LeadFilter(django_filters.FilterSet):
     """Status, state, source, owner, team, temperature, dates, text search and presets."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    # distinct=False everywhere: these filter plain columns, and DISTINCT defeats the LIMIT.
     status = django_filters.ModelMultipleChoiceFilter(
-        label=_("Status"), queryset=LeadStatus.objects.none()
+        label=_("Status"), queryset=LeadStatus.objects.none(), distinct=False
     )
-    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=LeadState.choices)
-    source = django_filters.MultipleChoiceFilter(label=_("Source"), choices=LeadSource.choices)
+    state = django_filters.MultipleChoiceFilter(
+        label=_("State"), choices=LeadState.choices, distinct=False
+    )
+    source = django_filters.MultipleChoiceFilter(
+        label=_("Source"), choices=LeadSource.choices, distinct=False
+    )
     owner = django_filters.ChoiceFilter(
         label=_("Responsible"), method="filter_owner", empty_label=_("Anyone")
     )
     team = django_filters.ModelChoiceFilter(
-        label=_("Team"), field_name="owner__team", queryset=Team.objects.none()
+        label=_("Team"), method="filter_team", queryset=Team.objects.none()
     )
     temperature = django_filters.MultipleChoiceFilter(
-        label=_("Temperature"), choices=Temperature.choices
+        label=_("Temperature"), choices=Temperature.choices, distinct=False
     )
     created_after = django_filters.DateFilter(
         label=_("Created from"),
@@ -69,7 +74,7 @@ class LeadFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, actor: Any, region: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.actor, self.region = actor, region
-        self.filters["status"].queryset = selectors.status_list()
+        self.filters["status"].queryset = selectors.statuses()
         self.filters["team"].queryset = team_list()
         self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
             (str(m.pk), str(m.user)) for m in selectors.assignable_members()
@@ -104,6 +109,10 @@ class LeadFilter(django_filters.FilterSet):
         if value == "me":
             return queryset.filter(owner=self.actor)
         return queryset.filter(owner_id=value) if value.isdigit() else queryset
+
+    def filter_team(self, queryset: QuerySet[Lead], name: str, value: Team) -> QuerySet[Lead]:
+        # A semi-join on the team's members, not a join through every lead's owner.
+        return queryset.filter(owner_id__in=Membership.objects.filter(team=value).values("pk"))
 
     def filter_preset(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         if value == "mine":

@@ -156,6 +156,12 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             models.Index(fields=["tenant", "phone_e164"], name="leads_phone"),
             models.Index(fields=["tenant", "email_key"], name="leads_email"),
             models.Index(fields=["tenant", "messenger", "messenger_id"], name="leads_messenger"),
+            # Counts per source over the inbox parts, answered from the index alone.
+            models.Index(
+                fields=["tenant", "owner", "state", "source"],
+                condition=Q(deleted_at=None, archived_at=None),
+                name="leads_inbox_sources",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,10 +31,28 @@ def lead_list(*, actor: Membership) -> QuerySet[Lead]:
     return scope_queryset(lead_base().filter(archived_at=None), actor=actor, action=Action.VIEW)
 
 
+def inbox_base() -> QuerySet[Lead]:
+    """Leads that may appear in an inbox (filters apply to this before it is split)."""
+    return lead_base().filter(archived_at=None)
+
+
+def inbox_parts(queryset: QuerySet[Lead], *, actor: Membership) -> list[QuerySet[Lead]]:
+    """The inbox as index-ordered parts: my new, my in-progress, and unassigned new leads.
+
+    Every member who may view leads sees all three (own leads, and the shared pool), so no
+    scope join is needed; each part walks the (tenant, owner, state, created_at) index.
+    """
+    return [
+        queryset.filter(owner=actor, state=LeadState.NEW),
+        queryset.filter(owner=actor, state=LeadState.IN_PROGRESS),
+        queryset.filter(owner__isnull=True, state=LeadState.NEW),
+    ]
+
+
 def inbox(*, actor: Membership) -> QuerySet[Lead]:
-    """The manager's inbox: new and unassigned leads plus the actor's own open leads."""
-    return lead_list(actor=actor).filter(
-        Q(state__in=OPEN_STATES, owner=actor) | Q(state="new", owner__isnull=True)
+    """The inbox as one queryset (for polling and other sorts): the parts, OR-ed."""
+    return inbox_base().filter(
+        Q(state__in=OPEN_STATES, owner=actor) | Q(state=LeadState.NEW, owner__isnull=True)
     )
 
 
@@ -105,8 +123,34 @@ def _decode(cursor: str) -> tuple[datetime, int] | None:
         return None
 
 
-def page_newest_first(queryset: QuerySet[Lead], cursor: str | None, size: int = PAGE_SIZE) -> Page:
+def page_newest_first_of_parts(
+    parts: list[QuerySet[Lead]], cursor: str | None, size: int | None = None
+) -> Page:
+    """Keyset page over several index-ordered parts: newest (created_at, id) keys of each
+    part, merged; then the rows of the page by id. One query per part plus one."""
+    size = size or PAGE_SIZE
+    position = _decode(cursor) if cursor else None
+    keys: list[tuple[datetime, int]] = []
+    for part in parts:
+        if position is not None:
+            created, pk = position
+            part = part.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+        keys += list(
+            part.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
+        )
+    keys.sort(reverse=True)
+    more = len(keys) > size
+    ids = [pk for _created, pk in keys[:size]]
+    by_id = lead_base().in_bulk(ids)
+    rows = [by_id[pk] for pk in ids if pk in by_id]
+    return Page(rows=rows, next_cursor=_encode(rows[-1]) if more and rows else None)
+
+
+def page_newest_first(
+    queryset: QuerySet[Lead], cursor: str | None, size: int | None = None
+) -> Page:
     """Keyset pagination by (created_at, id) descending: no COUNT, constant cost per page."""
+    size = size or PAGE_SIZE
     position = _decode(cursor) if cursor else None
     if position is not None:
         created, pk = position
@@ -117,19 +161,25 @@ def page_newest_first(queryset: QuerySet[Lead], cursor: str | None, size: int = 
     return Page(rows=rows, next_cursor=_encode(rows[-1]) if more and rows else None)
 
 
-def source_counts(queryset: QuerySet[Lead]) -> list[tuple[str, str, int]]:
-    """(source, label, count) for the sources present in `queryset` (meant for the inbox,
-    which holds the open work, not the tenant's whole history)."""
-    rows = queryset.order_by().values("source").annotate(n=Count("pk")).order_by("-n")
+def source_counts(parts: list[QuerySet[Lead]]) -> list[tuple[str, str, int]]:
+    """(source, label, count) over the inbox parts (index-only scans on leads_inbox_sources)."""
+    totals: dict[str, int] = {}
+    for part in parts:
+        for row in part.order_by().values("source").annotate(n=Count("pk")):
+            totals[row["source"]] = totals.get(row["source"], 0) + row["n"]
     labels = dict(LeadSource.choices)
-    return [(row["source"], labels.get(row["source"], row["source"]), row["n"]) for row in rows]
+    ranked = sorted(totals.items(), key=lambda item: -item[1])
+    return [(source, labels.get(source, source), n) for source, n in ranked]
 
 
-def status_list() -> QuerySet[LeadStatus]:
-    """The tenant's statuses in board order, with how many live leads each holds."""
-    return LeadStatus.objects.annotate(
-        lead_count=Count("leads", filter=Q(leads__deleted_at=None))
-    ).order_by("position", "pk")
+def statuses() -> QuerySet[LeadStatus]:
+    """The tenant's statuses in board order (a handful of rows; no counting)."""
+    return LeadStatus.objects.order_by("position", "pk")
+
+
+def status_list_with_counts() -> QuerySet[LeadStatus]:
+    """Statuses with how many live leads each holds (the settings page only: it counts)."""
+    return statuses().annotate(lead_count=Count("leads", filter=Q(leads__deleted_at=None)))
 
 
 def status_get(*, status_id: int) -> LeadStatus:

@@ -27,7 +27,7 @@ def _card(request: HttpRequest, pk: int) -> HttpResponse:
 def card_context(request: HttpRequest, lead) -> dict:
     """Everything the card shows (also re-rendered piecewise by htmx)."""
     actor = request.membership
-    statuses = list(selectors.status_list())
+    statuses = list(selectors.statuses())
     defs = customfields.definitions(entity=Entity.LEAD)
     return {
         "lead": lead,
@@ -157,7 +157,7 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
             error.message, status=error.status_code, content_type="text/plain; charset=utf-8"
         )
     fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
-    statuses = list(selectors.status_list())
+    statuses = list(selectors.statuses())
     context = {
         "lead": fresh,
         "allowed": {fresh.pk: selectors.allowed_status_ids(fresh, statuses)},

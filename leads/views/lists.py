@@ -37,13 +37,29 @@ def _filtered(request: HttpRequest, queryset):
     return filters, (filters.qs if filters.is_bound and filters.is_valid() else queryset)
 
 
-def _render_list(request: HttpRequest, queryset, *, template: str, extra: dict) -> HttpResponse:
+def _render_list(
+    request: HttpRequest,
+    queryset,
+    *,
+    template: str,
+    extra: dict,
+    split=None,
+) -> HttpResponse:
+    """Filter, sort and paginate a lead list. `split` turns the filtered queryset into
+    index-ordered parts that are merged (the inbox); other sorts use the queryset as is."""
     filters, rows = _filtered(request, queryset)
     sort = request.GET.get("sort", "-created")
     if sort in SORTS and sort != "-created":
-        page = selectors.Page(
-            rows=list(rows.order_by(*SORTS[sort])[: selectors.PAGE_SIZE]), next_cursor=None
+        ordered = (
+            rows.filter(pk__in=selectors.inbox(actor=request.membership).values("pk"))
+            if split
+            else rows
         )
+        page = selectors.Page(
+            rows=list(ordered.order_by(*SORTS[sort])[: selectors.PAGE_SIZE]), next_cursor=None
+        )
+    elif split is not None:
+        page = selectors.page_newest_first_of_parts(split(rows), request.GET.get("after"))
     else:
         page = selectors.page_newest_first(rows, request.GET.get("after"))
     context = {
@@ -54,20 +70,32 @@ def _render_list(request: HttpRequest, queryset, *, template: str, extra: dict) 
         "bulk_form": BulkForm(),
         **extra,
     }
+    if split is not None and "source_counts" in extra:
+        context["source_counts"] = selectors.source_counts(split(rows))
     partial = request.htmx and request.GET.get("fragment") == "rows"
     response = render(request, f"{template}#rows" if partial else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
+def _inbox_page(request: HttpRequest, quick_form: QuickLeadForm) -> HttpResponse:
+    extra = {"section": "inbox", "quick_form": quick_form}
+    if not request.htmx:
+        extra["source_counts"] = []
+    actor = request.membership
+    return _render_list(
+        request,
+        selectors.inbox_base(),
+        template="leads/lead_inbox.html",
+        extra=extra,
+        split=lambda rows: selectors.inbox_parts(rows, actor=actor),
+    )
+
+
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """New and unassigned leads plus my open leads, newest first, with counts per source."""
-    queryset = selectors.inbox(actor=request.membership)
-    extra = {"section": "inbox", "quick_form": QuickLeadForm(), "newest": None}
-    if not request.htmx:
-        extra["source_counts"] = selectors.source_counts(queryset)
-    return _render_list(request, queryset, template="leads/lead_inbox.html", extra=extra)
+    return _inbox_page(request, QuickLeadForm())
 
 
 @require_GET
@@ -102,13 +130,7 @@ def quick_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Lead “%(title)s” created.") % {"title": lead.title})
             return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk))
-    queryset = selectors.inbox(actor=request.membership)
-    extra = {
-        "section": "inbox",
-        "quick_form": form,
-        "source_counts": selectors.source_counts(queryset),
-    }
-    response = _render_list(request, queryset, template="leads/lead_inbox.html", extra=extra)
+    response = _inbox_page(request, form)
     response.status_code = 400
     return response
 
@@ -129,7 +151,7 @@ def trash(request: HttpRequest) -> HttpResponse:
 def kanban(request: HttpRequest) -> HttpResponse:
     """The board: a column per status, drag a card to move it (same service and rights)."""
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
-    statuses = list(selectors.status_list())
+    statuses = list(selectors.statuses())
     since = timezone.now() - timedelta(days=selectors.BOARD_CLOSED_DAYS)
     columns = selectors.board(actor=request.membership, statuses=statuses, since_closed=since)
     allowed = {

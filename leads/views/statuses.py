@@ -35,7 +35,7 @@ def statuses(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Status added."))
             return _to_list(request)
-    rows = list(selectors.status_list())
+    rows = list(selectors.status_list_with_counts())
     groups = [
         (value, label, [s for s in rows if s.state == value]) for value, label in LeadState.choices
     ]
