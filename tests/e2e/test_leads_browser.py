@@ -83,7 +83,7 @@ def test_a_manager_takes_a_lead_and_drags_one_across_the_board(new_page, shots, 
     page.screenshot(path=shots / "04-board-after.png", full_page=True)
     with tenant_context(team["tenant"]):
         moved = Lead.objects.get(pk=team["mine"].pk)
-    assert moved.status == clarifying
+    assert moved.status_id == clarifying.pk
     assert moved.state == "in_progress"
 
     # A move the state machine refuses puts the card back and says why.
@@ -95,4 +95,4 @@ def test_a_manager_takes_a_lead_and_drags_one_across_the_board(new_page, shots, 
         page.locator(f"[data-testid=column-{clarifying.pk}] #card-{team['mine'].pk}").count() == 1
     )
     with tenant_context(team["tenant"]):
-        assert Lead.objects.get(pk=team["mine"].pk).status == clarifying
+        assert Lead.objects.get(pk=team["mine"].pk).status_id == clarifying.pk
