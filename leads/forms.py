@@ -186,8 +186,8 @@ class StatusForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["state"].disabled = True  # a used status never changes state
+        if self.instance.pk and self.instance.leads.exists():
+            self.fields["state"].disabled = True  # a used status never changes its stage
 
     def clean_color(self) -> str:
         color = self.cleaned_data["color"]

@@ -428,7 +428,8 @@ def _status_name_taken(name: str, exclude_pk: int | None = None) -> bool:
 def status_save(
     *, actor: Membership, status: LeadStatus | None, data: dict[str, Any]
 ) -> LeadStatus:
-    """Create a status or rename/recolour/reorder one; a status never changes its state."""
+    """Create a status, or rename/recolour/reorder one. Its stage may change only while no
+    lead (live or in the trash) uses it, and never away from being its stage's default."""
     name = data["name"].strip()
     if _status_name_taken(name, exclude_pk=status.pk if status else None):
         raise DomainError(_("A status with this name already exists."))
@@ -443,9 +444,19 @@ def status_save(
             )
             kind = "status.created"
         else:
-            status.name, status.color = name, data["color"]
+            new_state = data.get("state") or status.state
+            if new_state != status.state:
+                if Lead.objects.filter(status=status).exists():
+                    raise DomainError(
+                        _(
+                            "Leads use this status, so its stage cannot change: add a new status instead."
+                        )
+                    )
+                if status.is_default:
+                    raise DomainError(_("Make another status the default of this stage first."))
+            status.name, status.color, status.state = name, data["color"], new_state
             status.position = data.get("position", status.position) or 0
-            status.save(update_fields=["name", "color", "position", "updated_at"])
+            status.save(update_fields=["name", "color", "state", "position", "updated_at"])
             kind = "status.changed"
         timeline_record(actor=actor, target=status, kind=kind, data={"status": status.name})
     return status

@@ -322,4 +322,30 @@ def test_status_settings(client_for, tenant, admin, url):
     )
     with tenant_context(tenant):
         status.refresh_from_db()
-        assert (status.name, status.state) == ("Встреча", "in_progress")  # the state never changes
+        assert (status.name, status.state) == ("Встреча", "junk")  # unused: its stage may change
+
+
+def test_an_unused_status_may_change_its_stage_a_used_one_may_not(client_for, tenant, admin, url):
+    client = client_for(admin)
+    client.post(
+        url("settings/statuses/"),
+        {"name": "Перезвонить позже", "color": "#111111", "state": "in_progress", "position": 5},
+    )
+    with tenant_context(tenant):
+        status = LeadStatus.objects.get(name="Перезвонить позже")
+    client.post(
+        url(f"settings/statuses/{status.pk}/"),
+        {"name": "Перезвонить позже", "color": "#111111", "state": "junk", "position": 5},
+    )
+    with tenant_context(tenant):
+        status.refresh_from_db()
+        assert status.state == "junk"
+        lead = make_lead(admin)
+        services.lead_move(actor=admin, lead=lead, status=status)
+    client.post(
+        url(f"settings/statuses/{status.pk}/"),
+        {"name": "Перезвонить позже", "color": "#111111", "state": "in_progress", "position": 5},
+    )
+    with tenant_context(tenant):
+        status.refresh_from_db()
+        assert status.state == "junk"
