@@ -449,7 +449,8 @@ def status_save(
                 if Lead.objects.filter(status=status).exists():
                     raise DomainError(
                         _(
-                            "Leads use this status, so its stage cannot change: add a new status instead."
+                            "Leads use this status, so its stage cannot change: "
+                            "add a new status instead."
                         )
                     )
                 if status.is_default:
