@@ -13,7 +13,7 @@ from crm.access import Entity
 from crm.models import Activity, Membership
 from leads import selectors
 from leads.models import Lead, LeadStatus
-from leads.services import ProductLine
+from leads.services import EDITABLE_FIELDS, ProductLine
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
 
@@ -35,25 +35,7 @@ class LeadForm(forms.ModelForm):
 
     class Meta:
         model = Lead
-        fields = [
-            "title",
-            "name",
-            "company_name",
-            "phone",
-            "email",
-            "messenger",
-            "messenger_id",
-            "message",
-            "source",
-            "temperature",
-            "amount",
-            "currency",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_content",
-            "utm_term",
-        ]
+        fields = [f for f in EDITABLE_FIELDS if f != "custom"]
         widgets = {"message": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -249,6 +249,11 @@ def _record_first_response(lead: Lead) -> None:
         lead.first_response_at = timezone.now()
 
 
+def _moved(old: LeadStatus, new: LeadStatus) -> dict[str, str]:
+    """What a status move records on the lead's timeline."""
+    return {"from": old.name, "to": new.name, "from_state": old.state, "to_state": new.state}
+
+
 def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
     """Move a lead to `status`: a stage move inside its state, or a state transition.
 
@@ -294,12 +299,7 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
             actor=actor,
             target=lead,
             kind="lead.moved",
-            data={
-                "from": old_status.name,
-                "to": status.name,
-                "from_state": old_state,
-                "to_state": status.state,
-            },
+            data=_moved(old_status, status),
         )
     return lead
 
@@ -487,12 +487,7 @@ def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadSta
             model=Lead,
             target_ids=moved_ids,
             kind="lead.moved",
-            data={
-                "from": status.name,
-                "to": replacement.name,
-                "from_state": status.state,
-                "to_state": replacement.state,
-            },
+            data=_moved(status, replacement),
         )
         if status.is_default:
             LeadStatus.objects.filter(pk=status.pk).update(is_default=False)
