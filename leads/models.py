@@ -156,6 +156,13 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             models.Index(fields=["tenant", "phone_e164"], name="leads_phone"),
             models.Index(fields=["tenant", "email_key"], name="leads_email"),
             models.Index(fields=["tenant", "messenger", "messenger_id"], name="leads_messenger"),
+            # The shared inbox in date order (owner IS NULL cannot walk leads_owner_state).
+            models.Index(
+                fields=["tenant", "-created_at", "-id"],
+                include=["source"],
+                condition=Q(owner=None, state="new", deleted_at=None, archived_at=None),
+                name="leads_shared_inbox",
+            ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],

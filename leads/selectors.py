@@ -161,7 +161,8 @@ def source_counts(parts: list[QuerySet[Lead]]) -> list[tuple[str, str, int]]:
     """(source, label, count) over the inbox parts (index-only scans on leads_inbox_sources)."""
     totals: dict[str, int] = {}
     for part in parts:
-        for row in part.order_by().values("source").annotate(n=Count("pk")):
+        # COUNT(*), not COUNT(id): answered from the leads_inbox_sources index alone.
+        for row in part.order_by().values("source").annotate(n=Count("*")):
             totals[row["source"]] = totals.get(row["source"], 0) + row["n"]
     labels = dict(LeadSource.choices)
     ranked = sorted(totals.items(), key=lambda item: -item[1])
