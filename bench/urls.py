@@ -1,0 +1,11 @@
+"""The application's URLs with the floor page in front of them."""
+
+from django.urls import path
+
+from bench.floor import floor
+from crm.urls import handler403, handler404, handler500
+from crm.urls import urlpatterns as app_urlpatterns
+
+urlpatterns = [path("bench/floor/<slug:slug>/", floor, name="bench_floor"), *app_urlpatterns]
+
+__all__ = ["handler403", "handler404", "handler500", "urlpatterns"]
