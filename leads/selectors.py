@@ -283,7 +283,8 @@ def board(*, actor: Membership, statuses: list[LeadStatus], since_closed: dateti
         )
     ).filter(rank__lte=BOARD_CARDS)
     cards: dict[int, list[Lead]] = {}
-    for lead in ranked.order_by("status_id", "rank"):
+    # owner__team: the board asks can(edit) per card, which reads the owner's team.
+    for lead in ranked.select_related("owner__team").order_by("status_id", "rank"):
         cards.setdefault(lead.status_id, []).append(lead)
     return [
         Column(

@@ -127,3 +127,32 @@ def test_bad_bulk_input_changes_nothing(client_for, tenant, admin, payload):
     assert response.status_code == 302
     with tenant_context(tenant):
         assert Lead.objects.get(pk=lead.pk).state == "new"
+
+
+def test_a_team_leads_board_runs_a_constant_number_of_queries(
+    client_for, tenant, admin, django_assert_num_queries
+):
+    from tests.factories import TeamFactory, add_member
+
+    with tenant_context(tenant):
+        team = TeamFactory()
+    chief = add_member(tenant, "manager", team=team)
+    with tenant_context(tenant):
+        team.lead = chief
+        team.save()
+    client = client_for(chief)
+    member = add_member(tenant, "manager", team=team)
+    with tenant_context(tenant):
+        make_lead(admin, owner=member)
+    client.get(f"/{tenant.slug}/leads/board/")
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(f"/{tenant.slug}/leads/board/")
+    assert sum(len(c.cards) for c in response.context["columns"]) == 1
+    more = [add_member(tenant, "manager", team=team) for _ in range(4)]
+    with tenant_context(tenant):
+        for owner in more:
+            make_lead(admin, owner=owner)
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(f"/{tenant.slug}/leads/board/")
+    assert sum(len(c.cards) for c in response.context["columns"]) == 5
+    assert len(response.context["allowed"]) == 5  # the team lead may move the team's leads
