@@ -84,6 +84,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
 
+# <select>s rendered in Python (crm/formrenderer.py): member lists made list pages slow.
+FORM_RENDERER = "crm.formrenderer.FormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
