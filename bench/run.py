@@ -72,6 +72,8 @@ def django_env(database_url: str, app_role: str) -> dict[str, str]:
         CSRF_COOKIE_SECURE="0",
         LOG_LEVEL="WARNING",
     )
+    # Production runs with Redis (sessions and cache); BENCH_REDIS_URL="" measures without.
+    env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     return env
 
 

@@ -11,6 +11,7 @@ from crm.access import TenantRight, has_right
 from crm.navigation import nav_for, section_of
 from crm.notifications import unread_count
 from crm.selectors import memberships_for_user
+from crm.urlnames import tenant_reverse
 
 
 def workspace(request: HttpRequest) -> dict[str, Any]:
@@ -22,6 +23,10 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         context["section_nav"] = section_of(request.resolver_match)
         context["perms_settings"] = has_right(membership, TenantRight.SETTINGS)
         context["perms_users"] = has_right(membership, TenantRight.USERS)
+        # Lists build row links from this prefix instead of reversing a URL per row.
+        context["leads_root"] = SimpleLazyObject(
+            lambda: tenant_reverse("leads:list", request.tenant)
+        )
         context["unread_count"] = SimpleLazyObject(lambda: unread_count(member=membership))
     if user is not None and user.is_authenticated:
         context["my_memberships"] = SimpleLazyObject(lambda: memberships_for_user(user=user))

@@ -46,7 +46,7 @@ class TenantMiddleware:
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise Http404
-        with tenant_context(tenant), user_context(request.user):
+        with tenant_context(tenant, user=request.user):
             membership = (
                 Membership.objects.select_related("role", "team", "user")
                 .filter(user=request.user, is_active=True)
@@ -54,6 +54,7 @@ class TenantMiddleware:
             )
             if membership is None:
                 raise Http404
+            membership.tenant = tenant  # the same row: no second query when code reads it
             request.tenant, request.membership = tenant, membership
             if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
                 translation.activate(tenant.language)

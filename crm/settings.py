@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Django's own form widget templates, for the TemplatesSetting renderer.
+    "django.forms",
     "django_htmx",
     "django_filters",
     "import_export",
@@ -84,8 +86,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
 
-# <select>s rendered in Python (crm/formrenderer.py): member lists made list pages slow.
-FORM_RENDERER = "crm.formrenderer.FormRenderer"
+# Form widgets through TEMPLATES, so templates/django/forms/widgets/select.html (one loop,
+# no include per <option>) replaces Django's: member lists made list pages slow.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {
@@ -129,6 +132,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With a shared cache, sessions are read from Redis (written through to the database); a
+# per-process cache would keep a logged-out session alive in the other workers.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker the queue is embedded: tasks run in-process right after commit.

@@ -36,44 +36,48 @@ def current_tenant() -> Tenant | None:
     return _current_tenant.get()
 
 
-def _set_db_setting(name: str, value: str) -> str:
-    """Set a transaction-local PostgreSQL setting and return its previous value."""
+def _set_db_settings(settings: dict[str, str]) -> dict[str, str]:
+    """Set transaction-local PostgreSQL settings in one query; return their previous values."""
+    names = list(settings)
+    columns = ", ".join("current_setting(%s, true), set_config(%s, %s, true)" for _ in names)
+    params = [part for name in names for part in (name, name, settings[name])]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting(%s, true), set_config(%s, %s, true)", [name, name, value]
-        )
-        previous = cursor.fetchone()[0]
-    return previous or ""
+        cursor.execute(f"SELECT {columns}", params)  # only placeholders are interpolated
+        row = cursor.fetchone()
+    return {name: row[2 * i] or "" for i, name in enumerate(names)}
 
 
 @contextmanager
-def _db_setting(name: str, value: str) -> Iterator[None]:
-    """Hold a transaction-local setting for the block, restoring the previous value after."""
-    if connection.vendor != "postgresql":
+def _atomic_with_settings(settings: dict[str, str]) -> Iterator[None]:
+    """An atomic block holding transaction-local settings; the previous values come back
+    after it, unless the block is the whole transaction (its end discards them anyway)."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            yield
+            return
+        previous = _set_db_settings(settings)
         yield
-        return
-    previous = _set_db_setting(name, value)
-    yield
-    # Not in a `finally`: after an error the surrounding atomic block's rollback undoes the
-    # setting, and a query on an aborted transaction would hide the original error.
-    if not connection.needs_rollback:
-        _set_db_setting(name, previous)
+        # Not in a `finally`: after an error the surrounding atomic block's rollback undoes
+        # the settings, and a query on an aborted transaction would hide the original error.
+        if not outermost and not connection.needs_rollback:
+            _set_db_settings(previous)
 
 
 @contextmanager
-def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
+def tenant_context(tenant: Tenant, *, user: Any = None) -> Iterator[Tenant]:
     """Act inside `tenant`: one transaction, RLS setting, django-scopes scope.
 
-    Nested use (a task run eagerly inside a request, a test switching tenants) restores
-    the outer tenant on exit.
+    With `user`, the database also lets that user read their own memberships across
+    tenants (as `user_context` does), in the same statement. Nested use (a task run eagerly
+    inside a request, a test switching tenants) restores the outer tenant on exit.
     """
+    settings = {"app.tenant_id": str(tenant.pk)}
+    if user is not None:
+        settings["app.user_id"] = str(user.pk)
     token = _current_tenant.set(tenant)
     try:
-        with (
-            transaction.atomic(),
-            _db_setting("app.tenant_id", str(tenant.pk)),
-            scope(tenant=tenant),
-        ):
+        with _atomic_with_settings(settings), scope(tenant=tenant):
             yield tenant
     finally:
         _current_tenant.reset(token)
@@ -82,7 +86,7 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
 @contextmanager
 def user_context(user: Any) -> Iterator[None]:
     """Let the database show `user` their own memberships across tenants (RLS)."""
-    with transaction.atomic(), _db_setting("app.user_id", str(user.pk)):
+    with _atomic_with_settings({"app.user_id": str(user.pk)}):
         yield
 
 

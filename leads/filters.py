@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 from crm import customfields
 from crm.access import Entity
 from crm.models import Membership, Team
-from crm.selectors import team_list
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
 
@@ -71,13 +70,21 @@ class LeadFilter(django_filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
-    def __init__(self, *args: Any, actor: Any, region: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        actor: Any,
+        region: str,
+        choices: selectors.SharedChoices | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.actor, self.region = actor, region
+        self.choices = choices or selectors.SharedChoices()
         self.filters["status"].queryset = selectors.statuses()
-        self.filters["team"].queryset = team_list()
+        self.filters["team"].queryset = Team.objects.order_by("name")
         self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
-            (str(m.pk), str(m.user)) for m in selectors.assignable_members()
+            (str(pk), name) for pk, name in self.choices.members
         ]
 
     @property
@@ -85,6 +92,8 @@ class LeadFilter(django_filters.FilterSet):
         """The filter form plus a field per custom field of leads (cf_<key>)."""
         if not hasattr(self, "_form"):
             form = super().form
+            # Options from the page's shared lists (the queryset still validates input).
+            form.fields["status"].widget.choices = self.choices.statuses
             self.custom_fields = customfields.add_form_fields(
                 form, entity=Entity.LEAD, for_filter=True
             )

@@ -217,10 +217,16 @@ class BulkForm(forms.Form):
         label=_("Status"), queryset=LeadStatus.objects.none(), required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, choices: selectors.SharedChoices | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = selectors.assignable_members()
-        self.fields["status"].queryset = LeadStatus.objects.all()
+        choices = choices or selectors.SharedChoices()
+        owner, status = self.fields["owner"], self.fields["status"]
+        owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()
+        # Options from the page's shared lists (the querysets still validate the input).
+        owner.widget.choices = [("", owner.empty_label), *choices.members]
+        status.widget.choices = [("", status.empty_label), *choices.statuses]
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]
 

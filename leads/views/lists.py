@@ -26,13 +26,14 @@ from leads.resources import LeadExportResource
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _filtered(request: HttpRequest, queryset):
+def _filtered(request: HttpRequest, queryset, choices: selectors.SharedChoices | None = None):
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
     filters = LeadFilter(
         request.GET or None,
         queryset=queryset,
         actor=request.membership,
         region=request.tenant.default_region,
+        choices=choices,
     )
     return filters, (filters.qs if filters.is_bound and filters.is_valid() else queryset)
 
@@ -47,7 +48,8 @@ def _render_list(
 ) -> HttpResponse:
     """Filter, sort and paginate a lead list. `split` turns the filtered queryset into
     index-ordered parts that are merged (the inbox); other sorts use the queryset as is."""
-    filters, rows = _filtered(request, queryset)
+    choices = selectors.SharedChoices()
+    filters, rows = _filtered(request, queryset, choices)
     sort = request.GET.get("sort", "-created")
     if sort in SORTS and sort != "-created":
         ordered = (
@@ -67,7 +69,7 @@ def _render_list(
         "page": page,
         "sort": sort,
         "sorts": SORTS,
-        "bulk_form": BulkForm(),
+        "bulk_form": BulkForm(choices=choices),
         **extra,
     }
     if split is not None and "source_counts" in extra:

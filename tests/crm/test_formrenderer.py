@@ -1,11 +1,9 @@
-"""The Python-built <select> is the HTML Django's own templates make."""
+"""Our select.html (no include per <option>) makes the HTML Django's own template makes."""
 
 from __future__ import annotations
 
 from django import forms
 from django.forms.renderers import DjangoTemplates
-
-from crm.formrenderer import FormRenderer
 
 
 class SampleForm(forms.Form):
@@ -17,17 +15,10 @@ class SampleForm(forms.Form):
 
 def test_selects_match_djangos_templates():
     data = {"plain": 'q"', "grouped": ["2", "3"]}
-    ours = SampleForm(data, renderer=FormRenderer())
+    ours = SampleForm(data)  # settings.FORM_RENDERER: the project's templates first
     djangos = SampleForm(data, renderer=DjangoTemplates())
     for name in ("plain", "grouped"):
         attrs = {"class": "form-select", "data-x": "<>"}
         assert ours[name].as_widget(attrs=attrs) == djangos[name].as_widget(attrs=attrs)
     assert 'value="q&quot;" selected' in str(ours["plain"])
     assert "A &amp; &lt;b&gt;" in str(ours["plain"])
-
-
-def test_other_widgets_still_render_through_templates():
-    class TextForm(forms.Form):
-        name = forms.CharField()
-
-    assert 'type="text"' in str(TextForm(renderer=FormRenderer())["name"])

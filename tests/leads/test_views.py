@@ -6,7 +6,7 @@ import pytest
 
 from crm.models import Activity, TimelineEvent
 from crm.tenancy import tenant_context
-from leads import services
+from leads import selectors, services
 from leads.models import Lead, LeadStatus
 from tests.factories import TeamFactory
 from tests.leads.factories import make_lead
@@ -34,7 +34,7 @@ def test_inbox_shows_unassigned_new_and_my_open_leads(client_for, tenant, admin,
     response = client_for(manager).get(url("inbox/"))
     assert response.status_code == 200
     assert _rows(response) == ["Мой", "Свободный"]
-    counts = {source: n for source, _label, n in response.context["source_counts"]}
+    counts = {item.source: item.count for item in response.context["source_counts"]}
     assert counts == {"web_form": 1, "call": 1}
 
 
@@ -349,3 +349,21 @@ def test_an_unused_status_may_change_its_stage_a_used_one_may_not(client_for, te
     with tenant_context(tenant):
         status.refresh_from_db()
         assert status.state == "junk"
+
+
+def test_source_counts_of_a_big_backlog_are_capped_and_marked(tenant, admin, manager):
+    with tenant_context(tenant):
+        for source in ("web_form", "web_form", "call"):
+            make_lead(admin, owner=None, source=source)
+        parts = selectors.inbox_parts(selectors.inbox_base(), actor=manager)
+        exact = selectors.source_counts(parts)
+        capped = selectors.source_counts(parts, cap=2)
+    assert [(c.source, c.count, c.at_least) for c in exact] == [
+        ("web_form", 2, False),
+        ("call", 1, False),
+    ]
+    # The newest two leads of the shared inbox, and a "+" to say there are more.
+    assert [(c.source, c.count, c.at_least) for c in capped] == [
+        ("call", 1, True),
+        ("web_form", 1, True),
+    ]
