@@ -24,6 +24,9 @@ SORTS = {
 }
 
 
+OWNER_SHORTCUTS = [("", _("Anyone")), ("me", _("Me")), ("none", _("Unassigned"))]
+
+
 class LeadFilter(django_filters.FilterSet):
     """Status, state, source, owner, team, temperature, dates, text search and presets."""
 
@@ -38,8 +41,9 @@ class LeadFilter(django_filters.FilterSet):
     source = django_filters.MultipleChoiceFilter(
         label=_("Source"), choices=LeadSource.choices, distinct=False
     )
-    owner = django_filters.ChoiceFilter(
-        label=_("Responsible"), method="filter_owner", empty_label=_("Anyone")
+    # A text filter with a <select>: its member options load only when it is rendered.
+    owner = django_filters.CharFilter(
+        label=_("Responsible"), method="filter_owner", widget=forms.Select
     )
     team = django_filters.ModelChoiceFilter(
         label=_("Team"), method="filter_team", queryset=Team.objects.none()
@@ -70,6 +74,27 @@ class LeadFilter(django_filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
+    # Shown in the collapsed panel (the search and the preset are always on the page).
+    PANEL = (
+        "owner",
+        "created_after",
+        "created_before",
+        "status",
+        "state",
+        "source",
+        "team",
+        "temperature",
+        "sort",
+    )
+
+    @property
+    def panel_open(self) -> bool:
+        """The panel is rendered open when asked for or when one of its filters is set."""
+        data = self.data or {}
+        return "filters" in data or any(
+            data.get(name) for name in data if name in self.PANEL or name.startswith("cf_")
+        )
+
     def __init__(
         self,
         *args: Any,
@@ -83,9 +108,6 @@ class LeadFilter(django_filters.FilterSet):
         self.choices = choices or selectors.SharedChoices()
         self.filters["status"].queryset = selectors.statuses()
         self.filters["team"].queryset = Team.objects.order_by("name")
-        self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
-            (str(pk), name) for pk, name in self.choices.members
-        ]
 
     @property
     def form(self) -> forms.Form:
@@ -93,7 +115,11 @@ class LeadFilter(django_filters.FilterSet):
         if not hasattr(self, "_form"):
             form = super().form
             # Options from the page's shared lists (the queryset still validates input).
-            form.fields["status"].widget.choices = self.choices.statuses
+            choices = self.choices
+            form.fields["status"].widget.choices = selectors.LazyChoices(lambda: choices.statuses)
+            form.fields["owner"].widget.choices = selectors.LazyChoices(
+                lambda: [*OWNER_SHORTCUTS, *choices.members]
+            )
             self.custom_fields = customfields.add_form_fields(
                 form, entity=Entity.LEAD, for_filter=True
             )
@@ -113,11 +139,12 @@ class LeadFilter(django_filters.FilterSet):
         return selectors.search(queryset, value, region=self.region)
 
     def filter_owner(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        # Any other value filters to nothing: ids are only ever looked up in this tenant.
         if value == "none":
             return queryset.filter(owner__isnull=True)
         if value == "me":
             return queryset.filter(owner=self.actor)
-        return queryset.filter(owner_id=value) if value.isdigit() else queryset
+        return queryset.filter(owner_id=value) if value.isdigit() else queryset.none()
 
     def filter_team(self, queryset: QuerySet[Lead], name: str, value: Team) -> QuerySet[Lead]:
         # A semi-join on the team's members, not a join through every lead's owner.

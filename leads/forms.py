@@ -225,8 +225,12 @@ class BulkForm(forms.Form):
         owner, status = self.fields["owner"], self.fields["status"]
         owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()
         # Options from the page's shared lists (the querysets still validate the input).
-        owner.widget.choices = [("", owner.empty_label), *choices.members]
-        status.widget.choices = [("", status.empty_label), *choices.statuses]
+        owner.widget.choices = selectors.LazyChoices(
+            lambda: [("", owner.empty_label), *choices.members]
+        )
+        status.widget.choices = selectors.LazyChoices(
+            lambda: [("", status.empty_label), *choices.statuses]
+        )
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
+from django.utils.choices import BaseChoiceIterator
 from django.utils.dateparse import parse_datetime
 
 from contacts.normalize import DIGITS, email_key, phone_e164
@@ -177,11 +181,17 @@ def source_counts(parts: list[QuerySet[Lead]], cap: int = SOURCE_COUNT_CAP) -> l
     totals: Counter[str] = Counter()
     capped = False
     for part in parts:
-        sources = list(
-            part.order_by("-created_at", "-pk").values_list("source", flat=True)[: cap + 1]
-        )
-        capped = capped or len(sources) > cap
-        totals.update(sources[:cap])
+        newest = part.order_by("-created_at", "-pk").values("source")[:cap]
+        inner, params = newest.query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The ORM cannot GROUP BY over a sliced subquery: wrap its compiled SQL.
+            cursor.execute(
+                f"SELECT source, COUNT(*) FROM ({inner}) AS newest GROUP BY source",  # noqa: S608 - ORM SQL, values are params
+                params,
+            )
+            counts = dict(cursor.fetchall())
+        capped = capped or sum(counts.values()) >= cap
+        totals.update(counts)
     labels = dict(LeadSource.choices)
     return [
         SourceCount(source, labels.get(source, source), n, capped)
@@ -213,6 +223,17 @@ def assignable_members() -> QuerySet[Membership]:
         .select_related("user", "team")
         .order_by("user__full_name")
     )
+
+
+class LazyChoices(BaseChoiceIterator):
+    """Options read when a <select> is rendered, not when its form is built (the filter
+    panel and the bulk bar of a list are often not on the page)."""
+
+    def __init__(self, load: Callable[[], list[tuple[Any, str]]]) -> None:
+        self.load = load
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        yield from self.load()
 
 
 class SharedChoices:

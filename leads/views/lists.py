@@ -38,6 +38,14 @@ def _filtered(request: HttpRequest, queryset, choices: selectors.SharedChoices |
     return filters, (filters.qs if filters.is_bound and filters.is_valid() else queryset)
 
 
+def _page_url(request: HttpRequest) -> str:
+    """The list's own URL, without the parameters that only shape a fragment."""
+    params = request.GET.copy()
+    for key in ("fragment", "bulk"):
+        params.pop(key, None)
+    return f"{request.path}?{params.urlencode()}" if params else request.path
+
+
 def _render_list(
     request: HttpRequest,
     queryset,
@@ -47,10 +55,20 @@ def _render_list(
     split=None,
 ) -> HttpResponse:
     """Filter, sort and paginate a lead list. `split` turns the filtered queryset into
-    index-ordered parts that are merged (the inbox); other sorts use the queryset as is."""
+    index-ordered parts that are merged (the inbox); other sorts use the queryset as is.
+
+    htmx asks for pieces with ?fragment=: `rows` (the table), `filters` (the filter panel),
+    `bulk` (the action bar, loaded when a first row is ticked)."""
+    fragment = request.GET.get("fragment") if request.htmx else None
     choices = selectors.SharedChoices()
+    bulk = {"bulk_form": BulkForm(choices=choices), "list_url": _page_url(request)}
+    if fragment == "bulk":
+        check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
+        return _respond(request, "leads/_lead_table.html#bulk-bar", bulk)
     filters, rows = _filtered(request, queryset, choices)
     sort = request.GET.get("sort", "-created")
+    if fragment == "filters":
+        return _respond(request, "leads/_filters.html#panel", {"filters": filters, "sort": sort})
     if sort in SORTS and sort != "-created":
         ordered = (
             rows.filter(pk__in=selectors.inbox(actor=request.membership).values("pk"))
@@ -69,13 +87,18 @@ def _render_list(
         "page": page,
         "sort": sort,
         "sorts": SORTS,
-        "bulk_form": BulkForm(choices=choices),
+        "show_bulk": "bulk" in request.GET,
+        **bulk,
         **extra,
     }
     if split is not None and "source_counts" in extra:
         context["source_counts"] = selectors.source_counts(split(rows))
-    partial = request.htmx and request.GET.get("fragment") == "rows"
-    response = render(request, f"{template}#rows" if partial else template, context)
+    return _respond(request, f"{template}#rows" if fragment == "rows" else template, context)
+
+
+def _respond(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """Render a list page or one of its fragments (they vary with HX-Request)."""
+    response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

@@ -367,3 +367,43 @@ def test_source_counts_of_a_big_backlog_are_capped_and_marked(tenant, admin, man
         ("call", 1, True),
         ("web_form", 1, True),
     ]
+
+
+def test_filter_panel_and_bulk_bar_load_on_demand(client_for, tenant, admin, manager, url):
+    with tenant_context(tenant):
+        make_lead(admin, owner=manager, title="Мой")
+    client = client_for(manager)
+    page = client.get(url("inbox/")).content.decode()
+    # Closed by default: a link (htmx, or ?filters=1 without JavaScript), no member list.
+    assert 'data-testid="more-filters"' in page
+    assert 'data-testid="filter-panel"' not in page
+    assert 'id="bulk-form"' not in page
+    assert 'id="bulk-bar"' in page
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    panel = client.get(url("inbox/"), {"fragment": "filters", "filters": "1"}, **htmx)
+    assert panel.status_code == 200
+    assert 'data-testid="filter-panel"' in panel.content.decode()
+    assert "<html" not in panel.content.decode()
+    assert manager.user.full_name in panel.content.decode()
+    bar = client.get(url(""), {"fragment": "bulk", "state": "new"}, **htmx).content.decode()
+    assert 'id="bulk-form"' in bar
+    assert "<html" not in bar
+    # The bar sends the user back to the list they were on, not to the fragment's URL.
+    assert f'name="next" value="/{tenant.slug}/leads/?state=new"' in bar
+    # Without JavaScript: the same pieces inline.
+    for query in ({"filters": "1"}, {"status": "", "owner": "me"}):
+        assert 'data-testid="filter-panel"' in client.get(url(""), query).content.decode()
+    assert 'id="bulk-form"' in client.get(url(""), {"bulk": "1"}).content.decode()
+
+
+def test_the_owner_filter_accepts_me_none_and_member_ids_only(
+    client_for, tenant, admin, manager, url
+):
+    with tenant_context(tenant):
+        make_lead(admin, owner=manager, title="Мой")
+        make_lead(admin, owner=None, title="Свободный")
+    client = client_for(admin)
+    assert _rows(client.get(url(""), {"owner": "me"})) == []
+    assert _rows(client.get(url(""), {"owner": "none"})) == ["Свободный"]
+    assert _rows(client.get(url(""), {"owner": str(manager.pk)})) == ["Мой"]
+    assert _rows(client.get(url(""), {"owner": "nobody"})) == []
