@@ -128,3 +128,20 @@ def test_trash_restore_and_purge(tenant, admin):
         assert not Contact.objects.filter(pk=contact.pk).exists()
         assert not MatchKey.objects.exists()
         assert not Activity.objects.exists()
+
+
+def test_the_beat_task_purges_every_tenants_old_trash(tenant, other_tenant, admin, other_admin):
+    from contacts.tasks import parties_purge_trash_all_task
+
+    old = timezone.now() - timedelta(days=31)
+    for workspace, actor in ((tenant, admin), (other_tenant, other_admin)):
+        with tenant_context(workspace):
+            stale = make_company(actor)
+            kept = make_company(actor)
+            services.record_delete(actor=actor, record=stale)
+            services.record_delete(actor=actor, record=kept)
+            Company.objects.filter(pk=stale.pk).update(deleted_at=old)
+    assert parties_purge_trash_all_task() >= 2
+    for workspace in (tenant, other_tenant):
+        with tenant_context(workspace):
+            assert Company.objects.count() == 1
