@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts import selectors
 from contacts.models import Company, Contact, Party
 from contacts.normalize import phone_e164
-from contacts.services import COMPANY, CONTACT, merge_fields
+from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
 from crm.models import Membership
 from leads.selectors import assignable_members
@@ -136,9 +136,12 @@ class MergeForm(forms.Form):
 
     merged = forms.IntegerField(widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, survivor: Party, merged: Party, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, survivor: Party, merged: Party, region: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.survivor, self.merged = survivor, merged
+        self.phones, self.emails = merged_ways(survivor, merged, region)
         self.rows: list[tuple[str, str, Any, Any]] = []
         model = type(survivor)
         for attname in merge_fields(survivor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.access import Entity, OwnedModel
 from crm.tenancy import TenantModel
@@ -75,7 +76,7 @@ class Contact(Party):
         on_delete=models.SET_NULL,
         related_name="contacts",
     )
-    position = models.CharField(_("position"), max_length=120, blank=True)
+    position = models.CharField(pgettext_lazy("job", "position"), max_length=120, blank=True)
     telegram = models.CharField("Telegram", max_length=128, blank=True)
     whatsapp = models.CharField("WhatsApp", max_length=64, blank=True)
     vk = models.CharField(_("VK"), max_length=128, blank=True)

@@ -147,10 +147,14 @@ def merged_ids(record: Party) -> list[int]:
 
 
 def timeline(record: Party) -> QuerySet[TimelineEvent]:
-    """The record's history with that of the records merged into it, newest first."""
+    """The record's history with that of the records merged into it, newest first (their
+    "merged into" events aside: the survivor's own "merged" event tells the same)."""
     content_type = ContentType.objects.get_for_model(type(record))
+    merged_in = Q(target_id__in=merged_ids(record)) & ~Q(
+        kind=f"{spec_of(record).prefix}.merged_into"
+    )
     return TimelineEvent.objects.filter(
-        target_type=content_type, target_id__in=[record.pk, *merged_ids(record)]
+        Q(target_id=record.pk) | merged_in, target_type=content_type
     ).select_related("actor__user")
 
 

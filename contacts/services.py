@@ -358,6 +358,12 @@ def _union(first: list[str], second: list[str], key: Any) -> list[str]:
     return list(seen.values())
 
 
+def merged_ways(survivor: Party, merged: Party, region: str) -> tuple[list[str], list[str]]:
+    """The phones and e-mails a merge leaves on the survivor: both records', without repeats."""
+    phones = _union(survivor.phones, merged.phones, lambda p: phone_e164(p, region))
+    return phones, _union(survivor.emails, merged.emails, email_key)
+
+
 def _moving_relations(model: type[Party]) -> list[Any]:
     """Foreign keys of other tables that point to `model` and move in a merge (from the
     model registry: a later `Lead.contact` or `Deal.company` is picked up by itself)."""
@@ -412,8 +418,7 @@ def record_merge(
         for field in spec.chosen:
             if field in take or getattr(survivor, field) in (None, ""):
                 setattr(survivor, field, getattr(merged, field))
-        survivor.phones = _union(survivor.phones, merged.phones, lambda p: phone_e164(p, region))
-        survivor.emails = _union(survivor.emails, merged.emails, email_key)
+        survivor.phones, survivor.emails = merged_ways(survivor, merged, region)
         custom = dict(merged.custom or {})
         for key, value in (survivor.custom or {}).items():
             if f"custom.{key}" not in take or key not in custom:

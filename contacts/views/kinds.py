@@ -21,6 +21,7 @@ class Kind:
     form: type[PartyForm]
     filter: type[PartyFilter]
     title: str | Promise
+    name_label: str | Promise
     new_title: str | Promise
     more_label: str | Promise
     empty: str | Promise
@@ -32,6 +33,7 @@ CONTACTS = Kind(
     form=ContactForm,
     filter=ContactFilter,
     title=_("Contacts"),
+    name_label=_("Full name"),
     new_title=_("New contact"),
     more_label=_("Older contacts"),
     empty=_("No contacts here."),
@@ -42,6 +44,7 @@ COMPANIES = Kind(
     form=CompanyForm,
     filter=CompanyFilter,
     title=_("Companies"),
+    name_label=_("Name"),
     new_title=_("New company"),
     more_label=_("Older companies"),
     empty=_("No companies here."),

@@ -39,9 +39,14 @@ def merge(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
         return render(request, "contacts/record_merge.html", context)
     merged = selectors.record_get_for_user(actor=actor, model=kind.model, record_id=int(other_id))
     form = MergeForm(
-        request.POST or None, initial={"merged": merged.pk}, survivor=survivor, merged=merged
+        request.POST or None,
+        initial={"merged": merged.pk},
+        survivor=survivor,
+        merged=merged,
+        region=request.tenant.default_region,
     )
     if request.method == "POST" and form.is_valid():
+        names = {"merged": str(merged), "survivor": str(survivor)}
         try:
             services.record_merge(actor=actor, survivor=survivor, merged=merged, take=form.taken())
         except DomainError as error:
@@ -49,8 +54,7 @@ def merge(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("“%(merged)s” was merged into “%(survivor)s”.")
-                % {"merged": merged, "survivor": survivor},
+                _("“%(merged)s” was merged into “%(survivor)s”.") % names,
             )
             return redirect(tenant_reverse(f"{kind.namespace}:detail", request.tenant, pk=pk))
     context |= {"merged": merged, "form": form}
