@@ -3,6 +3,8 @@ likely duplicates, related leads, merges."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -20,7 +22,7 @@ from contacts.normalize import (
 from contacts.services import MESSENGERS, spec_of
 from crm import keyset
 from crm.access import Action, scope_queryset
-from crm.models import Membership, TimelineEvent
+from crm.models import Activity, Membership, TimelineEvent
 from leads.models import Lead
 
 DUPLICATE_LIMIT = 10
@@ -167,7 +169,7 @@ def merges(record: Party) -> QuerySet:
     )
 
 
-def merge_get(*, actor: Membership, model: type[Party], merge_id: int):
+def merge_get(*, actor: Membership, model: type[Party], merge_id: int) -> Any:
     """A merge whose survivor the actor may view, or 404."""
     merge_model = spec_of(model).merge_model
     merge = merge_model.objects.select_related("survivor__owner__team", "merged__owner__team")
@@ -253,7 +255,7 @@ def companies_for_choice() -> QuerySet[Company]:
     return Company.objects.filter(deleted_at=None, merged_into=None).order_by("name", "pk")
 
 
-def activity_get(*, record: Party, activity_id: int):
+def activity_get(*, record: Party, activity_id: int) -> Activity:
     """An activity of this record, or 404."""
     from crm.selectors import activities_for
 

@@ -366,7 +366,8 @@ def merged_ways(survivor: Party, merged: Party, region: str) -> tuple[list[str],
 
 def _moving_relations(model: type[Party]) -> list[Any]:
     """Foreign keys of other tables that point to `model` and move in a merge (from the
-    model registry: a later `Lead.contact` or `Deal.company` is picked up by itself)."""
+    model registry: a later `Lead.contact` or `Deal.company` is picked up by itself, as
+    long as it keeps a reverse relation, i.e. no `related_name="+"`)."""
     fixed = (MatchKey, ContactMerge, CompanyMerge)
     return [
         rel
