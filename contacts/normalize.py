@@ -38,3 +38,37 @@ def phone_display(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+WORD = re.compile(r"\w+")
+HANDLE_PREFIXES = ("https://", "http://", "www.", "t.me/", "vk.com/", "wa.me/")
+
+
+def messenger_key(provider: str, raw: str, region: str) -> str:
+    """A messenger identity as a match key: WhatsApp by its phone (E.164), Telegram and VK
+    by the handle without `@` or link prefix, case-folded ("" when empty)."""
+    raw = (raw or "").strip()
+    for prefix in HANDLE_PREFIXES:
+        if raw.lower().startswith(prefix):
+            raw = raw[len(prefix) :]
+    raw = raw.lstrip("@").strip("/").casefold()
+    if provider == "whatsapp":
+        return phone_e164(raw, region) or raw
+    return raw
+
+
+def tax_id_key(raw: str) -> str:
+    """A tax id (INN) as its digits only ("" when it has none)."""
+    return "".join(DIGITS.findall(raw or ""))
+
+
+def name_words(*parts: str) -> set[str]:
+    """The case-folded words of names, for prefix search (`ё` kept apart from `е`)."""
+    return {word.casefold() for part in parts for word in WORD.findall(part or "")}
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix`: a prefix
+    search as `value >= prefix AND value < bound`, which a btree answers under RLS (LIKE
+    is not leakproof there, see bench/README.md finding 3)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from contacts.demo import seed_demo_contacts
 from crm import services
 from crm.models import Membership, Role, Tenant, User
 from crm.tenancy import tenant_context
@@ -65,4 +66,5 @@ def seed_demo() -> tuple[Tenant, bool]:
                     if spec.leads_team:
                         services.team_save(actor=admin, team=team, name=team.name, lead=member)
             seed_demo_leads(admin=admin)
+            seed_demo_contacts(admin=admin)
     return tenant, True

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from crm import selectors
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
 from crm.models import (
+    Activity,
     CustomField,
     Membership,
     Role,
@@ -281,3 +282,29 @@ class CustomFieldForm(forms.Form):
 
     def clean_choices(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]
+
+
+class ActivityForm(forms.Form):
+    """An activity on any record: type, subject, note, due and reminder times."""
+
+    kind = forms.ChoiceField(
+        label=_("Type"), choices=Activity.Kind.choices, initial=Activity.Kind.CALL
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    due_at = forms.DateTimeField(
+        label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    remind_at = forms.DateTimeField(
+        label=_("Remind at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("remind_at") and data.get("due_at") and data["remind_at"] > data["due_at"]:
+            self.add_error("remind_at", _("The reminder should come before the due time."))
+        return data

@@ -28,10 +28,16 @@ def _sees_leads(member: Membership) -> bool:
     )
 
 
+def _sees(entity: str) -> Callable[[Membership], bool]:
+    return lambda member: scope_for(member, entity, Action.VIEW) != Scope.NONE
+
+
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Inbox"), "leads:inbox", "inbox", _sees_leads),
     NavItem(_("Leads"), "leads:list", "leads", _sees_leads),
     NavItem(_("Board"), "leads:kanban", "kanban", _sees_leads),
+    NavItem(_("Contacts"), "contacts:list", "contacts", _sees(Entity.CONTACT)),
+    NavItem(_("Companies"), "companies:list", "companies", _sees(Entity.COMPANY)),
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
     NavItem(
         _("Settings"),

@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_purge_trash_all_task",
         "schedule": 60 * 60 * 6,
     },
+    "contacts-purge-trash": {
+        "task": "contacts.tasks.parties_purge_trash_all_task",
+        "schedule": 60 * 60 * 6,
+    },
 }
 
 # --- Auth ---------------------------------------------------------------------------------

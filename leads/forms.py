@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import customfields
 from crm.access import Entity
-from crm.models import Activity, Membership
+from crm.models import Membership
 from leads import selectors
 from leads.models import Lead, LeadStatus
 from leads.services import EDITABLE_FIELDS, ProductLine
@@ -134,30 +134,6 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = selectors.assignable_members()
-
-
-class ActivityForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Type"), choices=Activity.Kind.choices, initial=Activity.Kind.CALL
-    )
-    subject = forms.CharField(label=_("Subject"), max_length=200)
-    note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    due_at = forms.DateTimeField(
-        label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    remind_at = forms.DateTimeField(
-        label=_("Remind at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("remind_at") and data.get("due_at") and data["remind_at"] > data["due_at"]:
-            self.add_error("remind_at", _("The reminder should come before the due time."))
-        return data
 
 
 class StatusForm(forms.ModelForm):

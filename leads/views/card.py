@@ -14,9 +14,10 @@ from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
+from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
-from leads.forms import ActivityForm, AssignForm, LeadForm, MoveForm
+from leads.forms import AssignForm, LeadForm, MoveForm
 from leads.models import LeadState
 
 

@@ -19,6 +19,13 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from contacts.services import (
+    company_create,
+    contact_create,
+    record_activity_add,
+    record_delete,
+    record_merge,
+)
 from crm.models import CustomField, Invitation, Role, Team, Tenant
 from crm.notifications import notify
 from crm.services import member_invite
@@ -33,6 +40,10 @@ EVERYONE = dict.fromkeys(ROLES, 200)
 MISSING_PK = 987_654_321
 LEAD_VIEW = {"admin": 200, "director": 200, "manager": 404, "marketer": 200}
 LEAD_EDIT = {"admin": 200, "director": 200, "manager": 404, "marketer": 403}
+# Contacts and companies: everyone may view the customer base; the record in the world
+# belongs to another manager, so the manager role may see it but not change it.
+PARTY_EDIT = {"admin": 200, "director": 200, "manager": 403, "marketer": 403}
+PARTY_CREATE = {**EVERYONE, "marketer": 403}
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,32 @@ def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
     )
     body["lead__convert"] = "all"
     return body
+
+
+def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, TenantUrl]:
+    """The same URLs for contacts and companies; world objects are named after `ns`."""
+    one = ns.removesuffix("s").replace("companie", "company")
+    return {
+        f"{ns}:list": TenantUrl({"GET": EVERYONE}),
+        f"{ns}:create": TenantUrl({"GET": PARTY_CREATE, "POST": PARTY_CREATE}, data=data),
+        f"{ns}:trash": TenantUrl({"GET": ADMIN_ONLY}),
+        f"{ns}:detail": TenantUrl({"GET": EVERYONE}, obj=one),
+        f"{ns}:edit": TenantUrl({"GET": PARTY_EDIT, "POST": PARTY_EDIT}, obj=one, data=data),
+        f"{ns}:activity_add": TenantUrl(
+            {"POST": PARTY_EDIT}, obj=one, data=lambda w: {"kind": "call", "subject": "Hacked"}
+        ),
+        f"{ns}:activity_done": TenantUrl(
+            {"POST": PARTY_EDIT}, obj=one, more={"activity_pk": f"{one}_activity"}
+        ),
+        f"{ns}:delete": TenantUrl({"POST": ADMIN_ONLY}, obj=one),
+        f"{ns}:restore": TenantUrl({"POST": ADMIN_ONLY}, obj=f"trashed_{one}"),
+        f"{ns}:merge": TenantUrl(
+            {"GET": PARTY_EDIT, "POST": PARTY_EDIT},
+            obj=one,
+            data=lambda w: {"merged": w[f"other_{one}"].pk},
+        ),
+        f"{ns}:merge_undo": TenantUrl({"POST": ADMIN_ONLY}, obj=f"{one}_merge"),
+    }
 
 
 POLICY: dict[str, Public | TenantUrl] = {
@@ -191,6 +228,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:status_delete": TenantUrl(
         {"POST": ADMIN_ONLY}, obj="status", data=lambda w: {"replacement": w["other_status"].pk}
     ),
+    **_party_urls(
+        "contacts", lambda w: {"last_name": "Hacked", "phones": "+7 999 000-00-00", "owner": ""}
+    ),
+    **_party_urls("companies", lambda w: {"name": "Hacked", "owner": ""}),
 }
 
 
@@ -245,7 +286,25 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         custom_field = CustomField.objects.create(
             entity="lead", key="city", label="Город", field_type="text"
         )
+        parties = {}
+        for one, create, data in (
+            ("contact", contact_create, {"last_name": "Петров", "phones": ["+7 999 111-22-33"]}),
+            ("company", company_create, {"name": "ООО «Ромашка»", "tax_id": "7707083893"}),
+        ):
+            parties[one] = create(actor=admin, data=data, owner=owner)
+            parties[f"other_{one}"] = create(actor=admin, data=data, owner=owner)
+            parties[f"trashed_{one}"] = create(actor=admin, data=data, owner=owner)
+            record_delete(actor=admin, record=parties[f"trashed_{one}"])
+            parties[f"{one}_activity"] = record_activity_add(
+                actor=admin, record=parties[one], kind="task", subject="Позвонить"
+            )
+            parties[f"{one}_merge"] = record_merge(
+                actor=admin,
+                survivor=create(actor=admin, data=data, owner=owner),
+                merged=create(actor=admin, data=data, owner=owner),
+            )
         return {
+            **parties,
             "custom_field": custom_field,
             "notification": notification,
             "lead": lead,

@@ -1,0 +1,265 @@
+"""Read queries for contacts and companies: scoped lists, search by match keys, the card,
+likely duplicates, related leads, merges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from contacts.models import Company, Contact, MatchKey, Party
+from contacts.normalize import (
+    DIGITS,
+    email_key,
+    messenger_key,
+    name_words,
+    phone_e164,
+    prefix_upper_bound,
+    tax_id_key,
+)
+from contacts.services import MESSENGERS, spec_of
+from crm import keyset
+from crm.access import Action, scope_queryset
+from crm.models import Activity, Membership, TimelineEvent
+from leads.models import Lead
+
+DUPLICATE_LIMIT = 10
+RELATED_LIMIT = 20
+
+
+def _owner_field(model: type[Party]) -> str:
+    return "contact" if model is Contact else "company"
+
+
+def contact_base() -> QuerySet[Contact]:
+    """Live contacts (not in the trash, not merged away) with what list rows show."""
+    return Contact.objects.filter(deleted_at=None, merged_into=None).select_related(
+        "company", "owner__user"
+    )
+
+
+def company_base() -> QuerySet[Company]:
+    """Live companies with what list rows show."""
+    return Company.objects.filter(deleted_at=None, merged_into=None).select_related("owner__user")
+
+
+def base_of(model: type[Party]) -> QuerySet:
+    return contact_base() if model is Contact else company_base()
+
+
+def record_list(*, actor: Membership, model: type[Party]) -> QuerySet:
+    """Every live contact or company the actor may view."""
+    return scope_queryset(base_of(model), actor=actor, action=Action.VIEW)
+
+
+def record_get_for_user(*, actor: Membership, model: type[Party], record_id: int) -> Party:
+    """A live record the actor may view, or 404 (the same for "missing" and "not yours")."""
+    related = ("owner__user", "owner__team", "created_by__user")
+    if model is Contact:
+        related += ("company",)
+    record = (
+        scope_queryset(
+            model.objects.filter(deleted_at=None, merged_into=None),
+            actor=actor,
+            action=Action.VIEW,
+        )
+        .select_related(*related)
+        .filter(pk=record_id)
+        .first()
+    )
+    if record is None:
+        raise Http404
+    return record
+
+
+def record_trash(*, actor: Membership, model: type[Party]) -> QuerySet:
+    """Deleted records the actor may delete (and so restore), most recently deleted first."""
+    deleted = model.objects.exclude(deleted_at=None).filter(merged_into=None)
+    return scope_queryset(deleted, actor=actor, action=Action.DELETE).order_by("-deleted_at")
+
+
+def record_in_trash(*, actor: Membership, model: type[Party], record_id: int) -> Party:
+    record = record_trash(actor=actor, model=model).filter(pk=record_id).first()
+    if record is None:
+        raise Http404
+    return record
+
+
+# --- Search -------------------------------------------------------------------------------
+
+
+def _keys(model: type[Party], q: Q) -> QuerySet:
+    field = _owner_field(model)
+    return MatchKey.objects.filter(q, **{f"{field}__isnull": False}).values(field)
+
+
+def search(queryset: QuerySet, query: str, *, region: str) -> QuerySet:
+    """Records matching a phone in any format, an e-mail, a messenger handle, a tax id, or
+    the beginnings of name words (all words must match): equality and range lookups on
+    the match-key index, which work under row-level security."""
+    model = queryset.model
+    query = query.strip()
+    if not query:
+        return queryset
+    if "@" in query and not query.startswith("@"):
+        return queryset.filter(pk__in=_keys(model, Q(kind="email", value=email_key(query))))
+    if query.startswith("@"):
+        handles = Q(kind__in=MESSENGERS, value=messenger_key("telegram", query, region))
+        return queryset.filter(pk__in=_keys(model, handles))
+    digits = "".join(DIGITS.findall(query))
+    if len(digits) >= 5 and len(digits) >= len(query.replace(" ", "")) * 0.6:
+        found = Q(kind="tax_id", value=tax_id_key(query))
+        e164 = phone_e164(query, region)
+        if e164:
+            found |= Q(kind__in=("phone", "whatsapp"), value=e164)
+        return queryset.filter(pk__in=_keys(model, found))
+    for word in sorted(name_words(query)):
+        prefix = Q(kind="word", value__gte=word, value__lt=prefix_upper_bound(word))
+        queryset = queryset.filter(pk__in=_keys(model, prefix))
+    return queryset
+
+
+def page_newest_first(queryset: QuerySet, cursor: str | None) -> keyset.Page:
+    """A keyset page of a filtered list: keys join-free, then the rows by id."""
+    base = base_of(queryset.model)
+    return keyset.page_newest_first(
+        queryset.select_related(None), lambda ids: base.in_bulk(ids), cursor, keyset.PAGE_SIZE
+    )
+
+
+# --- The card -----------------------------------------------------------------------------
+
+
+def merged_ids(record: Party) -> list[int]:
+    """Ids of the records merged into `record` (and into those), merges not undone."""
+    merge_model = spec_of(record).merge_model
+    found: list[int] = []
+    frontier = [record.pk]
+    while frontier:
+        frontier = list(
+            merge_model.objects.filter(survivor_id__in=frontier, undone_at=None).values_list(
+                "merged_id", flat=True
+            )
+        )
+        frontier = [pk for pk in frontier if pk not in found and pk != record.pk]
+        found += frontier
+    return found
+
+
+def timeline(record: Party) -> QuerySet[TimelineEvent]:
+    """The record's history with that of the records merged into it, newest first (their
+    "merged into" events aside: the survivor's own "merged" event tells the same)."""
+    content_type = ContentType.objects.get_for_model(type(record))
+    merged_in = Q(target_id__in=merged_ids(record)) & ~Q(
+        kind=f"{spec_of(record).prefix}.merged_into"
+    )
+    return TimelineEvent.objects.filter(
+        Q(target_id=record.pk) | merged_in, target_type=content_type
+    ).select_related("actor__user")
+
+
+def merges(record: Party) -> QuerySet:
+    """The merges into this record that can still be undone, newest first."""
+    return (
+        spec_of(record)
+        .merge_model.objects.filter(survivor=record, undone_at=None)
+        .select_related("merged", "actor__user")
+    )
+
+
+def merge_get(*, actor: Membership, model: type[Party], merge_id: int) -> Any:
+    """A merge whose survivor the actor may view, or 404."""
+    merge_model = spec_of(model).merge_model
+    merge = merge_model.objects.select_related("survivor__owner__team", "merged__owner__team")
+    merge = merge.filter(pk=merge_id).first()
+    if (
+        merge is None
+        or not scope_queryset(
+            model.objects.filter(pk=merge.survivor_id), actor=actor, action=Action.VIEW
+        ).exists()
+    ):
+        raise Http404
+    return merge
+
+
+def _my_keys(record: Party) -> list[tuple[str, str]]:
+    return list(record.keys.values_list("kind", "value"))
+
+
+def likely_duplicates(record: Party, *, actor: Membership) -> list[Party]:
+    """Other live records the actor may see that share a phone, e-mail, messenger or tax id
+    with this one, or all of its name words (two or more)."""
+    model = type(record)
+    field = _owner_field(model)
+    keys = _my_keys(record)
+    exact = Q()
+    for kind, value in keys:
+        if kind != MatchKey.Kind.WORD:
+            exact |= Q(kind=kind, value=value)
+    ids: set[int] = set()
+    if exact:
+        ids |= set(MatchKey.objects.filter(exact).values_list(field, flat=True))
+    words = [value for kind, value in keys if kind == MatchKey.Kind.WORD]
+    if len(words) >= 2:
+        same_name = (
+            MatchKey.objects.filter(kind=MatchKey.Kind.WORD, value__in=words)
+            .exclude(**{field: None})
+            .values(field)
+            .annotate(n=Count("pk"))
+            .filter(n=len(words))
+            .values_list(field, flat=True)
+        )
+        ids |= set(same_name)
+    ids.discard(record.pk)
+    ids.discard(None)
+    if not ids:
+        return []
+    visible = record_list(actor=actor, model=model).filter(pk__in=ids)
+    return list(visible.order_by("-created_at")[:DUPLICATE_LIMIT])
+
+
+def related_leads(record: Party, *, actor: Membership) -> list[Lead]:
+    """Leads the actor may see with one of the record's phones, e-mails or messenger
+    handles (until conversion links leads to contacts and companies)."""
+    from leads.selectors import lead_base
+
+    match = Q()
+    for kind, value in _my_keys(record):
+        if kind == MatchKey.Kind.PHONE:
+            match |= Q(phone_e164=value)
+        elif kind == MatchKey.Kind.EMAIL:
+            match |= Q(email_key=value)
+        elif kind in MESSENGERS:
+            match |= Q(messenger=kind, messenger_id__in=[value, f"@{value}"])
+    if isinstance(record, Contact):
+        for messenger in MESSENGERS:
+            raw = getattr(record, messenger)
+            if raw:
+                match |= Q(messenger=messenger, messenger_id=raw)
+    if not match:
+        return []
+    leads = scope_queryset(lead_base().filter(match), actor=actor, action=Action.VIEW)
+    return list(leads.order_by("-created_at")[:RELATED_LIMIT])
+
+
+def company_contacts(company: Company, *, actor: Membership) -> list[Contact]:
+    """The company's live contacts the actor may see."""
+    contacts = record_list(actor=actor, model=Contact).filter(company=company)
+    return list(contacts.order_by("last_name", "first_name", "pk")[:100])
+
+
+def companies_for_choice() -> QuerySet[Company]:
+    """Live companies for a contact's company field (by name)."""
+    return Company.objects.filter(deleted_at=None, merged_into=None).order_by("name", "pk")
+
+
+def activity_get(*, record: Party, activity_id: int) -> Activity:
+    """An activity of this record, or 404."""
+    from crm.selectors import activities_for
+
+    activity = activities_for(target=record).filter(pk=activity_id).first()
+    if activity is None:
+        raise Http404
+    return activity

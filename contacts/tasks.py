@@ -1,0 +1,24 @@
+"""Celery entry points for contacts and companies: the purge of the trash."""
+
+from __future__ import annotations
+
+from crm.celery import TenantTask, app
+from crm.models import Tenant
+from crm.tenancy import current_tenant
+
+
+@app.task(base=TenantTask)
+def parties_purge_trash_task(*, tenant_id: int) -> int:
+    """Delete for good one tenant's contacts and companies past the trash limit."""
+    from contacts.services import parties_purge_trash
+
+    return parties_purge_trash(tenant=current_tenant())
+
+
+@app.task
+def parties_purge_trash_all_task() -> int:
+    """Beat entry point: queue the purge for every tenant (each runs inside its tenant)."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        parties_purge_trash_task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)
