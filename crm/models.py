@@ -433,3 +433,26 @@ class CustomField(TenantModel):
 
     def __str__(self) -> str:
         return self.label
+
+
+class SavedFilter(TenantModel):
+    """A named set of list filters («Горячие с сайта»): the member's own, or shared with
+    everyone in the tenant by someone who may change its settings."""
+
+    owner = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    list_name = models.CharField(max_length=64)  # the list's URL name, e.g. "leads:inbox"
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(max_length=1000)  # the list's query string, without paging
+    shared = models.BooleanField(_("for everyone"), default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["tenant", "list_name"], name="crm_savedfilter_list")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "owner", "list_name", "name"], name="crm_savedfilter_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

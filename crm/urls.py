@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from crm.forms import LoginForm
 from crm.views import accounts, pages
+from crm.views import filters as filter_views
 from crm.views import notifications as notification_views
 from crm.views import settings as settings_views
 
@@ -98,6 +99,12 @@ tenant_patterns = (
             "settings/fields/<int:pk>/delete/",
             settings_views.custom_field_delete,
             name="custom_field_delete",
+        ),
+        path("filters/", filter_views.saved_filter_create, name="saved_filter_create"),
+        path(
+            "filters/<int:pk>/delete/",
+            filter_views.saved_filter_delete,
+            name="saved_filter_delete",
         ),
         path("notifications/", notification_views.notification_list, name="notifications"),
         path(

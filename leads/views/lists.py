@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import customfields
+from crm import customfields, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
@@ -82,8 +82,13 @@ def _render_list(
         page = selectors.page_newest_first_of_parts(split(rows), request.GET.get("after"))
     else:
         page = selectors.page_newest_first(rows, request.GET.get("after"))
+    list_name = extra["list_name"]
     context = {
         "filters": filters,
+        "saved_filters": list(
+            savedfilters.saved_filters(actor=request.membership, list_name=list_name)
+        ),
+        "filters_query": savedfilters.clean_query(request.GET.urlencode()),
         "page": page,
         "sort": sort,
         "sorts": SORTS,
@@ -104,7 +109,7 @@ def _respond(request: HttpRequest, template: str, context: dict) -> HttpResponse
 
 
 def _inbox_page(request: HttpRequest, quick_form: QuickLeadForm) -> HttpResponse:
-    extra = {"section": "inbox", "quick_form": quick_form}
+    extra = {"section": "inbox", "quick_form": quick_form, "list_name": "leads:inbox"}
     if not request.htmx:
         extra["source_counts"] = []
     actor = request.membership
@@ -131,7 +136,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         request,
         selectors.lead_list(actor=request.membership),
         template="leads/lead_list.html",
-        extra={"section": "list", "may_export": may_export},
+        extra={"section": "list", "may_export": may_export, "list_name": "leads:list"},
     )
 
 

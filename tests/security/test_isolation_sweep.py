@@ -28,6 +28,7 @@ from contacts.services import (
 )
 from crm.models import CustomField, Invitation, Role, Team, Tenant
 from crm.notifications import notify
+from crm.savedfilters import saved_filter_create
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
 from leads.models import LeadStatus
@@ -171,6 +172,15 @@ POLICY: dict[str, Public | TenantUrl] = {
         data=lambda w: {"label": "Hacked"},
     ),
     "crm:custom_field_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="custom_field"),
+    # Saving filters: any member who sees the list; removing: only the owner's own filter.
+    "crm:saved_filter_create": TenantUrl(
+        {"POST": dict.fromkeys(ROLES, 302)},
+        data=lambda w: {"list_name": "leads:list", "name": "Hacked", "query": "state=new"},
+    ),
+    "crm:saved_filter_delete": TenantUrl(
+        {"POST": {"admin": 302, "director": 404, "manager": 404, "marketer": 404}},
+        obj="saved_filter",
+    ),
     "crm:notifications": TenantUrl({"GET": EVERYONE}),
     # Only the recipient opens a notification; everyone else gets the "missing" 404.
     "crm:notification_open": TenantUrl(
@@ -283,6 +293,9 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         activity = lead_activity_add(actor=admin, lead=lead, kind="task", subject="Перезвонить")
         in_progress = list(LeadStatus.objects.filter(state="in_progress"))
         (notification,) = notify(recipients=[admin], kind="lead.assigned", data={"title": "X"})
+        saved_filter = saved_filter_create(
+            actor=admin, list_name="leads:list", name="Мои горячие", query="temperature=hot"
+        )
         custom_field = CustomField.objects.create(
             entity="lead", key="city", label="Город", field_type="text"
         )
@@ -306,6 +319,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         return {
             **parties,
             "custom_field": custom_field,
+            "saved_filter": saved_filter,
             "notification": notification,
             "lead": lead,
             "pool_lead": pool_lead,
