@@ -407,3 +407,16 @@ def test_the_owner_filter_accepts_me_none_and_member_ids_only(
     assert _rows(client.get(url(""), {"owner": "none"})) == ["Свободный"]
     assert _rows(client.get(url(""), {"owner": str(manager.pk)})) == ["Мой"]
     assert _rows(client.get(url(""), {"owner": "nobody"})) == []
+
+
+def test_status_settings_count_leads_up_to_a_cap(client_for, tenant, admin, url):
+    with tenant_context(tenant):
+        leads = [make_lead(admin) for _ in range(3)]
+        services.lead_delete(actor=admin, lead=leads[0])
+        new = leads[1].status
+        exact = {s.pk: s.lead_count for s in selectors.status_list_with_counts()}
+        capped = {s.pk: s.lead_count for s in selectors.status_list_with_counts(cap=1)}
+    assert exact[new.pk] == 2  # the deleted lead is not counted
+    assert capped[new.pk] == 2  # one past the cap: shown as "1+"
+    page = client_for(admin).get(url("settings/statuses/")).content.decode()
+    assert '<span class="text-muted" data-testid="lead-count">2</span>' in page
