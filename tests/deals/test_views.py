@@ -195,7 +195,7 @@ def test_an_invalid_move_answers_409_with_the_reason(client_for, tenant, admin, 
     client = client_for(admin)
     card = client.post(url(f"{deal.pk}/move/"), {"stage": lost.pk}, HTTP_HX_REQUEST="true")
     assert card.status_code == 409
-    assert "cannot move" in card.content.decode()
+    assert "нельзя перевести" in card.content.decode()
     board = client.post(url(f"{deal.pk}/move/"), {"stage": lost.pk, "board": "1"})
     assert board.status_code == 409
     with tenant_context(tenant):
