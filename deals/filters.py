@@ -23,15 +23,14 @@ class DealFilter(django_filters.FilterSet):
     fields, and a search by title or the contact's phone."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
-    # distinct=False everywhere: these filter plain columns, and DISTINCT defeats the LIMIT.
     pipeline = django_filters.ModelChoiceFilter(
-        label=_("Pipeline"), queryset=Pipeline.objects.none(), distinct=False
+        label=_("Pipeline"), queryset=Pipeline.objects.none(), empty_label=_("All")
     )
-    stage = django_filters.ModelMultipleChoiceFilter(
-        label=_("Stage"), queryset=Stage.objects.none(), distinct=False
+    stage = django_filters.ModelChoiceFilter(
+        label=_("Stage"), queryset=Stage.objects.none(), empty_label=_("All")
     )
-    outcome = django_filters.MultipleChoiceFilter(
-        label=_("Outcome"), choices=Outcome.choices, distinct=False
+    outcome = django_filters.ChoiceFilter(
+        label=_("Outcome"), choices=Outcome.choices, empty_label=_("All")
     )
     owner = django_filters.ChoiceFilter(
         label=_("Responsible"), method="filter_owner", choices=(), empty_label=_("Anyone")
