@@ -149,3 +149,23 @@ class StageDeleteForm(forms.Form):
         self.fields["replacement"].queryset = Stage.objects.filter(
             pipeline_id=stage.pipeline_id, kind=stage.kind
         ).exclude(pk=stage.pk)
+
+
+class BulkMoveForm(forms.Form):
+    """The action bar over the deal list: selected ids, a stage, and a reason for lost."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+    stage = _StageChoice(label=_("Move to stage"), queryset=Stage.objects.none())
+    reason = forms.CharField(label=_("Loss reason"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = selectors.stages()
+        ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(i, i) for i in ids]
+
+    def clean_ids(self) -> list[int]:
+        ids = self.cleaned_data["ids"]
+        if len(ids) > 500:
+            raise forms.ValidationError(_("Select at most 500 deals at a time."))
+        return ids

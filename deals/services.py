@@ -9,6 +9,7 @@ transition. Every change is a TimelineEvent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -319,6 +320,31 @@ def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") 
             actor=actor, target=deal, kind=EVENT_OF_TRANSITION.get(name, "deal.moved"), data=data
         )
     return deal
+
+
+@dataclass
+class BulkResult:
+    """What a bulk move did: how many deals moved and which were skipped, with why."""
+
+    done: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def deals_bulk_move(
+    *, actor: Membership, deals: Iterable[Deal], stage: Stage, reason: str = ""
+) -> BulkResult:
+    """Move many deals to `stage`, each through `deal_move` in its own savepoint: a deal
+    the actor may not change, or that cannot make the move, is skipped with the reason."""
+    result = BulkResult()
+    for deal in deals:
+        try:
+            with transaction.atomic():
+                deal_move(actor=actor, deal=deal, stage=stage, reason=reason)
+        except (DomainError, AccessDenied) as error:
+            result.skipped.append((deal.title, getattr(error, "message", None) or str(error)))
+        else:
+            result.done += 1
+    return result
 
 
 def deal_activity_add(*, actor: Membership, deal: Deal, **fields: Any) -> Any:

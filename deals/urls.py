@@ -9,6 +9,7 @@ app_name = "deals"
 urlpatterns = [
     path("", lists.deal_list, name="list"),
     path("board/", lists.kanban, name="kanban"),
+    path("bulk/", lists.bulk, name="bulk"),
     path("new/", card.create, name="create"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),

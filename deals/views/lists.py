@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for
-from deals import selectors
+from crm.urlnames import tenant_reverse
+from deals import selectors, services
 from deals.filters import DealFilter
+from deals.forms import BulkMoveForm
 
 
 @require_GET
@@ -26,8 +31,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "page": page,
+        "bulk_form": BulkMoveForm(),
+        "list_url": request.get_full_path(),
         "section": "deals",
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
+        "may_move": scope_for(actor, Entity.DEAL, Action.EDIT) != Scope.NONE,
     }
     template = "deals/deal_list.html#rows" if request.htmx else "deals/deal_list.html"
     response = render(request, template, context)
@@ -64,3 +72,30 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
     }
     return render(request, "deals/deal_kanban.html", context)
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Move the selected deals to one stage; report what was skipped and why."""
+    form = BulkMoveForm(request.POST)
+    back = request.POST.get("next") or tenant_reverse("deals:list", request.tenant)
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = tenant_reverse("deals:list", request.tenant)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    data = form.cleaned_data
+    deals = selectors.deal_list(actor=request.membership).filter(pk__in=data["ids"])
+    result = services.deals_bulk_move(
+        actor=request.membership, deals=list(deals), stage=data["stage"], reason=data["reason"]
+    )
+    messages.success(request, _("Done: %(n)s.") % {"n": result.done})
+    for title, reason in result.skipped[:10]:
+        messages.warning(
+            request, _("Skipped “%(title)s”: %(reason)s") % {"title": title, "reason": reason}
+        )
+    missing = len(set(data["ids"])) - result.done - len(result.skipped)
+    more = missing + max(0, len(result.skipped) - 10)
+    if more > 0:
+        messages.warning(request, _("%(n)s more were skipped.") % {"n": more})
+    return redirect(back)

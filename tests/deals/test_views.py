@@ -371,3 +371,30 @@ def test_repeat_deal_from_a_contact_card(client_for, tenant, admin, manager):
 def test_navigation_shows_deals(client_for, admin, url):
     page = client_for(admin).get(url("")).content.decode()
     assert 'data-nav="deals"' in page
+
+
+def test_bulk_move_moves_what_it_may_and_reports_the_rest(client_for, tenant, admin, manager, url):
+    with tenant_context(tenant):
+        mine = make_deal(manager, data={"title": "Моя"})
+        no_customer = make_deal(manager, customer=False, data={"title": "Без клиента"})
+        theirs = make_deal(admin, data={"title": "Чужая"})
+        won = stage(sales(), "won")
+    response = client_for(manager).post(
+        url("bulk/"), {"ids": [mine.pk, no_customer.pk, theirs.pk], "stage": won.pk}, follow=True
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("Без клиента" in text for text in texts)
+    with tenant_context(tenant):
+        assert Deal.objects.get(pk=mine.pk).outcome == Outcome.WON
+        assert Deal.objects.get(pk=no_customer.pk).outcome == Outcome.OPEN
+        assert Deal.objects.get(pk=theirs.pk).outcome == Outcome.OPEN
+
+
+def test_merging_contacts_moves_their_deals(tenant, admin):
+    from contacts.services import record_merge
+
+    with tenant_context(tenant):
+        survivor, merged = make_contact(admin), make_contact(admin)
+        deal = make_deal(admin, data={"contact": merged})
+        record_merge(actor=admin, survivor=survivor, merged=merged)
+        assert Deal.objects.get(pk=deal.pk).contact_id == survivor.pk
