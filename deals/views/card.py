@@ -67,13 +67,17 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
     initial: dict[str, Any] = {"currency": request.tenant.currency, "owner": actor.pk}
     for name, model in (("contact", Contact), ("company", Company)):
         value = request.GET.get(name, "")
-        if value.isdigit():
+        if not value.isdigit():
+            continue
+        try:
             record = contact_selectors.record_get_for_user(
                 actor=actor, model=model, record_id=int(value)
             )
-            initial[name] = record.pk
-            if isinstance(record, Contact) and record.company_id and "company" not in initial:
-                initial["company"] = record.company_id
+        except Http404:
+            continue  # not a record this member may see: the form opens empty
+        initial[name] = record.pk
+        if isinstance(record, Contact) and record.company_id and "company" not in initial:
+            initial["company"] = record.company_id
     try:
         pipeline = services.default_pipeline(repeat=request.GET.get("repeat") == "1")
         initial["stage"] = services.first_stage(pipeline).pk
@@ -87,10 +91,7 @@ def create(request: HttpRequest) -> HttpResponse:
     """The deal form; from a contact's or company's card it opens prefilled in the
     repeat-sales pipeline."""
     check_entity(actor=request.membership, entity=Entity.DEAL, action=Action.CREATE)
-    try:
-        initial = _prefill(request) if request.method == "GET" else {}
-    except Http404:
-        initial = {}
+    initial = _prefill(request) if request.method == "GET" else {}
     form = DealForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
