@@ -398,3 +398,28 @@ def test_merging_contacts_moves_their_deals(tenant, admin):
         deal = make_deal(admin, data={"contact": merged})
         record_merge(actor=admin, survivor=survivor, merged=merged)
         assert Deal.objects.get(pk=deal.pk).contact_id == survivor.pk
+
+
+def test_custom_fields_on_the_form_card_and_list_filter(client_for, tenant, admin, url):
+    from crm.models import CustomField
+
+    with tenant_context(tenant):
+        CustomField.objects.create(
+            entity="deal",
+            key="channel",
+            label="Канал продажи",
+            field_type="choice",
+            choices=["Тендер", "Прямая"],
+        )
+        first = stage(sales(), "open")
+        make_deal(admin, data={"title": "Без канала"})
+    client = client_for(admin)
+    client.post(
+        url("new/"),
+        {"title": "Тендерная", "owner": admin.pk, "stage": first.pk, "cf_channel": "Тендер"},
+    )
+    with tenant_context(tenant):
+        deal = Deal.objects.get(title="Тендерная")
+        assert deal.custom == {"channel": "Тендер"}
+    assert "Канал продажи" in client.get(url(f"{deal.pk}/")).content.decode()
+    assert _titles(client.get(url(""), {"cf_channel": "Тендер"})) == ["Тендерная"]

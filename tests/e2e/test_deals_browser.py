@@ -127,3 +127,36 @@ def test_a_repeat_deal_from_the_contact_card(new_page, shots, sales_team):
         deal = Deal.objects.get(title="Дополнительные кресла")
         assert deal.pipeline.is_repeat
         assert deal.contact_id == sales_team["contact"].pk
+
+
+def test_an_admin_adds_a_stage_and_loses_a_deal_from_its_card(new_page, shots, sales_team):
+    tenant = sales_team["tenant"]
+    with tenant_context(tenant):
+        admin = Membership.objects.select_related("user").get(role__kind="admin")
+    page = new_page()
+    _log_in(page, admin.user.email)
+    page.goto("/shop/settings/")
+    page.click("[data-testid=settings-pipelines]")
+    page.wait_for_url(re.compile(r"/shop/deals/settings/pipelines/$"))
+    page.screenshot(path=shots / "01-pipelines.png", full_page=True)
+    page.click("text=Продажи")
+    form = page.locator("[data-testid=stage-add]")
+    form.locator("input[name=stage-name]").fill("Демонстрация")
+    form.locator("input[name=stage-probability]").fill("40")
+    form.locator("input[name=stage-position]").fill("2")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("[data-testid=stages]")).to_contain_text("Демонстрация")
+    page.screenshot(path=shots / "02-pipeline.png", full_page=True)
+
+    deal = sales_team["deals"][0]
+    page.goto(f"/shop/deals/{deal.pk}/")
+    expect(page.locator("[data-testid=stage-bar]")).to_contain_text("Демонстрация")
+    page.click("[data-testid=lose-menu]")
+    page.fill("#lose-reason", "Нет бюджета")
+    page.screenshot(path=shots / "03-lose-form.png", full_page=True)
+    page.locator("[data-testid=lose-form] button").click()
+    expect(page.locator("[data-testid=outcome]")).to_contain_text("Нет бюджета")
+    expect(page.locator("[data-testid=reopen]")).to_be_visible()
+    page.screenshot(path=shots / "04-lost.png", full_page=True)
+    with tenant_context(tenant):
+        assert Deal.objects.get(pk=deal.pk).outcome == "lost"
