@@ -104,6 +104,8 @@ def create(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as error:
             form.add_error(None, error.message)
+        except AccessDenied as denied:
+            form.add_error("owner", str(denied))
         else:
             messages.success(request, _("Deal “%(title)s” created.") % {"title": deal.title})
             return _card(request, deal.pk)
@@ -133,6 +135,8 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except DomainError as error:
             form.add_error(None, error.message)
+        except AccessDenied as denied:
+            form.add_error("owner", str(denied))
         else:
             if request.htmx:
                 deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)

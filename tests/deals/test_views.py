@@ -423,3 +423,16 @@ def test_custom_fields_on_the_form_card_and_list_filter(client_for, tenant, admi
         assert deal.custom == {"channel": "Тендер"}
     assert "Канал продажи" in client.get(url(f"{deal.pk}/")).content.decode()
     assert _titles(client.get(url(""), {"cf_channel": "Тендер"})) == ["Тендерная"]
+
+
+def test_a_manager_may_not_hand_a_new_deal_to_someone_else(client_for, tenant, admin, manager, url):
+    with tenant_context(tenant):
+        first = stage(sales(), "open")
+        before = Deal.objects.count()
+    response = client_for(manager).post(
+        url("new/"), {"title": "Чужому", "owner": admin.pk, "stage": first.pk}
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["owner"]
+    with tenant_context(tenant):
+        assert Deal.objects.count() == before
