@@ -21,7 +21,9 @@ from crm.access import AccessDenied, Action, Entity, Scope, check_entity, check_
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
+from crm.notifications import notify
 from crm.services import timeline_record, timeline_record_many
+from crm.urlnames import tenant_reverse
 from deals.models import OUTCOME_MOVES, Deal, DealProduct, Outcome, Pipeline, Stage
 
 # Pipelines every tenant starts with: (Russian name, English name, default, repeat, stages);
@@ -151,6 +153,15 @@ def default_pipeline(*, repeat: bool = False) -> Pipeline:
     return found
 
 
+def _notify_owner(deal: Deal, owner: Membership) -> None:
+    notify(
+        recipients=[owner],
+        kind="deal.assigned",
+        data={"title": deal.title},
+        url=tenant_reverse("deals:detail", deal.tenant, pk=deal.pk),
+    )
+
+
 def _title_for(data: dict[str, Any]) -> str:
     customer = data.get("company") or data.get("contact")
     return str(customer) if customer else _("New deal")
@@ -208,6 +219,8 @@ def deal_create(
             kind="deal.created",
             data={"title": deal.title, "pipeline": pipeline.name, "stage": stage.name},
         )
+        if owner.pk != actor.pk:
+            _notify_owner(deal, owner)
     return deal
 
 
@@ -231,7 +244,8 @@ def deal_update(
             if old != value:
                 changes[field] = [str(old or ""), str(value or "")]
                 setattr(deal, field, value)
-        if owner is not None and owner.pk != deal.owner_id:
+        reassigned = owner is not None and owner.pk != deal.owner_id
+        if reassigned:
             _check_owner(actor, owner, scope)
             changes["owner"] = [str(deal.owner.user) if deal.owner else "", str(owner.user)]
             deal.owner = owner
@@ -253,6 +267,8 @@ def deal_update(
             return deal
         deal.save()
         timeline_record(actor=actor, target=deal, kind="deal.changed", data={"changes": changes})
+        if reassigned and owner.pk != actor.pk:
+            _notify_owner(deal, owner)
     return deal
 
 

@@ -243,3 +243,14 @@ def test_make_tenant_helper_seeds_deals(db):
     tenant = make_tenant("hooli")
     with tenant_context(tenant):
         assert Stage.objects.count() == 11
+
+
+def test_the_new_responsible_is_notified(tenant, admin, manager):
+    from crm.models import Notification
+
+    with tenant_context(tenant):
+        deal = make_deal(admin, owner=manager)
+        assert Notification.objects.filter(recipient=manager, kind="deal.assigned").count() == 1
+        services.deal_update(actor=manager, deal=deal, data={}, owner=manager)
+        services.deal_update(actor=admin, deal=deal, data={}, owner=admin)
+        assert not Notification.objects.filter(recipient=admin).exists()
