@@ -13,7 +13,7 @@ plus three tenant-level rights (settings, analytics, users).
 
 Scopes: *own* is rows the actor owns, plus rows owned by members of a team the actor
 leads (the owner's manager); *team* adds rows owned by anyone in the actor's team; *all*
-is the whole tenant. For entities with a shared pool (leads), unassigned rows are visible
+is the whole tenant. For entities with a shared pool (leads, deals), unassigned rows are visible
 under own/team too, so managers see the inbox.
 """
 
@@ -73,7 +73,7 @@ ENTITY_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 # Entities with a shared pool of unassigned rows that own/team scopes may see.
-POOLED_ENTITIES = frozenset({Entity.LEAD})
+POOLED_ENTITIES = frozenset({Entity.LEAD, Entity.DEAL})
 
 
 class AccessDenied(PermissionDenied):

@@ -27,6 +27,9 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         context["leads_root"] = SimpleLazyObject(
             lambda: tenant_reverse("leads:list", request.tenant)
         )
+        context["deals_root"] = SimpleLazyObject(
+            lambda: tenant_reverse("deals:list", request.tenant)
+        )
         context["unread_count"] = SimpleLazyObject(lambda: unread_count(member=membership))
     if user is not None and user.is_authenticated:
         context["my_memberships"] = SimpleLazyObject(lambda: memberships_for_user(user=user))

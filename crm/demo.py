@@ -10,6 +10,7 @@ from contacts.demo import seed_demo_contacts
 from crm import services
 from crm.models import Membership, Role, Tenant, User
 from crm.tenancy import tenant_context
+from deals.demo import seed_demo_deals
 from leads.demo import seed_demo_leads
 
 DEMO_SLUG = "demo"
@@ -67,4 +68,5 @@ def seed_demo() -> tuple[Tenant, bool]:
                         services.team_save(actor=admin, team=team, name=team.name, lead=member)
             seed_demo_leads(admin=admin)
             seed_demo_contacts(admin=admin)
+            seed_demo_deals(admin=admin)
     return tenant, True

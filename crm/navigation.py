@@ -36,6 +36,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Inbox"), "leads:inbox", "inbox", _sees_leads),
     NavItem(_("Leads"), "leads:list", "leads", _sees_leads),
     NavItem(_("Board"), "leads:kanban", "kanban", _sees_leads),
+    NavItem(_("Deals"), "deals:list", "deals", _sees(Entity.DEAL)),
     NavItem(_("Contacts"), "contacts:list", "contacts", _sees(Entity.CONTACT)),
     NavItem(_("Companies"), "companies:list", "companies", _sees(Entity.COMPANY)),
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
@@ -67,4 +68,6 @@ def section_of(match: ResolverMatch | None) -> str:
         if match.url_name == "kanban":
             return "kanban"
         return "inbox" if match.url_name.startswith("inbox") else "leads"
+    if match.app_name == "deals":
+        return "settings" if match.url_name.startswith(("pipeline", "stage")) else "deals"
     return match.app_name

@@ -15,6 +15,7 @@ from crm.models import Membership, Notification
 
 NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
+    "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
 }
 

@@ -127,6 +127,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include(account_patterns)),
     path("<slug:tenant_slug>/leads/", include("leads.urls")),
+    path("<slug:tenant_slug>/deals/", include("deals.urls")),
     path("<slug:tenant_slug>/contacts/", include("contacts.urls")),
     path("<slug:tenant_slug>/companies/", include("contacts.company_urls")),
     path("<slug:tenant_slug>/", include(tenant_patterns)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -10,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import customfields
 from crm.access import Entity
+from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from leads import selectors
 from leads.models import Lead, LeadStatus
-from leads.services import EDITABLE_FIELDS, ProductLine
+from leads.services import EDITABLE_FIELDS
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
 
@@ -61,36 +62,10 @@ class LeadForm(forms.ModelForm):
             self.add_error("messenger", _("Choose the messenger of the handle."))
         if data.get("amount") is None:
             data["amount"] = Decimal("0")
-        self.products = self._clean_products()
+        self.products, errors = parse_product_lines(self.data)
+        for error in errors:
+            self.add_error(None, error)
         return data
-
-    def _clean_products(self) -> list[ProductLine]:
-        names = self.data.getlist("product_name") if hasattr(self.data, "getlist") else []
-        quantities = self.data.getlist("product_qty") if names else []
-        prices = self.data.getlist("product_price") if names else []
-        lines = []
-        for index, name in enumerate(names):
-            name = name.strip()
-            if not name:
-                continue
-            try:
-                quantity = Decimal(quantities[index] or "1")
-                price = Decimal(prices[index] or "0")
-            except (InvalidOperation, IndexError):
-                self.add_error(
-                    None,
-                    _("Product “%(name)s”: quantity and price must be numbers.") % {"name": name},
-                )
-                continue
-            if quantity <= 0 or price < 0:
-                self.add_error(
-                    None,
-                    _("Product “%(name)s”: quantity must be positive and price not negative.")
-                    % {"name": name},
-                )
-                continue
-            lines.append(ProductLine(name=name[:200], quantity=quantity, price=price))
-        return lines
 
     def _post_clean(self) -> None:
         # The state field is protected (django-fsm); the service validates the rest.

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from crm.access import Action, Entity, OwnedModel, can
+from crm.lineitems import LineItem
 from crm.tenancy import TenantModel
 
 
@@ -220,23 +221,10 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
         self._set_status(status)
 
 
-class LeadProduct(TenantModel):
+class LeadProduct(LineItem):
     """A line of the lead's products; their total fills the lead's amount."""
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="products")
-    name = models.CharField(_("product"), max_length=200)
-    quantity = models.DecimalField(
-        _("quantity"), max_digits=12, decimal_places=3, default=Decimal("1")
-    )
-    price = models.DecimalField(_("price"), max_digits=14, decimal_places=2, default=Decimal("0"))
-    position = models.PositiveIntegerField(default=0)
 
-    class Meta(TenantModel.Meta):
-        ordering = ["position", "pk"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def total(self) -> Decimal:
-        return (self.quantity * self.price).quantize(Decimal("0.01"))
+    class Meta(LineItem.Meta):
+        pass

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -21,6 +20,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from contacts.normalize import email_key, phone_e164
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
+from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import timeline_record, timeline_record_many
@@ -91,13 +91,6 @@ def default_status(state: str) -> LeadStatus:
 # --- Create and edit ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProductLine:
-    name: str
-    quantity: Decimal
-    price: Decimal
-
-
 def _normalize(lead: Lead, tenant: Tenant) -> None:
     lead.phone = lead.phone.strip()
     lead.phone_e164 = phone_e164(lead.phone, tenant.default_region)
@@ -127,21 +120,9 @@ def _check_owner(actor: Membership, owner: Membership | None, scope: str) -> Non
 
 
 def _replace_products(lead: Lead, products: Iterable[ProductLine]) -> None:
-    lead.products.all().delete()
-    lines = [
-        LeadProduct(
-            tenant_id=lead.tenant_id,
-            lead=lead,
-            name=p.name,
-            quantity=p.quantity,
-            price=p.price,
-            position=i,
-        )
-        for i, p in enumerate(products)
-    ]
-    LeadProduct.objects.bulk_create(lines)
-    if lines:
-        lead.amount = sum((line.total for line in lines), Decimal("0"))
+    total = replace_lines(LeadProduct, tenant_id=lead.tenant_id, lines=products, lead=lead)
+    if total is not None:
+        lead.amount = total
 
 
 class _Actor:
@@ -227,9 +208,9 @@ def lead_update(
                 setattr(lead, field, value)
         _normalize(lead, actor.tenant)
         if products is not None:
-            before = [(p.name, p.quantity, p.price) for p in lead.products.all()]
+            before = list(lead.products.all())
             products = list(products)
-            if before != [(p.name, p.quantity, p.price) for p in products]:
+            if not same_lines(before, products):
                 _replace_products(lead, products)
                 changes["products"] = [str(len(before)), str(len(products))]
                 if products:

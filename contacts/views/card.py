@@ -19,6 +19,7 @@ from crm.access import Action, Entity, Scope, can, check_entity, check_object, s
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from deals import selectors as deal_selectors
 
 
 def _card(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
@@ -34,6 +35,7 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
     actor = request.membership
     defs = customfields.definitions(entity=kind.model.access_entity)
     sees_leads = scope_for(actor, Entity.LEAD, Action.VIEW) != Scope.NONE
+    sees_deals = scope_for(actor, Entity.DEAL, Action.VIEW) != Scope.NONE
     may_delete = can(record, actor=actor, action=Action.DELETE)
     return {
         "kind": kind,
@@ -51,6 +53,9 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "done_url_name": f"{kind.namespace}:activity_done",
         "duplicates": selectors.likely_duplicates(record, actor=actor),
         "related_leads": selectors.related_leads(record, actor=actor) if sees_leads else [],
+        "sees_deals": sees_deals,
+        "deals": deal_selectors.deals_of(record, actor=actor) if sees_deals else [],
+        "may_create_deal": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
         "merges": list(selectors.merges(record)) if may_delete else [],
         "contacts": (
             selectors.company_contacts(record, actor=actor) if isinstance(record, Company) else []

@@ -14,9 +14,9 @@ class Note(OwnedModel):
 
 
 class Memo(OwnedModel):
-    """Governed by the deal row (no shared pool)."""
+    """Governed by the contact row (no shared pool)."""
 
-    access_entity = Entity.DEAL
+    access_entity = Entity.CONTACT
     title = models.CharField(max_length=100)
 
     class Meta(OwnedModel.Meta):

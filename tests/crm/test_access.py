@@ -28,7 +28,7 @@ from tests.factories import MembershipFactory, TeamFactory
 
 @pytest.fixture
 def world(tenant):
-    """Two teams; a lead of team A; members; notes (lead entity) and memos (deal entity)."""
+    """Two teams; a lead of team A; members; notes (lead entity) and memos (contact entity)."""
     with tenant_context(tenant):
         team_a, team_b = TeamFactory(name="A"), TeamFactory(name="B")
         actor = MembershipFactory(team=team_a)
@@ -101,7 +101,7 @@ def test_scope_of_one_action_does_not_leak_into_another(world):
 def test_check_object_raises_access_denied(world):
     actor = world["actor"]
     with tenant_context(world["tenant"]):
-        _set_scope(actor, Entity.DEAL, Action.EDIT, Scope.OWN)
+        _set_scope(actor, Entity.CONTACT, Action.EDIT, Scope.OWN)
         check_object(world["rows"][Memo]["mine"], actor=actor, action=Action.EDIT)
         with pytest.raises(AccessDenied):
             check_object(world["rows"][Memo]["loner"], actor=actor, action=Action.EDIT)

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from crm.demo import DEMO_PASSWORD, DEMO_USERS
 from crm.models import Membership, Role, Team, Tenant, User
 from crm.tenancy import tenant_context
+from deals.models import Deal
 
 
 def _run(*args: str) -> str:
@@ -106,6 +107,9 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(client):
         team = Team.objects.get()
         assert team.lead.user.email == "lead@demo.voronka.local"
         assert Membership.objects.count() == len(DEMO_USERS)
+        assert Deal.objects.count() >= 30
+        assert Deal.objects.filter(outcome="won").exists()
+        assert Deal.objects.exclude(loss_reason="").exists()
     response = client.post(
         "/accounts/login/", {"username": DEMO_USERS[0].email, "password": DEMO_PASSWORD}
     )

@@ -31,6 +31,8 @@ from crm.notifications import notify
 from crm.savedfilters import saved_filter_create
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
+from deals.models import Pipeline
+from deals.services import deal_activity_add, deal_create
 from leads.models import LeadStatus
 from leads.services import lead_activity_add, lead_create, lead_delete, lead_move
 from tests.factories import TeamFactory, add_member
@@ -45,6 +47,9 @@ LEAD_EDIT = {"admin": 200, "director": 200, "manager": 404, "marketer": 403}
 # belongs to another manager, so the manager role may see it but not change it.
 PARTY_EDIT = {"admin": 200, "director": 200, "manager": 403, "marketer": 403}
 PARTY_CREATE = {**EVERYONE, "marketer": 403}
+# Deals: the deal in the world belongs to another manager (like the lead).
+DEAL_VIEW = LEAD_VIEW
+DEAL_EDIT = LEAD_EDIT
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,49 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:status_delete": TenantUrl(
         {"POST": ADMIN_ONLY}, obj="status", data=lambda w: {"replacement": w["other_status"].pk}
     ),
+    "deals:list": TenantUrl({"GET": EVERYONE}),
+    "deals:kanban": TenantUrl({"GET": EVERYONE}),
+    # Bulk moves skip what a role may not touch (tests/deals/test_views.py).
+    "deals:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
+    "deals:create": TenantUrl(
+        {"GET": PARTY_CREATE, "POST": PARTY_CREATE},
+        data=lambda w: {"title": "Hacked", "stage": w["stage"].pk, "owner": w["member"].pk},
+    ),
+    "deals:detail": TenantUrl({"GET": DEAL_VIEW}, obj="deal"),
+    "deals:edit": TenantUrl(
+        {"GET": DEAL_EDIT, "POST": DEAL_EDIT},
+        obj="deal",
+        data=lambda w: {"title": "Hacked", "currency": "RUB", "owner": w["member"].pk},
+    ),
+    "deals:move": TenantUrl(
+        {"POST": DEAL_EDIT}, obj="deal", data=lambda w: {"stage": w["lost_stage"].pk}
+    ),
+    "deals:activity_add": TenantUrl(
+        {"POST": DEAL_EDIT}, obj="deal", data=lambda w: {"kind": "call", "subject": "Hacked"}
+    ),
+    "deals:activity_done": TenantUrl(
+        {"POST": DEAL_EDIT}, obj="deal", more={"activity_pk": "deal_activity"}
+    ),
+    "deals:pipelines": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked", "position": 1}
+    ),
+    "deals:pipeline_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="pipeline",
+        data=lambda w: {"name": "Hacked", "position": 1},
+    ),
+    "deals:pipeline_default": TenantUrl({"POST": ADMIN_ONLY}, obj="pipeline"),
+    "deals:pipeline_delete": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="pipeline", data=lambda w: {"replacement": w["sales"].pk}
+    ),
+    "deals:stage_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="stage",
+        data=lambda w: {"name": "Hacked", "color": "#000000", "kind": "open", "probability": 5},
+    ),
+    "deals:stage_delete": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="stage", data=lambda w: {"replacement": w["other_stage"].pk}
+    ),
     **_party_urls(
         "contacts", lambda w: {"last_name": "Hacked", "phones": "+7 999 000-00-00", "owner": ""}
     ),
@@ -316,8 +364,25 @@ def _world(tenant: Tenant) -> dict[str, Any]:
                 survivor=create(actor=admin, data=data, owner=owner),
                 merged=create(actor=admin, data=data, owner=owner),
             )
+        sales = Pipeline.objects.get(is_default=True)
+        repeat = Pipeline.objects.get(is_repeat=True)
+        open_stages = list(sales.stages.filter(kind="open"))
+        deal = deal_create(
+            actor=admin,
+            data={"title": "Поставка", "contact": parties["contact"]},
+            owner=owner,
+            stage=open_stages[0],
+        )
+        deal_activity = deal_activity_add(actor=admin, deal=deal, kind="task", subject="Счёт")
         return {
             **parties,
+            "deal": deal,
+            "deal_activity": deal_activity,
+            "sales": sales,
+            "pipeline": repeat,
+            "stage": open_stages[1],
+            "other_stage": open_stages[2],
+            "lost_stage": sales.stages.get(kind="lost"),
             "custom_field": custom_field,
             "saved_filter": saved_filter,
             "notification": notification,

@@ -1,0 +1,190 @@
+"""Deals: pipelines of tenant-configured stages, and the won/lost outcome state machine."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from crm.access import Action, Entity, OwnedModel, can
+from crm.lineitems import LineItem
+from crm.tenancy import TenantModel
+
+
+class Outcome(models.TextChoices):
+    """Where a deal stands; each stage belongs to one of these (its kind)."""
+
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+# The state machine's moves between outcomes: (from, to) → transition method.
+OUTCOME_MOVES = {
+    (Outcome.OPEN, Outcome.WON): "win",
+    (Outcome.OPEN, Outcome.LOST): "lose",
+    (Outcome.WON, Outcome.OPEN): "reopen",
+    (Outcome.LOST, Outcome.OPEN): "reopen",
+}
+
+
+class Pipeline(TenantModel):
+    """A sales process: its own stages and board. One is the default for new deals; one
+    (at most) is where repeat sales to existing customers go."""
+
+    name = models.CharField(_("name"), max_length=80)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_default = models.BooleanField(_("default"), default=False)
+    is_repeat = models.BooleanField(_("for repeat sales"), default=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="deals_pipeline_unique_name"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="deals_pipeline_one_default"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_repeat=True), name="deals_pipeline_one_repeat"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(TenantModel):
+    """A step of a pipeline; its kind says whether deals in it are open, won or lost."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(_("name"), max_length=80)
+    color = models.CharField(_("colour"), max_length=7, default="#6c757d")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    kind = models.CharField(_("kind"), max_length=8, choices=Outcome.choices)
+    probability = models.PositiveSmallIntegerField(
+        _("probability, %"), default=0, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "pipeline", "name"], name="deals_stage_unique_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__lte=100), name="deals_stage_probability"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _may_edit(instance: Deal, actor: Any) -> bool:
+    return can(instance, actor=actor, action=Action.EDIT)
+
+
+def _has_customer(instance: Deal) -> bool:
+    return bool(instance.contact_id or instance.company_id)
+
+
+class Deal(ConcurrentTransitionMixin, OwnedModel):
+    """A sale in progress: whom to, how much, at which stage, and how it ended."""
+
+    access_entity = Entity.DEAL
+
+    title = models.CharField(_("title"), max_length=200)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
+    company = models.ForeignKey(
+        "contacts.Company",
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT, related_name="deals"
+    )
+    stage = models.ForeignKey(
+        Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="deals"
+    )
+    expected_close = models.DateField(_("expected close date"), null=True, blank=True)
+    source_lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("source lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
+    loss_reason = models.CharField(_("loss reason"), max_length=200, blank=True)
+    outcome = FSMField(_("outcome"), default=Outcome.OPEN, choices=Outcome.choices, protected=True)
+    custom = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(OwnedModel.Meta):
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="deals_recent"),
+            models.Index(fields=["tenant", "stage", "-created_at"], name="deals_stage_recent"),
+            models.Index(fields=["tenant", "owner", "-created_at"], name="deals_owner_recent"),
+            models.Index(fields=["tenant", "contact"], name="deals_contact"),
+            models.Index(fields=["tenant", "company"], name="deals_company"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    # Transitions only assign fields; the service checks rights, saves and records.
+
+    @transition(
+        field=outcome,
+        source=Outcome.OPEN,
+        target=Outcome.WON,
+        conditions=[_has_customer],
+        permission=_may_edit,
+    )
+    def win(self, *, stage: Stage, reason: str = "") -> None:
+        self.stage = stage
+
+    @transition(field=outcome, source=Outcome.OPEN, target=Outcome.LOST, permission=_may_edit)
+    def lose(self, *, stage: Stage, reason: str = "") -> None:
+        self.stage = stage
+        self.loss_reason = reason
+
+    @transition(
+        field=outcome,
+        source=[Outcome.WON, Outcome.LOST],
+        target=Outcome.OPEN,
+        permission=_may_edit,
+    )
+    def reopen(self, *, stage: Stage, reason: str = "") -> None:
+        self.stage = stage
+        self.loss_reason = ""
+
+
+class DealProduct(LineItem):
+    """A line of the deal's products; their total fills the deal's amount."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="products")
+
+    class Meta(LineItem.Meta):
+        pass

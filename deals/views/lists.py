@@ -1,0 +1,101 @@
+"""The deal list and the board of a pipeline."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.access import Action, Entity, Scope, can, check_entity, scope_for
+from crm.urlnames import tenant_reverse
+from deals import selectors, services
+from deals.filters import DealFilter
+from deals.forms import BulkMoveForm
+
+
+@require_GET
+def deal_list(request: HttpRequest) -> HttpResponse:
+    """Every deal the role may see, filtered, newest first, in keyset pages."""
+    actor = request.membership
+    check_entity(actor=actor, entity=Entity.DEAL, action=Action.VIEW)
+    queryset = selectors.deal_list(actor=actor)
+    filters = DealFilter(
+        request.GET or None, queryset=queryset, actor=actor, region=request.tenant.default_region
+    )
+    rows = filters.qs if filters.is_bound and filters.is_valid() else queryset
+    page = selectors.page_newest_first(rows, request.GET.get("after"))
+    context = {
+        "filters": filters,
+        "page": page,
+        "bulk_form": BulkMoveForm(),
+        "list_url": request.get_full_path(),
+        "section": "deals",
+        "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
+        "may_move": scope_for(actor, Entity.DEAL, Action.EDIT) != Scope.NONE,
+    }
+    template = "deals/deal_list.html#rows" if request.htmx else "deals/deal_list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+def kanban(request: HttpRequest) -> HttpResponse:
+    """A pipeline's board (?pipeline=<id>, default: the default pipeline): a column per
+    stage with count and sum; drag a card to move it (same service and rights as the card)."""
+    actor = request.membership
+    check_entity(actor=actor, entity=Entity.DEAL, action=Action.VIEW)
+    pipelines = list(selectors.pipelines())
+    wanted = request.GET.get("pipeline", "")
+    pipeline = next((p for p in pipelines if str(p.pk) == wanted), None) or next(
+        (p for p in pipelines if p.is_default), pipelines[0] if pipelines else None
+    )
+    stages = list(selectors.stages(pipeline)) if pipeline else []
+    columns = selectors.board(actor=actor, pipeline=pipeline, stages=stages) if pipeline else []
+    allowed = {
+        deal.pk: selectors.allowed_stage_ids(deal, stages)
+        for column in columns
+        for deal in column.cards
+        if can(deal, actor=actor, action=Action.EDIT)
+    }
+    context = {
+        "pipelines": pipelines,
+        "pipeline": pipeline,
+        "columns": columns,
+        "allowed": allowed,
+        "section": "deals_board",
+        "currency": request.tenant.currency,
+        "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
+    }
+    return render(request, "deals/deal_kanban.html", context)
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Move the selected deals to one stage; report what was skipped and why."""
+    form = BulkMoveForm(request.POST)
+    back = request.POST.get("next") or tenant_reverse("deals:list", request.tenant)
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = tenant_reverse("deals:list", request.tenant)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    data = form.cleaned_data
+    deals = selectors.deal_list(actor=request.membership).filter(pk__in=data["ids"])
+    result = services.deals_bulk_move(
+        actor=request.membership, deals=list(deals), stage=data["stage"], reason=data["reason"]
+    )
+    messages.success(request, _("Done: %(n)s.") % {"n": result.done})
+    for title, reason in result.skipped[:10]:
+        messages.warning(
+            request, _("Skipped “%(title)s”: %(reason)s") % {"title": title, "reason": reason}
+        )
+    missing = len(set(data["ids"])) - result.done - len(result.skipped)
+    more = missing + max(0, len(result.skipped) - 10)
+    if more > 0:
+        messages.warning(request, _("%(n)s more were skipped.") % {"n": more})
+    return redirect(back)
