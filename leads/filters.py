@@ -28,7 +28,11 @@ SORTS = {
 class LeadFilter(django_filters.FilterSet):
     """Status, state, source, owner, team, temperature, dates, text search and presets."""
 
-    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        help_text=_("Beginning of a word of the name, title or company; a phone; an e-mail"),
+    )
     # distinct=False everywhere: these filter plain columns, and DISTINCT defeats the LIMIT.
     status = django_filters.ModelMultipleChoiceFilter(
         label=_("Status"), queryset=LeadStatus.objects.none(), distinct=False
@@ -74,6 +78,8 @@ class LeadFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, actor: Any, region: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.actor, self.region = actor, region
+        # The cap of a name search that found more leads (the page says so), else 0.
+        self.search_capped_at = 0
         self.filters["status"].queryset = selectors.statuses()
         self.filters["team"].queryset = team_list()
         self.filters["owner"].extra["choices"] = [("me", _("Me")), ("none", _("Unassigned"))] + [
@@ -101,7 +107,9 @@ class LeadFilter(django_filters.FilterSet):
         return queryset
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        return selectors.search(queryset, value, region=self.region)
+        found = selectors.search(queryset, value, region=self.region, actor=self.actor)
+        self.search_capped_at = selectors.SEARCH_MATCHES if found.capped else 0
+        return found.rows
 
     def filter_owner(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         if value == "none":

@@ -8,15 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
 
 from contacts.normalize import DIGITS, email_key, phone_e164
-from crm.access import Action, scope_queryset
+from crm.access import Action, Entity, owner_scope, scope_queryset
 from crm.models import Membership
-from leads.models import OPEN_STATES, STATE_MOVES, Lead, LeadSource, LeadState, LeadStatus
+from leads.models import (
+    OPEN_STATES,
+    STATE_MOVES,
+    Lead,
+    LeadSource,
+    LeadState,
+    LeadStatus,
+    LeadWord,
+)
+from leads.words import MIN_WORD, prefix_range, query_words
 
 PAGE_SIZE = 50
 
@@ -82,22 +91,65 @@ def lead_in_trash(*, actor: Membership, lead_id: int) -> Lead:
     return lead
 
 
-def search(queryset: QuerySet[Lead], query: str, *, region: str) -> QuerySet[Lead]:
-    """Leads matching a phone in any format, an e-mail, or a name/title/company fragment."""
+# A name search takes at most this many of the newest matching leads (then the list's
+# filters and pagination apply to them); the list says so when there were more.
+SEARCH_MATCHES = 1000
+
+
+@dataclass(frozen=True)
+class Search:
+    """A searched queryset, and whether the name matches were cut at SEARCH_MATCHES."""
+
+    rows: QuerySet[Lead]
+    capped: bool = False
+
+
+def search(queryset: QuerySet[Lead], query: str, *, region: str, actor: Membership) -> Search:
+    """Leads matching a phone in any format, an e-mail, or the beginnings of words of the
+    title, name and company (`name_matches`)."""
     query = query.strip()
     if not query:
-        return queryset
+        return Search(queryset)
     if "@" in query:
-        return queryset.filter(email_key=email_key(query))
+        return Search(queryset.filter(email_key=email_key(query)))
     digits = "".join(DIGITS.findall(query))
     if len(digits) >= 5 and len(digits) >= len(query.replace(" ", "")) * 0.6:
         e164 = phone_e164(query, region)
         if e164:
-            return queryset.filter(phone_e164=e164)
-        return queryset.filter(phone_e164__contains=digits)
-    return queryset.filter(
-        Q(title__icontains=query) | Q(name__icontains=query) | Q(company_name__icontains=query)
-    )
+            return Search(queryset.filter(phone_e164=e164))
+        return Search(queryset.filter(phone_e164__contains=digits))
+    ids, capped = name_matches(query, actor=actor)
+    return Search(queryset.filter(pk__in=ids), capped=capped)
+
+
+def name_matches(query: str, *, actor: Membership) -> tuple[list[int], bool]:
+    """Ids of the newest SEARCH_MATCHES leads the actor may view in which every word of the
+    query begins a word of the title, name or company (case and ё aside); and whether there
+    were more. Read from the LeadWord indexes alone: the longest query word's range, the
+    other words as lookups in the lead's own words, one query per visibility branch (the
+    manager's own and team leads, the unassigned ones) so each stays in its index."""
+    words = query_words(query)
+    if not words or len(words[0]) < MIN_WORD:
+        return [], False
+    low, high = prefix_range(words[0])
+    entries = LeadWord.objects.filter(word__gte=low, word__lt=high)
+    for word in words[1:]:
+        low, high = prefix_range(word)
+        entries = entries.filter(
+            Exists(LeadWord.objects.filter(lead=OuterRef("lead"), word__gte=low, word__lt=high))
+        )
+    scope = owner_scope(actor=actor, entity=Entity.LEAD, action=Action.VIEW)
+    branches = [entries] if scope is None else []
+    if scope is not None and scope.owner_ids:
+        branches.append(entries.filter(owner_id__in=scope.owner_ids))
+    if scope is not None and scope.unassigned:
+        branches.append(entries.filter(owner__isnull=True))
+    keys: set[tuple[datetime, int]] = set()
+    for branch in branches:
+        newest = branch.order_by("-created_at", "-lead_id").values_list("created_at", "lead_id")
+        keys.update(newest.distinct()[: SEARCH_MATCHES + 1])
+    ranked = sorted(keys, reverse=True)
+    return [pk for _created, pk in ranked[:SEARCH_MATCHES]], len(ranked) > SEARCH_MATCHES
 
 
 @dataclass(frozen=True)
