@@ -31,7 +31,7 @@ def text_words(*texts: str) -> set[str]:
 
 
 def query_words(query: str) -> list[str]:
-    """The words of a search query as prefixes, longest first (the likeliest rarest first)."""
+    """The distinct words of a search query (prefixes), longest first."""
     words = {word[:MAX_WORD] for word in _WORD.findall(_normalize(query))}
     return sorted(words, key=lambda word: (-len(word), word))
 
