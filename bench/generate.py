@@ -6,9 +6,10 @@
 Makes one big tenant (`big-1m` for 1M leads, `big-10m` for 10M…) and `--tenants - 1` small
 ones (`small-1`… with 5k, 20k, 45k… leads). Tenants, users, roles, teams and memberships are
 created through the application's services; leads are written with COPY by the owner role
-(it bypasses row-level security), 50k rows per transaction. Rerunning is safe: existing
-tenants and people are kept and each tenant's leads are topped up to the wanted count, so
-an interrupted load resumes where it stopped.
+(it bypasses row-level security), 50k rows per transaction, then their search words (LeadWord)
+with INSERT … SELECT. Rerunning is safe: existing tenants and people are kept, each tenant's
+leads are topped up to the wanted count and the words of leads that have none are written,
+so an interrupted load resumes where it stopped.
 
 Distributions: leads arrive over two years, three times as many per day at the end as at
 the start, in office hours; sources are skewed (web forms and calls first); states depend
@@ -51,8 +52,12 @@ from crm import services  # noqa: E402
 from crm.models import Membership, Role, Team, Tenant, User  # noqa: E402
 from crm.tenancy import tenant_context  # noqa: E402
 from leads.models import LeadStatus  # noqa: E402
+from leads.words import WORDS_SQL  # noqa: E402
 
 CHUNK_ROWS = 50_000
+WORD_CHUNK_LEADS = 200_000  # leads whose search words are written per transaction
+# Tables whose secondary indexes are dropped for a large load and built afterwards.
+BULK_TABLES = ("leads_lead", "leads_leadword")
 GENERATORS = 2  # processes generating rows (one per core of the benchmark machine)
 INDEX_BUILDERS = 2
 DROP_INDEXES_AT = 0.5  # drop indexes when loading at least half the table's size again
@@ -344,8 +349,9 @@ def lead_counts() -> dict[int, int]:
 
 
 def drop_indexes() -> None:
-    """Drop the secondary indexes of leads_lead, remembering them in a table of the database
-    (so that a rerun after an interruption restores them)."""
+    """Drop the secondary indexes of the leads and their search words (not those of
+    constraints), remembering them in a table of the database (so that a rerun after an
+    interruption restores them)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS bench_dropped_index "
@@ -354,9 +360,10 @@ def drop_indexes() -> None:
         cursor.execute(
             "INSERT INTO bench_dropped_index "
             "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
-            "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = 'leads_lead'::regclass "
+            "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = ANY(%s::regclass[]) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
-            "ON CONFLICT DO NOTHING"
+            "ON CONFLICT DO NOTHING",
+            [list(BULK_TABLES)],
         )
         cursor.execute("SELECT name FROM bench_dropped_index")
         for (name,) in cursor.fetchall():
@@ -389,7 +396,7 @@ def restore_indexes() -> None:
     dropped = _dropped()
     if not dropped:
         return
-    print(f"Building {len(dropped)} indexes of leads_lead…")
+    print(f"Building {len(dropped)} indexes of {', '.join(BULK_TABLES)}…")
     with ThreadPoolExecutor(max_workers=INDEX_BUILDERS) as pool:
         for (name, _definition), seconds in zip(
             dropped, pool.map(lambda item: _build_index(*item), dropped), strict=True
@@ -435,6 +442,42 @@ def load_leads(tenant: Tenant, plan: TenantPlan, have: int) -> int:
     return plan.leads - have
 
 
+def fill_words(tenant: Tenant, slug: str) -> int:
+    """Write the search words (LeadWord) of the tenant's leads that have none; return how
+    many words were added. One id range per transaction, starting after the last lead that
+    has words, so a tenant whose words are complete costs two index probes and an
+    interrupted run resumes (the lead services write the words of leads made through them).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT max(lead_id) FROM leads_leadword WHERE tenant_id = %s), "
+            "(SELECT max(id) FROM leads_lead WHERE tenant_id = %s)",
+            [tenant.pk, tenant.pk],
+        )
+        done, last = cursor.fetchone()
+    if last is None or (done is not None and done >= last):
+        return 0
+    insert = sql.SQL(
+        "INSERT INTO leads_leadword (tenant_id, lead_id, owner_id, created_at, word) "
+        "SELECT l.tenant_id, l.id, l.owner_id, l.created_at, w.word FROM leads_lead l "
+        "CROSS JOIN LATERAL ({words}) w "
+        "WHERE l.tenant_id = %s AND l.id > %s AND l.id <= %s "
+        # Words a lead service wrote meanwhile (not an anti-join: the statement's own rows
+        # would be scanned again while the table has no statistics).
+        "ON CONFLICT DO NOTHING"
+    ).format(words=sql.SQL(WORDS_SQL))
+    added, start, began = 0, (done or 0), time.monotonic()
+    while start < last:
+        end = start + WORD_CHUNK_LEADS
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(insert, [tenant.pk, start, end])
+            added += cursor.rowcount
+        start = end
+        rate = added / (time.monotonic() - began)
+        print(f"  {slug}: words of leads up to id {min(end, last):,} ({rate:,.0f} words/s)")
+    return added
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads of the big tenant")
@@ -451,11 +494,13 @@ def main() -> None:
         drop_indexes()
     for plan, tenant in wanted:
         load_leads(tenant, plan, counts.get(tenant.pk, 0))
+    words = sum(fill_words(tenant, plan.slug) for plan, tenant in wanted)
     restore_indexes()
     with connection.cursor() as cursor:
-        if missing:
-            print("VACUUM (ANALYZE) leads_lead…")
-            cursor.execute("VACUUM (ANALYZE) leads_lead")
+        for table, changed in (("leads_lead", missing), ("leads_leadword", words)):
+            if changed:
+                print(f"VACUUM (ANALYZE) {table}…")
+                cursor.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
         # The small tables too: autovacuum may never analyze a table of a few dozen rows,
         # and without statistics the planner misjudges the joins to statuses and members.
         for table in connection.introspection.table_names(cursor):

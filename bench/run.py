@@ -38,6 +38,7 @@ from psycopg import conninfo, sql
 
 from bench.measure import BenchError, Server, latency, login, throughput
 from bench.plan import BENCH_PASSWORD, TenantPlan, big_tenant, label, measured_manager_email
+from leads.words import prefix_range, query_words
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -109,11 +110,10 @@ def discover(owner_url: str, plan: TenantPlan) -> dict[str, Any]:
             "ORDER BY created_at DESC LIMIT 1",
             [tenant_id, membership_id],
         ).fetchone()
-        pattern = f"%{NAME_QUERY.upper()}%"
         (name_matches,) = connection.execute(
-            "SELECT count(*) FROM leads_lead WHERE tenant_id = %s AND (upper(title) LIKE %s "
-            "OR upper(name) LIKE %s OR upper(company_name) LIKE %s)",
-            [tenant_id, pattern, pattern, pattern],
+            "SELECT count(DISTINCT lead_id) FROM leads_leadword "
+            "WHERE tenant_id = %s AND word >= %s AND word < %s",
+            [tenant_id, *prefix_range(query_words(NAME_QUERY)[0])],
         ).fetchone()
         (table_rows,) = connection.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = 'leads_lead'::regclass"

@@ -20,6 +20,7 @@ under own/team too, so managers see the inbox.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -210,6 +211,35 @@ def scope_queryset(qs: QuerySet, *, actor: Membership, action: str) -> QuerySet:
     if entity in POOLED_ENTITIES and action == Action.VIEW:
         allowed |= Q(owner__isnull=True)
     return qs.filter(allowed)
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """The rows of a scope short of "all", by owner: `owner_ids` (evaluated) and, when
+    `unassigned`, rows without an owner."""
+
+    owner_ids: list[int]
+    unassigned: bool
+
+
+def owner_scope(*, actor: Membership, entity: str, action: str) -> OwnerScope | None:
+    """The same rows as `scope_queryset`, as owner ids for indexes keyed by owner (e.g. the
+    lead search words); None means every row. One query for the team members (own, team)."""
+    scope = scope_for(actor, entity, action)
+    if scope == Scope.ALL:
+        return None
+    if scope == Scope.NONE:
+        return OwnerScope(owner_ids=[], unassigned=False)
+    from crm.models import Membership
+
+    members = Q(team__lead=actor)
+    if scope == Scope.TEAM and actor.team_id is not None:
+        members |= Q(team_id=actor.team_id)
+    others = Membership.objects.filter(members).exclude(pk=actor.pk).values_list("pk", flat=True)
+    return OwnerScope(
+        owner_ids=[actor.pk, *others],
+        unassigned=entity in POOLED_ENTITIES and action == Action.VIEW,
+    )
 
 
 def can(obj: OwnedModel, *, actor: Membership, action: str) -> bool:

@@ -30,7 +30,11 @@ OWNER_SHORTCUTS = [("", _("Anyone")), ("me", _("Me")), ("none", _("Unassigned"))
 class LeadFilter(django_filters.FilterSet):
     """Status, state, source, owner, team, temperature, dates, text search and presets."""
 
-    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        help_text=_("Beginning of a word of the name, title or company; a phone; an e-mail"),
+    )
     # distinct=False everywhere: these filter plain columns, and DISTINCT defeats the LIMIT.
     status = django_filters.ModelMultipleChoiceFilter(
         label=_("Status"), queryset=LeadStatus.objects.none(), distinct=False
@@ -106,6 +110,8 @@ class LeadFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.actor, self.region = actor, region
         self.choices = choices or selectors.SharedChoices()
+        # The cap of a name search that found more leads (the page says so), else 0.
+        self.search_capped_at = 0
         self.filters["status"].queryset = selectors.statuses()
         self.filters["team"].queryset = Team.objects.order_by("name")
 
@@ -136,7 +142,9 @@ class LeadFilter(django_filters.FilterSet):
         return queryset
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        return selectors.search(queryset, value, region=self.region)
+        found = selectors.search(queryset, value, region=self.region, actor=self.actor)
+        self.search_capped_at = selectors.SEARCH_MATCHES if found.capped else 0
+        return found.rows
 
     def filter_owner(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         # Any other value filters to nothing: ids are only ever looked up in this tenant.

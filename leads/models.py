@@ -14,6 +14,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from crm.access import Action, Entity, OwnedModel, can
 from crm.lineitems import LineItem
 from crm.tenancy import TenantModel
+from leads.words import MAX_WORD
 
 
 class LeadState(models.TextChoices):
@@ -228,3 +229,58 @@ class LeadProduct(LineItem):
 
     class Meta(LineItem.Meta):
         pass
+
+
+class BytewiseCharField(models.CharField):
+    """A CharField compared byte by byte (collation "C" on PostgreSQL; SQLite always does),
+    so that `word >= 'СОКОЛ' AND word < 'СОКОМ'` is exactly "starts with СОКОЛ" whatever the
+    database's locale."""
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
+class LeadWord(TenantModel):
+    """One word of a lead's title, name or company (leads/words.py), with the lead's creation
+    time and owner, so that "the newest visible leads with a word starting with …" is read
+    from an index alone. Text comparisons are leakproof, so the indexes work under row-level
+    security (LIKE and pg_trgm do not). Written by the lead services, in the lead's transaction.
+    """
+
+    # The lead's creation time, not this row's (its ordering key); rows are never updated but
+    # for `owner`, so no updated_at.
+    created_at = models.DateTimeField()
+    updated_at = None
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+", db_index=False)
+    word = BytewiseCharField(max_length=MAX_WORD)
+    # A copy of lead.owner: the manager's visibility is filtered in the index.
+    owner = models.ForeignKey(
+        "crm.Membership", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            # Also the index of "the words of this lead" (edits, deletes, the AND of a query).
+            models.UniqueConstraint(
+                fields=["tenant", "lead", "word"], name="leads_word_unique_per_lead"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "word", "-created_at"],
+                include=["lead", "owner"],
+                name="leads_word",
+            ),
+            # The manager's branches: owner = ANY(me and my team) and owner IS NULL.
+            models.Index(
+                fields=["tenant", "owner", "word", "-created_at"],
+                include=["lead"],
+                name="leads_word_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

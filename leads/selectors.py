@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.http import Http404
@@ -21,9 +21,18 @@ from django.utils.choices import BaseChoiceIterator
 from django.utils.dateparse import parse_datetime
 
 from contacts.normalize import DIGITS, email_key, phone_e164
-from crm.access import Action, scope_queryset
+from crm.access import Action, Entity, owner_scope, scope_queryset
 from crm.models import Membership
-from leads.models import OPEN_STATES, STATE_MOVES, Lead, LeadSource, LeadState, LeadStatus
+from leads.models import (
+    OPEN_STATES,
+    STATE_MOVES,
+    Lead,
+    LeadSource,
+    LeadState,
+    LeadStatus,
+    LeadWord,
+)
+from leads.words import MIN_WORD, prefix_range, query_words
 
 PAGE_SIZE = 50
 
@@ -89,22 +98,127 @@ def lead_in_trash(*, actor: Membership, lead_id: int) -> Lead:
     return lead
 
 
-def search(queryset: QuerySet[Lead], query: str, *, region: str) -> QuerySet[Lead]:
-    """Leads matching a phone in any format, an e-mail, or a name/title/company fragment."""
+# A name search takes at most this many of the newest matching leads (then the list's
+# filters and pagination apply to them); the list says so when there were more.
+SEARCH_MATCHES = 1000
+
+
+@dataclass(frozen=True)
+class Search:
+    """A searched queryset, and whether the name matches were cut at SEARCH_MATCHES."""
+
+    rows: QuerySet[Lead]
+    capped: bool = False
+
+
+def search(queryset: QuerySet[Lead], query: str, *, region: str, actor: Membership) -> Search:
+    """Leads matching a phone in any format, an e-mail, or the beginnings of words of the
+    title, name and company (`name_matches`)."""
     query = query.strip()
     if not query:
-        return queryset
+        return Search(queryset)
     if "@" in query:
-        return queryset.filter(email_key=email_key(query))
+        return Search(queryset.filter(email_key=email_key(query)))
     digits = "".join(DIGITS.findall(query))
     if len(digits) >= 5 and len(digits) >= len(query.replace(" ", "")) * 0.6:
         e164 = phone_e164(query, region)
         if e164:
-            return queryset.filter(phone_e164=e164)
-        return queryset.filter(phone_e164__contains=digits)
-    return queryset.filter(
-        Q(title__icontains=query) | Q(name__icontains=query) | Q(company_name__icontains=query)
-    )
+            return Search(queryset.filter(phone_e164=e164))
+        return Search(queryset.filter(phone_e164__contains=digits))
+    ids, capped = name_matches(query, actor=actor)
+    return Search(queryset.filter(pk__in=ids), capped=capped)
+
+
+def name_matches(query: str, *, actor: Membership) -> tuple[list[int], bool]:
+    """Ids of the newest SEARCH_MATCHES leads the actor may view in which every word of the
+    query begins a word of the title, name or company (case and ё aside); and whether there
+    were more. Read from the LeadWord indexes alone: the rarest query word's range, the
+    other words as lookups in the lead's own words, one query per visibility branch (the
+    manager's own and team leads, the unassigned ones) so each stays in its index."""
+    words = query_words(query)
+    if not words or len(words[0]) < MIN_WORD:
+        return [], False
+    if len(words) > 1:
+        words.sort(key=_word_frequency)  # the rarest word reads its range, the others probe
+    scope = owner_scope(actor=actor, entity=Entity.LEAD, action=Action.VIEW)
+    limit = SEARCH_MATCHES + 1
+    if scope is None and connection.vendor == "postgresql":
+        keys = set(_newest_by_word(words, tenant_id=actor.tenant_id, limit=limit))
+    else:
+        low, high = prefix_range(words[0])
+        entries = LeadWord.objects.filter(word__gte=low, word__lt=high)
+        for n, word in enumerate(words[1:]):
+            low, high = prefix_range(word)
+            # A scalar subquery, not EXISTS: PostgreSQL would turn EXISTS into a join that
+            # reads this word's whole range; this is one index probe per candidate.
+            also = LeadWord.objects.filter(lead=OuterRef("lead"), word__gte=low, word__lt=high)
+            entries = entries.alias(**{f"also{n}": Subquery(also.values("lead")[:1])}).filter(
+                **{f"also{n}__isnull": False}
+            )
+        branches = [entries] if scope is None else []
+        if scope is not None and scope.owner_ids:
+            branches.append(entries.filter(owner_id__in=scope.owner_ids))
+        if scope is not None and scope.unassigned:
+            branches.append(entries.filter(owner__isnull=True))
+        keys = set()
+        for branch in branches:
+            newest = branch.order_by("-created_at", "-lead_id").values_list("created_at", "lead_id")
+            keys.update(newest.distinct()[:limit])
+    ranked = sorted(keys, reverse=True)
+    return [pk for _created, pk in ranked[:SEARCH_MATCHES]], len(ranked) > SEARCH_MATCHES
+
+
+# Entries counted at most, per query word, to find the rarest of several.
+FREQUENCY_PROBE = 100_000
+
+
+def _word_frequency(word: str) -> int:
+    """How many words of the tenant start with `word`, up to FREQUENCY_PROBE (one
+    index-only query). Single letters count as the most frequent."""
+    if len(word) < MIN_WORD:
+        return FREQUENCY_PROBE + 1
+    low, high = prefix_range(word)
+    return LeadWord.objects.filter(word__gte=low, word__lt=high)[:FREQUENCY_PROBE].count()
+
+
+# A common prefix (ИВАН: 827k words at 10M leads) is a few frequent words (ИВАНОВИЧ, ИВАНОВНА,
+# ИВАН…): list the prefix's distinct words with a skip scan, take each word's newest entries
+# in index order, merge. Measured at 10M for the whole tenant: 6 ms instead of 221 ms for
+# reading and sorting the range. (PostgreSQL: SQLite has no LATERAL.)
+_NEWEST_BY_WORD = """
+WITH RECURSIVE words(word) AS (
+    (SELECT word FROM leads_leadword
+     WHERE tenant_id = %(tenant)s AND word >= %(low)s AND word < %(high)s ORDER BY word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM leads_leadword w
+            WHERE w.tenant_id = %(tenant)s AND w.word > words.word AND w.word < %(high)s
+            ORDER BY w.word LIMIT 1)
+    FROM words WHERE words.word IS NOT NULL
+)
+SELECT DISTINCT e.created_at, e.lead_id FROM words CROSS JOIN LATERAL (
+    SELECT x.created_at, x.lead_id FROM leads_leadword x
+    WHERE x.tenant_id = %(tenant)s AND x.word = words.word{others}
+    ORDER BY x.created_at DESC LIMIT %(limit)s
+) e
+ORDER BY e.created_at DESC, e.lead_id DESC LIMIT %(limit)s
+"""
+_ALSO_WORD = """
+      AND (SELECT y.lead_id FROM leads_leadword y WHERE y.tenant_id = %(tenant)s
+           AND y.lead_id = x.lead_id AND y.word >= %(low{n})s AND y.word < %(high{n})s
+           LIMIT 1) IS NOT NULL"""
+
+
+def _newest_by_word(words: list[str], *, tenant_id: int, limit: int) -> list[tuple[datetime, int]]:
+    """(created_at, lead id) of the newest `limit` leads of the tenant with a word starting
+    with words[0] and words starting with each of the others."""
+    low, high = prefix_range(words[0])
+    params: dict[str, object] = {"tenant": tenant_id, "low": low, "high": high, "limit": limit}
+    for n, word in enumerate(words[1:]):
+        params[f"low{n}"], params[f"high{n}"] = prefix_range(word)
+    others = "".join(_ALSO_WORD.format(n=n) for n in range(len(words) - 1))
+    with connection.cursor() as cursor:
+        cursor.execute(_NEWEST_BY_WORD.format(others=others), params)
+        return cursor.fetchall()
 
 
 @dataclass(frozen=True)

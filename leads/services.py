@@ -25,7 +25,8 @@ from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import timeline_record, timeline_record_many
 from crm.urlnames import tenant_reverse
-from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus
+from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus, LeadWord
+from leads.words import SOURCE_FIELDS, text_words
 
 # Statuses every tenant starts with: (state, colour, Russian name, English name, default).
 DEFAULT_STATUSES = (
@@ -125,6 +126,28 @@ def _replace_products(lead: Lead, products: Iterable[ProductLine]) -> None:
         lead.amount = total
 
 
+def _index_words(lead: Lead, *, replace: bool) -> None:
+    """Write the lead's search words (leads/words.py), replacing the old ones if asked."""
+    if replace:
+        LeadWord.objects.filter(lead=lead).delete()
+    words = text_words(*(getattr(lead, field) for field in SOURCE_FIELDS))
+    LeadWord.objects.bulk_create(
+        LeadWord(
+            tenant_id=lead.tenant_id,
+            lead=lead,
+            word=word,
+            created_at=lead.created_at,
+            owner_id=lead.owner_id,
+        )
+        for word in sorted(words)
+    )
+
+
+def _index_owner(lead: Lead) -> None:
+    """Copy the lead's owner to its search words (they filter visibility in the index)."""
+    LeadWord.objects.filter(lead=lead).update(owner_id=lead.owner_id)
+
+
 class _Actor:
     """Sentinel: the lead belongs to whoever creates it."""
 
@@ -162,6 +185,7 @@ def lead_create(
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
         _normalize(lead, actor.tenant)
         lead.save()
+        _index_words(lead, replace=False)
         if products:
             _replace_products(lead, products)
             lead.save(update_fields=["amount"])
@@ -218,6 +242,8 @@ def lead_update(
         if not changes:
             return lead
         lead.save()
+        if changes.keys() & set(SOURCE_FIELDS):
+            _index_words(lead, replace=True)
         timeline_record(actor=actor, target=lead, kind="lead.changed", data={"changes": changes})
     return lead
 
@@ -300,6 +326,7 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
         if claimed != 1:
             raise DomainError(_("Someone else has already taken this lead."))
         lead.refresh_from_db()
+        _index_owner(lead)
         timeline_record(actor=actor, target=lead, kind="lead.taken", data={"by": str(actor.user)})
         if lead.state == LeadState.NEW:
             lead_move(actor=actor, lead=lead, status=default_status(LeadState.IN_PROGRESS))
@@ -317,6 +344,7 @@ def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> L
         previous = lead.owner
         lead.owner = owner
         lead.save(update_fields=["owner", "updated_at"])
+        _index_owner(lead)
         timeline_record(
             actor=actor,
             target=lead,
