@@ -43,15 +43,30 @@ def page_newest_first(
     keys: QuerySet,
     rows_by_id: Callable[[list[int]], dict[int, Any]],
     cursor: str | None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> Page:
     """The page after `cursor`: its (created_at, id) keys from the join-free `keys`
     queryset (so the planner walks the ordered index), then its rows by id."""
+    return page_of_parts([keys], rows_by_id, cursor, size)
+
+
+def page_of_parts(
+    parts: list[QuerySet],
+    rows_by_id: Callable[[list[int]], dict[int, Any]],
+    cursor: str | None,
+    size: int | None = None,
+) -> Page:
+    """The same over several index-ordered parts (the inbox: mine, and the shared pool):
+    the newest keys of each part, merged; one query per part plus one for the rows."""
+    size = size or PAGE_SIZE
     position = decode(cursor) if cursor else None
-    if position is not None:
-        created, pk = position
-        keys = keys.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
-    found = list(keys.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1])
+    found: list[tuple[datetime, int]] = []
+    for keys in parts:
+        if position is not None:
+            created, pk = position
+            keys = keys.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+        found += keys.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
+    found.sort(reverse=True)
     ids = [pk for _created, pk in found[:size]]
     by_id = rows_by_id(ids)
     rows = [by_id[pk] for pk in ids if pk in by_id]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,10 +16,11 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils.choices import BaseChoiceIterator
-from django.utils.dateparse import parse_datetime
 
 from contacts.normalize import DIGITS, email_key, phone_e164
+from crm import keyset
 from crm.access import Action, Entity, owner_scope, scope_queryset
+from crm.keyset import Page
 from crm.models import Membership
 from leads.models import (
     OPEN_STATES,
@@ -33,8 +32,6 @@ from leads.models import (
     LeadWord,
 )
 from leads.words import MIN_WORD, prefix_range, query_words
-
-PAGE_SIZE = 50
 
 
 def lead_base() -> QuerySet[Lead]:
@@ -221,61 +218,14 @@ def _newest_by_word(words: list[str], *, tenant_id: int, limit: int) -> list[tup
         return cursor.fetchall()
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a keyset-paginated list: rows and the cursor of the next page."""
-
-    rows: list[Lead]
-    next_cursor: str | None
+def page_newest_first_of_parts(parts: list[QuerySet[Lead]], cursor: str | None) -> Page:
+    """A keyset page over the inbox's index-ordered parts, rows with what lists show."""
+    return keyset.page_of_parts(parts, lambda ids: lead_base().in_bulk(ids), cursor)
 
 
-def _encode(lead: Lead) -> str:
-    raw = json.dumps([lead.created_at.isoformat(), lead.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, int] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, pk = json.loads(raw)
-        moment = parse_datetime(created)
-        return (moment, int(pk)) if moment else None
-    except (ValueError, TypeError):
-        return None
-
-
-def page_newest_first_of_parts(
-    parts: list[QuerySet[Lead]], cursor: str | None, size: int | None = None
-) -> Page:
-    """Keyset page over several index-ordered parts: newest (created_at, id) keys of each
-    part, merged; then the rows of the page by id. One query per part plus one."""
-    size = size or PAGE_SIZE
-    position = _decode(cursor) if cursor else None
-    keys: list[tuple[datetime, int]] = []
-    for part in parts:
-        if position is not None:
-            created, pk = position
-            part = part.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
-        keys += list(
-            part.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
-        )
-    keys.sort(reverse=True)
-    more = len(keys) > size
-    ids = [pk for _created, pk in keys[:size]]
-    by_id = lead_base().in_bulk(ids)
-    rows = [by_id[pk] for pk in ids if pk in by_id]
-    return Page(rows=rows, next_cursor=_encode(rows[-1]) if more and rows else None)
-
-
-def page_newest_first(
-    queryset: QuerySet[Lead], cursor: str | None, size: int | None = None
-) -> Page:
-    """Keyset pagination by (created_at, id) descending: no COUNT, constant cost per page.
-
-    The page's keys come from a join-free query (so the planner walks the ordered index),
-    then its rows with what they show, by id.
-    """
-    return page_newest_first_of_parts([queryset], cursor, size)
+def page_newest_first(queryset: QuerySet[Lead], cursor: str | None) -> Page:
+    """A keyset page of a lead list: join-free keys, then the page's rows by id."""
+    return keyset.page_newest_first(queryset, lambda ids: lead_base().in_bulk(ids), cursor)
 
 
 SOURCE_COUNT_CAP = 1000
@@ -380,17 +330,17 @@ class SharedChoices:
 
 def cursor_of(lead: Lead) -> str:
     """The keyset position of a row (for "rows newer than this one")."""
-    return _encode(lead)
+    return keyset.encode(lead.created_at, lead.pk)
 
 
 def arrived_since(queryset: QuerySet[Lead], cursor: str) -> list[Lead]:
     """Rows of `queryset` newer than the row at `cursor`, newest first (one page at most)."""
-    position = _decode(cursor)
+    position = keyset.decode(cursor)
     if position is None:
         return []
     created, pk = position
     newer = queryset.filter(Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk))
-    return list(newer.order_by("-created_at", "-pk")[:PAGE_SIZE])
+    return list(newer.order_by("-created_at", "-pk")[: keyset.PAGE_SIZE])
 
 
 def allowed_status_ids(lead: Lead, statuses: list[LeadStatus]) -> set[int]:

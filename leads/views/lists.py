@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import customfields, savedfilters
+from crm import customfields, keyset, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
@@ -75,8 +75,8 @@ def _render_list(
             if split
             else rows
         )
-        page = selectors.Page(
-            rows=list(ordered.order_by(*SORTS[sort])[: selectors.PAGE_SIZE]), next_cursor=None
+        page = keyset.Page(
+            rows=list(ordered.order_by(*SORTS[sort])[: keyset.PAGE_SIZE]), next_cursor=None
         )
     elif split is not None:
         page = selectors.page_newest_first_of_parts(split(rows), request.GET.get("after"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crm import keyset
 from crm.models import Activity, TimelineEvent
 from crm.tenancy import tenant_context
 from leads import selectors, services
@@ -87,24 +88,18 @@ def test_filters_and_presets(client_for, tenant, admin, manager, url):
     assert bad.context["filters"].errors
 
 
-def test_keyset_pagination_walks_every_lead_once(client_for, tenant, admin, url, settings):
+def test_keyset_pagination_walks_every_lead_once(client_for, tenant, admin, url, monkeypatch):
     with tenant_context(tenant):
         for i in range(7):
             make_lead(admin, title=f"L{i}")
-    import leads.selectors as selectors
-
-    original = selectors.PAGE_SIZE
-    selectors.PAGE_SIZE = 3
-    try:
-        client, seen, after = client_for(admin), [], None
-        for _ in range(5):
-            response = client.get(url(""), {"after": after} if after else {})
-            seen += _rows(response)
-            after = response.context["page"].next_cursor
-            if not after:
-                break
-    finally:
-        selectors.PAGE_SIZE = original
+    monkeypatch.setattr(keyset, "PAGE_SIZE", 3)
+    client, seen, after = client_for(admin), [], None
+    for _ in range(5):
+        response = client.get(url(""), {"after": after} if after else {})
+        seen += _rows(response)
+        after = response.context["page"].next_cursor
+        if not after:
+            break
     assert seen == [f"L{i}" for i in reversed(range(7))]
     assert client.get(url(""), {"after": "garbage"}).status_code == 200
 
