@@ -10,8 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm import customfields
-from crm.access import Entity
+from crm.filters import LazyChoices, RecordFilterSet
 from crm.models import Membership, Team
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
@@ -24,10 +23,7 @@ SORTS = {
 }
 
 
-OWNER_SHORTCUTS = [("", _("Anyone")), ("me", _("Me")), ("none", _("Unassigned"))]
-
-
-class LeadFilter(django_filters.FilterSet):
+class LeadFilter(RecordFilterSet):
     """Status, state, source, owner, team, temperature, dates, text search and presets."""
 
     q = django_filters.CharFilter(
@@ -44,10 +40,6 @@ class LeadFilter(django_filters.FilterSet):
     )
     source = django_filters.MultipleChoiceFilter(
         label=_("Source"), choices=LeadSource.choices, distinct=False
-    )
-    # A text filter with a <select>: its member options load only when it is rendered.
-    owner = django_filters.CharFilter(
-        label=_("Responsible"), method="filter_owner", widget=forms.Select
     )
     team = django_filters.ModelChoiceFilter(
         label=_("Team"), method="filter_team", queryset=Team.objects.none()
@@ -99,60 +91,23 @@ class LeadFilter(django_filters.FilterSet):
             data.get(name) for name in data if name in self.PANEL or name.startswith("cf_")
         )
 
-    def __init__(
-        self,
-        *args: Any,
-        actor: Any,
-        region: str,
-        choices: selectors.SharedChoices | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", selectors.LeadChoices())
         super().__init__(*args, **kwargs)
-        self.actor, self.region = actor, region
-        self.choices = choices or selectors.SharedChoices()
         # The cap of a name search that found more leads (the page says so), else 0.
         self.search_capped_at = 0
         self.filters["status"].queryset = selectors.statuses()
         self.filters["team"].queryset = Team.objects.order_by("name")
 
-    @property
-    def form(self) -> forms.Form:
-        """The filter form plus a field per custom field of leads (cf_<key>)."""
-        if not hasattr(self, "_form"):
-            form = super().form
-            # Options from the page's shared lists (the queryset still validates input).
-            choices = self.choices
-            form.fields["status"].widget.choices = selectors.LazyChoices(lambda: choices.statuses)
-            form.fields["owner"].widget.choices = selectors.LazyChoices(
-                lambda: [*OWNER_SHORTCUTS, *choices.members]
-            )
-            self.custom_fields = customfields.add_form_fields(
-                form, entity=Entity.LEAD, for_filter=True
-            )
-        return self._form
-
-    def filter_queryset(self, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-        """The declared filters, then one per custom field that has a value."""
-        by_name = {customfields.PREFIX + d.key: d for d in self.custom_fields}
-        for name, value in self.form.cleaned_data.items():
-            if name in self.filters:
-                queryset = self.filters[name].filter(queryset, value)
-            elif name in by_name and value not in (None, "", []):
-                queryset = queryset.filter(customfields.filter_q(by_name[name], value))
-        return queryset
+    def prepare_form(self, form: forms.Form) -> None:
+        # Options from the page's shared lists (the queryset still validates input).
+        choices = self.choices
+        form.fields["status"].widget.choices = LazyChoices(lambda: choices.statuses)
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         found = selectors.search(queryset, value, region=self.region, actor=self.actor)
         self.search_capped_at = selectors.SEARCH_MATCHES if found.capped else 0
         return found.rows
-
-    def filter_owner(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        # Any other value filters to nothing: ids are only ever looked up in this tenant.
-        if value == "none":
-            return queryset.filter(owner__isnull=True)
-        if value == "me":
-            return queryset.filter(owner=self.actor)
-        return queryset.filter(owner_id=value) if value.isdigit() else queryset.none()
 
     def filter_team(self, queryset: QuerySet[Lead], name: str, value: Team) -> QuerySet[Lead]:
         # A semi-join on the team's members, not a join through every lead's owner.

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import customfields
 from crm.access import Entity
+from crm.filters import LazyChoices
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from leads import selectors
@@ -169,19 +170,15 @@ class BulkForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, choices: selectors.SharedChoices | None = None, **kwargs: Any
+        self, *args: Any, choices: selectors.LeadChoices | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        choices = choices or selectors.SharedChoices()
+        choices = choices or selectors.LeadChoices()
         owner, status = self.fields["owner"], self.fields["status"]
         owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()
         # Options from the page's shared lists (the querysets still validate the input).
-        owner.widget.choices = selectors.LazyChoices(
-            lambda: [("", owner.empty_label), *choices.members]
-        )
-        status.widget.choices = selectors.LazyChoices(
-            lambda: [("", status.empty_label), *choices.statuses]
-        )
+        owner.widget.choices = LazyChoices(lambda: [("", owner.empty_label), *choices.members])
+        status.widget.choices = LazyChoices(lambda: [("", status.empty_label), *choices.statuses])
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]
 

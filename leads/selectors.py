@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.http import Http404
-from django.utils.choices import BaseChoiceIterator
 
 from contacts.normalize import DIGITS, email_key, phone_e164
 from crm import keyset
 from crm.access import Action, Entity, owner_scope, scope_queryset
+from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
 from leads.models import (
@@ -299,29 +297,8 @@ def assignable_members() -> QuerySet[Membership]:
     )
 
 
-class LazyChoices(BaseChoiceIterator):
-    """Options read when a <select> is rendered, not when its form is built (the filter
-    panel and the bulk bar of a list are often not on the page)."""
-
-    def __init__(self, load: Callable[[], list[tuple[Any, str]]]) -> None:
-        self.load = load
-
-    def __iter__(self) -> Iterator[tuple[Any, str]]:
-        yield from self.load()
-
-
-class SharedChoices:
-    """Options that several <select>s of one page show (filters, bulk bar): each list is
-    read once per page, as (id, label) pairs, without building model instances."""
-
-    @cached_property
-    def members(self) -> list[tuple[int, str]]:
-        rows = (
-            Membership.objects.filter(is_active=True)
-            .order_by("user__full_name", "user__email")
-            .values_list("pk", "user__full_name", "user__email")
-        )
-        return [(pk, full_name or email) for pk, full_name, email in rows]
+class LeadChoices(SharedChoices):
+    """The shared options of a lead list page, with the tenant's statuses."""
 
     @cached_property
     def statuses(self) -> list[tuple[int, str]]:

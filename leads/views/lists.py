@@ -26,7 +26,7 @@ from leads.resources import LeadExportResource
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _filtered(request: HttpRequest, queryset, choices: selectors.SharedChoices | None = None):
+def _filtered(request: HttpRequest, queryset, choices: selectors.LeadChoices | None = None):
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
     filters = LeadFilter(
         request.GET or None,
@@ -60,7 +60,7 @@ def _render_list(
     htmx asks for pieces with ?fragment=: `rows` (the table), `filters` (the filter panel),
     `bulk` (the action bar, loaded when a first row is ticked)."""
     fragment = request.GET.get("fragment") if request.htmx else None
-    choices = selectors.SharedChoices()
+    choices = selectors.LeadChoices()
     bulk = {"bulk_form": BulkForm(choices=choices), "list_url": _page_url(request)}
     if fragment == "bulk":
         check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
