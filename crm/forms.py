@@ -308,3 +308,17 @@ class ActivityForm(forms.Form):
         if data.get("remind_at") and data.get("due_at") and data["remind_at"] > data["due_at"]:
             self.add_error("remind_at", _("The reminder should come before the due time."))
         return data
+
+
+class ColouredItemForm(forms.ModelForm):
+    """A tenant's coloured list item (a lead status, a deal stage): the colour from a colour
+    picker; uniqueness and the tenant are checked by the item's service, not here."""
+
+    def clean_color(self) -> str:
+        color = self.cleaned_data["color"]
+        if len(color) != 7 or not color.startswith("#"):
+            raise forms.ValidationError(_("Pick a colour."))
+        return color.lower()
+
+    def _post_clean(self) -> None:
+        pass

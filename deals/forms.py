@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Company, Contact
 from crm import customfields
 from crm.access import Entity
+from crm.forms import ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from deals import selectors
@@ -116,7 +117,7 @@ class PipelineDeleteForm(forms.Form):
         self.fields["replacement"].queryset = selectors.pipelines().exclude(pk=pipeline.pk)
 
 
-class StageForm(forms.ModelForm):
+class StageForm(ColouredItemForm):
     class Meta:
         model = Stage
         fields = ["name", "color", "kind", "probability", "position"]
@@ -127,16 +128,6 @@ class StageForm(forms.ModelForm):
         self.fields["position"].required = False
         if self.instance.pk and self.instance.deals.exists():
             self.fields["kind"].disabled = True  # a used stage never changes its kind
-
-    def clean_color(self) -> str:
-        color = self.cleaned_data["color"]
-        if len(color) != 7 or not color.startswith("#"):
-            raise forms.ValidationError(_("Pick a colour."))
-        return color.lower()
-
-    def _post_clean(self) -> None:
-        # Uniqueness and the tenant are checked by the service.
-        pass
 
 
 class StageDeleteForm(forms.Form):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from crm import customfields
 from crm.access import Entity
 from crm.filters import LazyChoices
+from crm.forms import ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from leads import selectors
@@ -112,7 +113,7 @@ class AssignForm(forms.Form):
         self.fields["owner"].queryset = selectors.assignable_members()
 
 
-class StatusForm(forms.ModelForm):
+class StatusForm(ColouredItemForm):
     class Meta:
         model = LeadStatus
         fields = ["name", "color", "state", "position"]
@@ -122,16 +123,6 @@ class StatusForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.leads.exists():
             self.fields["state"].disabled = True  # a used status never changes its stage
-
-    def clean_color(self) -> str:
-        color = self.cleaned_data["color"]
-        if len(color) != 7 or not color.startswith("#"):
-            raise forms.ValidationError(_("Pick a colour."))
-        return color.lower()
-
-    def _post_clean(self) -> None:
-        # Uniqueness and the tenant are checked by the service.
-        pass
 
 
 class StatusDeleteForm(forms.Form):
