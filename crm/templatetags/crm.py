@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms, template
 from django.forms import BoundField
+from django.utils import timezone
 
 from crm import notifications
 from crm.models import Notification, TimelineEvent
@@ -19,6 +21,13 @@ register = template.Library()
 def turl(context: template.Context, name: str, **kwargs: Any) -> str:
     """{% turl 'crm:member_edit' pk=1 %}: a URL inside the current tenant."""
     return tenant_reverse(name, context["request"].tenant, **kwargs)
+
+
+@register.filter
+def list_datetime(value: datetime | None) -> str:
+    """"dd.mm HH:MM" in the current time zone, for list rows: Django's |date costs ~45 µs a
+    call, which is 2 ms of a 50-row page."""
+    return timezone.localtime(value).strftime("%d.%m %H:%M") if value else ""
 
 
 @register.filter
