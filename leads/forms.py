@@ -154,6 +154,7 @@ class BulkForm(forms.Form):
         choices=[
             ("assign", _("Assign to…")),
             ("move", _("Move to status…")),
+            ("convert", _("Convert into deals")),
             ("archive", _("Archive junk")),
             ("delete", _("Delete")),
         ],

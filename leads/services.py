@@ -525,7 +525,7 @@ class BulkResult:
         self.skipped = [*(self.skipped or []), (lead.title, reason)]
 
 
-BULK_ACTIONS = ("assign", "move", "archive", "delete")
+BULK_ACTIONS = ("assign", "move", "archive", "delete", "convert")
 
 
 def leads_bulk(
@@ -539,8 +539,11 @@ def leads_bulk(
     """Apply one action to many leads, each under its own rights check and savepoint.
 
     A lead the actor may not change, or that cannot make the move, is skipped with the
-    reason; the others go through. Nothing is half-done for any single lead.
+    reason; the others go through. Nothing is half-done for any single lead. "convert"
+    makes each lead a deal with its contact (leads.conversion.lead_convert_to_deal).
     """
+    from leads.conversion import lead_convert_to_deal
+
     if action not in BULK_ACTIONS:
         raise DomainError(_("Unknown action."))
     result = BulkResult()
@@ -555,6 +558,8 @@ def leads_bulk(
                     lead_move(actor=actor, lead=lead, status=status)
                 elif action == "archive":
                     lead_archive(actor=actor, lead=lead)
+                elif action == "convert":
+                    lead_convert_to_deal(actor=actor, lead=lead)
                 else:
                     lead_delete(actor=actor, lead=lead)
         except (DomainError, AccessDenied) as error:
