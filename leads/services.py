@@ -219,8 +219,11 @@ def lead_update(
     data: dict[str, Any],
     products: Iterable[ProductLine] | None = None,
 ) -> Lead:
-    """Change a lead's fields (those in `data`); each changed field goes to the timeline."""
+    """Change a lead's fields (those in `data`); each changed field goes to the timeline.
+    A converted lead is kept as it was (DomainError)."""
     check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.state == LeadState.CONVERTED:
+        raise DomainError(_("A converted lead is kept as it was: edit its contact or deal."))
     changes: dict[str, list[str]] = {}
     with transaction.atomic():
         for field, value in data.items():

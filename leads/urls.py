@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import card, lists, statuses
+from leads.views import card, convert, lists, statuses
 
 app_name = "leads"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/edit/", card.edit, name="edit"),
     path("<int:pk>/move/", card.move, name="move"),
     path("<int:pk>/take/", card.take, name="take"),
+    path("<int:pk>/convert/", convert.convert, name="convert"),
     path("<int:pk>/assign/", card.assign, name="assign"),
     path("<int:pk>/activities/", card.activity_add, name="activity_add"),
     path("<int:pk>/activities/<int:activity_pk>/done/", card.activity_done, name="activity_done"),

@@ -219,6 +219,17 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:move": TenantUrl(
         {"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"status": w["junk_status"].pk}
     ),
+    "leads:convert": TenantUrl(
+        {"GET": LEAD_EDIT, "POST": LEAD_EDIT},
+        obj="lead",
+        data=lambda w: {
+            "contact_mode": "new",
+            "company_mode": "none",
+            "first_name": "Hacked",
+            "make_deal": "on",
+            "pipeline": w["sales"].pk,
+        },
+    ),
     "leads:take": TenantUrl({"POST": {**EVERYONE, "marketer": 403}}, obj="pool_lead"),
     "leads:assign": TenantUrl({"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"owner": ""}),
     "leads:activity_add": TenantUrl(
