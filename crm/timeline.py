@@ -41,6 +41,7 @@ EVENT_TEXTS = {
     "lead.converted": _("converted the lead into %(into)s"),
     "contact.converted_from": _("converted the lead “%(title)s” into this contact"),
     "company.converted_from": _("converted the lead “%(title)s” into this company"),
+    "deal.inquiry": _("registered an inquiry (%(source)s)"),
     "deal.converted_from": _("converted the lead “%(title)s” into this deal"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
     "deal.changed": _("changed %(fields)s"),

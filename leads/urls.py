@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from crm.modes import classic_only
 from leads.views import card, convert, lists, statuses
 
 app_name = "leads"
@@ -32,3 +33,7 @@ urlpatterns = [
     path("settings/statuses/<int:pk>/default/", statuses.status_default, name="status_default"),
     path("settings/statuses/<int:pk>/delete/", statuses.status_delete, name="status_delete"),
 ]
+
+# A simple-mode tenant has no leads: every lead URL answers 404 (the leads are kept).
+for pattern in urlpatterns:
+    pattern.callback = classic_only(pattern.callback)

@@ -257,6 +257,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "deals:list": TenantUrl({"GET": EVERYONE}),
     "deals:kanban": TenantUrl({"GET": EVERYONE}),
     # Bulk moves skip what a role may not touch (tests/deals/test_views.py).
+    # Simple mode's quick deal: classic tenants (the sweep's) get 404, see tests/conversion.
+    "deals:quick_create": TenantUrl(
+        {"POST": dict.fromkeys(ROLES, 404)}, data=lambda w: {"name": "X", "contact": "+7 999 1"}
+    ),
     "deals:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "deals:create": TenantUrl(
         {"GET": PARTY_CREATE, "POST": PARTY_CREATE},
