@@ -212,7 +212,8 @@ def lead_convert(
 ) -> Conversion:
     """Convert `lead` into a contact, a company and/or a deal (at least one), in one
     transaction. Each of contact and company reuses `Target.record` or is created from
-    `Target.data` (lead custom fields carried by name); the deal (created when `deal` is
+    `Target.data` (lead custom fields carried by name; a new company whose tax id a
+    visible company already has is that company); the deal (created when `deal` is
     given, in the first open stage of `pipeline` or the default one) gets the contact,
     the company, the lead's products and the lead as its source. The lead's activities
     move to the deal, or else the contact, or else the company. The lead is linked to the
@@ -235,6 +236,12 @@ def lead_convert(
         made_company = None
         if company is not None and company.record is not None:
             made_company = _reused(actor, lead, company.record)
+            reused.add("company")
+        elif company is not None and (
+            same_tax_id := find_company(actor=actor, tax_id=(company.data or {}).get("tax_id", ""))
+        ):
+            # A tax id is an exact identity: a second company with it is never wanted.
+            made_company = same_tax_id
             reused.add("company")
         elif company is not None:
             made_company = company_create(

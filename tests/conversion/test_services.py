@@ -124,6 +124,21 @@ def test_a_company_is_reused_by_name_ignoring_case(tenant, manager):
         assert company == known
 
 
+def test_a_new_company_with_a_known_tax_id_is_the_known_company(tenant, manager):
+    with tenant_context(tenant):
+        from contacts.services import company_create
+
+        known = company_create(actor=manager, data={"name": "Вектор", "tax_id": "7707083893"})
+        lead = make_lead(manager)
+        result = lead_convert(
+            actor=manager,
+            lead=lead,
+            company=Target(data={"name": "ООО «Вектор»", "tax_id": "7707 083 893"}),
+        )
+        assert result.company == known
+        assert Company.objects.count() == 1
+
+
 def test_a_failure_midway_leaves_nothing_half_made(tenant, manager, monkeypatch):
     def broken(**kwargs):
         raise DomainError("the deal broke")
