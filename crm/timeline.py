@@ -101,6 +101,24 @@ def describe(event: TimelineEvent) -> str:
     return str(template) % values
 
 
+# Records an event links to: (id key in the data, URL name, label key in the data).
+LINKS = (
+    ("contact_id", "contacts:detail", "contact"),
+    ("company_id", "companies:detail", "company"),
+    ("deal_id", "deals:detail", "deal"),
+    ("lead_id", "leads:detail", "title"),
+)
+
+
+def links(event: TimelineEvent) -> list[tuple[str, int, str]]:
+    """(URL name, id, label) of the records the event names (conversions link both ways)."""
+    return [
+        (url_name, event.data[key], str(event.data.get(label, "")))
+        for key, url_name, label in LINKS
+        if isinstance(event.data.get(key), int)
+    ]
+
+
 def _field_label(event: TimelineEvent, name: str) -> str:
     """A changed field's human name, from the target model when it has that field."""
     model = ContentType.objects.get_for_id(event.target_type_id).model_class()

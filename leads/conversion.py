@@ -197,7 +197,6 @@ def _record_converted(actor: Membership, lead: Lead, result: Conversion, reused:
             kind=f"{name}.converted_from",
             data={"title": lead.title, "lead_id": lead.pk, "reused": name in reused},
         )
-    parts["into"] = ", ".join(str(r) for r in (result.contact, result.company, result.deal) if r)
     timeline_record(actor=actor, target=lead, kind="lead.converted", data=parts)
 
 

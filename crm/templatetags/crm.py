@@ -9,7 +9,7 @@ from django.forms import BoundField
 
 from crm import notifications
 from crm.models import Notification, TimelineEvent
-from crm.timeline import describe
+from crm.timeline import describe, links
 from crm.urlnames import tenant_reverse
 
 register = template.Library()
@@ -24,6 +24,11 @@ def turl(context: template.Context, name: str, **kwargs: Any) -> str:
 @register.filter
 def event_text(event: TimelineEvent) -> str:
     return describe(event)
+
+
+@register.filter
+def event_links(event: TimelineEvent) -> list[tuple[str, int, str]]:
+    return links(event)
 
 
 @register.filter

@@ -189,3 +189,16 @@ def test_lists_and_board_keep_a_constant_query_count_with_converted_leads(
     for page in pages:
         with django_assert_num_queries(counts[page]):
             client.get(page)
+
+
+def test_the_histories_link_the_lead_and_what_it_became(client_for, tenant, manager):
+    with tenant_context(tenant):
+        lead = make_lead(manager, title="Окна")
+        result = lead_convert(actor=manager, lead=lead, contact=Target(), deal={})
+    client = client_for(manager)
+    card = client.get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    assert f'href="/{tenant.slug}/contacts/{result.contact.pk}/"' in card
+    assert f'href="/{tenant.slug}/deals/{result.deal.pk}/"' in card
+    deal_card = client.get(f"/{tenant.slug}/deals/{result.deal.pk}/").content.decode()
+    # The "source lead" field and the history's "converted" line.
+    assert deal_card.count(f'<a href="/{tenant.slug}/leads/{lead.pk}/">Окна</a>') == 2
