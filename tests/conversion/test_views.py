@@ -200,5 +200,6 @@ def test_the_histories_link_the_lead_and_what_it_became(client_for, tenant, mana
     assert f'href="/{tenant.slug}/contacts/{result.contact.pk}/"' in card
     assert f'href="/{tenant.slug}/deals/{result.deal.pk}/"' in card
     deal_card = client.get(f"/{tenant.slug}/deals/{result.deal.pk}/").content.decode()
+    assert "сконвертировал(а) лид в эту сделку:" in deal_card
     # The "source lead" field and the history's "converted" line.
     assert deal_card.count(f'<a href="/{tenant.slug}/leads/{lead.pk}/">Окна</a>') == 2
