@@ -16,18 +16,17 @@ from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors, services
 from deals.filters import DealFilter
-from deals.forms import BulkMoveForm
+from deals.forms import BulkMoveForm, QuickDealForm
 from deals.inquiries import inquiry_create
-from leads.forms import QuickLeadForm
 
 
 @require_GET
 def deal_list(request: HttpRequest) -> HttpResponse:
     """Every deal the role may see, filtered, newest first, in keyset pages."""
-    return _list_page(request, QuickLeadForm() if not has_leads(request.tenant) else None)
+    return _list_page(request, QuickDealForm() if not has_leads(request.tenant) else None)
 
 
-def _list_page(request: HttpRequest, quick_form: QuickLeadForm | None) -> HttpResponse:
+def _list_page(request: HttpRequest, quick_form: QuickDealForm | None) -> HttpResponse:
     actor = request.membership
     check_entity(actor=actor, entity=Entity.DEAL, action=Action.VIEW)
     queryset = selectors.deal_list(actor=actor)
@@ -61,7 +60,7 @@ def quick_create(request: HttpRequest) -> HttpResponse:
     if has_leads(request.tenant):
         raise Http404
     check_entity(actor=request.membership, entity=Entity.DEAL, action=Action.CREATE)
-    form = QuickLeadForm(request.POST)
+    form = QuickDealForm(request.POST)
     if form.is_valid():
         try:
             deal = inquiry_create(actor=request.membership, data=form.lead_data())

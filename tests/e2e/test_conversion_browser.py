@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from contacts.services import contact_create
 from crm.lineitems import ProductLine
-from crm.models import Membership
+from crm.models import Membership, Tenant
 from crm.services import activity_create
 from crm.tenancy import tenant_context
 from deals.models import Deal, Pipeline
@@ -107,3 +107,23 @@ def test_a_manager_converts_a_lead_and_wins_its_deal(new_page, shots, world):
     page.screenshot(path=shots / "05-board-won.png", full_page=True)
     with tenant_context(world["tenant"]):
         assert Deal.objects.get(pk=deal.pk).outcome == "won"
+
+
+def test_in_simple_mode_a_quick_deal_finds_the_known_contact(new_page, shots, world):
+    tenant = world["tenant"]
+    Tenant.objects.filter(pk=tenant.pk).update(mode=Tenant.Mode.SIMPLE)
+    page = new_page()
+    _log_in(page, world["manager"].user.email)
+    expect(page.locator("[data-nav=inbox]")).to_have_count(0)
+    page.click("[data-nav=deals]")
+    form = page.locator("[data-testid=quick-deal]")
+    form.locator("input[name=name]").fill("Алексей")
+    form.locator("input[name=contact]").fill("+7 999 1002030")
+    page.screenshot(path=shots / "01-quick-deal.png", full_page=True)
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/shop/deals/\d+/$"))
+    expect(page.locator("body")).to_contain_text("Кузнецов Алексей")
+    page.screenshot(path=shots / "02-deal.png", full_page=True)
+    with tenant_context(tenant):
+        deal = Deal.objects.exclude(source_lead__isnull=False).get()
+    assert deal.contact_id == world["known"].pk
