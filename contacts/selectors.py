@@ -221,11 +221,11 @@ def likely_duplicates(record: Party, *, actor: Membership) -> list[Party]:
 
 
 def related_leads(record: Party, *, actor: Membership) -> list[Lead]:
-    """Leads the actor may see with one of the record's phones, e-mails or messenger
-    handles (until conversion links leads to contacts and companies)."""
+    """Leads the actor may see that were converted into the record, or carry one of its
+    phones, e-mails or messenger handles."""
     from leads.selectors import lead_base
 
-    match = Q()
+    match = Q(contact=record) if isinstance(record, Contact) else Q(company=record)
     for kind, value in _my_keys(record):
         if kind == MatchKey.Kind.PHONE:
             match |= Q(phone_e164=value)
@@ -238,8 +238,6 @@ def related_leads(record: Party, *, actor: Membership) -> list[Lead]:
             raw = getattr(record, messenger)
             if raw:
                 match |= Q(messenger=messenger, messenger_id=raw)
-    if not match:
-        return []
     leads = scope_queryset(lead_base().filter(match), actor=actor, action=Action.VIEW)
     return list(leads.order_by("-created_at")[:RELATED_LIMIT])
 

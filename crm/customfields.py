@@ -180,6 +180,33 @@ def member_names(defs: list[CustomField], custom: dict[str, Any]) -> dict[int, s
     return {m.pk: str(m.user) for m in Membership.objects.filter(pk__in=ids).select_related("user")}
 
 
+def map_values(custom: dict[str, Any], *, source: str, target: str) -> dict[str, Any]:
+    """Carry `custom` values of a `source` entity's fields to the same-named fields of
+    `target` (same key, or the same label ignoring case) of the same type; a choice is
+    carried only when the target offers it. Lead conversion uses this."""
+    if not custom:
+        return {}
+    targets = definitions(entity=target)
+    by_key = {d.key: d for d in targets}
+    by_label = {d.label.strip().casefold(): d for d in targets}
+    carried: dict[str, Any] = {}
+    for field in definitions(entity=source):
+        value = custom.get(field.key)
+        if value in (None, "", []):
+            continue
+        to = by_key.get(field.key) or by_label.get(field.label.strip().casefold())
+        if to is None or to.field_type != field.field_type:
+            continue
+        if to.field_type == CustomField.Type.CHOICE and value not in to.choices:
+            continue
+        if to.field_type == CustomField.Type.MULTI_CHOICE:
+            value = [v for v in value if v in to.choices]
+            if not value:
+                continue
+        carried[to.key] = value
+    return carried
+
+
 def filter_q(definition: CustomField, value: Any) -> Q:
     """A filter on `custom` that works on PostgreSQL and SQLite alike."""
     path = f"custom__{definition.key}"

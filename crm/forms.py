@@ -114,7 +114,14 @@ class InvitationSignupForm(PasswordPairMixin):
 
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(label=_("Company name"), max_length=200)
-    mode = forms.ChoiceField(label=_("Mode"), choices=Tenant.Mode.choices)
+    mode = forms.ChoiceField(
+        label=_("Mode"),
+        choices=Tenant.Mode.choices,
+        help_text=_(
+            "In simple mode inquiries become deals with their contacts; existing leads are "
+            "hidden, not deleted, and come back when you switch to classic mode."
+        ),
+    )
     language = forms.ChoiceField(label=_("Default language"), choices=settings.LANGUAGES)
     default_region = forms.CharField(
         label=_("Default phone region"),

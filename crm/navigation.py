@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.access import Action, Entity, Scope, TenantRight, has_right, scope_for
 from crm.models import Membership
+from crm.modes import has_leads
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,7 @@ class NavItem:
 
 
 def _sees_leads(member: Membership) -> bool:
-    return (
-        member.tenant.mode == "classic"
-        and scope_for(member, Entity.LEAD, Action.VIEW) != Scope.NONE
-    )
+    return has_leads(member.tenant) and scope_for(member, Entity.LEAD, Action.VIEW) != Scope.NONE
 
 
 def _sees(entity: str) -> Callable[[Membership], bool]:

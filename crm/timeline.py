@@ -38,6 +38,11 @@ EVENT_TEXTS = {
     "lead.deleted": _("moved the lead to the trash"),
     "lead.restored": _("restored the lead from the trash"),
     "lead.archived": _("archived the lead"),
+    "lead.converted": _("converted the lead into"),
+    "contact.converted_from": _("converted a lead into this contact:"),
+    "company.converted_from": _("converted a lead into this company:"),
+    "deal.inquiry": _("registered an inquiry (%(source)s)"),
+    "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
     "deal.changed": _("changed %(fields)s"),
     "deal.moved": _("moved the deal from “%(from)s” to “%(to)s”"),
@@ -94,6 +99,24 @@ def describe(event: TimelineEvent) -> str:
             ACTIVITY_KINDS.get(event.data["kind"], event.data["kind"])
         ).lower()
     return str(template) % values
+
+
+# Records an event links to: (id key in the data, URL name, label key in the data).
+LINKS = (
+    ("contact_id", "contacts:detail", "contact"),
+    ("company_id", "companies:detail", "company"),
+    ("deal_id", "deals:detail", "deal"),
+    ("lead_id", "leads:detail", "title"),
+)
+
+
+def links(event: TimelineEvent) -> list[tuple[str, int, str]]:
+    """(URL name, id, label) of the records the event names (conversions link both ways)."""
+    return [
+        (url_name, event.data[key], str(event.data.get(label, "")))
+        for key, url_name, label in LINKS
+        if isinstance(event.data.get(key), int)
+    ]
 
 
 def _field_label(event: TimelineEvent, name: str) -> str:

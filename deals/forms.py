@@ -17,6 +17,7 @@ from crm.models import Membership
 from deals import selectors
 from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import EDITABLE_FIELDS
+from leads.forms import QuickLeadForm
 
 
 class _MemberChoice(forms.ModelChoiceField):
@@ -160,3 +161,9 @@ class BulkMoveForm(forms.Form):
         if len(ids) > 500:
             raise forms.ValidationError(_("Select at most 500 deals at a time."))
         return ids
+
+
+class QuickDealForm(QuickLeadForm):
+    """Simple mode's quick entry: the person's name plus a phone or an e-mail."""
+
+    name = forms.CharField(label=_("Contact name"), max_length=200)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", lists.deal_list, name="list"),
     path("board/", lists.kanban, name="kanban"),
     path("bulk/", lists.bulk, name="bulk"),
+    path("quick/", lists.quick_create, name="quick_create"),
     path("new/", card.create, name="create"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),

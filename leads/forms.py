@@ -8,12 +8,16 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from contacts.models import Company, Contact
 from crm import customfields
 from crm.access import Entity
 from crm.filters import LazyChoices
 from crm.forms import ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
+from deals import selectors as deal_selectors
+from deals.models import Pipeline
+from deals.services import default_pipeline
 from leads import selectors
 from leads.models import Lead, LeadStatus
 from leads.services import EDITABLE_FIELDS
@@ -146,6 +150,7 @@ class BulkForm(forms.Form):
         choices=[
             ("assign", _("Assign to…")),
             ("move", _("Move to status…")),
+            ("convert", _("Convert into deals")),
             ("archive", _("Archive junk")),
             ("delete", _("Delete")),
         ],
@@ -179,4 +184,73 @@ class BulkForm(forms.Form):
             self.add_error("status", _("Choose a status."))
         if len(data.get("ids") or []) > 500:
             raise forms.ValidationError(_("Select at most 500 leads at a time."))
+        return data
+
+
+class ConvertForm(forms.Form):
+    """The conversion dialog: for the contact and the company, reuse the match, create a new
+    one or none; optionally a deal in a chosen pipeline. Fields come pre-filled from the lead."""
+
+    contact_mode = forms.ChoiceField(label=_("Contact"), widget=forms.RadioSelect)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=64, required=False)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    company_mode = forms.ChoiceField(label=_("Company"), widget=forms.RadioSelect)
+    company_name = forms.CharField(label=_("Company name"), max_length=200, required=False)
+    tax_id = forms.CharField(label=_("Tax id (INN)"), max_length=20, required=False)
+    make_deal = forms.BooleanField(label=_("Create a deal"), required=False)
+    deal_title = forms.CharField(label=_("Deal title"), max_length=200, required=False)
+    pipeline = forms.ModelChoiceField(
+        label=_("Pipeline"), queryset=Pipeline.objects.none(), required=False, empty_label=None
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        lead: Lead,
+        contact: Contact | None,
+        company: Company | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact_mode"].choices = self._modes(
+            contact, _("Create a new contact"), _("No contact")
+        )
+        self.fields["company_mode"].choices = self._modes(
+            company, _("Create a new company"), _("No company")
+        )
+        self.fields["pipeline"].queryset = deal_selectors.pipelines()
+        if not self.is_bound:
+            self.initial = {
+                "contact_mode": "match" if contact else "new",
+                "first_name": lead.name,
+                "phone": lead.phone,
+                "email": lead.email,
+                "company_mode": "match" if company else ("new" if lead.company_name else "none"),
+                "company_name": lead.company_name,
+                "make_deal": True,
+                "deal_title": lead.title,
+                "pipeline": default_pipeline().pk,
+            }
+
+    @staticmethod
+    def _modes(match: Contact | Company | None, new: str, none: str) -> list[tuple[str, str]]:
+        modes = [("new", new), ("none", none)]
+        if match is not None:
+            modes.insert(0, ("match", _("Use the existing “%(name)s”") % {"name": match}))
+        return modes
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("company_mode") == "new" and not (data.get("company_name") or "").strip():
+            self.add_error("company_name", _("Give the company's name."))
+        if (
+            data.get("contact_mode") == "none"
+            and data.get("company_mode") == "none"
+            and not data.get("make_deal")
+        ):
+            raise forms.ValidationError(
+                _("Choose what the lead becomes: a contact, a company or a deal.")
+            )
         return data

@@ -71,7 +71,9 @@ def lead_get_for_user(*, actor: Membership, lead_id: int) -> Lead:
     """A lead the actor may view, or 404 (the same for "missing" and "not yours")."""
     lead = (
         scope_queryset(Lead.objects.filter(deleted_at=None), actor=actor, action=Action.VIEW)
-        .select_related("status", "owner__user", "owner__team", "created_by__user")
+        .select_related(
+            "status", "owner__user", "owner__team", "created_by__user", "contact", "company", "deal"
+        )
         .filter(pk=lead_id)
         .first()
     )

@@ -219,8 +219,11 @@ def lead_update(
     data: dict[str, Any],
     products: Iterable[ProductLine] | None = None,
 ) -> Lead:
-    """Change a lead's fields (those in `data`); each changed field goes to the timeline."""
+    """Change a lead's fields (those in `data`); each changed field goes to the timeline.
+    A converted lead is kept as it was (DomainError)."""
     check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.state == LeadState.CONVERTED:
+        raise DomainError(_("A converted lead is kept as it was: edit its contact or deal."))
     changes: dict[str, list[str]] = {}
     with transaction.atomic():
         for field, value in data.items():
@@ -525,7 +528,7 @@ class BulkResult:
         self.skipped = [*(self.skipped or []), (lead.title, reason)]
 
 
-BULK_ACTIONS = ("assign", "move", "archive", "delete")
+BULK_ACTIONS = ("assign", "move", "archive", "delete", "convert")
 
 
 def leads_bulk(
@@ -539,8 +542,11 @@ def leads_bulk(
     """Apply one action to many leads, each under its own rights check and savepoint.
 
     A lead the actor may not change, or that cannot make the move, is skipped with the
-    reason; the others go through. Nothing is half-done for any single lead.
+    reason; the others go through. Nothing is half-done for any single lead. "convert"
+    makes each lead a deal with its contact (leads.conversion.lead_convert_to_deal).
     """
+    from leads.conversion import lead_convert_to_deal
+
     if action not in BULK_ACTIONS:
         raise DomainError(_("Unknown action."))
     result = BulkResult()
@@ -555,6 +561,8 @@ def leads_bulk(
                     lead_move(actor=actor, lead=lead, status=status)
                 elif action == "archive":
                     lead_archive(actor=actor, lead=lead)
+                elif action == "convert":
+                    lead_convert_to_deal(actor=actor, lead=lead)
                 else:
                     lead_delete(actor=actor, lead=lead)
         except (DomainError, AccessDenied) as error:

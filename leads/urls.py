@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from leads.views import card, lists, statuses
+from crm.modes import classic_only
+from leads.views import card, convert, lists, statuses
 
 app_name = "leads"
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("<int:pk>/edit/", card.edit, name="edit"),
     path("<int:pk>/move/", card.move, name="move"),
     path("<int:pk>/take/", card.take, name="take"),
+    path("<int:pk>/convert/", convert.convert, name="convert"),
     path("<int:pk>/assign/", card.assign, name="assign"),
     path("<int:pk>/activities/", card.activity_add, name="activity_add"),
     path("<int:pk>/activities/<int:activity_pk>/done/", card.activity_done, name="activity_done"),
@@ -31,3 +33,7 @@ urlpatterns = [
     path("settings/statuses/<int:pk>/default/", statuses.status_default, name="status_default"),
     path("settings/statuses/<int:pk>/delete/", statuses.status_delete, name="status_delete"),
 ]
+
+# A simple-mode tenant has no leads: every lead URL answers 404 (the leads are kept).
+for pattern in urlpatterns:
+    pattern.callback = classic_only(pattern.callback)

@@ -18,6 +18,7 @@ from crm import services as crm_services
 from crm.access import Action, Entity, Scope, can, check_entity, check_object, scope_for
 from crm.errors import DomainError
 from crm.forms import ActivityForm
+from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
 
@@ -34,7 +35,9 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
     """Everything the card shows (also re-rendered piecewise by htmx)."""
     actor = request.membership
     defs = customfields.definitions(entity=kind.model.access_entity)
-    sees_leads = scope_for(actor, Entity.LEAD, Action.VIEW) != Scope.NONE
+    sees_leads = (
+        has_leads(actor.tenant) and scope_for(actor, Entity.LEAD, Action.VIEW) != Scope.NONE
+    )
     sees_deals = scope_for(actor, Entity.DEAL, Action.VIEW) != Scope.NONE
     may_delete = can(record, actor=actor, action=Action.DELETE)
     return {
@@ -52,6 +55,7 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "add_url_name": f"{kind.namespace}:activity_add",
         "done_url_name": f"{kind.namespace}:activity_done",
         "duplicates": selectors.likely_duplicates(record, actor=actor),
+        "sees_leads": sees_leads,
         "related_leads": selectors.related_leads(record, actor=actor) if sees_leads else [],
         "sees_deals": sees_deals,
         "deals": deal_selectors.deals_of(record, actor=actor) if sees_deals else [],

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm import notifications
 from crm.models import Notification, TimelineEvent
-from crm.timeline import describe
+from crm.timeline import describe, links
 from crm.urlnames import tenant_reverse
 
 register = template.Library()
@@ -33,6 +33,11 @@ def list_datetime(value: datetime | None) -> str:
 @register.filter
 def event_text(event: TimelineEvent) -> str:
     return describe(event)
+
+
+@register.filter
+def event_links(event: TimelineEvent) -> list[tuple[str, int, str]]:
+    return links(event)
 
 
 @register.filter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -11,15 +11,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for
+from crm.errors import DomainError
+from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors, services
 from deals.filters import DealFilter
-from deals.forms import BulkMoveForm
+from deals.forms import BulkMoveForm, QuickDealForm
+from deals.inquiries import inquiry_create
 
 
 @require_GET
 def deal_list(request: HttpRequest) -> HttpResponse:
     """Every deal the role may see, filtered, newest first, in keyset pages."""
+    return _list_page(request, QuickDealForm() if not has_leads(request.tenant) else None)
+
+
+def _list_page(request: HttpRequest, quick_form: QuickDealForm | None) -> HttpResponse:
     actor = request.membership
     check_entity(actor=actor, entity=Entity.DEAL, action=Action.VIEW)
     queryset = selectors.deal_list(actor=actor)
@@ -36,11 +43,33 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "section": "deals",
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
         "may_move": scope_for(actor, Entity.DEAL, Action.EDIT) != Scope.NONE,
+        "quick_form": quick_form,
     }
     template = "deals/deal_list.html#rows" if request.htmx else "deals/deal_list.html"
-    response = render(request, template, context)
+    status = 400 if quick_form is not None and quick_form.errors else 200
+    response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@require_POST
+def quick_create(request: HttpRequest) -> HttpResponse:
+    """Simple mode's quick entry: a name and a phone or e-mail become a deal with its
+    contact (the known one or a new one) through the inquiry service. Classic tenants
+    register inquiries as leads (the inbox's quick lead), so here it answers 404."""
+    if has_leads(request.tenant):
+        raise Http404
+    check_entity(actor=request.membership, entity=Entity.DEAL, action=Action.CREATE)
+    form = QuickDealForm(request.POST)
+    if form.is_valid():
+        try:
+            deal = inquiry_create(actor=request.membership, data=form.lead_data())
+        except DomainError as error:
+            form.add_error("contact", error.message)
+        else:
+            messages.success(request, _("Deal “%(title)s” created.") % {"title": deal.title})
+            return redirect(tenant_reverse("deals:detail", request.tenant, pk=deal.pk))
+    return _list_page(request, form)
 
 
 @require_GET

@@ -18,7 +18,7 @@ from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm
-from leads.models import LeadState
+from leads.models import OPEN_STATES, LeadState
 
 
 def _card(request: HttpRequest, pk: int) -> HttpResponse:
@@ -39,7 +39,10 @@ def card_context(request: HttpRequest, lead) -> dict:
         "statuses": statuses,
         "allowed_status_ids": selectors.allowed_status_ids(lead, statuses),
         "junk_statuses": [s for s in statuses if s.state == LeadState.JUNK],
-        "may_edit": can(lead, actor=actor, action=Action.EDIT),
+        # A converted lead is kept as it was: its contact, company and deal carry on.
+        "may_edit": lead.state != LeadState.CONVERTED
+        and can(lead, actor=actor, action=Action.EDIT),
+        "may_convert": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.CONVERT),
         "may_delete": can(lead, actor=actor, action=Action.DELETE),
         "products": list(lead.products.all()),
         "events": crm_selectors.timeline_for(target=lead)[:100],

@@ -219,6 +219,17 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:move": TenantUrl(
         {"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"status": w["junk_status"].pk}
     ),
+    "leads:convert": TenantUrl(
+        {"GET": LEAD_EDIT, "POST": LEAD_EDIT},
+        obj="lead",
+        data=lambda w: {
+            "contact_mode": "new",
+            "company_mode": "none",
+            "first_name": "Hacked",
+            "make_deal": "on",
+            "pipeline": w["sales"].pk,
+        },
+    ),
     "leads:take": TenantUrl({"POST": {**EVERYONE, "marketer": 403}}, obj="pool_lead"),
     "leads:assign": TenantUrl({"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"owner": ""}),
     "leads:activity_add": TenantUrl(
@@ -246,6 +257,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "deals:list": TenantUrl({"GET": EVERYONE}),
     "deals:kanban": TenantUrl({"GET": EVERYONE}),
     # Bulk moves skip what a role may not touch (tests/deals/test_views.py).
+    # Simple mode's quick deal: classic tenants (the sweep's) get 404, see tests/conversion.
+    "deals:quick_create": TenantUrl(
+        {"POST": dict.fromkeys(ROLES, 404)}, data=lambda w: {"name": "X", "contact": "+7 999 1"}
+    ),
     "deals:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "deals:create": TenantUrl(
         {"GET": PARTY_CREATE, "POST": PARTY_CREATE},
