@@ -180,7 +180,7 @@ def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
 
 def rows_shown(page: bytes) -> int:
     """Lead rows in a list page (or the floor's table)."""
-    return page.count(b'data-lead="') or page.count(b"<tr><td>")
+    return page.count(b'<tr id="lead-') or page.count(b"<tr><td>")
 
 
 def measure(
