@@ -69,6 +69,8 @@ def test_posting_the_dialog_converts_and_the_card_links_what_it_became(client_fo
     assert f"/deals/{lead.deal.pk}/" in card
     assert 'data-testid="convert"' not in card
     assert 'data-testid="edit-details"' not in card
+    # The activities moved on: the card says where, instead of "no activities yet".
+    assert "дела лида перешли в сделку" in card
 
 
 def test_htmx_success_redirects_the_whole_page(client_for, tenant, manager):
