@@ -166,3 +166,24 @@ def test_undo_is_refused_while_the_survivor_is_in_the_trash(tenant, admin, pair)
         merge = ContactMerge.objects.select_related("survivor", "merged").get(pk=merge.pk)
         with pytest.raises(DomainError, match="Restore"):
             services.record_merge_undo(actor=admin, merge=merge)
+
+
+def test_merge_carries_the_converted_leads_and_deals_and_undo_takes_them_back(
+    tenant, admin, pair
+):
+    from leads.conversion import Target, lead_convert
+    from leads.models import Lead
+    from tests.leads.factories import make_lead
+
+    survivor, merged = pair["survivor"], pair["merged"]
+    with tenant_context(tenant):
+        lead = make_lead(admin, title="Окна", phone="+7 912 555-66-77")
+        made = lead_convert(
+            actor=admin, lead=lead, contact=Target(record=merged), deal={"title": "Окна"}
+        )
+        merge = services.record_merge(actor=admin, survivor=survivor, merged=merged)
+        assert Lead.objects.get(pk=lead.pk).contact_id == survivor.pk
+        assert type(made.deal).objects.get(pk=made.deal.pk).contact_id == survivor.pk
+        services.record_merge_undo(actor=admin, merge=merge)
+        assert Lead.objects.get(pk=lead.pk).contact_id == merged.pk
+        assert type(made.deal).objects.get(pk=made.deal.pk).contact_id == merged.pk
