@@ -10,7 +10,10 @@ from crm.access import AccessDenied
 from crm.errors import DomainError
 from crm.models import Activity, CustomField
 from crm.tenancy import tenant_context
+from leads.conversion import Target, lead_convert
+from leads.models import Lead
 from tests.contacts.factories import make_company, make_contact
+from tests.leads.factories import make_lead
 
 
 def _state(record) -> dict:
@@ -168,13 +171,7 @@ def test_undo_is_refused_while_the_survivor_is_in_the_trash(tenant, admin, pair)
             services.record_merge_undo(actor=admin, merge=merge)
 
 
-def test_merge_carries_the_converted_leads_and_deals_and_undo_takes_them_back(
-    tenant, admin, pair
-):
-    from leads.conversion import Target, lead_convert
-    from leads.models import Lead
-    from tests.leads.factories import make_lead
-
+def test_merge_carries_the_converted_leads_and_deals_and_undo_takes_them_back(tenant, admin, pair):
     survivor, merged = pair["survivor"], pair["merged"]
     with tenant_context(tenant):
         lead = make_lead(admin, title="Окна", phone="+7 912 555-66-77")
