@@ -12,6 +12,7 @@ urlpatterns = [
     path("", lists.record_list, KIND, name="list"),
     path("new/", card.create, KIND, name="create"),
     path("trash/", lists.trash, KIND, name="trash"),
+    path("options/", lists.options, KIND, name="options"),
     path("<int:pk>/", card.detail, KIND, name="detail"),
     path("<int:pk>/edit/", card.edit, KIND, name="edit"),
     path("<int:pk>/activities/", card.activity_add, KIND, name="activity_add"),

@@ -104,6 +104,7 @@ class ContactForm(PartyForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["company"].queryset = selectors.companies_for_choice()
+        selectors.limit_record_choices(self, "company", "companies:options")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -261,3 +261,36 @@ def activity_get(*, record: Party, activity_id: int) -> Activity:
     if activity is None:
         raise Http404
     return activity
+
+
+PICKER_OPTIONS = 50
+NAME_ORDER = {Contact: ("last_name", "first_name", "pk"), Company: ("name", "pk")}
+
+
+def picker_options(model: type[Party], query: str, *, region: str) -> list[Party]:
+    """Live records for a contact/company field's options: the first by name, or those
+    matching `query` (name words, phone in any format, e-mail, handle, tax id)."""
+    live = model.objects.filter(deleted_at=None, merged_into=None)
+    found = search(live, query, region=region) if query.strip() else live
+    return list(found.order_by(*NAME_ORDER[model])[:PICKER_OPTIONS])
+
+
+def limit_record_choices(form: Any, name: str, url_name: str) -> None:
+    """Make form field `name` (a contact or company choice) fit a base of any size: its
+    <select> shows the chosen record and the first records by name, and a search box
+    (components/_form_field.html) loads matches from `url_name`. Any live record validates."""
+    from crm.filters import LazyChoices
+
+    field = form.fields[name]
+    field.picker_url_name = url_name
+    selected = form[name].value()
+    queryset = field.queryset
+
+    def options() -> list[tuple[Any, str]]:
+        first = list(queryset[:PICKER_OPTIONS])
+        shown = {str(record.pk) for record in first}
+        if selected and str(selected).isdigit() and str(selected) not in shown:
+            first = [*queryset.filter(pk=selected), *first]
+        return [("", field.empty_label), *((r.pk, field.label_from_instance(r)) for r in first)]
+
+    field.widget.choices = LazyChoices(options)

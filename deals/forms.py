@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
+from contacts.selectors import limit_record_choices
 from crm import customfields
 from crm.access import Entity
 from crm.forms import ColouredItemForm
@@ -55,6 +56,8 @@ class DealForm(forms.ModelForm):
         self.fields["amount"].required = False
         self.fields["contact"].queryset = selectors.contacts_for_choice()
         self.fields["company"].queryset = selectors.companies_for_choice()
+        limit_record_choices(self, "contact", "contacts:options")
+        limit_record_choices(self, "company", "companies:options")
         self.fields["owner"].queryset = selectors.assignable_members()
         if self.instance.pk:
             del self.fields["stage"]

@@ -45,3 +45,12 @@ def trash(request: HttpRequest, kind: Kind) -> HttpResponse:
     rows = list(selectors.record_trash(actor=request.membership, model=kind.model)[:200])
     context = {"kind": kind, "rows": rows, "section": kind.namespace, "days": services.TRASH_DAYS}
     return render(request, "contacts/record_trash.html", context)
+
+
+@require_GET
+def options(request: HttpRequest, kind: Kind) -> HttpResponse:
+    """htmx: the <option>s of a contact or company field for what the user typed."""
+    check_entity(actor=request.membership, entity=kind.model.access_entity, action=Action.VIEW)
+    query = request.GET.get("q", "")
+    rows = selectors.picker_options(kind.model, query, region=request.tenant.default_region)
+    return render(request, "contacts/_options.html", {"rows": rows})

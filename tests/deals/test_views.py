@@ -436,3 +436,34 @@ def test_a_manager_may_not_hand_a_new_deal_to_someone_else(client_for, tenant, a
     assert response.context["form"].errors["owner"]
     with tenant_context(tenant):
         assert Deal.objects.count() == before
+
+
+def test_contact_and_company_fields_fit_a_large_base(client_for, tenant, admin):
+    with tenant_context(tenant):
+        people = [make_contact(admin, last_name=f"Иванов{i:03}") for i in range(60)]
+        last = make_contact(admin, last_name="Яковлев", phones=["+7 999 765-43-21"])
+        deal = make_deal(admin, data={"contact": last})
+    client = client_for(admin)
+    form = client.get(f"/{tenant.slug}/deals/{deal.pk}/edit/").content.decode()
+    # The first 50 by name, plus the deal's own contact (far down the alphabet), and a
+    # search box that loads the others.
+    contact_select = form.split('id="id_contact"', 1)[1].split("</select>", 1)[0]
+    assert contact_select.count('<option value="') == 1 + 50 + 1
+    assert f'<option value="{last.pk}" selected>Яковлев</option>' in form
+    assert f'value="{people[59].pk}"' not in form
+    assert 'data-testid="picker-contact"' in form
+    found = client.get(f"/{tenant.slug}/contacts/options/", {"q": "8 (999) 765-43-21"})
+    assert found.status_code == 200
+    assert f'<option value="{last.pk}">Яковлев</option>' in found.content.decode()
+    prefix = client.get(f"/{tenant.slug}/contacts/options/", {"q": "иванов05"}).content.decode()
+    assert prefix.count('<option value="') == 1 + 10  # the empty choice and Иванов050…059
+    # Any live contact validates, shown or not.
+    with tenant_context(tenant):
+        far = people[59].pk
+    response = client.post(
+        f"/{tenant.slug}/deals/{deal.pk}/edit/",
+        {"title": deal.title, "owner": admin.pk, "contact": far, "currency": "RUB", "amount": "0"},
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        assert type(deal).objects.get(pk=deal.pk).contact_id == far

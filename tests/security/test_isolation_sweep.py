@@ -93,6 +93,7 @@ def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> di
     one = ns.removesuffix("s").replace("companie", "company")
     return {
         f"{ns}:list": TenantUrl({"GET": EVERYONE}),
+        f"{ns}:options": TenantUrl({"GET": EVERYONE}),
         f"{ns}:create": TenantUrl({"GET": PARTY_CREATE, "POST": PARTY_CREATE}, data=data),
         f"{ns}:trash": TenantUrl({"GET": ADMIN_ONLY}),
         f"{ns}:detail": TenantUrl({"GET": EVERYONE}, obj=one),
