@@ -160,3 +160,22 @@ def test_an_admin_adds_a_stage_and_loses_a_deal_from_its_card(new_page, shots, s
     page.screenshot(path=shots / "04-lost.png", full_page=True)
     with tenant_context(tenant):
         assert Deal.objects.get(pk=deal.pk).outcome == "lost"
+
+
+def test_the_contact_field_finds_a_contact_by_phone(new_page, shots, sales_team):
+    page = new_page()
+    _log_in(page, sales_team["manager"].user.email)
+    page.goto("/shop/deals/new/")
+    page.fill("input[name=title]", "Стол для переговорной")
+    # Typing the phone the Russian way loads the matching contact into the select.
+    page.fill("[data-testid=picker-contact]", "8 (999) 100-20-30")
+    contact = sales_team["contact"]
+    option = page.locator(f"#id_contact option[value='{contact.pk}']")
+    expect(option).to_have_count(1)
+    expect(page.locator("#id_contact option")).to_have_count(2)  # and the empty choice
+    page.select_option("#id_contact", str(contact.pk))
+    page.screenshot(path=shots / "01-picked.png", full_page=True)
+    page.click("[data-testid=deal-form] button[type=submit]")
+    page.wait_for_url(re.compile(r"/shop/deals/\d+/$"))
+    with tenant_context(sales_team["tenant"]):
+        assert Deal.objects.get(title="Стол для переговорной").contact_id == contact.pk
