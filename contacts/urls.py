@@ -3,27 +3,33 @@
 from django.urls import path
 
 from contacts.views import card, lists, merge
-from contacts.views.kinds import CONTACTS
+from contacts.views.kinds import CONTACTS, Kind
 
 app_name = "contacts"
-KIND = {"kind": CONTACTS}
 
-urlpatterns = [
-    path("", lists.record_list, KIND, name="list"),
-    path("new/", card.create, KIND, name="create"),
-    path("trash/", lists.trash, KIND, name="trash"),
-    path("options/", lists.options, KIND, name="options"),
-    path("<int:pk>/", card.detail, KIND, name="detail"),
-    path("<int:pk>/edit/", card.edit, KIND, name="edit"),
-    path("<int:pk>/activities/", card.activity_add, KIND, name="activity_add"),
-    path(
-        "<int:pk>/activities/<int:activity_pk>/done/",
-        card.activity_done,
-        KIND,
-        name="activity_done",
-    ),
-    path("<int:pk>/delete/", card.delete, KIND, name="delete"),
-    path("<int:pk>/restore/", card.restore, KIND, name="restore"),
-    path("<int:pk>/merge/", merge.merge, KIND, name="merge"),
-    path("merges/<int:pk>/undo/", merge.merge_undo, KIND, name="merge_undo"),
-]
+
+def record_urls(kind: Kind) -> list:
+    """The URLs of one record kind (contacts here, companies in contacts/company_urls.py)."""
+    k = {"kind": kind}
+    return [
+        path("", lists.record_list, k, name="list"),
+        path("new/", card.create, k, name="create"),
+        path("trash/", lists.trash, k, name="trash"),
+        path("options/", lists.options, k, name="options"),
+        path("<int:pk>/", card.detail, k, name="detail"),
+        path("<int:pk>/edit/", card.edit, k, name="edit"),
+        path("<int:pk>/activities/", card.activity_add, k, name="activity_add"),
+        path(
+            "<int:pk>/activities/<int:activity_pk>/done/",
+            card.activity_done,
+            k,
+            name="activity_done",
+        ),
+        path("<int:pk>/delete/", card.delete, k, name="delete"),
+        path("<int:pk>/restore/", card.restore, k, name="restore"),
+        path("<int:pk>/merge/", merge.merge, k, name="merge"),
+        path("merges/<int:pk>/undo/", merge.merge_undo, k, name="merge_undo"),
+    ]
+
+
+urlpatterns = record_urls(CONTACTS)
