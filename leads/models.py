@@ -193,6 +193,13 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(owner=None, state="new", deleted_at=None, archived_at=None),
                 name="leads_shared_inbox",
             ),
+            # Unassigned leads of a state in date order: the shared part of a manager's list
+            # (a manager sees own + unassigned; owner IS NULL cannot walk leads_owner_state).
+            models.Index(
+                fields=["tenant", "state", "-created_at", "-id"],
+                condition=Q(owner=None, deleted_at=None, archived_at=None),
+                name="leads_pool_state",
+            ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],

@@ -60,6 +60,20 @@ def inbox_parts(queryset: QuerySet[Lead], *, actor: Membership) -> list[QuerySet
     ]
 
 
+def visible_parts(queryset: QuerySet[Lead], *, actor: Membership) -> list[QuerySet[Lead]]:
+    """A list of someone who sees only some owners' leads (a manager: own and unassigned),
+    as index-ordered parts, one per owner plus the unassigned ones, merged by keyset
+    (crm.keyset.page_of_parts): a walk of the whole tenant's index would skip the rows of
+    everyone else to find theirs. One query for the team's members."""
+    scope = owner_scope(actor=actor, entity=Entity.LEAD, action=Action.VIEW)
+    if scope is None:
+        return [queryset]
+    parts = [queryset.filter(owner_id=owner_id) for owner_id in scope.owner_ids]
+    if scope.unassigned:
+        parts.append(queryset.filter(owner__isnull=True))
+    return parts
+
+
 def inbox(*, actor: Membership) -> QuerySet[Lead]:
     """The inbox as one queryset (for polling and other sorts): the parts, OR-ed."""
     return inbox_base().filter(

@@ -53,9 +53,11 @@ def _render_list(
     template: str,
     extra: dict,
     split=None,
+    sorted_rows=None,
 ) -> HttpResponse:
     """Filter, sort and paginate a lead list. `split` turns the filtered queryset into
-    index-ordered parts that are merged (the inbox); other sorts use the queryset as is.
+    index-ordered parts that are merged for the newest-first pages; other sorts use the
+    queryset as is, or as `sorted_rows` narrows it.
 
     htmx asks for pieces with ?fragment=: `rows` (the table), `filters` (the filter panel),
     `bulk` (the action bar, loaded when a first row is ticked)."""
@@ -70,11 +72,7 @@ def _render_list(
     if fragment == "filters":
         return _respond(request, "leads/_filters.html#panel", {"filters": filters, "sort": sort})
     if sort in SORTS and sort != "-created":
-        ordered = (
-            rows.filter(pk__in=selectors.inbox(actor=request.membership).values("pk"))
-            if split
-            else rows
-        )
+        ordered = sorted_rows(rows) if sorted_rows else rows
         page = keyset.Page(
             rows=list(ordered.order_by(*SORTS[sort])[: keyset.PAGE_SIZE]), next_cursor=None
         )
@@ -119,6 +117,7 @@ def _inbox_page(request: HttpRequest, quick_form: QuickLeadForm) -> HttpResponse
         template="leads/lead_inbox.html",
         extra=extra,
         split=lambda rows: selectors.inbox_parts(rows, actor=actor),
+        sorted_rows=lambda rows: rows.filter(pk__in=selectors.inbox(actor=actor).values("pk")),
     )
 
 
@@ -137,6 +136,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         selectors.lead_list(actor=request.membership),
         template="leads/lead_list.html",
         extra={"section": "list", "may_export": may_export, "list_name": "leads:list"},
+        split=lambda rows: selectors.visible_parts(rows, actor=request.membership),
     )
 
 

@@ -415,3 +415,40 @@ def test_status_settings_count_leads_up_to_a_cap(client_for, tenant, admin, url)
     assert capped[new.pk] == 2  # one past the cap: shown as "1+"
     page = client_for(admin).get(url("settings/statuses/")).content.decode()
     assert '<span class="text-muted" data-testid="lead-count">2</span>' in page
+
+
+def test_a_managers_list_merges_own_and_unassigned_leads_page_by_page(
+    client_for, tenant, admin, manager, url, monkeypatch, django_assert_num_queries
+):
+    other = __import__("tests.factories", fromlist=["add_member"]).add_member(tenant, "manager")
+    with tenant_context(tenant):
+        expected = []
+        for i in range(9):
+            owner = (manager, None, other)[i % 3]
+            lead = make_lead(admin, owner=owner, title=f"L{i}")
+            if owner is not other:
+                expected.append(lead.title)
+    monkeypatch.setattr(keyset, "PAGE_SIZE", 4)
+    client, seen, after = client_for(manager), [], None
+    for _ in range(4):
+        response = client.get(url(""), {"after": after} if after else {})
+        seen += _rows(response)
+        after = response.context["page"].next_cursor
+        if not after:
+            break
+    assert seen == list(reversed(expected))  # newest first, nobody else's
+    # Filters apply to every part, and the query count does not grow with the page.
+    with tenant_context(tenant):
+        for _ in range(10):
+            make_lead(admin, owner=manager, title="Ещё")
+    client.get(url(""), {"q": "ещё"})
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(url(""), {"state": "new"})
+    with tenant_context(tenant):
+        for _ in range(10):
+            make_lead(admin, owner=None)
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get(url(""), {"state": "new"})
