@@ -136,7 +136,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         selectors.lead_list(actor=request.membership),
         template="leads/lead_list.html",
         extra={"section": "list", "may_export": may_export, "list_name": "leads:list"},
-        split=lambda rows: selectors.visible_parts(rows, actor=request.membership),
+        # A search already finds few rows, by its own index: split only the browsing.
+        split=None
+        if request.GET.get("q", "").strip()
+        else lambda rows: selectors.visible_parts(rows, actor=request.membership),
     )
 
 
