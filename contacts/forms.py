@@ -51,9 +51,9 @@ class PartyForm(forms.ModelForm):
         empty_label=_("Nobody"),
     )
 
-    def __init__(self, *args: Any, region: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership, region: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.region = region
+        self.actor, self.region = actor, region
         self.custom_fields = customfields.add_form_fields(
             self, entity=self._meta.model.access_entity, custom=self.instance.custom
         )
@@ -104,7 +104,7 @@ class ContactForm(PartyForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["company"].queryset = selectors.companies_for_choice()
-        selectors.limit_record_choices(self, "company", "companies:options")
+        selectors.limit_record_choices(self, "company", "companies:options", actor=self.actor)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -267,24 +267,33 @@ PICKER_OPTIONS = 50
 NAME_ORDER = {Contact: ("last_name", "first_name", "pk"), Company: ("name", "pk")}
 
 
-def picker_options(model: type[Party], query: str, *, region: str) -> list[Party]:
-    """Live records for a contact/company field's options: the first by name, or those
-    matching `query` (name words, phone in any format, e-mail, handle, tax id)."""
-    live = model.objects.filter(deleted_at=None, merged_into=None)
+def picker_options(
+    model: type[Party], query: str, *, actor: Membership, region: str
+) -> list[Party]:
+    """Live records the actor may view, for a contact/company field's options: the first by
+    name, or those matching `query` (name words, phone in any format, e-mail, handle, INN)."""
+    live = scope_queryset(
+        model.objects.filter(deleted_at=None, merged_into=None), actor=actor, action=Action.VIEW
+    )
     found = search(live, query, region=region) if query.strip() else live
     return list(found.order_by(*NAME_ORDER[model])[:PICKER_OPTIONS])
 
 
-def limit_record_choices(form: Any, name: str, url_name: str) -> None:
+def limit_record_choices(form: Any, name: str, url_name: str, *, actor: Membership) -> None:
     """Make form field `name` (a contact or company choice) fit a base of any size: its
     <select> shows the chosen record and the first records by name, and a search box
-    (components/_form_field.html) loads matches from `url_name`. Any live record validates."""
+    (components/_form_field.html) loads matches from `url_name`. Any live record the actor
+    may view validates, and the one the form started with."""
     from crm.filters import LazyChoices
 
     field = form.fields[name]
     field.picker_url_name = url_name
     selected = form[name].value()
-    queryset = field.queryset
+    current = form.initial.get(name)
+    visible = scope_queryset(field.queryset, actor=actor, action=Action.VIEW)
+    if current:
+        visible = visible | field.queryset.filter(pk=getattr(current, "pk", current))
+    field.queryset = queryset = visible
 
     def options() -> list[tuple[Any, str]]:
         first = list(queryset[:PICKER_OPTIONS])

@@ -50,14 +50,15 @@ class DealForm(forms.ModelForm):
         fields = [f for f in EDITABLE_FIELDS if f != "custom"]
         widgets = {"expected_close": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.actor = actor
         self.fields["title"].required = False
         self.fields["amount"].required = False
         self.fields["contact"].queryset = selectors.contacts_for_choice()
         self.fields["company"].queryset = selectors.companies_for_choice()
-        limit_record_choices(self, "contact", "contacts:options")
-        limit_record_choices(self, "company", "companies:options")
+        limit_record_choices(self, "contact", "contacts:options", actor=self.actor)
+        limit_record_choices(self, "company", "companies:options", actor=self.actor)
         self.fields["owner"].queryset = selectors.assignable_members()
         if self.instance.pk:
             del self.fields["stage"]

@@ -89,6 +89,7 @@ def create(request: HttpRequest, kind: Kind) -> HttpResponse:
     check_entity(actor=actor, entity=kind.model.access_entity, action=Action.CREATE)
     form = kind.form(
         request.POST or None,
+        actor=actor,
         region=request.tenant.default_region,
         initial={"owner": actor.pk, "company": request.GET.get("company")},
     )
@@ -114,7 +115,12 @@ def edit(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
     """Edit the record; with htmx the card's details block turns into this form in place."""
     record = _get(request, kind, pk)
     check_object(record, actor=request.membership, action=Action.EDIT)
-    form = kind.form(request.POST or None, instance=record, region=request.tenant.default_region)
+    form = kind.form(
+        request.POST or None,
+        instance=record,
+        actor=request.membership,
+        region=request.tenant.default_region,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.record_update(

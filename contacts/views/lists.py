@@ -52,5 +52,7 @@ def options(request: HttpRequest, kind: Kind) -> HttpResponse:
     """htmx: the <option>s of a contact or company field for what the user typed."""
     check_entity(actor=request.membership, entity=kind.model.access_entity, action=Action.VIEW)
     query = request.GET.get("q", "")
-    rows = selectors.picker_options(kind.model, query, region=request.tenant.default_region)
+    rows = selectors.picker_options(
+        kind.model, query, actor=request.membership, region=request.tenant.default_region
+    )
     return render(request, "contacts/_options.html", {"rows": rows})

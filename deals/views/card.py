@@ -92,7 +92,7 @@ def create(request: HttpRequest) -> HttpResponse:
     repeat-sales pipeline."""
     check_entity(actor=request.membership, entity=Entity.DEAL, action=Action.CREATE)
     initial = _prefill(request) if request.method == "GET" else {}
-    form = DealForm(request.POST or None, initial=initial)
+    form = DealForm(request.POST or None, initial=initial, actor=request.membership)
     if request.method == "POST" and form.is_valid():
         try:
             deal = services.deal_create(
@@ -123,7 +123,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     if not can(deal, actor=request.membership, action=Action.EDIT):
         raise AccessDenied(_("Your role does not allow this action on this record."))
-    form = DealForm(request.POST or None, instance=deal)
+    form = DealForm(request.POST or None, instance=deal, actor=request.membership)
     if request.method == "POST" and form.is_valid():
         try:
             services.deal_update(

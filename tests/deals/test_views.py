@@ -467,3 +467,22 @@ def test_contact_and_company_fields_fit_a_large_base(client_for, tenant, admin):
     assert response.status_code == 302
     with tenant_context(tenant):
         assert type(deal).objects.get(pk=deal.pk).contact_id == far
+
+
+def test_pickers_offer_only_the_records_the_role_may_see(client_for, tenant, admin, manager):
+    from crm.models import Role
+
+    with tenant_context(tenant):
+        theirs = make_contact(admin, last_name="Чужаков", phones=["+7 999 000-11-22"])
+        mine = make_contact(manager, last_name="Своев")
+        role = Role.objects.get(pk=manager.role_id)
+        role.rights = {**role.rights, "contact": {**role.rights.get("contact", {}), "view": "own"}}
+        role.save()
+    client = client_for(manager)
+    found = client.get(f"/{tenant.slug}/contacts/options/", {"q": "+7 999 000-11-22"})
+    assert found.status_code == 200
+    assert f'value="{theirs.pk}"' not in found.content.decode()
+    form = client.get(f"/{tenant.slug}/deals/new/").content.decode()
+    contacts = form.split('id="id_contact"', 1)[1].split("</select>", 1)[0]
+    assert f'value="{mine.pk}">Своев' in contacts
+    assert "Чужаков" not in contacts
