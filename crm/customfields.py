@@ -46,7 +46,9 @@ def field_get(*, field_id: int) -> CustomField:
 
 def _members() -> QuerySet[Membership]:
     return (
-        Membership.objects.filter(is_active=True).select_related("user").order_by("user__full_name")
+        Membership.objects.filter(is_active=True, is_system=False)
+        .select_related("user")
+        .order_by("user__full_name")
     )
 
 

@@ -40,7 +40,7 @@ class SharedChoices:
     @cached_property
     def members(self) -> list[tuple[int, str]]:
         rows = (
-            Membership.objects.filter(is_active=True)
+            Membership.objects.filter(is_active=True, is_system=False)
             .order_by("user__full_name", "user__email")
             .values_list("pk", "user__full_name", "user__email")
         )

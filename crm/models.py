@@ -78,6 +78,16 @@ class Tenant(models.Model):
     language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default="ru"
     )
+    response_sla_minutes = models.PositiveIntegerField(
+        _("response time limit, minutes"),
+        default=15,
+        help_text=_("A new lead not taken within this time is escalated to the team lead."),
+    )
+    sla_reassign = models.BooleanField(
+        _("re-assign escalated leads"),
+        default=False,
+        help_text=_("Give a lead that was not taken in time to the next available manager."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -232,6 +242,12 @@ class Membership(TenantModel):
         related_name="members",
     )
     is_active = models.BooleanField(_("active"), default=True)
+    is_away = models.BooleanField(
+        _("away"), default=False, help_text=_("Away members get no new leads automatically.")
+    )
+    # The tenant's robot (channels, periodic tasks): acts with administrator rights, never
+    # logs in, never listed among people (crm.services.system_actor).
+    is_system = models.BooleanField(default=False, editable=False)
 
     rls_user_column = "user"
 

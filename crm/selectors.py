@@ -29,7 +29,7 @@ def memberships_for_user(*, user: User) -> list[Membership]:
     read only their own membership rows outside the current tenant.
     """
     return list(
-        Membership.unscoped.filter(user=user, is_active=True)
+        Membership.unscoped.filter(user=user, is_active=True, is_system=False)
         .select_related("tenant")
         .order_by("tenant__name")
     )
@@ -37,8 +37,10 @@ def memberships_for_user(*, user: User) -> list[Membership]:
 
 def member_list() -> QuerySet[Membership]:
     """Members of the current tenant with what a members table shows."""
-    return Membership.objects.select_related("user", "role", "team").order_by(
-        "-is_active", "user__full_name", "user__email"
+    return (
+        Membership.objects.filter(is_system=False)
+        .select_related("user", "role", "team")
+        .order_by("-is_active", "user__full_name", "user__email")
     )
 
 

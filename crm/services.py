@@ -325,10 +325,36 @@ def user_signup_from_invitation(*, invitation: Invitation, full_name: str, passw
 
 # --- Members ------------------------------------------------------------------------------
 
+SYSTEM_EMAIL = "system@voronka.invalid"
+
+
+def system_actor(tenant: Tenant) -> Membership:
+    """The tenant's robot member, created on first use: channels and periodic tasks act as
+    it. It has the administrator role, is never listed among people, and its user cannot log
+    in (inactive, no usable password). Call inside the tenant's context."""
+    member = (
+        Membership.objects.filter(is_system=True).select_related("role", "tenant", "user").first()
+    )
+    if member is not None:
+        return member
+    user, _created = User.objects.get_or_create(
+        email=SYSTEM_EMAIL, defaults={"full_name": "Voronka", "is_active": False}
+    )
+    if _created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    role = Role.objects.get(kind=Role.Kind.ADMIN)
+    try:
+        with transaction.atomic():
+            Membership.objects.create(tenant=tenant, user=user, role=role, is_system=True)
+    except IntegrityError:  # another worker created it first
+        pass
+    return Membership.objects.select_related("role", "tenant", "user").get(is_system=True)
+
 
 def _admins_left(tenant_members: models.QuerySet, excluding: Membership) -> bool:
     return (
-        tenant_members.filter(is_active=True, role__kind=Role.Kind.ADMIN)
+        tenant_members.filter(is_active=True, is_system=False, role__kind=Role.Kind.ADMIN)
         .exclude(pk=excluding.pk)
         .exists()
     )

@@ -43,7 +43,7 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
     """Create the demo deals in the admin's tenant (after the demo contacts); returns how
     many were created."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
-    owners = list(Membership.objects.filter(role__kind__in=("manager", "admin")))
+    owners = list(Membership.objects.filter(role__kind__in=("manager", "admin"), is_system=False))
     contacts = list(Contact.objects.filter(merged_into=None, deleted_at=None).order_by("pk"))
     companies = list(Company.objects.filter(merged_into=None, deleted_at=None).order_by("pk"))
     sales = Pipeline.objects.get(is_default=True)

@@ -321,7 +321,7 @@ def status_get(*, status_id: int) -> LeadStatus:
 def assignable_members() -> QuerySet[Membership]:
     """Active members of the tenant, for owner choices."""
     return (
-        Membership.objects.filter(is_active=True)
+        Membership.objects.filter(is_active=True, is_system=False)
         .select_related("user", "team")
         .order_by("user__full_name")
     )
