@@ -1,4 +1,4 @@
-"""App config for channels."""
+"""App config for channels: registers the provider adapters when Django starts."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -7,3 +7,6 @@ from django.utils.translation import gettext_lazy as _
 class ChannelsConfig(AppConfig):
     name = "channels"
     verbose_name = _("Channels")
+
+    def ready(self) -> None:
+        from channels.adapters import api  # noqa: F401 - each adapter registers itself

@@ -154,11 +154,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_purge_trash_all_task",
         "schedule": 60 * 60 * 6,
     },
+    "activities-reminders": {
+        "task": "leads.tasks.activities_send_reminders_all_task",
+        "schedule": 60,
+    },
     "contacts-purge-trash": {
         "task": "contacts.tasks.parties_purge_trash_all_task",
         "schedule": 60 * 60 * 6,
     },
+    # Inbound deliveries left pending (lost publish, broker restarted, worker killed) are
+    # queued again long before the broker's visibility timeout would return them.
+    "channels-sweep": {"task": "channels.tasks.events_sweep_all_task", "schedule": 30},
 }
+# Base delay of a failed delivery's retries (doubling, capped at a minute).
+CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"

@@ -42,6 +42,8 @@ EVENT_TEXTS = {
     "contact.converted_from": _("converted a lead into this contact:"),
     "company.converted_from": _("converted a lead into this company:"),
     "deal.inquiry": _("registered an inquiry (%(source)s)"),
+    "inbound.received": _("received an inquiry via “%(channel)s”"),
+    "lead.behaviour": _("recorded the event “%(event)s” from the API"),
     "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
     "deal.changed": _("changed %(fields)s"),

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 from django.views.i18n import set_language
 
+from channels.views.inbound import inbound
 from crm.forms import LoginForm
 from crm.views import accounts, pages
 from crm.views import filters as filter_views
@@ -124,8 +125,11 @@ tenant_patterns = (
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("healthz", accounts.healthz, name="healthz"),
+    path("in/<str:token>/", inbound, name="inbound"),
+    path("in/<str:token>/<path:path>", inbound, name="inbound_path"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include(account_patterns)),
+    path("<slug:tenant_slug>/settings/channels/", include("channels.urls")),
     path("<slug:tenant_slug>/leads/", include("leads.urls")),
     path("<slug:tenant_slug>/deals/", include("deals.urls")),
     path("<slug:tenant_slug>/contacts/", include("contacts.urls")),

@@ -12,11 +12,14 @@ def test_system_actor_is_created_once_per_tenant_and_cannot_log_in(tenant, other
     with tenant_context(tenant):
         robot = system_actor(tenant)
         assert system_actor(tenant).pk == robot.pk
-        assert robot.role.kind == Role.Kind.ADMIN and robot.is_active
-    assert not robot.user.is_active and not robot.user.has_usable_password()
+        assert robot.role.kind == Role.Kind.ADMIN
+        assert robot.is_active
+    assert not robot.user.is_active
+    assert not robot.user.has_usable_password()
     with tenant_context(other_tenant):
         other = system_actor(other_tenant)
-    assert other.pk != robot.pk and other.user_id == robot.user_id
+    assert other.pk != robot.pk
+    assert other.user_id == robot.user_id
 
 
 def test_system_actor_is_not_listed_as_a_person(client_for, tenant, admin):

@@ -72,3 +72,17 @@ def test_a_real_worker_runs_the_task_inside_its_tenant(real_worker):
     while not mail.outbox and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [m.to for m in mail.outbox] == [["queued@example.com"]]
+
+
+def test_every_beat_entry_names_a_registered_task():
+    """The beat schedule runs the periodic jobs the product promises (reminders, purges,
+    the inbound sweeper), each by the name of a task the worker knows."""
+    from django.conf import settings
+
+    from crm.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "leads.tasks.activities_send_reminders_all_task" in scheduled
+    assert "channels.tasks.events_sweep_all_task" in scheduled
+    assert scheduled <= set(app.tasks)

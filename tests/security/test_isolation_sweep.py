@@ -19,6 +19,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from channels.adapters import RawDelivery
+from channels.services import channel_create, event_reject
 from contacts.services import (
     company_create,
     contact_create,
@@ -73,6 +75,8 @@ class TenantUrl:
     data: Callable[[dict[str, Any]], dict[str, Any]] = lambda w: {}
     # Further URL arguments taken from the world, e.g. {"activity_pk": "activity"}.
     more: dict[str, str] = field(default_factory=dict)
+    # Further URL arguments given as they are, e.g. {"kind": "api"}.
+    fixed: dict[str, str] = field(default_factory=dict)
 
 
 def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +122,8 @@ def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> di
 POLICY: dict[str, Public | TenantUrl] = {
     "home": Public({"GET": 302}),
     "healthz": Public({"GET": 200}),
+    "inbound": Public({"GET": 404, "POST": 404}, {"token": "no-such-token"}),
+    "inbound_path": Public({"GET": 404, "POST": 404}, {"token": "no-such-token", "path": "leads"}),
     "set_language": Public({"POST": 302}),
     "accounts:login": Public({"GET": 200}),
     "accounts:logout": Public({"POST": 302}),
@@ -302,6 +308,23 @@ POLICY: dict[str, Public | TenantUrl] = {
     "deals:stage_delete": TenantUrl(
         {"POST": ADMIN_ONLY}, obj="stage", data=lambda w: {"replacement": w["other_stage"].pk}
     ),
+    # Channel settings: the settings right only.
+    "channels:list": TenantUrl({"GET": ADMIN_ONLY}),
+    "channels:create": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        fixed={"kind": "api"},
+        data=lambda w: {"name": "Hacked", "enabled": "on", "config-rate_limit": "10"},
+    ),
+    "channels:detail": TenantUrl({"GET": ADMIN_ONLY}, obj="channel"),
+    "channels:edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="channel",
+        data=lambda w: {"name": "Hacked", "config-rate_limit": "10"},
+    ),
+    "channels:rotate": TenantUrl({"POST": ADMIN_ONLY}, obj="channel"),
+    "channels:delete": TenantUrl({"POST": ADMIN_ONLY}, obj="channel"),
+    "channels:event": TenantUrl({"GET": ADMIN_ONLY}, obj="channel", more={"event_pk": "event"}),
+    "channels:replay": TenantUrl({"POST": ADMIN_ONLY}, obj="channel", more={"event_pk": "event"}),
     **_party_urls(
         "contacts", lambda w: {"last_name": "Hacked", "phones": "+7 999 000-00-00", "owner": ""}
     ),
@@ -390,7 +413,11 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             stage=open_stages[0],
         )
         deal_activity = deal_activity_add(actor=admin, deal=deal, kind="task", subject="Счёт")
+        channel = channel_create(actor=admin, kind="api", name=f"API {tenant.slug}")
+        event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
         return {
+            "channel": channel,
+            "event": event,
             **parties,
             "deal": deal,
             "deal_activity": deal_activity,
@@ -458,6 +485,7 @@ def _url(
         kwargs["pk"] = pk if pk is not None else world[spec.obj].pk
     for arg, key in spec.more.items():
         kwargs[arg] = (objects or world)[key].pk
+    kwargs.update(spec.fixed)
     return reverse(name, kwargs=kwargs)
 
 

@@ -1,0 +1,205 @@
+"""Provider adapters: each turns one provider's wire format into one `InboundMessage`.
+
+An adapter answers its provider at the endpoint (`handle` for extra routes and pings,
+`authenticate`, `respond`) and reads a stored delivery (`read`, a pure function of the
+`RawDelivery`, so the worker and a replay read it exactly as the endpoint did). Everything
+after the message (matching, creating, assigning, notifying) is shared: channels/pipeline.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+if TYPE_CHECKING:
+    from channels.models import Channel, InboundEvent
+
+# Request headers worth keeping with a delivery (signatures, ids, provenance).
+KEPT_HEADERS = (
+    "Content-Type",
+    "User-Agent",
+    "Origin",
+    "Referer",
+    "X-Forwarded-For",
+    "Idempotency-Key",
+    "X-Telegram-Bot-Api-Secret-Token",
+)
+
+
+class Rejected(Exception):  # noqa: N818 - a delivery the channel refuses, with the reason
+    """The delivery is malformed or unusable: stored as rejected with `reason`, answered 4xx."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
+    """Authentication failed: answered 403, nothing stored."""
+
+
+@dataclass
+class InboundMessage:
+    """What a delivery says, in the CRM's terms, whatever the provider."""
+
+    kind: str = "inquiry"  # "inquiry" | "behaviour"
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    messenger: str = ""
+    messenger_id: str = ""
+    title: str = ""
+    message: str = ""
+    company_name: str = ""
+    source: str = "other"
+    utm: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    page_url: str = ""
+    consent: str = ""
+    campaign: str = ""
+    # The provider's id of this message, and of an earlier message this one edits.
+    external_id: str = ""
+    edit_of: str = ""
+    # Behaviour events (API): the event name and its properties.
+    event: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def lead_data(self) -> dict[str, Any]:
+        """The fields a lead is created from."""
+        data: dict[str, Any] = {
+            key: getattr(self, key)
+            for key in (
+                "name",
+                "phone",
+                "email",
+                "messenger",
+                "messenger_id",
+                "title",
+                "message",
+                "company_name",
+            )
+        }
+        data.update({k: v for k, v in self.utm.items() if k.startswith("utm_")})
+        if self.campaign and not data.get("utm_campaign"):
+            data["utm_campaign"] = self.campaign
+        if self.custom:
+            data["custom"] = dict(self.custom)
+        return data
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InboundMessage:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Delivery:
+    """What the endpoint learnt from a delivery: its idempotency key and its message, or
+    why it is ignored (pings, update types the CRM does not use)."""
+
+    key: str
+    message: InboundMessage | None = None
+    ignored: str = ""
+
+
+@dataclass
+class RawDelivery:
+    """A delivery as received (from the request, or from its stored InboundEvent)."""
+
+    body: bytes
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+    query: str = ""
+    remote_addr: str | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, path: str) -> RawDelivery:
+        headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
+        return cls(
+            body=request.body,
+            content_type=request.content_type or "",
+            headers=headers,
+            path=path,
+            query=request.META.get("QUERY_STRING", "")[:2000],
+            remote_addr=request.META.get("REMOTE_ADDR") or None,
+        )
+
+    @classmethod
+    def from_event(cls, event: InboundEvent) -> RawDelivery:
+        return cls(
+            body=bytes(event.body),
+            content_type=event.content_type,
+            headers=dict(event.headers),
+            path=event.path,
+            query=event.query,
+            remote_addr=event.remote_addr,
+        )
+
+    def body_hash(self) -> str:
+        """An idempotency key for providers that send no id of their own."""
+        digest = hashlib.sha256(self.path.encode() + b"\0" + self.body)
+        return "sha256:" + digest.hexdigest()
+
+
+class Adapter:
+    """One provider. Subclasses set `kind` and override what their provider needs."""
+
+    kind: ClassVar[str] = ""
+    # A form for the kind's options (stored in Channel.config), or None.
+    config_form: ClassVar[type[forms.Form] | None] = None
+    # The template fragment that explains the channel's setup on its page.
+    setup_template: ClassVar[str] = ""
+
+    def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
+        """Answer requests that are not deliveries (GET, preflight, pings), or None."""
+        return None
+
+    def authenticate(self, request: HttpRequest, channel: Channel) -> None:
+        """Raise Forbidden unless the request comes from the channel's provider."""
+
+    def throttle(self, request: HttpRequest, channel: Channel) -> HttpResponse | None:
+        """A 429 response when the sender is over its rate limit, or None."""
+        return None
+
+    def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
+        """The delivery's key and message; raises Rejected for a malformed one."""
+        raise NotImplementedError
+
+    def respond(
+        self, request: HttpRequest, channel: Channel, event: InboundEvent, created: bool
+    ) -> HttpResponse:
+        """The answer to an accepted delivery (stored; processed later)."""
+        return JsonResponse({"id": event.pk, "status": "accepted", "duplicate": not created})
+
+    def reject(self, request: HttpRequest, channel: Channel, error: Rejected) -> HttpResponse:
+        """The answer to a rejected delivery."""
+        return JsonResponse({"status": "rejected", "error": error.reason}, status=error.status)
+
+    def on_save(self, channel: Channel) -> None:
+        """After the channel is created or changed (e.g. register a webhook)."""
+
+    def on_delete(self, channel: Channel) -> None:
+        """Before the channel is deleted (e.g. remove a webhook)."""
+
+
+_REGISTRY: dict[str, Adapter] = {}
+
+
+def register(adapter_class: type[Adapter]) -> type[Adapter]:
+    """Class decorator: make an adapter the one for its kind."""
+    _REGISTRY[adapter_class.kind] = adapter_class()
+    return adapter_class
+
+
+def adapter_for(kind: str) -> Adapter:
+    """The adapter of a channel kind (KeyError for an unknown kind)."""
+    return _REGISTRY[kind]

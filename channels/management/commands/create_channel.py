@@ -1,0 +1,103 @@
+"""Provision a channel from a script: prints its public endpoint path (and the API token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
+
+from channels.forms import config_form
+from channels.models import ChannelKind
+from channels.services import channel_create
+from crm.access import AccessDenied
+from crm.errors import DomainError
+from crm.models import Tenant
+from crm.services import system_actor
+from crm.tenancy import tenant_context
+from leads.selectors import assignable_members
+
+# Convenience flags for common kind options (the same as --option NAME=VALUE).
+OPTION_FLAGS = {"bot_token": "--bot-token", "allowed_origins": "--allowed-origins"}
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an inbound channel in a tenant and print its public endpoint path "
+        "(and, for the api kind, its API token)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True, help="The tenant's slug")
+        parser.add_argument("--kind", required=True, choices=ChannelKind.values)
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--secret", default="", help="Use this secret instead of a new one")
+        parser.add_argument("--owner", default="", help="E-mail of the member who gets the leads")
+        parser.add_argument(
+            "--create-deal", action="store_true", help="Open a deal for every submission"
+        )
+        for name, flag in OPTION_FLAGS.items():
+            parser.add_argument(flag, dest=name, default=None)
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="A kind option (see the channel's settings form), repeatable",
+        )
+
+    def _config(self, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for item in options["option"]:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise CommandError(f"--option expects NAME=VALUE, got {item!r}.")
+            values[name.strip()] = value
+        values.update({k: options[k] for k in OPTION_FLAGS if options.get(k) is not None})
+        form = config_form(kind, None)
+        if form is None:
+            if values:
+                raise CommandError(f"The {kind} kind has no options.")
+            return {}
+        data = {f"config-{name}": value for name, value in values.items()}
+        for name, field in form.fields.items():
+            if name not in values and field.initial is not None:
+                data[f"config-{name}"] = field.initial
+        unknown = set(values) - set(form.fields)
+        if unknown:
+            raise CommandError(
+                f"Unknown option(s) {', '.join(sorted(unknown))}; "
+                f"the {kind} kind has: {', '.join(form.fields)}."
+            )
+        form = config_form(kind, data)
+        if not form.is_valid():
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            raise CommandError(f"Invalid options: {errors}")
+        return form.cleaned_data
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant {options['tenant']!r}.")
+        kind = options["kind"]
+        with tenant_context(tenant):
+            owner = None
+            if options["owner"]:
+                owner = assignable_members().filter(user__email__iexact=options["owner"]).first()
+                if owner is None:
+                    raise CommandError(f"{options['owner']} is not an active member here.")
+            try:
+                channel = channel_create(
+                    actor=system_actor(tenant),
+                    kind=kind,
+                    name=options["name"],
+                    config=self._config(kind, options),
+                    default_owner=owner,
+                    create_deal=options["create_deal"],
+                    secret=options["secret"],
+                )
+            except (DomainError, AccessDenied) as error:
+                raise CommandError(str(error)) from error
+            self.stdout.write(reverse("inbound", kwargs={"token": channel.token}))
+            if kind == ChannelKind.API:
+                self.stdout.write(f"API token: {channel.secret}")

@@ -1,0 +1,153 @@
+"""Inbound channels: a tenant's channel settings and every raw delivery it received.
+
+`Channel` is per tenant. Its public endpoint `/in/<token>/` is found through
+`ChannelRoute`, a global table (no tenant yet when a provider calls) that maps the token to
+the tenant and the channel. `InboundEvent` stores each delivery once per channel (unique
+idempotency key), before the endpoint answers 2xx: it is the source of truth the worker and
+the sweeper process.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from crm.tenancy import TenantModel
+
+
+def new_token() -> str:
+    """A public, unguessable endpoint token."""
+    return secrets.token_urlsafe(18)
+
+
+def new_secret() -> str:
+    """A shared secret (API bearer token, webhook secret)."""
+    return secrets.token_urlsafe(32)
+
+
+class ChannelKind(models.TextChoices):
+    WEB_FORM = "web_form", _("Web form")
+    API = "api", _("API")
+    TELEGRAM = "telegram", _("Telegram bot")
+
+
+class Channel(TenantModel):
+    """Where inquiries come from: a web form, the API, a Telegram bot…"""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    secret = models.CharField(max_length=128, default=new_secret, editable=False)
+    # Kind options (allowed origins, field mapping, bot token, texts…): see channels/adapters.
+    config = models.JSONField(default=dict, blank=True)
+    default_owner = models.ForeignKey(
+        "crm.Membership",
+        verbose_name=_("responsible"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Every new lead goes to this person; empty: the assignment rules decide."),
+    )
+    create_deal = models.BooleanField(
+        _("create a deal for every submission"),
+        default=False,
+        help_text=_("Besides the lead, open a deal with its contact at once."),
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="channels_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelRoute(models.Model):
+    """Global: which tenant and channel a public endpoint token belongs to."""
+
+    token = models.CharField(max_length=64, primary_key=True)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")
+    channel_id = models.BigIntegerField(unique=True)
+
+    def __str__(self) -> str:
+        return self.token
+
+
+class InboundEvent(TenantModel):
+    """One raw delivery and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        DONE = "done", _("Processed")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
+        IGNORED = "ignored", _("Ignored")
+        SPAM = "spam", _("Spam")
+
+    class Outcome(models.TextChoices):
+        NONE = "", "—"
+        CREATED = "created", _("New lead")
+        ATTACHED = "attached", _("Added to an existing record")
+        REPEAT = "repeat", _("Repeat lead")
+        DEAL = "deal", _("New deal")
+        UPDATED = "updated", _("Message updated")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="events")
+    key = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default="", blank=True)
+    detail = models.TextField(blank=True)
+    # The delivery as it came: body bytes, content type, the headers that matter, query.
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=200, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    path = models.CharField(max_length=200, blank=True)
+    query = models.CharField(max_length=2000, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # The normalized inbound message the adapter read (for display and processing).
+    message = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="channels_event_unique_key")
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "channel", "-created_at", "-id"], name="channels_event_recent"
+            ),
+            models.Index(
+                fields=["tenant", "next_attempt_at"],
+                name="channels_event_pending",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["tenant", "channel", "status"],
+                name="channels_event_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.key}"
+
+    @property
+    def replayable(self) -> bool:
+        return self.status in (self.Status.FAILED, self.Status.REJECTED)

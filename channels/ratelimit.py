@@ -1,0 +1,30 @@
+"""Fixed-window rate limits in the shared cache (Redis in production)."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+
+
+def over_limit(key: str, *, limit: int, window: int = 60) -> bool:
+    """Count one hit on `key`; True when it is past `limit` hits in the current window.
+
+    A limit of 0 or less means no limit. The cache is the only state: a restart forgives.
+    """
+    if limit <= 0:
+        return False
+    bucket = f"ratelimit:{key}:{int(time.time() // window)}"
+    if cache.add(bucket, 1, timeout=window + 1):
+        return False
+    try:
+        hits = cache.incr(bucket)
+    except ValueError:  # expired between add and incr
+        cache.add(bucket, 1, timeout=window + 1)
+        return False
+    return hits > limit
+
+
+def retry_after(window: int = 60) -> int:
+    """Seconds until the current window ends."""
+    return max(1, window - int(time.time()) % window)

@@ -1,0 +1,73 @@
+"""Channel reads: the endpoint's route lookup, the settings pages' lists and counts."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from channels.models import Channel, ChannelRoute, InboundEvent
+
+RECENT_EVENTS = 50
+
+
+def route_get(*, token: str) -> ChannelRoute | None:
+    """The tenant and channel of a public endpoint token (global table), or None."""
+    return ChannelRoute.objects.select_related("tenant").filter(token=token).first()
+
+
+def channel_for_route(*, route: ChannelRoute) -> Channel | None:
+    """The enabled channel behind a route, in the route tenant's context, or None."""
+    return (
+        Channel.objects.select_related("tenant", "default_owner")
+        .filter(pk=route.channel_id, enabled=True)
+        .first()
+    )
+
+
+def channel_list() -> QuerySet[Channel]:
+    """The tenant's channels with their delivery counts by outcome."""
+    s = InboundEvent.Status
+    return Channel.objects.select_related("default_owner__user").annotate(
+        event_count=Count("events"),
+        done_count=Count("events", filter=Q(events__status=s.DONE)),
+        spam_count=Count("events", filter=Q(events__status=s.SPAM)),
+        problem_count=Count("events", filter=Q(events__status__in=(s.FAILED, s.REJECTED))),
+    )
+
+
+def channel_get(*, channel_id: int) -> Channel:
+    """A channel of the current tenant, or 404 (also for another tenant's id)."""
+    channel = Channel.objects.select_related("default_owner__user").filter(pk=channel_id).first()
+    if channel is None:
+        raise Http404
+    return channel
+
+
+def status_counts(*, channel: Channel) -> dict[str, int]:
+    """How many of the channel's deliveries ended in each status."""
+    rows = InboundEvent.objects.filter(channel=channel).values("status").annotate(n=Count("id"))
+    counts = dict.fromkeys(InboundEvent.Status.values, 0)
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts
+
+
+def recent_events(*, channel: Channel, status: str = "") -> QuerySet[InboundEvent]:
+    """The channel's latest deliveries (without their bodies), newest first."""
+    events = InboundEvent.objects.filter(channel=channel).defer("body", "headers")
+    if status in InboundEvent.Status.values:
+        events = events.filter(status=status)
+    return events.select_related("lead", "deal", "contact").order_by("-created_at", "-id")[
+        :RECENT_EVENTS
+    ]
+
+
+def event_get(*, channel: Channel, event_id: int) -> InboundEvent:
+    """One delivery of the channel, or 404."""
+    event = (
+        InboundEvent.objects.select_related("lead", "deal", "contact", "channel")
+        .filter(channel=channel, pk=event_id)
+        .first()
+    )
+    if event is None:
+        raise Http404
+    return event

@@ -1,0 +1,40 @@
+"""Celery entry points for channels: process a delivery, sweep stuck deliveries."""
+
+from __future__ import annotations
+
+from celery import Task
+
+from channels import services
+from crm.celery import TenantTask, app
+from crm.models import Tenant
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def process_event_task(self: Task, *, tenant_id: int, event_id: int) -> None:
+    """Process one stored delivery; retried with backoff (the attempts are counted on the
+    event itself, which ends `failed` after channels.services.MAX_ATTEMPTS)."""
+    delay = services.event_process(tenant_id=tenant_id, event_id=event_id)
+    if delay is None:
+        return
+    if self.request.is_eager:
+        # No broker to hold a countdown (`make run` without Redis): try again at once, still
+        # bounded by the attempts counted on the event.
+        while delay is not None:
+            delay = services.event_process(tenant_id=tenant_id, event_id=event_id)
+        return
+    raise self.retry(countdown=delay)
+
+
+@app.task(base=TenantTask)
+def events_sweep_task(*, tenant_id: int) -> int:
+    """Queue one tenant's stuck deliveries again."""
+    return services.events_sweep()
+
+
+@app.task
+def events_sweep_all_task() -> int:
+    """Beat entry point (every 30 s): sweep every tenant, each inside its own context."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        events_sweep_task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)

@@ -1,0 +1,200 @@
+"""The API channel over HTTP: token auth, idempotency, validation, limits, behaviour events."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.urls import reverse
+
+from channels import services
+from channels.models import InboundEvent
+from channels.services import channel_create, channel_update
+from crm.models import Notification, Tenant, TimelineEvent
+from crm.services import tenant_update
+from crm.tenancy import tenant_context
+from deals.models import Deal
+from leads.services import lead_create
+from tests.channels.conftest import events_of, leads_of
+
+LEAD = {
+    "name": "Анна Смирнова",
+    "phone": "8 (999) 123-45-67",
+    "email": "Anna@Example.com",
+    "message": "Нужна консультация по тарифам",
+    "utm": {"utm_source": "partner", "utm_campaign": "winter"},
+    "page_url": "https://example.com/pricing",
+}
+
+
+def test_a_delivery_becomes_an_unassigned_lead_with_its_inbound_story(tenant, api_channel, deliver):
+    response = deliver(api_channel, LEAD)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "accepted"
+    assert body["duplicate"] is False
+    (lead,) = leads_of(tenant)
+    assert lead.name == "Анна Смирнова"
+    assert lead.phone_e164 == "+79991234567"
+    assert lead.email_key == "anna@example.com"
+    assert lead.source == "api"
+    assert (lead.utm_source, lead.utm_campaign) == ("partner", "winter")
+    assert lead.owner is None
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.DONE
+    assert event.outcome == InboundEvent.Outcome.CREATED
+    assert event.lead_id == lead.pk
+    assert event.attempts == 1
+    with tenant_context(tenant):
+        inbound = TimelineEvent.objects.get(kind="inbound.received", target_id=lead.pk)
+    assert inbound.data["channel"] == "Сайт-партнёр"
+    assert inbound.data["page_url"] == "https://example.com/pricing"
+
+
+def test_the_same_delivery_twice_makes_one_lead(tenant, api_channel, deliver):
+    first = deliver(api_channel, LEAD, HTTP_IDEMPOTENCY_KEY="order-1001")
+    again = deliver(api_channel, {**LEAD, "name": "changed"}, HTTP_IDEMPOTENCY_KEY="order-1001")
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json() == {**first.json(), "duplicate": True}
+    # Without a key, the very same body is the same delivery.
+    deliver(api_channel, {**LEAD, "external_id": "crm-77"})
+    deliver(api_channel, {**LEAD, "external_id": "crm-77"})
+    assert len(events_of(api_channel)) == 2
+    assert len(leads_of(tenant)) == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"token": "wrong"}, {"HTTP_X_API_KEY": "wrong", "token": ""}],
+)
+def test_wrong_credentials_get_403_and_store_nothing(tenant, api_channel, deliver, headers):
+    token = headers.pop("token", "")
+    response = deliver(api_channel, LEAD, token=token or "", **headers)
+    assert response.status_code == 403
+    assert events_of(api_channel) == []
+    assert leads_of(tenant) == []
+
+
+def test_the_x_api_key_header_works_too(tenant, api_channel, deliver):
+    response = deliver(api_channel, LEAD, token="", HTTP_X_API_KEY=api_channel.secret)
+    assert response.status_code == 202
+    assert len(leads_of(tenant)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{not json", "JSON"),
+        ("[1, 2]", "object"),
+        ('{"name": "Без контактов"}', "phone"),
+        ('{"phone": "+79991234567", "source": "carrier-pigeon"}', "carrier-pigeon"),
+        ('{"phone": {"n": 1}}', "phone"),
+        ('{"email": "a@b.c", "custom": [1]}', "custom"),
+    ],
+)
+def test_malformed_deliveries_are_kept_as_rejected_with_the_reason(
+    tenant, api_channel, deliver, body, reason
+):
+    response = deliver(api_channel, body=body)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.REJECTED
+    assert reason in event.detail
+    assert bytes(event.body) == body.encode()
+    assert leads_of(tenant) == []
+
+
+def test_the_token_rate_limit_answers_429(tenant, admin, api_channel, deliver):
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=api_channel, data={"config": {"rate_limit": 2}})
+    codes = [deliver(api_channel, {"phone": f"+7999000000{i}"}).status_code for i in range(3)]
+    assert codes == [202, 202, 429]
+    assert len(leads_of(tenant)) == 2
+
+
+def test_the_channels_responsible_gets_the_lead_and_a_notification(
+    tenant, admin, manager, api_channel, deliver
+):
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=api_channel, data={"default_owner": manager})
+    deliver(api_channel, LEAD)
+    (lead,) = leads_of(tenant)
+    assert lead.owner_id == manager.pk
+    with tenant_context(tenant):
+        assert Notification.objects.filter(recipient=manager, kind="lead.assigned").exists()
+
+
+def test_an_away_responsible_leaves_the_lead_in_the_shared_inbox(
+    tenant, admin, manager, api_channel, deliver
+):
+    with tenant_context(tenant):
+        manager.is_away = True
+        manager.save()
+        channel_update(actor=admin, channel=api_channel, data={"default_owner": manager})
+    deliver(api_channel, LEAD)
+    assert leads_of(tenant)[0].owner is None
+
+
+def test_behaviour_events_join_the_known_lead_or_are_ignored(tenant, admin, api_channel, deliver):
+    with tenant_context(tenant):
+        lead = lead_create(actor=admin, data={"email": "anna@example.com"}, owner=None)
+    event = {"event": "pricing_viewed", "email": "ANNA@example.com", "properties": {"plan": "pro"}}
+    assert deliver(api_channel, event, path="events").status_code == 202
+    assert deliver(api_channel, {**event, "email": "x@y.z"}, path="events").status_code == 202
+    known, unknown = events_of(api_channel)
+    assert known.status == InboundEvent.Status.DONE
+    assert known.lead_id == lead.pk
+    assert unknown.status == InboundEvent.Status.IGNORED
+    with tenant_context(tenant):
+        recorded = TimelineEvent.objects.get(kind="lead.behaviour", target_id=lead.pk)
+    assert recorded.data["properties"] == {"plan": "pro"}
+    assert deliver(api_channel, {"event": "x"}, path="events").status_code == 400
+    assert deliver(api_channel, {"email": "a@b.c"}, path="events").status_code == 400
+
+
+def test_in_simple_mode_a_delivery_opens_a_deal(tenant, admin, api_channel, deliver):
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    deliver(api_channel, LEAD)
+    (event,) = events_of(api_channel)
+    assert event.outcome == InboundEvent.Outcome.DEAL
+    with tenant_context(tenant):
+        deal = Deal.objects.select_related("contact").get(pk=event.deal_id)
+        assert deal.contact.phones == ["8 (999) 123-45-67"]
+
+
+def test_unknown_disabled_and_other_paths(tenant, admin, api_channel, deliver):
+    assert Client().post("/in/nope/", {}).status_code == 404
+    assert deliver(api_channel, LEAD, path="other").status_code == 404
+    url = reverse("inbound", kwargs={"token": api_channel.token})
+    assert Client().get(url).status_code == 405
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=api_channel, data={"enabled": False})
+    assert deliver(api_channel, LEAD).status_code == 404
+    assert events_of(api_channel) == []
+
+
+def test_a_channel_writes_only_into_its_own_tenant(
+    tenant, admin, other_tenant, other_admin, deliver
+):
+    with tenant_context(other_tenant):
+        theirs = channel_create(actor=other_admin, kind="api", name="Их API")
+    assert deliver(theirs, LEAD).status_code == 202
+    assert leads_of(tenant) == []
+    assert len(leads_of(other_tenant)) == 1
+    # Their API token does not open our channel: credentials are per channel.
+    with tenant_context(tenant):
+        ours = channel_create(actor=admin, kind="api", name="Наш API")
+    assert deliver(ours, LEAD, token=theirs.secret).status_code == 403
+
+
+def test_the_database_being_down_answers_503(api_channel, deliver, monkeypatch):
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "event_accept", down)
+    response = deliver(api_channel, LEAD)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"

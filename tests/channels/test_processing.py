@@ -1,0 +1,122 @@
+"""Processing reliability without a worker: bounded retries, replay, the sweeper, a broker
+that is down. (The real worker on Redis is exercised in test_worker.py.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from channels import pipeline, services
+from channels.models import InboundEvent
+from channels.tasks import events_sweep_all_task
+from crm.tenancy import tenant_context
+from tests.channels.conftest import events_of, leads_of
+
+LEAD = {"name": "Олег", "phone": "+7 912 000-11-22"}
+
+
+def _boom(event):
+    raise RuntimeError("the CRM is broken today")
+
+
+def test_a_delivery_that_keeps_failing_ends_failed_after_bounded_retries(
+    tenant, api_channel, deliver, monkeypatch, settings
+):
+    settings.CHANNELS_RETRY_DELAY = 0.01
+    monkeypatch.setattr(pipeline, "process", _boom)
+    assert deliver(api_channel, LEAD).status_code == 202  # accepted: it is stored
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.FAILED
+    assert event.attempts == services.MAX_ATTEMPTS
+    assert "the CRM is broken today" in event.detail
+    assert leads_of(tenant) == []
+    # The others are not blocked.
+    monkeypatch.undo()
+    deliver(api_channel, {"email": "other@example.com"})
+    assert len(leads_of(tenant)) == 1
+
+
+def test_an_admin_replays_a_failed_delivery_once_the_cause_is_fixed(
+    tenant,
+    admin,
+    api_channel,
+    deliver,
+    monkeypatch,
+    settings,
+    client_for,
+    manager,
+    django_capture_on_commit_callbacks,
+):
+    settings.CHANNELS_RETRY_DELAY = 0.01
+    monkeypatch.setattr(pipeline, "process", _boom)
+    deliver(api_channel, LEAD)
+    monkeypatch.undo()
+    (event,) = events_of(api_channel)
+    url = f"/{tenant.slug}/settings/channels/{api_channel.pk}/events/{event.pk}/replay/"
+    assert client_for(manager).post(url).status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(admin).post(url).status_code == 302
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.DONE
+    assert len(leads_of(tenant)) == 1
+    # A processed delivery is not replayed (no second lead).
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(admin).post(url)
+    assert len(leads_of(tenant)) == 1
+
+
+def test_a_lost_publish_is_recovered_by_the_sweeper(
+    tenant, api_channel, deliver, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    from channels import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("redis is down")
+
+    monkeypatch.setattr(tasks.process_event_task, "apply_async", broker_down)
+    assert deliver(api_channel, LEAD).status_code == 202
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.PENDING
+    monkeypatch.undo()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Too early: the sweeper leaves a fresh delivery to its own task.
+    with tenant_context(tenant), django_capture_on_commit_callbacks(execute=True):
+        assert services.events_sweep() == 0
+    later = timezone.now() + services.SWEEP_GRACE + timedelta(seconds=1)
+    with tenant_context(tenant), django_capture_on_commit_callbacks(execute=True):
+        assert services.events_sweep(now=later) == 1
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.DONE
+    assert len(leads_of(tenant)) == 1
+    with tenant_context(tenant):
+        assert services.events_sweep(now=later + timedelta(hours=1)) == 0
+
+
+def test_the_beat_sweeper_visits_every_tenant(tenant, other_tenant):
+    assert events_sweep_all_task.apply().get() >= 2
+
+
+def test_processing_twice_creates_nothing_twice(tenant, api_channel, deliver):
+    deliver(api_channel, LEAD)
+    (event,) = events_of(api_channel)
+    # A redelivered task (worker lost, sweeper) finds the event done and does nothing.
+    assert services.event_process(tenant_id=tenant.pk, event_id=event.pk) is None
+    assert len(leads_of(tenant)) == 1
+    assert events_of(api_channel)[0].attempts == 1
+
+
+def test_a_delivery_killed_mid_task_too_often_is_given_up_visibly(tenant, api_channel):
+    from channels.adapters import RawDelivery
+
+    with tenant_context(tenant):
+        event, _created = services.event_accept(
+            channel=api_channel, raw=RawDelivery(body=b'{"phone": "+79120001122"}')
+        )
+        InboundEvent.objects.filter(pk=event.pk).update(attempts=services.MAX_ATTEMPTS)
+    assert services.event_process(tenant_id=tenant.pk, event_id=event.pk) is None
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.FAILED
+    assert leads_of(tenant) == []
