@@ -86,6 +86,9 @@ def process(event: InboundEvent) -> None:
     except Rejected as error:
         event.status, event.detail = Status.REJECTED, error.reason
         return
+    if delivery.spam:
+        event.status, event.detail = Status.SPAM, delivery.spam
+        return
     if delivery.ignored or delivery.message is None:
         event.status, event.detail = Status.IGNORED, delivery.ignored
         return

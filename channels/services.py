@@ -191,10 +191,12 @@ def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, b
         event_reject(channel=channel, raw=raw, reason=error.reason)
         raise
     fields: dict[str, Any] = {}
-    if delivery.ignored or delivery.message is None:
-        fields = {"status": Status.IGNORED, "detail": delivery.ignored}
-    else:
-        fields = {"message": delivery.message.as_json()}
+    if delivery.message is not None:
+        fields["message"] = delivery.message.as_json()
+    if delivery.spam:
+        fields.update(status=Status.SPAM, detail=delivery.spam)
+    elif delivery.ignored or delivery.message is None:
+        fields.update(status=Status.IGNORED, detail=delivery.ignored)
     event, created = _insert_once(_stored(channel, raw, delivery.key, **fields))
     if created and event.status == Status.PENDING:
         _enqueue(event)

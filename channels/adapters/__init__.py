@@ -103,11 +103,12 @@ class InboundMessage:
 @dataclass
 class Delivery:
     """What the endpoint learnt from a delivery: its idempotency key and its message, or
-    why it is ignored (pings, update types the CRM does not use)."""
+    why it is ignored (pings, update types the CRM does not use) or spam (a honeypot)."""
 
     key: str
     message: InboundMessage | None = None
     ignored: str = ""
+    spam: str = ""
 
 
 @dataclass
