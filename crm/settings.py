@@ -158,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.parties_purge_trash_all_task",
         "schedule": 60 * 60 * 6,
     },
+    "leads-escalate-overdue": {
+        "task": "leads.tasks.leads_escalate_overdue_all_task",
+        "schedule": 60,
+    },
 }
 
 # --- Auth ---------------------------------------------------------------------------------
