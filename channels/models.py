@@ -128,7 +128,9 @@ class InboundEvent(TenantModel):
     class Meta(TenantModel.Meta):
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "key"], name="channels_event_unique_key")
+            models.UniqueConstraint(
+                fields=["tenant", "channel", "key"], name="channels_event_unique_key"
+            )
         ]
         indexes = [
             models.Index(

@@ -18,17 +18,28 @@ from crm.models import Membership
 from crm.services import system_actor, timeline_record
 from deals.inquiries import inquiry_create
 from deals.models import Deal
+from leads.distribution import RoutingContext, pick_owner
 from leads.models import Lead, LeadState
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
 
 
-def _owner_for(channel: Channel) -> Membership | None:
+def _owner_for(channel: Channel, message: InboundMessage) -> Membership | None:
+    """The channel's responsible when available, else the assignment rules' pick, else
+    nobody (the shared inbox)."""
     owner = channel.default_owner
     if owner is not None and owner.is_active and not owner.is_away:
         return owner
-    return None
+    data = message.lead_data()
+    context = RoutingContext(
+        channel_id=channel.pk,
+        source=message.source,
+        utm={key: value for key, value in data.items() if key.startswith("utm_")},
+        custom=message.custom,
+        phone_e164=phone_e164(message.phone, channel.tenant.default_region),
+    )
+    return pick_owner(context=context)
 
 
 def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage) -> dict:
@@ -103,7 +114,7 @@ def process(event: InboundEvent) -> None:
             actor=actor,
             data=message.lead_data(),
             source=message.source,
-            owner=_owner_for(channel),
+            owner=_owner_for(channel, message),
         )
     except DomainError as error:
         event.status, event.detail = Status.REJECTED, str(error)

@@ -130,10 +130,29 @@ class TenantSettingsForm(forms.Form):
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES])
     currency = forms.CharField(label=_("Currency"), max_length=3)
+    response_sla_minutes = forms.IntegerField(
+        label=_("Response time limit, minutes"),
+        min_value=0,
+        max_value=7 * 24 * 60,
+        required=False,
+        help_text=_(
+            "A new lead nobody answered within this time is escalated to the team lead "
+            "(0 turns escalation off)."
+        ),
+    )
+    sla_reassign = forms.BooleanField(
+        label=_("Give escalated leads to the next available manager"), required=False
+    )
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         initial = {name: getattr(tenant, name) for name in self.base_fields}
         super().__init__(*args, initial=initial, **kwargs)
+        self.tenant = tenant
+
+    def clean_response_sla_minutes(self) -> int:
+        """Left empty, the limit stays as it was."""
+        minutes = self.cleaned_data["response_sla_minutes"]
+        return self.tenant.response_sla_minutes if minutes is None else minutes
 
     def clean_default_region(self) -> str:
         region = self.cleaned_data["default_region"].strip().upper()

@@ -168,7 +168,16 @@ def tenant_create(
 
 def tenant_update(*, actor: Membership, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     """Change the tenant's general settings; records which fields changed."""
-    fields = ["name", "mode", "default_region", "time_zone", "currency", "language"]
+    fields = [
+        "name",
+        "mode",
+        "default_region",
+        "time_zone",
+        "currency",
+        "language",
+        "response_sla_minutes",
+        "sla_reassign",
+    ]
     changed = {
         f: [str(getattr(tenant, f)), str(data[f])]
         for f in fields
@@ -438,6 +447,22 @@ def member_set_active(*, actor: Membership, member: Membership, active: bool) ->
             actor=actor,
             target=member,
             kind="member.reactivated" if active else "member.deactivated",
+            data={"user": _member_label(member)},
+        )
+    return member
+
+
+def member_set_away(*, member: Membership, away: bool) -> Membership:
+    """Mark oneself away (no new leads from distribution rules) or back."""
+    if member.is_away == away:
+        return member
+    with transaction.atomic():
+        member.is_away = away
+        member.save(update_fields=["is_away", "updated_at"])
+        timeline_record(
+            actor=member,
+            target=member,
+            kind="member.away" if away else "member.back",
             data={"user": _member_label(member)},
         )
     return member

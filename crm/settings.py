@@ -165,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
     # Inbound deliveries left pending (lost publish, broker restarted, worker killed) are
     # queued again long before the broker's visibility timeout would return them.
     "channels-sweep": {"task": "channels.tasks.events_sweep_all_task", "schedule": 30},
+    "leads-escalate-overdue": {
+        "task": "leads.tasks.leads_escalate_overdue_all_task",
+        "schedule": 60,
+    },
 }
 # Base delay of a failed delivery's retries (doubling, capped at a minute).
 CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)

@@ -22,6 +22,8 @@ EVENT_TEXTS = {
     "member.team_left": _("removed %(user)s from team “%(from)s”"),
     "member.deactivated": _("deactivated %(user)s"),
     "member.reactivated": _("reactivated %(user)s"),
+    "member.away": _("is away: gets no new leads"),
+    "member.back": _("is back: gets new leads again"),
     "role.created": _("created the role %(role)s"),
     "role.rights_changed": _("changed the role %(role)s (%(count)s changes)"),
     "role.deleted": _("deleted the role %(role)s"),
@@ -39,6 +41,7 @@ EVENT_TEXTS = {
     "lead.restored": _("restored the lead from the trash"),
     "lead.archived": _("archived the lead"),
     "lead.converted": _("converted the lead into"),
+    "lead.escalated": _("escalated the lead: no answer within %(minutes)s min"),
     "contact.converted_from": _("converted a lead into this contact:"),
     "company.converted_from": _("converted a lead into this company:"),
     "deal.inquiry": _("registered an inquiry (%(source)s)"),
@@ -81,6 +84,12 @@ EVENT_TEXTS = {
     "status.changed": _("changed the status %(status)s"),
     "status.default": _("made %(status)s the default of its stage"),
     "status.deleted": _("deleted the status %(status)s, moving %(moved)s leads to %(to)s"),
+    "rule.created": _("created the distribution rule %(rule)s"),
+    "rule.changed": _("changed the distribution rule %(rule)s"),
+    "rule.moved": _("moved the distribution rule %(rule)s"),
+    "rule.enabled": _("turned on the distribution rule %(rule)s"),
+    "rule.disabled": _("turned off the distribution rule %(rule)s"),
+    "rule.deleted": _("deleted the distribution rule %(rule)s"),
 }
 
 

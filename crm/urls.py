@@ -65,6 +65,7 @@ account_patterns = (
 tenant_patterns = (
     [
         path("", pages.home, name="home"),
+        path("me/availability/", pages.availability, name="availability"),
         path("settings/", settings_views.index, name="settings"),
         path("settings/general/", settings_views.general, name="settings_general"),
         path("settings/users/", settings_views.members, name="members"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -14,12 +14,12 @@ from crm.access import Entity
 from crm.filters import LazyChoices
 from crm.forms import ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
-from crm.models import Membership
+from crm.models import CustomField, Membership
 from deals import selectors as deal_selectors
 from deals.models import Pipeline
 from deals.services import default_pipeline
-from leads import selectors
-from leads.models import Lead, LeadStatus
+from leads import distribution, selectors
+from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
 from leads.services import EDITABLE_FIELDS
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
@@ -139,6 +139,111 @@ class StatusDeleteForm(forms.Form):
         self.fields["replacement"].queryset = LeadStatus.objects.filter(state=status.state).exclude(
             pk=status.pk
         )
+
+
+class _MembersChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.user)
+
+
+class RuleForm(forms.Form):
+    """A distribution rule: conditions (empty ones match anything) and who gets the lead."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    sources = forms.MultipleChoiceField(
+        label=_("Sources"),
+        choices=LeadSource.choices,
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text=_("Any of these; none chosen means any source."),
+    )
+    channel_ids = forms.CharField(
+        label=_("Channel numbers"),
+        required=False,
+        max_length=500,
+        help_text=_("Comma-separated, e.g. 3, 7; empty means any channel."),
+    )
+    utm_source = forms.CharField(label="utm_source", required=False, max_length=200)
+    utm_medium = forms.CharField(label="utm_medium", required=False, max_length=200)
+    utm_campaign = forms.CharField(label="utm_campaign", required=False, max_length=200)
+    regions = forms.CharField(
+        label=_("Phone regions"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "One per line, part of the region of the lead's phone as the phone directory "
+            "names it (e.g. Моск matches “Московская обл.”); empty means anywhere."
+        ),
+    )
+    custom_field = forms.ChoiceField(label=_("Custom field"), required=False)
+    custom_value = forms.CharField(
+        label=_("equals"), required=False, max_length=500, help_text=_("Ignoring case.")
+    )
+    strategy = forms.ChoiceField(label=_("Strategy"), choices=Strategy.choices)
+    members = _MembersChoice(
+        label=_("Members"),
+        queryset=Membership.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text=_("Those away or deactivated are skipped."),
+    )
+
+    def __init__(self, *args: Any, rule: AssignmentRule | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.condition_fields = {f.key: f for f in distribution.condition_fields()}
+        self.fields["custom_field"].choices = [
+            ("", "—"),
+            *((key, f.label) for key, f in self.condition_fields.items()),
+        ]
+        self.fields["members"].queryset = selectors.assignable_members()
+        if rule is not None and not self.is_bound:
+            self.initial = {
+                "name": rule.name,
+                "sources": rule.sources,
+                "channel_ids": ", ".join(str(pk) for pk in rule.channel_ids),
+                "utm_source": rule.utm_source,
+                "utm_medium": rule.utm_medium,
+                "utm_campaign": rule.utm_campaign,
+                "regions": "\n".join(rule.regions),
+                "custom_field": rule.custom_field,
+                "custom_value": rule.custom_value,
+                "strategy": rule.strategy,
+                "members": rule.members,
+            }
+
+    def clean_channel_ids(self) -> list[int]:
+        parts = [p.strip() for p in self.cleaned_data["channel_ids"].split(",") if p.strip()]
+        if not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise forms.ValidationError(_("Give channel numbers separated by commas."))
+        return sorted({int(p) for p in parts})
+
+    def clean_regions(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["regions"].splitlines() if line.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        definition = self.condition_fields.get(data.get("custom_field") or "")
+        value = (data.get("custom_value") or "").strip()
+        if definition is None:
+            if value:
+                self.add_error("custom_field", _("Choose the field this value is for."))
+            return data
+        if not value:
+            self.add_error("custom_value", _("Enter the value the custom field must have."))
+        elif definition.choices and value not in definition.choices:
+            self.add_error("custom_value", _("Choose one of the field's choices."))
+        elif definition.field_type == CustomField.Type.NUMBER:
+            try:
+                Decimal(value.replace(",", "."))
+            except InvalidOperation:
+                self.add_error("custom_value", _("Enter a number."))
+        return data
+
+    def rule_data(self) -> dict[str, Any]:
+        """The cleaned input as `rule_save` takes it."""
+        data = dict(self.cleaned_data)
+        data["members"] = [member.pk for member in data["members"]]
+        return data
 
 
 class BulkForm(forms.Form):

@@ -140,6 +140,8 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
         "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # When the lead was escalated for waiting past the tenant's response time (once).
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -255,6 +257,50 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     )
     def convert(self, *, status: LeadStatus) -> None:
         self._set_status(status)
+
+
+class Strategy(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_LOADED = "least_loaded", _("Least loaded (fewest open leads)")
+    RANDOM = "random", _("Random")
+
+
+class AssignmentRule(TenantModel):
+    """Who gets a new lead: ordered conditions (all that are set must hold; an empty one
+    matches anything) and a strategy over a pool of members (leads/distribution.py)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # Conditions. Channels are plain ids (no foreign key: a channel may go, the rule stays).
+    channel_ids = models.JSONField(_("channels"), default=list, blank=True)
+    sources = models.JSONField(_("sources"), default=list, blank=True)
+    utm_source = models.CharField("utm_source", max_length=200, blank=True)
+    utm_medium = models.CharField("utm_medium", max_length=200, blank=True)
+    utm_campaign = models.CharField("utm_campaign", max_length=200, blank=True)
+    # Parts of the phone's region as phonenumbers describes it in the tenant's language.
+    regions = models.JSONField(_("regions"), default=list, blank=True)
+    custom_field = models.CharField(_("custom field"), max_length=40, blank=True)
+    custom_value = models.CharField(_("custom field value"), max_length=500, blank=True)
+    # What to do with a match.
+    strategy = models.CharField(
+        _("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.ROUND_ROBIN
+    )
+    members = models.JSONField(_("members"), default=list, blank=True)  # membership ids
+    # Round robin's pointer: the member who got the last lead (read under a row lock).
+    last_member_id = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="leads_rule_unique_name"),
+            models.CheckConstraint(
+                condition=Q(strategy__in=Strategy.values), name="leads_rule_strategy"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class LeadProduct(LineItem):

@@ -244,6 +244,7 @@ def lead_update(
                     changes.setdefault("amount", ["", str(lead.amount)])
         if not changes:
             return lead
+        _record_first_response(lead, actor)
         lead.save()
         if changes.keys() & set(SOURCE_FIELDS):
             _index_words(lead, replace=True)
@@ -254,8 +255,9 @@ def lead_update(
 # --- Status moves -------------------------------------------------------------------------
 
 
-def _record_first_response(lead: Lead) -> None:
-    if lead.first_response_at is None:
+def _record_first_response(lead: Lead, actor: Membership) -> None:
+    """A person's first action on the lead is its first response (the robot's is not)."""
+    if lead.first_response_at is None and not actor.is_system:
         lead.first_response_at = timezone.now()
 
 
@@ -298,7 +300,7 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
             lead.closed_at = timezone.now() if status.state == LeadState.JUNK else None
         else:
             lead.status = status
-        _record_first_response(lead)
+        _record_first_response(lead, actor)
         try:
             lead.save()
         except ConcurrentTransition as error:
@@ -328,6 +330,10 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
         )
         if claimed != 1:
             raise DomainError(_("Someone else has already taken this lead."))
+        if not actor.is_system:
+            Lead.objects.filter(pk=lead.pk, first_response_at=None).update(
+                first_response_at=timezone.now()
+            )
         lead.refresh_from_db()
         _index_owner(lead)
         timeline_record(actor=actor, target=lead, kind="lead.taken", data={"by": str(actor.user)})
@@ -413,13 +419,18 @@ RESPONSE_KINDS = {"call", "email", "message", "meeting"}
 
 
 def lead_activity_add(*, actor: Membership, lead: Lead, **fields: Any) -> Any:
-    """Plan or log an activity on a lead; a call, message or meeting is a first response."""
+    """Plan or log an activity on a lead; a person's call, e-mail, message or meeting is a
+    first response."""
     from crm.services import activity_create
 
     check_object(lead, actor=actor, action=Action.EDIT)
     with transaction.atomic():
         activity = activity_create(actor=actor, target=lead, **fields)
-        if fields.get("kind") in RESPONSE_KINDS and lead.first_response_at is None:
+        if (
+            fields.get("kind") in RESPONSE_KINDS
+            and lead.first_response_at is None
+            and not actor.is_system
+        ):
             Lead.objects.filter(pk=lead.pk, first_response_at=None).update(
                 first_response_at=timezone.now()
             )

@@ -1,4 +1,4 @@
-"""Celery entry points for leads: the daily purge of the trash."""
+"""Celery entry points for leads: the purge of the trash, reminders, response time escalation."""
 
 from __future__ import annotations
 
@@ -36,4 +36,27 @@ def activities_send_reminders_all_task() -> int:
     tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
     for tenant_id in tenant_ids:
         activities_send_reminders_task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)
+
+
+@app.task(base=TenantTask)
+def leads_escalate_overdue_task(*, tenant_id: int) -> int:
+    """Escalate one tenant's leads that waited past the response time limit (each once)."""
+    from crm.tenancy import current_tenant
+    from leads.escalation import leads_escalate_overdue
+
+    return leads_escalate_overdue(tenant=current_tenant())
+
+
+@app.task
+def leads_escalate_overdue_all_task() -> int:
+    """Beat entry point, every minute: queue the escalation check for every tenant."""
+    # Simple-mode tenants have no leads in use; a zero limit turns escalation off.
+    tenant_ids = list(
+        Tenant.objects.filter(mode=Tenant.Mode.CLASSIC, response_sla_minutes__gt=0).values_list(
+            "pk", flat=True
+        )
+    )
+    for tenant_id in tenant_ids:
+        leads_escalate_overdue_task.apply_async(kwargs={"tenant_id": tenant_id})
     return len(tenant_ids)

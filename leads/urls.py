@@ -3,7 +3,7 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, lists, statuses
+from leads.views import card, convert, lists, rules, statuses
 
 app_name = "leads"
 
@@ -32,6 +32,12 @@ urlpatterns = [
     path("settings/statuses/<int:pk>/", statuses.status_edit, name="status_edit"),
     path("settings/statuses/<int:pk>/default/", statuses.status_default, name="status_default"),
     path("settings/statuses/<int:pk>/delete/", statuses.status_delete, name="status_delete"),
+    path("settings/distribution/", rules.rules, name="rules"),
+    path("settings/distribution/new/", rules.rule_create, name="rule_create"),
+    path("settings/distribution/<int:pk>/", rules.rule_edit, name="rule_edit"),
+    path("settings/distribution/<int:pk>/move/", rules.rule_move, name="rule_move"),
+    path("settings/distribution/<int:pk>/toggle/", rules.rule_toggle, name="rule_toggle"),
+    path("settings/distribution/<int:pk>/delete/", rules.rule_delete, name="rule_delete"),
 ]
 
 # A simple-mode tenant has no leads: every lead URL answers 404 (the leads are kept).

@@ -106,6 +106,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='inboundevent',
-            constraint=models.UniqueConstraint(fields=('channel', 'key'), name='channels_event_unique_key'),
+            constraint=models.UniqueConstraint(fields=('tenant', 'channel', 'key'), name='channels_event_unique_key'),
         ),
     ]

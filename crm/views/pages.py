@@ -1,13 +1,19 @@
-"""The tenant's overview page: who I am here, what my role lets me do, my team."""
+"""The tenant's overview page (who I am here, what my role lets me do, my team) and my
+availability for new leads."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight, has_right
 from crm.selectors import audit_events, invitation_list_pending, member_list
+from crm.services import member_set_away
+from crm.urlnames import tenant_reverse
 
 
 @require_GET
@@ -40,3 +46,22 @@ def home(request: HttpRequest) -> HttpResponse:
         context["pending_invitations"] = invitation_list_pending().count()
         context["recent_events"] = audit_events()[:8]
     return render(request, "crm/home.html", context)
+
+
+@require_POST
+def availability(request: HttpRequest) -> HttpResponse:
+    """Mark myself away (away=1: no new leads from distribution) or back; then go back."""
+    away = request.POST.get("away") == "1"
+    member_set_away(member=request.membership, away=away)
+    messages.success(
+        request,
+        _("You are away: new leads go to others.")
+        if away
+        else _("Welcome back: new leads come to you again."),
+    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = tenant_reverse("crm:home", request.tenant)
+    return redirect(target)

@@ -16,6 +16,7 @@ from crm.tenancy import tenant_context
 from deals.models import Deal
 from leads.services import lead_create
 from tests.channels.conftest import events_of, leads_of
+from tests.factories import add_member
 
 LEAD = {
     "name": "Анна Смирнова",
@@ -198,3 +199,27 @@ def test_the_database_being_down_answers_503(api_channel, deliver, monkeypatch):
     response = deliver(api_channel, LEAD)
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
+
+
+def test_assignment_rules_route_a_channels_leads(tenant, admin, manager, api_channel, deliver):
+    from leads.distribution import rule_save
+
+    other = add_member(tenant, "manager")
+    with tenant_context(tenant):
+        rule_save(
+            actor=admin,
+            rule=None,
+            data={
+                "name": "Партнёры",
+                "channel_ids": [api_channel.pk],
+                "members": [manager.pk, other.pk],
+                "strategy": "round_robin",
+            },
+        )
+        elsewhere = channel_create(actor=admin, kind="api", name="Другой API")
+    deliver(api_channel, {"phone": "+79990000001"})
+    deliver(api_channel, {"phone": "+79990000002"})
+    deliver(elsewhere, {"phone": "+79990000003"})
+    owners = [lead.owner_id for lead in leads_of(tenant)]
+    assert set(owners[:2]) == {manager.pk, other.pk}
+    assert owners[2] is None

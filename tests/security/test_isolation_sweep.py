@@ -35,6 +35,7 @@ from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
 from deals.models import Pipeline
 from deals.services import deal_activity_add, deal_create
+from leads.distribution import rule_save
 from leads.models import LeadStatus
 from leads.services import lead_activity_add, lead_create, lead_delete, lead_move
 from tests.factories import TeamFactory, add_member
@@ -43,6 +44,7 @@ ROLES = ("admin", "director", "manager", "marketer")
 ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
 EVERYONE = dict.fromkeys(ROLES, 200)
 MISSING_PK = 987_654_321
+_RR = {"strategy": "round_robin"}
 LEAD_VIEW = {"admin": 200, "director": 200, "manager": 404, "marketer": 200}
 LEAD_EDIT = {"admin": 200, "director": 200, "manager": 404, "marketer": 403}
 # Contacts and companies: everyone may view the customer base; the record in the world
@@ -92,6 +94,10 @@ def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _rule_body(w: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"name": name, "strategy": "random", "members": [w["member"].pk]}
+
+
 def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, TenantUrl]:
     """The same URLs for contacts and companies; world objects are named after `ns`."""
     one = ns.removesuffix("s").replace("companie", "company")
@@ -135,6 +141,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "accounts:password_reset_confirm": Public({"GET": 200}, {"uidb64": "MQ", "token": "bad-token"}),
     "accounts:password_reset_complete": Public({"GET": 200}),
     "crm:home": TenantUrl({"GET": EVERYONE}),
+    # Every member marks themselves away or back (only their own membership).
+    "crm:availability": TenantUrl(
+        {"POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"away": "1"}
+    ),
     "crm:settings": TenantUrl({"GET": {**ADMIN_ONLY, "admin": 302}}),
     "crm:settings_general": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
@@ -261,6 +271,20 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:status_delete": TenantUrl(
         {"POST": ADMIN_ONLY}, obj="status", data=lambda w: {"replacement": w["other_status"].pk}
     ),
+    "leads:rules": TenantUrl({"GET": ADMIN_ONLY}),
+    "leads:rule_create": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: _rule_body(w, "Hacked rule")
+    ),
+    "leads:rule_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="rule",
+        data=lambda w: _rule_body(w, "Hacked rule"),
+    ),
+    "leads:rule_move": TenantUrl({"POST": ADMIN_ONLY}, obj="rule", data=lambda w: {"up": "1"}),
+    "leads:rule_toggle": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="rule", data=lambda w: {"enabled": "0"}
+    ),
+    "leads:rule_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="rule"),
     "deals:list": TenantUrl({"GET": EVERYONE}),
     "deals:kanban": TenantUrl({"GET": EVERYONE}),
     # Bulk moves skip what a role may not touch (tests/deals/test_views.py).
@@ -415,9 +439,12 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         deal_activity = deal_activity_add(actor=admin, deal=deal, kind="task", subject="Счёт")
         channel = channel_create(actor=admin, kind="api", name=f"API {tenant.slug}")
         event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
+        rule_save(actor=admin, rule=None, data={"name": "Первое", "members": [owner.pk]} | _RR)
+        rule = rule_save(actor=admin, rule=None, data={"name": "Сайт", "members": [owner.pk]} | _RR)
         return {
             "channel": channel,
             "event": event,
+            "rule": rule,
             **parties,
             "deal": deal,
             "deal_activity": deal_activity,
