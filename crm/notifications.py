@@ -17,6 +17,7 @@ NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
     "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
+    "inquiry.repeat": _("A repeat inquiry came in on “%(title)s”"),
 }
 
 

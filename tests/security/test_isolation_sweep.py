@@ -241,6 +241,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "leads:delete": TenantUrl({"POST": {**LEAD_EDIT, "director": 403}}, obj="lead"),
     "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
+    "leads:spam": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
     "leads:statuses": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
