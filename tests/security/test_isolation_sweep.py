@@ -19,6 +19,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from contacts.blocklist import blocked_sender_add
 from contacts.services import (
     company_create,
     contact_create,
@@ -307,6 +308,11 @@ POLICY: dict[str, Public | TenantUrl] = {
         "contacts", lambda w: {"last_name": "Hacked", "phones": "+7 999 000-00-00", "owner": ""}
     ),
     **_party_urls("companies", lambda w: {"name": "Hacked", "owner": ""}),
+    "contacts:blocklist": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        data=lambda w: {"kind": "phone", "value": "+7 999 555-00-00", "reason": "Hacked"},
+    ),
+    "contacts:blocklist_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="blocked_sender"),
 }
 
 
@@ -391,10 +397,14 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             stage=open_stages[0],
         )
         deal_activity = deal_activity_add(actor=admin, deal=deal, kind="task", subject="Счёт")
+        blocked_sender = blocked_sender_add(
+            actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
+        )
         return {
             **parties,
             "deal": deal,
             "deal_activity": deal_activity,
+            "blocked_sender": blocked_sender,
             "sales": sales,
             "pipeline": repeat,
             "stage": open_stages[1],
