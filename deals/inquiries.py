@@ -114,7 +114,8 @@ def _lead_q(keys: Keys) -> Q:
     if keys.email_key:
         wanted |= Q(email_key=keys.email_key)
     if keys.messenger_id:
-        handles = {keys.messenger_id, keys.messenger_key} - {""}
+        # Leads keep handles as given: "@anna" and "anna" are both looked for.
+        handles = {keys.messenger_id, keys.messenger_key, f"@{keys.messenger_key}"} - {"", "@"}
         wanted |= Q(messenger=keys.messenger, messenger_id__in=handles)
     return wanted
 
@@ -170,8 +171,9 @@ def _open_deal(actor: Membership, contact: Contact) -> Deal | None:
 def _lock(tenant: Tenant, keys: Keys) -> None:
     """Serialize inquiries with a shared key until the transaction ends (PostgreSQL).
 
-    A row lock cannot guard rows that do not exist yet; SQLite allows one writer anyway.
-    Keys are locked in sorted order, so two inquiries never wait for each other in a cycle.
+    A row lock cannot guard rows that do not exist yet, hence advisory locks on the keys.
+    They are taken in sorted order, so two inquiries never wait for each other in a cycle.
+    SQLite (development) gets no lock.
     """
     if connection.vendor != "postgresql":
         return

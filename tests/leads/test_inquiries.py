@@ -106,6 +106,10 @@ def test_an_open_lead_takes_the_inquiry_and_its_owner_is_told(tenant, admin, man
             {"messenger": "telegram", "messenger_id": "anna_k"},
             {"messenger": "telegram", "messenger_id": "@Anna_K"},
         ),
+        (
+            {"messenger": "telegram", "messenger_id": "@anna_k"},
+            {"messenger": "telegram", "messenger_id": "https://t.me/anna_k"},
+        ),
     ],
 )
 def test_e_mails_and_messenger_identities_match_too(tenant, admin, first, second):
