@@ -50,7 +50,8 @@ CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 SENDER_FIELDS = ("name", "phone", "email", "messenger", "messenger_id", "company_name")
-# What `inbound` may carry into the timeline (the card shows channel, page and consent).
+# What `inbound` is expected to carry into the timeline (the card shows channel, page and
+# consent); other keys are kept too, as text.
 INBOUND_FIELDS = ("channel", "channel_id", "page_url", "consent", "event_id")
 
 
@@ -195,7 +196,7 @@ def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> d
     for group, fields, values in (
         ("sender", SENDER_FIELDS, data),
         ("utm", UTM_FIELDS, data),
-        ("inbound", INBOUND_FIELDS, inbound),
+        ("inbound", (*INBOUND_FIELDS, *sorted(set(inbound) - set(INBOUND_FIELDS))), inbound),
     ):
         present = {f: str(values[f]).strip() for f in fields if str(values.get(f) or "").strip()}
         if present:
@@ -358,11 +359,12 @@ def inquiry_register(
 
     `data`: name, phone, email, messenger, messenger_id, title, message, company_name,
     utm_source…utm_term, custom (by custom-field key). `inbound`: where it came from, for
-    the timeline — channel (name), channel_id, page_url, consent, event_id. `owner` as in
-    lead_create (default: the actor; None: the shared inbox; in simple mode a deal always
-    has an owner, the actor when None). `create_deal`: classic mode also makes a deal with
-    its contact. `attach=False` (a manager's "create anyway") never attaches to an open
-    lead or deal. The module docstring says what happens when. One transaction.
+    the timeline — channel (name), channel_id, page_url, consent, event_id (other keys are
+    kept as text). `owner` as in lead_create (default: the actor; None: the shared inbox;
+    a deal always has an owner: the lead's, else the actor). `create_deal`: classic mode
+    also makes a deal with its contact. `attach=False` (a manager's "create anyway") never
+    attaches to an open lead or deal. The module docstring says what happens when. One
+    transaction.
 
     Raises AccessDenied without the right to create leads (classic) or deals (simple),
     DomainError for an unknown source or an inquiry with no way to reach the person. The

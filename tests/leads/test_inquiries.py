@@ -30,6 +30,7 @@ INBOUND = {
     "page_url": "https://example.com/price",
     "consent": "Согласен на обработку данных",
     "event_id": 42,
+    "ip": "203.0.113.5",
 }
 
 
@@ -68,6 +69,7 @@ def test_a_new_person_makes_a_new_lead_with_where_it_came_from(tenant):
         (event,) = _events(lead, "lead.inquiry")
         assert event.data["inbound"]["channel"] == "Форма на сайте"
         assert event.data["inbound"]["channel_id"] == "7"
+        assert event.data["inbound"]["ip"] == "203.0.113.5"
         assert event.data["message"] == "Сколько стоит?"
         assert result.deal is None
         assert result.contact is None
