@@ -12,17 +12,17 @@ from django.utils.translation import gettext as _
 
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for
 from channels.models import Channel, InboundEvent
-from contacts.normalize import email_key, phone_e164
+from contacts.blocklist import blocked_reason
+from contacts.normalize import phone_e164
 from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import system_actor, timeline_record
-from deals.inquiries import inquiry_create
-from deals.models import Deal
+from deals.inquiries import ATTACHED, CREATED, REPEAT, inquiry_keys, inquiry_register, matches_for
 from leads.distribution import RoutingContext, pick_owner
-from leads.models import Lead, LeadState
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
+OUTCOMES = {CREATED: Outcome.CREATED, ATTACHED: Outcome.ATTACHED, REPEAT: Outcome.REPEAT}
 
 
 def _owner_for(channel: Channel, message: InboundMessage) -> Membership | None:
@@ -43,38 +43,16 @@ def _owner_for(channel: Channel, message: InboundMessage) -> Membership | None:
 
 
 def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage) -> dict:
-    data: dict[str, Any] = {"channel": channel.name, "channel_id": channel.pk, "event": event.pk}
-    for key in ("page_url", "consent", "campaign", "message"):
+    data: dict[str, Any] = {"channel": channel.name, "channel_id": channel.pk, "event_id": event.pk}
+    for key in ("page_url", "consent", "campaign"):
         if getattr(message, key):
             data[key] = getattr(message, key)
     return data
 
 
-def _known_lead(message: InboundMessage, region: str) -> Lead | None:
-    """The newest open lead with the message's phone, e-mail or messenger identity."""
-    keys = {
-        "phone_e164": phone_e164(message.phone, region),
-        "email_key": email_key(message.email),
-    }
-    leads = Lead.objects.filter(
-        deleted_at__isnull=True, status__state__in=(LeadState.NEW, LeadState.IN_PROGRESS)
-    )
-    for field, value in keys.items():
-        if value:
-            found = leads.filter(**{field: value}).order_by("-created_at").first()
-            if found is not None:
-                return found
-    if message.messenger and message.messenger_id:
-        return (
-            leads.filter(messenger=message.messenger, messenger_id=message.messenger_id)
-            .order_by("-created_at")
-            .first()
-        )
-    return None
-
-
 def _behaviour(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
-    lead = _known_lead(message, actor.tenant.default_region)
+    keys = inquiry_keys(message.lead_data(), actor.tenant.default_region)
+    lead = matches_for(actor=actor, keys=keys).open_lead
     if lead is None:
         event.status, event.detail = Status.IGNORED, _("No open lead with these contacts.")
         return
@@ -109,24 +87,31 @@ def process(event: InboundEvent) -> None:
     if message.kind == "behaviour":
         _behaviour(event, message, actor)
         return
+    data = message.lead_data()
+    keys = inquiry_keys(data, channel.tenant.default_region)
+    blocked = blocked_reason(
+        phone_e164=keys.phone_e164,
+        email_key=keys.email_key,
+        messenger=keys.messenger,
+        messenger_id=keys.messenger_id,
+    )
+    if blocked:
+        event.status, event.detail = Status.SPAM, blocked
+        return
     try:
-        record = inquiry_create(
+        result = inquiry_register(
             actor=actor,
-            data=message.lead_data(),
+            data=data,
             source=message.source,
             owner=_owner_for(channel, message),
+            inbound=_inbound_data(channel, event, message),
+            create_deal=channel.create_deal,
         )
     except DomainError as error:
         event.status, event.detail = Status.REJECTED, str(error)
         return
-    timeline_record(
-        actor=actor,
-        target=record,
-        kind="inbound.received",
-        data=_inbound_data(channel, event, message),
-    )
     event.status = Status.DONE
-    if isinstance(record, Deal):
-        event.outcome, event.deal, event.contact = Outcome.DEAL, record, record.contact
-    else:
-        event.outcome, event.lead = Outcome.CREATED, record
+    event.lead, event.deal, event.contact = result.lead, result.deal, result.contact
+    event.outcome = OUTCOMES[result.outcome]
+    if result.outcome == CREATED and result.lead is None:
+        event.outcome = Outcome.DEAL

@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
-from contacts.models import Company, Contact, Party
+from contacts.models import BlockedSender, Company, Contact, Party
 from contacts.normalize import phone_e164
 from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
@@ -186,3 +186,18 @@ class MergeForm(forms.Form):
         return {
             field for field, *_rest in self.rows if self.cleaned_data[f"pick_{field}"] == "merged"
         }
+
+
+class BlockedSenderForm(forms.Form):
+    """A blocklist entry; the service normalizes the value and says what is wrong with it."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=BlockedSender.Kind.choices)
+    value = forms.CharField(
+        label=_("Value"),
+        max_length=254,
+        help_text=_(
+            "A phone in any format, an e-mail, a domain (example.com) or a messenger as "
+            "provider:id (telegram:12345)."
+        ),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)

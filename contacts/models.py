@@ -198,3 +198,39 @@ class CompanyMerge(Merge):
 
     def __str__(self) -> str:
         return f"merge {self.pk}"
+
+
+class BlockedSender(TenantModel):
+    """A phone, e-mail, e-mail domain or messenger identity whose inquiries are junk.
+
+    `value` is normalized (contacts/blocklist.py): E.164 phones, case-folded e-mails,
+    lower-case domains, messengers as `provider:id`. Channels skip inquiries from blocked
+    senders; a manager entering one by hand is only warned.
+    """
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("E-mail")
+        DOMAIN = "domain", _("E-mail domain")
+        MESSENGER = "messenger", _("Messenger")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=254)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    added_by = models.ForeignKey(
+        "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("blocked sender")
+        verbose_name_plural = _("blocklist")
+        constraints = [
+            # Also the index of the lookup by (kind, value).
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "value"], name="contacts_blocked_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

@@ -30,7 +30,7 @@ from contacts.normalize import (
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
 from crm.errors import DomainError
 from crm.models import Activity, Membership, Tenant
-from crm.services import timeline_record
+from crm.services import ACTOR, _Actor, timeline_record
 
 TRASH_DAYS = 30
 MESSENGERS = ("telegram", "whatsapp", "vk")
@@ -200,12 +200,6 @@ def _check_owner(actor: Membership, owner: Membership | None, scope: str) -> Non
 
 # --- Create, edit, trash ------------------------------------------------------------------
 
-
-class _Actor:
-    """Sentinel: the record belongs to whoever creates it."""
-
-
-ACTOR = _Actor()
 
 
 def _create(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts.views import card, lists, merge
+from contacts.views import blocklist, card, lists, merge
 from contacts.views.kinds import CONTACTS, Kind
 
 app_name = "contacts"
@@ -32,4 +32,10 @@ def record_urls(kind: Kind) -> list:
     ]
 
 
-urlpatterns = record_urls(CONTACTS)
+urlpatterns = [
+    *record_urls(CONTACTS),
+    path("settings/blocklist/", blocklist.blocklist, name="blocklist"),
+    path(
+        "settings/blocklist/<int:pk>/delete/", blocklist.blocklist_delete, name="blocklist_delete"
+    ),
+]

@@ -68,4 +68,6 @@ def section_of(match: ResolverMatch | None) -> str:
         return "inbox" if match.url_name.startswith("inbox") else "leads"
     if match.app_name == "deals":
         return "settings" if match.url_name.startswith(("pipeline", "stage")) else "deals"
+    if match.app_name == "contacts" and match.url_name.startswith("blocklist"):
+        return "settings"
     return match.app_name

@@ -18,6 +18,7 @@ NOTIFICATION_TEXTS = {
     "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
+    "inquiry.repeat": _("A repeat inquiry came in on “%(title)s”"),
 }
 
 

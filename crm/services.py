@@ -47,6 +47,13 @@ INVITATION_SALT = "crm.invitation"
 # --- Timeline -----------------------------------------------------------------------------
 
 
+class _Actor:
+    """Sentinel for `owner=`: the record belongs to whoever creates it."""
+
+
+ACTOR = _Actor()
+
+
 def timeline_record(
     *, actor: Membership | None, target: models.Model, kind: str, data: dict[str, Any] | None = None
 ) -> TimelineEvent:

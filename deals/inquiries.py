@@ -1,50 +1,229 @@
-"""Inquiries: the one entry point for "someone asked us" (quick entry now, channels later).
+"""Inquiries: the one entry point for "someone asked us" (channels, the quick lead and the
+lead form, simple mode's quick deal), with duplicate matching (DESIGN §2).
 
-In classic mode an inquiry is a lead. In simple mode a tenant has no leads: the inquiry
-becomes a deal in the first stage of the default pipeline, with its contact (the one the
-tenant already knows by phone, e-mail or messenger, or a new one).
+`inquiry_register` matches the person by E.164 phone, e-mail key and messenger identity:
+
+- classic mode: an open lead of the person takes the inquiry (a timeline event with the
+  message and where it came from; its owner is notified) — "attached". Otherwise a known
+  contact or an earlier closed lead makes a new lead linked to the contact and, in the
+  timeline, to the earlier lead — "repeat". Otherwise a new lead — "created". With
+  `create_deal` (a channel's "a deal for every submission") a new or repeat lead also gets
+  a deal with its contact, or the contact's open deal takes the inquiry;
+- simple mode (no leads): the contact's open deal takes the inquiry, or a new deal is made
+  with the known contact ("repeat") or a new one ("created").
+
+Matching sees what the actor may see (channels act as the tenant's robot member, who sees
+all). Two identical inquiries at once are serialized by a transaction-scoped advisory lock
+on each match key (PostgreSQL), so they make one lead, not two.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
-from contacts.normalize import email_key, phone_e164
+from contacts.normalize import email_key, messenger_key, phone_e164
+from contacts.selectors import record_list
 from contacts.services import contact_create
+from crm.access import Action, Entity, check_entity, scope_queryset
 from crm.errors import DomainError
 from crm.lineitems import ProductLine
-from crm.models import Membership, Tenant
+from crm.models import Membership, Tenant, TimelineEvent
+from crm.notifications import notify
 from crm.services import timeline_record
-from deals.models import Deal
+from crm.urlnames import tenant_reverse
+from deals.models import Deal, Outcome
 from deals.services import deal_create, default_pipeline
 from leads.conversion import find_contact
-from leads.models import Lead, LeadSource
-from leads.services import ACTOR, lead_create
+from leads.models import OPEN_STATES, Lead, LeadSource, LeadState
+from leads.services import ACTOR, _Actor, lead_create
+
+CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+SENDER_FIELDS = ("name", "phone", "email", "messenger", "messenger_id", "company_name")
+# What `inbound` is expected to carry into the timeline (the card shows channel, page and
+# consent); other keys are kept too, as text.
+INBOUND_FIELDS = ("channel", "channel_id", "page_url", "consent", "event_id")
 
 
-def _contact_for(actor: Membership, data: dict[str, Any], owner: Membership | None) -> Contact:
-    """The known contact with the inquiry's phone, e-mail or messenger, or a new one."""
-    region = actor.tenant.default_region
+@dataclass
+class InquiryResult:
+    """What an inquiry did: "created" a record, was "attached" to an open one, or made a
+    "repeat" lead (or deal) for someone the tenant already knows."""
+
+    outcome: str
+    lead: Lead | None = None
+    deal: Deal | None = None
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """An inquiry's match keys."""
+
+    phone_e164: str = ""
+    email_key: str = ""
+    messenger: str = ""
+    messenger_id: str = ""  # the handle as given (leads keep it so)
+    messenger_key: str = ""  # the handle normalized (contacts' match keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.phone_e164 or self.email_key or self.messenger_key)
+
+    def names(self) -> list[str]:
+        """The keys as strings, e.g. for locks."""
+        pairs = [("phone", self.phone_e164), ("email", self.email_key)]
+        pairs.append((self.messenger, self.messenger_key))
+        return sorted(f"{kind}:{value}" for kind, value in pairs if kind and value)
+
+
+def inquiry_keys(data: dict[str, Any], region: str) -> Keys:
+    """The match keys of inquiry `data` read with the tenant's phone `region`."""
+    messenger = data.get("messenger") or ""
+    handle = (data.get("messenger_id") or "").strip()
+    return Keys(
+        phone_e164=phone_e164(data.get("phone") or "", region),
+        email_key=email_key(data.get("email") or ""),
+        messenger=messenger if handle else "",
+        messenger_id=handle if messenger else "",
+        messenger_key=messenger_key(messenger, handle, region) if messenger and handle else "",
+    )
+
+
+@dataclass(frozen=True)
+class Matches:
+    """What the tenant already knows of a person, as one member may see it."""
+
+    open_lead: Lead | None = None
+    closed_lead: Lead | None = None
+    contact: Contact | None = None
+
+
+def _lead_q(keys: Keys) -> Q:
+    wanted = Q()
+    if keys.phone_e164:
+        wanted |= Q(phone_e164=keys.phone_e164)
+    if keys.email_key:
+        wanted |= Q(email_key=keys.email_key)
+    if keys.messenger_id:
+        # Leads keep handles as given: "@anna" and "anna" are both looked for.
+        handles = {keys.messenger_id, keys.messenger_key, f"@{keys.messenger_key}"} - {"", "@"}
+        wanted |= Q(messenger=keys.messenger, messenger_id__in=handles)
+    return wanted
+
+
+def _newest_lead(actor: Membership, keys: Keys, states: Iterable[str]) -> Lead | None:
+    leads = Lead.objects.filter(_lead_q(keys), deleted_at=None, state__in=list(states))
+    return (
+        scope_queryset(leads, actor=actor, action=Action.VIEW)
+        .select_related("status", "owner__user")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def matches_for(*, actor: Membership, keys: Keys, leads: bool = True) -> Matches:
+    """The newest open lead, the newest closed lead (when no lead is open) and the contact
+    with these keys that `actor` may see; `leads=False` looks for the contact only."""
+    if not keys:
+        return Matches()
+    open_lead = _newest_lead(actor, keys, OPEN_STATES) if leads else None
+    closed_lead = None
+    if leads and open_lead is None:
+        closed_lead = _newest_lead(actor, keys, (LeadState.CONVERTED, LeadState.JUNK))
+    contact = find_contact(
+        actor=actor,
+        phone_e164=keys.phone_e164,
+        email_key=keys.email_key,
+        messenger=keys.messenger,
+        messenger_id=keys.messenger_id,
+    )
+    for lead in (open_lead, closed_lead):
+        if contact is None and lead is not None and lead.contact_id is not None:
+            contact = record_list(actor=actor, model=Contact).filter(pk=lead.contact_id).first()
+    return Matches(open_lead=open_lead, closed_lead=closed_lead, contact=contact)
+
+
+def inquiry_matches(*, actor: Membership, data: dict[str, Any]) -> Matches:
+    """What the tenant knows of the person in inquiry `data` (the lead form warns with it)."""
+    keys = inquiry_keys(data, actor.tenant.default_region)
+    return matches_for(actor=actor, keys=keys, leads=actor.tenant.mode == Tenant.Mode.CLASSIC)
+
+
+def _open_deal(actor: Membership, contact: Contact) -> Deal | None:
+    deals = Deal.objects.filter(contact=contact, outcome=Outcome.OPEN)
+    return (
+        scope_queryset(deals, actor=actor, action=Action.VIEW)
+        .select_related("owner__user")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _lock(tenant: Tenant, keys: Keys) -> None:
+    """Serialize inquiries with a shared key until the transaction ends (PostgreSQL).
+
+    A row lock cannot guard rows that do not exist yet, hence advisory locks on the keys.
+    They are taken in sorted order, so two inquiries never wait for each other in a cycle.
+    SQLite (development) gets no lock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in keys.names():
+            digest = hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8)
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)",
+                [int.from_bytes(digest.digest(), "big", signed=True)],
+            )
+
+
+def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> dict[str, Any]:
+    """What an inquiry leaves in a timeline: its source, message, sender, UTM and channel."""
+    event: dict[str, Any] = {
+        "source": str(LeadSource(source).label),
+        "message": str(data.get("message") or "").strip(),
+    }
+    for group, fields, values in (
+        ("sender", SENDER_FIELDS, data),
+        ("utm", UTM_FIELDS, data),
+        ("inbound", (*INBOUND_FIELDS, *sorted(set(inbound) - set(INBOUND_FIELDS))), inbound),
+    ):
+        present = {f: str(values[f]).strip() for f in fields if str(values.get(f) or "").strip()}
+        if present:
+            event[group] = present
+    return event
+
+
+def _notify(owner: Membership | None, actor: Membership, title: str, url: str) -> None:
+    if owner is not None and owner.pk != actor.pk:
+        notify(recipients=[owner], kind="inquiry.repeat", data={"title": title}, url=url)
+
+
+def _attach_to_lead(actor: Membership, lead: Lead, event: dict[str, Any]) -> None:
+    timeline_record(actor=actor, target=lead, kind="lead.inquiry", data=event)
+    url = tenant_reverse("leads:detail", actor.tenant, pk=lead.pk)
+    _notify(lead.owner, actor, lead.title, url)
+
+
+def _attach_to_deal(actor: Membership, deal: Deal, event: dict[str, Any]) -> None:
+    timeline_record(actor=actor, target=deal, kind="deal.inquiry", data=event)
+    url = tenant_reverse("deals:detail", actor.tenant, pk=deal.pk)
+    _notify(deal.owner, actor, deal.title, url)
+
+
+def _new_contact(actor: Membership, data: dict[str, Any], owner: Membership) -> Contact:
     phone, email = (data.get("phone") or "").strip(), (data.get("email") or "").strip()
     messenger, handle = data.get("messenger") or "", (data.get("messenger_id") or "").strip()
-    known = find_contact(
-        actor=actor,
-        phone_e164=phone_e164(phone, region),
-        email_key=email_key(email),
-        messenger=messenger,
-        messenger_id=handle,
-    )
-    if known is not None:
-        return known
-    if not (phone or email or handle):
-        raise DomainError(
-            _("Give at least one way to reach the person: a phone, an e-mail or a messenger.")
-        )
     fields: dict[str, Any] = {
         "first_name": (data.get("name") or "").strip(),
         "phones": [phone] if phone else [],
@@ -52,44 +231,187 @@ def _contact_for(actor: Membership, data: dict[str, Any], owner: Membership | No
     }
     if messenger and handle:
         fields[messenger] = handle
-    return contact_create(actor=actor, data=fields, owner=owner or actor)
+    return contact_create(actor=actor, data=fields, owner=owner)
 
 
-def inquiry_create(
+def _deal_for(
+    actor: Membership,
+    *,
+    contact: Contact,
+    data: dict[str, Any],
+    owner: Membership,
+    products: list[ProductLine],
+    event: dict[str, Any],
+    attach: bool,
+    source_lead: Lead | None = None,
+) -> tuple[Deal, bool]:
+    """The contact's open deal, which takes the inquiry (when `attach`), or a new deal in
+    the default pipeline; returns (deal, attached)."""
+    deal = _open_deal(actor, contact) if attach else None
+    if deal is not None:
+        _attach_to_deal(actor, deal, event)
+        return deal, True
+    title = (data.get("title") or "").strip() or (data.get("company_name") or "").strip()
+    deal = deal_create(
+        actor=actor,
+        data={"title": title or str(contact), "contact": contact},
+        owner=owner,
+        pipeline=default_pipeline(),
+        products=products,
+        source_lead=source_lead,
+    )
+    timeline_record(actor=actor, target=deal, kind="deal.inquiry", data=event)
+    return deal, False
+
+
+def _register_lead(
+    actor: Membership,
+    *,
+    data: dict[str, Any],
+    source: str,
+    keys: Keys,
+    owner: Membership | _Actor | None,
+    products: list[ProductLine],
+    event: dict[str, Any],
+    create_deal: bool,
+    attach: bool,
+) -> InquiryResult:
+    found = matches_for(actor=actor, keys=keys)
+    if attach and found.open_lead is not None:
+        _attach_to_lead(actor, found.open_lead, event)
+        return InquiryResult(ATTACHED, lead=found.open_lead, contact=found.contact)
+    lead = lead_create(actor=actor, data={**data, "source": source}, owner=owner, products=products)
+    contact, previous = found.contact, found.open_lead or found.closed_lead
+    result = InquiryResult(CREATED, lead=lead, contact=contact)
+    if contact is not None:
+        lead.contact = contact
+        lead.save(update_fields=["contact", "updated_at"])
+    if contact is not None or previous is not None:
+        result.outcome = REPEAT
+        links: dict[str, Any] = {}
+        if previous is not None:
+            links.update(lead_id=previous.pk, title=previous.title)
+        if contact is not None:
+            links.update(contact_id=contact.pk, contact=str(contact))
+        timeline_record(actor=actor, target=lead, kind="lead.repeat", data={**event, **links})
+    elif "inbound" in event:
+        timeline_record(actor=actor, target=lead, kind="lead.inquiry", data=event)
+    if create_deal:
+        deal_owner = lead.owner
+        result.contact = contact or _new_contact(actor, data, deal_owner)
+        result.deal, attached = _deal_for(
+            actor,
+            contact=result.contact,
+            data=data,
+            owner=deal_owner,
+            products=products,
+            event=event,
+            attach=contact is not None,
+            source_lead=lead,
+        )
+        if not attached:
+            timeline_record(
+                actor=actor,
+                target=lead,
+                kind="lead.deal_created",
+                data={"deal_id": result.deal.pk, "deal": result.deal.title},
+            )
+    return result
+
+
+def _register_deal(
+    actor: Membership,
+    *,
+    data: dict[str, Any],
+    keys: Keys,
+    owner: Membership,
+    products: list[ProductLine],
+    event: dict[str, Any],
+    attach: bool,
+) -> InquiryResult:
+    known = matches_for(actor=actor, keys=keys, leads=False).contact
+    contact = known or _new_contact(actor, data, owner)
+    deal, attached = _deal_for(
+        actor,
+        contact=contact,
+        data=data,
+        owner=owner,
+        products=products,
+        event=event,
+        attach=attach and known is not None,
+    )
+    outcome = ATTACHED if attached else (REPEAT if known is not None else CREATED)
+    return InquiryResult(outcome, deal=deal, contact=contact)
+
+
+def inquiry_register(
     *,
     actor: Membership,
     data: dict[str, Any],
-    source: str = LeadSource.MANUAL,
-    owner: Membership | Any | None = ACTOR,
+    source: str,
+    owner: Membership | _Actor | None = ACTOR,
     products: Iterable[ProductLine] = (),
-) -> Lead | Deal:
-    """Register an inquiry (lead fields in `data`: name, phone, email, messenger,
-    messenger_id, title, message, company_name…) from `source`.
+    inbound: dict[str, Any] | None = None,
+    create_deal: bool = False,
+    attach: bool = True,
+) -> InquiryResult:
+    """Register an inquiry from `source` (a LeadSource value), matching the person first.
 
-    Classic mode: a lead (`lead_create`). Simple mode: a deal in the first stage of the
-    default pipeline with its contact, found by match keys or created; the deal belongs to
-    `owner` (default and None: the actor). Raises what lead_create / deal_create raise.
+    `data`: name, phone, email, messenger, messenger_id, title, message, company_name,
+    utm_source…utm_term, custom (by custom-field key). `inbound`: where it came from, for
+    the timeline — channel (name), channel_id, page_url, consent, event_id (other keys are
+    kept as text). `owner` as in lead_create (default: the actor; None: the shared inbox;
+    a deal always has an owner: the lead's, else the actor). `create_deal`: classic mode
+    also makes a deal with its contact. `attach=False` (a manager's "create anyway") never
+    attaches to an open lead or deal. The module docstring says what happens when. One
+    transaction.
+
+    Raises AccessDenied without the right to create leads (classic) or deals (simple),
+    DomainError for an unknown source or an inquiry with no way to reach the person. The
+    blocklist is the caller's business (contacts.blocklist.blocked_reason): a manager may
+    still enter a blocked sender.
     """
     tenant: Tenant = actor.tenant
-    if tenant.mode == Tenant.Mode.CLASSIC:
-        return lead_create(
-            actor=actor, data={**data, "source": source}, owner=owner, products=products
+    classic = tenant.mode == Tenant.Mode.CLASSIC
+    check_entity(actor=actor, entity=Entity.LEAD if classic else Entity.DEAL, action=Action.CREATE)
+    if source not in LeadSource.values:
+        raise DomainError(_("Unknown source."))
+    if not any(str(data.get(f) or "").strip() for f in ("phone", "email", "messenger_id")):
+        raise DomainError(
+            _("Give at least one way to reach the person: a phone, an e-mail or a messenger.")
         )
-    deal_owner = actor if owner is ACTOR or owner is None else owner
+    keys = inquiry_keys(data, tenant.default_region)
+    event = _event_data(data, source, inbound or {})
+    products = list(products)
     with transaction.atomic():
-        contact = _contact_for(actor, data, deal_owner)
-        title = (data.get("title") or "").strip() or (data.get("company_name") or "").strip()
-        deal = deal_create(
-            actor=actor,
-            data={"title": title or str(contact), "contact": contact},
-            owner=deal_owner,
-            pipeline=default_pipeline(),
+        _lock(tenant, keys)
+        if classic:
+            return _register_lead(
+                actor,
+                data=data,
+                source=source,
+                keys=keys,
+                owner=owner,
+                products=products,
+                event=event,
+                create_deal=create_deal,
+                attach=attach,
+            )
+        return _register_deal(
+            actor,
+            data=data,
+            keys=keys,
+            owner=actor if isinstance(owner, _Actor) else owner,
             products=products,
+            event=event,
+            attach=attach,
         )
-        timeline_record(
-            actor=actor,
-            target=deal,
-            kind="deal.inquiry",
-            data={"source": str(LeadSource(source).label), "message": data.get("message", "")},
-        )
-    return deal
+
+
+def lead_is_repeat(lead: Lead) -> bool:
+    """Whether the lead was a repeat inquiry of someone the tenant knew (its timeline says)."""
+    return TimelineEvent.objects.filter(
+        target_type=ContentType.objects.get_for_model(Lead),
+        target_id=lead.pk,
+        kind="lead.repeat",
+    ).exists()

@@ -22,7 +22,7 @@ from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
 from crm.notifications import notify
-from crm.services import timeline_record, timeline_record_many
+from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.urlnames import tenant_reverse
 from deals.models import OUTCOME_MOVES, Deal, DealProduct, Outcome, Pipeline, Stage
 
@@ -171,13 +171,14 @@ def deal_create(
     *,
     actor: Membership,
     data: dict[str, Any],
-    owner: Membership | None = None,
+    owner: Membership | _Actor | None = ACTOR,
     pipeline: Pipeline | None = None,
     stage: Stage | None = None,
     products: Iterable[ProductLine] = (),
     source_lead: Any = None,
 ) -> Deal:
-    """Create an open deal (owned by `owner`, default: the actor) in `stage`, or the first
+    """Create an open deal (owned by `owner`, default: the actor; None: unassigned, in the
+    shared pool) in `stage`, or the first
     open stage of `pipeline` (default: the default pipeline). Lead conversion calls this
     with the lead as `source_lead`.
 
@@ -185,7 +186,8 @@ def deal_create(
     open, not of the pipeline, or of another tenant.
     """
     scope = check_entity(actor=actor, entity=Entity.DEAL, action=Action.CREATE)
-    owner = owner or actor
+    if isinstance(owner, _Actor):
+        owner = actor
     _check_owner(actor, owner, scope)
     pipeline = pipeline or (stage.pipeline if stage else default_pipeline())
     stage = stage or first_stage(pipeline)
@@ -219,7 +221,7 @@ def deal_create(
             kind="deal.created",
             data={"title": deal.title, "pipeline": pipeline.name, "stage": stage.name},
         )
-        if owner.pk != actor.pk:
+        if owner is not None and owner.pk != actor.pk:
             _notify_owner(deal, owner)
     return deal
 

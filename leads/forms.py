@@ -257,6 +257,7 @@ class BulkForm(forms.Form):
             ("move", _("Move to status…")),
             ("convert", _("Convert into deals")),
             ("archive", _("Archive junk")),
+            ("spam", _("Spam: junk and block the senders")),
             ("delete", _("Delete")),
         ],
     )

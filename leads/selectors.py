@@ -237,6 +237,7 @@ def _newest_by_word(words: list[str], *, tenant_id: int, limit: int) -> list[tup
 ROW_FIELDS = (
     *("created_at", "title", "company_name", "name", "phone", "email", "source", "amount"),
     "state",  # the state machine reads it when a lead is built
+    "contact",  # a repeat lead (linked to a known contact before conversion) has a badge
     *("status__name", "status__color", "owner__user__full_name", "owner__user__email"),
 )
 

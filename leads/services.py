@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from contacts.blocklist import sender_of_lead, senders_block
 from contacts.normalize import email_key, phone_e164
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
 from crm.notifications import notify
-from crm.services import timeline_record, timeline_record_many
+from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.urlnames import tenant_reverse
 from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus, LeadWord
 from leads.words import SOURCE_FIELDS, text_words
@@ -147,12 +148,6 @@ def _index_owner(lead: Lead) -> None:
     """Copy the lead's owner to its search words (they filter visibility in the index)."""
     LeadWord.objects.filter(lead=lead).update(owner_id=lead.owner_id)
 
-
-class _Actor:
-    """Sentinel: the lead belongs to whoever creates it."""
-
-
-ACTOR = _Actor()
 
 
 def lead_create(
@@ -525,6 +520,47 @@ def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadSta
     return len(moved_ids)
 
 
+# --- Spam ---------------------------------------------------------------------------------
+
+SPAM_WORDS = ("spam", "спам")
+
+
+def spam_status() -> LeadStatus:
+    """The junk status spam goes to: the first one named so ("спам"/"spam"), else the
+    default junk status."""
+    for status in LeadStatus.objects.filter(state=LeadState.JUNK).order_by("position", "pk"):
+        if any(word in status.name.casefold() for word in SPAM_WORDS):
+            return status
+    return default_status(LeadState.JUNK)
+
+
+def lead_mark_spam(*, actor: Membership, lead: Lead) -> list[str]:
+    """Move a lead to the spam junk status (if not there) and block its phone, e-mail and
+    messenger identity; returns the values blocked now (those blocked already are skipped).
+
+    Needs the right to edit the lead (the blocklist itself is not a settings matter here:
+    managers flag spam). Raises DomainError for a converted lead, InvalidTransition as
+    lead_move does.
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.state == LeadState.CONVERTED:
+        raise DomainError(_("A converted lead is a customer, not spam."))
+    with transaction.atomic():
+        status = spam_status()
+        if lead.status_id != status.pk:
+            lead_move(actor=actor, lead=lead, status=status)
+        senders = sender_of_lead(lead)
+        reason = _("Spam: lead #%(id)s “%(title)s”") % {"id": lead.pk, "title": lead.title}
+        added = senders_block(actor=actor, senders=senders, reason=reason)
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.spam",
+            data={"blocked": ", ".join(value for _kind, value in senders) or "—"},
+        )
+    return [entry.value for entry in added]
+
+
 # --- Bulk actions -------------------------------------------------------------------------
 
 
@@ -539,7 +575,7 @@ class BulkResult:
         self.skipped = [*(self.skipped or []), (lead.title, reason)]
 
 
-BULK_ACTIONS = ("assign", "move", "archive", "delete", "convert")
+BULK_ACTIONS = ("assign", "move", "archive", "delete", "convert", "spam")
 
 
 def leads_bulk(
@@ -574,6 +610,8 @@ def leads_bulk(
                     lead_archive(actor=actor, lead=lead)
                 elif action == "convert":
                     lead_convert_to_deal(actor=actor, lead=lead)
+                elif action == "spam":
+                    lead_mark_spam(actor=actor, lead=lead)
                 else:
                     lead_delete(actor=actor, lead=lead)
         except (DomainError, AccessDenied) as error:

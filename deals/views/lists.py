@@ -17,7 +17,8 @@ from crm.urlnames import tenant_reverse
 from deals import selectors, services
 from deals.filters import DealFilter
 from deals.forms import BulkMoveForm, QuickDealForm
-from deals.inquiries import inquiry_create
+from deals.inquiries import ATTACHED, inquiry_register
+from leads.models import LeadSource
 
 
 @require_GET
@@ -63,11 +64,19 @@ def quick_create(request: HttpRequest) -> HttpResponse:
     form = QuickDealForm(request.POST)
     if form.is_valid():
         try:
-            deal = inquiry_create(actor=request.membership, data=form.lead_data())
+            result = inquiry_register(
+                actor=request.membership, data=form.lead_data(), source=LeadSource.MANUAL
+            )
         except DomainError as error:
             form.add_error("contact", error.message)
         else:
-            messages.success(request, _("Deal “%(title)s” created.") % {"title": deal.title})
+            deal = result.deal
+            values = {"title": deal.title}
+            if result.outcome == ATTACHED:
+                text = _("The inquiry was added to the open deal “%(title)s”.")
+                messages.info(request, text % values)
+            else:
+                messages.success(request, _("Deal “%(title)s” created.") % values)
             return redirect(tenant_reverse("deals:detail", request.tenant, pk=deal.pk))
     return _list_page(request, form)
 

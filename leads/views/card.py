@@ -9,6 +9,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts.blocklist import blocked_reason
 from crm import customfields
 from crm import selectors as crm_selectors
 from crm import services as crm_services
@@ -16,9 +17,11 @@ from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from deals.inquiries import lead_is_repeat
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm
 from leads.models import OPEN_STATES, LeadState
+from leads.views.inquiry import register_manual
 
 
 def _card(request: HttpRequest, pk: int) -> HttpResponse:
@@ -50,6 +53,13 @@ def card_context(request: HttpRequest, lead) -> dict:
         "activity_form": ActivityForm(),
         "assign_form": AssignForm(initial={"owner": lead.owner_id}),
         "duplicates": selectors.likely_duplicates(lead, actor=actor),
+        "is_repeat": lead_is_repeat(lead),
+        "blocked": blocked_reason(
+            phone_e164=lead.phone_e164,
+            email_key=lead.email_key,
+            messenger=lead.messenger,
+            messenger_id=lead.messenger_id,
+        ),
     }
 
 
@@ -64,24 +74,22 @@ def create(request: HttpRequest) -> HttpResponse:
     """The full form: contact data, source and UTM, products, responsible."""
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.CREATE)
     form = LeadForm(request.POST or None, initial={"currency": request.tenant.currency})
+    duplicate = None
     if request.method == "POST" and form.is_valid():
         try:
-            lead = services.lead_create(
-                actor=request.membership,
-                data=form.lead_data(),
-                owner=form.cleaned_data["owner"],
-                products=form.products,
+            response, duplicate = register_manual(
+                request, form.lead_data(), owner=form.cleaned_data["owner"], products=form.products
             )
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, _("Lead “%(title)s” created.") % {"title": lead.title})
-            return _card(request, lead.pk)
+            if response is not None:
+                return response
     return render(
         request,
         "leads/lead_form.html",
-        {"form": form, "section": "list"},
-        status=400 if form.errors else 200,
+        {"form": form, "section": "list", "duplicate": duplicate},
+        status=409 if duplicate else 400 if form.errors else 200,
     )
 
 
@@ -240,6 +248,22 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.lead_delete(actor=request.membership, lead=lead)
     messages.success(request, _("The lead is in the trash for 30 days."))
     return redirect(tenant_reverse("leads:list", request.tenant))
+
+
+@require_POST
+def spam(request: HttpRequest, pk: int) -> HttpResponse:
+    """Spam: the lead goes to the spam junk status and its sender to the blocklist."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    try:
+        blocked = services.lead_mark_spam(actor=request.membership, lead=lead)
+    except DomainError as error:
+        return _after_action(request, lead, error)
+    if not request.htmx:
+        messages.success(
+            request,
+            _("Marked as spam. Blocked: %(values)s.") % {"values": ", ".join(blocked) or "—"},
+        )
+    return _after_action(request, lead)
 
 
 @require_POST

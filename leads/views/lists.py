@@ -20,8 +20,9 @@ from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
 from leads.forms import BulkForm, QuickLeadForm
-from leads.models import LeadState
+from leads.models import Lead, LeadState
 from leads.resources import LeadExportResource
+from leads.views.inquiry import register_manual
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -106,8 +107,15 @@ def _respond(request: HttpRequest, template: str, context: dict) -> HttpResponse
     return response
 
 
-def _inbox_page(request: HttpRequest, quick_form: QuickLeadForm) -> HttpResponse:
-    extra = {"section": "inbox", "quick_form": quick_form, "list_name": "leads:inbox"}
+def _inbox_page(
+    request: HttpRequest, quick_form: QuickLeadForm, duplicate: Lead | None = None
+) -> HttpResponse:
+    extra = {
+        "section": "inbox",
+        "quick_form": quick_form,
+        "list_name": "leads:inbox",
+        "duplicate": duplicate,
+    }
     if not request.htmx:
         extra["source_counts"] = []
     actor = request.membership
@@ -153,18 +161,20 @@ def inbox_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def quick_create(request: HttpRequest) -> HttpResponse:
-    """A lead from a name and a phone or e-mail, owned by the person who adds it."""
+    """A lead from a name and a phone or e-mail, owned by the person who adds it (or the
+    inquiry added to the person's open lead, after a warning: leads/views/inquiry.py)."""
     form = QuickLeadForm(request.POST)
+    duplicate = None
     if form.is_valid():
         try:
-            lead = services.lead_create(actor=request.membership, data=form.lead_data())
+            response, duplicate = register_manual(request, form.lead_data())
         except DomainError as error:
             form.add_error("contact", error.message)
         else:
-            messages.success(request, _("Lead “%(title)s” created.") % {"title": lead.title})
-            return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk))
-    response = _inbox_page(request, form)
-    response.status_code = 400
+            if response is not None:
+                return response
+    response = _inbox_page(request, form, duplicate)
+    response.status_code = 409 if duplicate else 400
     return response
 
 

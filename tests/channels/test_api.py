@@ -47,9 +47,10 @@ def test_a_delivery_becomes_an_unassigned_lead_with_its_inbound_story(tenant, ap
     assert event.lead_id == lead.pk
     assert event.attempts == 1
     with tenant_context(tenant):
-        inbound = TimelineEvent.objects.get(kind="inbound.received", target_id=lead.pk)
-    assert inbound.data["channel"] == "Сайт-партнёр"
-    assert inbound.data["page_url"] == "https://example.com/pricing"
+        inquiry = TimelineEvent.objects.get(kind="lead.inquiry", target_id=lead.pk)
+    assert inquiry.data["message"] == "Нужна консультация по тарифам"
+    assert inquiry.data["inbound"]["channel"] == "Сайт-партнёр"
+    assert inquiry.data["inbound"]["page_url"] == "https://example.com/pricing"
 
 
 def test_the_same_delivery_twice_makes_one_lead(tenant, api_channel, deliver):
@@ -59,8 +60,9 @@ def test_the_same_delivery_twice_makes_one_lead(tenant, api_channel, deliver):
     assert again.status_code == 200
     assert again.json() == {**first.json(), "duplicate": True}
     # Without a key, the very same body is the same delivery.
-    deliver(api_channel, {**LEAD, "external_id": "crm-77"})
-    deliver(api_channel, {**LEAD, "external_id": "crm-77"})
+    other = {"name": "Пётр", "email": "petr@example.com", "external_id": "crm-77"}
+    deliver(api_channel, other)
+    deliver(api_channel, other)
     assert len(events_of(api_channel)) == 2
     assert len(leads_of(tenant)) == 2
 
@@ -164,6 +166,8 @@ def test_in_simple_mode_a_delivery_opens_a_deal(tenant, admin, api_channel, deli
     with tenant_context(tenant):
         deal = Deal.objects.select_related("contact").get(pk=event.deal_id)
         assert deal.contact.phones == ["8 (999) 123-45-67"]
+        # Nobody was picked: the deal waits unassigned, visible to every manager.
+        assert deal.owner_id is None
 
 
 def test_unknown_disabled_and_other_paths(tenant, admin, api_channel, deliver):
@@ -223,3 +227,23 @@ def test_assignment_rules_route_a_channels_leads(tenant, admin, manager, api_cha
     owners = [lead.owner_id for lead in leads_of(tenant)]
     assert set(owners[:2]) == {manager.pk, other.pk}
     assert owners[2] is None
+
+
+def test_a_known_person_is_attached_or_repeated_and_a_blocked_one_is_spam(
+    tenant, admin, api_channel, deliver
+):
+    from contacts.blocklist import blocked_sender_add
+
+    deliver(api_channel, LEAD)
+    deliver(api_channel, {**LEAD, "message": "Ещё вопрос", "phone": "+7 999 123 4567"})
+    first, again = events_of(api_channel)
+    assert again.outcome == InboundEvent.Outcome.ATTACHED
+    assert again.lead_id == first.lead_id
+    assert len(leads_of(tenant)) == 1
+    with tenant_context(tenant):
+        blocked_sender_add(actor=admin, kind="domain", value="spammer.example")
+    response = deliver(api_channel, {"email": "bot@SPAMMER.example", "message": "buy"})
+    assert response.status_code == 202  # accepted, then recorded as spam: no lead
+    spam = events_of(api_channel)[-1]
+    assert spam.status == InboundEvent.Status.SPAM
+    assert len(leads_of(tenant)) == 1

@@ -6,7 +6,7 @@ from contacts.models import Contact
 from crm.models import Tenant
 from crm.navigation import nav_for
 from crm.tenancy import tenant_context
-from deals.inquiries import inquiry_create
+from deals.inquiries import inquiry_register
 from deals.models import Deal, Pipeline
 from leads.models import Lead
 from tests.deals.factories import make_contact
@@ -22,9 +22,11 @@ def test_in_simple_mode_an_inquiry_is_a_deal_with_its_contact(tenant, manager):
     _simple(tenant)
     manager.tenant.refresh_from_db()
     with tenant_context(tenant):
-        deal = inquiry_create(
+        result = inquiry_register(
             actor=manager, data={"name": "Анна", "phone": "8 916 700-00-01"}, source="web_form"
         )
+        assert result.outcome == "created"
+        deal = result.deal
         assert isinstance(deal, Deal)
         sales = Pipeline.objects.get(is_default=True)
         assert deal.pipeline == sales
@@ -40,15 +42,21 @@ def test_simple_mode_reuses_a_known_contact_by_phone_in_another_format(tenant, m
     manager.tenant.refresh_from_db()
     with tenant_context(tenant):
         known = make_contact(manager, phones=["+7 (916) 700-00-02"])
-        deal = inquiry_create(actor=manager, data={"name": "Другое имя", "phone": "89167000002"})
-        assert deal.contact == known
+        result = inquiry_register(
+            actor=manager, data={"name": "Другое имя", "phone": "89167000002"}, source="manual"
+        )
+        assert result.outcome == "repeat"
+        assert result.deal.contact == known
         assert Contact.objects.count() == 1
 
 
 def test_in_classic_mode_an_inquiry_is_a_lead(tenant, manager):
     with tenant_context(tenant):
-        lead = inquiry_create(actor=manager, data={"name": "Анна", "email": "a@example.com"})
-        assert isinstance(lead, Lead)
+        result = inquiry_register(
+            actor=manager, data={"name": "Анна", "email": "a@example.com"}, source="manual"
+        )
+        assert isinstance(result.lead, Lead)
+        assert result.deal is None
         assert Deal.objects.count() == 0
 
 

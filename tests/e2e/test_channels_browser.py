@@ -74,5 +74,6 @@ def test_admin_sets_up_an_api_channel_and_watches_its_deliveries(new_page, shots
 
     page.go_back()
     page.click("[data-testid=event-lead]")
-    expect(page.locator("[data-testid=timeline-message]").first).to_have_text("Хочу заказ")
+    expect(page.locator("[data-testid=inquiry-details]").first).to_contain_text("Хочу заказ")
+    expect(page.locator("[data-testid=inquiry-inbound]").first).to_contain_text("Интернет-магазин")
     page.screenshot(path=shots / "04-lead-from-api.png", full_page=True)

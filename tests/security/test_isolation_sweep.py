@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from channels.adapters import RawDelivery
 from channels.services import channel_create, event_reject
+from contacts.blocklist import blocked_sender_add
 from contacts.services import (
     company_create,
     contact_create,
@@ -257,6 +258,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "leads:delete": TenantUrl({"POST": {**LEAD_EDIT, "director": 403}}, obj="lead"),
     "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
+    "leads:spam": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
     "leads:statuses": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
@@ -353,6 +355,11 @@ POLICY: dict[str, Public | TenantUrl] = {
         "contacts", lambda w: {"last_name": "Hacked", "phones": "+7 999 000-00-00", "owner": ""}
     ),
     **_party_urls("companies", lambda w: {"name": "Hacked", "owner": ""}),
+    "contacts:blocklist": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        data=lambda w: {"kind": "phone", "value": "+7 999 555-00-00", "reason": "Hacked"},
+    ),
+    "contacts:blocklist_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="blocked_sender"),
 }
 
 
@@ -441,6 +448,9 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
         rule_save(actor=admin, rule=None, data={"name": "Первое", "members": [owner.pk]} | _RR)
         rule = rule_save(actor=admin, rule=None, data={"name": "Сайт", "members": [owner.pk]} | _RR)
+        blocked_sender = blocked_sender_add(
+            actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
+        )
         return {
             "channel": channel,
             "event": event,
@@ -448,6 +458,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             **parties,
             "deal": deal,
             "deal_activity": deal_activity,
+            "blocked_sender": blocked_sender,
             "sales": sales,
             "pipeline": repeat,
             "stage": open_stages[1],
