@@ -201,7 +201,6 @@ def _check_owner(actor: Membership, owner: Membership | None, scope: str) -> Non
 # --- Create, edit, trash ------------------------------------------------------------------
 
 
-
 def _create(
     spec: Spec, *, actor: Membership, data: dict[str, Any], owner: Membership | _Actor | None
 ) -> Party:

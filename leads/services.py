@@ -149,7 +149,6 @@ def _index_owner(lead: Lead) -> None:
     LeadWord.objects.filter(lead=lead).update(owner_id=lead.owner_id)
 
 
-
 def lead_create(
     *,
     actor: Membership,
