@@ -46,6 +46,7 @@ EVENT_TEXTS = {
     "company.converted_from": _("converted a lead into this company:"),
     "deal.inquiry": _("registered an inquiry (%(source)s)"),
     "inbound.received": _("received an inquiry via “%(channel)s”"),
+    "inbound.edited": _("received an edit via “%(channel)s”; the message was: “%(old)s”"),
     "lead.behaviour": _("recorded the event “%(event)s” from the API"),
     "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
