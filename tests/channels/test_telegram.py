@@ -320,6 +320,8 @@ def test_a_first_private_message_makes_a_lead(tenant, bot, send):
     (received,) = _timeline(tenant, "inbound.received")
     assert received.target_id == lead.pk
     assert received.data["channel"] == "Telegram"
+    # The webhook secret is checked, never stored with the delivery.
+    assert bot.secret not in str(event.headers)
 
 
 def test_the_start_parameter_is_the_campaign_not_the_message(tenant, bot, send):
