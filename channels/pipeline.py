@@ -19,6 +19,7 @@ from crm.models import Membership
 from crm.services import system_actor, timeline_record
 from deals.inquiries import ATTACHED, CREATED, REPEAT, inquiry_keys, inquiry_register, matches_for
 from leads.distribution import RoutingContext, pick_owner
+from leads.models import LeadState
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
@@ -65,6 +66,40 @@ def _behaviour(event: InboundEvent, message: InboundMessage, actor: Membership) 
     event.status, event.outcome, event.lead = Status.DONE, Outcome.ATTACHED, lead
 
 
+def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
+    """The sender edited an earlier message (`edit_of`): note the new text on the record the
+    original made and update the lead's message if it was that text; unknown → ignored."""
+    earlier = InboundEvent.objects.filter(
+        channel=event.channel, message__external_id=message.edit_of, pk__lt=event.pk
+    )
+    if earlier.filter(status=Status.PENDING).exists():  # retried once those are processed
+        raise RuntimeError("An earlier version of the edited message is not processed yet.")
+    earlier = earlier.filter(status=Status.DONE).order_by("pk")
+    original, latest = earlier.first(), earlier.last()
+    record = original and (original.lead or original.deal or original.contact)
+    if record is None:
+        event.status, event.detail = Status.IGNORED, _("An edit of a message not known here.")
+        return
+    old = latest.message.get("message", "")
+    timeline_record(
+        actor=actor,
+        target=record,
+        kind="inbound.edited",
+        data={
+            "channel": event.channel.name,
+            "old": old[:300],
+            "message": message.message,
+            "inbound": _inbound_data(event.channel, event, message),
+        },
+    )
+    lead = original.lead
+    if lead is not None and lead.message == old and lead.state != LeadState.CONVERTED:
+        lead.message = message.message
+        lead.save(update_fields=["message", "updated_at"])
+    event.status, event.outcome = Status.DONE, Outcome.UPDATED
+    event.lead, event.deal, event.contact = original.lead, original.deal, original.contact
+
+
 def process(event: InboundEvent) -> None:
     """Turn a stored delivery into CRM records; sets the event's status and outcome (the
     caller saves it). Domain refusals (no way to reach the person…) end as rejected."""
@@ -86,6 +121,9 @@ def process(event: InboundEvent) -> None:
     actor = system_actor(channel.tenant)
     if message.kind == "behaviour":
         _behaviour(event, message, actor)
+        return
+    if message.edit_of:
+        _apply_edit(event, message, actor)
         return
     data = message.lead_data()
     keys = inquiry_keys(data, channel.tenant.default_region)

@@ -172,6 +172,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Base delay of a failed delivery's retries (doubling, capped at a minute).
 CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
+# The Telegram Bot API (tests point it at a local fake).
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"

@@ -51,6 +51,7 @@ EVENT_TEXTS = {
     "contact.converted_from": _("converted a lead into this contact:"),
     "company.converted_from": _("converted a lead into this company:"),
     "deal.inquiry": _("registered an inquiry (%(source)s)"),
+    "inbound.edited": _("received an edit via “%(channel)s”; the message was: “%(old)s”"),
     "lead.behaviour": _("recorded the event “%(event)s” from the API"),
     "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),

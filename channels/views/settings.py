@@ -132,8 +132,12 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_right(SETTINGS)
 def channel_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     channel = selectors.channel_get(channel_id=pk)
-    services.channel_rotate_secret(actor=request.membership, channel=channel)
-    messages.success(request, _("A new secret is issued; the old one no longer works."))
+    try:
+        services.channel_rotate_secret(actor=request.membership, channel=channel)
+    except DomainError as error:  # e.g. Telegram refused the webhook: the old secret stays
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("A new secret is issued; the old one no longer works."))
     return redirect(tenant_reverse("channels:detail", request.tenant, pk=channel.pk))
 
 

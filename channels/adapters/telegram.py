@@ -1,0 +1,338 @@
+"""The Telegram bot channel: people write to the tenant's bot, the CRM gets leads.
+
+The admin pastes the bot token (from @BotFather); saving the channel registers the
+channel's endpoint as the bot's webhook (`setWebhook` with the channel secret as
+`secret_token`), deleting it or switching it off removes the webhook. Telegram then POSTs
+each Update to /in/<token>/ with the header `X-Telegram-Bot-Api-Secret-Token`; its
+`update_id` is the idempotency key (Telegram retries until it gets a 2xx).
+
+A private message becomes an inquiry from the sender (`from`): the text as the message, a
+shared contact of the sender's own as the phone, the `/start <param>` deep-link parameter
+as the campaign; an `edited_message` edits the message it names. Group and channel chats
+and other update types are recorded and ignored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from channels.adapters import (
+    Adapter,
+    Delivery,
+    Forbidden,
+    InboundMessage,
+    RawDelivery,
+    Rejected,
+    register,
+)
+from channels.adapters.api import json_object
+from channels.models import Channel
+from crm.errors import DomainError
+from leads.models import LeadSource, Messenger
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
+ALLOWED_UPDATES = ["message", "edited_message"]
+TOKEN_FORMAT = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
+# Telegram's rule for a webhook's secret_token.
+SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+TIMEOUT = 10
+# What a message without text carries, in the order Telegram's Message object lists them.
+MEDIA_KINDS = (
+    "animation",
+    "audio",
+    "document",
+    "photo",
+    "sticker",
+    "story",
+    "video",
+    "video_note",
+    "voice",
+    "contact",
+    "dice",
+    "game",
+    "poll",
+    "venue",
+    "location",
+    "invoice",
+)
+
+
+class TelegramError(Exception):
+    """The Bot API could not be reached or refused a call."""
+
+    def __init__(self, description: str, code: int | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.code = code
+
+
+def bot_api(token: str, method: str, **params: Any) -> Any:
+    """Call a Bot API method; its `result`, or TelegramError (the token is never in it)."""
+    base = settings.TELEGRAM_API_BASE.rstrip("/")
+    # An http(s) URL from settings (S310: no file: or custom schemes reach urlopen).
+    if not base.startswith(("https://", "http://")):
+        raise TelegramError(_("TELEGRAM_API_BASE must be an http(s) URL."))
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        f"{base}/bot{token}/{method}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            body = response.read()
+    except urllib.error.HTTPError as error:  # Telegram answers errors with a JSON body too
+        body = error.read()
+    except OSError as error:  # URLError, timeouts, refused connections
+        reason = getattr(error, "reason", error)
+        raise TelegramError(
+            _("Telegram cannot be reached (%(reason)s).") % {"reason": reason}
+        ) from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise TelegramError(_("Telegram gave an unreadable answer.")) from None
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        answer = answer if isinstance(answer, dict) else {}
+        raise TelegramError(str(answer.get("description") or "?"), answer.get("error_code"))
+    return answer.get("result")
+
+
+def webhook_url(channel: Channel) -> str:
+    """The public endpoint Telegram posts the bot's updates to."""
+    path = reverse("inbound", kwargs={"token": channel.token})
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def token_hint(token: str) -> str:
+    """The bot token as pages may show it: the bot's id and the last characters."""
+    bot_id, _sep, secret = token.partition(":")
+    return f"{bot_id}:…{secret[-4:]}" if secret else ""
+
+
+class TelegramConfigForm(forms.Form):
+    bot_token = forms.CharField(
+        label=gettext_lazy("Bot token"),
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy(
+            "From @BotFather, like 123456789:AAH…; saving registers the webhook with Telegram."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.initial.get("bot_token") or ""
+        if current:  # editing: leave empty to keep the token, which is never shown back
+            self.fields["bot_token"].required = False
+            self.fields["bot_token"].help_text = _(
+                "Current token: %(hint)s. Leave empty to keep it."
+            ) % {"hint": token_hint(current)}
+
+    def clean_bot_token(self) -> str:
+        token = self.cleaned_data["bot_token"]
+        if not token:
+            return self.initial.get("bot_token") or ""
+        if not TOKEN_FORMAT.match(token):
+            raise forms.ValidationError(
+                _("A bot token looks like 123456789:AAH… (digits, a colon, then 35 characters).")
+            )
+        return token
+
+
+def _full_name(person: dict[str, Any]) -> str:
+    parts = (person.get("first_name"), person.get("last_name"))
+    return " ".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
+
+
+def _phone(contact: dict[str, Any]) -> str:
+    phone = str(contact.get("phone_number") or "").strip()
+    return "+" + phone if phone.isdigit() else phone
+
+
+def _describe(message: dict[str, Any]) -> str:
+    """A message without text as a line for the timeline: "[photo] caption"."""
+    kind = next((k for k in MEDIA_KINDS if message.get(k)), "")
+    detail = ""
+    media = message.get(kind)
+    if kind == "document" and isinstance(media, dict):
+        detail = str(media.get("file_name") or "")
+    elif kind == "sticker" and isinstance(media, dict):
+        detail = str(media.get("emoji") or "")
+    elif kind == "contact" and isinstance(media, dict):
+        detail = f"{_full_name(media)} {_phone(media)}".strip()
+    elif kind == "poll" and isinstance(media, dict):
+        detail = str(media.get("question") or "")
+    elif kind == "location" and isinstance(media, dict):
+        detail = f"{media.get('latitude')}, {media.get('longitude')}"
+    caption = message.get("caption")
+    parts = [f"[{kind or 'message'}]", detail, caption if isinstance(caption, str) else ""]
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _start_parameter(text: str) -> tuple[bool, str]:
+    """(is a /start command, its deep-link parameter)."""
+    command, _sep, rest = text.strip().partition(" ")
+    if command == "/start" or command.startswith("/start@"):
+        return True, rest.strip()[:200]
+    return False, ""
+
+
+def read_update(update: dict[str, Any]) -> Delivery:
+    """An Update as a delivery: a private message or its edit, or why it is ignored."""
+    update_id = update.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise Rejected(_("A Telegram update needs its numeric update_id."))
+    key = f"update:{update_id}"
+    edited = "message" not in update and "edited_message" in update
+    message = update.get("edited_message" if edited else "message")
+    if message is None:
+        kinds = sorted(k for k in update if k != "update_id")
+        kind = kinds[0] if kinds else "?"
+        return Delivery(
+            key=key, ignored=_("Updates of type “%(kind)s” are not used.") % {"kind": kind}
+        )
+    if not isinstance(message, dict):
+        raise Rejected(_("The update's message must be an object."))
+    chat, sender = message.get("chat"), message.get("from")
+    if not isinstance(chat, dict) or not isinstance(message.get("message_id"), int):
+        raise Rejected(_("The message has no chat or no message_id."))
+    if chat.get("type") != "private":
+        return Delivery(
+            key=key,
+            ignored=_("A message in a %(type)s chat: only private chats make leads.")
+            % {"type": chat.get("type") or "?"},
+        )
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
+        raise Rejected(_("The message has no sender."))
+    if sender.get("is_bot"):
+        return Delivery(key=key, ignored=_("A message from a bot."))
+    return Delivery(key=key, message=_inquiry(message, sender, chat, edited))
+
+
+def _inquiry(
+    message: dict[str, Any], sender: dict[str, Any], chat: dict[str, Any], edited: bool
+) -> InboundMessage:
+    name = _full_name(sender)[:200]
+    username = str(sender.get("username") or "").strip()
+    text = message.get("text")
+    text = text if isinstance(text, str) else _describe(message)
+    is_start, campaign = _start_parameter(text) if not edited else (False, "")
+    contact = message.get("contact")
+    own_contact = isinstance(contact, dict) and contact.get("user_id") == sender["id"]
+    message_id = f"tg:{chat.get('id')}:{message['message_id']}"
+    return InboundMessage(
+        source=LeadSource.TELEGRAM,
+        messenger=Messenger.TELEGRAM,
+        messenger_id=str(sender["id"]),
+        name=name,
+        # The username is kept in the title (the lead's name stays the person's name).
+        title=(f"{name} (@{username})" if name else f"@{username}")[:200] if username else "",
+        message="" if is_start else text[:10_000],
+        phone=_phone(contact)[:64] if own_contact else "",
+        campaign=campaign,
+        external_id=message_id,
+        edit_of=message_id if edited else "",
+    )
+
+
+@register
+class TelegramAdapter(Adapter):
+    kind = "telegram"
+    config_form = TelegramConfigForm
+    setup_template = "channels/kinds/telegram.html"
+
+    def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
+        if path.strip("/"):
+            return HttpResponse(status=404)
+        return None
+
+    def authenticate(self, request: HttpRequest, channel: Channel) -> None:
+        secret = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(secret.encode(), channel.secret.encode()):
+            raise Forbidden
+
+    def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
+        return read_update(json_object(raw))
+
+    def respond(
+        self, request: HttpRequest, channel: Channel, event: Any, created: bool
+    ) -> HttpResponse:
+        # An empty 200: Telegram would run a Bot API method named in a JSON answer.
+        return HttpResponse(status=200)
+
+    def on_save(self, channel: Channel) -> None:
+        """Register the webhook (or remove it when the channel is off) and note the bot."""
+        token = str(channel.config.get("bot_token") or "")
+        if not token:
+            raise DomainError(_("Enter the bot token."))
+        config = dict(channel.config)
+        if channel.enabled:
+            if not SECRET_FORMAT.match(channel.secret):
+                raise DomainError(
+                    _("A Telegram webhook secret may hold only A–Z, a–z, 0–9, “_” and “-”.")
+                )
+            try:
+                bot = bot_api(token, "getMe")
+                url = webhook_url(channel)
+                bot_api(
+                    token,
+                    "setWebhook",
+                    url=url,
+                    secret_token=channel.secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            except TelegramError as error:
+                raise DomainError(self._refusal(error)) from None
+            config.update(
+                bot_username=str(bot.get("username") or ""),
+                webhook_url=url,
+                webhook_set_at=timezone.now().isoformat(),
+            )
+        else:
+            self._remove_webhook(channel)
+            config.update(webhook_url="", webhook_set_at="")
+        channel.config = config
+        channel.save(update_fields=["config", "updated_at"])
+
+    def on_delete(self, channel: Channel) -> None:
+        """Remove the webhook; a refusal (token revoked…) does not keep the channel."""
+        self._remove_webhook(channel)
+
+    def _remove_webhook(self, channel: Channel) -> None:
+        token = str(channel.config.get("bot_token") or "")
+        if not token:
+            return
+        try:
+            bot_api(token, "deleteWebhook")
+        except TelegramError as error:
+            logger.warning(
+                "Telegram channel %s: deleteWebhook failed: %s", channel.pk, error.description
+            )
+
+    @staticmethod
+    def _refusal(error: TelegramError) -> str:
+        if error.code in (401, 404):
+            return _("Telegram does not accept this bot token (%(error)s).") % {
+                "error": error.description
+            }
+        return _("Telegram refused to register the webhook: %(error)s") % {
+            "error": error.description
+        }

@@ -1,0 +1,610 @@
+"""The Telegram bot channel against a local fake Bot API: webhook registration, updates in
+the Bot API's real shapes, edits, ignored chats and update types, idempotency, isolation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from channels import services
+from channels.adapters import RawDelivery
+from channels.models import Channel, ChannelRoute, InboundEvent
+from channels.services import channel_create, channel_delete, channel_update
+from crm.models import Tenant, TimelineEvent
+from crm.services import tenant_update
+from crm.tenancy import tenant_context
+from deals.models import Deal
+from tests.channels.conftest import events_of, leads_of
+from tests.channels.fake_telegram import FakeTelegram
+
+TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+OTHER_TOKEN = "6098765432:AAF3kZ-m9QbX7vTn2wLpYc5RsUeH8jKd1oQ"
+SITE = "https://crm.example.com"
+Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
+
+ANNA = {
+    "id": 5550001,
+    "is_bot": False,
+    "first_name": "Анна",
+    "last_name": "Смирнова",
+    "username": "anna_s",
+    "language_code": "ru",
+}
+
+
+def _base(tenant: Tenant) -> str:
+    return f"/{tenant.slug}/settings/channels/"
+
+
+def private(update_id: int, message_id: int = 10, *, user: dict | None = None, **fields: Any):
+    """An Update with a private message (text by default), as Telegram sends it."""
+    user = user or ANNA
+    chat = {k: user[k] for k in ("id", "first_name", "last_name", "username") if k in user}
+    message = {
+        "message_id": message_id,
+        "from": user,
+        "chat": {**chat, "type": "private"},
+        "date": 1767225600,
+        **fields,
+    }
+    if not fields:
+        message["text"] = "Здравствуйте! Сколько стоит доставка в Казань?"
+    return {"update_id": update_id, "message": message}
+
+
+@pytest.fixture
+def telegram_api(settings) -> Iterator[FakeTelegram]:
+    fake = FakeTelegram().start()
+    fake.add_bot(TOKEN, "acme_sales_bot")
+    fake.add_bot(OTHER_TOKEN, "globex_help_bot")
+    settings.TELEGRAM_API_BASE = fake.base_url
+    settings.SITE_URL = SITE
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def bot(tenant, admin, telegram_api) -> Channel:
+    with tenant_context(tenant):
+        return channel_create(
+            actor=admin, kind="telegram", name="Telegram", config={"bot_token": TOKEN}
+        )
+
+
+@pytest.fixture
+def send(deliver):
+    """POST an update to a bot channel with its secret header (or the one given)."""
+
+    def post(channel: Channel, update: Any = None, *, secret: str | None = None, **kwargs):
+        headers = {}
+        secret = channel.secret if secret is None else secret
+        if secret:
+            headers["HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"] = secret
+        return deliver(channel, update, **kwargs, **headers)
+
+    return post
+
+
+def _timeline(tenant: Tenant, kind: str) -> list[TimelineEvent]:
+    with tenant_context(tenant):
+        return list(TimelineEvent.objects.filter(kind=kind).order_by("pk"))
+
+
+# --- Setting the channel up ---------------------------------------------------------------
+
+
+def test_creating_the_channel_registers_its_webhook(tenant, admin, client_for, telegram_api):
+    client = client_for(admin)
+    assert client.get(_base(tenant) + "new/telegram/").status_code == 200
+    response = client.post(
+        _base(tenant) + "new/telegram/",
+        {"name": "Бот продаж", "enabled": "on", "config-bot_token": TOKEN},
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        channel = Channel.objects.get(name="Бот продаж")
+    (webhook,) = telegram_api.calls_of("setWebhook")
+    assert webhook.token == TOKEN
+    assert webhook.params == {
+        "url": f"{SITE}/in/{channel.token}/",
+        "secret_token": channel.secret,
+        "allowed_updates": ["message", "edited_message"],
+    }
+    assert channel.config["bot_token"] == TOKEN
+    assert channel.config["bot_username"] == "acme_sales_bot"
+    assert channel.config["webhook_url"] == f"{SITE}/in/{channel.token}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "@acme_sales_bot" in page
+    assert 'data-registered="yes"' in page
+    assert TOKEN not in page
+    edit_form = client.get(f"{_base(tenant)}{channel.pk}/edit/").content.decode()
+    assert TOKEN not in edit_form
+    assert TOKEN.split(":")[1] not in edit_form
+
+
+@pytest.mark.parametrize(
+    ("token", "called"),
+    [("not-a-token", False), ("123:short", False), ("1111111111:" + "A" * 35, True)],
+)
+def test_a_bad_bot_token_is_a_form_error_and_nothing_is_saved(
+    tenant, admin, client_for, telegram_api, token, called
+):
+    response = client_for(admin).post(
+        _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": token}
+    )
+    assert response.status_code == 400
+    if called:  # the right shape, but Telegram does not know it
+        assert "Unauthorized" in response.content.decode()
+        assert [c.method for c in telegram_api.calls] == ["getMe"]
+    else:
+        assert telegram_api.calls == []
+    with tenant_context(tenant):
+        assert not Channel.objects.exists()
+    assert not ChannelRoute.objects.exists()
+
+
+def test_telegram_refusing_the_webhook_is_a_form_error(
+    tenant, admin, client_for, telegram_api, settings
+):
+    settings.SITE_URL = "http://crm.example.com"  # Telegram wants HTTPS
+    response = client_for(admin).post(
+        _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": TOKEN}
+    )
+    assert response.status_code == 400
+    assert "An HTTPS URL must be provided" in response.content.decode()
+    with tenant_context(tenant):
+        assert not Channel.objects.exists()
+
+
+def test_telegram_out_of_reach_is_a_form_error(tenant, admin, client_for, telegram_api, settings):
+    settings.TELEGRAM_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    response = client_for(admin).post(
+        _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": TOKEN}
+    )
+    assert response.status_code == 400
+    with tenant_context(tenant):
+        assert not Channel.objects.exists()
+
+
+def test_only_settings_managers_set_up_bots(tenant, manager, client_for, telegram_api):
+    response = client_for(manager).post(
+        _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": TOKEN}
+    )
+    assert response.status_code == 403
+    assert telegram_api.calls == []
+
+
+def test_editing_keeps_the_hidden_token_and_registers_the_webhook_again(
+    tenant, admin, client_for, bot, telegram_api
+):
+    client = client_for(admin)
+    url = f"{_base(tenant)}{bot.pk}/edit/"
+    response = client.post(url, {"name": "Бот продаж", "enabled": "on", "config-bot_token": ""})
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        bot.refresh_from_db()
+    assert bot.name == "Бот продаж"
+    assert bot.config["bot_token"] == TOKEN
+    assert [c.token for c in telegram_api.calls_of("setWebhook")] == [TOKEN, TOKEN]
+    # A new token: the other bot gets the webhook.
+    response = client.post(url, {"name": "Бот", "enabled": "on", "config-bot_token": OTHER_TOKEN})
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        bot.refresh_from_db()
+    assert bot.config["bot_token"] == OTHER_TOKEN
+    assert bot.config["bot_username"] == "globex_help_bot"
+    assert telegram_api.calls_of("setWebhook")[-1].token == OTHER_TOKEN
+    # A bad one: refused, the channel stays as it was.
+    response = client.post(url, {"name": "Бот", "enabled": "on", "config-bot_token": "1:x"})
+    assert response.status_code == 400
+    with tenant_context(tenant):
+        bot.refresh_from_db()
+    assert bot.config["bot_token"] == OTHER_TOKEN
+
+
+def test_switching_the_channel_off_removes_the_webhook_and_on_restores_it(
+    tenant, admin, bot, telegram_api
+):
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=bot, data={"enabled": False})
+        bot.refresh_from_db()
+    assert [c.method for c in telegram_api.calls][-1] == "deleteWebhook"
+    assert bot.config["webhook_url"] == ""
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=bot, data={"enabled": True})
+        bot.refresh_from_db()
+    assert telegram_api.calls[-1].method == "setWebhook"
+    assert bot.config["webhook_url"] == f"{SITE}/in/{bot.token}/"
+
+
+def test_deleting_the_channel_deletes_the_webhook(tenant, admin, client_for, bot, telegram_api):
+    response = client_for(admin).post(f"{_base(tenant)}{bot.pk}/delete/")
+    assert response.status_code == 302
+    (call,) = telegram_api.calls_of("deleteWebhook")
+    assert call.token == TOKEN
+    assert telegram_api.bots[TOKEN].webhook == {}
+    with tenant_context(tenant):
+        assert not Channel.objects.exists()
+
+
+def test_a_bot_whose_token_was_revoked_can_still_be_deleted(tenant, admin, bot, telegram_api):
+    del telegram_api.bots[TOKEN]  # revoked in @BotFather: Telegram answers 401
+    with tenant_context(tenant):
+        channel_delete(actor=admin, channel=bot)
+        assert not Channel.objects.exists()
+    assert [c.method for c in telegram_api.calls][-1] == "deleteWebhook"
+
+
+def test_rotating_the_secret_registers_the_new_one(
+    tenant, admin, client_for, bot, telegram_api, send
+):
+    old = bot.secret
+    assert client_for(admin).post(f"{_base(tenant)}{bot.pk}/rotate/").status_code == 302
+    with tenant_context(tenant):
+        bot.refresh_from_db()
+    assert bot.secret != old
+    assert telegram_api.calls_of("setWebhook")[-1].params["secret_token"] == bot.secret
+    assert send(bot, private(1), secret=old).status_code == 403
+    assert send(bot, private(1)).status_code == 200
+
+
+def test_a_rotation_telegram_refuses_keeps_the_old_secret(
+    tenant, admin, client_for, bot, telegram_api
+):
+    old = bot.secret
+    del telegram_api.bots[TOKEN]
+    response = client_for(admin).post(f"{_base(tenant)}{bot.pk}/rotate/", follow=True)
+    assert response.status_code == 200
+    assert "Unauthorized" in response.content.decode()
+    with tenant_context(tenant):
+        bot.refresh_from_db()
+    assert bot.secret == old
+
+
+def test_create_channel_command_takes_the_bot_token(tenant, telegram_api):
+    out = StringIO()
+    call_command(
+        "create_channel",
+        "--tenant",
+        tenant.slug,
+        "--kind",
+        "telegram",
+        "--name",
+        "Бот",
+        "--bot-token",
+        TOKEN,
+        stdout=out,
+    )
+    with tenant_context(tenant):
+        channel = Channel.objects.get(name="Бот")
+    assert out.getvalue().splitlines() == [f"/in/{channel.token}/"]
+    (call,) = telegram_api.calls_of("setWebhook")
+    assert call.params["secret_token"] == channel.secret
+    for token in ("nonsense", "1111111111:" + "B" * 35):
+        with pytest.raises(CommandError):
+            call_command(
+                "create_channel",
+                *("--tenant", tenant.slug, "--kind", "telegram", "--name", "Второй"),
+                *("--bot-token", token),
+                stdout=StringIO(),
+            )
+    with tenant_context(tenant):
+        assert Channel.objects.count() == 1
+
+
+# --- Updates ------------------------------------------------------------------------------
+
+
+def test_a_first_private_message_makes_a_lead(tenant, bot, send):
+    response = send(bot, private(900001))
+    assert response.status_code == 200
+    assert response.content == b""
+    (lead,) = leads_of(tenant)
+    assert lead.name == "Анна Смирнова"
+    assert lead.title == "Анна Смирнова (@anna_s)"
+    assert (lead.messenger, lead.messenger_id) == ("telegram", "5550001")
+    assert lead.message == "Здравствуйте! Сколько стоит доставка в Казань?"
+    assert lead.source == "telegram"
+    assert lead.phone == ""
+    (event,) = events_of(bot)
+    assert (event.key, event.status, event.outcome) == ("update:900001", Status.DONE, "created")
+    assert event.lead_id == lead.pk
+    assert event.message["external_id"] == "tg:5550001:10"
+    (received,) = _timeline(tenant, "lead.inquiry")
+    assert received.target_id == lead.pk
+    assert received.data["inbound"]["channel"] == "Telegram"
+    # The webhook secret is checked, never stored with the delivery.
+    assert bot.secret not in str(event.headers)
+
+
+def test_the_start_parameter_is_the_campaign_not_the_message(tenant, bot, send):
+    update = private(
+        900002,
+        text="/start promo_winter",
+        entities=[{"offset": 0, "length": 6, "type": "bot_command"}],
+    )
+    assert send(bot, update).status_code == 200
+    (lead,) = leads_of(tenant)
+    assert lead.utm_campaign == "promo_winter"
+    assert lead.message == ""
+    (received,) = _timeline(tenant, "lead.inquiry")
+    assert received.data["inbound"]["campaign"] == "promo_winter"
+
+
+def test_a_shared_contact_of_ones_own_gives_the_phone(tenant, bot, send):
+    contact = {
+        "phone_number": "79991234567",
+        "first_name": "Анна",
+        "last_name": "Смирнова",
+        "user_id": ANNA["id"],
+    }
+    assert send(bot, private(900003, contact=contact)).status_code == 200
+    (lead,) = leads_of(tenant)
+    assert lead.phone_e164 == "+79991234567"
+    assert lead.message == "[contact] Анна Смирнова +79991234567"
+
+
+def test_someone_elses_contact_is_not_the_senders_phone(tenant, bot, send):
+    contact = {"phone_number": "+79990000000", "first_name": "Борис", "user_id": 777}
+    assert send(bot, private(900004, contact=contact)).status_code == 200
+    (lead,) = leads_of(tenant)
+    assert lead.phone == ""
+    assert lead.message == "[contact] Борис +79990000000"
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        (
+            {
+                "photo": [
+                    {"file_id": "AgAD1", "file_unique_id": "u1", "width": 90, "height": 67},
+                    {"file_id": "AgAD2", "file_unique_id": "u2", "width": 1280, "height": 960},
+                ],
+                "caption": "Вот такой шкаф нужен",
+            },
+            "[photo] Вот такой шкаф нужен",
+        ),
+        (
+            {"document": {"file_id": "BQAD", "file_unique_id": "u3", "file_name": "ТЗ.pdf"}},
+            "[document] ТЗ.pdf",
+        ),
+        (
+            {"voice": {"file_id": "AwAD", "file_unique_id": "u4", "duration": 7}},
+            "[voice]",
+        ),
+        (
+            {
+                "sticker": {
+                    "file_id": "CAAC",
+                    "file_unique_id": "u5",
+                    "emoji": "👍",
+                    "type": "regular",
+                }
+            },
+            "[sticker] 👍",
+        ),
+    ],
+)
+def test_messages_without_text_reach_the_timeline_described(tenant, bot, send, fields, text):
+    assert send(bot, private(900005, **fields)).status_code == 200
+    (lead,) = leads_of(tenant)
+    assert lead.message == text
+    (received,) = _timeline(tenant, "lead.inquiry")
+    assert received.data["message"] == text
+
+
+def test_an_edited_message_updates_the_message(tenant, bot, send):
+    send(bot, private(900010, message_id=42, text="Нужна доставка в Казань"))
+    edit = private(900011, message_id=42, text="Нужна доставка в Самару", edit_date=1767225700)
+    edit["edited_message"] = edit.pop("message")
+    assert send(bot, edit).status_code == 200
+    again = private(900012, message_id=42, text="Нужна доставка в Самару, срочно")
+    again["edited_message"] = again.pop("message")
+    send(bot, again)
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару, срочно"
+    _first, edited, edited_again = events_of(bot)
+    assert (edited.status, edited.outcome, edited.lead_id) == (
+        Status.DONE,
+        Outcome.UPDATED,
+        lead.pk,
+    )
+    assert edited_again.outcome == Outcome.UPDATED
+    edits = _timeline(tenant, "inbound.edited")
+    assert [(e.data["old"], e.data["message"]) for e in edits] == [
+        ("Нужна доставка в Казань", "Нужна доставка в Самару"),
+        ("Нужна доставка в Самару", "Нужна доставка в Самару, срочно"),
+    ]
+    assert all(e.target_id == lead.pk for e in edits)
+
+
+def test_an_edit_processed_before_its_message_waits_for_it(tenant, bot):
+    edit = private(900015, message_id=8, text="Нужна доставка в Самару")
+    edit["edited_message"] = edit.pop("message")
+    with tenant_context(tenant):  # stored, not processed yet (nothing runs on commit here)
+        original, _created = services.event_accept(
+            channel=bot, raw=RawDelivery(body=json.dumps(private(900014, message_id=8)).encode())
+        )
+        edited, _created = services.event_accept(
+            channel=bot, raw=RawDelivery(body=json.dumps(edit).encode())
+        )
+    assert services.event_process(tenant_id=tenant.pk, event_id=edited.pk) is not None
+    assert services.event_process(tenant_id=tenant.pk, event_id=original.pk) is None
+    assert services.event_process(tenant_id=tenant.pk, event_id=edited.pk) is None
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару"
+    assert [e.outcome for e in events_of(bot)] == [Outcome.CREATED, Outcome.UPDATED]
+
+
+def test_an_edit_of_an_unknown_message_is_ignored(tenant, bot, send):
+    edit = private(900013, message_id=7, text="исправлено")
+    edit["edited_message"] = edit.pop("message")
+    assert send(bot, edit).status_code == 200
+    (event,) = events_of(bot)
+    assert event.status == Status.IGNORED
+    assert leads_of(tenant) == []
+
+
+def test_in_simple_mode_a_message_opens_a_deal_and_its_edit_goes_to_the_deal(
+    tenant, admin, bot, send
+):
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(bot, private(900020, message_id=5, text="Хочу заказать"))
+    edit = private(900021, message_id=5, text="Хочу заказать два")
+    edit["edited_message"] = edit.pop("message")
+    send(bot, edit)
+    with tenant_context(tenant):
+        (deal,) = Deal.objects.select_related("contact")
+        assert deal.contact.telegram == "5550001"
+    assert events_of(bot)[1].outcome == Outcome.UPDATED
+    (edited,) = _timeline(tenant, "inbound.edited")
+    assert edited.target_id == deal.pk
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {
+            "update_id": 900030,
+            "message": {
+                "message_id": 3,
+                "from": ANNA,
+                "chat": {"id": -1001234567890, "title": "Клиенты", "type": "supergroup"},
+                "date": 1767225600,
+                "text": "Всем привет",
+            },
+        },
+        {
+            "update_id": 900031,
+            "message": {
+                "message_id": 4,
+                "from": ANNA,
+                "chat": {"id": -4012345, "title": "Отдел", "type": "group"},
+                "date": 1767225600,
+                "text": "Привет",
+            },
+        },
+        {
+            "update_id": 900032,
+            "callback_query": {
+                "id": "4382bfdwdsb323b2d9",
+                "from": ANNA,
+                "chat_instance": "-8734568654",
+                "data": "price",
+            },
+        },
+        {
+            "update_id": 900033,
+            "my_chat_member": {
+                "chat": {"id": 5550001, "first_name": "Анна", "type": "private"},
+                "from": ANNA,
+                "date": 1767225600,
+                "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": True}},
+                "new_chat_member": {"status": "kicked", "user": {"id": 1, "is_bot": True}},
+            },
+        },
+        {
+            "update_id": 900034,
+            "channel_post": {
+                "message_id": 9,
+                "sender_chat": {"id": -100777, "title": "Новости", "type": "channel"},
+                "chat": {"id": -100777, "title": "Новости", "type": "channel"},
+                "date": 1767225600,
+                "text": "Анонс",
+            },
+        },
+    ],
+    ids=["supergroup", "group", "callback_query", "my_chat_member", "channel_post"],
+)
+def test_group_chats_and_other_update_types_are_recorded_and_ignored(tenant, bot, send, update):
+    assert send(bot, update).status_code == 200
+    (event,) = events_of(bot)
+    assert event.status == Status.IGNORED
+    assert event.detail
+    assert event.key == f"update:{update['update_id']}"
+    assert leads_of(tenant) == []
+
+
+def test_the_same_update_twice_makes_one_event_and_one_lead(tenant, bot, send):
+    assert send(bot, private(900040)).status_code == 200
+    assert send(bot, private(900040)).status_code == 200
+    assert len(events_of(bot)) == 1
+    assert len(leads_of(tenant)) == 1
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-secret"])
+def test_a_wrong_or_missing_secret_header_is_refused(tenant, bot, send, secret):
+    response = send(bot, private(900050), secret=secret)
+    assert response.status_code == 403
+    assert events_of(bot) == []
+    assert leads_of(tenant) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        '["update_id", 1]',
+        '{"message": {"message_id": 1}}',
+        '{"update_id": "12", "message": {}}',
+        '{"update_id": 12, "message": {"message_id": 1, "text": "нет чата"}}',
+    ],
+    ids=["not-json", "not-object", "no-update-id", "string-update-id", "no-chat"],
+)
+def test_a_malformed_update_is_rejected_and_kept(tenant, bot, send, body):
+    response = send(bot, body=body)
+    assert response.status_code == 400
+    (event,) = events_of(bot)
+    assert event.status == Status.REJECTED
+    assert event.detail
+    assert leads_of(tenant) == []
+
+
+def test_only_the_webhook_path_receives(bot, send):
+    url = reverse("inbound", kwargs={"token": bot.token})
+    assert Client().get(url).status_code == 405
+    assert send(bot, private(1), path="other").status_code == 404
+    assert events_of(bot) == []
+
+
+def test_a_second_message_from_the_same_person_joins_the_first_lead(tenant, bot, send):
+    send(bot, private(900060, message_id=1, text="Здравствуйте"))
+    send(bot, private(900061, message_id=2, text="Есть доставка в Казань?"))
+    (lead,) = leads_of(tenant)
+    _first, second = events_of(bot)
+    assert second.lead_id == lead.pk
+    assert second.outcome == Outcome.ATTACHED
+    with tenant_context(tenant):  # the second text is on the lead's timeline
+        texts = [e.data.get("message") for e in TimelineEvent.objects.filter(target_id=lead.pk)]
+    assert "Есть доставка в Казань?" in texts
+
+
+def test_bots_of_two_tenants_stay_apart(
+    tenant, other_tenant, other_admin, client_for, bot, telegram_api, send
+):
+    with tenant_context(other_tenant):
+        theirs = channel_create(
+            actor=other_admin, kind="telegram", name="Telegram", config={"bot_token": OTHER_TOKEN}
+        )
+    # One tenant's secret does not open the other's endpoint.
+    assert send(bot, private(900070), secret=theirs.secret).status_code == 403
+    assert send(theirs, private(900070)).status_code == 200
+    assert send(bot, private(900070)).status_code == 200  # the same update_id, another bot
+    assert len(leads_of(tenant)) == 1
+    assert len(leads_of(other_tenant)) == 1
+    assert len(events_of(bot)) == 1
+    assert len(events_of(theirs)) == 1
+    client = client_for(other_admin)
+    assert client.get(f"{_base(tenant)}{bot.pk}/").status_code in (403, 404)
+    assert client.get(f"{_base(other_tenant)}{bot.pk}/").status_code == 404
+    assert client.post(f"{_base(other_tenant)}{bot.pk}/rotate/").status_code == 404
+    assert [c.token for c in telegram_api.calls_of("setWebhook")] == [TOKEN, OTHER_TOKEN]
