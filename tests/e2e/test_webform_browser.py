@@ -32,18 +32,33 @@ PAGE = """<!doctype html>
 """
 
 
-class _Site(BaseHTTPRequestHandler):
-    """A customer's site on another origin: one page that embeds the widget."""
+PLAIN = """<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><title>Контакты</title></head>
+<body>
+<form action="{action}" method="post">
+  <label>Имя <input name="Имя"></label>
+  <label>Телефон <input name="Телефон" type="tel"></label>
+  <label>Город <input name="Город"></label>
+  <input name="website" tabindex="-1" autocomplete="off" hidden>
+  <button>Отправить</button>
+</form>
+</body></html>
+"""
 
-    page = b""
+
+class _Site(BaseHTTPRequestHandler):
+    """A customer's site on another origin: a page with the widget, one with a plain form."""
+
+    pages: dict[str, bytes] = {}
     timeout = 10  # a stuck connection cannot hold the server (and the test) forever
 
     def do_GET(self) -> None:
-        self.send_response(200)
+        page = self.pages.get(self.path.split("?")[0], b"")
+        self.send_response(200 if page else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.page)))
+        self.send_header("Content-Length", str(len(page)))
         self.end_headers()
-        self.wfile.write(self.page)
+        self.wfile.write(page)
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: no access log
         pass
@@ -89,8 +104,12 @@ def shop(site, live_server):
                 "consent_text": "Согласен на обработку персональных данных",
             },
         )
-    src = f"{live_server.url}/in/{channel.token}/widget.js"
-    server.RequestHandlerClass.page = PAGE.format(src=src, token=channel.token).encode()
+    endpoint = f"{live_server.url}/in/{channel.token}/"
+    server.RequestHandlerClass.pages = {
+        "/okna": PAGE.format(src=endpoint + "widget.js", token=channel.token).encode(),
+        "/contacts": PLAIN.format(action=endpoint).encode(),
+        "/": "<!doctype html><title>Окна</title><h1>Окна на заказ</h1>".encode(),
+    }
     return {"tenant": tenant, "manager": manager, "channel": channel, "origin": origin}
 
 
@@ -163,3 +182,39 @@ def test_a_widget_on_another_site_puts_a_lead_into_the_open_inbox(new_page, shot
     inbox.screenshot(path=shots / "06-inbox-after.png", full_page=True)
     with tenant_context(shop["tenant"]):
         assert Channel.objects.get(pk=shop["channel"].pk).events.count() == 2  # 400 + done
+
+
+def test_a_plain_html_form_on_another_site_gets_the_thank_you_page(new_page, shots, shop):
+    visitor = new_page()
+    visitor.goto(f"{shop['origin']}/contacts")
+    visitor.fill("input[name=Имя]", "Пётр")
+    visitor.fill("input[name=Телефон]", "8 916 700-00-01")
+    visitor.fill("input[name=Город]", "Тверь")
+    visitor.screenshot(path=shots / "01-plain-form.png", full_page=True)
+    visitor.click("button")
+    expect(visitor.locator("[data-testid=webform-thanks]")).to_have_text(
+        "Спасибо! Перезвоним за 5 минут."
+    )
+    visitor.screenshot(path=shots / "02-thanks-page.png", full_page=True)
+    # Browsers send only the origin as Referer to another site: back to its home page.
+    visitor.click(f"a[href='{shop['origin']}/']")
+    visitor.wait_for_url(f"{shop['origin']}/")
+    with tenant_context(shop["tenant"]):
+        lead = Lead.objects.get(name="Пётр")
+    assert lead.phone_e164 == "+79167000001"
+    assert lead.message == "Город: Тверь"
+
+
+def test_the_channel_page_shows_the_snippet_and_tilda_steps(new_page, shots, shop):
+    with tenant_context(shop["tenant"]):
+        admin = Membership.objects.select_related("user").get(role__kind="admin")
+    page = new_page()
+    _log_in(page, admin.user.email)
+    page.goto(f"/shop/settings/channels/{shop['channel'].pk}/")
+    token = shop["channel"].token
+    expect(page.locator("[data-testid=webform-snippet]")).to_contain_text(
+        f'/in/{token}/widget.js" data-channel="{token}" async'
+    )
+    expect(page.locator("[data-testid=webform-origins]")).to_have_text(shop["origin"])
+    expect(page.locator("[data-testid=webform-tilda-url]")).to_contain_text(f"/in/{token}/")
+    page.screenshot(path=shots / "01-channel-page.png", full_page=True)
