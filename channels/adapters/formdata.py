@@ -301,7 +301,10 @@ def read_submission(
     pairs: list[tuple[str, str]], *, config: dict[str, Any], headers: dict[str, str]
 ) -> Submission:
     """Sort the submitted pairs into a message (not yet validated: see `require_contact`)."""
-    mapping = parse_mapping(config.get("field_mapping") or "")
+    try:
+        mapping = parse_mapping(config.get("field_mapping") or "")
+    except ValueError as error:  # set around the settings form: kept as rejected, replayable
+        raise Rejected(str(error)) from None
     honeypot_key = label_key(config.get("honeypot") or DEFAULT_HONEYPOT)
     found: dict[str, list[tuple[str, str]]] = {}
     custom: dict[str, str] = {}

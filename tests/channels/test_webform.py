@@ -287,10 +287,14 @@ def test_a_malformed_email_beside_a_good_phone_is_kept_in_the_message(tenant, we
     assert "email: anna@" in lead.message
 
 
-def test_a_malformed_body_is_rejected(tenant, web_form, deliver):
+def test_a_malformed_body_is_rejected(tenant, admin, web_form, deliver):
     assert deliver(web_form, body="{not json").status_code == 400
     assert deliver(web_form, body="[1, 2]").status_code == 400
-    assert [e.status for e in events_of(web_form)] == [Status.REJECTED, Status.REJECTED]
+    # A mapping broken behind the settings form's back refuses visibly, not with a 500.
+    reconfigure(web_form, admin, field_mapping="a = salary")
+    assert deliver(web_form, {"phone": "+79990000001"}).status_code == 400
+    assert [e.status for e in events_of(web_form)] == [Status.REJECTED] * 3
+    assert "salary" in events_of(web_form)[2].detail
 
 
 def test_a_filled_honeypot_is_spam_answered_like_a_success(tenant, admin, web_form, deliver):
