@@ -4,7 +4,8 @@ Reliability (DESIGN §5, NOTES "Celery and Redis"): a delivery is stored before 
 answers 2xx and enqueued only after that commit; a failed publish leaves it pending for the
 sweeper. Processing claims the event in its own committed transaction (attempts counter),
 then does the work under a row lock, so redelivery, a sweeper re-enqueue and a second
-worker cannot process it twice; after MAX_ATTEMPTS it ends `failed`, re-playable by admins.
+worker cannot process it twice (a duplicate finding the row locked leaves at once rather
+than hold a worker process); after MAX_ATTEMPTS it ends `failed`, re-playable by admins.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from channels.models import Channel, ChannelRoute, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
 from crm.models import Membership, Tenant
+from crm.services import system_actor
 from crm.tenancy import tenant_context
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,10 @@ def channel_create(
         except IntegrityError:
             raise DomainError(_("A channel with this name already exists.")) from None
         ChannelRoute.objects.create(token=channel.token, tenant=actor.tenant, channel_id=channel.pk)
+        # The robot member that processes the deliveries exists before the first one: made
+        # inside a delivery's transaction, it would hold every other delivery of the tenant
+        # (they wait on its uncommitted row) until that one commits.
+        system_actor(actor.tenant)
         adapter.on_save(channel)
     return channel
 
@@ -220,26 +225,35 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
     tenant = Tenant.objects.get(pk=tenant_id)
     now = timezone.now()
     with tenant_context(tenant):
-        claimed = InboundEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+        # A locked event is being claimed or processed by another attempt (a duplicate
+        # message): leave it to that one instead of waiting for it with a worker process.
+        attempts = (
+            InboundEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_id, status=Status.PENDING)
+            .values_list("attempts", flat=True)
+            .first()
         )
-        if not claimed:
+        if attempts is None:
             return None
-        attempts = InboundEvent.objects.values_list("attempts", flat=True).get(pk=event_id)
+        attempts += 1
         if attempts > MAX_ATTEMPTS:  # killed mid-task again and again: give up, visibly
             InboundEvent.objects.filter(pk=event_id).update(
                 status=Status.FAILED,
                 detail=_("Gave up after %(count)s attempts.") % {"count": MAX_ATTEMPTS},
             )
             return None
+        InboundEvent.objects.filter(pk=event_id).update(
+            attempts=attempts, next_attempt_at=now + LEASE
+        )
     try:
         with tenant_context(tenant):
             event = (
-                InboundEvent.objects.select_for_update(of=("self",))
+                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related("channel", "channel__tenant", "channel__default_owner")
-                .get(pk=event_id)
+                .filter(pk=event_id, status=Status.PENDING)
+                .first()
             )
-            if event.status != Status.PENDING:
+            if event is None:
                 return None
             pipeline.process(event)
             event.processed_at = timezone.now()

@@ -5,13 +5,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 app = Celery("voronka")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _recycle_db_connections(sender: Task | None = None, **kwargs: Any) -> None:
+    """Workers keep their database connection between tasks (CELERY_DB_REUSE_MAX) and drop
+    it by Django's rules, as a request does: older than CONN_MAX_AGE, or unusable."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()
 
 
 class TenantTask(Task):
