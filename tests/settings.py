@@ -23,7 +23,14 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Tasks run in-process by default; tests with a real worker on Redis turn this off.
-CELERY_TASK_ALWAYS_EAGER = True
+if os.environ.get("TEST_LIVE_STACK") == "1":
+    # The web server and the Celery worker that tests/channels/test_worker.py runs as
+    # subprocesses: tasks go through Redis (REDIS_URL) on that test's own queue, and the
+    # cache is Redis, as in production.
+    CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Tasks run in-process.
+    CELERY_TASK_ALWAYS_EAGER = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
