@@ -58,3 +58,9 @@ messages: $(STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	$(PY) -m bench.run --leads $${BENCH_LEADS:-1000000}
+
+# Ingestion benchmark on PostgreSQL + Redis + wrk (bench/README.md, "Ingestion"):
+# BENCH_DELIVERIES=5000 make bench-ingest
+.PHONY: bench-ingest
+bench-ingest: $(STAMP)
+	$(PY) -m bench.ingest.run --deliveries $${BENCH_DELIVERIES:-5000}

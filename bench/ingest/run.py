@@ -1,0 +1,544 @@
+"""The ingestion benchmark: `make bench-ingest` (BENCH_DELIVERIES deliveries a phase, 5000).
+
+1. creates the database `voronka_bench_ingest` when missing, migrates it as the owner,
+   collects static files, empties the benchmark's Redis database, and prepares the tenant
+   `ingest`, its API channel and the floor's table (bench/ingest/setup.py);
+2. starts gunicorn (2 sync workers, production settings, the application role) on
+   127.0.0.1:BENCH_INGEST_PORT and a Celery worker (prefork, 2 processes) on Redis;
+3. floor: N one-row-insert tasks, each `.apply_async` timed, then tasks/s until all rows exist;
+4. the inbox of a manager, idle: server time of sequential requests;
+5. paced: N distinct deliveries POSTed at a constant --rate (200/s) by an open-loop client,
+   the inbox requested meanwhile; endpoint latency, end-to-end leads/s (first delivery until
+   every lead exists), lost and duplicated leads;
+6. burst: wrk posting distinct deliveries as fast as the endpoint takes them (post.lua):
+   deliveries/s accepted, end-to-end leads/s, the inbox meanwhile, lost and duplicated;
+7. writes bench/results/<date>-ingest-<N>-<commit>.{json,md}, adds a row to the "Ingestion"
+   table of bench/README.md and checks the budgets (exit status 1 when one is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+from celery import Celery
+from psycopg import conninfo
+
+from bench.measure import Latency, Server, latency, login
+from bench.plan import BENCH_PASSWORD, label
+from bench.run import (
+    BENCH,
+    BIN,
+    ROOT,
+    commit,
+    create_database,
+    django_env,
+    machine,
+    run,
+    start_gunicorn,
+    stop_gunicorn,
+)
+
+OWNER_URL = "postgres://voronka_owner:voronka_owner@127.0.0.1:5432/voronka_bench_ingest"
+APP_URL = "postgres://voronka_app:voronka_app@127.0.0.1:5432/voronka_bench_ingest"
+REDIS_URL = "redis://127.0.0.1:6379/9"
+README_BEGIN = "<!-- ingest:begin -->"
+README_END = "<!-- ingest:end -->"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    timing = Latency(samples)
+    return {
+        "n": len(samples),
+        "p50": round(timing.percentile(50), 2),
+        "p99": round(timing.percentile(99), 2),
+        "max": round(max(samples), 2),
+    }
+
+
+def wait_until(check: Any, seconds: float, what: str) -> float:
+    """Poll `check` every 20 ms until true; the monotonic time it became true."""
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds / 0.02) + 1):
+        if check():
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    raise SystemExit(f"waited {seconds:.0f} s for {what}")
+
+
+class Database:
+    """Counting rows as the owner role (it bypasses row-level security)."""
+
+    def __init__(self, url: str, tenant_id: int) -> None:
+        self.connection = psycopg.connect(url, autocommit=True)
+        self.tenant_id = tenant_id
+
+    def floor_rows(self) -> int:
+        return self.connection.execute("SELECT count(*) FROM bench_floor_row").fetchone()[0]
+
+    def leads(self, run_id: str) -> int:
+        return self.connection.execute(
+            "SELECT count(*) FROM leads_lead WHERE tenant_id = %s AND utm_campaign = %s",
+            [self.tenant_id, run_id],
+        ).fetchone()[0]
+
+    def outcome(self, run_id: str) -> dict[str, Any]:
+        """What became of the run's deliveries: events by status, leads, duplicates, the
+        time each event waited from being stored to being processed."""
+        rows = self.connection.execute(
+            "SELECT status, count(*) FROM channels_inboundevent WHERE tenant_id = %s "
+            "AND message->'utm'->>'utm_campaign' = %s GROUP BY status",
+            [self.tenant_id, run_id],
+        ).fetchall()
+        leads, phones = self.connection.execute(
+            "SELECT count(*), count(DISTINCT phone_e164) FROM leads_lead "
+            "WHERE tenant_id = %s AND utm_campaign = %s",
+            [self.tenant_id, run_id],
+        ).fetchone()
+        waits = [
+            row[0]
+            for row in self.connection.execute(
+                "SELECT extract(epoch FROM processed_at - created_at) * 1000 "
+                "FROM channels_inboundevent WHERE tenant_id = %s "
+                "AND message->'utm'->>'utm_campaign' = %s AND processed_at IS NOT NULL",
+                [self.tenant_id, run_id],
+            ).fetchall()
+        ]
+        events = dict(rows)
+        return {
+            "events": events,
+            "stored": sum(events.values()),
+            "leads": leads,
+            "distinct_phones": phones,
+            "queue_ms": percentiles([float(w) for w in waits]),
+        }
+
+
+class InboxSampler:
+    """Sequential inbox requests in a thread until stopped: the inbox during a burst."""
+
+    def __init__(self, server: Server, path: str, cookie: str) -> None:
+        self.server, self.path, self.cookie = server, path, cookie
+        self.samples: list[float] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            began = time.perf_counter()
+            self.server.get_ok(self.path, self.cookie)
+            self.samples.append((time.perf_counter() - began) * 1000)
+
+    def __enter__(self) -> InboxSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=60)
+
+
+def delivery(n: int, run_id: str) -> bytes:
+    return json.dumps(
+        {
+            "name": f"Нагрузка {n}",
+            "phone": f"+79{n:09d}",
+            "email": f"p{n}@{run_id}.ingest.bench",
+            "utm_campaign": run_id,
+            "message": "Хочу узнать цену",
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def paced(
+    server: Server, path: str, secret: str, *, count: int, rate: float, clients: int, base: int
+) -> tuple[str, dict[str, Any]]:
+    """POST `count` distinct deliveries at `rate`/s (open loop: each request has its
+    scheduled time, so a slow answer does not delay the next ones' schedule)."""
+    run_id = f"paced-{uuid.uuid4().hex[:10]}"
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
+    results: list[tuple[float, float, float, int]] = []
+    lock = threading.Lock()
+    cursor = iter(range(count))
+    start = time.monotonic() + 0.5
+
+    def client() -> None:
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            scheduled = start + i / rate
+            time.sleep(max(0.0, scheduled - time.monotonic()))
+            began = time.monotonic()
+            try:
+                status = server.request(
+                    path, method="POST", body=delivery(base + i, run_id), headers=headers
+                )[0]
+            except Exception:  # counted as refused
+                status = 0
+            ended = time.monotonic()
+            with lock:
+                results.append((scheduled, began, ended, status))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=count / rate + 120)
+    accepted = sum(1 for r in results if r[3] == 202)
+    last = max(r[2] for r in results)
+    return run_id, {
+        "sent": len(results),
+        "accepted": accepted,
+        "refused": len(results) - accepted,
+        "start": start,
+        "rate": round(len(results) / (last - start), 1),
+        "latency_ms": percentiles([(r[2] - r[1]) * 1000 for r in results]),
+        # From each request's scheduled time: includes waiting for a free client thread.
+        "latency_from_schedule_ms": percentiles([(r[2] - r[0]) * 1000 for r in results]),
+    }
+
+
+def burst(
+    url: str, secret: str, *, count: int, threads: int, connections: int, base: int
+) -> tuple[str, dict[str, Any]]:
+    """wrk posting distinct deliveries back to back until `count` answers."""
+    run_id = f"burst-{uuid.uuid4().hex[:10]}"
+    env = dict(
+        os.environ,
+        INGEST_TOKEN=secret,
+        INGEST_RUN=run_id,
+        INGEST_PHONE_BASE=str(base),
+        INGEST_STRIDE=str(count + connections),
+        INGEST_LIMIT=str(math.ceil(count / threads)),
+    )
+    began = time.monotonic()
+    output = subprocess.run(  # noqa: S603 - a fixed command line
+        [
+            shutil.which("wrk") or "wrk",
+            f"--threads={threads}",
+            f"--connections={connections}",
+            f"--duration={max(10, math.ceil(count / 20))}s",
+            "--latency",
+            f"--script={BENCH / 'ingest' / 'post.lua'}",
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"^INGEST (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"wrk printed no result:\n{output}")
+    result = json.loads(match.group(1))
+    result["start"] = began
+    result["rate"] = round(result["requests"] / result["seconds"], 1)
+    return run_id, result
+
+
+def settle(db: Database, run_id: str, start: float, sent: int, seconds: float) -> dict[str, Any]:
+    """Wait until every stored delivery of the run is processed; end-to-end figures."""
+
+    def finished() -> bool:
+        outcome = db.outcome(run_id)
+        return outcome["stored"] >= sent and outcome["events"].get("pending", 0) == 0
+
+    done = wait_until(finished, seconds, f"the deliveries of {run_id} to be processed")
+    outcome = db.outcome(run_id)
+    accepted = max(sent, outcome["stored"])
+    outcome["e2e_seconds"] = round(done - start, 2)
+    outcome["e2e_leads_per_s"] = round(outcome["leads"] / (done - start), 1)
+    outcome["lost"] = accepted - outcome["distinct_phones"]
+    outcome["duplicated"] = outcome["leads"] - outcome["distinct_phones"]
+    return outcome
+
+
+def floor(broker: str, db: Database, count: int) -> dict[str, Any]:
+    """`count` one-row-insert tasks: the cost of each `.apply_async`, then tasks/s."""
+    with Celery("bench", broker=broker, set_as_current=False) as client:
+        client.conf.broker_transport_options = {"visibility_timeout": 3600, "max_retries": 0}
+        client.conf.task_serializer = "json"
+        task = client.signature("bench.floor_insert")
+        task.apply_async(args=[-1])  # the connection, and proof the worker runs
+        wait_until(lambda: db.floor_rows() == 1, 120, "the Celery worker to start")
+        enqueue: list[float] = []
+        start = time.monotonic()
+        for n in range(count):
+            began = time.perf_counter()
+            task.apply_async(args=[n])
+            enqueue.append((time.perf_counter() - began) * 1000)
+        done = wait_until(lambda: db.floor_rows() == count + 1, 60 + count / 20, "floor rows")
+    return {
+        "tasks": count,
+        "tasks_per_s": round(count / (done - start), 1),
+        "enqueue_ms": {**percentiles(enqueue), "mean": round(sum(enqueue) / len(enqueue), 3)},
+    }
+
+
+def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(  # noqa: S603 - our own command
+            [
+                str(BIN / "celery"),
+                "-A",
+                "bench.ingest.worker",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown of our worker (SIGTERM to its PID), SIGKILL after 60 s."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=30)
+
+
+def budgets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    idle, during = r["inbox_idle"]["p99"], r["inbox_burst"]["p99"]
+    lost = r["paced"]["lost"] + r["burst"]["lost"]
+    duplicated = r["paced"]["duplicated"] + r["burst"]["duplicated"]
+    refused = r["paced"]["refused"] + r["burst"]["refused"]
+    return [
+        {
+            "budget": "endpoint p99 ≤ 50 ms at 200 deliveries/s",
+            "value": f"{r['paced']['latency_ms']['p99']} ms at {r['paced']['rate']}/s",
+            "ok": r["paced"]["latency_ms"]["p99"] <= 50 and r["paced"]["rate"] >= 190,
+        },
+        {
+            "budget": "end-to-end ≥ 150 leads/s",
+            "value": f"{r['paced']['e2e_leads_per_s']} leads/s",
+            "ok": r["paced"]["e2e_leads_per_s"] >= 150,
+        },
+        {
+            "budget": "enqueueing ≤ 2 ms",
+            "value": f"p50 {r['floor']['enqueue_ms']['p50']} ms",
+            "ok": r["floor"]["enqueue_ms"]["p50"] <= 2,
+        },
+        {
+            "budget": "zero lost, duplicated or refused deliveries",
+            "value": f"{lost} lost, {duplicated} duplicated, {refused} refused",
+            "ok": lost == duplicated == refused == 0,
+        },
+        {
+            "budget": "inbox p99 during a burst ≤ 2× idle",
+            "value": f"{during} ms vs {idle} ms",
+            "ok": during <= 2 * idle,
+        },
+    ]
+
+
+def readme_row(report: dict[str, Any]) -> str:
+    r = report["results"]
+    missed = [b["budget"] for b in report["budgets"] if not b["ok"]]
+    cells = [
+        report["date"],
+        f"`{report['commit']}`",
+        str(report["settings"]["deliveries"]),
+        f"{r['paced']['latency_ms']['p50']:g} / {r['paced']['latency_ms']['p99']:g}",
+        f"{r['paced']['rate']:g}",
+        f"{r['paced']['e2e_leads_per_s']:g}",
+        f"{r['burst']['rate']:g}",
+        f"{r['burst']['e2e_leads_per_s']:g}",
+        f"{r['floor']['tasks_per_s']:g}",
+        f"{r['floor']['enqueue_ms']['p50']:g} / {r['floor']['enqueue_ms']['p99']:g}",
+        f"{r['inbox_idle']['p99']:g} / {r['inbox_burst']['p99']:g}",
+        f"{r['paced']['lost'] + r['burst']['lost']} / "
+        f"{r['paced']['duplicated'] + r['burst']['duplicated']}",
+        "all met" if not missed else f"{len(missed)} missed",
+        report.get("note", ""),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def update_readme(row: str) -> None:
+    """Put the run's row first in the "Ingestion" results table of bench/README.md."""
+    readme = BENCH / "README.md"
+    head, rest = readme.read_text().split(README_BEGIN, 1)
+    table, tail = rest.split(README_END, 1)
+    lines = [line for line in table.strip().splitlines() if line.startswith("|")]
+    table = "\n".join([*lines[:2], row, *lines[2:]])
+    readme.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Ingestion benchmark — {report['date']}",
+        "",
+        f"Commit `{report['commit']}`; {report['machine']['cpu']}, {report['machine']['memory']};"
+        f" Python {report['machine']['python']}. Settings: `{json.dumps(report['settings'])}`."
+        + (f" Note: {report['note']}." if report.get("note") else ""),
+        "",
+        "```json",
+        json.dumps(report["results"], ensure_ascii=False, indent=1),
+        "```",
+        "",
+        "| budget | measured | |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
+        for b in report["budgets"]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=int(os.environ.get("BENCH_DELIVERIES", 5000)),
+        help="deliveries in each phase (paced, burst) and floor tasks",
+    )
+    parser.add_argument("--rate", type=float, default=200, help="paced deliveries per second")
+    parser.add_argument("--clients", type=int, default=16, help="threads of the paced client")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--wrk-connections", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--inbox-requests", type=int, default=100, help="idle inbox requests")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_INGEST_PORT", 8766)))
+    parser.add_argument("--note", default="", help="a remark for the results row")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install wrk")
+
+    owner_url = os.environ.get("BENCH_INGEST_OWNER_URL", OWNER_URL)
+    app_url = os.environ.get("BENCH_INGEST_APP_URL", APP_URL)
+    broker = os.environ.get("BENCH_INGEST_REDIS_URL", REDIS_URL)
+    app_role = conninfo.conninfo_to_dict(app_url)["user"]
+    owner_env, app_env = django_env(owner_url, app_role), django_env(app_url, app_role)
+    for env in (owner_env, app_env):
+        env["REDIS_URL"] = broker
+
+    create_database(owner_url)
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], owner_env)
+    run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], owner_env)
+    redis.Redis.from_url(broker).flushdb()  # the benchmark's own Redis database
+    setup = json.loads(
+        subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "bench.ingest.setup", app_role],
+            cwd=ROOT,
+            env=owner_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    db = Database(owner_url, setup["tenant_id"])
+    served = commit()
+    logs = Path(tempfile.gettempdir())
+    server = Server("127.0.0.1", args.port)
+    endpoint = f"/in/{setup['token']}/"
+    inbox = f"/{setup['slug']}/leads/inbox/"
+    n = args.deliveries
+    settle_seconds = 120 + n / 20
+
+    gunicorn = start_gunicorn(app_env, args.port, logs / "bench-ingest-gunicorn.log")
+    worker = start_worker(app_env, args.concurrency, logs / "bench-ingest-worker.log")
+    try:
+        print(f"Floor: {n} one-row-insert tasks…", flush=True)
+        results: dict[str, Any] = {"floor": floor(broker, db, n)}
+        print(f"  {results['floor']}", flush=True)
+        cookie = login(server, setup["email"], BENCH_PASSWORD)
+        results["inbox_idle"] = latency(
+            server, inbox, cookie, count=args.inbox_requests, warmup=5, limit_s=120
+        ).summary()
+        print(f"Inbox, idle: {results['inbox_idle']}", flush=True)
+
+        print(f"Paced: {n} deliveries at {args.rate:g}/s…", flush=True)
+        with InboxSampler(server, inbox, cookie) as paced_inbox:
+            run_id, sent = paced(
+                server,
+                endpoint,
+                setup["secret"],
+                count=n,
+                rate=args.rate,
+                clients=args.clients,
+                base=setup["phone_base"],
+            )
+            outcome = settle(db, run_id, sent["start"], sent["accepted"], settle_seconds)
+        results["paced"] = {**sent, **outcome, "run": run_id}
+        print(f"  {results['paced']}", flush=True)
+
+        print(f"Burst: {n} deliveries with wrk…", flush=True)
+        with InboxSampler(server, inbox, cookie) as burst_inbox:
+            run_id, sent = burst(
+                f"http://127.0.0.1:{args.port}{endpoint}",
+                setup["secret"],
+                count=n,
+                threads=args.wrk_threads,
+                connections=args.wrk_connections,
+                base=setup["phone_base"] + n,
+            )
+            outcome = settle(db, run_id, sent["start"], sent["accepted"], settle_seconds)
+        results["burst"] = {**sent, **outcome, "run": run_id}
+        print(f"  {results['burst']}", flush=True)
+        results["inbox_paced"] = percentiles(paced_inbox.samples)
+        results["inbox_burst"] = percentiles(burst_inbox.samples)
+        print(f"Inbox, paced: {results['inbox_paced']}; burst: {results['inbox_burst']}")
+    finally:
+        stop_worker(worker)
+        stop_gunicorn(gunicorn)
+
+    now = datetime.now(UTC)
+    report = {
+        "date": now.strftime("%Y-%m-%d"),
+        "commit": served,
+        "machine": machine(),
+        "settings": {k: v for k, v in vars(args).items() if k != "note"},
+        "note": args.note,
+        "results": results,
+    }
+    report["budgets"] = budgets(results)
+    stem = BENCH / "results" / f"{report['date']}-ingest-{label(n)}-{served.replace('+', '-')}"
+    stem.parent.mkdir(exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    stem.with_suffix(".md").write_text(markdown(report))
+    update_readme(readme_row(report))
+    print()
+    print(readme_row(report))
+    for item in report["budgets"]:
+        print(f"  {'met   ' if item['ok'] else 'MISSED'} {item['budget']}: {item['value']}")
+    print(f"Details: {stem.with_suffix('.md').relative_to(ROOT)}")
+    if not all(item["ok"] for item in report["budgets"]):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
