@@ -316,9 +316,9 @@ def all_finished(channel: Channel, count: int) -> Callable[[], bool]:
     return check
 
 
-def inbound_records(tenant) -> int:
+def inquiry_records(tenant) -> int:
     with tenant_context(tenant):
-        return TimelineEvent.objects.filter(kind="inbound.received").count()
+        return TimelineEvent.objects.filter(kind="lead.inquiry").count()
 
 
 def lead(n: int, **extra: Any) -> dict[str, Any]:
@@ -353,7 +353,7 @@ def test_the_same_delivery_twice_or_twenty_times_at_once_makes_one_lead(live, te
     leads = leads_of(tenant)
     assert len(leads) == 2
     assert {e.lead_id for e in events} == {lead.pk for lead in leads}
-    assert inbound_records(tenant) == 2
+    assert inquiry_records(tenant) == 2
 
 
 def _stored_but_not_queued(channel: Channel, payload: dict[str, Any], monkeypatch) -> int:
@@ -379,7 +379,7 @@ def test_the_same_event_queued_twenty_times_is_processed_once(
     assert event.status == Status.DONE
     assert 1 <= event.attempts <= services.MAX_ATTEMPTS
     assert len(leads_of(tenant)) == 1
-    assert inbound_records(tenant) == 1
+    assert inquiry_records(tenant) == 1
 
 
 def test_a_pool_process_killed_in_the_middle_of_a_task_loses_and_duplicates_nothing(
@@ -400,7 +400,7 @@ def test_a_pool_process_killed_in_the_middle_of_a_task_loses_and_duplicates_noth
     assert (event.status, event.outcome, event.attempts) == ("done", "created", 2)
     (created,) = leads_of(tenant)
     assert event.lead_id == created.pk
-    assert inbound_records(tenant) == 1
+    assert inquiry_records(tenant) == 1
     assert live.worker.poll() is None  # the worker replaced its pool process
 
 
@@ -458,7 +458,7 @@ def test_deliveries_made_while_redis_is_down_are_accepted_and_processed_once_it_
     live.drain()
     assert [(e.status, e.attempts) for e in events_of(api_channel)] == [("done", 1)] * 4
     assert len(leads_of(tenant)) == 4
-    assert inbound_records(tenant) == 4
+    assert inquiry_records(tenant) == 4
 
 
 def test_a_crash_between_commit_and_enqueue_is_recovered_by_the_sweeper(
