@@ -36,6 +36,8 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
 # A delivery not picked up this long after it was stored is re-enqueued by the sweeper.
 SWEEP_GRACE = timedelta(seconds=45)
+# Tenants whose robot member this process knows to exist (robots are never deleted).
+_ROBOT_READY: set[int] = set()
 
 
 def _require_settings(actor: Membership) -> None:
@@ -88,10 +90,6 @@ def channel_create(
         except IntegrityError:
             raise DomainError(_("A channel with this name already exists.")) from None
         ChannelRoute.objects.create(token=channel.token, tenant=actor.tenant, channel_id=channel.pk)
-        # The robot member that processes the deliveries exists before the first one: made
-        # inside a delivery's transaction, it would hold every other delivery of the tenant
-        # (they wait on its uncommitted row) until that one commits.
-        system_actor(actor.tenant)
         adapter.on_save(channel)
     return channel
 
@@ -245,6 +243,11 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
         InboundEvent.objects.filter(pk=event_id).update(
             attempts=attempts, next_attempt_at=now + LEASE
         )
+        if tenant_id not in _ROBOT_READY:
+            # Committed with the claim, before the work: made inside a delivery's (long)
+            # transaction, the robot's uncommitted row held the tenant's other deliveries.
+            system_actor(tenant)
+    _ROBOT_READY.add(tenant_id)
     try:
         with tenant_context(tenant):
             event = (
