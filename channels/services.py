@@ -36,8 +36,18 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
 # A delivery not picked up this long after it was stored is re-enqueued by the sweeper.
 SWEEP_GRACE = timedelta(seconds=45)
-# Tenants whose robot member this process knows to exist (robots are never deleted).
-_ROBOT_READY: set[int] = set()
+# What processing may change on an event.
+PROCESSED_FIELDS = [
+    "status",
+    "outcome",
+    "detail",
+    "message",
+    "lead",
+    "deal",
+    "contact",
+    "processed_at",
+    "updated_at",
+]
 
 
 def _require_settings(actor: Membership) -> None:
@@ -243,11 +253,9 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
         InboundEvent.objects.filter(pk=event_id).update(
             attempts=attempts, next_attempt_at=now + LEASE
         )
-        if tenant_id not in _ROBOT_READY:
-            # Committed with the claim, before the work: made inside a delivery's (long)
-            # transaction, the robot's uncommitted row held the tenant's other deliveries.
-            system_actor(tenant)
-    _ROBOT_READY.add(tenant_id)
+        # Committed with the claim, before the work: made inside a delivery's (long)
+        # transaction, the robot's uncommitted row held the tenant's other deliveries.
+        system_actor(tenant)
     try:
         with tenant_context(tenant):
             event = (
@@ -260,7 +268,7 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
                 return None
             pipeline.process(event)
             event.processed_at = timezone.now()
-            event.save()
+            event.save(update_fields=PROCESSED_FIELDS)
         return None
     except Exception as error:
         final = attempts >= MAX_ATTEMPTS

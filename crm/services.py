@@ -6,6 +6,7 @@ records TimelineEvents, and defers side effects (e-mail) until the transaction c
 
 from __future__ import annotations
 
+import copy
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -344,10 +345,28 @@ def user_signup_from_invitation(*, invitation: Invitation, full_name: str, passw
 SYSTEM_EMAIL = "system@voronka.invalid"
 
 
+# The robot of each tenant this process has met, keyed by the tenant's id and creation
+# time (a reused id in a test database is another tenant). Robots are never deleted and keep
+# the administrator role, whose rights cannot be reduced.
+_ROBOTS: dict[tuple[int, Any], Membership] = {}
+
+
 def system_actor(tenant: Tenant) -> Membership:
     """The tenant's robot member, created on first use: channels and periodic tasks act as
     it. It has the administrator role, is never listed among people, and its user cannot log
     in (inactive, no usable password). Call inside the tenant's context."""
+    key = (tenant.pk, tenant.created_at)
+    known = _ROBOTS.get(key)
+    if known is not None:
+        member = copy.copy(known)
+        member.tenant = tenant  # the caller's, with its current settings
+        return member
+    member = _robot_get_or_create(tenant)
+    _ROBOTS[key] = member
+    return member
+
+
+def _robot_get_or_create(tenant: Tenant) -> Membership:
     member = (
         Membership.objects.filter(is_system=True).select_related("role", "tenant", "user").first()
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
@@ -43,7 +43,7 @@ from crm.urlnames import tenant_reverse
 from deals.models import Deal, Outcome
 from deals.services import deal_create, default_pipeline
 from leads.conversion import find_contact
-from leads.models import OPEN_STATES, Lead, LeadSource, LeadState
+from leads.models import OPEN_STATES, Lead, LeadSource
 from leads.services import ACTOR, _Actor, lead_create
 
 CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
@@ -121,12 +121,15 @@ def _lead_q(keys: Keys) -> Q:
     return wanted
 
 
-def _newest_lead(actor: Membership, keys: Keys, states: Iterable[str]) -> Lead | None:
-    leads = Lead.objects.filter(_lead_q(keys), deleted_at=None, state__in=list(states))
+def _newest_lead(actor: Membership, keys: Keys) -> Lead | None:
+    """The newest open lead with these keys, else the newest closed one (one query)."""
+    leads = Lead.objects.filter(_lead_q(keys), deleted_at=None).annotate(
+        is_open=Case(When(state__in=list(OPEN_STATES), then=Value(1)), default=Value(0))
+    )
     return (
         scope_queryset(leads, actor=actor, action=Action.VIEW)
         .select_related("status", "owner__user")
-        .order_by("-created_at", "-pk")
+        .order_by("-is_open", "-created_at", "-pk")
         .first()
     )
 
@@ -136,10 +139,9 @@ def matches_for(*, actor: Membership, keys: Keys, leads: bool = True) -> Matches
     with these keys that `actor` may see; `leads=False` looks for the contact only."""
     if not keys:
         return Matches()
-    open_lead = _newest_lead(actor, keys, OPEN_STATES) if leads else None
-    closed_lead = None
-    if leads and open_lead is None:
-        closed_lead = _newest_lead(actor, keys, (LeadState.CONVERTED, LeadState.JUNK))
+    newest = _newest_lead(actor, keys) if leads else None
+    is_open = newest is not None and newest.state in OPEN_STATES
+    open_lead, closed_lead = (newest, None) if is_open else (None, newest)
     contact = find_contact(
         actor=actor,
         phone_e164=keys.phone_e164,
@@ -147,9 +149,8 @@ def matches_for(*, actor: Membership, keys: Keys, leads: bool = True) -> Matches
         messenger=keys.messenger,
         messenger_id=keys.messenger_id,
     )
-    for lead in (open_lead, closed_lead):
-        if contact is None and lead is not None and lead.contact_id is not None:
-            contact = record_list(actor=actor, model=Contact).filter(pk=lead.contact_id).first()
+    if contact is None and newest is not None and newest.contact_id is not None:
+        contact = record_list(actor=actor, model=Contact).filter(pk=newest.contact_id).first()
     return Matches(open_lead=open_lead, closed_lead=closed_lead, contact=contact)
 
 
@@ -178,13 +179,20 @@ def _lock(tenant: Tenant, keys: Keys) -> None:
     """
     if connection.vendor != "postgresql":
         return
+    ids = [
+        int.from_bytes(
+            hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for name in keys.names()
+    ]
+    if not ids:
+        return
+    # One statement; its target list is evaluated left to right, so in the sorted order.
+    locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
     with connection.cursor() as cursor:
-        for name in keys.names():
-            digest = hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8)
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s)",
-                [int.from_bytes(digest.digest(), "big", signed=True)],
-            )
+        cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
 
 
 def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -70,18 +71,13 @@ def find_contact(
         keys.append(
             (messenger, messenger_key(messenger, messenger_id, actor.tenant.default_region))
         )
-    keys = [(kind, value) for kind, value in keys if value]
-    if not keys:
-        return None
-    ids: set[int] = set()
+    wanted = Q()
     for kind, value in keys:
-        ids |= set(
-            MatchKey.objects.filter(kind=kind, value=value, contact__isnull=False).values_list(
-                "contact_id", flat=True
-            )
-        )
-    if not ids:
+        if value:
+            wanted |= Q(kind=kind, value=value)
+    if not wanted:
         return None
+    ids = MatchKey.objects.filter(wanted, contact__isnull=False).values("contact_id")
     return (
         record_list(actor=actor, model=Contact).filter(pk__in=ids).order_by("-created_at").first()
     )
