@@ -75,7 +75,8 @@ def _render_list(
     if sort in SORTS and sort != "-created":
         ordered = sorted_rows(rows) if sorted_rows else rows
         page = keyset.Page(
-            rows=list(ordered.order_by(*SORTS[sort])[: keyset.PAGE_SIZE]), next_cursor=None
+            rows=selectors.row_values(ordered.order_by(*SORTS[sort])[: keyset.PAGE_SIZE]),
+            next_cursor=None,
         )
     elif split is not None:
         page = selectors.page_newest_first_of_parts(split(rows), request.GET.get("after"))
