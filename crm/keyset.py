@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -57,15 +58,24 @@ def page_of_parts(
     size: int | None = None,
 ) -> Page:
     """The same over several index-ordered parts (the inbox: mine, and the shared pool):
-    the newest keys of each part, merged; one query per part plus one for the rows."""
+    the newest keys of each part, merged; one query for the keys (one per part where the
+    database cannot limit the parts of a UNION, SQLite) plus one for the rows."""
     size = size or PAGE_SIZE
     position = decode(cursor) if cursor else None
-    found: list[tuple[datetime, int]] = []
+    newest = []
     for keys in parts:
         if position is not None:
             created, pk = position
             keys = keys.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
-        found += keys.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
+        newest.append(
+            keys.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
+        )
+    found: list[tuple[datetime, int]]
+    if len(newest) > 1 and connections[newest[0].db].features.supports_slicing_ordering_in_compound:
+        # One statement, (… LIMIT n) UNION ALL (… LIMIT n): each part keeps its index walk.
+        found = list(newest[0].union(*newest[1:], all=True))
+    else:
+        found = [key for keys in newest for key in keys]
     found.sort(reverse=True)
     ids = [pk for _created, pk in found[:size]]
     by_id = rows_by_id(ids)
