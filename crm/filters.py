@@ -53,6 +53,9 @@ class RecordFilterSet(django_filters.FilterSet):
     owner = django_filters.CharFilter(
         label=_("Responsible"), method="filter_owner", widget=forms.Select
     )
+    # Whether a list opened without parameters gets its custom field filters (a query of
+    # the definitions): not when they are shown only in a panel that needs parameters.
+    custom_fields_unbound = True
 
     def __init__(
         self,
@@ -79,8 +82,12 @@ class RecordFilterSet(django_filters.FilterSet):
                 lambda: [*OWNER_SHORTCUTS, *choices.members]
             )
             self.prepare_form(form)
-            self.custom_fields = customfields.add_form_fields(
-                form, entity=self._meta.model.access_entity, for_filter=True
+            self.custom_fields = (
+                customfields.add_form_fields(
+                    form, entity=self._meta.model.access_entity, for_filter=True
+                )
+                if self.is_bound or self.custom_fields_unbound
+                else []
             )
         return self._form
 

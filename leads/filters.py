@@ -70,6 +70,9 @@ class LeadFilter(RecordFilterSet):
         model = Lead
         fields: list[str] = []
 
+    # The panel (with the custom fields) renders only for a bound filter: see panel_open.
+    custom_fields_unbound = False
+
     # Shown in the collapsed panel (the search and the preset are always on the page).
     PANEL = (
         "owner",

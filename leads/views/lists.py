@@ -70,6 +70,7 @@ def _render_list(
         return _respond(request, "leads/_lead_table.html#bulk-bar", bulk)
     filters, rows = _filtered(request, queryset, choices)
     sort = request.GET.get("sort", "-created")
+    parts = None
     if fragment == "filters":
         return _respond(request, "leads/_filters.html#panel", {"filters": filters, "sort": sort})
     if sort in SORTS and sort != "-created":
@@ -79,7 +80,8 @@ def _render_list(
             next_cursor=None,
         )
     elif split is not None:
-        page = selectors.page_newest_first_of_parts(split(rows), request.GET.get("after"))
+        parts = split(rows)
+        page = selectors.page_newest_first_of_parts(parts, request.GET.get("after"))
     else:
         page = selectors.page_newest_first(rows, request.GET.get("after"))
     list_name = extra["list_name"]
@@ -97,7 +99,7 @@ def _render_list(
         **extra,
     }
     if split is not None and "source_counts" in extra:
-        context["source_counts"] = selectors.source_counts(split(rows))
+        context["source_counts"] = selectors.source_counts(split(rows) if parts is None else parts)
     return _respond(request, f"{template}#rows" if fragment == "rows" else template, context)
 
 
