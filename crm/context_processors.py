@@ -1,4 +1,4 @@
-"""Template context shared by every page: the tenant, the navigation, the tenant switcher."""
+"""Template context shared by every page: the tenant, the navigation, the bell."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from django.utils.functional import SimpleLazyObject
 from crm.access import TenantRight, has_right
 from crm.navigation import nav_for, section_of
 from crm.notifications import unread_count
-from crm.selectors import memberships_for_user
 from crm.urlnames import tenant_reverse
 
 
 def workspace(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
-    user = getattr(request, "user", None)
     context: dict[str, Any] = {"tenant": getattr(request, "tenant", None), "membership": membership}
     if membership is not None:
         context["nav_items"] = nav_for(membership)
@@ -31,6 +29,4 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
             lambda: tenant_reverse("deals:list", request.tenant)
         )
         context["unread_count"] = SimpleLazyObject(lambda: unread_count(member=membership))
-    if user is not None and user.is_authenticated:
-        context["my_memberships"] = SimpleLazyObject(lambda: memberships_for_user(user=user))
     return context

@@ -39,11 +39,16 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def workspaces(request: HttpRequest) -> HttpResponse:
-    """Every workspace the user belongs to (also the tenant switcher's full list)."""
+    """Every workspace the user belongs to; with ?fragment=switcher, the items of the tenant
+    switcher (loaded when its menu opens), `current` the slug of the one to mark."""
+    switcher = request.GET.get("fragment") == "switcher"
     return render(
         request,
-        "accounts/workspaces.html",
-        {"memberships": memberships_for_user(user=request.user)},
+        "accounts/workspaces.html#switcher" if switcher else "accounts/workspaces.html",
+        {
+            "memberships": memberships_for_user(user=request.user),
+            "current": request.GET.get("current", ""),
+        },
     )
 
 

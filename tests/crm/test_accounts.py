@@ -120,8 +120,29 @@ def test_workspace_switcher_lists_every_membership(client, tenant, other_tenant,
     page = client.get("/accounts/workspaces/").content.decode()
     assert f"/{tenant.slug}/" in page
     assert f"/{other_tenant.slug}/" in page
-    switcher = client.get(f"/{tenant.slug}/").content.decode()
-    assert f'href="/{other_tenant.slug}/"' in switcher
+    # A page only says where to load the switcher from, when its menu opens.
+    page = client.get(f"/{tenant.slug}/").content.decode()
+    assert f'href="/{other_tenant.slug}/"' not in page
+    assert f"/accounts/workspaces/?fragment=switcher&amp;current={tenant.slug}" in page
+    items = client.get("/accounts/workspaces/", {"fragment": "switcher", "current": tenant.slug})
+    html = items.content.decode()
+    assert html.count('data-testid="switcher-workspace"') == 2
+    assert f'class="dropdown-item active" href="/{tenant.slug}/"' in html
+    assert f'class="dropdown-item" href="/{other_tenant.slug}/"' in html
+    assert "<html" not in html
+
+
+def test_the_switcher_lists_only_my_active_workspaces(client, tenant, other_tenant, admin):
+    with tenant_context(other_tenant):
+        Membership.objects.create(
+            user=admin.user, role=Role.objects.get(kind="manager"), is_active=False
+        )
+    client.force_login(admin.user)
+    html = client.get("/accounts/workspaces/", {"fragment": "switcher"}).content.decode()
+    assert f'href="/{tenant.slug}/"' in html
+    assert f"/{other_tenant.slug}/" not in html
+    anonymous = Client().get("/accounts/workspaces/", {"fragment": "switcher"})
+    assert anonymous.status_code == 302
 
 
 def test_a_deactivated_member_loses_the_workspace(client, tenant, manager):
