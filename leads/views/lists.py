@@ -64,7 +64,9 @@ def _render_list(
     `bulk` (the action bar, loaded when a first row is ticked)."""
     fragment = request.GET.get("fragment") if request.htmx else None
     choices = selectors.LeadChoices()
-    bulk = {"bulk_form": BulkForm(choices=choices), "list_url": _page_url(request)}
+    bulk = {"list_url": _page_url(request), "show_bulk": "bulk" in request.GET}
+    if fragment == "bulk" or bulk["show_bulk"]:  # else the bar is loaded when a row is ticked
+        bulk["bulk_form"] = BulkForm(choices=choices)
     if fragment == "bulk":
         check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
         return _respond(request, "leads/_lead_table.html#bulk-bar", bulk)
@@ -94,7 +96,6 @@ def _render_list(
         "page": page,
         "sort": sort,
         "sorts": SORTS,
-        "show_bulk": "bulk" in request.GET,
         **bulk,
         **extra,
     }
