@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from crm.models import Tenant
 
 
 def tenant_reverse(name: str, tenant: Tenant, **kwargs: Any) -> str:
-    """reverse() for a tenant URL name, filling in the tenant's slug."""
-    return reverse(name, kwargs={"tenant_slug": tenant.slug, **kwargs})
+    """reverse() for a tenant URL name, filling in the tenant's slug. Remembered per process:
+    a page reverses some fifteen URLs (the navigation, its forms), 30 µs each."""
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    return _reverse(name, tenant.slug, tuple(sorted(kwargs.items())), get_script_prefix(), urlconf)
+
+
+@lru_cache(maxsize=4096)
+def _reverse(name: str, slug: str, kwargs: tuple, prefix: str, urlconf: str) -> str:
+    # The prefix and the URLconf are part of the key: reverse() depends on them.
+    return reverse(name, urlconf=urlconf, kwargs={"tenant_slug": slug, **dict(kwargs)})
