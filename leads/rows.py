@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from leads.models import LeadSource
+from leads.models import LeadSource, LeadState
 from leads.selectors import LeadRow
 
 _ROW = (
