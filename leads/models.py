@@ -202,6 +202,15 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(owner=None, deleted_at=None, archived_at=None),
                 name="leads_pool_state",
             ),
+            # A member's own inbox parts (new, in progress) newest first with their source:
+            # the inbox's keys and its capped source counts from the index alone (the counts
+            # read 1,000 heap rows per part through leads_owner_state: 3 ms → 1 ms at 1M).
+            models.Index(
+                fields=["tenant", "owner", "state", "-created_at", "-id"],
+                include=["source"],
+                condition=Q(deleted_at=None, archived_at=None),
+                name="leads_owner_inbox",
+            ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],
