@@ -48,13 +48,14 @@ class TenantMiddleware:
             raise Http404
         with tenant_context(tenant, user=request.user):
             membership = (
-                Membership.objects.select_related("role", "team", "user")
+                Membership.objects.select_related("role", "team")
                 .filter(user=request.user, is_active=True)
                 .first()
             )
             if membership is None:
                 raise Http404
-            membership.tenant = tenant  # the same row: no second query when code reads it
+            # The same rows the request already holds: no second read when code uses them.
+            membership.tenant, membership.user = tenant, request.user
             request.tenant, request.membership = tenant, membership
             if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
                 translation.activate(tenant.language)
