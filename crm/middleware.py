@@ -9,11 +9,15 @@ the tenant switcher can read that user's memberships.
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import translation
@@ -22,6 +26,28 @@ from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context, user_context
 
 TENANT_KWARG = "tenant_slug"
+
+# Tenants by slug, kept a few seconds per process: every tenant page needs its row, and a
+# tenant's settings change rarely. A save in this process forgets it at once; other processes
+# see the change within TENANT_CACHE_SECONDS. Membership is never cached: access is checked
+# on every request.
+_TENANTS: dict[str, tuple[float, Tenant]] = {}
+
+
+def _tenant(slug: str) -> Tenant | None:
+    seconds = settings.TENANT_CACHE_SECONDS
+    known = _TENANTS.get(slug)
+    if known is not None and known[0] > time.monotonic():
+        return copy.copy(known[1])  # a request may change its own copy
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is not None and seconds > 0:
+        _TENANTS[slug] = (time.monotonic() + seconds, copy.copy(tenant))
+    return tenant
+
+
+@receiver(post_save, sender=Tenant)
+def _forget_tenant(sender: type[Tenant], instance: Tenant, **kwargs: object) -> None:
+    _TENANTS.pop(instance.slug, None)
 
 
 class TenantMiddleware:
@@ -43,7 +69,7 @@ class TenantMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        tenant = Tenant.objects.filter(slug=slug).first()
+        tenant = _tenant(slug)
         if tenant is None:
             raise Http404
         with tenant_context(tenant, user=request.user):

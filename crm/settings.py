@@ -178,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
     },
 }
+# How long a process may reuse a tenant's row (its settings) before reading it again.
+TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 # Base delay of a failed delivery's retries (doubling, capped at a minute).
 CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
 # The Telegram Bot API (tests point it at a local fake).

@@ -33,4 +33,6 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Tasks run in-process.
     CELERY_TASK_ALWAYS_EAGER = True
+# No per-process tenant rows between requests (tests/crm/test_tenant_cache.py turns it on).
+TENANT_CACHE_SECONDS = 0
 LOGGING = {"version": 1, "disable_existing_loggers": False}
