@@ -300,12 +300,23 @@ class TelegramAdapter(Adapter):
                     allowed_updates=ALLOWED_UPDATES,
                 )
             except TelegramError as error:
-                raise DomainError(self._refusal(error)) from None
-            config.update(
-                bot_username=str(bot.get("username") or ""),
-                webhook_url=url,
-                webhook_set_at=timezone.now().isoformat(),
-            )
+                if error.code is not None:  # Telegram answered: the token or the URL is wrong
+                    raise DomainError(self._refusal(error)) from None
+                # Telegram cannot be reached (network, outage): keep the channel and say so on
+                # its page; saving it again (or a new secret) registers the webhook.
+                logger.warning(
+                    "Telegram channel %s: webhook not registered: %s",
+                    channel.pk,
+                    error.description,
+                )
+                config.update(webhook_url="", webhook_set_at="", webhook_error=error.description)
+            else:
+                config.update(
+                    bot_username=str(bot.get("username") or ""),
+                    webhook_url=url,
+                    webhook_set_at=timezone.now().isoformat(),
+                    webhook_error="",
+                )
         else:
             self._remove_webhook(channel)
             config.update(webhook_url="", webhook_set_at="")

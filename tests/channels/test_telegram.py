@@ -163,16 +163,6 @@ def test_telegram_refusing_the_webhook_is_a_form_error(
         assert not Channel.objects.exists()
 
 
-def test_telegram_out_of_reach_is_a_form_error(tenant, admin, client_for, telegram_api, settings):
-    settings.TELEGRAM_API_BASE = "http://127.0.0.1:9"  # nothing listens there
-    response = client_for(admin).post(
-        _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": TOKEN}
-    )
-    assert response.status_code == 400
-    with tenant_context(tenant):
-        assert not Channel.objects.exists()
-
-
 def test_only_settings_managers_set_up_bots(tenant, manager, client_for, telegram_api):
     response = client_for(manager).post(
         _base(tenant) + "new/telegram/", {"name": "Бот", "config-bot_token": TOKEN}
@@ -608,3 +598,27 @@ def test_bots_of_two_tenants_stay_apart(
     assert client.get(f"{_base(other_tenant)}{bot.pk}/").status_code == 404
     assert client.post(f"{_base(other_tenant)}{bot.pk}/rotate/").status_code == 404
     assert [c.token for c in telegram_api.calls_of("setWebhook")] == [TOKEN, OTHER_TOKEN]
+
+
+def test_telegram_out_of_reach_keeps_the_channel_and_registers_on_the_next_save(
+    tenant, admin, telegram_api, settings, send, client_for
+):
+    reachable = settings.TELEGRAM_API_BASE
+    settings.TELEGRAM_API_BASE = "http://127.0.0.1:9"  # nothing listens: connection refused
+    with tenant_context(tenant):
+        channel = channel_create(
+            actor=admin, kind="telegram", name="Бот", config={"bot_token": TOKEN}
+        )
+    assert channel.config["webhook_url"] == ""
+    assert "Telegram" in channel.config["webhook_error"]
+    page = client_for(admin).get(f"/{tenant.slug}/settings/channels/{channel.pk}/")
+    assert 'data-testid="telegram-webhook-error"' in page.content.decode()
+    # Updates sent with the channel's secret are taken all the same.
+    assert send(channel, private(900900, text="Здравствуйте")).status_code == 200
+    assert len(leads_of(tenant)) == 1
+    settings.TELEGRAM_API_BASE = reachable
+    with tenant_context(tenant):
+        channel_update(actor=admin, channel=channel, data={"name": "Бот продаж"})
+    assert channel.config["webhook_url"].endswith(f"/in/{channel.token}/")
+    assert channel.config["webhook_error"] == ""
+    assert len(telegram_api.calls_of("setWebhook")) == 1
