@@ -622,3 +622,19 @@ def test_telegram_out_of_reach_keeps_the_channel_and_registers_on_the_next_save(
     assert channel.config["webhook_url"].endswith(f"/in/{channel.token}/")
     assert channel.config["webhook_error"] == ""
     assert len(telegram_api.calls_of("setWebhook")) == 1
+
+
+def test_create_channel_says_when_the_webhook_waits(tenant, telegram_api, settings):
+    settings.TELEGRAM_API_BASE = "http://127.0.0.1:9"
+    out, err = StringIO(), StringIO()
+    call_command(
+        "create_channel",
+        "--tenant", tenant.slug, "--kind", "telegram", "--name", "Бот",
+        "--bot-token", TOKEN, "--secret", "my_secret_123",
+        stdout=out, stderr=err,
+    )  # fmt: skip
+    with tenant_context(tenant):
+        channel = Channel.objects.get(name="Бот")
+    assert out.getvalue().strip() == f"/in/{channel.token}/"
+    assert channel.secret == "my_secret_123"
+    assert "Webhook not registered yet" in err.getvalue()

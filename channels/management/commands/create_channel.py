@@ -101,3 +101,5 @@ class Command(BaseCommand):
             self.stdout.write(reverse("inbound", kwargs={"token": channel.token}))
             if kind == ChannelKind.API:
                 self.stdout.write(f"API token: {channel.secret}")
+            if channel.config.get("webhook_error"):
+                self.stderr.write(f"Webhook not registered yet: {channel.config['webhook_error']}")
