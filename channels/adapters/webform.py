@@ -47,7 +47,7 @@ from channels.adapters.formdata import (
 from channels.models import Channel, InboundEvent
 
 DEFAULT_RATE_LIMIT_IP = 10
-DEFAULT_RATE_LIMIT = 120
+DEFAULT_RATE_LIMIT = 600
 WIDGET_FIELDS = ("name", "phone", "email", "message")
 WIDGET_SOURCE = settings.BASE_DIR / "static" / "channels" / "widget.js"
 WIDGET_MARKER = "/*VORONKA_CONFIG*/null"
@@ -126,6 +126,7 @@ class WebFormConfigForm(forms.Form):
     )
     rate_limit_ip = forms.IntegerField(
         label=gettext_lazy("Submissions per minute from one address"),
+        help_text=gettext_lazy("Browsers only: a site builder's webhook counts per form."),
         min_value=1,
         max_value=10_000,
         initial=DEFAULT_RATE_LIMIT_IP,
@@ -281,8 +282,12 @@ class WebFormAdapter(Adapter):
         ip = get_client_ip_address(request) or ""  # honours PROXY_COUNT, like login throttling
         per_ip = int(channel.config.get("rate_limit_ip") or DEFAULT_RATE_LIMIT_IP)
         per_channel = int(channel.config.get("rate_limit") or DEFAULT_RATE_LIMIT)
+        # The per-address limit is for visitors' browsers (they send Origin). A site builder's
+        # webhook comes from a few servers of theirs for every visitor of the site: it is held
+        # only by the channel's own limit.
+        browser = "Origin" in request.headers
         if not (
-            ratelimit.over_limit(f"webform:{channel.token}:{ip}", limit=per_ip)
+            (browser and ratelimit.over_limit(f"webform:{channel.token}:{ip}", limit=per_ip))
             or ratelimit.over_limit(f"webform:{channel.token}", limit=per_channel)
         ):
             return None
