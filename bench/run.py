@@ -342,16 +342,31 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(row: str) -> None:
-    """Put the run's row first in the results table of bench/README.md."""
+def update_readme(row: str, begin: str = README_BEGIN, end: str = README_END) -> None:
+    """Put the run's row first in the results table between `begin` and `end` of
+    bench/README.md."""
     readme = BENCH / "README.md"
-    text = readme.read_text()
-    head, rest = text.split(README_BEGIN, 1)
-    table, tail = rest.split(README_END, 1)
-    header = [line for line in table.strip().splitlines() if line.startswith("|")][:2]
-    body = [line for line in table.strip().splitlines() if line.startswith("|")][2:]
-    table = "\n".join([*header, row, *body])
-    readme.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}")
+    head, rest = readme.read_text().split(begin, 1)
+    table, tail = rest.split(end, 1)
+    lines = [line for line in table.strip().splitlines() if line.startswith("|")]
+    table = "\n".join([*lines[:2], row, *lines[2:]])
+    readme.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
+
+
+def publish(report: dict[str, Any], stem: Path, *, markdown: Any, row: str, **markers: str) -> None:
+    """Write a run's results (JSON and Markdown), add its row to the README, print the
+    budgets, and exit 1 when one is missed."""
+    stem.parent.mkdir(exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    stem.with_suffix(".md").write_text(markdown(report))
+    update_readme(row, **markers)
+    print()
+    print(row)
+    for item in report["budgets"]:
+        print(f"  {'met   ' if item['ok'] else 'MISSED'} {item['budget']}: {item['value']}")
+    print(f"Details: {stem.with_suffix('.md').relative_to(ROOT)}")
+    if not all(item["ok"] for item in report["budgets"]):
+        sys.exit(1)
 
 
 def main() -> None:
@@ -436,16 +451,7 @@ def main() -> None:
         "profile": json.loads(profile),
     }
     stem = results_dir / f"{report['date']}-{label(args.leads)}-{served.replace('+', '-')}"
-    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    stem.with_suffix(".md").write_text(markdown(report))
-    update_readme(readme_row(report))
-    print()
-    print(readme_row(report))
-    for item in report["budgets"]:
-        print(f"  {'met   ' if item['ok'] else 'MISSED'} {item['budget']}: {item['value']}")
-    print(f"Details: {stem.with_suffix('.md').relative_to(ROOT)}")
-    if not all(item["ok"] for item in report["budgets"]):
-        sys.exit(1)
+    publish(report, stem, markdown=markdown, row=readme_row(report))
 
 
 if __name__ == "__main__":

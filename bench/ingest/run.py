@@ -49,6 +49,7 @@ from bench.run import (
     create_database,
     django_env,
     machine,
+    publish,
     run,
     start_gunicorn,
     stop_gunicorn,
@@ -393,16 +394,6 @@ def readme_row(report: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def update_readme(row: str) -> None:
-    """Put the run's row first in the "Ingestion" results table of bench/README.md."""
-    readme = BENCH / "README.md"
-    head, rest = readme.read_text().split(README_BEGIN, 1)
-    table, tail = rest.split(README_END, 1)
-    lines = [line for line in table.strip().splitlines() if line.startswith("|")]
-    table = "\n".join([*lines[:2], row, *lines[2:]])
-    readme.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}")
-
-
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Ingestion benchmark — {report['date']}",
@@ -536,17 +527,14 @@ def main() -> None:
     }
     report["budgets"] = budgets(results)
     stem = BENCH / "results" / f"{report['date']}-ingest-{label(n)}-{served.replace('+', '-')}"
-    stem.parent.mkdir(exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    stem.with_suffix(".md").write_text(markdown(report))
-    update_readme(readme_row(report))
-    print()
-    print(readme_row(report))
-    for item in report["budgets"]:
-        print(f"  {'met   ' if item['ok'] else 'MISSED'} {item['budget']}: {item['value']}")
-    print(f"Details: {stem.with_suffix('.md').relative_to(ROOT)}")
-    if not all(item["ok"] for item in report["budgets"]):
-        sys.exit(1)
+    publish(
+        report,
+        stem,
+        markdown=markdown,
+        row=readme_row(report),
+        begin=README_BEGIN,
+        end=README_END,
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def channel_create(request: HttpRequest, kind: str) -> HttpResponse:
                 config=options.cleaned_data if options is not None else {},
             )
         except DomainError as error:
-            form.add_error("name" if "name" in str(error).lower() else None, str(error))
+            form.add_error(None, str(error))
         else:
             messages.success(request, _("Channel created."))
             return redirect(tenant_reverse("channels:detail", request.tenant, pk=channel.pk))
