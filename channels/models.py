@@ -114,6 +114,9 @@ class InboundEvent(TenantModel):
     message = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
+    # The drain task (Celery task id) that claimed the event for its first attempt: if that
+    # task's process dies, the task delivered again finishes what it had claimed.
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
     lead = models.ForeignKey(
         "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

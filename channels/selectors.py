@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import time
+
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
@@ -10,18 +14,39 @@ from channels.models import Channel, ChannelRoute, InboundEvent
 RECENT_EVENTS = 50
 
 
+# Routes by token, kept per process: a route never changes (a channel's token is its
+# route's key; deleting the channel deletes the route, and then the channel look-up finds
+# nothing). Its tenant row is reused for TENANT_CACHE_SECONDS, like the pages' tenant rows.
+_ROUTES: dict[str, tuple[float, ChannelRoute]] = {}
+_ROUTES_KEPT = 10_000
+
+
 def route_get(*, token: str) -> ChannelRoute | None:
     """The tenant and channel of a public endpoint token (global table), or None."""
-    return ChannelRoute.objects.select_related("tenant").filter(token=token).first()
+    known = _ROUTES.get(token)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    route = ChannelRoute.objects.select_related("tenant").filter(token=token).first()
+    seconds = settings.TENANT_CACHE_SECONDS
+    if route is not None and seconds > 0:
+        if len(_ROUTES) >= _ROUTES_KEPT:
+            _ROUTES.clear()
+        _ROUTES[token] = (time.monotonic() + seconds, route)
+    return route
 
 
 def channel_for_route(*, route: ChannelRoute) -> Channel | None:
-    """The enabled channel behind a route, in the route tenant's context, or None."""
-    return (
-        Channel.objects.select_related("tenant", "default_owner")
-        .filter(pk=route.channel_id, enabled=True)
-        .first()
-    )
+    """The enabled channel behind a route, in the route tenant's context, or None.
+
+    Read on every delivery (a rotated secret or a switched-off channel counts at once),
+    without joins: the tenant is the route's, the responsible is read by the worker.
+    """
+    channel = Channel.objects.filter(pk=route.channel_id, enabled=True).first()
+    if channel is None:
+        _ROUTES.pop(route.token, None)
+        return None
+    channel.tenant = copy.copy(route.tenant)
+    return channel
 
 
 def channel_list() -> QuerySet[Channel]:

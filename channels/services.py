@@ -10,12 +10,18 @@ than hold a worker process); after MAX_ATTEMPTS it ends `failed`, re-playable by
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,9 +30,10 @@ from channels.adapters import RawDelivery, Rejected, adapter_for
 from channels.models import Channel, ChannelRoute, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
+from crm.memo import memo_scope
 from crm.models import Membership, Tenant
 from crm.services import system_actor
-from crm.tenancy import tenant_context
+from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +43,12 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
 # A delivery not picked up this long after it was stored is re-enqueued by the sweeper.
 SWEEP_GRACE = timedelta(seconds=45)
+# Deliveries a drain task claims and processes in one transaction (first attempts only).
+BATCH = 50
+# A drain task hands over (queues itself again) after this long, so other tenants get a turn.
+DRAIN_SECONDS = 10.0
+# How long a queued drain task keeps others from being queued for the same tenant.
+WAKE_TTL = 30
 # What processing may change on an event.
 PROCESSED_FIELDS = [
     "status",
@@ -144,8 +157,9 @@ def channel_delete(*, actor: Membership, channel: Channel) -> None:
 
 
 def _enqueue(event: InboundEvent) -> None:
-    """Queue processing once the delivery is committed. A failed publish (broker down) is
-    logged, not raised: the event stays pending and the sweeper queues it later."""
+    """Queue one event's processing once it is committed (replays, the sweeper, retries:
+    an event that needs another attempt is processed alone). A failed publish (broker
+    down) is logged, not raised: the event stays pending and the sweeper queues it later."""
     from channels.tasks import process_event_task
 
     tenant_id, pk = event.tenant_id, event.pk
@@ -159,6 +173,39 @@ def _enqueue(event: InboundEvent) -> None:
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise
             logger.warning("Could not queue inbound event %s; the sweeper will retry.", pk)
+
+    transaction.on_commit(publish)
+
+
+def _wake_key(tenant_id: int) -> str:
+    return f"channels:wake:{tenant_id}"
+
+
+def _wake(tenant_id: int) -> None:
+    """Make sure a drain task will look at the tenant's new deliveries, once committed.
+
+    One task per tenant is queued at a time (a key in the shared cache, cleared when the
+    task starts), so a burst of deliveries costs one publish, not one each, and the worker
+    processes them in batches (`events_drain`). A failed publish is logged: the sweeper
+    queues the deliveries later.
+    """
+    from channels.tasks import process_events_task
+
+    def publish() -> None:
+        key = _wake_key(tenant_id)
+        try:
+            if not cache.add(key, 1, timeout=WAKE_TTL):
+                return  # a drain task is queued and has not started yet: it will see them
+        except Exception:  # the cache is down: publish anyway
+            logger.warning("Wake-up of tenant %s not de-duplicated: no cache.", tenant_id)
+        try:
+            process_events_task.apply_async(kwargs={"tenant_id": tenant_id}, retry=False)
+        except Exception:  # the broker is down: the sweeper will pick the events up
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                raise
+            with contextlib.suppress(Exception):
+                cache.delete(key)
+            logger.warning("Could not queue tenant %s's deliveries; the sweeper will.", tenant_id)
 
     transaction.on_commit(publish)
 
@@ -180,16 +227,26 @@ def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> Inbo
 
 
 def _insert_once(event: InboundEvent) -> tuple[InboundEvent, bool]:
-    """Insert the event unless its (channel, key) is stored already; (event, created)."""
-    existing = InboundEvent.objects.filter(channel=event.channel, key=event.key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:  # the same delivery, concurrently
-        return InboundEvent.objects.get(channel=event.channel, key=event.key), False
-    return event, True
+    """Insert the event unless its (channel, key) is stored already; (event, created).
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING id` (SQLite: `INSERT OR IGNORE`): no
+    look-up first and no savepoint, which the endpoint would pay on every delivery.
+    """
+    active = current_tenant()
+    if active is None or event.tenant_id != active.pk:
+        raise TenantMismatchError("An inbound event is stored inside its own tenant only.")
+    fields = [f for f in InboundEvent._meta.concrete_fields if not f.primary_key]
+    rows = InboundEvent.objects._insert(  # the insert Model.save() and bulk_create() use
+        [event],
+        fields=fields,
+        returning_fields=[InboundEvent._meta.pk],
+        on_conflict=OnConflict.IGNORE,
+    )
+    if rows and rows[0]:  # [None] when the row was there already
+        event.pk = rows[0][0]
+        event._state.adding = False
+        return event, True
+    return InboundEvent.objects.get(channel=event.channel, key=event.key), False
 
 
 def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, bool]:
@@ -212,7 +269,7 @@ def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, b
         fields.update(status=Status.IGNORED, detail=delivery.ignored)
     event, created = _insert_once(_stored(channel, raw, delivery.key, **fields))
     if created and event.status == Status.PENDING:
-        _enqueue(event)
+        _wake(event.tenant_id)
     return event, created
 
 
@@ -281,6 +338,97 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
                 next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
             )
         return None if final else delay
+
+
+def forget_wake(tenant_id: int) -> None:
+    """A drain task has started: the next delivery may queue another one."""
+    try:
+        cache.delete(_wake_key(tenant_id))
+    except Exception:  # the cache is down: deliveries publish without de-duplication
+        logger.warning("Wake-up key of tenant %s not cleared: no cache.", tenant_id)
+
+
+def _claim(tenant: Tenant, claim: str) -> list[int]:
+    """Claim up to BATCH never-attempted deliveries (committed: attempts 1, leased, marked
+    with the claiming task) — the first attempt, which a later retry makes alone."""
+    with tenant_context(tenant):
+        ids = list(
+            InboundEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, attempts=0)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:BATCH]
+        )
+        if ids:
+            InboundEvent.objects.filter(pk__in=ids).update(
+                attempts=1, next_attempt_at=timezone.now() + LEASE, claimed_by=claim
+            )
+            system_actor(tenant)  # committed with the claim (see event_process)
+    return ids
+
+
+def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
+    """Process claimed deliveries in one transaction, a savepoint each; what fails is
+    recorded on its event and returned as (event id, delay before its retry)."""
+    retries: list[tuple[int, float]] = []
+    with tenant_context(tenant), memo_scope():
+        events = (
+            InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("channel", "channel__tenant", "channel__default_owner")
+            .filter(pk__in=ids, status=Status.PENDING)
+            .order_by("pk")
+        )
+        for event in events:
+            try:
+                with transaction.atomic():
+                    pipeline.process(event)
+                    event.processed_at = timezone.now()
+                    event.save(update_fields=PROCESSED_FIELDS)
+            except Exception as error:
+                logger.exception("Inbound event %s failed (attempt 1).", event.pk)
+                delay = _retry_delay(1)
+                InboundEvent.objects.filter(pk=event.pk).update(
+                    detail=f"{type(error).__name__}: {error}"[:2000],
+                    next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
+                )
+                retries.append((event.pk, delay))
+    return retries
+
+
+@dataclass
+class Drained:
+    """What a drain did: deliveries to retry alone (event id, delay) and whether it handed
+    over with more possibly waiting."""
+
+    retries: list[tuple[int, float]] = dataclasses.field(default_factory=list)
+    more: bool = False
+
+
+def events_drain(*, tenant_id: int, claim: str) -> Drained:
+    """Process the tenant's new deliveries in batches (worker; `claim` is the task's id).
+
+    First what this task had claimed before its process died (each alone, through
+    `event_process`), then batches of never-attempted deliveries until none is left or
+    DRAIN_SECONDS have passed (`more`: queue another drain so other tenants get a turn).
+    """
+    tenant = Tenant.objects.get(pk=tenant_id)
+    drained = Drained()
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with tenant_context(tenant):
+        leftovers = list(
+            InboundEvent.objects.filter(status=Status.PENDING, claimed_by=claim)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    for event_id in leftovers:
+        delay = event_process(tenant_id=tenant_id, event_id=event_id)
+        if delay is not None:
+            drained.retries.append((event_id, delay))
+    while ids := _claim(tenant, claim):
+        drained.retries += _process_batch(tenant, ids)
+        if time.monotonic() > deadline:
+            drained.more = True
+            break
+    return drained
 
 
 def event_replay(*, actor: Membership, event: InboundEvent) -> InboundEvent:

@@ -1,4 +1,5 @@
-"""Celery entry points for channels: process a delivery, sweep stuck deliveries."""
+"""Celery entry points for channels: drain a tenant's new deliveries in batches, process one
+delivery alone (retries, replays, the sweeper), sweep stuck deliveries."""
 
 from __future__ import annotations
 
@@ -23,6 +24,20 @@ def process_event_task(self: Task, *, tenant_id: int, event_id: int) -> None:
             delay = services.event_process(tenant_id=tenant_id, event_id=event_id)
         return
     raise self.retry(countdown=delay)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def process_events_task(self: Task, *, tenant_id: int) -> None:
+    """Process a tenant's new deliveries in batches (queued once per burst by the endpoint);
+    a delivery that fails is retried alone, with backoff, by process_event_task."""
+    services.forget_wake(tenant_id)
+    drained = services.events_drain(tenant_id=tenant_id, claim=self.request.id or "")
+    for event_id, delay in drained.retries:
+        process_event_task.apply_async(
+            kwargs={"tenant_id": tenant_id, "event_id": event_id}, countdown=delay
+        )
+    if drained.more:
+        process_events_task.apply_async(kwargs={"tenant_id": tenant_id})
 
 
 @app.task(base=TenantTask)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from contacts.models import BlockedSender
 from contacts.normalize import email_key, messenger_key, phone_e164
 from crm.errors import DomainError
+from crm.memo import memoized
 from crm.models import Membership
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
@@ -82,6 +83,15 @@ def blocklist_value(kind: str, raw: str, region: str) -> str:
     raise DomainError(_("Unknown kind of entry."))
 
 
+def _any_blocked() -> bool:
+    """Whether the tenant blocks anyone (most do not; read once per batch of deliveries)."""
+    tenant = current_tenant()
+    return memoized(
+        ("contacts.blocklist.any", tenant.pk if tenant else None),
+        BlockedSender.objects.exists,
+    )
+
+
 def blocked_reason(
     *, phone_e164: str = "", email_key: str = "", messenger: str = "", messenger_id: str = ""
 ) -> str | None:
@@ -102,7 +112,7 @@ def blocked_reason(
     identity = messenger_value(messenger, messenger_id, _region())
     if identity:
         wanted |= Q(kind=BlockedSender.Kind.MESSENGER, value=identity)
-    if not wanted:
+    if not wanted or not _any_blocked():
         return None
     entry = BlockedSender.objects.filter(wanted).order_by("pk").first()
     if entry is None:

@@ -29,6 +29,7 @@ from phonenumbers import geocoder
 
 from crm.access import AccessDenied, Entity, TenantRight, has_right
 from crm.errors import DomainError
+from crm.memo import memoized
 from crm.models import CustomField, Membership, Role, Tenant
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
@@ -182,7 +183,11 @@ def rule_pick(rule: AssignmentRule, *, exclude: int | None = None) -> Membership
 def matching_rule(context: RoutingContext) -> AssignmentRule | None:
     """The first enabled rule whose conditions hold for the context."""
     tenant = _tenant()
-    for rule in AssignmentRule.objects.filter(enabled=True).order_by("position", "pk"):
+    rules = memoized(
+        ("leads.assignment_rules", tenant.pk),
+        lambda: list(AssignmentRule.objects.filter(enabled=True).order_by("position", "pk")),
+    )
+    for rule in rules:
         if rule_matches(rule, context, language=tenant.language):
             return rule
     return None

@@ -22,9 +22,11 @@ from contacts.normalize import email_key, phone_e164
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
+from crm.memo import memoized
 from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
+from crm.tenancy import current_tenant
 from crm.urlnames import tenant_reverse
 from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus, LeadWord
 from leads.words import SOURCE_FIELDS, text_words
@@ -84,7 +86,10 @@ def lead_statuses_seed(tenant: Tenant) -> None:
 
 def default_status(state: str) -> LeadStatus:
     """The status a lead gets when it enters `state` and nobody named one."""
-    status = LeadStatus.objects.filter(state=state, is_default=True).first()
+    status = memoized(
+        ("leads.default_status", getattr(current_tenant(), "pk", None), state),
+        lambda: LeadStatus.objects.filter(state=state, is_default=True).first(),
+    )
     if status is None:
         raise DomainError(_("No status is set up for this stage: ask an administrator."))
     return status

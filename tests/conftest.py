@@ -153,3 +153,11 @@ def _english_outside_requests():
     translation.activate("en")
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rate-limit counters and wake-up keys are state."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -76,6 +76,7 @@ def test_a_lost_publish_is_recovered_by_the_sweeper(
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("redis is down")
 
+    monkeypatch.setattr(tasks.process_events_task, "apply_async", broker_down)
     monkeypatch.setattr(tasks.process_event_task, "apply_async", broker_down)
     assert deliver(api_channel, LEAD).status_code == 202
     (event,) = events_of(api_channel)

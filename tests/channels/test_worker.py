@@ -358,7 +358,7 @@ def test_the_same_delivery_twice_or_twenty_times_at_once_makes_one_lead(live, te
 
 def _stored_but_not_queued(channel: Channel, payload: dict[str, Any], monkeypatch) -> int:
     """A delivery committed by a process that died before it could queue it."""
-    monkeypatch.setattr(services, "_enqueue", lambda event: None)
+    monkeypatch.setattr(services, "_wake", lambda tenant_id: None)
     raw = RawDelivery(body=json.dumps(payload).encode(), content_type="application/json")
     with tenant_context(channel.tenant):
         event, created = services.event_accept(channel=channel, raw=raw)
@@ -442,19 +442,10 @@ def test_deliveries_made_while_redis_is_down_are_accepted_and_processed_once_it_
     finally:
         live.redis.start()  # empty, as after a restart without persistence
 
-    # A new delivery is queued and processed as soon as the web and the worker reconnect.
+    # A new delivery wakes the worker as soon as the web and the worker reconnect; its drain
+    # takes the deliveries left waiting as well (they were never attempted).
     assert post(live, api_channel, lead(8))[0] == 202
-    wait_for(lambda: "done" in statuses(api_channel), "the worker to reconnect", seconds=90)
-    assert sorted(statuses(api_channel)) == ["done", "pending", "pending", "pending"]
-    assert len(leads_of(tenant)) == 1
-
-    # The sweeper (the beat's task, through the worker) queues the rest once they are due.
-    with tenant_context(tenant):
-        InboundEvent.objects.filter(status=Status.PENDING).update(
-            next_attempt_at=timezone.now() - timedelta(seconds=1)
-        )
-    live.send(SWEEP_ALL_TASK)
-    wait_for(all_finished(api_channel, 4), "the sweeper's re-enqueued deliveries")
+    wait_for(all_finished(api_channel, 4), "the worker to reconnect and drain", seconds=90)
     live.drain()
     assert [(e.status, e.attempts) for e in events_of(api_channel)] == [("done", 1)] * 4
     assert len(leads_of(tenant)) == 4
