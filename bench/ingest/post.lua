@@ -1,12 +1,11 @@
 -- wrk script of the ingestion benchmark: each request is a new, distinct API delivery.
 -- Environment: INGEST_TOKEN (the channel's API token), INGEST_RUN (the run's id, sent as
 -- utm_campaign), INGEST_PHONE_BASE (first phone number of this phase), INGEST_STRIDE (phone
--- numbers per thread), INGEST_LIMIT (each thread stops after this many answers). Prints one line,
--- "INGEST {json}", with the counts and latencies at the end.
+-- numbers per thread). Runs for wrk's --duration. Prints one line, "INGEST {json}", with the
+-- counts and latencies at the end.
 local token = os.getenv("INGEST_TOKEN")
 local run = os.getenv("INGEST_RUN")
 local base = tonumber(os.getenv("INGEST_PHONE_BASE"))
-local per_thread = tonumber(os.getenv("INGEST_LIMIT") or "0")
 local stride = tonumber(os.getenv("INGEST_STRIDE"))
 local threads = {}
 local count = 0
@@ -41,9 +40,6 @@ function response(status, headers, body)
       duplicate = duplicate + 1
    else
       refused = refused + 1
-   end
-   if per_thread > 0 and accepted + duplicate + refused >= per_thread then
-      wrk.thread:stop()
    end
 end
 

@@ -8,10 +8,11 @@
 3. floor: N one-row-insert tasks, each `.apply_async` timed, then tasks/s until all rows exist;
 4. the inbox of a manager, idle: server time of sequential requests;
 5. paced: N distinct deliveries POSTed at a constant --rate (200/s) by an open-loop client,
-   the inbox requested meanwhile; endpoint latency, end-to-end leads/s (first delivery until
-   every lead exists), lost and duplicated leads;
-6. burst: wrk posting distinct deliveries as fast as the endpoint takes them (post.lua):
-   deliveries/s accepted, end-to-end leads/s, the inbox meanwhile, lost and duplicated;
+   the inbox requested 4 times a second meanwhile; endpoint latency, end-to-end leads/s (first
+   delivery stored until the last one processed), lost and duplicated leads;
+6. burst: wrk posting distinct deliveries as fast as the endpoint takes them for
+   --burst-seconds (post.lua): deliveries/s accepted, end-to-end leads/s, the inbox
+   meanwhile, lost and duplicated;
 7. writes bench/results/<date>-ingest-<N>-<commit>.{json,md}, adds a row to the "Ingestion"
    table of bench/README.md and checks the budgets (exit status 1 when one is missed).
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -74,15 +74,15 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def wait_until(check: Any, seconds: float, what: str) -> float:
-    """Poll `check` every 20 ms until true; the monotonic time it became true."""
+def wait_until(check: Any, seconds: float, what: str, every: float = 0.02) -> float:
+    """Poll `check` every `every` s until true; the monotonic time it became true."""
     deadline = time.monotonic() + seconds
-    for _ in range(int(seconds / 0.02) + 1):
+    for _ in range(int(seconds / every) + 1):
         if check():
             return time.monotonic()
         if time.monotonic() > deadline:
             break
-        time.sleep(0.02)
+        time.sleep(every)
     raise SystemExit(f"waited {seconds:.0f} s for {what}")
 
 
@@ -96,57 +96,76 @@ class Database:
     def floor_rows(self) -> int:
         return self.connection.execute("SELECT count(*) FROM bench_floor_row").fetchone()[0]
 
-    def leads(self, run_id: str) -> int:
-        return self.connection.execute(
-            "SELECT count(*) FROM leads_lead WHERE tenant_id = %s AND utm_campaign = %s",
-            [self.tenant_id, run_id],
-        ).fetchone()[0]
+    def now(self) -> datetime:
+        return self.connection.execute("SELECT now()").fetchone()[0]
 
-    def outcome(self, run_id: str) -> dict[str, Any]:
+    def unfinished(self, run_id: str, since: datetime) -> tuple[int, int]:
+        """(stored, still pending) deliveries of the run: cheap enough to poll."""
+        stored, pending = self.connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'pending') "
+            "FROM channels_inboundevent WHERE tenant_id = %s AND created_at >= %s "
+            "AND message->'utm'->>'utm_campaign' = %s",
+            [self.tenant_id, since, run_id],
+        ).fetchone()
+        return stored, pending
+
+    def outcome(self, run_id: str, since: datetime) -> dict[str, Any]:
         """What became of the run's deliveries: events by status, leads, duplicates, the
-        time each event waited from being stored to being processed."""
-        rows = self.connection.execute(
-            "SELECT status, count(*) FROM channels_inboundevent WHERE tenant_id = %s "
-            "AND message->'utm'->>'utm_campaign' = %s GROUP BY status",
-            [self.tenant_id, run_id],
-        ).fetchall()
+        time each event waited from being stored to being processed, and the end-to-end
+        time: from the first delivery stored until the last one processed (database clock)."""
+        # The run's events: the tenant's, stored since the phase began (an index range), with
+        # the run's id in the message.
+        params = [self.tenant_id, since, run_id]
+        run = (
+            "FROM channels_inboundevent WHERE tenant_id = %s AND created_at >= %s "
+            "AND message->'utm'->>'utm_campaign' = %s"
+        )
+        events = dict(
+            self.connection.execute(
+                f"SELECT status, count(*) {run} GROUP BY status",
+                params,
+            ).fetchall()
+        )
         leads, phones = self.connection.execute(
             "SELECT count(*), count(DISTINCT phone_e164) FROM leads_lead "
-            "WHERE tenant_id = %s AND utm_campaign = %s",
-            [self.tenant_id, run_id],
+            "WHERE tenant_id = %s AND created_at >= %s AND utm_campaign = %s",
+            params,
         ).fetchone()
         waits = [
-            row[0]
+            float(row[0])
             for row in self.connection.execute(
-                "SELECT extract(epoch FROM processed_at - created_at) * 1000 "
-                "FROM channels_inboundevent WHERE tenant_id = %s "
-                "AND message->'utm'->>'utm_campaign' = %s AND processed_at IS NOT NULL",
-                [self.tenant_id, run_id],
+                "SELECT extract(epoch FROM processed_at - created_at) * 1000 "  # noqa: S608
+                f"{run} AND processed_at IS NOT NULL",
+                params,
             ).fetchall()
         ]
-        span = self.connection.execute(
-            "SELECT extract(epoch FROM max(created_at) - min(created_at)) "
-            "FROM channels_inboundevent WHERE tenant_id = %s "
-            "AND message->'utm'->>'utm_campaign' = %s",
-            [self.tenant_id, run_id],
-        ).fetchone()[0]
-        events = dict(rows)
+        stored_span, e2e = self.connection.execute(
+            "SELECT extract(epoch FROM max(created_at) - min(created_at)), "  # noqa: S608
+            f"extract(epoch FROM max(processed_at) - min(created_at)) {run}",
+            params,
+        ).fetchone()
+        stored = sum(events.values())
         return {
             "events": events,
-            "stored": sum(events.values()),
+            "stored": stored,
             # Deliveries stored per second, first to last (the endpoint's accepted rate).
-            "stored_per_s": round(sum(events.values()) / float(span), 1) if span else 0.0,
+            "stored_per_s": round(stored / float(stored_span), 1) if stored_span else 0.0,
             "leads": leads,
             "distinct_phones": phones,
-            "queue_ms": percentiles([float(w) for w in waits]),
+            "queue_ms": percentiles(waits),
+            "e2e_seconds": round(float(e2e or 0), 2),
+            "e2e_leads_per_s": round(leads / float(e2e), 1) if e2e else 0.0,
         }
 
 
 class InboxSampler:
-    """Sequential inbox requests in a thread until stopped: the inbox during a burst."""
+    """The inbox during a burst, as managers use it: a request every `interval` seconds
+    (4 a second: a team with the inbox open, auto-refresh included) until stopped. Back to
+    back requests would make the sampler itself a load of up to one core."""
 
-    def __init__(self, server: Server, path: str, cookie: str) -> None:
+    def __init__(self, server: Server, path: str, cookie: str, interval: float = 0.25) -> None:
         self.server, self.path, self.cookie = server, path, cookie
+        self.interval = interval
         self.samples: list[float] = []
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -155,7 +174,9 @@ class InboxSampler:
         while not self.stopped.is_set():
             began = time.perf_counter()
             self.server.get_ok(self.path, self.cookie)
-            self.samples.append((time.perf_counter() - began) * 1000)
+            took = time.perf_counter() - began
+            self.samples.append(took * 1000)
+            self.stopped.wait(max(0.0, self.interval - took))
 
     def __enter__(self) -> InboxSampler:
         self.thread.start()
@@ -230,25 +251,23 @@ def paced(
 
 
 def burst(
-    url: str, secret: str, *, count: int, threads: int, connections: int, base: int
+    url: str, secret: str, *, seconds: int, threads: int, connections: int, base: int
 ) -> tuple[str, dict[str, Any]]:
-    """wrk posting distinct deliveries back to back until `count` answers."""
+    """wrk posting distinct deliveries back to back for `seconds`."""
     run_id = f"burst-{uuid.uuid4().hex[:10]}"
     env = dict(
         os.environ,
         INGEST_TOKEN=secret,
         INGEST_RUN=run_id,
         INGEST_PHONE_BASE=str(base),
-        INGEST_STRIDE=str(count + connections),
-        INGEST_LIMIT=str(math.ceil(count / threads)),
+        INGEST_STRIDE=str(1_000_000),
     )
-    began = time.monotonic()
     output = subprocess.run(  # noqa: S603 - a fixed command line
         [
             shutil.which("wrk") or "wrk",
             f"--threads={threads}",
             f"--connections={connections}",
-            f"--duration={max(10, math.ceil(count / 20))}s",
+            f"--duration={seconds}s",
             "--latency",
             f"--script={BENCH / 'ingest' / 'post.lua'}",
             url,
@@ -261,23 +280,20 @@ def burst(
     match = re.search(r"^INGEST (\{.*\})$", output, re.MULTILINE)
     if match is None:
         raise SystemExit(f"wrk printed no result:\n{output}")
-    result = json.loads(match.group(1))
-    result["start"] = began
-    return run_id, result
+    return run_id, json.loads(match.group(1))
 
 
-def settle(db: Database, run_id: str, start: float, sent: int, seconds: float) -> dict[str, Any]:
-    """Wait until every stored delivery of the run is processed; end-to-end figures."""
+def settle(db: Database, run_id: str, since: datetime, sent: int, seconds: float) -> dict:
+    """Wait until every stored delivery of the run is processed (polled 4 times a second);
+    the run's outcome and end-to-end figures."""
 
     def finished() -> bool:
-        outcome = db.outcome(run_id)
-        return outcome["stored"] >= sent and outcome["events"].get("pending", 0) == 0
+        stored, pending = db.unfinished(run_id, since)
+        return stored >= sent and pending == 0
 
-    done = wait_until(finished, seconds, f"the deliveries of {run_id} to be processed")
-    outcome = db.outcome(run_id)
+    wait_until(finished, seconds, f"the deliveries of {run_id} to be processed", every=0.25)
+    outcome = db.outcome(run_id, since)
     accepted = max(sent, outcome["stored"])
-    outcome["e2e_seconds"] = round(done - start, 2)
-    outcome["e2e_leads_per_s"] = round(outcome["leads"] / (done - start), 1)
     outcome["lost"] = accepted - outcome["distinct_phones"]
     outcome["duplicated"] = outcome["leads"] - outcome["distinct_phones"]
     return outcome
@@ -426,6 +442,9 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=200, help="paced deliveries per second")
     parser.add_argument("--clients", type=int, default=16, help="threads of the paced client")
+    parser.add_argument(
+        "--burst-seconds", type=int, default=20, help="how long wrk posts in the burst phase"
+    )
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
@@ -482,6 +501,7 @@ def main() -> None:
         print(f"Inbox, idle: {results['inbox_idle']}", flush=True)
 
         print(f"Paced: {n} deliveries at {args.rate:g}/s…", flush=True)
+        since = db.now()
         with InboxSampler(server, inbox, cookie) as paced_inbox:
             run_id, sent = paced(
                 server,
@@ -492,21 +512,22 @@ def main() -> None:
                 clients=args.clients,
                 base=setup["phone_base"],
             )
-            outcome = settle(db, run_id, sent["start"], sent["accepted"], settle_seconds)
+            outcome = settle(db, run_id, since, sent["accepted"], settle_seconds)
         results["paced"] = {**sent, **outcome, "run": run_id}
         print(f"  {results['paced']}", flush=True)
 
-        print(f"Burst: {n} deliveries with wrk…", flush=True)
+        print(f"Burst: wrk for {args.burst_seconds} s…", flush=True)
+        since = db.now()
         with InboxSampler(server, inbox, cookie) as burst_inbox:
             run_id, sent = burst(
                 f"http://127.0.0.1:{args.port}{endpoint}",
                 setup["secret"],
-                count=n,
+                seconds=args.burst_seconds,
                 threads=args.wrk_threads,
                 connections=args.wrk_connections,
                 base=setup["phone_base"] + n,
             )
-            outcome = settle(db, run_id, sent["start"], sent["accepted"], settle_seconds)
+            outcome = settle(db, run_id, since, sent["accepted"], settle_seconds)
         results["burst"] = {**sent, **outcome, "run": run_id}
         print(f"  {results['burst']}", flush=True)
         results["inbox_paced"] = percentiles(paced_inbox.samples)
