@@ -17,7 +17,15 @@ from contacts.normalize import phone_e164
 from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import system_actor, timeline_record
-from deals.inquiries import ATTACHED, CREATED, REPEAT, inquiry_keys, inquiry_register, matches_for
+from deals.inquiries import (
+    ATTACHED,
+    CREATED,
+    REPEAT,
+    Keys,
+    inquiry_keys,
+    inquiry_register,
+    matches_for,
+)
 from leads.distribution import RoutingContext, pick_owner
 from leads.models import LeadState
 
@@ -98,6 +106,11 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
         lead.save(update_fields=["message", "updated_at"])
     event.status, event.outcome = Status.DONE, Outcome.UPDATED
     event.lead, event.deal, event.contact = original.lead, original.deal, original.contact
+
+
+def inquiry_keys_of(event: InboundEvent) -> Keys:
+    """The match keys of a stored delivery's message (as read at the endpoint)."""
+    return inquiry_keys(event.message or {}, event.channel.tenant.default_region)
 
 
 def process(event: InboundEvent) -> None:

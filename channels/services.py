@@ -34,6 +34,7 @@ from crm.memo import memo_scope
 from crm.models import Membership, Tenant
 from crm.services import system_actor
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
+from deals.inquiries import inquiry_batch
 
 logger = logging.getLogger(__name__)
 
@@ -367,30 +368,33 @@ def _claim(tenant: Tenant, claim: str) -> list[int]:
 
 
 def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
-    """Process claimed deliveries in one transaction, a savepoint each; what fails is
+    """Process claimed deliveries in one transaction, a savepoint each (the people's keys
+    locked and looked up once for the batch: deals.inquiries.inquiry_batch); what fails is
     recorded on its event and returned as (event id, delay before its retry)."""
     retries: list[tuple[int, float]] = []
     with tenant_context(tenant), memo_scope():
-        events = (
+        events = list(
             InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("channel", "channel__tenant", "channel__default_owner")
             .filter(pk__in=ids, status=Status.PENDING)
             .order_by("pk")
         )
-        for event in events:
-            try:
-                with transaction.atomic():
-                    pipeline.process(event)
-                    event.processed_at = timezone.now()
-                    event.save(update_fields=PROCESSED_FIELDS)
-            except Exception as error:
-                logger.exception("Inbound event %s failed (attempt 1).", event.pk)
-                delay = _retry_delay(1)
-                InboundEvent.objects.filter(pk=event.pk).update(
-                    detail=f"{type(error).__name__}: {error}"[:2000],
-                    next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
-                )
-                retries.append((event.pk, delay))
+        keys = [pipeline.inquiry_keys_of(event) for event in events]
+        with inquiry_batch(tenant, keys):
+            for event in events:
+                try:
+                    with transaction.atomic():
+                        pipeline.process(event)
+                        event.processed_at = timezone.now()
+                        event.save(update_fields=PROCESSED_FIELDS)
+                except Exception as error:
+                    logger.exception("Inbound event %s failed (attempt 1).", event.pk)
+                    delay = _retry_delay(1)
+                    InboundEvent.objects.filter(pk=event.pk).update(
+                        detail=f"{type(error).__name__}: {error}"[:2000],
+                        next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
+                    )
+                    retries.append((event.pk, delay))
     return retries
 
 

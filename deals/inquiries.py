@@ -20,7 +20,9 @@ on each match key (PostgreSQL), so they make one lead, not two.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
 
-from contacts.models import Contact
+from contacts.models import Contact, MatchKey
 from contacts.normalize import email_key, messenger_key, phone_e164
 from contacts.selectors import record_list
 from contacts.services import contact_create
@@ -134,11 +136,88 @@ def _newest_lead(actor: Membership, keys: Keys) -> Lead | None:
     )
 
 
+@dataclass
+class _Batch:
+    """Inquiries registered together in one transaction (inquiry_batch)."""
+
+    locked: set[str]  # keys whose advisory locks the transaction holds
+    absent: set[str]  # phone and e-mail keys no lead or contact had when they were locked
+
+
+_BATCH: ContextVar[_Batch | None] = ContextVar("inquiry_batch", default=None)
+
+
+def _lock_ids(tenant: Tenant, names: Iterable[str]) -> list[int]:
+    return [
+        int.from_bytes(
+            hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for name in sorted(names)
+    ]
+
+
+def _take_locks(ids: list[int]) -> None:
+    # One statement; its target list is evaluated left to right, so in the sorted order.
+    locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
+
+
+def _known_names(phones: set[str], emails: set[str]) -> set[str]:
+    """The phone and e-mail keys some lead (live or not) or contact already has."""
+    wanted = Q(phone_e164__in=phones) | Q(email_key__in=emails)
+    known = set()
+    for phone, email in Lead.objects.filter(wanted).values_list("phone_e164", "email_key"):
+        known |= {f"phone:{phone}", f"email:{email}"}
+    kind = MatchKey.Kind
+    keys = MatchKey.objects.filter(
+        Q(kind=kind.PHONE, value__in=phones) | Q(kind=kind.EMAIL, value__in=emails)
+    )
+    known |= {f"{kind}:{value}" for kind, value in keys.values_list("kind", "value")}
+    return known
+
+
+@contextmanager
+def inquiry_batch(tenant: Tenant, batch: Iterable[Keys]) -> Iterator[None]:
+    """Register several inquiries in the current transaction with fewer statements.
+
+    Takes the advisory locks of every key of the batch at once (sorted, so two batches never
+    wait for each other in a cycle) and reads which phones and e-mails nobody has yet; inside
+    the block an inquiry whose keys are all among those skips the look-ups of matches_for
+    (its keys count as known from then on), and no key is locked twice. Holding the locks
+    makes that answer hold until the transaction ends: whoever adds such a key must take its
+    lock first. Use inside the transaction that registers them, for the tenant's robot
+    (who sees every record).
+    """
+    names = {name for keys in batch for name in keys.names()}
+    if connection.vendor == "postgresql" and names:
+        _take_locks(_lock_ids(tenant, names))
+    phones = {n.partition(":")[2] for n in names if n.startswith("phone:")}
+    emails = {n.partition(":")[2] for n in names if n.startswith("email:")}
+    absent = {f"phone:{p}" for p in phones} | {f"email:{e}" for e in emails}
+    if absent:
+        absent -= _known_names(phones, emails)
+    token = _BATCH.set(_Batch(locked=names, absent=absent))
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+
+
 def matches_for(*, actor: Membership, keys: Keys, leads: bool = True) -> Matches:
     """The newest open lead, the newest closed lead (when no lead is open) and the contact
     with these keys that `actor` may see; `leads=False` looks for the contact only."""
     if not keys:
         return Matches()
+    batch = _BATCH.get()
+    if batch is not None:
+        names = keys.names()
+        unknown = batch.absent.issuperset(names)
+        batch.absent.difference_update(names)  # from now on they may be somebody's
+        if unknown:
+            return Matches()
     newest = _newest_lead(actor, keys) if leads else None
     is_open = newest is not None and newest.state in OPEN_STATES
     open_lead, closed_lead = (newest, None) if is_open else (None, newest)
@@ -174,25 +253,15 @@ def _lock(tenant: Tenant, keys: Keys) -> None:
     """Serialize inquiries with a shared key until the transaction ends (PostgreSQL).
 
     A row lock cannot guard rows that do not exist yet, hence advisory locks on the keys.
-    They are taken in sorted order, so two inquiries never wait for each other in a cycle.
-    SQLite (development) gets no lock.
+    They are taken in sorted order, so two inquiries never wait for each other in a cycle
+    (inquiry_batch holds its batch's locks already). SQLite (development) gets no lock.
     """
     if connection.vendor != "postgresql":
         return
-    ids = [
-        int.from_bytes(
-            hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8).digest(),
-            "big",
-            signed=True,
-        )
-        for name in keys.names()
-    ]
-    if not ids:
-        return
-    # One statement; its target list is evaluated left to right, so in the sorted order.
-    locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
+    batch = _BATCH.get()
+    names = set(keys.names()) - (batch.locked if batch is not None else set())
+    if names:
+        _take_locks(_lock_ids(tenant, names))
 
 
 def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> dict[str, Any]:

@@ -169,3 +169,55 @@ def test_a_plain_forms_thank_you_page_keeps_the_pages_security_headers(tenant, a
     assert "Content-Security-Policy" in response
     assert response["X-Frame-Options"] == "DENY"
     assert "sessionid" not in response.cookies
+
+
+def test_twins_in_one_batch_make_one_lead_and_a_known_person_is_attached(
+    tenant, api_channel, unqueued
+):
+    _store(api_channel, 1)
+    services.events_drain(tenant_id=tenant.pk, claim="task-1")
+    # The same person again and a new one, twice each, all in one batch.
+    _store(api_channel, 1, message="again")
+    _store(api_channel, 2)
+    _store(api_channel, 2, message="once more")
+    services.events_drain(tenant_id=tenant.pk, claim="task-2")
+    outcomes = [(e.status, e.outcome) for e in events_of(api_channel)]
+    assert outcomes == [
+        ("done", "created"),
+        ("done", "attached"),
+        ("done", "created"),
+        ("done", "attached"),
+    ]
+    assert sorted(lead.phone_e164 for lead in leads_of(tenant)) == ["+79120000001", "+79120000002"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_draining_the_same_person_at_once_make_one_lead(
+    tenant, api_channel, unqueued
+):
+    import threading
+
+    from django.db import connections
+
+    first, second = _store(api_channel, 7), _store(api_channel, 7, message="twice")
+    barrier = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def drain(event_id: int) -> None:
+        try:
+            barrier.wait()
+            services._process_batch(tenant, [event_id])
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drain, args=(pk,)) for pk in (first.pk, second.pk)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(e.outcome for e in events_of(api_channel)) == ["attached", "created"]
+    assert len(leads_of(tenant)) == 1
