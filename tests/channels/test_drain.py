@@ -193,9 +193,7 @@ def test_twins_in_one_batch_make_one_lead_and_a_known_person_is_attached(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_draining_the_same_person_at_once_make_one_lead(
-    tenant, api_channel, unqueued
-):
+def test_two_workers_draining_the_same_person_at_once_make_one_lead(tenant, api_channel, unqueued):
     import threading
 
     from django.db import connections
