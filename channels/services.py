@@ -32,7 +32,7 @@ from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memo_scope
 from crm.models import Membership, Tenant
-from crm.services import system_actor
+from crm.services import system_actor, timeline_batch
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 from deals.inquiries import inquiry_batch
 
@@ -384,7 +384,8 @@ def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
             for event in events:
                 try:
                     with transaction.atomic():
-                        pipeline.process(event)
+                        with timeline_batch():
+                            pipeline.process(event)
                         event.processed_at = timezone.now()
                         event.save(update_fields=PROCESSED_FIELDS)
                 except Exception as error:

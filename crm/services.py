@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +43,7 @@ from crm.models import (
     User,
     normalize_email,
 )
-from crm.tenancy import current_tenant, tenant_context
+from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 
 INVITATION_SALT = "crm.invitation"
 
@@ -55,17 +58,46 @@ class _Actor:
 ACTOR = _Actor()
 
 
+_TIMELINE_BUFFER: ContextVar[list[TimelineEvent] | None] = ContextVar(
+    "timeline_buffer", default=None
+)
+
+
+@contextmanager
+def timeline_batch() -> Iterator[None]:
+    """Write the timeline events recorded inside the block with one INSERT when it ends
+    (nothing when it ends with an exception: put it inside the transaction or savepoint
+    whose work they describe). The worker wraps each delivery in one."""
+    buffer: list[TimelineEvent] = []
+    token = _TIMELINE_BUFFER.set(buffer)
+    try:
+        yield
+    finally:
+        _TIMELINE_BUFFER.reset(token)
+    if buffer:
+        TimelineEvent.objects.bulk_create(buffer)
+
+
 def timeline_record(
     *, actor: Membership | None, target: models.Model, kind: str, data: dict[str, Any] | None = None
 ) -> TimelineEvent:
     """Append one immutable event to `target`'s history (inside the active tenant)."""
-    return TimelineEvent.objects.create(
+    event = TimelineEvent(
         target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
         target_id=target.pk,
         actor=actor,
         kind=kind,
         data=data or {},
     )
+    buffer = _TIMELINE_BUFFER.get()
+    if buffer is None:
+        event.save()
+    else:
+        event.tenant = current_tenant()
+        if event.tenant is None:
+            raise TenantMismatchError("A timeline event is recorded inside a tenant only.")
+        buffer.append(event)
+    return event
 
 
 def timeline_record_many(

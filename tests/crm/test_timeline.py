@@ -58,3 +58,26 @@ def test_membership_and_role_changes_write_events(client_for, tenant, admin, man
         admin.pk,
         manager.pk,
     )
+
+
+def test_a_timeline_batch_writes_its_events_at_once_or_not_at_all(tenant, admin):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.services import timeline_batch
+
+    with tenant_context(tenant):
+        team = Team.objects.create(name="Пакет")
+        with CaptureQueriesContext(connection) as queries, timeline_batch():
+            timeline_record(actor=admin, target=team, kind="team.one")
+            timeline_record(actor=admin, target=team, kind="team.two")
+            assert not TimelineEvent.objects.filter(kind__startswith="team.t").exists()
+        inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+        assert len(inserts) == 1
+        kinds = TimelineEvent.objects.filter(target_id=team.pk).order_by("pk")
+        assert list(kinds.values_list("kind", flat=True))[-2:] == ["team.one", "team.two"]
+        # A block that fails leaves nothing.
+        with pytest.raises(RuntimeError), transaction.atomic(), timeline_batch():
+            timeline_record(actor=admin, target=team, kind="team.lost")
+            raise RuntimeError("rolled back")
+        assert not TimelineEvent.objects.filter(kind="team.lost").exists()
