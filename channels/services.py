@@ -449,6 +449,28 @@ def event_replay(*, actor: Membership, event: InboundEvent) -> InboundEvent:
     return event
 
 
+PURGE_CHUNK = 5000
+
+
+def events_purge(*, now: datetime | None = None) -> int:
+    """Delete the current tenant's deliveries older than CHANNELS_EVENTS_KEEP_DAYS that need
+    nothing more (processed, ignored, spam, rejected), in chunks; pending and failed ones
+    stay until they are handled. The records made from them stay. Returns how many."""
+    days = settings.CHANNELS_EVENTS_KEEP_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    for channel_id in Channel.objects.values_list("pk", flat=True):
+        old = InboundEvent.objects.filter(channel_id=channel_id, created_at__lt=cutoff).exclude(
+            status__in=(Status.PENDING, Status.FAILED)
+        )
+        while ids := list(old.order_by("created_at").values_list("pk", flat=True)[:PURGE_CHUNK]):
+            InboundEvent.objects.filter(pk__in=ids).delete()
+            deleted += len(ids)
+    return deleted
+
+
 def events_sweep(*, now: datetime | None = None) -> int:
     """Queue again the current tenant's pending deliveries nobody is working on (lost
     publish, broker restarted empty, worker killed); returns how many."""

@@ -53,3 +53,18 @@ def events_sweep_all_task() -> int:
     for tenant_id in tenant_ids:
         events_sweep_task.apply_async(kwargs={"tenant_id": tenant_id})
     return len(tenant_ids)
+
+
+@app.task(base=TenantTask)
+def events_purge_task(*, tenant_id: int) -> int:
+    """Delete one tenant's old deliveries that need nothing more."""
+    return services.events_purge()
+
+
+@app.task
+def events_purge_all_task() -> int:
+    """Beat entry point (daily): purge every tenant's old deliveries, each in its context."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        events_purge_task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)

@@ -175,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     # Inbound deliveries left pending (lost publish, broker restarted, worker killed) are
     # queued again long before the broker's visibility timeout would return them.
     "channels-sweep": {"task": "channels.tasks.events_sweep_all_task", "schedule": 30},
+    "channels-purge": {"task": "channels.tasks.events_purge_all_task", "schedule": 60 * 60 * 24},
     "leads-escalate-overdue": {
         "task": "leads.tasks.leads_escalate_overdue_all_task",
         "schedule": 60,
@@ -184,6 +185,9 @@ CELERY_BEAT_SCHEDULE = {
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 # Base delay of a failed delivery's retries (doubling, capped at a minute).
 CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
+# How long inbound deliveries (raw bodies) are kept once nothing more is to be done with
+# them; 0 keeps them forever. Pending and failed deliveries stay until handled.
+CHANNELS_EVENTS_KEEP_DAYS = env.int("CHANNELS_EVENTS_KEEP_DAYS", default=90)
 # The Telegram Bot API (tests point it at a local fake).
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from channels import pipeline, services
+from channels.adapters import RawDelivery
 from channels.models import InboundEvent
 from channels.tasks import events_sweep_all_task
 from crm.tenancy import tenant_context
@@ -110,8 +111,6 @@ def test_processing_twice_creates_nothing_twice(tenant, api_channel, deliver):
 
 
 def test_a_delivery_killed_mid_task_too_often_is_given_up_visibly(tenant, api_channel):
-    from channels.adapters import RawDelivery
-
     with tenant_context(tenant):
         event, _created = services.event_accept(
             channel=api_channel, raw=RawDelivery(body=b'{"phone": "+79120001122"}')
@@ -121,3 +120,36 @@ def test_a_delivery_killed_mid_task_too_often_is_given_up_visibly(tenant, api_ch
     (event,) = events_of(api_channel)
     assert event.status == InboundEvent.Status.FAILED
     assert leads_of(tenant) == []
+
+
+def test_old_deliveries_that_need_nothing_more_are_purged(
+    tenant, other_tenant, admin, api_channel, deliver, settings, monkeypatch
+):
+    settings.CHANNELS_EVENTS_KEEP_DAYS = 30
+    deliver(api_channel, LEAD)
+    deliver(api_channel, {"email": "not json"}, body=b"{broken")
+    monkeypatch.setattr(pipeline, "process", _boom)
+    deliver(api_channel, {"email": "fails@example.com"})
+    monkeypatch.undo()
+    with tenant_context(tenant):
+        services.event_accept(  # stored, its task not run yet
+            channel=api_channel, raw=RawDelivery(body=b'{"phone": "+79120009999"}')
+        )
+    statuses = sorted(e.status for e in events_of(api_channel))
+    assert statuses == ["done", "failed", "pending", "rejected"]
+    later = timezone.now() + timedelta(days=31)
+    with tenant_context(tenant):
+        assert services.events_purge(now=timezone.now()) == 0  # nothing is old yet
+        assert services.events_purge(now=later) == 2
+    # Pending and failed ones wait to be handled; the lead made from the purged one stays.
+    assert sorted(e.status for e in events_of(api_channel)) == ["failed", "pending"]
+    assert len(leads_of(tenant)) == 1
+    settings.CHANNELS_EVENTS_KEEP_DAYS = 0
+    with tenant_context(tenant):
+        assert services.events_purge(now=later + timedelta(days=365)) == 0
+
+
+def test_the_beat_purge_visits_every_tenant(tenant, other_tenant):
+    from channels.tasks import events_purge_all_task
+
+    assert events_purge_all_task.apply().get() >= 2

@@ -76,8 +76,13 @@ def test_a_timeline_batch_writes_its_events_at_once_or_not_at_all(tenant, admin)
         assert len(inserts) == 1
         kinds = TimelineEvent.objects.filter(target_id=team.pk).order_by("pk")
         assert list(kinds.values_list("kind", flat=True))[-2:] == ["team.one", "team.two"]
+
         # A block that fails leaves nothing.
-        with pytest.raises(RuntimeError), transaction.atomic(), timeline_batch():
-            timeline_record(actor=admin, target=team, kind="team.lost")
-            raise RuntimeError("rolled back")
+        def failing() -> None:
+            with transaction.atomic(), timeline_batch():
+                timeline_record(actor=admin, target=team, kind="team.lost")
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            failing()
         assert not TimelineEvent.objects.filter(kind="team.lost").exists()
