@@ -317,7 +317,7 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
     try:
         with tenant_context(tenant):
             event = (
-                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+                InboundEvent.objects.select_for_update(of=("self",))
                 .select_related("channel", "channel__tenant", "channel__default_owner")
                 .filter(pk=event_id, status=Status.PENDING)
                 .first()
@@ -373,8 +373,11 @@ def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
     recorded on its event and returned as (event id, delay before its retry)."""
     retries: list[tuple[int, float]] = []
     with tenant_context(tenant), memo_scope():
+        # Waits for a lock rather than skipping: another drain's claim query may hold these
+        # rows for a moment (PostgreSQL keeps the lock of a row it re-checked and passed
+        # over), and a claimed event skipped here would wait for the sweeper.
         events = list(
-            InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+            InboundEvent.objects.select_for_update(of=("self",))
             .select_related("channel", "channel__tenant", "channel__default_owner")
             .filter(pk__in=ids, status=Status.PENDING)
             .order_by("pk")
@@ -408,31 +411,41 @@ class Drained:
     more: bool = False
 
 
+def _finish_claimed(tenant: Tenant, claim: str, drained: Drained) -> None:
+    """Process alone, through event_process, what `claim` holds and left pending (its
+    process died, or a batch missed it) — not the failures waiting for their retry."""
+    waiting = {event_id for event_id, _delay in drained.retries}
+    with tenant_context(tenant):
+        leftovers = list(
+            InboundEvent.objects.filter(status=Status.PENDING, claimed_by=claim)
+            .exclude(pk__in=waiting)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    for event_id in leftovers:
+        delay = event_process(tenant_id=tenant.pk, event_id=event_id)
+        if delay is not None:
+            drained.retries.append((event_id, delay))
+
+
 def events_drain(*, tenant_id: int, claim: str) -> Drained:
     """Process the tenant's new deliveries in batches (worker; `claim` is the task's id).
 
     First what this task had claimed before its process died (each alone, through
     `event_process`), then batches of never-attempted deliveries until none is left or
-    DRAIN_SECONDS have passed (`more`: queue another drain so other tenants get a turn).
+    DRAIN_SECONDS have passed (`more`: queue another drain so other tenants get a turn),
+    then anything of its own still pending.
     """
     tenant = Tenant.objects.get(pk=tenant_id)
     drained = Drained()
     deadline = time.monotonic() + DRAIN_SECONDS
-    with tenant_context(tenant):
-        leftovers = list(
-            InboundEvent.objects.filter(status=Status.PENDING, claimed_by=claim)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    for event_id in leftovers:
-        delay = event_process(tenant_id=tenant_id, event_id=event_id)
-        if delay is not None:
-            drained.retries.append((event_id, delay))
+    _finish_claimed(tenant, claim, drained)
     while ids := _claim(tenant, claim):
         drained.retries += _process_batch(tenant, ids)
         if time.monotonic() > deadline:
             drained.more = True
             break
+    _finish_claimed(tenant, claim, drained)
     return drained
 
 
@@ -443,8 +456,9 @@ def event_replay(*, actor: Membership, event: InboundEvent) -> InboundEvent:
         raise DomainError(_("Only failed or rejected deliveries can be replayed."))
     with transaction.atomic():
         event.status, event.detail, event.attempts = Status.PENDING, "", 0
-        event.next_attempt_at = timezone.now() + SWEEP_GRACE
-        event.save(update_fields=["status", "detail", "attempts", "next_attempt_at", "updated_at"])
+        event.next_attempt_at, event.claimed_by = timezone.now() + SWEEP_GRACE, ""
+        fields = ["status", "detail", "attempts", "next_attempt_at", "claimed_by", "updated_at"]
+        event.save(update_fields=fields)
         _enqueue(event)
     return event
 

@@ -219,3 +219,33 @@ def test_two_workers_draining_the_same_person_at_once_make_one_lead(tenant, api_
     assert errors == []
     assert sorted(e.outcome for e in events_of(api_channel)) == ["attached", "created"]
     assert len(leads_of(tenant)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_delivery_locked_for_a_moment_is_still_processed(tenant, api_channel, unqueued):
+    import threading
+
+    from django.db import connections, transaction
+
+    event = _store(api_channel, 8)
+    (claimed,) = services._claim(tenant, "task-1")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another drain's claim query passing over the row, say
+        try:
+            with tenant_context(tenant), transaction.atomic():
+                InboundEvent.objects.select_for_update().filter(pk=claimed).first()
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=30)
+    threading.Timer(0.5, release.set).start()
+    services._process_batch(tenant, [claimed])
+    holder.join(timeout=30)
+    assert claimed == event.pk
+    assert [(e.status, e.attempts) for e in events_of(api_channel)] == [("done", 1)]
