@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.expressions import RawSQL
@@ -320,12 +321,17 @@ def source_counts(parts: list[QuerySet[Lead]], cap: int = SOURCE_COUNT_CAP) -> l
     statements, params = [], []
     for n, part in enumerate(parts):
         newest = part.order_by("-created_at", "-pk").values("source")[:cap]
-        inner, inner_params = newest.query.sql_with_params()
+        try:
+            inner, inner_params = newest.query.sql_with_params()
+        except EmptyResultSet:  # e.g. a name search that matched nothing: no leads here
+            continue
         # The ORM cannot GROUP BY over a sliced subquery: wrap its compiled SQL.
         statements.append(
             f"SELECT {n}, source, COUNT(*) FROM ({inner}) AS part{n} GROUP BY source"  # noqa: S608 - ORM SQL, values are params
         )
         params += inner_params
+    if not statements:
+        return []
     with connection.cursor() as cursor:
         # One statement for all the parts (each still reads its own index).
         cursor.execute(" UNION ALL ".join(statements), params)
