@@ -56,16 +56,27 @@ class RecordFilterSet(django_filters.FilterSet):
     # Whether a list opened without parameters gets its custom field filters (a query of
     # the definitions): not when they are shown only in a panel that needs parameters.
     custom_fields_unbound = True
+    # The filters a list opened without parameters shows (None: all). Only these are
+    # copied for it: django-filter deep-copies every declared filter per instance.
+    unbound_filters: tuple[str, ...] | None = None
 
     def __init__(
         self,
+        data: Any = None,
         *args: Any,
         actor: Membership,
         region: str,
         choices: SharedChoices | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        if data is None and self.unbound_filters is not None:
+            # Read by FilterSet.__init__, which copies them into self.filters.
+            self.base_filters = {
+                name: declared
+                for name, declared in type(self).base_filters.items()
+                if name in self.unbound_filters
+            }
+        super().__init__(data, *args, **kwargs)
         self.actor, self.region = actor, region
         self.choices = choices or SharedChoices()
 
@@ -78,9 +89,10 @@ class RecordFilterSet(django_filters.FilterSet):
         if not hasattr(self, "_form"):
             form = super().form
             choices = self.choices
-            form.fields["owner"].widget.choices = LazyChoices(
-                lambda: [*OWNER_SHORTCUTS, *choices.members]
-            )
+            if "owner" in form.fields:
+                form.fields["owner"].widget.choices = LazyChoices(
+                    lambda: [*OWNER_SHORTCUTS, *choices.members]
+                )
             self.prepare_form(form)
             self.custom_fields = (
                 customfields.add_form_fields(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
@@ -58,27 +59,62 @@ def page_of_parts(
     size: int | None = None,
 ) -> Page:
     """The same over several index-ordered parts (the inbox: mine, and the shared pool):
-    the newest keys of each part, merged; one query for the keys (one per part where the
-    database cannot limit the parts of a UNION, SQLite) plus one for the rows."""
-    size = size or PAGE_SIZE
+    the newest keys of each part, merged in one statement, then the page's rows by id."""
+    compiled = (part_sql(keys, cursor, "created_at", "id") for keys in parts)
+    return page_of_sql_parts([part for part in compiled if part is not None], rows_by_id, size)
+
+
+@dataclass(frozen=True)
+class PartSQL:
+    """One index-ordered part of a list, compiled: its SQL, parameters and database."""
+
+    sql: str
+    params: tuple[Any, ...]
+    using: str
+
+
+def part_sql(part: QuerySet, cursor: str | None, *columns: str) -> PartSQL | None:
+    """A part as SQL: `columns` of its rows, newest first, from the position in `cursor` on;
+    None when it cannot match anything (an empty `pk__in`). Compiled once, a part serves
+    several statements (a page's keys and the inbox's counts: the ORM spends ≈0.2 ms
+    compiling a part, each time it is in a statement)."""
     position = decode(cursor) if cursor else None
-    newest = []
-    for keys in parts:
-        if position is not None:
-            created, pk = position
-            keys = keys.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
-        newest.append(
-            keys.order_by("-created_at", "-pk").values_list("created_at", "pk")[: size + 1]
+    if position is not None:
+        created, pk = position
+        part = part.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+    ordered = part.order_by("-created_at", "-pk").values_list(*columns)
+    try:
+        sql, params = ordered.query.get_compiler(using=ordered.db).as_sql()
+    except EmptyResultSet:
+        return None
+    return PartSQL(sql, tuple(params), ordered.db)
+
+
+def page_of_sql_parts(
+    parts: list[PartSQL],
+    rows_by_id: Callable[[list[int]], dict[int, Any]],
+    size: int | None = None,
+) -> Page:
+    """A page over compiled parts (`part_sql` with `created_at` and `id`): the newest
+    keys of each part merged in one statement — `SELECT id FROM (SELECT created_at, id
+    FROM (part LIMIT n) UNION ALL …) ORDER BY created_at DESC, id DESC LIMIT n`, each part
+    walking its own index — then `rows_by_id`; rows carry `created_at` and `pk` (the next
+    page's cursor is the last row's position)."""
+    size = size or PAGE_SIZE
+    if not parts:
+        return Page(rows=[], next_cursor=None)
+    limit = int(size) + 1
+    union = " UNION ALL ".join(
+        f"SELECT created_at, id FROM ({part.sql} LIMIT {limit}) AS part{n}"  # noqa: S608 - ORM SQL
+        for n, part in enumerate(parts)
+    )
+    with connections[parts[0].using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM ({union}) AS keys ORDER BY created_at DESC, id DESC LIMIT {limit}",  # noqa: S608 - ORM SQL, values are params
+            [param for part in parts for param in part.params],
         )
-    found: list[tuple[datetime, int]]
-    if len(newest) > 1 and connections[newest[0].db].features.supports_slicing_ordering_in_compound:
-        # One statement, (… LIMIT n) UNION ALL (… LIMIT n): each part keeps its index walk.
-        found = list(newest[0].union(*newest[1:], all=True))
-    else:
-        found = [key for keys in newest for key in keys]
-    found.sort(reverse=True)
-    ids = [pk for _created, pk in found[:size]]
-    by_id = rows_by_id(ids)
-    rows = [by_id[pk] for pk in ids if pk in by_id]
-    more = len(found) > size and rows
-    return Page(rows=rows, next_cursor=encode(*found[size - 1]) if more else None)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    by_id = rows_by_id(ids[:size])
+    rows = [by_id[pk] for pk in ids[:size] if pk in by_id]
+    more = len(ids) > size and rows
+    return Page(rows=rows, next_cursor=encode(rows[-1].created_at, rows[-1].pk) if more else None)

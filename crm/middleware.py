@@ -73,13 +73,15 @@ class TenantMiddleware:
         if tenant is None:
             raise Http404
         with tenant_context(tenant, user=request.user):
-            membership = (
+            # At most one row (unique per tenant and user): no ORDER BY, as .first() adds.
+            found = list(
                 Membership.objects.select_related("role", "team")
                 .filter(user=request.user, is_active=True)
-                .first()
+                .order_by()[:1]
             )
-            if membership is None:
+            if not found:
                 raise Http404
+            membership = found[0]
             # The same rows the request already holds: no second read when code uses them.
             membership.tenant, membership.user = tenant, request.user
             request.tenant, request.membership = tenant, membership

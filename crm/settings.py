@@ -134,6 +134,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Rendered template fragments that depend only on the code, the translations and the values
+# in their key (`{% cache None name key… using="fragments" %}`, e.g. an unbound form's fields
+# per language): kept in each process, so a deploy (a restart) renews them.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+}
 # With a shared cache, sessions are read from Redis (written through to the database); a
 # per-process cache would keep a logged-out session alive in the other workers.
 SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.filters import LazyChoices, RecordFilterSet
 from crm.models import Membership, Team
 from leads import selectors
-from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, LeadStatus, Temperature
+from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, Temperature
 
 SORTS = {
     "-created": ("-created_at", "-pk"),
@@ -32,8 +32,9 @@ class LeadFilter(RecordFilterSet):
         help_text=_("Beginning of a word of the name, title or company; a phone; an e-mail"),
     )
     # distinct=False everywhere: these filter plain columns, and DISTINCT defeats the LIMIT.
+    # Querysets as callables: made when the panel's form is built, inside the tenant.
     status = django_filters.ModelMultipleChoiceFilter(
-        label=_("Status"), queryset=LeadStatus.objects.none(), distinct=False
+        label=_("Status"), queryset=lambda request: selectors.statuses(), distinct=False
     )
     state = django_filters.MultipleChoiceFilter(
         label=_("State"), choices=LeadState.choices, distinct=False
@@ -42,7 +43,9 @@ class LeadFilter(RecordFilterSet):
         label=_("Source"), choices=LeadSource.choices, distinct=False
     )
     team = django_filters.ModelChoiceFilter(
-        label=_("Team"), method="filter_team", queryset=Team.objects.none()
+        label=_("Team"),
+        method="filter_team",
+        queryset=lambda request: Team.objects.order_by("name"),
     )
     temperature = django_filters.MultipleChoiceFilter(
         label=_("Temperature"), choices=Temperature.choices, distinct=False
@@ -72,6 +75,7 @@ class LeadFilter(RecordFilterSet):
 
     # The panel (with the custom fields) renders only for a bound filter: see panel_open.
     custom_fields_unbound = False
+    unbound_filters = ("q", "preset")
 
     # Shown in the collapsed panel (the search and the preset are always on the page).
     PANEL = (
@@ -99,13 +103,12 @@ class LeadFilter(RecordFilterSet):
         super().__init__(*args, **kwargs)
         # The cap of a name search that found more leads (the page says so), else 0.
         self.search_capped_at = 0
-        self.filters["status"].queryset = selectors.statuses()
-        self.filters["team"].queryset = Team.objects.order_by("name")
 
     def prepare_form(self, form: forms.Form) -> None:
         # Options from the page's shared lists (the queryset still validates input).
         choices = self.choices
-        form.fields["status"].widget.choices = LazyChoices(lambda: choices.statuses)
+        if "status" in form.fields:
+            form.fields["status"].widget.choices = LazyChoices(lambda: choices.statuses)
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         found = selectors.search(queryset, value, region=self.region, actor=self.actor)

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
@@ -292,16 +292,6 @@ def lead_rows(ids: list[int]) -> dict[int, LeadRow]:
     return {row.pk: row for row in row_values(Lead.objects.filter(deleted_at=None, pk__in=ids))}
 
 
-def page_newest_first_of_parts(parts: list[QuerySet[Lead]], cursor: str | None) -> Page:
-    """A keyset page over the inbox's index-ordered parts, rows with what lists show."""
-    return keyset.page_of_parts(parts, lead_rows, cursor)
-
-
-def page_newest_first(queryset: QuerySet[Lead], cursor: str | None) -> Page:
-    """A keyset page of a lead list: join-free keys, then the page's rows by id."""
-    return keyset.page_newest_first(queryset, lead_rows, cursor)
-
-
 SOURCE_COUNT_CAP = 1000
 
 
@@ -313,34 +303,56 @@ class SourceCount:
     at_least: bool  # the part was capped: the true count may be higher
 
 
-def source_counts(parts: list[QuerySet[Lead]], cap: int = SOURCE_COUNT_CAP) -> list[SourceCount]:
-    """Leads per source over the inbox parts, counting at most the newest `cap` of each
-    part (a shared inbox backlog of 100k leads must not be counted on every page view):
-    an index-only read of (created_at, source) on the parts' partial indexes."""
-    statements, params = [], []
-    for n, part in enumerate(parts):
-        newest = part.order_by("-created_at", "-pk").values("source")[:cap]
-        inner, inner_params = newest.query.sql_with_params()
-        # The ORM cannot GROUP BY over a sliced subquery: wrap its compiled SQL.
-        statements.append(
-            f"SELECT {n}, source, COUNT(*) FROM ({inner}) AS part{n} GROUP BY source"  # noqa: S608 - ORM SQL, values are params
-        )
-        params += inner_params
-    with connection.cursor() as cursor:
-        # One statement for all the parts (each still reads its own index).
-        cursor.execute(" UNION ALL ".join(statements), params)
-        rows = cursor.fetchall()
-    totals: Counter[str] = Counter()
-    per_part: Counter[int] = Counter()
-    for n, source, count in rows:
-        totals[source] += count
-        per_part[n] += count
-    capped = any(count >= cap for count in per_part.values())
-    labels = dict(LeadSource.choices)
-    return [
-        SourceCount(source, labels.get(source, source), n, capped)
-        for source, n in totals.most_common()
-    ]
+class ListParts:
+    """A lead list read as index-ordered parts (`inbox_parts`, `visible_parts`, or one
+    queryset), newest first by keyset. Each part is compiled to SQL once: the first page
+    and the inbox's source counts are two statements over the same parts. `sources`: the
+    parts select the source too (their indexes include it: the inbox's)."""
+
+    def __init__(self, parts: list[QuerySet[Lead]], *, sources: bool = False) -> None:
+        self.parts = parts
+        self.columns = ("created_at", "id", "source") if sources else ("created_at", "id")
+
+    @cached_property
+    def _from_start(self) -> list[keyset.PartSQL]:
+        return self._sql(None)
+
+    def _sql(self, cursor: str | None) -> list[keyset.PartSQL]:
+        compiled = (keyset.part_sql(part, cursor, *self.columns) for part in self.parts)
+        return [part for part in compiled if part is not None]
+
+    def page(self, cursor: str | None) -> Page:
+        """The page after `cursor`: its keys in one statement, then its rows by id."""
+        parts = self._sql(cursor) if cursor else self._from_start
+        return keyset.page_of_sql_parts(parts, lead_rows)
+
+    def source_counts(self, cap: int = SOURCE_COUNT_CAP) -> list[SourceCount]:
+        """Leads per source over the parts, counting at most the newest `cap` of each
+        (a shared inbox backlog of 100k leads must not be counted on every page view):
+        an index-only read of the parts' partial indexes, one statement for all parts."""
+        statements, params = [], []
+        for n, part in enumerate(self._from_start):
+            newest = f"{part.sql} LIMIT {int(cap)}"
+            statements.append(
+                f"SELECT {n}, source, COUNT(*) FROM ({newest}) AS part{n} GROUP BY source"  # noqa: S608 - ORM SQL, values are params
+            )
+            params += part.params
+        if not statements:
+            return []
+        with connections[self._from_start[0].using].cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(statements), params)
+            rows = cursor.fetchall()
+        totals: Counter[str] = Counter()
+        per_part: Counter[int] = Counter()
+        for n, source, count in rows:
+            totals[source] += count
+            per_part[n] += count
+        capped = any(count >= cap for count in per_part.values())
+        labels = dict(LeadSource.choices)
+        return [
+            SourceCount(source, labels.get(source, source), n, capped)
+            for source, n in totals.most_common()
+        ]
 
 
 def statuses() -> QuerySet[LeadStatus]:

@@ -9,7 +9,7 @@ os.environ["DEBUG"] = "0"
 os.environ["ENV_FILE"] = "/nonexistent"  # a developer's .env must not change the tests
 
 from crm.settings import *  # noqa: F403
-from crm.settings import INSTALLED_APPS
+from crm.settings import CACHES, INSTALLED_APPS
 
 # A small owned model to exercise the access API on every scope (tests/accessapp).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.accessapp"]
@@ -30,7 +30,7 @@ if os.environ.get("TEST_LIVE_STACK") == "1":
     CELERY_TASK_ALWAYS_EAGER = False
     CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Tasks run in-process.
     CELERY_TASK_ALWAYS_EAGER = True
 # No per-process tenant rows between requests (tests/crm/test_tenant_cache.py turns it on).

@@ -75,17 +75,16 @@ def _render_list(
     parts = None
     if fragment == "filters":
         return _respond(request, "leads/_filters.html#panel", {"filters": filters, "sort": sort})
+    counted = split is not None and "source_counts" in extra
     if sort in SORTS and sort != "-created":
         ordered = sorted_rows(rows) if sorted_rows else rows
         page = keyset.Page(
             rows=selectors.row_values(ordered.order_by(*SORTS[sort])[: keyset.PAGE_SIZE]),
             next_cursor=None,
         )
-    elif split is not None:
-        parts = split(rows)
-        page = selectors.page_newest_first_of_parts(parts, request.GET.get("after"))
     else:
-        page = selectors.page_newest_first(rows, request.GET.get("after"))
+        parts = selectors.ListParts(split(rows) if split else [rows], sources=counted)
+        page = parts.page(request.GET.get("after"))
     list_name = extra["list_name"]
     context = {
         "filters": filters,
@@ -99,8 +98,10 @@ def _render_list(
         **bulk,
         **extra,
     }
-    if split is not None and "source_counts" in extra:
-        context["source_counts"] = selectors.source_counts(split(rows) if parts is None else parts)
+    if counted:
+        if parts is None:  # another sort: the counts are still over the inbox's parts
+            parts = selectors.ListParts(split(rows), sources=True)
+        context["source_counts"] = parts.source_counts()
     return _respond(request, f"{template}#rows" if fragment == "rows" else template, context)
 
 

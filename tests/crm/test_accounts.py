@@ -153,6 +153,15 @@ def test_a_deactivated_member_loses_the_workspace(client, tenant, manager):
     assert client.get(f"/{tenant.slug}/").status_code == 404
 
 
+def test_a_member_deactivated_while_logged_in_loses_the_next_page(client, tenant, manager):
+    client.force_login(manager.user)
+    assert client.get(f"/{tenant.slug}/leads/inbox/").status_code == 200
+    with tenant_context(tenant):
+        manager.is_active = False
+        manager.save()
+    assert client.get(f"/{tenant.slug}/leads/inbox/").status_code == 404
+
+
 def test_non_member_gets_404_like_a_missing_workspace(client, tenant, other_admin):
     client.force_login(other_admin.user)
     denied = client.get(f"/{tenant.slug}/")

@@ -52,3 +52,49 @@ def test_pages_do_not_read_the_tenant_switcher(client_for, tenant, manager):
     sql = _tables(client_for(manager), f"/{tenant.slug}/leads/inbox/")
     assert '"crm_tenant"."name"' in sql  # the tenant itself, by the middleware
     assert 'INNER JOIN "crm_tenant"' not in sql  # but not the memberships with their tenants
+
+
+def _field_renders(response) -> int:
+    return sum(t.name == "components/_form_field.html" for t in response.templates)
+
+
+def test_unbound_search_and_quick_lead_fields_are_rendered_once_per_language(
+    client_for, tenant, manager
+):
+    client = client_for(manager)
+    url = f"/{tenant.slug}/leads/inbox/"
+    client.get(url)  # rendered (or already cached by an earlier test in this process)
+    again = client.get(url)
+    page = again.content.decode()
+    assert _field_renders(again) == 0  # the search row and the quick-lead fields: cached
+    assert "_form" not in vars(again.context["filters"])  # nor is the filter form built
+    assert 'name="q"' in page
+    assert 'name="preset"' in page
+    assert 'name="name"' in page
+    assert 'name="contact"' in page
+    assert "Телефон или e-mail" in page
+    assert "Поиск" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": url})
+    english = client.get(url).content.decode()
+    assert "Phone or e-mail" in english
+    assert "Search" in english
+    assert "Телефон или e-mail" not in english
+    assert "Поиск" not in english
+
+
+def test_a_bound_search_and_a_refused_quick_lead_are_rendered_with_their_values(
+    client_for, tenant, manager
+):
+    client = client_for(manager)
+    client.get(f"/{tenant.slug}/leads/inbox/")  # the unbound fragments are cached
+    searched = client.get(f"/{tenant.slug}/leads/inbox/", {"q": "8 912", "preset": "mine"})
+    page = searched.content.decode()
+    assert 'value="8 912"' in page
+    assert '<option value="mine" selected>' in page
+    refused = client.post(f"/{tenant.slug}/leads/quick/", {"name": "Без связи", "contact": "нет@"})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert 'value="Без связи"' in page
+    assert 'value="нет@"' in page
+    assert "is-invalid" in page
+    assert 'class="invalid-feedback d-block"' in page

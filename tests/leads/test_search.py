@@ -193,6 +193,16 @@ def test_a_search_runs_a_constant_number_of_queries(
         assert len(_page(client, url + path)) == 50
 
 
+@pytest.mark.parametrize("path", ["inbox/", ""])
+def test_a_search_that_finds_nothing_shows_an_empty_list(client_for, tenant, admin, url, path):
+    with tenant_context(tenant):
+        make_lead(admin, owner=None, title="Соколов")
+    response = client_for(admin).get(url + path, {"q": "Фирсихин"})
+    assert response.status_code == 200
+    assert response.context["page"].rows == []
+    assert b'data-testid="lead-table"' in response.content
+
+
 def _page(client, url: str) -> list[Lead]:
     return client.get(url, {"q": "сок"}).context["page"].rows
 
