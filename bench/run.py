@@ -135,8 +135,10 @@ def port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """gunicorn with 2 sync workers on 127.0.0.1:port, ready to answer."""
+def start_gunicorn(
+    env: dict[str, str], port: int, log: Path, workers: int = 2
+) -> subprocess.Popen[bytes]:
+    """gunicorn with `workers` sync workers on 127.0.0.1:port, ready to answer."""
     if not port_free(port):
         raise SystemExit(f"127.0.0.1:{port} is taken: set BENCH_PORT to a free port.")
     with log.open("wb") as output:
@@ -145,7 +147,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
                 str(BIN / "gunicorn"),
                 "crm.wsgi:application",
                 f"--bind=127.0.0.1:{port}",
-                "--workers=2",
+                f"--workers={workers}",
                 "--worker-class=sync",
                 "--timeout=120",
                 "--log-level=warning",

@@ -372,7 +372,7 @@ def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
     locked and looked up once for the batch: deals.inquiries.inquiry_batch); what fails is
     recorded on its event and returned as (event id, delay before its retry)."""
     retries: list[tuple[int, float]] = []
-    with tenant_context(tenant), memo_scope():
+    with tenant_context(tenant), memo_scope(savepoints=False):
         # Waits for a lock rather than skipping: another drain's claim query may hold these
         # rows for a moment (PostgreSQL keeps the lock of a row it re-checked and passed
         # over), and a claimed event skipped here would wait for the sweeper.

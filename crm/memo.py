@@ -16,16 +16,27 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _scope: ContextVar[dict[Hashable, Any] | None] = ContextVar("memo_scope", default=None)
+_savepoints: ContextVar[bool] = ContextVar("nested_savepoints", default=True)
 
 
 @contextmanager
-def memo_scope() -> Iterator[None]:
-    """Remember `memoized` reads until the block ends."""
+def memo_scope(*, savepoints: bool = True) -> Iterator[None]:
+    """Remember `memoized` reads until the block ends. `savepoints=False`: the caller wraps
+    each piece of work in its own savepoint, so services inside need none of their own
+    (`nested_savepoints`); an error inside them then spoils that piece of work, which the
+    caller rolls back and retries on its own."""
     token = _scope.set({})
+    saving = _savepoints.set(savepoints)
     try:
         yield
     finally:
+        _savepoints.reset(saving)
         _scope.reset(token)
+
+
+def nested_savepoints() -> bool:
+    """Whether an atomic block inside a service should make a savepoint (the default)."""
+    return _savepoints.get()
 
 
 def memoized(key: Hashable, load: Callable[[], T]) -> T:

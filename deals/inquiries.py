@@ -38,6 +38,7 @@ from contacts.services import contact_create
 from crm.access import Action, Entity, check_entity, scope_queryset
 from crm.errors import DomainError
 from crm.lineitems import ProductLine
+from crm.memo import nested_savepoints
 from crm.models import Membership, Tenant, TimelineEvent
 from crm.notifications import notify
 from crm.services import timeline_record
@@ -460,7 +461,7 @@ def inquiry_register(
     keys = inquiry_keys(data, tenant.default_region)
     event = _event_data(data, source, inbound or {})
     products = list(products)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=nested_savepoints()):
         _lock(tenant, keys)
         if classic:
             return _register_lead(

@@ -22,7 +22,7 @@ from contacts.normalize import email_key, phone_e164
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
-from crm.memo import memoized
+from crm.memo import memoized, nested_savepoints
 from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
@@ -172,7 +172,7 @@ def lead_create(
         owner = actor
     _check_owner(actor, owner, scope)
     products = list(products)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=nested_savepoints()):
         lead = Lead(
             tenant=actor.tenant,
             owner=owner,

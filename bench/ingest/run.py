@@ -455,6 +455,9 @@ def main() -> None:
     parser.add_argument("--wrk-connections", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument(
+        "--web-workers", type=int, default=3, help="gunicorn sync workers (the Dockerfile's 3)"
+    )
+    parser.add_argument(
         "--worker-nice", type=int, default=10, help="the worker's niceness (0: as the web)"
     )
     parser.add_argument("--inbox-requests", type=int, default=100, help="idle inbox requests")
@@ -497,7 +500,8 @@ def main() -> None:
     n = args.deliveries
     settle_seconds = 120 + n / 20
 
-    gunicorn = start_gunicorn(app_env, args.port, logs / "bench-ingest-gunicorn.log")
+    gunicorn_log = logs / "bench-ingest-gunicorn.log"
+    gunicorn = start_gunicorn(app_env, args.port, gunicorn_log, workers=args.web_workers)
     worker_log = logs / "bench-ingest-worker.log"
     worker = start_worker(app_env, args.concurrency, args.worker_nice, worker_log)
     try:

@@ -249,3 +249,20 @@ def test_a_claimed_delivery_locked_for_a_moment_is_still_processed(tenant, api_c
     holder.join(timeout=30)
     assert claimed == event.pk
     assert [(e.status, e.attempts) for e in events_of(api_channel)] == [("done", 1)]
+
+
+def test_a_refusal_inside_a_batch_ends_rejected_through_a_retry_alone(
+    tenant, api_channel, deliver, settings
+):
+    from leads.models import LeadStatus
+
+    settings.CHANNELS_RETRY_DELAY = 0.01
+    with tenant_context(tenant):  # a tenant whose "new" stage lost its default status
+        LeadStatus.objects.filter(state="new").update(is_default=False)
+    assert deliver(api_channel, {"name": "Олег", "phone": "+79120004455"}).status_code == 202
+    (event,) = events_of(api_channel)
+    # Services inside a batch make no savepoints of their own: the refusal spoils the
+    # delivery's savepoint, and its retry (alone, with savepoints) records the reason.
+    assert (event.status, event.attempts) == ("rejected", 2)
+    assert "No status is set up" in event.detail
+    assert leads_of(tenant) == []
