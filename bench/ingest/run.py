@@ -454,9 +454,7 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
-    parser.add_argument(
-        "--web-workers", type=int, default=2, help="gunicorn sync workers"
-    )
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="the worker's niceness (0: as the web)"
     )
