@@ -6,8 +6,7 @@ from __future__ import annotations
 from celery import Task
 
 from channels import services
-from crm.celery import TenantTask, app
-from crm.models import Tenant
+from crm.celery import TenantTask, app, queue_for_every_tenant
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -49,10 +48,7 @@ def events_sweep_task(*, tenant_id: int) -> int:
 @app.task
 def events_sweep_all_task() -> int:
     """Beat entry point (every 30 s): sweep every tenant, each inside its own context."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        events_sweep_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    return queue_for_every_tenant(events_sweep_task)
 
 
 @app.task(base=TenantTask)
@@ -64,7 +60,4 @@ def events_purge_task(*, tenant_id: int) -> int:
 @app.task
 def events_purge_all_task() -> int:
     """Beat entry point (daily): purge every tenant's old deliveries, each in its context."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        events_purge_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    return queue_for_every_tenant(events_purge_task)

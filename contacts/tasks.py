@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from crm.celery import TenantTask, app
-from crm.models import Tenant
+from crm.celery import TenantTask, app, queue_for_every_tenant
 from crm.tenancy import current_tenant
 
 
@@ -18,7 +17,4 @@ def parties_purge_trash_task(*, tenant_id: int) -> int:
 @app.task
 def parties_purge_trash_all_task() -> int:
     """Beat entry point: queue the purge for every tenant (each runs inside its tenant)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        parties_purge_trash_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    return queue_for_every_tenant(parties_purge_trash_task)

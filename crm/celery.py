@@ -49,3 +49,13 @@ class TenantTask(Task):
         tenant = Tenant.objects.get(pk=tenant_id)
         with tenant_context(tenant):
             return super().__call__(*args, **kwargs)
+
+
+def queue_for_every_tenant(task: Task) -> int:
+    """Queue `task(tenant_id=…)` once for every tenant (beat entry points); how many."""
+    from crm.models import Tenant
+
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.apply_async(kwargs={"tenant_id": tenant_id})
+    return len(tenant_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.celery import TenantTask, app
+from crm.celery import TenantTask, app, queue_for_every_tenant
 from crm.models import Tenant
 from leads import services
 
@@ -18,10 +18,7 @@ def leads_purge_trash_task(*, tenant_id: int) -> int:
 @app.task
 def leads_purge_trash_all_task() -> int:
     """Beat entry point: queue the purge for every tenant (each runs inside its tenant)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        leads_purge_trash_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    return queue_for_every_tenant(leads_purge_trash_task)
 
 
 @app.task(base=TenantTask)
@@ -33,10 +30,7 @@ def activities_send_reminders_task(*, tenant_id: int) -> int:
 @app.task
 def activities_send_reminders_all_task() -> int:
     """Beat entry point: check every tenant's reminders (each runs inside its tenant)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        activities_send_reminders_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    return queue_for_every_tenant(activities_send_reminders_task)
 
 
 @app.task(base=TenantTask)
