@@ -329,16 +329,22 @@ def event_process(*, tenant_id: int, event_id: int) -> float | None:
             event.save(update_fields=PROCESSED_FIELDS)
         return None
     except Exception as error:
-        final = attempts >= MAX_ATTEMPTS
-        delay = _retry_delay(attempts)
-        logger.exception("Inbound event %s failed (attempt %s).", event_id, attempts)
         with tenant_context(tenant):
-            InboundEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
-                status=Status.FAILED if final else Status.PENDING,
-                detail=f"{type(error).__name__}: {error}"[:2000],
-                next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
-            )
-        return None if final else delay
+            return _record_failure(event_id, attempts, error)
+
+
+def _record_failure(event_id: int, attempts: int, error: Exception) -> float | None:
+    """Note a failed attempt on its (pending) event, inside its tenant: `failed` after
+    MAX_ATTEMPTS, else pending until its retry. Returns the retry's delay, or None."""
+    final = attempts >= MAX_ATTEMPTS
+    delay = _retry_delay(attempts)
+    logger.exception("Inbound event %s failed (attempt %s).", event_id, attempts)
+    InboundEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
+        status=Status.FAILED if final else Status.PENDING,
+        detail=f"{type(error).__name__}: {error}"[:2000],
+        next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
+    )
+    return None if final else delay
 
 
 def forget_wake(tenant_id: int) -> None:
@@ -392,13 +398,9 @@ def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
                         event.processed_at = timezone.now()
                         event.save(update_fields=PROCESSED_FIELDS)
                 except Exception as error:
-                    logger.exception("Inbound event %s failed (attempt 1).", event.pk)
-                    delay = _retry_delay(1)
-                    InboundEvent.objects.filter(pk=event.pk).update(
-                        detail=f"{type(error).__name__}: {error}"[:2000],
-                        next_attempt_at=timezone.now() + timedelta(seconds=delay) + SWEEP_GRACE,
-                    )
-                    retries.append((event.pk, delay))
+                    delay = _record_failure(event.pk, 1, error)  # the claim's attempt
+                    if delay is not None:
+                        retries.append((event.pk, delay))
     return retries
 
 
