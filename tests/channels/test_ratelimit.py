@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from channels import ratelimit
+from crm.cache import RedisCache as SharedCache
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def redis_cache(monkeypatch):
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("needs REDIS_URL for the shared cache")
-    cache = RedisCache(url, {"KEY_PREFIX": "test-ratelimit"})
+    cache = SharedCache(url, {"KEY_PREFIX": "test-ratelimit"})
     cache.clear()
     monkeypatch.setattr(ratelimit, "caches", {"default": cache})
     yield cache
