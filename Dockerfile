@@ -18,6 +18,7 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
  && chown -R voronka /app/staticfiles
 
 USER voronka
-EXPOSE 8000
-CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "30", "--access-logfile", "-"]
+# 8000: pages (and everything else); 8001: the inbound endpoint, on the same workers with
+# the pages first (gunicorn.conf.py).
+EXPOSE 8000 8001
+CMD ["gunicorn", "crm.wsgi:application"]

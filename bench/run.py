@@ -72,6 +72,7 @@ def django_env(database_url: str, app_role: str) -> dict[str, str]:
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
         LOG_LEVEL="WARNING",
+        GUNICORN_ACCESS_LOG="",  # gunicorn.conf.py's access log off: no line a request
     )
     # Production runs with Redis (sessions and cache); BENCH_REDIS_URL="" measures without.
     env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -136,9 +137,14 @@ def port_free(port: int) -> bool:
 
 
 def start_gunicorn(
-    env: dict[str, str], port: int, log: Path, workers: int = 2
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    workers: int = 2,
+    also: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """gunicorn with `workers` sync workers on 127.0.0.1:port, ready to answer."""
+    """gunicorn with `workers` sync workers listening on 127.0.0.1:port, then on the `also`
+    ports (gunicorn.conf.py's order: pages first), ready to answer."""
     if not port_free(port):
         raise SystemExit(f"127.0.0.1:{port} is taken: set BENCH_PORT to a free port.")
     with log.open("wb") as output:
@@ -147,6 +153,7 @@ def start_gunicorn(
                 str(BIN / "gunicorn"),
                 "crm.wsgi:application",
                 f"--bind=127.0.0.1:{port}",
+                *(f"--bind=127.0.0.1:{other}" for other in also),
                 f"--workers={workers}",
                 "--worker-class=sync",
                 "--timeout=120",

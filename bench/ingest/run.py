@@ -2,17 +2,19 @@
 
 1. creates the database `voronka_bench_ingest` when missing, migrates it as the owner,
    collects static files, empties the benchmark's Redis database, and prepares the tenant
-   `ingest`, its API channel and the floor's table (bench/ingest/setup.py);
-2. starts gunicorn (2 sync workers, production settings, the application role) on
-   127.0.0.1:BENCH_INGEST_PORT and a Celery worker (prefork, 2 processes) on Redis;
+   `ingest`, its API channel and the floor's table, then VACUUM ANALYZE (bench/ingest/setup.py);
+2. starts gunicorn (2 sync workers, production settings, the application role) listening on
+   127.0.0.1:BENCH_INGEST_PORT for pages and on the next port for deliveries (as
+   gunicorn.conf.py), and a Celery worker (prefork, 2 processes, `nice -n 10`) on Redis;
+   100 warm-up deliveries, processed;
 3. floor: N one-row-insert tasks, each `.apply_async` timed, then tasks/s until all rows exist;
-4. the inbox of a manager, idle: server time of sequential requests;
+4. the inbox of a manager, idle: requested 4 times a second for --idle-seconds (30);
 5. paced: N distinct deliveries POSTed at a constant --rate (200/s) by an open-loop client,
    the inbox requested 4 times a second meanwhile; endpoint latency, end-to-end leads/s (first
    delivery stored until the last one processed), lost and duplicated leads;
 6. burst: wrk posting distinct deliveries as fast as the endpoint takes them for
    --burst-seconds (post.lua): deliveries/s accepted, end-to-end leads/s, the inbox
-   meanwhile, lost and duplicated;
+   meanwhile (until the last delivery is processed), lost and duplicated;
 7. writes bench/results/<date>-ingest-<N>-<commit>.{json,md}, adds a row to the "Ingestion"
    table of bench/README.md and checks the budgets (exit status 1 when one is missed).
 """
@@ -39,7 +41,7 @@ import redis
 from celery import Celery
 from psycopg import conninfo
 
-from bench.measure import Latency, Server, latency, login
+from bench.measure import Latency, Server, login
 from bench.plan import BENCH_PASSWORD, label
 from bench.run import (
     BENCH,
@@ -60,6 +62,7 @@ APP_URL = "postgres://voronka_app:voronka_app@127.0.0.1:5432/voronka_bench_inges
 REDIS_URL = "redis://127.0.0.1:6379/9"
 README_BEGIN = "<!-- ingest:begin -->"
 README_END = "<!-- ingest:end -->"
+WARMUP = 100  # deliveries before measuring
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -167,16 +170,31 @@ class InboxSampler:
         self.server, self.path, self.cookie = server, path, cookie
         self.interval = interval
         self.samples: list[float] = []
+        self.offsets: list[float] = []  # when each request began, seconds into the phase
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
+        start = time.perf_counter()
         while not self.stopped.is_set():
             began = time.perf_counter()
             self.server.get_ok(self.path, self.cookie)
             took = time.perf_counter() - began
             self.samples.append(took * 1000)
+            self.offsets.append(began - start)
             self.stopped.wait(max(0.0, self.interval - took))
+
+    def summary(self) -> dict[str, Any]:
+        """Percentiles, the five slowest requests and every one, as (seconds into the
+        phase, ms)."""
+        series = [
+            [round(at, 2), round(ms, 1)] for at, ms in zip(self.offsets, self.samples, strict=True)
+        ]
+        return {
+            **percentiles(self.samples),
+            "slowest": sorted(series, key=lambda s: -s[1])[:5],
+            "series": series,
+        }
 
     def __enter__(self) -> InboxSampler:
         self.thread.start()
@@ -454,11 +472,25 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument(
+        "--web-workers", type=int, default=2, help="gunicorn sync workers serving the pages"
+    )
+    parser.add_argument(
+        "--inbound",
+        choices=["listener", "shared"],
+        default="listener",
+        help="deliveries to the workers' second listener (port+1, as gunicorn.conf.py and "
+        "the proxy route of README 'Docker'), or to the pages' port",
+    )
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="the worker's niceness (0: as the web)"
     )
-    parser.add_argument("--inbox-requests", type=int, default=100, help="idle inbox requests")
+    parser.add_argument(
+        "--idle-seconds",
+        type=int,
+        default=30,
+        help="how long the inbox is sampled idle (4 requests a second, as during the load)",
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_INGEST_PORT", 8766)))
     parser.add_argument(
         "--note", default=os.environ.get("BENCH_NOTE", ""), help="a remark for the results row"
@@ -493,30 +525,60 @@ def main() -> None:
     served = commit()
     logs = Path(tempfile.gettempdir())
     server = Server("127.0.0.1", args.port)
+    # Deliveries go to the workers' second listener, as the proxy routes them in production
+    # (README "Docker"), or with --inbound shared to the pages' port.
+    ingest_port = args.port if args.inbound == "shared" else args.port + 1
+    ingest = Server("127.0.0.1", ingest_port)
     endpoint = f"/in/{setup['token']}/"
     inbox = f"/{setup['slug']}/leads/inbox/"
     n = args.deliveries
     settle_seconds = 120 + n / 20
 
     gunicorn_log = logs / "bench-ingest-gunicorn.log"
-    gunicorn = start_gunicorn(app_env, args.port, gunicorn_log, workers=args.web_workers)
+    gunicorn = start_gunicorn(
+        app_env,
+        args.port,
+        gunicorn_log,
+        workers=args.web_workers,
+        also=(ingest_port,) if args.inbound == "listener" else (),
+    )
     worker_log = logs / "bench-ingest-worker.log"
     worker = start_worker(app_env, args.concurrency, args.worker_nice, worker_log)
     try:
+        # Warm-up: each web and worker process imports and caches what the endpoint and the
+        # drain use on its first deliveries (≈ 0.2 s, enough to move a p99 of 5,000).
+        since = db.now()
+        warm_id, warm = paced(
+            ingest,
+            endpoint,
+            setup["secret"],
+            count=WARMUP,
+            rate=50,
+            clients=4,
+            base=setup["phone_base"] + 3_000_000,
+        )
+        settle(db, warm_id, since, warm["accepted"], 120)
         print(f"Floor: {n} one-row-insert tasks…", flush=True)
         results: dict[str, Any] = {"floor": floor(broker, db, n)}
         print(f"  {results['floor']}", flush=True)
         cookie = login(server, setup["email"], BENCH_PASSWORD)
-        results["inbox_idle"] = latency(
-            server, inbox, cookie, count=args.inbox_requests, warmup=5, limit_s=120
-        ).summary()
-        print(f"Inbox, idle: {results['inbox_idle']}", flush=True)
+        # Idle means idle: the worker done acknowledging the floor's tasks (their rows exist
+        # a moment before), nothing left in the queue.
+        queue = redis.Redis.from_url(broker)
+        wait_until(lambda: queue.llen("celery") == 0, 60, "the floor's queue to empty", 0.1)
+        time.sleep(1)
+        for _ in range(5):  # warm-up
+            server.get_ok(inbox, cookie)
+        with InboxSampler(server, inbox, cookie) as idle_inbox:
+            time.sleep(args.idle_seconds)
+        results["inbox_idle"] = idle_inbox.summary()
+        print(f"Inbox, idle: {results['inbox_idle']['p99']} ms p99", flush=True)
 
         print(f"Paced: {n} deliveries at {args.rate:g}/s…", flush=True)
         since = db.now()
         with InboxSampler(server, inbox, cookie) as paced_inbox:
             run_id, sent = paced(
-                server,
+                ingest,
                 endpoint,
                 setup["secret"],
                 count=n,
@@ -532,7 +594,7 @@ def main() -> None:
         since = db.now()
         with InboxSampler(server, inbox, cookie) as burst_inbox:
             run_id, sent = burst(
-                f"http://127.0.0.1:{args.port}{endpoint}",
+                f"http://127.0.0.1:{ingest_port}{endpoint}",
                 setup["secret"],
                 seconds=args.burst_seconds,
                 threads=args.wrk_threads,
@@ -542,9 +604,11 @@ def main() -> None:
             outcome = settle(db, run_id, since, sent["accepted"], settle_seconds)
         results["burst"] = {**sent, **outcome, "run": run_id}
         print(f"  {results['burst']}", flush=True)
-        results["inbox_paced"] = percentiles(paced_inbox.samples)
-        results["inbox_burst"] = percentiles(burst_inbox.samples)
-        print(f"Inbox, paced: {results['inbox_paced']}; burst: {results['inbox_burst']}")
+        results["inbox_paced"] = paced_inbox.summary()
+        results["inbox_burst"] = burst_inbox.summary()
+        for phase in ("idle", "paced", "burst"):
+            shown = {k: v for k, v in results[f"inbox_{phase}"].items() if k != "series"}
+            print(f"Inbox, {phase}: {shown}")
     finally:
         stop_worker(worker)
         stop_gunicorn(gunicorn)
