@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,32 @@ def user_context(user: Any) -> Iterator[None]:
         yield
 
 
+def _claim(row: models.Model) -> None:
+    """Give `row` the active tenant, or refuse it when it belongs to another tenant or when
+    no tenant is active."""
+    active = current_tenant()
+    if row.tenant_id is None:
+        if active is None:
+            raise TenantMismatchError(f"{type(row).__name__} saved outside a tenant context.")
+        row.tenant = active
+    elif active is not None and row.tenant_id != active.pk:
+        raise TenantMismatchError(
+            f"{type(row).__name__} of tenant {row.tenant_id} saved in tenant {active.pk}."
+        )
+
+
+class TenantManager(models.Manager):
+    """The base of the scoped manager: `bulk_create` checks each row's tenant as `save()`
+    does (bulk inserts bypass it), then inserts without building the scope's filter, which a
+    plain INSERT does not use."""
+
+    def bulk_create(self, objs: Iterable[models.Model], *args: Any, **kwargs: Any) -> list:
+        rows = list(objs)
+        for row in rows:
+            _claim(row)
+        return models.QuerySet(self.model, using=self._db).bulk_create(rows, *args, **kwargs)
+
+
 class TenantModel(models.Model):
     """Base for tenant-owned data. Subclasses must declare `class Meta(TenantModel.Meta)`."""
 
@@ -100,7 +126,7 @@ class TenantModel(models.Model):
     # Extra RLS clause for tables a user may read across tenants (their memberships).
     rls_user_column: str | None = None
 
-    objects = ScopedManager(tenant="tenant")
+    objects = ScopedManager(tenant="tenant", _manager_class=TenantManager)
     # System code only (allow-listed modules, see tests/test_conventions.py).
     unscoped = models.Manager()  # noqa: DJ012 - ruff takes ScopedManager(...) for a field
 
@@ -110,15 +136,7 @@ class TenantModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Fill the tenant from the active context and refuse a foreign tenant."""
-        active = current_tenant()
-        if self.tenant_id is None:
-            if active is None:
-                raise TenantMismatchError(f"{type(self).__name__} saved outside a tenant context.")
-            self.tenant = active
-        elif active is not None and self.tenant_id != active.pk:
-            raise TenantMismatchError(
-                f"{type(self).__name__} of tenant {self.tenant_id} saved in tenant {active.pk}."
-            )
+        _claim(self)
         super().save(*args, **kwargs)
 
 

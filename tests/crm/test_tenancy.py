@@ -48,6 +48,20 @@ def test_saving_a_row_of_another_tenant_is_refused(tenant, other_tenant):
         team.save()
 
 
+def test_bulk_inserts_are_tenant_checked_like_saves(tenant, other_tenant):
+    with pytest.raises(TenantMismatchError):
+        Team.objects.bulk_create([Team(name="Orphans")])
+    with tenant_context(tenant):
+        with pytest.raises(TenantMismatchError):
+            Team.objects.bulk_create([Team(name="Ours"), Team(name="Theirs", tenant=other_tenant)])
+        assert not Team.objects.filter(name__in=["Ours", "Theirs"]).exists()  # none written
+        made = Team.objects.bulk_create(Team(name=name) for name in ("Sales", "Support"))
+        assert {team.tenant_id for team in made} == {tenant.pk}
+        assert set(Team.objects.values_list("name", flat=True)) >= {"Sales", "Support"}
+    with tenant_context(other_tenant):
+        assert not Team.objects.filter(name__in=["Sales", "Support"]).exists()
+
+
 def test_tenant_context_nests_and_restores(tenant, other_tenant):
     assert current_tenant() is None
     with tenant_context(tenant):
