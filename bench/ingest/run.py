@@ -8,7 +8,7 @@
    gunicorn.conf.py), and a Celery worker (prefork, 2 processes, `nice -n 10`) on Redis;
    100 warm-up deliveries, processed;
 3. floor: N one-row-insert tasks, each `.apply_async` timed, then tasks/s until all rows exist;
-4. the inbox of a manager, idle: requested 4 times a second for --idle-seconds (30);
+4. the inbox of a manager, idle: requested 4 times a second for --idle-seconds (60);
 5. paced: N distinct deliveries POSTed at a constant --rate (200/s) by an open-loop client,
    the inbox requested 4 times a second meanwhile; endpoint latency, end-to-end leads/s (first
    delivery stored until the last one processed), lost and duplicated leads;
@@ -467,7 +467,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="paced deliveries per second")
     parser.add_argument("--clients", type=int, default=16, help="threads of the paced client")
     parser.add_argument(
-        "--burst-seconds", type=int, default=20, help="how long wrk posts in the burst phase"
+        "--burst-seconds", type=int, default=30, help="how long wrk posts in the burst phase"
     )
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=8)
@@ -488,7 +488,7 @@ def main() -> None:
     parser.add_argument(
         "--idle-seconds",
         type=int,
-        default=30,
+        default=60,
         help="how long the inbox is sampled idle (4 requests a second, as during the load)",
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_INGEST_PORT", 8766)))
@@ -623,7 +623,12 @@ def main() -> None:
         "results": results,
     }
     report["budgets"] = budgets(results)
-    stem = BENCH / "results" / f"{report['date']}-ingest-{label(n)}-{served.replace('+', '-')}"
+    # The time in the name: runs of one commit (a variance check) keep their own files.
+    stem = (
+        BENCH
+        / "results"
+        / f"{report['date']}-{now:%H%M}-ingest-{label(n)}-{served.replace('+', '-')}"
+    )
     publish(
         report,
         stem,
