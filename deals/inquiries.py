@@ -351,6 +351,7 @@ def _register_lead(
     owner: Membership | _Actor | None,
     products: list[ProductLine],
     event: dict[str, Any],
+    channel_id: int | None,
     create_deal: bool,
     attach: bool,
 ) -> InquiryResult:
@@ -358,7 +359,13 @@ def _register_lead(
     if attach and found.open_lead is not None:
         _attach_to_lead(actor, found.open_lead, event)
         return InquiryResult(ATTACHED, lead=found.open_lead, contact=found.contact)
-    lead = lead_create(actor=actor, data={**data, "source": source}, owner=owner, products=products)
+    lead = lead_create(
+        actor=actor,
+        data={**data, "source": source},
+        owner=owner,
+        products=products,
+        channel_id=channel_id,
+    )
     contact, previous = found.contact, found.open_lead or found.closed_lead
     result = InquiryResult(CREATED, lead=lead, contact=contact)
     if contact is not None:
@@ -472,6 +479,7 @@ def inquiry_register(
                 owner=owner,
                 products=products,
                 event=event,
+                channel_id=(inbound or {}).get("channel_id"),
                 create_deal=create_deal,
                 attach=attach,
             )

@@ -57,9 +57,9 @@ class RoutingContext:
 
 
 def routing_context_for(lead: Lead) -> RoutingContext:
-    """The routing context of an existing lead (escalation re-picks with it). A lead does
-    not record its channel, so rules that test channels do not match here."""
+    """The routing context of an existing lead (escalation re-picks with it)."""
     return RoutingContext(
+        channel_id=lead.channel_id,
         source=lead.source,
         utm={key: getattr(lead, key) for key in UTM_KEYS},
         custom=lead.custom or {},

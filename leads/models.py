@@ -124,6 +124,9 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     utm_campaign = models.CharField("utm_campaign", max_length=200, blank=True)
     utm_content = models.CharField("utm_content", max_length=200, blank=True)
     utm_term = models.CharField("utm_term", max_length=200, blank=True)
+    # The inbound channel it came through: a plain id, as in assignment rules (a channel may
+    # be deleted, the lead stays); escalation re-matches rules that test channels with it.
+    channel_id = models.BigIntegerField(_("channel"), null=True, blank=True, editable=False)
 
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3, blank=True)

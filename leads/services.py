@@ -160,9 +160,11 @@ def lead_create(
     data: dict[str, Any],
     owner: Membership | _Actor | None = ACTOR,
     products: Iterable[ProductLine] = (),
+    channel_id: int | None = None,
 ) -> Lead:
     """Create a lead in the default "new" status, owned by `owner` (default: the actor;
-    None leaves it unassigned in the shared inbox).
+    None leaves it unassigned in the shared inbox); `channel_id`: the inbound channel it
+    came through.
 
     Raises AccessDenied without the create right, DomainError when there is no way to
     reach the person.
@@ -178,6 +180,7 @@ def lead_create(
             owner=owner,
             created_by=actor,
             status=default_status(LeadState.NEW),
+            channel_id=channel_id,
             **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
         )
         if not lead.title:

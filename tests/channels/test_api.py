@@ -229,6 +229,52 @@ def test_assignment_rules_route_a_channels_leads(tenant, admin, manager, api_cha
     assert owners[2] is None
 
 
+def test_escalation_reassigns_by_the_rule_of_the_leads_channel(
+    tenant, admin, manager, api_channel, deliver
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.distribution import rule_save
+    from leads.models import Lead
+    from leads.tasks import leads_escalate_overdue_task
+
+    partner, other = add_member(tenant, "manager"), add_member(tenant, "manager")
+    Tenant.objects.filter(pk=tenant.pk).update(sla_reassign=True, response_sla_minutes=15)
+    with tenant_context(tenant):
+        rule_save(
+            actor=admin,
+            rule=None,
+            data={
+                "name": "Партнёры",
+                "channel_ids": [api_channel.pk],
+                "members": [manager.pk, partner.pk],
+                "strategy": "round_robin",
+            },
+        )
+        # The rule's members are busier than `other`: the least-loaded fallback would pick
+        # `other`, the rule picks its next member.
+        for member in (manager, partner):
+            for n in range(2):
+                lead_create(
+                    actor=admin, data={"phone": f"+7999{member.pk:04d}{n:03d}"}, owner=member
+                )
+    deliver(api_channel, {"phone": "+79990000011"})
+    (lead,) = [lead for lead in leads_of(tenant) if lead.channel_id is not None]
+    assert lead.channel_id == api_channel.pk
+    first, lead_pk = lead.owner_id, lead.pk
+    assert first in (manager.pk, partner.pk)
+    # Nobody answered for 20 minutes: the lead goes to the next member of its channel's
+    # rule, not to just any available manager (`other`).
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(created_at=timezone.now() - timedelta(minutes=20))
+    assert leads_escalate_overdue_task(tenant_id=tenant.pk) == 1
+    lead = next(lead for lead in leads_of(tenant) if lead.pk == lead_pk)
+    assert lead.owner_id == ({manager.pk, partner.pk} - {first}).pop()
+    assert lead.owner_id != other.pk
+
+
 def test_a_known_person_is_attached_or_repeated_and_a_blocked_one_is_spam(
     tenant, admin, api_channel, deliver
 ):
