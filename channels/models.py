@@ -112,6 +112,9 @@ class InboundEvent(TenantModel):
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     # The normalized inbound message the adapter read (for display and processing).
     message = models.JSONField(default=dict, blank=True)
+    # The message's id at the provider (`message["external_id"]`, e.g. Telegram's chat and
+    # message id), as a column: an edit finds the message it changes through an index.
+    external_id = models.CharField(max_length=200, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     # The drain task (Celery task id) that claimed the event for its first attempt: if that
@@ -147,6 +150,11 @@ class InboundEvent(TenantModel):
             models.Index(
                 fields=["tenant", "channel", "status"],
                 name="channels_event_status",
+            ),
+            models.Index(
+                fields=["tenant", "channel", "external_id"],
+                name="channels_event_external",
+                condition=~models.Q(external_id=""),
             ),
         ]
 

@@ -78,7 +78,7 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
     """The sender edited an earlier message (`edit_of`): note the new text on the record the
     original made and update the lead's message if it was that text; unknown → ignored."""
     earlier = InboundEvent.objects.filter(
-        channel=event.channel, message__external_id=message.edit_of, pk__lt=event.pk
+        channel=event.channel, external_id=message.edit_of[:200], pk__lt=event.pk
     )
     if earlier.filter(status=Status.PENDING).exists():  # retried once those are processed
         raise RuntimeError("An earlier version of the edited message is not processed yet.")
@@ -130,7 +130,7 @@ def process(event: InboundEvent) -> None:
         event.status, event.detail = Status.IGNORED, delivery.ignored
         return
     message = delivery.message
-    event.message = message.as_json()
+    event.message, event.external_id = message.as_json(), message.external_id[:200]
     actor = system_actor(channel.tenant)
     if message.kind == "behaviour":
         _behaviour(event, message, actor)

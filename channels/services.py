@@ -56,6 +56,7 @@ PROCESSED_FIELDS = [
     "outcome",
     "detail",
     "message",
+    "external_id",
     "lead",
     "deal",
     "contact",
@@ -264,6 +265,7 @@ def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, b
     fields: dict[str, Any] = {}
     if delivery.message is not None:
         fields["message"] = delivery.message.as_json()
+        fields["external_id"] = delivery.message.external_id[:200]
     if delivery.spam:
         fields.update(status=Status.SPAM, detail=delivery.spam)
     elif delivery.ignored or delivery.message is None:

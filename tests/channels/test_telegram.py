@@ -416,6 +416,27 @@ def test_an_edited_message_updates_the_message(tenant, bot, send):
     assert all(e.target_id == lead.pk for e in edits)
 
 
+def test_an_edit_finds_a_message_stored_before_the_indexed_column(tenant, bot, send):
+    """Messages stored before `external_id` was a column get it from the migration."""
+    import importlib
+
+    from django.apps import apps
+
+    send(bot, private(900013, message_id=43, text="Нужна доставка в Казань"))
+    (original,) = events_of(bot)
+    assert original.external_id == original.message["external_id"]
+    migration = importlib.import_module("channels.migrations.0003_event_external_id")
+    with tenant_context(tenant):  # today's models are scoped (migrations get plain managers)
+        InboundEvent.objects.filter(pk=original.pk).update(external_id="")
+        migration.copy_external_ids(apps, None)
+    edit = private(900014, message_id=43, text="Нужна доставка в Самару")
+    edit["edited_message"] = edit.pop("message")
+    send(bot, edit)
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару"
+    assert events_of(bot)[-1].outcome == Outcome.UPDATED
+
+
 def test_an_edit_processed_before_its_message_waits_for_it(tenant, bot):
     edit = private(900015, message_id=8, text="Нужна доставка в Самару")
     edit["edited_message"] = edit.pop("message")
