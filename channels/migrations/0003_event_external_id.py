@@ -4,6 +4,8 @@ from django.db import migrations, models
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Left
 
+from crm.migration_ops import AddIndexConcurrentlyOnPostgres
+
 
 def copy_external_ids(apps, schema_editor):
     """Fill the new column from the stored messages (edits of earlier messages find them)."""
@@ -14,6 +16,8 @@ def copy_external_ids(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # The index is built concurrently on PostgreSQL: deliveries keep arriving meanwhile.
+    atomic = False
 
     dependencies = [
         ('channels', '0002_event_claimed_by'),
@@ -29,11 +33,10 @@ class Migration(migrations.Migration):
             name='external_id',
             field=models.CharField(blank=True, default='', max_length=200),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='inboundevent',
             index=models.Index(condition=models.Q(('external_id', ''), _negated=True), fields=['tenant', 'channel', 'external_id'], name='channels_event_external'),
         ),
-        # After the index: PostgreSQL refuses DDL on a table with pending trigger events
-        # (deferred foreign key checks) that the UPDATE would queue.
+        # Its own transaction (RunPython is atomic by default), after the index.
         migrations.RunPython(copy_external_ids, migrations.RunPython.noop),
     ]
