@@ -1,7 +1,10 @@
 /* Voronka web form widget: renders a small accessible form where its <script> tag sits (or
  * into the element named by data-target) and sends it as JSON to the channel's endpoint.
  * Served by /in/<token>/widget.js, which puts the channel's settings below as JSON.
- * No dependencies; builds the DOM with textContent only (no HTML from settings or answers). */
+ * No dependencies; builds the DOM with textContent only (no HTML from settings or answers).
+ * Styles are set through the CSSOM (element.style), which a host page's Content Security
+ * Policy allows without 'unsafe-inline'; the form takes the page's font. data-style="none"
+ * on the script tag leaves the look to the page's own CSS (the voronka-form__* classes). */
 (function () {
   "use strict";
   var CONFIG = /*VORONKA_CONFIG*/null;
@@ -28,26 +31,47 @@
     return node;
   }
 
+  var styled = script.getAttribute("data-style") !== "none";
+  var ACCENT = "#2457d6";
+  var LOOK = {
+    form: { maxWidth: "28rem", padding: "1.25rem", border: "1px solid #dfe3ea", borderRadius: "12px",
+            background: "#fff", color: "#1f2430", lineHeight: "1.45", boxShadow: "0 1px 3px rgba(16,24,40,.08)" },
+    title: { fontWeight: "700", fontSize: "1.2em", margin: "0 0 1rem" },
+    field: { marginBottom: "0.9rem" },
+    label: { fontWeight: "600", fontSize: "0.9em", marginBottom: "0.3rem" },
+    control: { padding: "0.55em 0.7em", border: "1px solid #c5ccd8", borderRadius: "8px",
+               font: "inherit", color: "inherit", background: "#fff" },
+    consent: { display: "flex", gap: "0.5rem", alignItems: "flex-start", fontSize: "0.9em" },
+    error: { color: "#b3261e", fontSize: "0.85em", marginTop: "0.3rem" },
+    button: { padding: "0.65em 1.4em", border: "0", borderRadius: "8px", background: ACCENT,
+              color: "#fff", font: "inherit", fontWeight: "600", cursor: "pointer" },
+    status: { margin: "0.75rem 0 0" }
+  };
+
+  // The look (unless data-style="none"); what the form needs to work is set apart.
+  function look(node, name) {
+    if (styled) {
+      Object.keys(LOOK[name]).forEach(function (key) { node.style[key] = LOOK[name][key]; });
+    }
+    return node;
+  }
+
   function block(node) {
     node.style.display = "block";
     node.style.boxSizing = "border-box";
     return node;
   }
 
-  var form = el("form", { "class": "voronka-form", novalidate: "", "data-voronka-form": "" });
-  form.style.maxWidth = "28rem";
+  var form = look(el("form", { "class": "voronka-form", novalidate: "", "data-voronka-form": "" }), "form");
+  form.style.boxSizing = "border-box";
   if (CONFIG.title) {
-    var title = el("p", { "class": "voronka-form__title", role: "heading", "aria-level": "2" }, CONFIG.title);
-    title.style.fontWeight = "bold";
-    title.style.fontSize = "1.25em";
-    form.appendChild(title);
+    form.appendChild(look(el("p", { "class": "voronka-form__title", role: "heading", "aria-level": "2" }, CONFIG.title), "title"));
   }
   var controls = {};
   var errors = {};
 
   function addError(name, control) {
-    var error = el("span", { "class": "voronka-form__error", id: prefix + name + "-error" });
-    error.style.color = "#b00020";
+    var error = block(look(el("span", { "class": "voronka-form__error", id: prefix + name + "-error" }), "error"));
     error.hidden = true;
     control.setAttribute("aria-describedby", error.id);
     errors[name] = error;
@@ -57,15 +81,14 @@
   CONFIG.fields.forEach(function (name) {
     var spec = INPUTS[name];
     if (!spec) { return; }
-    var wrap = el("div", { "class": "voronka-form__field voronka-form__field--" + name });
-    wrap.style.marginBottom = "0.75rem";
+    var wrap = look(el("div", { "class": "voronka-form__field voronka-form__field--" + name }), "field");
     var id = prefix + name;
     var control = el(spec.tag, { id: id, name: name });
     ["type", "autocomplete", "inputmode", "rows"].forEach(function (key) {
       if (spec[key]) { control.setAttribute(key, spec[key]); }
     });
-    block(control).style.width = "100%";
-    wrap.appendChild(block(el("label", { "for": id }, CONFIG.labels[name])));
+    look(block(control), "control").style.width = "100%";
+    wrap.appendChild(look(block(el("label", { "for": id }, CONFIG.labels[name])), "label"));
     wrap.appendChild(control);
     wrap.appendChild(addError(name, control));
     controls[name] = control;
@@ -73,12 +96,14 @@
   });
 
   if (CONFIG.consent) {
-    var consentWrap = el("div", { "class": "voronka-form__field voronka-form__field--consent" });
-    consentWrap.style.marginBottom = "0.75rem";
+    var consentWrap = look(el("div", { "class": "voronka-form__field voronka-form__field--consent" }), "field");
+    var consentRow = look(el("div", { "class": "voronka-form__consent" }), "consent");
     var consent = el("input", { type: "checkbox", id: prefix + "consent", name: "consent", value: "yes", required: "" });
-    consentWrap.appendChild(consent);
-    consentWrap.appendChild(el("label", { "for": prefix + "consent" }, " " + CONFIG.consent));
-    consentWrap.appendChild(block(addError("consent", consent)));
+    if (styled) { consent.style.marginTop = "0.2em"; consent.style.accentColor = ACCENT; }
+    consentRow.appendChild(consent);
+    consentRow.appendChild(el("label", { "for": prefix + "consent" }, " " + CONFIG.consent));
+    consentWrap.appendChild(consentRow);
+    consentWrap.appendChild(addError("consent", consent));
     controls.consent = consent;
     form.appendChild(consentWrap);
   }
@@ -95,18 +120,22 @@
   trap.appendChild(trapInput);
   form.appendChild(trap);
 
-  var button = el("button", { type: "submit", "class": "voronka-form__button" }, CONFIG.button);
-  button.style.padding = "0.5em 1.25em";
-  button.style.cursor = "pointer";
+  var button = look(el("button", { type: "submit", "class": "voronka-form__button" }, CONFIG.button), "button");
   form.appendChild(button);
-  var status = el("p", { "class": "voronka-form__status", role: "status", "aria-live": "polite" });
+  var status = look(el("p", { "class": "voronka-form__status", role: "status", "aria-live": "polite" }), "status");
   form.appendChild(status);
+
+  function busy(flag) {
+    button.disabled = flag;
+    if (styled) { button.style.opacity = flag ? "0.6" : ""; }
+  }
 
   function showError(name, text) {
     var control = controls[name];
     var error = errors[name];
     if (!control || !error) { return false; }
     control.setAttribute("aria-invalid", "true");
+    if (styled && control.type !== "checkbox") { control.style.borderColor = LOOK.error.color; }
     error.textContent = text;
     error.hidden = false;
     return true;
@@ -117,6 +146,9 @@
       errors[name].hidden = true;
       errors[name].textContent = "";
       controls[name].removeAttribute("aria-invalid");
+      if (styled && controls[name].type !== "checkbox") {
+        controls[name].style.borderColor = LOOK.control.border.split(" ").pop();
+      }
     });
     status.textContent = "";
   }
@@ -163,6 +195,7 @@
       if (child !== status) { child.hidden = true; }
     });
     status.textContent = text;
+    if (styled) { status.style.margin = "0"; status.style.fontWeight = "600"; }
     form.setAttribute("data-voronka-sent", "");
   }
 
@@ -176,7 +209,7 @@
       controls[problems[0][0]].focus();
       return;
     }
-    button.disabled = true;
+    busy(true);
     status.textContent = CONFIG.texts.sending;
     fetch(endpoint, {
       method: "POST",
@@ -197,11 +230,11 @@
         });
         status.textContent = body.error || CONFIG.texts.failed;
         if (first) { controls[first].focus(); }
-        button.disabled = false;
+        busy(false);
       });
     }).catch(function () {
       status.textContent = CONFIG.texts.failed;
-      button.disabled = false;
+      busy(false);
     });
   });
 

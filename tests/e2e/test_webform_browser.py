@@ -27,7 +27,7 @@ PAGE = """<!doctype html>
 <h1>Окна на заказ</h1>
 <p>Оставьте заявку — перезвоним за 5 минут.</p>
 <div id="request-form"></div>
-<script src="{src}" data-channel="{token}" data-target="#request-form" async></script>
+<script src="{src}" data-channel="{token}" data-target="#request-form"{extra} async></script>
 </body></html>
 """
 
@@ -50,6 +50,9 @@ class _Site(BaseHTTPRequestHandler):
     """A customer's site on another origin: a page with the widget, one with a plain form."""
 
     pages: dict[str, bytes] = {}
+    # A strict policy, as careful sites have: scripts and requests only to the CRM, no inline
+    # styles — the widget styles itself through the CSSOM, which such a policy allows.
+    csp = ""
     timeout = 10  # a stuck connection cannot hold the server (and the test) forever
 
     def do_GET(self) -> None:
@@ -57,6 +60,8 @@ class _Site(BaseHTTPRequestHandler):
         self.send_response(200 if page else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(page)))
+        if self.csp:
+            self.send_header("Content-Security-Policy", self.csp)
         self.end_headers()
         self.wfile.write(page)
 
@@ -105,8 +110,16 @@ def shop(site, live_server):
             },
         )
     endpoint = f"{live_server.url}/in/{channel.token}/"
+    widget = endpoint + "widget.js"
+    server.RequestHandlerClass.csp = (
+        f"default-src 'self'; script-src {live_server.url}; connect-src {live_server.url}; "
+        "style-src 'self'"
+    )
     server.RequestHandlerClass.pages = {
-        "/okna": PAGE.format(src=endpoint + "widget.js", token=channel.token).encode(),
+        "/okna": PAGE.format(src=widget, token=channel.token, extra="").encode(),
+        "/okna-own-style": PAGE.format(
+            src=widget, token=channel.token, extra=' data-style="none"'
+        ).encode(),
         "/contacts": PLAIN.format(action=endpoint).encode(),
         "/": "<!doctype html><title>Окна</title><h1>Окна на заказ</h1>".encode(),
     }
@@ -138,6 +151,13 @@ def test_a_widget_on_another_site_puts_a_lead_into_the_open_inbox(new_page, shot
     honeypot = form.locator("input[name=website]")
     assert honeypot.get_attribute("tabindex") == "-1"
     assert not honeypot.is_visible() or honeypot.bounding_box()["x"] < 0
+    # Styled under the page's strict CSP (no inline styles allowed), in the page's font.
+    radius, font, page_font = form.evaluate(
+        "f => [getComputedStyle(f).borderTopLeftRadius, getComputedStyle(f).fontFamily,"
+        " getComputedStyle(document.body).fontFamily]"
+    )
+    assert radius == "12px"
+    assert font == page_font
     visitor.screenshot(path=shots / "02-widget.png", full_page=True)
 
     # Client-side checks: no contact, no consent.
@@ -182,6 +202,20 @@ def test_a_widget_on_another_site_puts_a_lead_into_the_open_inbox(new_page, shot
     inbox.screenshot(path=shots / "06-inbox-after.png", full_page=True)
     with tenant_context(shop["tenant"]):
         assert Channel.objects.get(pk=shop["channel"].pk).events.count() == 2  # 400 + done
+
+
+def test_data_style_none_leaves_the_look_to_the_site(new_page, shots, shop):
+    visitor = new_page()
+    visitor.goto(f"{shop['origin']}/okna-own-style")
+    form = visitor.locator("#request-form form[data-voronka-form]")
+    expect(form).to_be_visible()
+    assert form.evaluate("f => getComputedStyle(f).borderTopLeftRadius") == "0px"
+    assert form.locator("button").evaluate("b => b.style.background") == ""
+    # Still a working form: the checks run and the honeypot stays out of sight.
+    form.get_by_role("button", name="Отправить заявку").click()
+    expect(form.locator("input[name=phone]")).to_have_attribute("aria-invalid", "true")
+    assert form.locator("input[name=website]").bounding_box()["x"] < 0
+    visitor.screenshot(path=shots / "01-own-style.png", full_page=True)
 
 
 def test_a_plain_html_form_on_another_site_gets_the_thank_you_page(new_page, shots, shop):
