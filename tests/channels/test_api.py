@@ -14,6 +14,7 @@ from crm.models import Notification, Tenant, TimelineEvent
 from crm.services import tenant_update
 from crm.tenancy import tenant_context
 from deals.models import Deal
+from leads.distribution import rule_save
 from leads.services import lead_create
 from tests.channels.conftest import events_of, leads_of
 from tests.factories import add_member
@@ -205,21 +206,24 @@ def test_the_database_being_down_answers_503(api_channel, deliver, monkeypatch):
     assert response["Retry-After"] == "30"
 
 
-def test_assignment_rules_route_a_channels_leads(tenant, admin, manager, api_channel, deliver):
-    from leads.distribution import rule_save
+def _channel_rule(admin, channel, members) -> None:
+    """A round-robin assignment rule for the channel's inquiries among `members`."""
+    rule_save(
+        actor=admin,
+        rule=None,
+        data={
+            "name": "Партнёры",
+            "channel_ids": [channel.pk],
+            "members": [member.pk for member in members],
+            "strategy": "round_robin",
+        },
+    )
 
+
+def test_assignment_rules_route_a_channels_leads(tenant, admin, manager, api_channel, deliver):
     other = add_member(tenant, "manager")
     with tenant_context(tenant):
-        rule_save(
-            actor=admin,
-            rule=None,
-            data={
-                "name": "Партнёры",
-                "channel_ids": [api_channel.pk],
-                "members": [manager.pk, other.pk],
-                "strategy": "round_robin",
-            },
-        )
+        _channel_rule(admin, api_channel, [manager, other])
         elsewhere = channel_create(actor=admin, kind="api", name="Другой API")
     deliver(api_channel, {"phone": "+79990000001"})
     deliver(api_channel, {"phone": "+79990000002"})
@@ -236,23 +240,13 @@ def test_escalation_reassigns_by_the_rule_of_the_leads_channel(
 
     from django.utils import timezone
 
-    from leads.distribution import rule_save
     from leads.models import Lead
     from leads.tasks import leads_escalate_overdue_task
 
     partner, other = add_member(tenant, "manager"), add_member(tenant, "manager")
     Tenant.objects.filter(pk=tenant.pk).update(sla_reassign=True, response_sla_minutes=15)
     with tenant_context(tenant):
-        rule_save(
-            actor=admin,
-            rule=None,
-            data={
-                "name": "Партнёры",
-                "channel_ids": [api_channel.pk],
-                "members": [manager.pk, partner.pk],
-                "strategy": "round_robin",
-            },
-        )
+        _channel_rule(admin, api_channel, [manager, partner])
         # The rule's members are busier than `other`: the least-loaded fallback would pick
         # `other`, the rule picks its next member.
         for member in (manager, partner):
