@@ -4,6 +4,7 @@ embeddable widget, all posting to the channel's endpoint.
     POST /in/<token>/            a submission: urlencoded, multipart or JSON
     OPTIONS /in/<token>/         the CORS preflight of the widget's fetch
     GET /in/<token>/widget.js    the widget, with the channel's texts and fields
+    GET /in/<token>/             200 and nothing stored (site builders check addresses so)
 
 Browsers (they send `Origin`) may post only from the channel's allowed origins; servers
 (Tilda's webhook, a site's backend: no `Origin`) may post from anywhere, with the secret when
@@ -249,6 +250,11 @@ class WebFormAdapter(Adapter):
             if path:
                 return JsonResponse(
                     {"status": "error", "error": _("No such endpoint.")}, status=404
+                )
+            if request.method in ("GET", "HEAD"):
+                # Site builders may check a webhook's address with a GET before saving it.
+                return JsonResponse(
+                    {"status": "ok", "message": _("This form takes submissions by POST.")}
                 )
             if request.method == "OPTIONS":
                 return self._preflight(request, channel)
