@@ -50,6 +50,8 @@ from channels.models import Channel, InboundEvent
 DEFAULT_RATE_LIMIT_IP = 10
 DEFAULT_RATE_LIMIT = 600
 WIDGET_FIELDS = ("name", "phone", "email", "message")
+ACCENT_FORMAT = r"^#[0-9a-fA-F]{6}$"
+DEFAULT_ACCENT = "#2457d6"
 WIDGET_SOURCE = settings.BASE_DIR / "static" / "channels" / "widget.js"
 WIDGET_MARKER = "/*VORONKA_CONFIG*/null"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -112,6 +114,15 @@ class WebFormConfigForm(forms.Form):
     button_text = forms.CharField(label=gettext_lazy("Button text"), max_length=60, required=False)
     thank_you_text = forms.CharField(
         label=gettext_lazy("Thank-you text"), max_length=300, required=False
+    )
+    accent_color = forms.RegexField(
+        label=gettext_lazy("Widget colour"),
+        regex=ACCENT_FORMAT,
+        max_length=7,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": DEFAULT_ACCENT}),
+        help_text=gettext_lazy("The button's colour, as #rrggbb (your brand's colour)."),
+        error_messages={"invalid": gettext_lazy("Give a colour as #rrggbb, e.g. #2457d6.")},
     )
     thank_you_url = forms.URLField(
         label=gettext_lazy("Thank-you page (plain HTML forms are redirected there)"),
@@ -361,6 +372,7 @@ def widget_config(channel: Channel) -> dict[str, Any]:
         "button": _text(channel, "button_text"),
         "thanks": _text(channel, "thank_you_text"),
         "consent": config.get("consent_text") or "",
+        "accent": config.get("accent_color") or DEFAULT_ACCENT,
         "honeypot": config.get("honeypot") or DEFAULT_HONEYPOT,
         "labels": {
             "name": _("Your name"),

@@ -32,7 +32,20 @@
   }
 
   var styled = script.getAttribute("data-style") !== "none";
-  var ACCENT = "#2457d6";
+  var ACCENT = /^#[0-9a-fA-F]{6}$/.test(CONFIG.accent || "") ? CONFIG.accent : "#2457d6";
+
+  // The button's text: white or dark, whichever contrasts more with the accent (WCAG).
+  function luminance(hex) {
+    var lum = [1, 3, 5].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+  }
+  function onAccent(hex) {
+    var accent = luminance(hex) + 0.05;
+    return 1.05 / accent >= accent / (luminance("#1f2430") + 0.05) ? "#fff" : "#1f2430";
+  }
   var LOOK = {
     form: { maxWidth: "28rem", padding: "1.25rem", border: "1px solid #dfe3ea", borderRadius: "12px",
             background: "#fff", color: "#1f2430", lineHeight: "1.45", boxShadow: "0 1px 3px rgba(16,24,40,.08)" },
@@ -44,7 +57,7 @@
     consent: { display: "flex", gap: "0.5rem", alignItems: "flex-start", fontSize: "0.9em" },
     error: { color: "#b3261e", fontSize: "0.85em", marginTop: "0.3rem" },
     button: { padding: "0.65em 1.4em", border: "0", borderRadius: "8px", background: ACCENT,
-              color: "#fff", font: "inherit", fontWeight: "600", cursor: "pointer" },
+              color: onAccent(ACCENT), font: "inherit", fontWeight: "600", cursor: "pointer" },
     status: { margin: "0.75rem 0 0" }
   };
 

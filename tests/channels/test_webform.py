@@ -422,6 +422,7 @@ def test_the_widget_script_is_served_with_the_channels_settings(admin, web_form)
     assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in source
     assert f'"token": "{web_form.token}"' in source
     assert '"fields": ["name", "phone", "message"]' in source
+    assert '"accent": "#2457d6"' in source  # the default colour
     assert "/*VORONKA_CONFIG*/null" not in source
     cached = Client().get(url(web_form, "widget.js"), HTTP_IF_NONE_MATCH=response["ETag"])
     assert cached.status_code == 304
@@ -464,12 +465,21 @@ def test_admin_sets_up_a_web_form_and_sees_the_snippet_and_tilda_steps(tenant, a
     assert bad.status_code == 400
     bad = client.post(base + "new/web_form/", {**data, "config-field_phone": ""})
     assert bad.status_code == 400
-    response = client.post(base + "new/web_form/", data)
+    for colour in ("red", "#12345", "#12345g", "#0a7d55;x"):
+        bad = client.post(base + "new/web_form/", {**data, "config-accent_color": colour})
+        assert bad.status_code == 400
+        assert "#rrggbb" in bad.content.decode()
+    with tenant_context(tenant):
+        assert not Channel.objects.filter(name="Лендинг").exists()
+    response = client.post(base + "new/web_form/", {**data, "config-accent_color": "#0A7D55"})
     assert response.status_code == 302
     with tenant_context(tenant):
         channel = Channel.objects.get(name="Лендинг")
     assert channel.config["allowed_origins"] == "https://shop.example.com\nhttp://localhost:8080"
     assert channel.config["field_email"] is False
+    assert channel.config["accent_color"] == "#0A7D55"
+    widget = Client().get(f"/in/{channel.token}/widget.js").content.decode()
+    assert '"accent": "#0A7D55"' in widget
     page = client.get(response["Location"]).content.decode()
     assert f"/in/{channel.token}/widget.js" in page
     assert f'data-channel="{channel.token}"' in page

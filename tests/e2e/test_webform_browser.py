@@ -107,6 +107,7 @@ def shop(site, live_server):
                 "button_text": "Отправить заявку",
                 "thank_you_text": "Спасибо! Перезвоним за 5 минут.",
                 "consent_text": "Согласен на обработку персональных данных",
+                "accent_color": "#ffd400",  # a light brand colour: the button's text turns dark
             },
         )
     endpoint = f"{live_server.url}/in/{channel.token}/"
@@ -158,6 +159,11 @@ def test_a_widget_on_another_site_puts_a_lead_into_the_open_inbox(new_page, shot
     )
     assert radius == "12px"
     assert font == page_font
+    button = form.get_by_role("button", name="Отправить заявку")
+    colours = button.evaluate(
+        "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
+    )
+    assert colours == ["rgb(255, 212, 0)", "rgb(31, 36, 48)"]
     visitor.screenshot(path=shots / "02-widget.png", full_page=True)
 
     # Client-side checks: no contact, no consent.
