@@ -68,6 +68,20 @@ def test_the_same_delivery_twice_makes_one_lead(tenant, api_channel, deliver):
     assert len(leads_of(tenant)) == 2
 
 
+def test_numeric_and_long_external_ids_are_kept_as_text(tenant, api_channel, deliver):
+    assert deliver(api_channel, {"phone": "+79990000021", "external_id": 12345}).status_code == 202
+    long_id = "x" * 600
+    assert (
+        deliver(api_channel, {"phone": "+79990000022", "external_id": long_id}).status_code == 202
+    )
+    numeric, long = events_of(api_channel)
+    assert numeric.external_id == "12345"
+    assert long.external_id == long_id[:200]
+    # Sent again, each is the same delivery.
+    assert deliver(api_channel, {"phone": "+79990000021", "external_id": 12345}).status_code == 200
+    assert len(leads_of(tenant)) == 2
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"token": "wrong"}, {"HTTP_X_API_KEY": "wrong", "token": ""}],
