@@ -20,5 +20,6 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
 USER voronka
 # 8000: pages (and everything else); 8001: the inbound endpoint, on the same workers with
 # the pages first (gunicorn.conf.py).
+ENV GUNICORN_BIND=0.0.0.0:8000 GUNICORN_INBOUND_BIND=0.0.0.0:8001
 EXPOSE 8000 8001
 CMD ["gunicorn", "crm.wsgi:application"]

@@ -12,9 +12,11 @@ for the whole queue of them (bench/README.md, "Ingestion"). Without the proxy ro
 
 import os
 
+# Loopback unless told otherwise (a proxy on the same host); the Docker image listens on
+# every interface of its container (Dockerfile).
 bind = [
-    os.environ.get("GUNICORN_BIND", "0.0.0.0:8000"),
-    os.environ.get("GUNICORN_INBOUND_BIND", "0.0.0.0:8001"),
+    os.environ.get("GUNICORN_BIND", "127.0.0.1:8000"),
+    os.environ.get("GUNICORN_INBOUND_BIND", "127.0.0.1:8001"),
 ]
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "sync"
