@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from crm.access import ENTITY_ACTIONS, Entity, Scope, TenantRight
-from crm.tenancy import TenantModel
+from crm.tenancy import TenantManager, TenantModel
 
 # Top-level paths a tenant slug may not take (they are the app's own URLs).
 RESERVED_SLUGS = frozenset(
@@ -322,7 +322,7 @@ class TimelineEvent(TenantModel):
     kind = models.CharField(max_length=64)
     data = models.JSONField(default=dict, blank=True)
 
-    objects = ScopedManager(models.Manager.from_queryset(ImmutableQuerySet), tenant="tenant")
+    objects = ScopedManager(TenantManager.from_queryset(ImmutableQuerySet), tenant="tenant")
 
     class Meta(TenantModel.Meta):
         ordering = ["-created_at", "-pk"]

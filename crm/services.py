@@ -43,7 +43,7 @@ from crm.models import (
     User,
     normalize_email,
 )
-from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
+from crm.tenancy import tenant_context
 
 INVITATION_SALT = "crm.invitation"
 
@@ -92,10 +92,7 @@ def timeline_record(
     buffer = _TIMELINE_BUFFER.get()
     if buffer is None:
         event.save()
-    else:
-        event.tenant = current_tenant()
-        if event.tenant is None:
-            raise TenantMismatchError("A timeline event is recorded inside a tenant only.")
+    else:  # timeline_batch writes it; bulk_create gives it the tenant as save() would
         buffer.append(event)
     return event
 
@@ -117,7 +114,6 @@ def timeline_record_many(
             actor=actor,
             kind=kind,
             data=data,
-            tenant=actor.tenant if actor else current_tenant(),
         )
         for pk in target_ids
     )

@@ -113,7 +113,8 @@ class TenantManager(models.Manager):
         rows = list(objs)
         for row in rows:
             _claim(row)
-        return models.QuerySet(self.model, using=self._db).bulk_create(rows, *args, **kwargs)
+        queryset = self._queryset_class(model=self.model, using=self._db)
+        return queryset.bulk_create(rows, *args, **kwargs)
 
 
 class TenantModel(models.Model):

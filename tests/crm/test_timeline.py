@@ -86,3 +86,24 @@ def test_a_timeline_batch_writes_its_events_at_once_or_not_at_all(tenant, admin)
         with pytest.raises(RuntimeError):
             failing()
         assert not TimelineEvent.objects.filter(kind="team.lost").exists()
+
+
+def test_timeline_bulk_inserts_take_the_tenant_and_refuse_another(tenant, other_tenant, admin):
+    from crm.services import timeline_record_many
+    from crm.tenancy import TenantMismatchError
+
+    with tenant_context(tenant):
+        team = Team.objects.create(name="Пакет")
+        timeline_record_many(
+            actor=admin, model=Team, target_ids=[team.pk], kind="team.bulk", data={}
+        )
+        (event,) = TimelineEvent.objects.filter(kind="team.bulk")
+        assert event.tenant_id == tenant.pk
+        with pytest.raises(TenantMismatchError):
+            TimelineEvent.objects.bulk_create(
+                [TimelineEvent(tenant=other_tenant, target=team, kind="team.foreign", data={})]
+            )
+        with pytest.raises(TypeError):  # still append-only
+            TimelineEvent.objects.filter(kind="team.bulk").update(kind="team.changed")
+    with tenant_context(other_tenant):
+        assert not TimelineEvent.objects.filter(kind__startswith="team.").exists()
