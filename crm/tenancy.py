@@ -5,7 +5,8 @@
   manager for system code only.
 * `tenant_context(tenant)` is the one way to act inside a tenant: it opens a transaction,
   sets `app.tenant_id` with `set_config(..., true)` (= SET LOCAL) for PostgreSQL's
-  row-level security, and enters the django-scopes scope. Requests (TenantMiddleware),
+  row-level security, enters the django-scopes scope and activates the tenant's time zone
+  (every date shown, typed in or compared is the workspace's). Requests (TenantMiddleware),
   Celery tasks (TenantTask) and management commands all go through it.
 * `user_context(user)` sets `app.user_id`, which lets a user read their own memberships
   in every tenant (the tenant switcher) and nothing else.
@@ -13,12 +14,14 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
+from django.utils import timezone
 from django_scopes import ScopedManager, scope
 
 if TYPE_CHECKING:
@@ -66,7 +69,7 @@ def _atomic_with_settings(settings: dict[str, str]) -> Iterator[None]:
 
 @contextmanager
 def tenant_context(tenant: Tenant, *, user: Any = None) -> Iterator[Tenant]:
-    """Act inside `tenant`: one transaction, RLS setting, django-scopes scope.
+    """Act inside `tenant`: one transaction, RLS setting, django-scopes scope, time zone.
 
     With `user`, the database also lets that user read their own memberships across
     tenants (as `user_context` does), in the same statement. Nested use (a task run eagerly
@@ -77,10 +80,22 @@ def tenant_context(tenant: Tenant, *, user: Any = None) -> Iterator[Tenant]:
         settings["app.user_id"] = str(user.pk)
     token = _current_tenant.set(tenant)
     try:
-        with _atomic_with_settings(settings), scope(tenant=tenant):
+        with (
+            _atomic_with_settings(settings),
+            scope(tenant=tenant),
+            timezone.override(tenant_zone(tenant)),
+        ):
             yield tenant
     finally:
         _current_tenant.reset(token)
+
+
+def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
+    """The tenant's time zone; UTC when its name is not a zone this machine knows."""
+    try:
+        return zoneinfo.ZoneInfo(tenant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 @contextmanager
