@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
 from contacts.models import Company, Contact
-from crm.filters import RecordFilterSet
+from crm.filters import LocalDayFilter, PeriodFilter, RecordFilterSet
 
 
 class PartyFilter(RecordFilterSet):
     """Search, responsible, creation dates and every custom field of the entity."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
-    created_after = django_filters.DateFilter(
-        label=_("Created from"),
-        field_name="created_at",
-        lookup_expr="date__gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    created_before = django_filters.DateFilter(
-        label=_("Created to"),
-        field_name="created_at",
-        lookup_expr="date__lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    created = PeriodFilter(label=_("Created"), field_name="created_at")
+    created_after = LocalDayFilter(label=_("Created from"), field_name="created_at", edge="from")
+    created_before = LocalDayFilter(label=_("Created to"), field_name="created_at", edge="to")
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return selectors.search(queryset, value, region=self.region)

@@ -6,6 +6,7 @@ field of the model's entity gets a filter field (cf_<key>) validated by its type
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any
@@ -16,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
-from crm import customfields
+from crm import customfields, periods
 from crm.models import Membership
 
 OWNER_SHORTCUTS = [("", _("Anyone")), ("me", _("Me")), ("none", _("Unassigned"))]
@@ -45,6 +46,45 @@ class SharedChoices:
             .values_list("pk", "user__full_name", "user__email")
         )
         return [(pk, full_name or email) for pk, full_name, email in rows]
+
+
+class LocalDayFilter(django_filters.DateFilter):
+    """A day typed into a filter, read as a day of the workspace's calendar.
+
+    `edge="from"` keeps instants from that local day's start on, `edge="to"` those before
+    the next local day's start: a plain range on the column (its index serves it), where a
+    `__date` lookup would convert every row. Days at the calendar's ends filter nothing.
+    """
+
+    def __init__(self, *args: Any, edge: str, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        super().__init__(*args, **kwargs)
+        self.edge = edge
+
+    def filter(self, qs: QuerySet, value: dt.date | None) -> QuerySet:
+        if value is None or value.year in (dt.MINYEAR, dt.MAXYEAR):
+            return qs
+        if self.edge == "from":
+            return qs.filter(**{f"{self.field_name}__gte": periods.day_start(value)})
+        next_day = value + dt.timedelta(days=1)
+        return qs.filter(**{f"{self.field_name}__lt": periods.day_start(next_day)})
+
+
+class PeriodFilter(django_filters.ChoiceFilter):
+    """A named period (today, this week, last month…) of the workspace's calendar."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", list(periods.PRESETS.items()))
+        kwargs.setdefault("empty_label", _("Any time"))
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+        if not value:
+            return qs
+        period = periods.preset(value)
+        return qs.filter(
+            **{f"{self.field_name}__gte": period.start, f"{self.field_name}__lt": period.end}
+        )
 
 
 class RecordFilterSet(django_filters.FilterSet):

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
@@ -328,6 +329,13 @@ class ActivityForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Times are typed and shown in the workspace's zone (tenant_context activates it).
+        self.fields["due_at"].help_text = _("Workspace time: %(zone)s") % {
+            "zone": timezone.get_current_timezone_name()
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -12,23 +12,29 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Membership, Notification
+from crm.periods import local_text
 
 NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
     "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
+    "activity.reminder_due": _("Reminder: %(subject)s, due %(due)s (“%(title)s”)"),
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
     "inquiry.repeat": _("A repeat inquiry came in on “%(title)s”"),
 }
 
 
 def notification_text(notification: Notification) -> str:
-    """The notification as a sentence in the active language."""
-    template = NOTIFICATION_TEXTS.get(notification.kind)
+    """The notification as a sentence in the active language; times in the active (the
+    recipient's workspace's) zone."""
+    kind = notification.kind
     values: defaultdict[str, str] = defaultdict(
         str, {k: str(v) for k, v in notification.data.items()}
     )
-    return str(template) % values if template else notification.kind
+    if kind == "activity.reminder" and notification.data.get("due_at"):
+        kind, values["due"] = "activity.reminder_due", local_text(notification.data["due_at"])
+    template = NOTIFICATION_TEXTS.get(kind)
+    return str(template) % values if template else kind
 
 
 def notify(

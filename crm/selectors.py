@@ -123,12 +123,15 @@ def activities_for(*, target: object) -> QuerySet[Activity]:
     )
 
 
-def overdue_target_ids(*, model: type, now: datetime) -> QuerySet:
-    """Ids of `model` rows with an activity that is due in the past and not done."""
+def due_target_ids(*, model: type, end: datetime, start: datetime | None = None) -> QuerySet:
+    """Ids of `model` rows with an activity not done that is due before `end` (and, with
+    `start`, not before it): `end=now` finds the overdue ones, a local day's bounds the
+    ones due that day."""
     content_type = ContentType.objects.get_for_model(model)
-    return Activity.objects.filter(target_type=content_type, done_at=None, due_at__lt=now).values(
-        "target_id"
-    )
+    activities = Activity.objects.filter(target_type=content_type, done_at=None, due_at__lt=end)
+    if start is not None:
+        activities = activities.filter(due_at__gte=start)
+    return activities.values("target_id")
 
 
 def activity_get(*, activity_id: int) -> Activity:

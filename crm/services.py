@@ -682,12 +682,10 @@ def activity_create(
             created_by=actor,
             done_at=timezone.now() if kind == Activity.Kind.NOTE else None,
         )
-        timeline_record(
-            actor=actor,
-            target=target,
-            kind="activity.created",
-            data={"kind": kind, "subject": subject, "activity": activity.pk},
-        )
+        data = {"kind": kind, "subject": subject, "activity": activity.pk}
+        if due_at is not None:
+            data["due_at"] = due_at.isoformat()
+        timeline_record(actor=actor, target=target, kind="activity.created", data=data)
     return activity
 
 

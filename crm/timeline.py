@@ -9,6 +9,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, TimelineEvent
+from crm.periods import local_text
 
 ACTIVITY_KINDS = dict(Activity.Kind.choices)
 
@@ -82,6 +83,7 @@ EVENT_TEXTS = {
     "company.merged_into": _("merged this company into “%(name)s”"),
     "company.merge_undone": _("undid the merge with “%(name)s”"),
     "activity.created": _("added %(kind_label)s “%(subject)s”"),
+    "activity.created_due": _("added %(kind_label)s “%(subject)s”, due %(due)s"),
     "activity.done": _("completed %(kind_label)s “%(subject)s”"),
     "field.created": _("added the custom field %(field)s"),
     "field.changed": _("changed the custom field %(field)s"),
@@ -100,8 +102,12 @@ EVENT_TEXTS = {
 
 
 def describe(event: TimelineEvent) -> str:
-    """The event as a sentence (its actor is shown separately); unknown kinds show the kind."""
-    template = EVENT_TEXTS.get(event.kind)
+    """The event as a sentence (its actor is shown separately); unknown kinds show the kind.
+    Times in it are the workspace's (the active zone)."""
+    kind = event.kind
+    if kind == "activity.created" and event.data.get("due_at"):
+        kind = "activity.created_due"
+    template = EVENT_TEXTS.get(kind)
     if template is None:
         return event.kind
     values: defaultdict[str, str] = defaultdict(str, {k: str(v) for k, v in event.data.items()})
@@ -109,6 +115,8 @@ def describe(event: TimelineEvent) -> str:
     values["fields"] = ", ".join(
         _field_label(event, name) for name in event.data.get("changes", {})
     )
+    if "due_at" in event.data:
+        values["due"] = local_text(event.data["due_at"])
     if event.kind == "lead.assigned" and not event.data.get("to"):
         return str(EVENT_TEXTS["lead.unassigned"])
     if "kind" in event.data:

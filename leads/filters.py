@@ -10,8 +10,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.filters import LazyChoices, RecordFilterSet
+from crm import periods
+from crm.filters import LazyChoices, LocalDayFilter, PeriodFilter, RecordFilterSet
 from crm.models import Membership, Team
+from crm.selectors import due_target_ids
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, Temperature
 
@@ -50,23 +52,19 @@ class LeadFilter(RecordFilterSet):
     temperature = django_filters.MultipleChoiceFilter(
         label=_("Temperature"), choices=Temperature.choices, distinct=False
     )
-    created_after = django_filters.DateFilter(
-        label=_("Created from"),
-        field_name="created_at",
-        lookup_expr="date__gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    created_before = django_filters.DateFilter(
-        label=_("Created to"),
-        field_name="created_at",
-        lookup_expr="date__lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    created = PeriodFilter(label=_("Created"), field_name="created_at")
+    created_after = LocalDayFilter(label=_("Created from"), field_name="created_at", edge="from")
+    created_before = LocalDayFilter(label=_("Created to"), field_name="created_at", edge="to")
     preset = django_filters.ChoiceFilter(
         label=_("Preset"),
         method="filter_preset",
         empty_label=_("All"),
-        choices=[("mine", _("Mine")), ("unassigned", _("Unassigned")), ("overdue", _("Overdue"))],
+        choices=[
+            ("mine", _("Mine")),
+            ("unassigned", _("Unassigned")),
+            ("overdue", _("Overdue")),
+            ("due_today", _("Due today")),
+        ],
     )
 
     class Meta:
@@ -80,6 +78,7 @@ class LeadFilter(RecordFilterSet):
     # Shown in the collapsed panel (the search and the preset are always on the page).
     PANEL = (
         "owner",
+        "created",
         "created_after",
         "created_before",
         "status",
@@ -126,9 +125,14 @@ class LeadFilter(RecordFilterSet):
             return queryset.filter(owner__isnull=True, state=LeadState.NEW)
         if value == "overdue":
             # Open leads with an activity due in the past and not done.
-            from crm.selectors import overdue_target_ids
-
             return queryset.filter(
-                Q(state__in=OPEN_STATES), pk__in=overdue_target_ids(model=Lead, now=timezone.now())
+                Q(state__in=OPEN_STATES), pk__in=due_target_ids(model=Lead, end=timezone.now())
+            )
+        if value == "due_today":
+            # Open leads with an activity not done that is due today, the workspace's day.
+            today = periods.preset("today")
+            return queryset.filter(
+                Q(state__in=OPEN_STATES),
+                pk__in=due_target_ids(model=Lead, start=today.start, end=today.end),
             )
         return queryset

@@ -664,11 +664,9 @@ def activities_send_reminders(*, now: Any = None) -> int:
                 )
                 if lead is not None:
                     url, title = tenant_reverse("leads:detail", lead.tenant, pk=lead.pk), lead.title
-            notify(
-                recipients=[activity.owner],
-                kind="activity.reminder",
-                data={"subject": activity.subject, "title": title},
-                url=url,
-            )
+            data = {"subject": activity.subject, "title": title}
+            if activity.due_at is not None:
+                data["due_at"] = activity.due_at.isoformat()
+            notify(recipients=[activity.owner], kind="activity.reminder", data=data, url=url)
             sent += 1
     return sent

@@ -69,7 +69,11 @@ def test_reminders_go_out_once(tenant, manager, django_capture_on_commit_callbac
             assert services.activities_send_reminders(now=now) == 1
             assert services.activities_send_reminders(now=now) == 0
         note = Notification.objects.get(kind="activity.reminder")
-        assert note.data == {"subject": "Перезвонить", "title": "Клиент"}
+        assert note.data == {
+            "subject": "Перезвонить",
+            "title": "Клиент",
+            "due_at": (now + timedelta(hours=1)).isoformat(),
+        }
         assert Activity.objects.filter(reminded_at__isnull=False).count() == 1
     assert len(mail.outbox) == 1
 
