@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for
+from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
 from channels.models import Channel, InboundEvent
 from contacts.blocklist import blocked_reason
 from contacts.normalize import phone_e164
@@ -115,11 +116,17 @@ def inquiry_keys_of(event: InboundEvent) -> Keys:
 
 def process(event: InboundEvent) -> None:
     """Turn a stored delivery into CRM records; sets the event's status and outcome (the
-    caller saves it). Domain refusals (no way to reach the person…) end as rejected."""
+    caller saves it). Domain refusals (no way to reach the person…) end as rejected. Runs
+    in the workspace's language: notes added to a lead and refusals read in it."""
+    with translation.override(event.channel.tenant.language):
+        _process(event)
+
+
+def _process(event: InboundEvent) -> None:
     channel = event.channel
     adapter = adapter_for(channel.kind)
     try:
-        delivery = adapter.read(RawDelivery.from_event(event), channel)
+        delivery = read_delivery(adapter, RawDelivery.from_event(event), channel)
     except Rejected as error:
         event.status, event.detail = Status.REJECTED, error.reason
         return
