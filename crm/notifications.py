@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Membership, Notification
+from crm.text import isolated
 
 NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
@@ -25,8 +26,8 @@ NOTIFICATION_TEXTS = {
 def notification_text(notification: Notification) -> str:
     """The notification as a sentence in the active language."""
     template = NOTIFICATION_TEXTS.get(notification.kind)
-    values: defaultdict[str, str] = defaultdict(
-        str, {k: str(v) for k, v in notification.data.items()}
+    values: defaultdict[str, str] = defaultdict(  # titles isolated, as in the timeline
+        str, {k: isolated(str(v)) for k, v in notification.data.items()}
     )
     return str(template) % values if template else notification.kind
 

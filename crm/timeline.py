@@ -9,6 +9,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, TimelineEvent
+from crm.text import isolated
 
 ACTIVITY_KINDS = dict(Activity.Kind.choices)
 
@@ -104,7 +105,11 @@ def describe(event: TimelineEvent) -> str:
     template = EVENT_TEXTS.get(event.kind)
     if template is None:
         return event.kind
-    values: defaultdict[str, str] = defaultdict(str, {k: str(v) for k, v in event.data.items()})
+    # Values people typed are isolated: right-to-left text or direction characters in a
+    # title or a message cannot reorder the sentence around them (crm/text.py).
+    values: defaultdict[str, str] = defaultdict(
+        str, {k: isolated(str(v)) for k, v in event.data.items()}
+    )
     values["count"] = str(len(event.data.get("changes", {})))
     values["fields"] = ", ".join(
         _field_label(event, name) for name in event.data.get("changes", {})

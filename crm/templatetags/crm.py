@@ -1,4 +1,4 @@
-"""Template helpers of the core: tenant URLs, timeline sentences and phones."""
+"""Template helpers of the core: tenant URLs, timeline sentences, user text and phones."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from contacts.normalize import phones_in
 from crm import notifications
 from crm.models import Notification, TimelineEvent
 from crm.tenancy import current_tenant
+from crm.text import bidi_balanced
 from crm.timeline import describe, links
 from crm.urlnames import tenant_reverse
 
@@ -67,6 +68,13 @@ def bs_widget(field: BoundField, size: str = "") -> str:
 @register.filter
 def notification_text(notification: Notification) -> str:
     return notifications.notification_text(notification)
+
+
+@register.filter
+def balanced(value: Any) -> str:
+    """User text with its bidi controls matched line by line (crm.text.bidi_balanced), for
+    showing inside `<bdi>` or a `dir="auto"` element: it cannot reorder what follows it."""
+    return bidi_balanced(str(value or ""))
 
 
 @register.filter

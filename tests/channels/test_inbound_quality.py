@@ -257,3 +257,21 @@ def test_control_characters_and_lone_surrogates_are_stored_cleaned_not_refused(
     refused = deliver(api_channel, {"phone": "+79120001126", "source": "pigeon\u0000"})
     assert refused.status_code == 400
     assert "\x00" not in events_of(api_channel)[-1].detail
+
+
+def test_a_message_with_a_right_to_left_override_cannot_reorder_the_card(
+    tenant, admin, client_for, api_channel, deliver
+):
+    message = f"Привет {RLO}мир\nвторая{PDI}{PDF} строка {RLI}без конца"
+    deliver(api_channel, {"name": "Анна", "phone": "+79120001127", "message": message})
+    (lead,) = leads_of(tenant)
+    assert lead.message == message  # kept as sent
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    # Shown in an isolated element, each line's override closed before the line ends and
+    # the stray closers (which would end the page's own isolation) dropped.
+    shown = f"Привет {RLO}мир{PDF}<br>вторая строка {RLI}без конца{PDI}"
+    assert (
+        f'<dd class="col-12 lead-message" dir="auto" data-testid="lead-message">{shown}</dd>'
+        in (page)
+    )
+    assert f'<div class="lead-message" dir="auto">{shown}</div>' in page  # the timeline

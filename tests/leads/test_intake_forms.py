@@ -212,7 +212,26 @@ def test_conversion_dialog_carries_the_other_phones(client_for, tenant, manager,
         assert Contact.objects.get().phones == ["+7 999 123-45-67", "8 916 765-43-21"]
 
 
-# --- Access ---------------------------------------------------------------------------------
+# --- Showing user text ----------------------------------------------------------------------
+
+
+def test_a_list_row_isolates_a_title_that_would_reorder_the_row(client_for, tenant, admin, url):
+    with tenant_context(tenant):
+        lead = lead_create(actor=admin, data={"name": "Анна", "phone": "+79990000001"})
+        Lead.objects.filter(pk=lead.pk).update(title=f"{PDI}Заказ {RLO}дивана", name=f"{RLI}Ив")
+    html = client_for(admin).get(url("leads/")).content.decode()
+    assert f"<bdi>Заказ {RLO}дивана{PDF}</bdi></a>" in html
+    assert f"<bdi>{RLI}Ив{PDI}</bdi>" in html
+
+
+def test_timeline_sentences_isolate_the_values_people_typed(client_for, tenant, admin, url):
+    with tenant_context(tenant):
+        lead = lead_create(actor=admin, data={"title": f"שלום {RLO}abc", "phone": "+79990000002"})
+        created = TimelineEvent.objects.get(kind="lead.created", target_id=lead.pk)
+    # The title was cleaned on intake; an RTL title in a sentence is wrapped in FSI…PDI.
+    assert created.data["title"] == "שלום abc"
+    card = client_for(admin).get(url(f"leads/{lead.pk}/")).content.decode()
+    assert "\u2068שלום abc\u2069" in card
 
 
 def test_another_workspace_never_sees_the_card(client_for, tenant, other_admin, manager, url):
