@@ -291,6 +291,19 @@ def record_update(
     return record
 
 
+def contact_add_phone(*, actor: Membership, contact: Contact, phone: str) -> Contact:
+    """Add `phone` — the person's own number, as their messenger confirms it — to the
+    contact's phones unless it has that number already (then nothing is written). Same
+    rights and errors as record_update."""
+    region = actor.tenant.default_region
+    key = phone_e164(phone, region)
+    if not key or key in {phone_e164(p, region) for p in contact.phones}:
+        return contact
+    updated = record_update(actor=actor, record=contact, data={"phones": [*contact.phones, phone]})
+    assert isinstance(updated, Contact)  # noqa: S101 - record_update returns its record
+    return updated
+
+
 def record_delete(*, actor: Membership, record: Party) -> None:
     """Move a contact or company to the trash (restorable for TRASH_DAYS days)."""
     spec = spec_of(record)

@@ -320,6 +320,37 @@ def lead_update(
     return lead
 
 
+def lead_take_phone(*, actor: Membership, lead: Lead, phone: str, channel: str = "") -> bool:
+    """Make `phone` — the person's own number, as their messenger confirms it (a Telegram
+    contact they shared of themselves) — the lead's phone, so a manager can call and later
+    inquiries match it; a different previous phone moves to the other phones. Recorded as
+    "lead.phone_shared" (`channel`: where it came from). Returns whether the lead changed:
+    not for the number it has, an unreadable one, or a converted lead (kept as it was).
+
+    Raises AccessDenied without the right to edit the lead.
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    region = actor.tenant.default_region
+    field = phone_field(phone, region)
+    key = phone_e164(field.phone, region)
+    if not key or key == lead.phone_e164 or lead.state == LeadState.CONVERTED:
+        return False
+    previous = lead.phone
+    with transaction.atomic(savepoint=nested_savepoints()):
+        lead.other_phones = phones_merged(
+            [previous] if previous else [], lead.other_phones or [], besides=key, region=region
+        )
+        lead.phone, lead.phone_e164 = field.phone, key
+        lead.save(update_fields=["phone", "phone_e164", "other_phones", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.phone_shared",
+            data={"phone": lead.phone, "previous": previous, "channel": channel},
+        )
+    return True
+
+
 # --- Status moves -------------------------------------------------------------------------
 
 

@@ -52,7 +52,7 @@ class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
 class InboundMessage:
     """What a delivery says, in the CRM's terms, whatever the provider."""
 
-    kind: str = "inquiry"  # "inquiry" | "behaviour"
+    kind: str = "inquiry"  # "inquiry" | "behaviour" | "button" (a Telegram button press)
     name: str = ""
     phone: str = ""
     email: str = ""
@@ -66,13 +66,18 @@ class InboundMessage:
     custom: dict[str, Any] = field(default_factory=dict)
     page_url: str = ""
     consent: str = ""
-    campaign: str = ""
+    # A Telegram deep link's /start parameter, as sent (its UTM tags are in `utm`).
+    start_param: str = ""
     # The provider's id of this message, and of an earlier message this one edits.
     external_id: str = ""
     edit_of: str = ""
-    # Behaviour events (API): the event name and its properties.
+    # Behaviour events (API): the event name and its properties; a button press: what
+    # the button says (properties: data, button, question).
     event: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
+    # The phone is the sender's own, as the provider confirms it (a Telegram contact the
+    # person shared of themselves): their open lead takes it as its phone.
+    own_phone: bool = False
 
     # One-line values: invisible and direction characters removed (crm/text.py).
     LINE_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -84,7 +89,7 @@ class InboundMessage:
         "title",
         "company_name",
         "page_url",
-        "campaign",
+        "start_param",
         "event",
     )
 
@@ -119,14 +124,12 @@ class InboundMessage:
             )
         }
         data.update({k: v for k, v in self.utm.items() if k.startswith("utm_")})
-        if self.campaign and not data.get("utm_campaign"):
-            data["utm_campaign"] = self.campaign
         if self.custom:
             data["custom"] = dict(self.custom)
         return data
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None)}
+        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None, False)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:
