@@ -104,12 +104,12 @@ def _take_own_phone(
     event: InboundEvent, result: InquiryResult, message: InboundMessage, actor: Membership
 ) -> None:
     """The person shared their own number (`own_phone`): the open lead that took the
-    inquiry — in simple mode the contact — gets it (a new lead has it already)."""
-    if result.outcome != ATTACHED:
-        return
+    inquiry gets it (a new or repeat lead has it already); in simple mode their contact,
+    new or known, has it then."""
     if result.lead is not None:
-        channel = event.channel.name
-        lead_take_phone(actor=actor, lead=result.lead, phone=message.phone, channel=channel)
+        if result.outcome == ATTACHED:
+            channel = event.channel.name
+            lead_take_phone(actor=actor, lead=result.lead, phone=message.phone, channel=channel)
     elif result.contact is not None:
         contact_add_phone(actor=actor, contact=result.contact, phone=message.phone)
 

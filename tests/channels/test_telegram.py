@@ -416,6 +416,8 @@ def test_someone_elses_contact_card_is_noted_and_never_overwrites_the_phone(
 
 
 def test_in_simple_mode_ones_own_contact_goes_to_the_contact(tenant, admin, bot, send):
+    from deals.models import Outcome as DealOutcome
+
     with tenant_context(tenant):
         tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
     send(bot, private(900115, message_id=1, text="Хочу заказать"))
@@ -423,6 +425,14 @@ def test_in_simple_mode_ones_own_contact_goes_to_the_contact(tenant, admin, bot,
     with tenant_context(tenant):
         (deal,) = Deal.objects.select_related("contact")
     assert deal.contact.phones == ["+79991234567"]
+    # A known contact without an open deal (a repeat deal) gets a new number too.
+    with tenant_context(tenant):
+        Deal.objects.filter(pk=deal.pk).update(outcome=DealOutcome.LOST)
+    send(bot, private(900117, message_id=3, contact=_own_contact("+79161234567")))
+    with tenant_context(tenant):
+        deal.contact.refresh_from_db()
+        assert Deal.objects.count() == 2
+    assert deal.contact.phones == ["+79991234567", "+79161234567"]
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def test_the_lead_form_reads_several_numbers_an_extension_and_words(
 
 
 def test_other_phones_are_edited_one_per_line_and_kept_without_repeats(
-    client_for, tenant, manager, url
+    client_for, tenant, manager, marketer, url
 ):
     client = client_for(manager)
     client.post(url("leads/new/"), {**FORM, "phone": "+7 999 123-45-67", "owner": manager.pk})
@@ -70,6 +70,8 @@ def test_other_phones_are_edited_one_per_line_and_kept_without_repeats(
     assert refused.status_code == 400
     assert "не знаю" in refused.context["form"].errors["other_phones"][0]
     data["other_phones"] = "8 916 765-43-21\n+7 916 765 43 21\n8 999 123 45 67"
+    assert client_for(marketer).post(url(f"leads/{lead.pk}/edit/"), data).status_code == 403
+    assert _lead(tenant).other_phones == []
     assert client.post(url(f"leads/{lead.pk}/edit/"), data).status_code == 302
     lead = _lead(tenant)
     assert lead.other_phones == ["8 916 765-43-21"]  # one per number, not the main one
