@@ -50,6 +50,9 @@ _IGNORABLE_RANGES = (
     (0xE0000, 0xE0FFF),  # tags, variation selectors supplement
 )
 _SPACES = re.compile(r"\s+")
+_IGNORABLE_PRINTABLE = re.compile(
+    "[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _IGNORABLE_RANGES) + "]"
+)
 _BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko, Samaritan, Mandaic and their
 # presentation forms; the historic RTL blocks of plane 1), RLM/ALM and the bidi controls.
@@ -96,6 +99,10 @@ def clean_line(value: str | None) -> str:
     text = _surrogates_replaced(value or "")
     if text.isascii():  # the common case: only controls and spaces to tidy
         return _SPACES.sub(" ", "".join(c if c.isprintable() else " " for c in text)).strip()
+    # Format, control and separator characters are not printable (str.isprintable), the
+    # other default-ignorables are looked for: most values have neither.
+    if text.isprintable() and not _IGNORABLE_PRINTABLE.search(text):
+        return _SPACES.sub(" ", text).strip()
     kept: list[str] = []
     for index, char in enumerate(text):
         if _ignorable(char):
