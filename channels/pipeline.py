@@ -8,26 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for
+from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
 from channels.models import Channel, InboundEvent
 from contacts.blocklist import blocked_reason
 from contacts.normalize import phone_e164
+from contacts.services import contact_add_phone
 from crm.errors import DomainError
-from crm.models import Membership
+from crm.models import Membership, Tenant
 from crm.services import system_actor, timeline_record
 from deals.inquiries import (
     ATTACHED,
     CREATED,
     REPEAT,
+    InquiryResult,
     Keys,
     inquiry_keys,
     inquiry_register,
     matches_for,
 )
 from leads.distribution import RoutingContext, pick_owner
-from leads.models import LeadState
+from leads.models import Lead, LeadState
+from leads.services import lead_take_phone
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
@@ -53,7 +57,7 @@ def _owner_for(channel: Channel, message: InboundMessage) -> Membership | None:
 
 def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage) -> dict:
     data: dict[str, Any] = {"channel": channel.name, "channel_id": channel.pk, "event_id": event.pk}
-    for key in ("page_url", "consent", "campaign"):
+    for key in ("page_url", "consent", "start_param"):
         if getattr(message, key):
             data[key] = getattr(message, key)
     return data
@@ -72,6 +76,42 @@ def _behaviour(event: InboundEvent, message: InboundMessage, actor: Membership) 
         data={"event": message.event, "properties": message.properties, "url": message.page_url},
     )
     event.status, event.outcome, event.lead = Status.DONE, Outcome.ATTACHED, lead
+
+
+def _button(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
+    """A button press: noted on the timeline of the person's lead (open, else the newest),
+    else of their contact; from someone unknown it is ignored — a press makes no lead."""
+    classic = actor.tenant.mode == Tenant.Mode.CLASSIC
+    keys = inquiry_keys(message.lead_data(), actor.tenant.default_region)
+    found = matches_for(actor=actor, keys=keys, leads=classic)
+    record = found.open_lead or found.closed_lead or found.contact
+    if record is None:
+        event.status = Status.IGNORED
+        event.detail = _("A button pressed by someone without a lead or contact: nothing made.")
+        return
+    timeline_record(
+        actor=actor,
+        target=record,
+        kind="inbound.button",
+        data={"label": message.event, **message.properties, "channel": event.channel.name},
+    )
+    event.status, event.outcome = Status.DONE, Outcome.ATTACHED
+    event.lead = record if isinstance(record, Lead) else None
+    event.contact = found.contact
+
+
+def _take_own_phone(
+    event: InboundEvent, result: InquiryResult, message: InboundMessage, actor: Membership
+) -> None:
+    """The person shared their own number (`own_phone`): the open lead that took the
+    inquiry gets it (a new or repeat lead has it already); in simple mode their contact,
+    new or known, has it then."""
+    if result.lead is not None:
+        if result.outcome == ATTACHED:
+            channel = event.channel.name
+            lead_take_phone(actor=actor, lead=result.lead, phone=message.phone, channel=channel)
+    elif result.contact is not None:
+        contact_add_phone(actor=actor, contact=result.contact, phone=message.phone)
 
 
 def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
@@ -115,11 +155,17 @@ def inquiry_keys_of(event: InboundEvent) -> Keys:
 
 def process(event: InboundEvent) -> None:
     """Turn a stored delivery into CRM records; sets the event's status and outcome (the
-    caller saves it). Domain refusals (no way to reach the person…) end as rejected."""
+    caller saves it). Domain refusals (no way to reach the person…) end as rejected. Runs
+    in the workspace's language: notes added to a lead and refusals read in it."""
+    with translation.override(event.channel.tenant.language):
+        _process(event)
+
+
+def _process(event: InboundEvent) -> None:
     channel = event.channel
     adapter = adapter_for(channel.kind)
     try:
-        delivery = adapter.read(RawDelivery.from_event(event), channel)
+        delivery = read_delivery(adapter, RawDelivery.from_event(event), channel)
     except Rejected as error:
         event.status, event.detail = Status.REJECTED, error.reason
         return
@@ -134,6 +180,9 @@ def process(event: InboundEvent) -> None:
     actor = system_actor(channel.tenant)
     if message.kind == "behaviour":
         _behaviour(event, message, actor)
+        return
+    if message.kind == "button":
+        _button(event, message, actor)
         return
     if message.edit_of:
         _apply_edit(event, message, actor)
@@ -161,6 +210,8 @@ def process(event: InboundEvent) -> None:
     except DomainError as error:
         event.status, event.detail = Status.REJECTED, str(error)
         return
+    if message.own_phone:
+        _take_own_phone(event, result, message, actor)
     event.status = Status.DONE
     event.lead, event.deal, event.contact = result.lead, result.deal, result.contact
     event.outcome = OUTCOMES[result.outcome]

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels import pipeline
-from channels.adapters import RawDelivery, Rejected, adapter_for
+from channels.adapters import RawDelivery, Rejected, adapter_for, read_delivery
 from channels.models import Channel, ChannelRoute, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
@@ -34,6 +34,7 @@ from crm.memo import memo_scope
 from crm.models import Membership, Tenant
 from crm.services import system_actor, timeline_batch
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
+from crm.text import clean_text
 from deals.inquiries import inquiry_batch
 
 logger = logging.getLogger(__name__)
@@ -213,6 +214,8 @@ def _wake(tenant_id: int) -> None:
 
 
 def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> InboundEvent:
+    if "detail" in fields:  # a reason may quote the delivery (NUL cannot be stored)
+        fields["detail"] = clean_text(fields["detail"])
     return InboundEvent(
         tenant=channel.tenant,
         channel=channel,
@@ -258,7 +261,7 @@ def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, b
     """
     adapter = adapter_for(channel.kind)
     try:
-        delivery = adapter.read(raw, channel)
+        delivery = read_delivery(adapter, raw, channel)
     except Rejected as error:
         event_reject(channel=channel, raw=raw, reason=error.reason)
         raise

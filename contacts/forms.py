@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
@@ -14,10 +13,9 @@ from contacts.models import BlockedSender, Company, Contact, Party
 from contacts.normalize import phone_e164
 from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
+from crm.forms import CleanInputMixin, LinesField
 from crm.models import Membership
 from leads.selectors import assignable_members
-
-SEPARATORS = re.compile(r"[\n,;]+")
 
 
 class _MemberChoice(forms.ModelChoiceField):
@@ -25,25 +23,18 @@ class _MemberChoice(forms.ModelChoiceField):
         return str(obj.user)
 
 
-class _ListField(forms.CharField):
-    """Several values in one box, one per line (commas and semicolons work too)."""
-
-    widget = forms.Textarea(attrs={"rows": 2})
-
-    def prepare_value(self, value: Any) -> Any:
-        return "\n".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value: Any) -> list[str]:
-        text = super().to_python(value)
-        return [part.strip() for part in SEPARATORS.split(text) if part.strip()]
-
-
-class PartyForm(forms.ModelForm):
+class PartyForm(CleanInputMixin, forms.ModelForm):
     """Shared by contacts and companies: phones and e-mails one per line, the responsible,
     custom fields (cf_<key>)."""
 
-    phones = _ListField(label=_("Phones"), required=False, help_text=_("One per line."))
-    emails = _ListField(label=_("E-mails"), required=False, help_text=_("One per line."))
+    line_fields = (
+        *("last_name", "first_name", "middle_name", "position", "telegram", "whatsapp", "vk"),
+        *("name", "tax_id", "website", "address"),
+    )
+    lines_fields = ("phones", "emails")
+
+    phones = LinesField(label=_("Phones"), required=False, help_text=_("One per line."))
+    emails = LinesField(label=_("E-mails"), required=False, help_text=_("One per line."))
     owner = _MemberChoice(
         label=_("Responsible"),
         queryset=Membership.objects.none(),
@@ -188,8 +179,10 @@ class MergeForm(forms.Form):
         }
 
 
-class BlockedSenderForm(forms.Form):
+class BlockedSenderForm(CleanInputMixin, forms.Form):
     """A blocklist entry; the service normalizes the value and says what is wrong with it."""
+
+    line_fields = ("value",)
 
     kind = forms.ChoiceField(label=_("Kind"), choices=BlockedSender.Kind.choices)
     value = forms.CharField(

@@ -1,36 +1,182 @@
-"""Normalization of the ways to reach a person: phones to E.164, e-mails to a match key."""
+"""Normalization of the ways to reach a person: phones to E.164, e-mails to a match key.
+
+Values are read through `crm.text.clean_line` first, so an invisible character pasted into
+a phone or an e-mail never changes its key.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+from django.utils.translation import gettext as _
+
+from crm.text import clean_line
 
 DIGITS = re.compile(r"\d")
+WORD_CHAR = re.compile(r"\w")
+# Finding numbers in a field: only numbers valid for their region (phonenumbers' metadata)
+# count, so "после 18:00", an order number or a date beside a phone is not read as another
+# number. A field that holds one number the metadata does not know (a new range, a test
+# number) is still read as before: parsed whole, kept when it is a possible number.
+LENIENCY = phonenumbers.Leniency.VALID
+POSSIBLE = phonenumbers.Leniency.POSSIBLE
 
 
-@lru_cache(maxsize=4096)  # a delivery's number is read several times on its way (≈ 60 µs each)
+@dataclass(frozen=True)
+class Phone:
+    """One number found in a phone field: its key, its extension, the text it was read from."""
+
+    e164: str
+    extension: str = ""
+    text: str = ""
+
+    @property
+    def display(self) -> str:
+        """How a record keeps it: as written; with an extension, in international format
+        followed by the extension under the label the person used ("доб. 12", else
+        "ext. 7"), never glued onto the number's digits."""
+        if not self.extension:
+            return self.text
+        label = "доб." if "доб" in self.text.casefold() else "ext."
+        return f"{phone_display(self.e164)} {label} {self.extension}"
+
+
+def _region(region: str) -> str | None:
+    return region.upper() or None
+
+
+def _found(number: phonenumbers.PhoneNumber, text: str) -> Phone:
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164=e164, extension=number.extension or "", text=text.strip())
+
+
+@lru_cache(maxsize=4096)  # a delivery's number is read several times on its way
+def phones_in(raw: str, region: str) -> tuple[Phone, ...]:
+    """Every phone number in a field, in order and without repeats, read with `region` for
+    national formats: "8 (999) 123-45-67, +7 916 765-43-21", "+7 999 123-45-67 доб. 12",
+    "звоните 8 999 123 45 67 после 18" all work. () when none can be read."""
+    text = clean_line(raw)
+    if len(DIGITS.findall(text)) < 5:
+        return ()
+    found: list[Phone] = []
+    for match in phonenumbers.PhoneNumberMatcher(text, _region(region) or "ZZ", LENIENCY):
+        phone = _found(match.number, match.raw_string)
+        if all((p.e164, p.extension) != (phone.e164, phone.extension) for p in found):
+            found.append(phone)
+    if found:
+        return tuple(found)
+    try:
+        number = phonenumbers.parse(text, _region(region))
+    except phonenumbers.NumberParseException:
+        return ()
+    if not phonenumbers.is_possible_number(number):
+        return ()
+    phone = _found(number, text)
+    # The number's own text, without words after it ("+7 000 000-00-00 после 18").
+    possible = phonenumbers.PhoneNumberMatcher(text, _region(region) or "ZZ", POSSIBLE)
+    spans = (m.raw_string for m in possible if _found(m.number, "").e164 == phone.e164)
+    return (Phone(e164=phone.e164, extension=phone.extension, text=next(spans, phone.text)),)
+
+
 def phone_e164(raw: str, region: str) -> str:
-    """`raw` as E.164 (`+79991234567`) read with `region` for national formats, or "".
+    """The first number of `raw` as E.164 (`+79991234567`, no extension) read with `region`
+    for national formats, or "".
 
     `8 (999) 123-45-67` and `+7 999 1234567` give the same key in region RU.
     """
-    raw = (raw or "").strip()
-    if len(DIGITS.findall(raw)) < 5:
+    phones = phones_in(raw or "", region)
+    return phones[0].e164 if phones else ""
+
+
+def phone_rest(raw: str, phones: tuple[Phone, ...]) -> str:
+    """What a phone field says besides its numbers ("" when only separators are left):
+    e.g. "звоните … после 18" — words a record keeps beside the numbers."""
+    rest = clean_line(raw)
+    for phone in phones:
+        rest = rest.replace(phone.text, " ")
+    return rest if WORD_CHAR.search(rest) else ""
+
+
+@dataclass(frozen=True)
+class PhoneField:
+    """A phone field read: its first number as a record keeps it (`Phone.display`), further
+    numbers, and the field as given when it said more than its numbers ("звоните … после
+    18") or held none that could be read ("" otherwise)."""
+
+    phone: str = ""
+    others: tuple[str, ...] = ()
+    note: str = ""
+
+
+def phone_field(raw: str, region: str) -> PhoneField:
+    """Read a phone field (`phones_in`): nothing it held is dropped."""
+    text = clean_line(raw)
+    phones = phones_in(text, region)
+    if not phones:
+        return PhoneField(note=text)
+    return PhoneField(
+        phone=phones[0].display,
+        others=tuple(p.display for p in phones[1:]),
+        note=text if phone_rest(text, phones) else "",
+    )
+
+
+def phones_merged(
+    phones: list[str], more: tuple[str, ...] | list[str], *, besides: str, region: str
+) -> list[str]:
+    """`phones` then `more`, cleaned, without two of one number and without the number
+    `besides` (a record's main phone, as E.164)."""
+    seen = {besides} if besides else set()
+    merged: list[str] = []
+    for value in (*phones, *more):
+        value = clean_line(value)
+        key = phone_e164(value, region) or value
+        if value and key not in seen:
+            seen.add(key)
+            merged.append(value)
+    return merged
+
+
+def phone_example(region: str) -> str:
+    """A mobile number of the region in international format, to show how to write one
+    ("" without a region)."""
+    if not _region(region):
         return ""
-    try:
-        number = phonenumbers.parse(raw, region.upper() or None)
-    except phonenumbers.NumberParseException:
+    number = phonenumbers.example_number_for_type(
+        _region(region), phonenumbers.PhoneNumberType.MOBILE
+    )
+    if number is None:
         return ""
-    if not phonenumbers.is_possible_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def unreadable_phone(raw: str, region: str) -> str:
+    """Why a phone in which no number can be read is refused as the only way to reach the
+    person (the sender and the manager see it)."""
+    values = {"phone": clean_line(raw)[:100], "example": phone_example(region)}
+    if not values["example"]:
+        return (
+            _(
+                "No phone number can be read in “%(phone)s”: write it with its country code, "
+                "or leave an e-mail."
+            )
+            % values
+        )
+    return (
+        _(
+            "No phone number can be read in “%(phone)s”: write it with its area code, "
+            "e.g. %(example)s, or leave an e-mail."
+        )
+        % values
+    )
 
 
 def email_key(raw: str) -> str:
     """The case-folded e-mail used to match people ("" when empty)."""
-    return (raw or "").strip().casefold()
+    return clean_line(raw).casefold()
 
 
 def phone_display(e164: str) -> str:
@@ -49,7 +195,7 @@ HANDLE_PREFIXES = ("https://", "http://", "www.", "t.me/", "vk.com/", "wa.me/")
 def messenger_key(provider: str, raw: str, region: str) -> str:
     """A messenger identity as a match key: WhatsApp by its phone (E.164), Telegram and VK
     by the handle without `@` or link prefix, case-folded ("" when empty)."""
-    raw = (raw or "").strip()
+    raw = clean_line(raw)
     for prefix in HANDLE_PREFIXES:
         if raw.lower().startswith(prefix):
             raw = raw[len(prefix) :]
@@ -66,7 +212,7 @@ def tax_id_key(raw: str) -> str:
 
 def name_words(*parts: str) -> set[str]:
     """The case-folded words of names, for prefix search (`ё` kept apart from `е`)."""
-    return {word.casefold() for part in parts for word in WORD.findall(part or "")}
+    return {word.casefold() for part in parts for word in WORD.findall(clean_line(part))}
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -23,6 +23,7 @@ from contacts.services import MESSENGERS, spec_of
 from crm import keyset
 from crm.access import Action, scope_queryset
 from crm.models import Activity, Membership, TimelineEvent
+from crm.text import clean_line
 from leads.models import Lead
 
 DUPLICATE_LIMIT = 10
@@ -98,9 +99,10 @@ def _keys(model: type[Party], q: Q) -> QuerySet:
 def search(queryset: QuerySet, query: str, *, region: str) -> QuerySet:
     """Records matching a phone in any format, an e-mail, a messenger handle, a tax id, or
     the beginnings of name words (all words must match): equality and range lookups on
-    the match-key index, which work under row-level security."""
+    the match-key index, which work under row-level security. Invisible characters in the
+    query are ignored."""
     model = queryset.model
-    query = query.strip()
+    query = clean_line(query)
     if not query:
         return queryset
     if "@" in query and not query.startswith("@"):

@@ -25,12 +25,14 @@ from contacts.normalize import (
     messenger_key,
     name_words,
     phone_e164,
+    phones_in,
     tax_id_key,
 )
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
 from crm.errors import DomainError
 from crm.models import Activity, Membership, Tenant
 from crm.services import ACTOR, _Actor, timeline_record
+from crm.text import clean_line, clean_text
 
 TRASH_DAYS = 30
 MESSENGERS = ("telegram", "whatsapp", "vk")
@@ -100,17 +102,21 @@ def spec_of(record: Party | type[Party]) -> Spec:
 
 
 def _clean_list(values: Any) -> list[str]:
-    return [v.strip() for v in values or [] if v and v.strip()]
+    return [clean_line(v) for v in values or [] if v and clean_line(v)]
 
 
 def _normalize(record: Party, tenant: Tenant) -> None:
-    """Strip and de-duplicate the ways to reach the record; refuse what cannot be a key."""
+    """Clean (crm/text.py) and de-duplicate the ways to reach the record; refuse what
+    cannot be a key. A phone line holding several numbers is kept as written (its first
+    number's key) and each further number is added as a line of its own, so each is found."""
     phones: dict[str, str] = {}
     for raw in _clean_list(record.phones):
-        key = phone_e164(raw, tenant.default_region)
-        if not key:
+        found = phones_in(raw, tenant.default_region)
+        if not found:
             raise DomainError(_("“%(phone)s” does not look like a phone number.") % {"phone": raw})
-        phones.setdefault(key, raw)
+        phones.setdefault(found[0].e164, raw)
+        for phone in found[1:]:
+            phones.setdefault(phone.e164, phone.display)
     record.phones = list(phones.values())
     emails: dict[str, str] = {}
     for raw in _clean_list(record.emails):
@@ -123,8 +129,10 @@ def _normalize(record: Party, tenant: Tenant) -> None:
         emails.setdefault(email_key(raw), raw)
     record.emails = list(emails.values())
     for field in record._meta.concrete_fields:
-        if isinstance(field, models.CharField | models.TextField):
-            setattr(record, field.attname, getattr(record, field.attname).strip())
+        if isinstance(field, models.TextField):  # notes: free text, invisible characters kept
+            setattr(record, field.attname, clean_text(getattr(record, field.attname)).strip())
+        elif isinstance(field, models.CharField):
+            setattr(record, field.attname, clean_line(getattr(record, field.attname)))
     if isinstance(record, Contact):
         _normalize_contact(record)
     else:
@@ -281,6 +289,19 @@ def record_update(
             actor=actor, target=record, kind=f"{spec.prefix}.changed", data={"changes": changes}
         )
     return record
+
+
+def contact_add_phone(*, actor: Membership, contact: Contact, phone: str) -> Contact:
+    """Add `phone` — the person's own number, as their messenger confirms it — to the
+    contact's phones unless it has that number already (then nothing is written). Same
+    rights and errors as record_update."""
+    region = actor.tenant.default_region
+    key = phone_e164(phone, region)
+    if not key or key in {phone_e164(p, region) for p in contact.phones}:
+        return contact
+    updated = record_update(actor=actor, record=contact, data={"phones": [*contact.phones, phone]})
+    assert isinstance(updated, Contact)  # noqa: S101 - record_update returns its record
+    return updated
 
 
 def record_delete(*, actor: Membership, record: Party) -> None:

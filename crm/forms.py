@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Any
 
@@ -25,6 +26,7 @@ from crm.models import (
     normalize_email,
     validate_tenant_slug,
 )
+from crm.text import clean_line
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
@@ -356,3 +358,50 @@ class ColouredItemForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         pass
+
+
+LINE_SEPARATORS = re.compile(r"[\n,;]+")
+
+
+class LinesField(forms.CharField):
+    """Several values in one box, one per line (commas and semicolons work too)."""
+
+    widget = forms.Textarea(attrs={"rows": 2})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value)
+        return [part.strip() for part in LINE_SEPARATORS.split(text) if part.strip()]
+
+
+class CleanInputMixin:
+    """A form whose one-line values (names, phones, e-mails, handles, titles…) lose their
+    invisible and direction characters before they are validated (crm/text.py), so that a
+    pasted `anna@example.com` with a zero-width space is an e-mail like any other.
+
+    `line_fields`: one-line fields; `lines_fields`: fields of one value per line.
+    """
+
+    line_fields: tuple[str, ...] = ()
+    lines_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form: Any = self
+        if not form.is_bound or not (self.line_fields or self.lines_fields):
+            return
+        data = form.data.copy()
+        for names, clean in (
+            (self.line_fields, clean_line),
+            (self.lines_fields, lambda v: "\n".join(clean_line(p) for p in v.splitlines())),
+        ):
+            for name in names:
+                key = form.add_prefix(name)
+                if hasattr(data, "setlist"):
+                    if key in data:
+                        data.setlist(key, [clean(v) for v in data.getlist(key)])
+                elif isinstance(data.get(key), str):
+                    data[key] = clean(data[key])
+        form.data = data

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Membership, Notification
 from crm.periods import local_text
+from crm.text import isolated
 
 NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
@@ -28,8 +29,8 @@ def notification_text(notification: Notification) -> str:
     """The notification as a sentence in the active language; times in the active (the
     recipient's workspace's) zone."""
     kind = notification.kind
-    values: defaultdict[str, str] = defaultdict(
-        str, {k: str(v) for k, v in notification.data.items()}
+    values: defaultdict[str, str] = defaultdict(  # titles isolated, as in the timeline
+        str, {k: isolated(str(v)) for k, v in notification.data.items()}
     )
     if kind == "activity.reminder" and notification.data.get("due_at"):
         kind, values["due"] = "activity.reminder_due", local_text(notification.data["due_at"])

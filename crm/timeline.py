@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, TimelineEvent
 from crm.periods import local_text
+from crm.text import isolated
 
 ACTIVITY_KINDS = dict(Activity.Kind.choices)
 
@@ -34,6 +35,7 @@ EVENT_TEXTS = {
     "tenant.settings_changed": _("changed the workspace settings: %(fields)s"),
     "lead.created": _("created the lead “%(title)s”"),
     "lead.changed": _("changed %(fields)s"),
+    "lead.phone_shared": _("set the phone to %(phone)s, shared by the person via “%(channel)s”"),
     "lead.moved": _("moved the lead from “%(from)s” to “%(to)s”"),
     "lead.taken": _("took the lead"),
     "lead.assigned": _("made %(to)s responsible"),
@@ -53,6 +55,7 @@ EVENT_TEXTS = {
     "company.converted_from": _("converted a lead into this company:"),
     "deal.inquiry": _("registered an inquiry (%(source)s)"),
     "inbound.edited": _("received an edit via “%(channel)s”; the message was: “%(old)s”"),
+    "inbound.button": _("recorded a press of the button “%(label)s” in Telegram"),
     "lead.behaviour": _("recorded the event “%(event)s” from the API"),
     "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
@@ -110,7 +113,11 @@ def describe(event: TimelineEvent) -> str:
     template = EVENT_TEXTS.get(kind)
     if template is None:
         return event.kind
-    values: defaultdict[str, str] = defaultdict(str, {k: str(v) for k, v in event.data.items()})
+    # Values people typed are isolated: right-to-left text or direction characters in a
+    # title or a message cannot reorder the sentence around them (crm/text.py).
+    values: defaultdict[str, str] = defaultdict(
+        str, {k: isolated(str(v)) for k, v in event.data.items()}
+    )
     values["count"] = str(len(event.data.get("changes", {})))
     values["fields"] = ", ".join(
         _field_label(event, name) for name in event.data.get("changes", {})

@@ -12,7 +12,7 @@ from contacts.models import Company, Contact
 from contacts.selectors import limit_record_choices
 from crm import customfields
 from crm.access import Entity
-from crm.forms import ColouredItemForm
+from crm.forms import CleanInputMixin, ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from deals import selectors
@@ -31,9 +31,11 @@ class _StageChoice(forms.ModelChoiceField):
         return f"{obj.pipeline.name}: {obj.name}"
 
 
-class DealForm(forms.ModelForm):
+class DealForm(CleanInputMixin, forms.ModelForm):
     """The deal form. A new deal also picks its open stage (and so its pipeline); products
     come as parallel lists product_name/qty/price."""
+
+    line_fields = ("title",)
 
     owner = _MemberChoice(label=_("Responsible"), queryset=Membership.objects.none())
     stage = _StageChoice(label=_("Stage"), queryset=Stage.objects.none())

@@ -47,12 +47,20 @@ from deals.models import Deal, Outcome
 from deals.services import deal_create, default_pipeline
 from leads.conversion import find_contact
 from leads.models import OPEN_STATES, Lead, LeadSource
-from leads.services import ACTOR, _Actor, lead_create
+from leads.services import ACTOR, _Actor, intake_fields, lead_create
 
 CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
-SENDER_FIELDS = ("name", "phone", "email", "messenger", "messenger_id", "company_name")
+SENDER_FIELDS = (
+    "name",
+    "phone",
+    "other_phones",
+    "email",
+    "messenger",
+    "messenger_id",
+    "company_name",
+)
 # What `inbound` is expected to carry into the timeline (the card shows channel, page and
 # consent); other keys are kept too, as text.
 INBOUND_FIELDS = ("channel", "channel_id", "page_url", "consent", "event_id")
@@ -276,10 +284,17 @@ def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> d
         ("utm", UTM_FIELDS, data),
         ("inbound", (*INBOUND_FIELDS, *sorted(set(inbound) - set(INBOUND_FIELDS))), inbound),
     ):
-        present = {f: str(values[f]).strip() for f in fields if str(values.get(f) or "").strip()}
+        present = {f: _shown(values[f]) for f in fields if _shown(values.get(f))}
         if present:
             event[group] = present
     return event
+
+
+def _shown(value: Any) -> str:
+    """A value as the timeline keeps it (lists, such as other phones, comma-separated)."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v).strip() for v in value if str(v).strip())
+    return str(value or "").strip()
 
 
 def _notify(owner: Membership | None, actor: Membership, title: str, url: str) -> None:
@@ -304,7 +319,7 @@ def _new_contact(actor: Membership, data: dict[str, Any], owner: Membership) -> 
     messenger, handle = data.get("messenger") or "", (data.get("messenger_id") or "").strip()
     fields: dict[str, Any] = {
         "first_name": (data.get("name") or "").strip(),
-        "phones": [phone] if phone else [],
+        "phones": [p for p in (phone, *(data.get("other_phones") or [])) if p],
         "emails": [email] if email else [],
     }
     if messenger and handle:
@@ -442,8 +457,11 @@ def inquiry_register(
 ) -> InquiryResult:
     """Register an inquiry from `source` (a LeadSource value), matching the person first.
 
-    `data`: name, phone, email, messenger, messenger_id, title, message, company_name,
-    utm_source…utm_term, custom (by custom-field key). `inbound`: where it came from, for
+    `data`: name, phone, other_phones, email, messenger, messenger_id, title, message,
+    company_name, utm_source…utm_term, custom (by custom-field key); read first as
+    `leads.services.intake_fields` says (invisible characters removed, the phone field
+    read into its first number, further numbers and a note), so the person is matched by
+    the first number and a phone field never loses the inquiry. `inbound`: where it came from, for
     the timeline — channel (name), channel_id, page_url, consent, event_id (other keys are
     kept as text). `owner` as in lead_create (default: the actor; None: the shared inbox;
     a deal always has an owner: the lead's, else the actor). `create_deal`: classic mode
@@ -452,7 +470,8 @@ def inquiry_register(
     transaction.
 
     Raises AccessDenied without the right to create leads (classic) or deals (simple),
-    DomainError for an unknown source or an inquiry with no way to reach the person. The
+    DomainError for an unknown source or an inquiry with no way to reach the person (a
+    phone in which no number can be read is none; the error says how to write one). The
     blocklist is the caller's business (contacts.blocklist.blocked_reason): a manager may
     still enter a blocked sender.
     """
@@ -461,6 +480,7 @@ def inquiry_register(
     check_entity(actor=actor, entity=Entity.LEAD if classic else Entity.DEAL, action=Action.CREATE)
     if source not in LeadSource.values:
         raise DomainError(_("Unknown source."))
+    data = intake_fields(data, tenant.default_region)
     if not any(str(data.get(f) or "").strip() for f in ("phone", "email", "messenger_id")):
         raise DomainError(
             _("Give at least one way to reach the person: a phone, an e-mail or a messenger.")

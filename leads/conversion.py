@@ -131,7 +131,7 @@ def contact_data(lead: Lead) -> dict[str, Any]:
     """A new contact's fields from the lead (the dialog shows them for editing)."""
     data: dict[str, Any] = {
         "first_name": lead.name,
-        "phones": [lead.phone] if lead.phone else [],
+        "phones": [p for p in (lead.phone, *lead.other_phones) if p],
         "emails": [lead.email] if lead.email else [],
     }
     if lead.messenger and lead.messenger_id:

@@ -9,18 +9,20 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
+from contacts.normalize import phones_in, unreadable_phone
 from crm import customfields
 from crm.access import Entity
 from crm.filters import LazyChoices
-from crm.forms import ColouredItemForm
+from crm.forms import CleanInputMixin, ColouredItemForm, LinesField
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
+from crm.tenancy import current_tenant
 from deals import selectors as deal_selectors
 from deals.models import Pipeline
 from deals.services import default_pipeline
 from leads import distribution, selectors
 from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
-from leads.services import EDITABLE_FIELDS
+from leads.services import EDITABLE_FIELDS, LINE_FIELDS
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
 
@@ -30,9 +32,22 @@ class _MemberChoice(forms.ModelChoiceField):
         return str(obj.user)
 
 
-class LeadForm(forms.ModelForm):
+def _phone_error(phone: str) -> str:
+    """Why a phone typed into a form cannot be used ("" when a number can be read in it)."""
+    region = current_tenant().default_region
+    return "" if not phone or phones_in(phone, region) else unreadable_phone(phone, region)
+
+
+class LeadForm(CleanInputMixin, forms.ModelForm):
     """The full lead form. Products come as parallel lists product_name/qty/price."""
 
+    line_fields = LINE_FIELDS
+    lines_fields = ("other_phones",)
+    other_phones = LinesField(
+        label=_("Other phones"),
+        required=False,
+        help_text=_("One per line; the first phone is the one to call and to match."),
+    )
     owner = _MemberChoice(
         label=_("Responsible"),
         queryset=Membership.objects.none(),
@@ -56,6 +71,20 @@ class LeadForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["owner"].initial = self.instance.owner_id
         self.products: list[ProductLine] = []
+
+    def clean_other_phones(self) -> list[str]:
+        phones = self.cleaned_data["other_phones"]
+        if "other_phones" in self.changed_data:
+            for phone in phones:
+                if error := _phone_error(phone):
+                    raise forms.ValidationError(error)
+        return phones
+
+    def clean_phone(self) -> str:
+        phone = self.cleaned_data["phone"]
+        if "phone" in self.changed_data and (error := _phone_error(phone)):
+            raise forms.ValidationError(error)
+        return phone
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -83,9 +112,10 @@ class LeadForm(forms.ModelForm):
         return data
 
 
-class QuickLeadForm(forms.Form):
+class QuickLeadForm(CleanInputMixin, forms.Form):
     """Name plus a phone or an e-mail: the fastest way to register a call."""
 
+    line_fields = ("name", "contact")
     name = forms.CharField(label=_("Name"), max_length=200)
     contact = forms.CharField(label=_("Phone or e-mail"), max_length=254)
 
@@ -98,6 +128,8 @@ class QuickLeadForm(forms.Form):
         contact = self.cleaned_data["contact"].strip()
         if "@" in contact:
             forms.EmailField().clean(contact)
+        elif error := _phone_error(contact):
+            raise forms.ValidationError(error)
         return contact
 
 
@@ -293,9 +325,12 @@ class BulkForm(forms.Form):
         return data
 
 
-class ConvertForm(forms.Form):
+class ConvertForm(CleanInputMixin, forms.Form):
     """The conversion dialog: for the contact and the company, reuse the match, create a new
     one or none; optionally a deal in a chosen pipeline. Fields come pre-filled from the lead."""
+
+    line_fields = ("last_name", "first_name", "phone", "email", "company_name", "tax_id")
+    line_fields += ("deal_title",)
 
     contact_mode = forms.ChoiceField(label=_("Contact"), widget=forms.RadioSelect)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)

@@ -108,6 +108,9 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     company_name = models.CharField(_("company"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     phone_e164 = models.CharField(max_length=20, blank=True, editable=False)
+    # Further numbers the person gave (a phone field with several numbers…), as written;
+    # the first number is `phone`, the only one matched while the lead is a lead.
+    other_phones = models.JSONField(_("other phones"), default=list, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     email_key = models.CharField(max_length=254, blank=True, editable=False)
     messenger = models.CharField(

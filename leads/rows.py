@@ -4,7 +4,7 @@ A list page shows 50 rows, and the Django template engine spent about 5 ms of a 
 request on them (bench/README.md, finding 7). Every row of a lead list (the table, the
 inbox's new-rows poll, the row swapped in after "Take") comes from `rows_html`: each value
 goes through `html.escape` (what Django's `escape` calls, without its lazy-string wrapper),
-the translated words are looked up once per call.
+the translated words are looked up once per call; the title and the name sit in `<bdi>`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from crm.text import bidi_balanced
 from leads.models import LeadSource, LeadState
 from leads.selectors import LeadRow
 
 _ROW = (
     '<tr id="lead-{pk}">\n'
     '  <td><input class="form-check-input" type="checkbox" name="ids" value="{pk}"'
-    ' form="bulk-form" aria-label="{title}"></td>\n'
+    ' form="bulk-form" aria-label="{aria_title}"></td>\n'
     '  <td class="text-nowrap small text-muted">{created}</td>\n'
-    '  <td><a href="{url}">{title}</a>{repeat}{company}</td>\n'
-    '  <td class="small">{name}{phone}{email}</td>\n'
+    '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{company}</td>\n'
+    '  <td class="small"><bdi>{name}</bdi>{phone}{email}</td>\n'
     '  <td class="small">{source}</td>\n'
     '  <td class="text-nowrap"><svg class="status-dot" width="10" height="10"'
     ' viewBox="0 0 10 10" aria-hidden="true"><circle cx="5" cy="5" r="5" fill="{color}"/>'
@@ -60,13 +61,15 @@ def rows_html(leads: Iterable[LeadRow], *, leads_root: str) -> SafeString:
         rows.append(
             _ROW.format(
                 pk=lead.pk,
-                title=escape(lead.title),
+                # Direction characters in user text are matched inside <bdi> (crm/text.py).
+                title=escape(bidi_balanced(lead.title)),
+                aria_title=escape(lead.title),
                 # dd.mm HH:MM, as crm's |list_datetime (the zone looked up once)
                 created=lead.created_at.astimezone(zone).strftime("%d.%m %H:%M"),
                 url=url,
                 repeat=repeat if lead.contact_id and lead.state != LeadState.CONVERTED else "",
                 company=_line("small text-muted", lead.company_name),
-                name=escape(lead.name),
+                name=escape(bidi_balanced(lead.name)),
                 phone=_line("", lead.phone),
                 email=_line("", lead.email),
                 source=sources.get(lead.source) or escape(lead.source),

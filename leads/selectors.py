@@ -20,6 +20,7 @@ from crm.access import Action, Entity, owner_scope, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
+from crm.text import clean_line
 from leads.models import (
     OPEN_STATES,
     STATE_MOVES,
@@ -124,8 +125,8 @@ class Search:
 
 def search(queryset: QuerySet[Lead], query: str, *, region: str, actor: Membership) -> Search:
     """Leads matching a phone in any format, an e-mail, or the beginnings of words of the
-    title, name and company (`name_matches`)."""
-    query = query.strip()
+    title, name and company (`name_matches`); invisible characters in the query are ignored."""
+    query = clean_line(query)
     if not query:
         return Search(queryset)
     if "@" in query:

@@ -18,7 +18,13 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from contacts.blocklist import sender_of_lead, senders_block
-from contacts.normalize import email_key, phone_e164
+from contacts.normalize import (
+    email_key,
+    phone_e164,
+    phone_field,
+    phones_merged,
+    unreadable_phone,
+)
 from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -27,6 +33,7 @@ from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.tenancy import current_tenant
+from crm.text import clean_line, clean_text
 from crm.urlnames import tenant_reverse
 from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus, LeadWord
 from leads.words import SOURCE_FIELDS, text_words
@@ -48,6 +55,7 @@ EDITABLE_FIELDS = (
     "name",
     "company_name",
     "phone",
+    "other_phones",
     "email",
     "messenger",
     "messenger_id",
@@ -98,12 +106,69 @@ def default_status(state: str) -> LeadStatus:
 # --- Create and edit ----------------------------------------------------------------------
 
 
-def _normalize(lead: Lead, tenant: Tenant) -> None:
-    lead.phone = lead.phone.strip()
-    lead.phone_e164 = phone_e164(lead.phone, tenant.default_region)
-    lead.email = lead.email.strip()
+# One-line values cleaned of invisible and direction characters (crm/text.py).
+LINE_FIELDS = (
+    "title",
+    "name",
+    "company_name",
+    "phone",
+    "email",
+    "messenger_id",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+)
+
+
+def with_note(message: str, note: str) -> str:
+    """A message with a line added at its end (a value kept beside the lead's fields)."""
+    return "\n\n".join(part for part in (message.rstrip(), note) if part)
+
+
+def intake_fields(data: dict[str, Any], region: str, *, read_phone: bool = True) -> dict[str, Any]:
+    """A lead's or an inquiry's values as intake keeps them: one-line values (LINE_FIELDS)
+    without invisible and direction characters, the message without control characters
+    (crm/text.py), and — unless `read_phone` is off — the phone field read: its first
+    number becomes `phone` (with its extension), further numbers go to `other_phones`, and
+    the field as given is added to the message when it said more than its numbers or held
+    none that can be read (then `phone` is empty).
+
+    Raises DomainError (saying how to write a phone) when an unreadable phone is the only
+    way to reach the person.
+    """
+    values = dict(data)
+    for field in LINE_FIELDS:
+        if field in values:
+            values[field] = clean_line(str(values[field] or ""))
+    if "message" in values:
+        values["message"] = clean_text(str(values["message"] or ""))
+    if read_phone and values.get("phone"):
+        field = phone_field(values["phone"], region)
+        if field.note:
+            if not field.phone and not (values.get("email") or values.get("messenger_id")):
+                raise DomainError(unreadable_phone(field.note, region))
+            note = _("Phone: %(text)s") % {"text": field.note}
+            values["message"] = with_note(str(values.get("message") or ""), note)
+        values["phone"] = field.phone
+        values["other_phones"] = [*field.others, *(values.get("other_phones") or [])]
+    return values
+
+
+def _normalize(lead: Lead, tenant: Tenant, *, read_phone: bool = True) -> None:
+    region = tenant.default_region
+    fields = (*LINE_FIELDS, "message", "other_phones")
+    values = intake_fields(
+        {field: getattr(lead, field) for field in fields}, region, read_phone=read_phone
+    )
+    for field, value in values.items():
+        setattr(lead, field, value)
+    lead.phone_e164 = phone_e164(lead.phone, region)
+    lead.other_phones = phones_merged(
+        [], lead.other_phones or [], besides=lead.phone_e164, region=region
+    )
     lead.email_key = email_key(lead.email)
-    lead.messenger_id = lead.messenger_id.strip()
     if lead.messenger_id and not lead.messenger:
         raise DomainError(_("Choose the messenger of the handle."))
     if not lead.has_contact_way:
@@ -164,10 +229,11 @@ def lead_create(
 ) -> Lead:
     """Create a lead in the default "new" status, owned by `owner` (default: the actor;
     None leaves it unassigned in the shared inbox); `channel_id`: the inbound channel it
-    came through.
+    came through. The values are read as `intake_fields` says (the phone field into the
+    first number, other phones and a note in the message).
 
     Raises AccessDenied without the create right, DomainError when there is no way to
-    reach the person.
+    reach the person (or only a phone in which no number can be read).
     """
     scope = check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
     if isinstance(owner, _Actor):
@@ -183,9 +249,9 @@ def lead_create(
             channel_id=channel_id,
             **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
         )
+        _normalize(lead, actor.tenant)
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
-        _normalize(lead, actor.tenant)
         lead.save()
         _index_words(lead, replace=False)
         if products:
@@ -235,7 +301,7 @@ def lead_update(
             if old != value:
                 changes[field] = [str(old), str(value)]
                 setattr(lead, field, value)
-        _normalize(lead, actor.tenant)
+        _normalize(lead, actor.tenant, read_phone="phone" in changes)
         if products is not None:
             before = list(lead.products.all())
             products = list(products)
@@ -252,6 +318,37 @@ def lead_update(
             _index_words(lead, replace=True)
         timeline_record(actor=actor, target=lead, kind="lead.changed", data={"changes": changes})
     return lead
+
+
+def lead_take_phone(*, actor: Membership, lead: Lead, phone: str, channel: str = "") -> bool:
+    """Make `phone` — the person's own number, as their messenger confirms it (a Telegram
+    contact they shared of themselves) — the lead's phone, so a manager can call and later
+    inquiries match it; a different previous phone moves to the other phones. Recorded as
+    "lead.phone_shared" (`channel`: where it came from). Returns whether the lead changed:
+    not for the number it has, an unreadable one, or a converted lead (kept as it was).
+
+    Raises AccessDenied without the right to edit the lead.
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    region = actor.tenant.default_region
+    field = phone_field(phone, region)
+    key = phone_e164(field.phone, region)
+    if not key or key == lead.phone_e164 or lead.state == LeadState.CONVERTED:
+        return False
+    previous = lead.phone
+    with transaction.atomic(savepoint=nested_savepoints()):
+        lead.other_phones = phones_merged(
+            [previous] if previous else [], lead.other_phones or [], besides=key, region=region
+        )
+        lead.phone, lead.phone_e164 = field.phone, key
+        lead.save(update_fields=["phone", "phone_e164", "other_phones", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.phone_shared",
+            data={"phone": lead.phone, "previous": previous, "channel": channel},
+        )
+    return True
 
 
 # --- Status moves -------------------------------------------------------------------------

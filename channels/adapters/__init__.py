@@ -2,8 +2,10 @@
 
 An adapter answers its provider at the endpoint (`handle` for extra routes and pings,
 `authenticate`, `respond`) and reads a stored delivery (`read`, a pure function of the
-`RawDelivery`, so the worker and a replay read it exactly as the endpoint did). Everything
-after the message (matching, creating, assigning, notifying) is shared: channels/pipeline.py.
+`RawDelivery`, so the worker and a replay read it exactly as the endpoint did). Both read
+through `read_delivery`, which cleans every adapter's message the same way
+(`InboundMessage.clean`). Everything after the message (matching, creating, assigning,
+notifying) is shared: channels/pipeline.py.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from crm.text import clean_data, clean_line, clean_text
 
 if TYPE_CHECKING:
     from channels.models import Channel, InboundEvent
@@ -48,7 +52,7 @@ class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
 class InboundMessage:
     """What a delivery says, in the CRM's terms, whatever the provider."""
 
-    kind: str = "inquiry"  # "inquiry" | "behaviour"
+    kind: str = "inquiry"  # "inquiry" | "behaviour" | "button" (a Telegram button press)
     name: str = ""
     phone: str = ""
     email: str = ""
@@ -62,13 +66,47 @@ class InboundMessage:
     custom: dict[str, Any] = field(default_factory=dict)
     page_url: str = ""
     consent: str = ""
-    campaign: str = ""
+    # A Telegram deep link's /start parameter, as sent (its UTM tags are in `utm`).
+    start_param: str = ""
     # The provider's id of this message, and of an earlier message this one edits.
     external_id: str = ""
     edit_of: str = ""
-    # Behaviour events (API): the event name and its properties.
+    # Behaviour events (API): the event name and its properties; a button press: what
+    # the button says (properties: data, button, question).
     event: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
+    # The phone is the sender's own, as the provider confirms it (a Telegram contact the
+    # person shared of themselves): their open lead takes it as its phone.
+    own_phone: bool = False
+
+    # One-line values: invisible and direction characters removed (crm/text.py).
+    LINE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "name",
+        "phone",
+        "email",
+        "messenger",
+        "messenger_id",
+        "title",
+        "company_name",
+        "page_url",
+        "start_param",
+        "event",
+    )
+
+    def clean(self) -> InboundMessage:
+        """Remove invisible and direction characters from the one-line values (names,
+        phones, e-mails, titles, company, UTM tags) and control characters from the rest —
+        the message keeps its invisible characters (pages show it isolated). Every
+        adapter's message goes through here (`read_delivery`); returns the message."""
+        for name in self.LINE_FIELDS:
+            setattr(self, name, clean_line(getattr(self, name)))
+        for name in ("message", "consent", "external_id", "edit_of"):
+            setattr(self, name, clean_text(getattr(self, name)))
+        utm = {clean_line(k): clean_line(str(v)) for k, v in self.utm.items()}
+        self.utm = {k: v for k, v in utm.items() if v}
+        self.custom = clean_data(self.custom)
+        self.properties = clean_data(self.properties)
+        return self
 
     def lead_data(self) -> dict[str, Any]:
         """The fields a lead is created from."""
@@ -86,14 +124,12 @@ class InboundMessage:
             )
         }
         data.update({k: v for k, v in self.utm.items() if k.startswith("utm_")})
-        if self.campaign and not data.get("utm_campaign"):
-            data["utm_campaign"] = self.campaign
         if self.custom:
             data["custom"] = dict(self.custom)
         return data
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None)}
+        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None, False)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:
@@ -191,6 +227,15 @@ class Adapter:
 
     def on_delete(self, channel: Channel) -> None:
         """Before the channel is deleted (e.g. remove a webhook)."""
+
+
+def read_delivery(adapter: Adapter, raw: RawDelivery, channel: Channel) -> Delivery:
+    """The adapter's reading of a delivery, its message cleaned (`InboundMessage.clean`):
+    the endpoint and the worker read every delivery through here."""
+    delivery = adapter.read(raw, channel)
+    if delivery.message is not None:
+        delivery.message.clean()
+    return delivery
 
 
 _REGISTRY: dict[str, Adapter] = {}

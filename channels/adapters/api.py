@@ -32,6 +32,7 @@ from channels.adapters import (
     register,
 )
 from channels.models import Channel
+from contacts.normalize import phones_in, unreadable_phone
 from leads.models import LeadSource, Messenger
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -92,8 +93,10 @@ def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def read_lead(data: dict[str, Any], *, default_source: str) -> InboundMessage:
-    """An inquiry from a JSON object in the API's field names."""
+def read_lead(data: dict[str, Any], *, default_source: str, region: str = "") -> InboundMessage:
+    """An inquiry from a JSON object in the API's field names (`region`: the tenant's phone
+    region); a phone in which no number can be read does not count as a way to reach the
+    person."""
     message = InboundMessage(source=default_source)
     for key, attr in TEXT_FIELDS.items():
         if key in data:
@@ -117,7 +120,11 @@ def read_lead(data: dict[str, Any], *, default_source: str) -> InboundMessage:
             _("Unknown messenger “%(name)s”; use one of: %(choices)s.")
             % {"name": message.messenger, "choices": ", ".join(Messenger.values)}
         )
-    if not (message.phone or message.email or (message.messenger and message.messenger_id)):
+    message.clean()
+    phone = message.phone and phones_in(message.phone, region)
+    if not (phone or message.email or (message.messenger and message.messenger_id)):
+        if message.phone:
+            raise Rejected(unreadable_phone(message.phone, region))
         raise Rejected(
             _("A lead needs a way to reach the person: a phone, an e-mail or a messenger handle.")
         )
@@ -165,7 +172,8 @@ class ApiAdapter(Adapter):
         data = json_object(raw)
         if raw.path.strip("/") == "events":
             return Delivery(key=_key(raw, data), message=self._behaviour(data))
-        return Delivery(key=_key(raw, data), message=read_lead(data, default_source="api"))
+        message = read_lead(data, default_source="api", region=channel.tenant.default_region)
+        return Delivery(key=_key(raw, data), message=message)
 
     def _behaviour(self, data: dict[str, Any]) -> InboundMessage:
         event = _text(data, "event", 100)

@@ -1,7 +1,9 @@
 """Reading a web form submission: its body (urlencoded, multipart or JSON, any charset), its
 field names recognised (Tilda's `Name`/`Phone`/`Email`/`Comments`, common English and Russian
 names, the channel's own mapping) and one `InboundMessage` built from it, losing nothing:
-fields the CRM has no place for are appended to the message as "Label: value" lines.
+fields the CRM has no place for are appended to the message as "Label: value" lines. Phone
+fields are kept whole (several numbers, an extension, words: the inquiry service reads them);
+values are checked after their invisible characters are removed (crm/text.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from channels.adapters import InboundMessage, RawDelivery, Rejected
+from contacts.normalize import phones_in, unreadable_phone
+from crm.text import clean_line, clean_text
 from leads.models import LeadSource
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -247,6 +251,8 @@ class Submission:
     ping: bool = False
     # Values that cannot reach the person (a malformed e-mail…), by our field name.
     invalid: dict[str, str] = field(default_factory=dict)
+    # The tenant's phone region (numbers in national format).
+    region: str = ""
 
 
 class FormRejected(Rejected):
@@ -285,10 +291,6 @@ def _consent(value: str, text: str) -> str:
     return "" if answer.casefold() in FALSE_VALUES else text or answer
 
 
-def _valid_phone(value: str) -> bool:
-    return 5 <= len(re.sub(r"\D", "", value)) <= 20
-
-
 def _valid_email(value: str) -> bool:
     try:
         validate_email(value)
@@ -298,9 +300,14 @@ def _valid_email(value: str) -> bool:
 
 
 def read_submission(
-    pairs: list[tuple[str, str]], *, config: dict[str, Any], headers: dict[str, str]
+    pairs: list[tuple[str, str]],
+    *,
+    config: dict[str, Any],
+    headers: dict[str, str],
+    region: str = "",
 ) -> Submission:
-    """Sort the submitted pairs into a message (not yet validated: see `require_contact`)."""
+    """Sort the submitted pairs into a message (not yet validated: see `require_contact`);
+    `region`: the tenant's phone region."""
     try:
         mapping = parse_mapping(config.get("field_mapping") or "")
     except ValueError as error:  # set around the settings form: kept as rejected, replayable
@@ -309,10 +316,10 @@ def read_submission(
     found: dict[str, list[tuple[str, str]]] = {}
     custom: dict[str, str] = {}
     extra: list[tuple[str, str]] = []
-    submission = Submission(message=InboundMessage(source=LeadSource.WEB_FORM))
+    submission = Submission(message=InboundMessage(source=LeadSource.WEB_FORM), region=region)
     cookie_utm: dict[str, str] = {}
     for label, raw_value in pairs:
-        key, value = label_key(label), raw_value.strip()
+        key, value = label_key(label), clean_text(raw_value).strip()
         if key == honeypot_key:
             submission.honeypot = value
             continue
@@ -369,20 +376,24 @@ def _fill(
 
     def first(target: str, limit: int) -> str:
         values = found.get(target, [])
-        extra.extend(values[1:])  # a second phone is kept, as a line of the message
-        return values[0][1][:limit] if values else ""
+        extra.extend(values[1:])  # a second e-mail is kept, as a line of the message
+        return clean_line(values[0][1])[:limit] if values else ""
 
     message.name = " ".join(value for _label, value in found.get("name", []))[:200]
     message.title = first("title", 200)
     message.company_name = first("company_name", 200)
-    for target, limit in (("phone", 64), ("email", 254)):
-        value = first(target, limit)
-        valid = _valid_phone(value) if target == "phone" else _valid_email(value)
-        if value and not valid:
-            submission.invalid[target] = value
-            extra.append((found[target][0][0], value))
-        elif value:
-            setattr(message, target, value)
+    # Every phone field, whole: the first number becomes the lead's phone, the others its
+    # other phones, words beside them a line of its message (leads.services.intake_fields).
+    phones = (clean_line(value) for _label, value in found.get("phone", []))
+    message.phone = ", ".join(phone for phone in phones if phone)[:2000]
+    if message.phone and not phones_in(message.phone, submission.region):
+        submission.invalid["phone"] = message.phone
+    email = first("email", 254)
+    if email and not _valid_email(email):
+        submission.invalid["email"] = email
+        extra.append((found["email"][0][0], email))
+    elif email:
+        message.email = email
     for messenger in MESSENGERS:
         handle = first(messenger, 128)
         if handle and not message.messenger_id:
@@ -403,14 +414,16 @@ def _fill(
 
 
 def require_contact(submission: Submission) -> None:
-    """Rejected unless the submission gives a usable phone, e-mail or messenger handle."""
+    """Rejected unless the submission gives a usable phone (one in which a number can be
+    read), e-mail or messenger handle."""
     message = submission.message
-    if message.phone or message.email or message.messenger_id:
+    phone = message.phone and "phone" not in submission.invalid
+    if phone or message.email or message.messenger_id:
         return
     errors = {}
     if "email" in submission.invalid:
         errors["email"] = _("Enter a valid e-mail address.")
     if "phone" in submission.invalid:
-        errors["phone"] = _("Enter a valid phone number.")
+        errors["phone"] = unreadable_phone(submission.invalid["phone"], submission.region)
     reason = " ".join(errors.values()) or _("Leave a phone or an e-mail so we can reach you.")
     raise FormRejected(reason, fields=errors)

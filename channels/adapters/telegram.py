@@ -6,10 +6,16 @@ channel's endpoint as the bot's webhook (`setWebhook` with the channel secret as
 each Update to /in/<token>/ with the header `X-Telegram-Bot-Api-Secret-Token`; its
 `update_id` is the idempotency key (Telegram retries until it gets a 2xx).
 
-A private message becomes an inquiry from the sender (`from`): the text as the message, a
-shared contact of the sender's own as the phone, the `/start <param>` deep-link parameter
-as the campaign; an `edited_message` edits the message it names. Group and channel chats
-and other update types are recorded and ignored.
+A private message becomes an inquiry from the sender (`from`): the text as the message; a
+contact the sender shares of themselves (`contact.user_id` is the sender's id) as their
+phone — their open lead takes it too (channels/pipeline.py); someone else's contact card
+only as a line of the message; the `/start <param>` deep-link parameter as UTM tags
+(`source__medium__campaign[__content[__term]]`, optionally prefixed `utm_`, e.g.
+`utm_yandex__cpc__spring`; a single value is the campaign) and kept as sent. An
+`edited_message` edits the message it names. A button press (`callback_query`) from a
+person the CRM knows goes to their lead's timeline with the button's data and text — never
+as a message (its `message` is the bot's). Group and channel chats and other update types
+are recorded and ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,11 +53,15 @@ from leads.models import LeadSource, Messenger
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
-ALLOWED_UPDATES = ["message", "edited_message"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 TOKEN_FORMAT = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
 # Telegram's rule for a webhook's secret_token.
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 TIMEOUT = 10
+# What Telegram lets a deep link's /start parameter hold (Bot API, "Deep linking").
+DEEP_LINK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UTM_ORDER = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+PHONE_DIGITS = re.compile(r"^[\d\s()-]+$")
 # What a message without text carries, in the order Telegram's Message object lists them.
 MEDIA_KINDS = (
     "animation",
@@ -163,8 +173,10 @@ def _full_name(person: dict[str, Any]) -> str:
 
 
 def _phone(contact: dict[str, Any]) -> str:
+    """A shared contact's number: Telegram sends it in international format, with or
+    without its "+" (`79991234567`), which would read as a national number without it."""
     phone = str(contact.get("phone_number") or "").strip()
-    return "+" + phone if phone.isdigit() else phone
+    return "+" + phone if PHONE_DIGITS.match(phone) else phone
 
 
 def _describe(message: dict[str, Any]) -> str:
@@ -188,11 +200,28 @@ def _describe(message: dict[str, Any]) -> str:
 
 
 def _start_parameter(text: str) -> tuple[bool, str]:
-    """(is a /start command, its deep-link parameter)."""
+    """(is a /start command, its deep-link parameter). "/start" followed by text that no
+    deep link can carry is someone typing: a message like any other."""
     command, _sep, rest = text.strip().partition(" ")
     if command == "/start" or command.startswith("/start@"):
-        return True, rest.strip()[:200]
+        parameter = rest.strip()
+        if not parameter or DEEP_LINK.match(parameter):
+            return True, parameter
     return False, ""
+
+
+def start_utm(parameter: str) -> dict[str, str]:
+    """The UTM tags of a deep link's parameter: `source__medium__campaign` (then content
+    and term), the source optionally prefixed `utm_` (`utm_yandex__cpc__spring`); a
+    parameter without `__` is the campaign (`promo_winter`)."""
+    if not parameter:
+        return {}
+    if "__" not in parameter:
+        return {"utm_campaign": parameter}
+    parts = parameter.split("__")
+    parts[0] = parts[0].removeprefix("utm_")
+    parts[4:] = ["__".join(parts[4:])] if len(parts) > 4 else []
+    return {key: value for key, value in zip(UTM_ORDER, parts, strict=False) if value}
 
 
 def read_update(update: dict[str, Any]) -> Delivery:
@@ -201,6 +230,8 @@ def read_update(update: dict[str, Any]) -> Delivery:
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise Rejected(_("A Telegram update needs its numeric update_id."))
     key = f"update:{update_id}"
+    if "callback_query" in update:
+        return _button_press(key, update["callback_query"])
     edited = "message" not in update and "edited_message" in update
     message = update.get("edited_message" if edited else "message")
     if message is None:
@@ -234,9 +265,10 @@ def _inquiry(
     username = str(sender.get("username") or "").strip()
     text = message.get("text")
     text = text if isinstance(text, str) else _describe(message)
-    is_start, campaign = _start_parameter(text) if not edited else (False, "")
+    is_start, parameter = _start_parameter(text) if not edited else (False, "")
     contact = message.get("contact")
     own_contact = isinstance(contact, dict) and contact.get("user_id") == sender["id"]
+    phone = _phone(contact)[:64] if isinstance(contact, dict) and own_contact else ""
     message_id = f"tg:{chat.get('id')}:{message['message_id']}"
     return InboundMessage(
         source=LeadSource.TELEGRAM,
@@ -246,10 +278,73 @@ def _inquiry(
         # The username is kept in the title (the lead's name stays the person's name).
         title=(f"{name} (@{username})" if name else f"@{username}")[:200] if username else "",
         message="" if is_start else text[:10_000],
-        phone=_phone(contact)[:64] if own_contact else "",
-        campaign=campaign,
+        phone=phone,
+        own_phone=bool(phone),
+        utm=start_utm(parameter),
+        start_param=parameter,
         external_id=message_id,
         edit_of=message_id if edited else "",
+    )
+
+
+def _button_text(message: dict[str, Any], data: str) -> str:
+    """The text of the inline keyboard button of `message` whose callback data is `data`."""
+    markup = message.get("reply_markup")
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            if isinstance(button, dict) and data and button.get("callback_data") == data:
+                return str(button.get("text") or "")
+    return ""
+
+
+def _text_of(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _button_press(key: str, query: Any) -> Delivery:
+    """A CallbackQuery: the person (`from`) pressed an inline button under a message of
+    the bot (`message`, absent for inline-mode messages). Its data (or game) and the
+    button's text — never the bot's message as the person's words."""
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        raise Rejected(_("A callback query needs its id."))
+    sender = query.get("from")
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
+        raise Rejected(_("The callback query has no sender."))
+    if sender.get("is_bot"):
+        return Delivery(key=key, ignored=_("A button pressed by a bot."))
+    message = query.get("message") if isinstance(query.get("message"), dict) else {}
+    chat = message.get("chat")
+    if isinstance(chat, dict) and chat.get("type") != "private":
+        return Delivery(
+            key=key,
+            ignored=_("A button in a %(type)s chat: only private chats are taken.")
+            % {"type": chat.get("type") or "?"},
+        )
+    data, game = _text_of(query.get("data")), _text_of(query.get("game_short_name"))
+    button = _button_text(message, data)
+    question = _text_of(message.get("text")) or _text_of(message.get("caption"))
+    return Delivery(
+        key=key,
+        message=InboundMessage(
+            kind="button",
+            source=LeadSource.TELEGRAM,
+            messenger=Messenger.TELEGRAM,
+            messenger_id=str(sender["id"]),
+            name=_full_name(sender)[:200],
+            event=(button or data or game or "?")[:200],
+            properties={
+                name: value
+                for name, value in (
+                    ("data", data[:200]),
+                    ("button", button[:200]),
+                    ("game", game[:200]),
+                    ("question", question[:300]),
+                )
+                if value
+            },
+            external_id=f"tgcb:{query['id'][:100]}",
+        ),
     )
 
 
@@ -275,7 +370,12 @@ class TelegramAdapter(Adapter):
     def respond(
         self, request: HttpRequest, channel: Channel, event: Any, created: bool
     ) -> HttpResponse:
-        # An empty 200: Telegram would run a Bot API method named in a JSON answer.
+        # An empty 200: Telegram would run a Bot API method named in a JSON answer — which
+        # a button press wants: answerCallbackQuery stops the button's progress indicator.
+        query_id = str((event.message or {}).get("external_id") or "")
+        if (event.message or {}).get("kind") == "button" and query_id.startswith("tgcb:"):
+            answer = {"method": "answerCallbackQuery", "callback_query_id": query_id[5:]}
+            return JsonResponse(answer, status=200)
         return HttpResponse(status=200)
 
     def on_save(self, channel: Channel) -> None:

@@ -317,7 +317,10 @@ class WebFormAdapter(Adapter):
     def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
         with translation.override(_language(channel)):
             submission = read_submission(
-                parse_body(raw), config=channel.config, headers=raw.headers
+                parse_body(raw),
+                config=channel.config,
+                headers=raw.headers,
+                region=channel.tenant.default_region,
             )
             key = f"tilda:{submission.tranid[:150]}" if submission.tranid else raw.body_hash()
             if submission.ping:

@@ -1,4 +1,4 @@
-"""Template helpers of the core: tenant URLs and timeline sentences."""
+"""Template helpers of the core: tenant URLs, timeline sentences, user text and phones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from django import forms, template
 from django.forms import BoundField
 from django.utils import timezone
 
+from contacts.normalize import phones_in
 from crm import notifications
 from crm.models import Notification, TimelineEvent
+from crm.tenancy import current_tenant
+from crm.text import bidi_balanced
 from crm.timeline import describe, links
 from crm.urlnames import tenant_reverse
 
@@ -65,3 +68,22 @@ def bs_widget(field: BoundField, size: str = "") -> str:
 @register.filter
 def notification_text(notification: Notification) -> str:
     return notifications.notification_text(notification)
+
+
+@register.filter
+def balanced(value: Any) -> str:
+    """User text with its bidi controls matched line by line (crm.text.bidi_balanced), for
+    showing inside `<bdi>` or a `dir="auto"` element: it cannot reorder what follows it."""
+    return bidi_balanced(str(value or ""))
+
+
+@register.filter
+def tel_href(phone: str) -> str:
+    """A `tel:` URI (RFC 3966) for a phone as a record keeps it: `tel:+79991234567;ext=12`;
+    the digits as written when no number can be read in it."""
+    tenant = current_tenant()
+    found = phones_in(phone or "", tenant.default_region if tenant else "")
+    if not found:
+        return "tel:" + "".join(c for c in phone or "" if c.isdigit() or c == "+")
+    first = found[0]
+    return f"tel:{first.e164};ext={first.extension}" if first.extension else f"tel:{first.e164}"

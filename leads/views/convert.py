@@ -45,7 +45,7 @@ def convert(request: HttpRequest, pk: int) -> HttpResponse:
             **contact_data(lead),
             "last_name": data["last_name"],
             "first_name": data["first_name"],
-            "phones": [data["phone"]] if data["phone"] else [],
+            "phones": [p for p in (data["phone"], *lead.other_phones) if p],
             "emails": [data["email"]] if data["email"] else [],
         }
         try:

@@ -253,6 +253,9 @@ def test_a_claimed_delivery_locked_for_a_moment_is_still_processed(tenant, api_c
 def test_a_refusal_inside_a_batch_ends_rejected_through_a_retry_alone(
     tenant, api_channel, deliver, settings
 ):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
     from leads.models import LeadStatus
 
     settings.CHANNELS_RETRY_DELAY = 0.01
@@ -263,5 +266,6 @@ def test_a_refusal_inside_a_batch_ends_rejected_through_a_retry_alone(
     # Services inside a batch make no savepoints of their own: the refusal spoils the
     # delivery's savepoint, and its retry (alone, with savepoints) records the reason.
     assert (event.status, event.attempts) == ("rejected", 2)
-    assert "No status is set up" in event.detail
+    with translation.override(tenant.language):  # refusals read in the workspace's language
+        assert event.detail == gettext("No status is set up for this stage: ask an administrator.")
     assert leads_of(tenant) == []

@@ -115,7 +115,7 @@ def test_creating_the_channel_registers_its_webhook(tenant, admin, client_for, t
     assert webhook.params == {
         "url": f"{SITE}/in/{channel.token}/",
         "secret_token": channel.secret,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": ["message", "edited_message", "callback_query"],
     }
     assert channel.config["bot_token"] == TOKEN
     assert channel.config["bot_username"] == "acme_sales_bot"
@@ -325,7 +325,7 @@ def test_the_start_parameter_is_the_campaign_not_the_message(tenant, bot, send):
     assert lead.utm_campaign == "promo_winter"
     assert lead.message == ""
     (received,) = _timeline(tenant, "lead.inquiry")
-    assert received.data["inbound"]["campaign"] == "promo_winter"
+    assert received.data["inbound"]["start_param"] == "promo_winter"
 
 
 def test_a_shared_contact_of_ones_own_gives_the_phone(tenant, bot, send):
@@ -347,6 +347,275 @@ def test_someone_elses_contact_is_not_the_senders_phone(tenant, bot, send):
     (lead,) = leads_of(tenant)
     assert lead.phone == ""
     assert lead.message == "[contact] Борис +79990000000"
+
+
+def _own_contact(phone: str) -> dict[str, Any]:
+    """A Contact the sender shares of themselves (Telegram's "Share my phone number")."""
+    return {
+        "phone_number": phone,
+        "first_name": "Анна",
+        "last_name": "Смирнова",
+        "user_id": ANNA["id"],
+    }
+
+
+@pytest.mark.parametrize("phone", ["79991234567", "+79991234567"])
+def test_sharing_ones_own_contact_gives_the_open_lead_its_phone(
+    tenant, bot, send, deliver, api_channel, phone
+):
+    send(bot, private(900100, message_id=1, text="Здравствуйте, перезвоните мне"))
+    assert leads_of(tenant)[0].phone == ""
+    response = send(bot, private(900101, message_id=2, contact=_own_contact(phone)))
+    assert response.status_code == 200
+    (lead,) = leads_of(tenant)
+    assert (lead.phone, lead.phone_e164) == ("+79991234567", "+79991234567")
+    assert lead.message == "Здравствуйте, перезвоните мне"
+    assert events_of(bot)[1].outcome == Outcome.ATTACHED
+    (shared,) = _timeline(tenant, "lead.phone_shared")
+    assert (shared.target_id, shared.data["phone"]) == (lead.pk, "+79991234567")
+    # Later channels find the person by that number.
+    deliver(api_channel, {"phone": "8 (999) 123-45-67", "message": "Это Анна, с сайта"})
+    assert len(leads_of(tenant)) == 1
+    assert events_of(api_channel)[0].outcome == Outcome.ATTACHED
+
+
+def test_ones_own_number_becomes_the_phone_and_an_earlier_one_is_kept(tenant, admin, bot, send):
+    from leads.services import lead_update
+
+    send(bot, private(900102, message_id=1, text="Здравствуйте"))
+    with tenant_context(tenant):
+        (lead,) = leads_of(tenant)
+        lead_update(actor=admin, lead=lead, data={"phone": "+7 916 000-00-01"})
+    send(bot, private(900103, message_id=2, contact=_own_contact("79991234567")))
+    send(bot, private(900104, message_id=3, contact=_own_contact("79991234567")))  # again
+    (lead,) = leads_of(tenant)
+    assert (lead.phone, lead.other_phones) == ("+79991234567", ["+7 916 000-00-01"])
+    assert len(_timeline(tenant, "lead.phone_shared")) == 1
+
+
+def test_someone_elses_contact_card_is_noted_and_never_overwrites_the_phone(
+    tenant, admin, client_for, bot, send
+):
+    send(bot, private(900110, message_id=1, contact=_own_contact("79991234567")))
+    card = {
+        "phone_number": "79990000000",
+        "first_name": "Борис",
+        "user_id": 777,
+        "vcard": "BEGIN:VCARD\nVERSION:3.0\nFN:Борис\nTEL;MOBILE:+79990000000\nEND:VCARD",
+    }
+    assert send(bot, private(900111, message_id=2, contact=card)).status_code == 200
+    phone_book = {"phone_number": "+79990000002", "first_name": "Вера"}  # no user_id
+    send(bot, private(900112, message_id=3, contact=phone_book))
+    (lead,) = leads_of(tenant)
+    assert (lead.phone_e164, lead.other_phones) == ("+79991234567", [])
+    notes = [e.data["message"] for e in _timeline(tenant, "lead.inquiry")]
+    assert notes[1:] == ["[contact] Борис +79990000000", "[contact] Вера +79990000002"]
+    assert _timeline(tenant, "lead.phone_shared") == []
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    assert "[contact] Борис +79990000000" in page
+
+
+def test_in_simple_mode_ones_own_contact_goes_to_the_contact(tenant, admin, bot, send):
+    from deals.models import Outcome as DealOutcome
+
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(bot, private(900115, message_id=1, text="Хочу заказать"))
+    send(bot, private(900116, message_id=2, contact=_own_contact("79991234567")))
+    with tenant_context(tenant):
+        (deal,) = Deal.objects.select_related("contact")
+    assert deal.contact.phones == ["+79991234567"]
+    # A known contact without an open deal (a repeat deal) gets a new number too.
+    with tenant_context(tenant):
+        Deal.objects.filter(pk=deal.pk).update(outcome=DealOutcome.LOST)
+    send(bot, private(900117, message_id=3, contact=_own_contact("+79161234567")))
+    with tenant_context(tenant):
+        deal.contact.refresh_from_db()
+        assert Deal.objects.count() == 2
+    assert deal.contact.phones == ["+79991234567", "+79161234567"]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "utm"),
+    [
+        (
+            "utm_yandex__cpc__spring",
+            {"utm_source": "yandex", "utm_medium": "cpc", "utm_campaign": "spring"},
+        ),
+        ("google__cpc", {"utm_source": "google", "utm_medium": "cpc"}),
+        (
+            "vk__social__black-friday__banner_2__sofas__beds",
+            {
+                "utm_source": "vk",
+                "utm_medium": "social",
+                "utm_campaign": "black-friday",
+                "utm_content": "banner_2",
+                "utm_term": "sofas__beds",
+            },
+        ),
+        ("telegram____spring", {"utm_source": "telegram", "utm_campaign": "spring"}),
+        ("promo_winter", {"utm_campaign": "promo_winter"}),
+    ],
+)
+def test_a_deep_link_fills_the_utm_tags_and_keeps_its_parameter(
+    tenant, admin, client_for, bot, send, parameter, utm
+):
+    update = private(
+        900120,
+        text=f"/start {parameter}",
+        entities=[{"offset": 0, "length": 6, "type": "bot_command"}],
+    )
+    assert send(bot, update).status_code == 200
+    (lead,) = leads_of(tenant)
+    fields = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+    assert {f: getattr(lead, f) for f in fields if getattr(lead, f)} == utm
+    assert lead.message == ""
+    (received,) = _timeline(tenant, "lead.inquiry")
+    assert received.data["inbound"]["start_param"] == parameter
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    assert f"<code>{parameter}</code>" in page
+
+
+def test_start_followed_by_words_is_a_message_not_a_deep_link(tenant, bot, send):
+    send(bot, private(900121, text="/start привет, нужна доставка"))
+    (lead,) = leads_of(tenant)
+    assert lead.message == "/start привет, нужна доставка"
+    assert lead.utm_campaign == ""
+
+
+BOT = {"id": 7012345678, "is_bot": True, "first_name": "Acme", "username": "acme_sales_bot"}
+KEYBOARD = {
+    "inline_keyboard": [
+        [
+            {"text": "Базовый", "callback_data": "tariff_basic"},
+            {"text": "Про", "callback_data": "tariff_pro"},
+        ],
+        [{"text": "Сайт", "url": "https://example.com"}],
+    ]
+}
+
+
+def button_press(
+    update_id: int, *, data: str = "tariff_basic", user: dict | None = None, inline: bool = False
+) -> dict[str, Any]:
+    """An Update with a CallbackQuery, as Telegram sends it (inline: an inline-mode
+    message, for which the query has no `message`)."""
+    user = user or ANNA
+    query: dict[str, Any] = {
+        "id": f"4382{update_id}",
+        "from": user,
+        "chat_instance": "-8734568654",
+        "data": data,
+    }
+    if inline:
+        query["inline_message_id"] = "AAAAAGh8"
+    else:
+        query["message"] = {
+            "message_id": 77,
+            "from": BOT,
+            "chat": {"id": user["id"], "first_name": user["first_name"], "type": "private"},
+            "date": 1767225600,
+            "text": "Какой тариф вам интересен?",
+            "reply_markup": KEYBOARD,
+        }
+    return {"update_id": update_id, "callback_query": query}
+
+
+def test_a_button_press_of_a_known_person_goes_to_their_leads_timeline(
+    tenant, admin, client_for, bot, send
+):
+    send(bot, private(900130, message_id=1, text="Здравствуйте"))
+    response = send(bot, button_press(900131))
+    assert response.status_code == 200
+    # The answer stops the button's progress indicator in the person's app.
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": "4382900131"}
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Здравствуйте"  # the bot's text is not the person's message
+    (press,) = _timeline(tenant, "inbound.button")
+    assert press.target_id == lead.pk
+    assert press.data["label"] == "Базовый"
+    assert press.data["data"] == "tariff_basic"
+    assert press.data["question"] == "Какой тариф вам интересен?"
+    assert len(_timeline(tenant, "lead.inquiry")) == 1
+    event = events_of(bot)[1]
+    assert (event.status, event.outcome, event.lead_id) == (Status.DONE, Outcome.ATTACHED, lead.pk)
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    assert "Базовый" in page
+    assert "tariff_basic" in page
+
+
+def test_an_inline_mode_button_press_is_noted_with_its_data(tenant, bot, send):
+    send(bot, private(900132, message_id=1, text="Здравствуйте"))
+    assert send(bot, button_press(900133, data="tariff_pro", inline=True)).status_code == 200
+    (press,) = _timeline(tenant, "inbound.button")
+    assert (press.data["label"], press.data["data"]) == ("tariff_pro", "tariff_pro")
+    assert "question" not in press.data
+
+
+def test_a_button_press_on_a_closed_lead_or_in_simple_mode_is_still_noted(tenant, admin, bot, send):
+    from leads.models import LeadStatus
+    from leads.services import lead_move
+
+    send(bot, private(900134, message_id=1, text="Здравствуйте"))
+    with tenant_context(tenant):
+        (lead,) = leads_of(tenant)
+        lead_move(actor=admin, lead=lead, status=LeadStatus.objects.filter(state="junk").first())
+    send(bot, button_press(900135))
+    assert [e.target_id for e in _timeline(tenant, "inbound.button")] == [lead.pk]
+    assert len(leads_of(tenant)) == 1
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(bot, private(900136, message_id=2, user={**ANNA, "id": 5550002}, text="Добрый день"))
+    send(bot, button_press(900137, user={**ANNA, "id": 5550002}))
+    with tenant_context(tenant):
+        (deal,) = Deal.objects.all()
+    assert _timeline(tenant, "inbound.button")[-1].target_id == deal.contact_id
+
+
+def test_a_button_press_from_someone_unknown_makes_no_lead(tenant, bot, send):
+    response = send(bot, button_press(900140))
+    assert response.status_code == 200
+    (event,) = events_of(bot)
+    assert event.status == Status.IGNORED
+    assert event.detail
+    assert leads_of(tenant) == []
+    with tenant_context(tenant):
+        assert not TimelineEvent.objects.filter(kind="inbound.button").exists()
+
+
+def test_a_button_press_reaches_only_its_own_bots_tenant(
+    tenant, other_tenant, other_admin, bot, telegram_api, send
+):
+    with tenant_context(other_tenant):
+        theirs = channel_create(
+            actor=other_admin, kind="telegram", name="Telegram", config={"bot_token": OTHER_TOKEN}
+        )
+    send(bot, private(900141, message_id=1, text="Здравствуйте"))
+    assert send(theirs, button_press(900142)).status_code == 200
+    assert events_of(theirs)[0].status == Status.IGNORED
+    assert _timeline(tenant, "inbound.button") == []
+    assert leads_of(other_tenant) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"from": ANNA, "data": "x"}, {"id": "1", "data": "x"}, "not an object"],
+    ids=["no-id", "no-sender", "not-an-object"],
+)
+def test_a_malformed_button_press_is_rejected_and_kept(tenant, bot, send, query):
+    assert send(bot, {"update_id": 900150, "callback_query": query}).status_code == 400
+    (event,) = events_of(bot)
+    assert event.status == Status.REJECTED
+    assert leads_of(tenant) == []
+
+
+def test_invisible_characters_leave_telegram_names_but_not_the_message(tenant, bot, send):
+    user = {**ANNA, "first_name": "\u2067Анна\u2069", "last_name": "Смир\u200bнова\ufeff"}
+    text = "Цена \u202eвыше\u202c, чем на сайте?"
+    send(bot, private(900160, user=user, text=text))
+    (lead,) = leads_of(tenant)
+    assert (lead.name, lead.title) == ("Анна Смирнова", "Анна Смирнова (@anna_s)")
+    assert lead.message == text
 
 
 @pytest.mark.parametrize(
@@ -505,15 +774,6 @@ def test_in_simple_mode_a_message_opens_a_deal_and_its_edit_goes_to_the_deal(
             },
         },
         {
-            "update_id": 900032,
-            "callback_query": {
-                "id": "4382bfdwdsb323b2d9",
-                "from": ANNA,
-                "chat_instance": "-8734568654",
-                "data": "price",
-            },
-        },
-        {
             "update_id": 900033,
             "my_chat_member": {
                 "chat": {"id": 5550001, "first_name": "Анна", "type": "private"},
@@ -533,8 +793,66 @@ def test_in_simple_mode_a_message_opens_a_deal_and_its_edit_goes_to_the_deal(
                 "text": "Анонс",
             },
         },
+        {
+            "update_id": 900035,
+            "edited_channel_post": {
+                "message_id": 9,
+                "sender_chat": {"id": -100777, "title": "Новости", "type": "channel"},
+                "chat": {"id": -100777, "title": "Новости", "type": "channel"},
+                "date": 1767225600,
+                "edit_date": 1767225700,
+                "text": "Анонс (исправлено)",
+            },
+        },
+        {
+            "update_id": 900036,
+            "message_reaction": {
+                "chat": {"id": 5550001, "first_name": "Анна", "type": "private"},
+                "message_id": 10,
+                "user": ANNA,
+                "date": 1767225600,
+                "old_reaction": [],
+                "new_reaction": [{"type": "emoji", "emoji": "👍"}],
+            },
+        },
+        {
+            "update_id": 900037,
+            "edited_message": {
+                "message_id": 3,
+                "from": ANNA,
+                "chat": {"id": -1001234567890, "title": "Клиенты", "type": "supergroup"},
+                "date": 1767225600,
+                "edit_date": 1767225700,
+                "text": "Всем привет!",
+            },
+        },
+        {
+            "update_id": 900038,
+            "callback_query": {
+                "id": "4382bfdwdsb323b2d8",
+                "from": ANNA,
+                "message": {
+                    "message_id": 3,
+                    "from": {"id": 7012345678, "is_bot": True, "first_name": "Bot"},
+                    "chat": {"id": -1001234567890, "title": "Клиенты", "type": "supergroup"},
+                    "date": 1767225600,
+                    "text": "Голосуем",
+                },
+                "chat_instance": "-8734568654",
+                "data": "yes",
+            },
+        },
     ],
-    ids=["supergroup", "group", "callback_query", "my_chat_member", "channel_post"],
+    ids=[
+        "supergroup",
+        "group",
+        "my_chat_member",
+        "channel_post",
+        "edited_channel_post",
+        "message_reaction",
+        "edited_group_message",
+        "group_button",
+    ],
 )
 def test_group_chats_and_other_update_types_are_recorded_and_ignored(tenant, bot, send, update):
     assert send(bot, update).status_code == 200

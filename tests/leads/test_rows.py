@@ -36,7 +36,7 @@ def test_a_row_links_the_lead_and_offers_take_only_when_unassigned(
         mine = make_lead(admin, owner=manager, title="Мой", email="a@b.ru")
     html = client_for(manager).get(url("inbox/")).content.decode()
     row = _row(html, free.pk)
-    assert f'href="/{tenant.slug}/leads/{free.pk}/">Свободный</a>' in row
+    assert f'href="/{tenant.slug}/leads/{free.pk}/"><bdi>Свободный</bdi></a>' in row
     assert '<div class="small text-muted">ООО Ромашка</div>' in row
     assert f'value="{free.pk}" form="bulk-form"' in row
     assert f'hx-post="/{tenant.slug}/leads/{free.pk}/take/"' in row
