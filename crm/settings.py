@@ -43,6 +43,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# An htmx request with a stale token gets a message in place, not a page swapped in.
+CSRF_FAILURE_VIEW = "crm.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A domain rule refused outside a view's own handling: a message, in place or back.
+    "crm.middleware.RefusalMiddleware",
     # Last: resolves /<tenant-slug>/…, checks membership, enters the tenant scope.
     "crm.middleware.TenantMiddleware",
 ]
