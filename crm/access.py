@@ -242,6 +242,16 @@ def owner_scope(*, actor: Membership, entity: str, action: str) -> OwnerScope | 
     )
 
 
+def abilities(actor: Membership) -> dict[str, dict[str, bool]]:
+    """Whether the actor's role allows each action on some records of each entity, as
+    {entity: {action: bool}}: templates show a control only to those it leads somewhere
+    (`may.lead.delete`). No query: the role is loaded with the membership."""
+    return {
+        entity: {action: scope_for(actor, entity, action) != Scope.NONE for action in actions}
+        for entity, actions in ENTITY_ACTIONS.items()
+    }
+
+
 def can(obj: OwnedModel, *, actor: Membership, action: str) -> bool:
     """Whether `actor` may `action` this object. Reads the owner's team when scoped."""
     if obj.tenant_id != actor.tenant_id:

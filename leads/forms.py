@@ -20,7 +20,7 @@ from deals.models import Pipeline
 from deals.services import default_pipeline
 from leads import distribution, selectors
 from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
-from leads.services import EDITABLE_FIELDS
+from leads.services import EDITABLE_FIELDS, bulk_actions_for
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
 
@@ -246,21 +246,37 @@ class RuleForm(forms.Form):
         return data
 
 
+# The bulk actions in the bar's order, with their labels; an archived list offers its own.
+BULK_LABELS = {
+    "assign": _("Assign to…"),
+    "move": _("Move to status…"),
+    "convert": _("Convert into deals"),
+    "archive": _("Archive junk"),
+    "spam": _("Spam: junk and block the senders"),
+    "unarchive": _("Return to the lists"),
+    "delete": _("Delete"),
+}
+ARCHIVED_LIST_ACTIONS = ("unarchive", "delete")
+
+
+def bulk_choices(actor: Membership, *, archived: bool | None) -> list[tuple[str, Any]]:
+    """The bulk actions (value, label) the actor's role allows, for the archived list
+    (`archived`), the others (not `archived`) or either (None). No query."""
+    allowed = set(bulk_actions_for(actor))
+    return [
+        (action, label)
+        for action, label in BULK_LABELS.items()
+        if action in allowed and (archived is None or (action in ARCHIVED_LIST_ACTIONS) == archived)
+    ]
+
+
 class BulkForm(forms.Form):
-    """The action bar over the lead list: selected ids plus one action and its argument."""
+    """The action bar over the lead list: selected ids plus one action and its argument.
+    It offers only the actions the actor's role allows (and, with `archived`, those of the
+    archived list or, without, of the others; None: any, to validate what was sent)."""
 
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
-    action = forms.ChoiceField(
-        label=_("With the selected"),
-        choices=[
-            ("assign", _("Assign to…")),
-            ("move", _("Move to status…")),
-            ("convert", _("Convert into deals")),
-            ("archive", _("Archive junk")),
-            ("spam", _("Spam: junk and block the senders")),
-            ("delete", _("Delete")),
-        ],
-    )
+    action = forms.ChoiceField(label=_("With the selected"), choices=())
     owner = _MemberChoice(
         label=_("Responsible"),
         queryset=Membership.objects.none(),
@@ -272,9 +288,15 @@ class BulkForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, choices: selectors.LeadChoices | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        actor: Membership,
+        archived: bool | None = None,
+        choices: selectors.LeadChoices | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["action"].choices = bulk_choices(actor, archived=archived)
         choices = choices or selectors.LeadChoices()
         owner, status = self.fields["owner"], self.fields["status"]
         owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()

@@ -37,9 +37,19 @@ def lead_base() -> QuerySet[Lead]:
     return Lead.objects.filter(deleted_at=None).select_related("status", "owner__user")
 
 
-def lead_list(*, actor: Membership) -> QuerySet[Lead]:
-    """Every lead the actor may view (archived ones aside)."""
-    return scope_queryset(lead_base().filter(archived_at=None), actor=actor, action=Action.VIEW)
+def lead_list(*, actor: Membership, archived: bool = False) -> QuerySet[Lead]:
+    """Every lead the actor may view: the live ones, or with `archived` the archived ones
+    (junk, out of the lists: read by the state index)."""
+    if archived:
+        base = lead_base().filter(state=LeadState.JUNK).exclude(archived_at=None)
+    else:
+        base = lead_base().filter(archived_at=None)
+    return scope_queryset(base, actor=actor, action=Action.VIEW)
+
+
+def lead_selected(*, actor: Membership, ids: list[int]) -> QuerySet[Lead]:
+    """The leads among `ids` the actor may view, archived or not (a bulk action's)."""
+    return scope_queryset(lead_base(), actor=actor, action=Action.VIEW).filter(pk__in=ids)
 
 
 def inbox_base() -> QuerySet[Lead]:
@@ -94,6 +104,32 @@ def lead_get_for_user(*, actor: Membership, lead_id: int) -> Lead:
     if lead is None:
         raise Http404
     return lead
+
+
+def lead_get_for_take(*, actor: Membership, lead_id: int) -> Lead:
+    """The lead behind a "Take" button: one the actor may view, or one that has left the
+    shared inbox since (taken, or assigned from it), so the loser of the race is told who
+    won (leads.services.lead_take) instead of getting a 404. The shared inbox is visible to
+    everyone who may take, so this tells nothing they could not have seen. Else 404."""
+    try:
+        return lead_get_for_user(actor=actor, lead_id=lead_id)
+    except Http404:
+        pass
+    lead = Lead.objects.filter(pk=lead_id, deleted_at=None, owner__isnull=False).first()
+    if lead is None or not _left_shared_inbox(lead):
+        raise Http404
+    return lead
+
+
+def _left_shared_inbox(lead: Lead) -> bool:
+    """Whether the lead was once unassigned and then taken or given to someone."""
+    from crm.selectors import timeline_for
+
+    return (
+        timeline_for(target=lead)
+        .filter(Q(kind="lead.taken") | Q(kind="lead.assigned", data__from=""))
+        .exists()
+    )
 
 
 def lead_trash(*, actor: Membership) -> QuerySet[Lead]:

@@ -180,17 +180,18 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
 
 @require_POST
 def take(request: HttpRequest, pk: int) -> HttpResponse:
-    """Take an unassigned lead: of two managers at once, one wins and the other is told."""
-    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    """Take an unassigned lead: of two managers at once, one wins and the other is told who
+    did, in place of the row (htmx) or as a message on the inbox."""
+    lead = selectors.lead_get_for_take(actor=request.membership, lead_id=pk)
     try:
-        services.lead_take(actor=request.membership, lead=lead)
+        lead = services.lead_take(actor=request.membership, lead=lead)
     except DomainError as error:
         if request.htmx:
             return render(
                 request,
                 "leads/lead_inbox.html#taken",
                 {"lead": lead, "error": error.message},
-                status=409,
+                status=error.status_code,
             )
         messages.error(request, error.message)
         return redirect(tenant_reverse("leads:inbox", request.tenant))
@@ -275,6 +276,17 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
         return _after_action(request, lead, error)
     messages.success(request, _("Archived: the lead left the lists and stays in analytics."))
     return redirect(tenant_reverse("leads:list", request.tenant))
+
+
+@require_POST
+def unarchive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring an archived lead back to the lists (a lead that is not archived: the refusal
+    is answered by crm.middleware.RefusalMiddleware)."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    services.lead_unarchive(actor=request.membership, lead=lead)
+    if not request.htmx:
+        messages.success(request, _("The lead is back in the lists."))
+    return _after_action(request, lead)
 
 
 @require_POST
