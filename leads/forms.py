@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
 from crm import customfields
-from crm.access import Entity
+from crm.access import Action, Entity, Scope, scope_for
 from crm.filters import LazyChoices
 from crm.forms import ColouredItemForm
 from crm.lineitems import ProductLine, parse_product_lines
@@ -110,11 +110,18 @@ class MoveForm(forms.Form):
 
 
 class AssignForm(forms.Form):
+    """The card's "Responsible": whom the actor may give the lead to, the shared inbox
+    (empty), and the lead's present owner."""
+
     owner = _MemberChoice(queryset=Membership.objects.none(), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership, lead: Lead, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"owner": lead.owner_id})
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = selectors.assignable_members()
+        allowed = selectors.owners_for(actor=actor)
+        if lead.owner_id is not None:
+            allowed = allowed | selectors.assignable_members().filter(pk=lead.owner_id)
+        self.fields["owner"].queryset = allowed
 
 
 class StatusForm(ColouredItemForm):
@@ -256,7 +263,8 @@ BULK_LABELS = {
     "unarchive": _("Return to the lists"),
     "delete": _("Delete"),
 }
-ARCHIVED_LIST_ACTIONS = ("unarchive", "delete")
+ARCHIVED_LIST_ACTIONS = {"unarchive", "delete"}
+LIVE_LIST_ACTIONS = set(BULK_LABELS) - {"unarchive"}
 
 
 def bulk_choices(actor: Membership, *, archived: bool | None) -> list[tuple[str, Any]]:
@@ -266,7 +274,10 @@ def bulk_choices(actor: Membership, *, archived: bool | None) -> list[tuple[str,
     return [
         (action, label)
         for action, label in BULK_LABELS.items()
-        if action in allowed and (archived is None or (action in ARCHIVED_LIST_ACTIONS) == archived)
+        if action in allowed
+        and (
+            archived is None or action in (ARCHIVED_LIST_ACTIONS if archived else LIVE_LIST_ACTIONS)
+        )
     ]
 
 
@@ -299,9 +310,14 @@ class BulkForm(forms.Form):
         self.fields["action"].choices = bulk_choices(actor, archived=archived)
         choices = choices or selectors.LeadChoices()
         owner, status = self.fields["owner"], self.fields["status"]
-        owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()
-        # Options from the page's shared lists (the querysets still validate the input).
-        owner.widget.choices = LazyChoices(lambda: [("", owner.empty_label), *choices.members])
+        owner.queryset, status.queryset = (
+            selectors.owners_for(actor=actor),
+            LeadStatus.objects.all(),
+        )
+        # Options from the page's shared lists (the querysets still validate the input);
+        # a role that gives leads only to some people lists only those.
+        if scope_for(actor, Entity.LEAD, Action.EDIT) == Scope.ALL:
+            owner.widget.choices = LazyChoices(lambda: [("", owner.empty_label), *choices.members])
         status.widget.choices = LazyChoices(lambda: [("", status.empty_label), *choices.statuses])
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]

@@ -16,7 +16,7 @@ from django.http import Http404
 
 from contacts.normalize import DIGITS, email_key, phone_e164
 from crm import keyset
-from crm.access import Action, Entity, owner_scope, scope_queryset
+from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
@@ -424,6 +424,18 @@ def assignable_members() -> QuerySet[Membership]:
         .select_related("user", "team")
         .order_by("user__full_name")
     )
+
+
+def owners_for(*, actor: Membership) -> QuerySet[Membership]:
+    """Whom the actor may give leads to (leads.services._check_owner's rule): anyone with
+    the edit scope "all", the own team with "team", only themselves with "own"."""
+    scope = scope_for(actor, Entity.LEAD, Action.EDIT)
+    members = assignable_members()
+    if scope == Scope.ALL:
+        return members
+    if scope == Scope.TEAM and actor.team_id is not None:
+        return members.filter(Q(team_id=actor.team_id) | Q(pk=actor.pk))
+    return members.filter(pk=actor.pk)
 
 
 class LeadChoices(SharedChoices):

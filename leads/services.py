@@ -406,12 +406,13 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
 
 
 def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> Lead:
-    """Give a lead to `owner` (or back to the shared inbox with None)."""
+    """Give a lead to `owner` (or back to the shared inbox with None); giving it to whom it
+    belongs already changes nothing."""
     check_object(lead, actor=actor, action=Action.EDIT)
     scope = check_entity(actor=actor, entity=Entity.LEAD, action=Action.EDIT)
-    _check_owner(actor, owner, scope)
     if lead.owner_id == (owner.pk if owner else None):
         return lead
+    _check_owner(actor, owner, scope)
     with transaction.atomic():
         previous = lead.owner
         lead.owner = owner

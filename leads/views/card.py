@@ -51,7 +51,7 @@ def card_context(request: HttpRequest, lead) -> dict:
         "events": crm_selectors.timeline_for(target=lead)[:100],
         "activities": list(crm_selectors.activities_for(target=lead)),
         "activity_form": ActivityForm(),
-        "assign_form": AssignForm(initial={"owner": lead.owner_id}),
+        "assign_form": AssignForm(actor=actor, lead=lead),
         "duplicates": selectors.likely_duplicates(lead, actor=actor),
         "is_repeat": lead_is_repeat(lead),
         "blocked": blocked_reason(
@@ -205,7 +205,7 @@ def take(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
-    form = AssignForm(request.POST)
+    form = AssignForm(request.POST, actor=request.membership, lead=lead)
     if not form.is_valid():
         return _after_action(request, lead, DomainError(_("Choose a member.")))
     try:
