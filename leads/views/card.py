@@ -17,6 +17,7 @@ from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from crm.views.errors import refusal
 from deals.inquiries import lead_is_repeat
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm
@@ -158,16 +159,15 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     except AccessDenied as denied:
         if not board:
             raise
-        return HttpResponse(str(denied), status=403, content_type="text/plain; charset=utf-8")
+        return refusal(request, str(denied), status=403)
     return _board_answer(request, lead) if board else _after_action(request, lead)
 
 
 def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) -> HttpResponse:
-    """The kanban's drop: the moved card, or the reason (the board puts the card back)."""
+    """The kanban's drop: the moved card, or the reason as an in-place message (the board
+    puts the card back and shows it)."""
     if error is not None:
-        return HttpResponse(
-            error.message, status=error.status_code, content_type="text/plain; charset=utf-8"
-        )
+        return refusal(request, error.message, status=error.status_code)
     fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
     statuses = list(selectors.statuses())
     context = {
