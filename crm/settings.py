@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # naturaltime ("4 минуты назад") and its translations.
+    "django.contrib.humanize",
     # Django's own form widget templates, for the TemplatesSetting renderer.
     "django.forms",
     "django_htmx",
@@ -306,7 +308,10 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-# Public base URL, used in links that are e-mailed from background tasks.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
-if not SITE_URL:
+# Public base URL: links e-mailed from background tasks, the channels' public endpoints
+# (shown to admins, registered with Telegram). Unset (DEBUG only), pages show the address
+# they were opened at and e-mails use LOCAL_SITE_URL (crm.urlnames.site_url).
+SITE_URL = env.str("SITE_URL", default="")
+LOCAL_SITE_URL = "http://127.0.0.1:8000"
+if not SITE_URL and not DEBUG:
     raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (links in e-mails use it).")

@@ -54,3 +54,49 @@ document.addEventListener("htmx:responseError", () => {
 document.addEventListener("htmx:sendError", () => {
   showMessage(document.getElementById("toasts").dataset.offline);
 });
+
+// A long <select data-searchable> (the time zones) gets a search box above it: typing
+// keeps the options whose text or data-search words hold every typed word, shows them as an
+// open list and selects the first when the chosen one is filtered out. Without JavaScript it
+// is the plain grouped <select>.
+function makeSearchable(select) {
+  const box = document.createElement("input");
+  box.type = "search";
+  box.className = "form-control form-control-sm mb-1";
+  box.placeholder = select.dataset.searchLabel || "";
+  box.setAttribute("aria-label", select.dataset.searchLabel || "");
+  box.setAttribute("aria-controls", select.id);
+  box.autocomplete = "off";
+  box.dataset.testid = "select-search";
+  select.before(box);
+  const options = Array.from(select.options).map((option) => ({
+    option: option,
+    words: (option.textContent + " " + (option.dataset.search || "")).toLowerCase(),
+  }));
+  box.addEventListener("input", () => {
+    const query = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    options.forEach((item) => {
+      const match = query.every((word) => item.words.includes(word));
+      item.option.hidden = !match;
+      if (match) shown += 1;
+    });
+    select.querySelectorAll("optgroup").forEach((group) => {
+      group.hidden = !Array.from(group.children).some((option) => !option.hidden);
+    });
+    select.size = query.length ? Math.max(2, Math.min(8, shown)) : 0;
+    const chosen = select.options[select.selectedIndex];
+    if (query.length && (!chosen || chosen.hidden)) {
+      const first = options.find((item) => !item.option.hidden);
+      if (first) first.option.selected = true;
+    }
+  });
+  box.addEventListener("keydown", (event) => {
+    // Enter or ↓ moves to the list instead of sending the form half-chosen.
+    if (event.key === "Enter" || event.key === "ArrowDown") {
+      event.preventDefault();
+      select.focus();
+    }
+  });
+}
+document.querySelectorAll("select[data-searchable]").forEach(makeSearchable);
