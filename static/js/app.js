@@ -84,7 +84,9 @@ function makeSearchable(select) {
     select.querySelectorAll("optgroup").forEach((group) => {
       group.hidden = !Array.from(group.children).some((option) => !option.hidden);
     });
-    select.size = query.length ? Math.max(2, Math.min(8, shown)) : 0;
+    // An open list while searching; the usual drop-down again once the box is empty.
+    if (query.length) select.size = Math.max(2, Math.min(8, shown));
+    else select.removeAttribute("size");
     const chosen = select.options[select.selectedIndex];
     if (query.length && (!chosen || chosen.hidden)) {
       const first = options.find((item) => !item.option.hidden);
