@@ -34,9 +34,11 @@ def list_datetime(value: datetime | None) -> str:
 
 @register.filter
 def took(start: datetime, end: datetime) -> str:
-    """{{ start|took:end }}: how long from start to end, as "in/within …" reads it: Russian
-    wants the accusative ("через 1 минуту", "21 минуту"), which the past-tense words of
-    |timesince ("1 минута") are not; humanize's future words are."""
+    """{{ start|took:end }}: how long from start to end, as "in …" reads it: Russian wants
+    the accusative ("за 1 минуту", "21 минуту"), which the past-tense words of |timesince
+    ("1 минута") are not; humanize's future words are. Under a minute: "" (say so apart)."""
+    if (end - start).total_seconds() < 60:
+        return ""
     return timesince(start, end, time_strings=NaturalTimeFormatter.future_substrings)
 
 

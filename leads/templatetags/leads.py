@@ -30,7 +30,8 @@ def lead_rows(context: template.Context, leads: Iterable[selectors.LeadRow]) -> 
     return rows.rows_html(
         leads,
         leads_root=str(context["leads_root"]),
-        may_take=lead_may_take(actor),
+        # Archived leads are junk, out of the work: nothing to take there.
+        may_take=lead_may_take(actor) and not context.get("archived"),
         selectable=bool(bulk_choices(actor, archived=bool(context.get("archived")))),
     )
 

@@ -1,6 +1,6 @@
 """End to end in a real browser, in Russian: a marketer's inbox has no "Take" to press, a
-refused htmx action says why in place, the loser of a Take race is told who won, and the
-time zone is found by typing."""
+refused htmx action says why in place, the loser of a Take race is told who won, archived
+leads come back from their list, and the time zone is found by typing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context
-from leads.models import Lead
-from leads.services import lead_create, lead_take
+from leads.models import Lead, LeadStatus
+from leads.services import lead_archive, lead_create, lead_move, lead_take
 from tests.factories import PASSWORD, add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -120,3 +120,37 @@ def test_the_time_zone_is_found_by_typing(new_page, shots, shop):
     page.screenshot(path=shots / "03-saved.png", full_page=True)
     shop["tenant"].refresh_from_db()
     assert Tenant.objects.get(pk=shop["tenant"].pk).time_zone == "Asia/Vladivostok"
+
+
+def test_archived_leads_are_listed_and_return_in_bulk(new_page, shots, shop):
+    admin = shop["admin"]
+    with tenant_context(shop["tenant"]):
+        junk = LeadStatus.objects.filter(state="junk").order_by("position").first()
+        for lead in shop["pool"][:2]:
+            lead_move(actor=admin, lead=lead, status=junk)
+            lead_archive(actor=admin, lead=lead)
+    page = new_page()
+    _log_in(page, admin)
+    page.goto("/shop/leads/")
+    expect(page.locator("#lead-rows tr")).to_have_count(1)
+    page.click("[data-testid=archived-leads]")
+    expect(page.locator("h1")).to_have_text("Лиды в архиве")
+    expect(page.locator("#lead-rows tr")).to_have_count(2)
+    first, second = shop["pool"][0], shop["pool"][1]
+    page.locator(f"#lead-{first.pk} input[type=checkbox]").check()
+    expect(page.locator("#bulk-form")).to_be_visible()
+    actions = page.locator("#bulk-form select[name=action] option")
+    expect(actions).to_have_text(["Вернуть в списки", "Удалить"])
+    page.screenshot(path=shots / "01-archived-list.png", full_page=True)
+    page.click("#bulk-form button[type=submit]")
+    expect(page.locator("[data-testid=flash]").first).to_contain_text("Готово: 1.")
+    expect(page.locator("#lead-rows tr")).to_have_count(1)
+    page.screenshot(path=shots / "02-returned.png", full_page=True)
+    # The other one from its card.
+    page.goto(f"/shop/leads/{second.pk}/")
+    expect(page.locator("[data-testid=archived]")).to_contain_text("В архиве с")
+    page.screenshot(path=shots / "03-archived-card.png", full_page=True)
+    page.click("[data-testid=unarchive]")
+    expect(page.locator("[data-testid=archived]")).to_have_count(0)
+    with tenant_context(shop["tenant"]):
+        assert not Lead.objects.filter(pk__in=[first.pk, second.pk], archived_at__isnull=False)
