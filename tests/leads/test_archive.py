@@ -61,13 +61,19 @@ def test_the_archived_preset_lists_archived_leads_only(tenant, admin, manager, c
         _archived(admin, title="Старый спам")
         make_lead(admin, title="Живой")
         _archived(admin, owner=add_member(tenant, "manager"), title="Чужой архив")
+        _archived(admin, owner=None, title="Ничей архив")
     url = f"/{tenant.slug}/leads/"
     live = client_for(admin, "en").get(url)
     assert [row.title for row in live.context["page"].rows] == ["Живой"]
     response = client_for(admin, "en").get(url, {"preset": "archived"})
     assert response.status_code == 200
-    assert {row.title for row in response.context["page"].rows} == {"Старый спам", "Чужой архив"}
+    assert {row.title for row in response.context["page"].rows} == {
+        "Старый спам",
+        "Чужой архив",
+        "Ничей архив",
+    }
     page = response.content.decode()
+    assert 'data-testid="take"' not in page  # junk out of the work: nothing to take
     assert "Archived leads" in page
     assert 'value="unarchive"' not in page  # the bar is loaded when a row is ticked
     bar = client_for(admin, "en").get(
@@ -75,9 +81,9 @@ def test_the_archived_preset_lists_archived_leads_only(tenant, admin, manager, c
     )
     actions = re.findall(r'<option value="(\w+)"', bar.content.decode().split("</select>")[0])
     assert actions == ["unarchive", "delete"]
-    # A manager sees the archived leads they may see: their own (here none of the two).
+    # A manager sees the archived leads they may see: their own and unassigned ones.
     mine = client_for(manager, "en").get(url, {"preset": "archived"})
-    assert mine.context["page"].rows == []
+    assert [row.title for row in mine.context["page"].rows] == ["Ничей архив"]
     # The inbox does not offer the preset: archived leads are never in it.
     inbox = client_for(admin, "en").get(f"/{tenant.slug}/leads/inbox/", {"q": "x"}).content.decode()
     assert 'value="archived"' not in inbox
