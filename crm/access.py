@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.tenancy import TenantModel
 
@@ -43,13 +44,15 @@ class Entity(models.TextChoices):
 
 
 class Action(models.TextChoices):
-    VIEW = "view", _("View")
-    CREATE = "create", _("Create")
-    EDIT = "edit", _("Edit")
-    DELETE = "delete", _("Delete")
-    CONVERT = "convert", _("Convert")
-    EXPORT = "export", _("Export")
-    IMPORT = "import", _("Import")
+    # The matrix's column heads are nouns ("Удаление"); the same words on buttons are verbs
+    # ("Удалить"), so these carry their own context.
+    VIEW = "view", pgettext_lazy("right", "View")
+    CREATE = "create", pgettext_lazy("right", "Create")
+    EDIT = "edit", pgettext_lazy("right", "Edit")
+    DELETE = "delete", pgettext_lazy("right", "Delete")
+    CONVERT = "convert", pgettext_lazy("right", "Convert")
+    EXPORT = "export", pgettext_lazy("right", "Export")
+    IMPORT = "import", pgettext_lazy("right", "Import")
 
 
 class Scope(models.TextChoices):
@@ -240,6 +243,16 @@ def owner_scope(*, actor: Membership, entity: str, action: str) -> OwnerScope | 
         owner_ids=[actor.pk, *others],
         unassigned=entity in POOLED_ENTITIES and action == Action.VIEW,
     )
+
+
+def abilities(actor: Membership) -> dict[str, dict[str, bool]]:
+    """Whether the actor's role allows each action on some records of each entity, as
+    {entity: {action: bool}}: templates show a control only to those it leads somewhere
+    (`may.lead.delete`). No query: the role is loaded with the membership."""
+    return {
+        entity: {action: scope_for(actor, entity, action) != Scope.NONE for action in actions}
+        for entity, actions in ENTITY_ACTIONS.items()
+    }
 
 
 def can(obj: OwnedModel, *, actor: Membership, action: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from crm.access import TenantRight, has_right
+from crm.access import TenantRight, abilities, has_right
 from crm.navigation import nav_for, section_of
 from crm.notifications import unread_count
 from crm.urlnames import tenant_reverse
@@ -21,6 +21,8 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         context["section_nav"] = section_of(request.resolver_match)
         context["perms_settings"] = has_right(membership, TenantRight.SETTINGS)
         context["perms_users"] = has_right(membership, TenantRight.USERS)
+        # What the role may do per entity: {% if may.lead.delete %} shows the trash link.
+        context["may"] = SimpleLazyObject(lambda: abilities(membership))
         # Lists build row links from this prefix instead of reversing a URL per row.
         context["leads_root"] = SimpleLazyObject(
             lambda: tenant_reverse("leads:list", request.tenant)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from django import forms
@@ -13,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm import selectors
+from crm import selectors, timezones
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
 from crm.models import (
     Activity,
@@ -28,7 +27,25 @@ from crm.models import (
 )
 from crm.text import clean_line
 
-TIME_ZONES = sorted(zoneinfo.available_timezones())
+
+class TimeZoneSelect(forms.Select):
+    """The time zones grouped by region, named in the reader's language; app.js puts a
+    search box above it (data-searchable), matching each option's data-search words."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            {
+                "data-searchable": "",
+                "data-search-label": _("Find a time zone: a city, a country or UTC+3"),
+                **(attrs or {}),
+            }
+        )
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        if option["value"]:
+            option["attrs"]["data-search"] = timezones.search_words(str(option["value"]))
+        return option
 
 
 class LoginForm(AuthenticationForm):
@@ -131,7 +148,7 @@ class TenantSettingsForm(forms.Form):
         max_length=2,
         help_text=_("Two-letter country code used to read phone numbers written without +."),
     )
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES])
+    time_zone = forms.ChoiceField(label=_("Time zone"), widget=TimeZoneSelect)
     currency = forms.CharField(label=_("Currency"), max_length=3)
     response_sla_minutes = forms.IntegerField(
         label=_("Response time limit, minutes"),
@@ -151,6 +168,7 @@ class TenantSettingsForm(forms.Form):
         initial = {name: getattr(tenant, name) for name in self.base_fields}
         super().__init__(*args, initial=initial, **kwargs)
         self.tenant = tenant
+        self.fields["time_zone"].choices = timezones.zone_choices(current=tenant.time_zone)
 
     def clean_response_sla_minutes(self) -> int:
         """Left empty, the limit stays as it was."""

@@ -14,16 +14,21 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from crm.errors import DomainError
 from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context, user_context
+from crm.views.errors import is_htmx, refusal
 
 TENANT_KWARG = "tenant_slug"
 
@@ -102,3 +107,33 @@ class TenantMiddleware:
     ) -> None:
         # Views get the tenant from request.tenant, not from the URL.
         view_kwargs.pop(TENANT_KWARG, None)
+
+
+class RefusalMiddleware:
+    """A DomainError a view did not handle itself: for htmx, the message in place
+    (crm.views.errors.refusal); for a plain request, back to the page it came from (when
+    that page is ours) with the message, else a page saying it. The request's writes are
+    undone either way."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DomainError):
+            return None
+        if transaction.get_connection().in_atomic_block:
+            transaction.set_rollback(True)
+        if is_htmx(request):
+            return refusal(request, exception.message, status=exception.status_code)
+        back = request.headers.get("Referer", "")
+        if request.method == "POST" and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            messages.error(request, exception.message)
+            return redirect(back)
+        return render(
+            request, "refused.html", {"message": exception.message}, status=exception.status_code
+        )

@@ -43,6 +43,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# An htmx request with a stale token gets a message in place, not a page swapped in.
+CSRF_FAILURE_VIEW = "crm.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -50,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # naturaltime ("4 минуты назад") and its translations.
+    "django.contrib.humanize",
     # Django's own form widget templates, for the TemplatesSetting renderer.
     "django.forms",
     "django_htmx",
@@ -81,6 +85,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A domain rule refused outside a view's own handling: a message, in place or back.
+    "crm.middleware.RefusalMiddleware",
     # Last: resolves /<tenant-slug>/…, checks membership, enters the tenant scope.
     "crm.middleware.TenantMiddleware",
 ]
@@ -302,7 +308,10 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-# Public base URL, used in links that are e-mailed from background tasks.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
-if not SITE_URL:
+# Public base URL: links e-mailed from background tasks, the channels' public endpoints
+# (shown to admins, registered with Telegram). Unset (DEBUG only), pages show the address
+# they were opened at and e-mails use LOCAL_SITE_URL (crm.urlnames.site_url).
+SITE_URL = env.str("SITE_URL", default="")
+LOCAL_SITE_URL = "http://127.0.0.1:8000"
+if not SITE_URL and not DEBUG:
     raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (links in e-mails use it).")

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from crm.celery import TenantTask, app
 from crm.models import Invitation
+from crm.urlnames import site_url
 
 
 @app.task(base=TenantTask, autoretry_for=(OSError,))
@@ -24,7 +25,7 @@ def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
     )
     if invitation is None or not invitation.is_pending:
         return
-    link = settings.SITE_URL.rstrip("/") + reverse(
+    link = site_url() + reverse(
         "accounts:invitation_accept", kwargs={"token": invitation_token(invitation)}
     )
     with translation.override(invitation.tenant.language):
@@ -53,7 +54,7 @@ def notification_email_task(*, tenant_id: int, notification_id: int) -> None:
         return
     with translation.override(notification.tenant.language):
         text = notification_text(notification)
-        link = settings.SITE_URL.rstrip("/") + notification.url if notification.url else ""
+        link = site_url() + notification.url if notification.url else ""
         body = render_to_string(
             "crm/email/notification_body.txt",
             {"text": text, "link": link, "tenant": notification.tenant},

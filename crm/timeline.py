@@ -43,6 +43,7 @@ EVENT_TEXTS = {
     "lead.deleted": _("moved the lead to the trash"),
     "lead.restored": _("restored the lead from the trash"),
     "lead.archived": _("archived the lead"),
+    "lead.unarchived": _("returned the lead from the archive to the lists"),
     "lead.converted": _("converted the lead into"),
     "lead.escalated": _("escalated the lead: no answer within %(minutes)s min"),
     "lead.inquiry": _("received an inquiry (%(source)s)"),

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from crm.models import Tenant
@@ -22,3 +23,14 @@ def tenant_reverse(name: str, tenant: Tenant, **kwargs: Any) -> str:
 def _reverse(name: str, slug: str, kwargs: tuple, prefix: str, urlconf: str) -> str:
     # The prefix and the URLconf are part of the key: reverse() depends on them.
     return reverse(name, urlconf=urlconf, kwargs={"tenant_slug": slug, **dict(kwargs)})
+
+
+def site_url(request: HttpRequest | None = None) -> str:
+    """The CRM's public base URL, without a trailing slash: SITE_URL; without it (DEBUG
+    only) the address `request` came to — what the admin really uses — or, outside a
+    request, LOCAL_SITE_URL (make run's address)."""
+    if settings.SITE_URL:
+        return settings.SITE_URL.rstrip("/")
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return settings.LOCAL_SITE_URL

@@ -64,6 +64,7 @@ class LeadFilter(RecordFilterSet):
             ("unassigned", _("Unassigned")),
             ("overdue", _("Overdue")),
             ("due_today", _("Due today")),
+            ("archived", _("Archived")),
         ],
     )
 
@@ -97,15 +98,21 @@ class LeadFilter(RecordFilterSet):
             data.get(name) for name in data if name in self.PANEL or name.startswith("cf_")
         )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, archive: bool = True, **kwargs: Any) -> None:
+        """`archive`: whether the list offers the archived leads (the inbox does not: they
+        are junk, never in it)."""
         kwargs.setdefault("choices", selectors.LeadChoices())
         super().__init__(*args, **kwargs)
+        self.archive = archive
         # The cap of a name search that found more leads (the page says so), else 0.
         self.search_capped_at = 0
 
     def prepare_form(self, form: forms.Form) -> None:
         # Options from the page's shared lists (the queryset still validates input).
         choices = self.choices
+        if not self.archive and "preset" in form.fields:
+            preset = form.fields["preset"]
+            preset.choices = [c for c in preset.choices if c[0] != "archived"]
         if "status" in form.fields:
             form.fields["status"].widget.choices = LazyChoices(lambda: choices.statuses)
 
@@ -135,4 +142,8 @@ class LeadFilter(RecordFilterSet):
                 Q(state__in=OPEN_STATES),
                 pk__in=due_target_ids(model=Lead, start=today.start, end=today.end),
             )
+        if value == "archived":
+            # The list reads them from selectors.lead_list(archived=True); on any other
+            # queryset the preset keeps only archived rows all the same.
+            return queryset.exclude(archived_at=None)
         return queryset

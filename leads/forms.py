@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Company, Contact
 from contacts.normalize import phones_in, unreadable_phone
 from crm import customfields
-from crm.access import Entity
+from crm.access import Action, Entity, Scope, scope_for
 from crm.filters import LazyChoices
 from crm.forms import CleanInputMixin, ColouredItemForm, LinesField
 from crm.lineitems import ProductLine, parse_product_lines
@@ -22,7 +22,7 @@ from deals.models import Pipeline
 from deals.services import default_pipeline
 from leads import distribution, selectors
 from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
-from leads.services import EDITABLE_FIELDS, LINE_FIELDS
+from leads.services import EDITABLE_FIELDS, LINE_FIELDS, bulk_actions_for
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
 
@@ -142,11 +142,18 @@ class MoveForm(forms.Form):
 
 
 class AssignForm(forms.Form):
+    """The card's "Responsible": whom the actor may give the lead to, the shared inbox
+    (empty), and the lead's present owner."""
+
     owner = _MemberChoice(queryset=Membership.objects.none(), required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership, lead: Lead, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"owner": lead.owner_id})
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = selectors.assignable_members()
+        allowed = selectors.owners_for(actor=actor)
+        if lead.owner_id is not None:
+            allowed = allowed | selectors.assignable_members().filter(pk=lead.owner_id)
+        self.fields["owner"].queryset = allowed
 
 
 class StatusForm(ColouredItemForm):
@@ -278,21 +285,41 @@ class RuleForm(forms.Form):
         return data
 
 
+# The bulk actions in the bar's order, with their labels; an archived list offers its own.
+BULK_LABELS = {
+    "assign": _("Assign to…"),
+    "move": _("Move to status…"),
+    "convert": _("Convert into deals"),
+    "archive": _("Archive junk"),
+    "spam": _("Spam: junk and block the senders"),
+    "unarchive": _("Return to the lists"),
+    "delete": _("Delete"),
+}
+ARCHIVED_LIST_ACTIONS = {"unarchive", "delete"}
+LIVE_LIST_ACTIONS = set(BULK_LABELS) - {"unarchive"}
+
+
+def bulk_choices(actor: Membership, *, archived: bool | None) -> list[tuple[str, Any]]:
+    """The bulk actions (value, label) the actor's role allows, for the archived list
+    (`archived`), the others (not `archived`) or either (None). No query."""
+    allowed = set(bulk_actions_for(actor))
+    return [
+        (action, label)
+        for action, label in BULK_LABELS.items()
+        if action in allowed
+        and (
+            archived is None or action in (ARCHIVED_LIST_ACTIONS if archived else LIVE_LIST_ACTIONS)
+        )
+    ]
+
+
 class BulkForm(forms.Form):
-    """The action bar over the lead list: selected ids plus one action and its argument."""
+    """The action bar over the lead list: selected ids plus one action and its argument.
+    It offers only the actions the actor's role allows (and, with `archived`, those of the
+    archived list or, without, of the others; None: any, to validate what was sent)."""
 
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
-    action = forms.ChoiceField(
-        label=_("With the selected"),
-        choices=[
-            ("assign", _("Assign to…")),
-            ("move", _("Move to status…")),
-            ("convert", _("Convert into deals")),
-            ("archive", _("Archive junk")),
-            ("spam", _("Spam: junk and block the senders")),
-            ("delete", _("Delete")),
-        ],
-    )
+    action = forms.ChoiceField(label=_("With the selected"), choices=())
     owner = _MemberChoice(
         label=_("Responsible"),
         queryset=Membership.objects.none(),
@@ -304,14 +331,25 @@ class BulkForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, choices: selectors.LeadChoices | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        actor: Membership,
+        archived: bool | None = None,
+        choices: selectors.LeadChoices | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["action"].choices = bulk_choices(actor, archived=archived)
         choices = choices or selectors.LeadChoices()
         owner, status = self.fields["owner"], self.fields["status"]
-        owner.queryset, status.queryset = selectors.assignable_members(), LeadStatus.objects.all()
-        # Options from the page's shared lists (the querysets still validate the input).
-        owner.widget.choices = LazyChoices(lambda: [("", owner.empty_label), *choices.members])
+        owner.queryset, status.queryset = (
+            selectors.owners_for(actor=actor),
+            LeadStatus.objects.all(),
+        )
+        # Options from the page's shared lists (the querysets still validate the input);
+        # a role that gives leads only to some people lists only those.
+        if scope_for(actor, Entity.LEAD, Action.EDIT) == Scope.ALL:
+            owner.widget.choices = LazyChoices(lambda: [("", owner.empty_label), *choices.members])
         status.widget.choices = LazyChoices(lambda: [("", status.empty_label), *choices.statuses])
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]

@@ -23,8 +23,7 @@ from leads.selectors import LeadRow
 
 _ROW = (
     '<tr id="lead-{pk}">\n'
-    '  <td><input class="form-check-input" type="checkbox" name="ids" value="{pk}"'
-    ' form="bulk-form" aria-label="{aria_title}"></td>\n'
+    "  <td>{tick}</td>\n"
     '  <td class="text-nowrap small text-muted">{created}</td>\n'
     '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{company}</td>\n'
     '  <td class="small"><bdi>{name}</bdi>{phone}{email}</td>\n'
@@ -37,6 +36,10 @@ _ROW = (
     '  <td class="text-end">{take}</td>\n'
     "</tr>"
 )
+_TICK = (
+    '<input class="form-check-input" type="checkbox" name="ids" value="{pk}"'
+    ' form="bulk-form" aria-label="{title}">'
+)
 _TAKE = (
     '<button class="btn btn-sm btn-outline-primary" form="take-form" formaction="{url}take/"'
     ' hx-post="{url}take/" hx-target="closest tr" hx-swap="outerHTML" data-testid="take">'
@@ -44,8 +47,12 @@ _TAKE = (
 )
 
 
-def rows_html(leads: Iterable[LeadRow], *, leads_root: str) -> SafeString:
-    """Table rows (<tr>) of leads; links start with `leads_root`, the lead list's URL."""
+def rows_html(
+    leads: Iterable[LeadRow], *, leads_root: str, may_take: bool, selectable: bool
+) -> SafeString:
+    """Table rows (<tr>) of leads; links start with `leads_root`, the lead list's URL.
+    Unassigned rows get "Take" when the viewer `may_take`; rows get a tick box for the bulk
+    actions when `selectable` (both decided once per page, from the viewer's role)."""
     sources = {value: escape(str(label)) for value, label in LeadSource.choices}
     unassigned = '<span class="text-muted">{}</span>'.format(escape(gettext("unassigned")))
     take_label = escape(gettext("Take"))
@@ -58,12 +65,13 @@ def rows_html(leads: Iterable[LeadRow], *, leads_root: str) -> SafeString:
     rows = []
     for lead in leads:
         url = f"{root}{lead.pk}/"
+        # Direction characters in user text are matched inside <bdi> (crm/text.py).
+        title = escape(bidi_balanced(lead.title))
         rows.append(
             _ROW.format(
                 pk=lead.pk,
-                # Direction characters in user text are matched inside <bdi> (crm/text.py).
-                title=escape(bidi_balanced(lead.title)),
-                aria_title=escape(lead.title),
+                tick=_TICK.format(pk=lead.pk, title=escape(lead.title)) if selectable else "",
+                title=title,
                 # dd.mm HH:MM, as crm's |list_datetime (the zone looked up once)
                 created=lead.created_at.astimezone(zone).strftime("%d.%m %H:%M"),
                 url=url,
@@ -77,7 +85,9 @@ def rows_html(leads: Iterable[LeadRow], *, leads_root: str) -> SafeString:
                 status=escape(lead.status_name),
                 owner=escape(lead.owner_name) if lead.owner_id else unassigned,
                 amount=escape(floatformat(lead.amount, "0g")) if lead.amount else "",
-                take="" if lead.owner_id else _TAKE.format(url=url, label=take_label),
+                take=_TAKE.format(url=url, label=take_label)
+                if may_take and not lead.owner_id
+                else "",
             )
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every value above is escaped

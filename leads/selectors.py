@@ -16,7 +16,7 @@ from django.http import Http404
 
 from contacts.normalize import DIGITS, email_key, phone_e164
 from crm import keyset
-from crm.access import Action, Entity, owner_scope, scope_queryset
+from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
@@ -38,9 +38,19 @@ def lead_base() -> QuerySet[Lead]:
     return Lead.objects.filter(deleted_at=None).select_related("status", "owner__user")
 
 
-def lead_list(*, actor: Membership) -> QuerySet[Lead]:
-    """Every lead the actor may view (archived ones aside)."""
-    return scope_queryset(lead_base().filter(archived_at=None), actor=actor, action=Action.VIEW)
+def lead_list(*, actor: Membership, archived: bool = False) -> QuerySet[Lead]:
+    """Every lead the actor may view: the live ones, or with `archived` the archived ones
+    (junk, out of the lists: read by the state index)."""
+    if archived:
+        base = lead_base().filter(state=LeadState.JUNK).exclude(archived_at=None)
+    else:
+        base = lead_base().filter(archived_at=None)
+    return scope_queryset(base, actor=actor, action=Action.VIEW)
+
+
+def lead_selected(*, actor: Membership, ids: list[int]) -> QuerySet[Lead]:
+    """The leads among `ids` the actor may view, archived or not (a bulk action's)."""
+    return scope_queryset(lead_base(), actor=actor, action=Action.VIEW).filter(pk__in=ids)
 
 
 def inbox_base() -> QuerySet[Lead]:
@@ -95,6 +105,32 @@ def lead_get_for_user(*, actor: Membership, lead_id: int) -> Lead:
     if lead is None:
         raise Http404
     return lead
+
+
+def lead_get_for_take(*, actor: Membership, lead_id: int) -> Lead:
+    """The lead behind a "Take" button: one the actor may view, or one that has left the
+    shared inbox since (taken, or assigned from it), so the loser of the race is told who
+    won (leads.services.lead_take) instead of getting a 404. The shared inbox is visible to
+    everyone who may take, so this tells nothing they could not have seen. Else 404."""
+    try:
+        return lead_get_for_user(actor=actor, lead_id=lead_id)
+    except Http404:
+        pass
+    lead = Lead.objects.filter(pk=lead_id, deleted_at=None, owner__isnull=False).first()
+    if lead is None or not _left_shared_inbox(lead):
+        raise Http404
+    return lead
+
+
+def _left_shared_inbox(lead: Lead) -> bool:
+    """Whether the lead was once unassigned and then taken or given to someone."""
+    from crm.selectors import timeline_for
+
+    return (
+        timeline_for(target=lead)
+        .filter(Q(kind="lead.taken") | Q(kind="lead.assigned", data__from=""))
+        .exists()
+    )
 
 
 def lead_trash(*, actor: Membership) -> QuerySet[Lead]:
@@ -389,6 +425,18 @@ def assignable_members() -> QuerySet[Membership]:
         .select_related("user", "team")
         .order_by("user__full_name")
     )
+
+
+def owners_for(*, actor: Membership) -> QuerySet[Membership]:
+    """Whom the actor may give leads to (leads.services._check_owner's rule): anyone with
+    the edit scope "all", the own team with "team", only themselves with "own"."""
+    scope = scope_for(actor, Entity.LEAD, Action.EDIT)
+    members = assignable_members()
+    if scope == Scope.ALL:
+        return members
+    if scope == Scope.TEAM and actor.team_id is not None:
+        return members.filter(Q(team_id=actor.team_id) | Q(pk=actor.pk))
+    return members.filter(pk=actor.pk)
 
 
 class LeadChoices(SharedChoices):

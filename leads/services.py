@@ -25,7 +25,16 @@ from contacts.normalize import (
     phones_merged,
     unreadable_phone,
 )
-from crm.access import AccessDenied, Action, Entity, Scope, can, check_entity, check_object
+from crm.access import (
+    AccessDenied,
+    Action,
+    Entity,
+    Scope,
+    can,
+    check_entity,
+    check_object,
+    scope_for,
+)
 from crm.errors import DomainError
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.memo import memoized, nested_savepoints
@@ -378,6 +387,7 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
         return lead
     old_status = lead.status
     old_state = lead.state
+    unarchived = False
     if status.state == LeadState.CONVERTED:
         raise InvalidTransition(_("A lead becomes converted only through conversion."))
     with transaction.atomic():
@@ -397,6 +407,10 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
                     % {"from": old_status.name, "to": status.name}
                 ) from error
             lead.closed_at = timezone.now() if status.state == LeadState.JUNK else None
+            # Archived leads are junk: reopened, one is back at work, so back in the lists.
+            unarchived = lead.archived_at is not None and status.state != LeadState.JUNK
+            if unarchived:
+                lead.archived_at = None
         else:
             lead.status = status
         _record_first_response(lead, actor)
@@ -412,15 +426,58 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
             kind="lead.moved",
             data=_moved(old_status, status),
         )
+        if unarchived:
+            timeline_record(actor=actor, target=lead, kind="lead.unarchived", data={})
     return lead
+
+
+def lead_may_take(actor: Membership) -> bool:
+    """Whether the actor may take leads from the shared inbox at all (the lists show "Take"
+    only then). No query: the role is loaded with the membership."""
+    return (
+        scope_for(actor, Entity.LEAD, Action.EDIT) != Scope.NONE
+        and scope_for(actor, Entity.LEAD, Action.VIEW) != Scope.NONE
+    )
+
+
+class AlreadyTaken(DomainError):  # noqa: N818 - the domain's name for it (STYLE.md)
+    """Someone else got the lead first (HTTP 409): the message names them."""
+
+    status_code = 409
+
+
+def _taken_by_other(lead_id: int, actor: Membership) -> AlreadyTaken | None:
+    """Why a lead cannot be taken now: who owns it, or that it was deleted (None: the
+    actor owns it already, e.g. a second press of their own button)."""
+    row = (
+        Lead.objects.filter(pk=lead_id)
+        .values("owner_id", "owner__user__full_name", "owner__user__email", "deleted_at")
+        .first()
+    )
+    if row is None or row["deleted_at"] is not None:
+        return AlreadyTaken(_("This lead was deleted a moment ago."))
+    if row["owner_id"] == actor.pk:
+        return None
+    name = row["owner__user__full_name"] or row["owner__user__email"] or ""
+    if not name:
+        return AlreadyTaken(_("Someone else has already taken this lead."))
+    return AlreadyTaken(_("Already taken by %(name)s.") % {"name": name})
 
 
 def lead_take(*, actor: Membership, lead: Lead) -> Lead:
     """Assign an unassigned lead to the actor, atomically: of two at once, one wins.
 
-    A new lead also moves to "in progress". Raises DomainError when someone else was faster.
+    A new lead also moves to "in progress". Taking one's own lead again changes nothing.
+    Raises AccessDenied without the right (`lead_may_take`), AlreadyTaken (409, naming the
+    winner) when someone else was faster or the lead was deleted.
     """
-    check_entity(actor=actor, entity=Entity.LEAD, action=Action.EDIT)
+    if not lead_may_take(actor):
+        raise AccessDenied(_("Your role does not allow taking leads."))
+    if lead.owner_id is not None:
+        error = _taken_by_other(lead.pk, actor)
+        if error is None:
+            return lead
+        raise error
     if not can(lead, actor=actor, action=Action.VIEW):
         raise AccessDenied(_("Your role does not allow this action on this record."))
     with transaction.atomic():
@@ -428,7 +485,11 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
             owner=actor, updated_at=timezone.now()
         )
         if claimed != 1:
-            raise DomainError(_("Someone else has already taken this lead."))
+            error = _taken_by_other(lead.pk, actor)
+            if error is not None:
+                raise error
+            lead.refresh_from_db()
+            return lead
         if not actor.is_system:
             Lead.objects.filter(pk=lead.pk, first_response_at=None).update(
                 first_response_at=timezone.now()
@@ -442,12 +503,13 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
 
 
 def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> Lead:
-    """Give a lead to `owner` (or back to the shared inbox with None)."""
+    """Give a lead to `owner` (or back to the shared inbox with None); giving it to whom it
+    belongs already changes nothing."""
     check_object(lead, actor=actor, action=Action.EDIT)
     scope = check_entity(actor=actor, entity=Entity.LEAD, action=Action.EDIT)
-    _check_owner(actor, owner, scope)
     if lead.owner_id == (owner.pk if owner else None):
         return lead
+    _check_owner(actor, owner, scope)
     with transaction.atomic():
         previous = lead.owner
         lead.owner = owner
@@ -498,6 +560,20 @@ def lead_archive(*, actor: Membership, lead: Lead) -> None:
     with transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(archived_at=timezone.now())
         timeline_record(actor=actor, target=lead, kind="lead.archived", data={})
+
+
+def lead_unarchive(*, actor: Membership, lead: Lead) -> None:
+    """Bring an archived (junk) lead back to the lists, still junk.
+
+    Raises AccessDenied without the edit right, DomainError when it is not archived.
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.archived_at is None:
+        raise DomainError(_("This lead is not archived."))
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(archived_at=None, updated_at=timezone.now())
+        lead.archived_at = None
+        timeline_record(actor=actor, target=lead, kind="lead.unarchived", data={})
 
 
 def leads_purge_trash(*, tenant: Tenant, older_than_days: int = TRASH_DAYS) -> int:
@@ -679,7 +755,26 @@ class BulkResult:
         self.skipped = [*(self.skipped or []), (lead.title, reason)]
 
 
-BULK_ACTIONS = ("assign", "move", "archive", "delete", "convert", "spam")
+# Each bulk action and the right it needs (on each lead; the bar offers only actions the
+# role may do on some leads: bulk_actions_for).
+BULK_ACTIONS = {
+    "assign": Action.EDIT,
+    "move": Action.EDIT,
+    "archive": Action.EDIT,
+    "unarchive": Action.EDIT,
+    "delete": Action.DELETE,
+    "convert": Action.CONVERT,
+    "spam": Action.EDIT,
+}
+
+
+def bulk_actions_for(actor: Membership) -> list[str]:
+    """The bulk actions the actor's role allows on some leads (none: no bar, no ticks)."""
+    return [
+        action
+        for action, right in BULK_ACTIONS.items()
+        if scope_for(actor, Entity.LEAD, right) != Scope.NONE
+    ]
 
 
 def leads_bulk(
@@ -712,6 +807,8 @@ def leads_bulk(
                     lead_move(actor=actor, lead=lead, status=status)
                 elif action == "archive":
                     lead_archive(actor=actor, lead=lead)
+                elif action == "unarchive":
+                    lead_unarchive(actor=actor, lead=lead)
                 elif action == "convert":
                     lead_convert_to_deal(actor=actor, lead=lead)
                 elif action == "spam":

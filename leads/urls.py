@@ -27,6 +27,7 @@ urlpatterns = [
     path("<int:pk>/activities/<int:activity_pk>/done/", card.activity_done, name="activity_done"),
     path("<int:pk>/delete/", card.delete, name="delete"),
     path("<int:pk>/archive/", card.archive, name="archive"),
+    path("<int:pk>/unarchive/", card.unarchive, name="unarchive"),
     path("<int:pk>/spam/", card.spam, name="spam"),
     path("<int:pk>/restore/", card.restore, name="restore"),
     path("settings/statuses/", statuses.statuses, name="statuses"),

@@ -132,11 +132,14 @@ def other_admin(other_tenant: Tenant) -> Membership:
 
 @pytest.fixture
 def client_for() -> Callable[[Membership], Client]:
-    """A logged-in test client for a member."""
+    """A logged-in test client for a member; with `language`, pages in that language (else
+    the workspace's)."""
 
-    def make(member: Membership) -> Client:
+    def make(member: Membership, language: str | None = None) -> Client:
         client = Client()
         client.force_login(member.user)
+        if language:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
         return client
 
     return make

@@ -48,6 +48,7 @@ from channels.adapters import (
 from channels.adapters.api import json_object
 from channels.models import Channel
 from crm.errors import DomainError
+from crm.urlnames import site_url
 from leads.models import LeadSource, Messenger
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def bot_api(token: str, method: str, **params: Any) -> Any:
 def webhook_url(channel: Channel) -> str:
     """The public endpoint Telegram posts the bot's updates to."""
     path = reverse("inbound", kwargs={"token": channel.token})
-    return settings.SITE_URL.rstrip("/") + path
+    return site_url() + path
 
 
 def token_hint(token: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,15 +18,25 @@ from channels.forms import ChannelForm, config_form
 from channels.models import Channel, ChannelKind, InboundEvent
 from crm.access import TenantRight, require_right
 from crm.errors import DomainError
-from crm.urlnames import tenant_reverse
+from crm.urlnames import site_url, tenant_reverse
 
 SETTINGS = TenantRight.SETTINGS
 
 
-def endpoint_url(channel: Channel, path: str = "") -> str:
-    """The channel's public endpoint, as providers must call it."""
+def endpoint_url(request: HttpRequest, channel: Channel, path: str = "") -> str:
+    """The channel's public endpoint, as providers must call it: under SITE_URL, or without
+    it (DEBUG) under the address the admin opened the page at."""
     url = reverse("inbound", kwargs={"token": channel.token})
-    return django_settings.SITE_URL.rstrip("/") + url + path
+    return site_url(request) + url + path
+
+
+def _other_host(request: HttpRequest) -> str:
+    """The address the page was opened at when SITE_URL names another host (the snippets
+    keep SITE_URL: sites and providers must reach the CRM there), else ""."""
+    if not django_settings.SITE_URL:
+        return ""
+    here = request.build_absolute_uri("/").rstrip("/")
+    return "" if urlsplit(here).netloc == urlsplit(site_url()).netloc else here
 
 
 def _kind_or_404(kind: str) -> str:
@@ -87,7 +99,9 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "channels/channel_detail.html",
         {
             "channel": channel,
-            "endpoint": endpoint_url(channel),
+            "endpoint": endpoint_url(request, channel),
+            "site_url": site_url(),
+            "opened_at": _other_host(request),
             "setup_template": adapter.setup_template,
             "counts": selectors.status_counts(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),

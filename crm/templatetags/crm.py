@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from django import forms, template
+from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.forms import BoundField
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from contacts.normalize import phones_in
 from crm import notifications
@@ -31,6 +33,16 @@ def list_datetime(value: datetime | None) -> str:
     """Day, month and time (dd.mm HH:MM) in the current time zone, for list rows: Django's
     |date costs ~45 µs a call, which is 2 ms of a 50-row page."""
     return timezone.localtime(value).strftime("%d.%m %H:%M") if value else ""
+
+
+@register.filter
+def took(start: datetime, end: datetime) -> str:
+    """{{ start|took:end }}: how long from start to end, as "in …" reads it: Russian wants
+    the accusative ("за 1 минуту", "21 минуту"), which the past-tense words of |timesince
+    ("1 минута") are not; humanize's future words are. Under a minute: "" (say so apart)."""
+    if (end - start).total_seconds() < 60:
+        return ""
+    return timesince(start, end, time_strings=NaturalTimeFormatter.future_substrings)
 
 
 @register.filter

@@ -20,6 +20,7 @@ from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from crm.views.errors import refusal
 from deals import selectors, services
 from deals.forms import DealForm, MoveForm
 from deals.models import Deal, Outcome
@@ -177,11 +178,10 @@ def _after_action(
 
 
 def _board_answer(request: HttpRequest, deal: Deal, error: DomainError | None = None):
-    """The board's drop: the moved card, or the reason (the board puts the card back)."""
+    """The board's drop: the moved card, or the reason as an in-place message (the board
+    puts the card back and shows it)."""
     if error is not None:
-        return HttpResponse(
-            error.message, status=error.status_code, content_type="text/plain; charset=utf-8"
-        )
+        return refusal(request, error.message, status=error.status_code)
     fresh = selectors.deal_get_for_user(actor=request.membership, deal_id=deal.pk)
     stages = list(selectors.stages(fresh.pipeline))
     context = {
@@ -213,7 +213,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     except AccessDenied as denied:
         if not board:
             raise
-        return HttpResponse(str(denied), status=403, content_type="text/plain; charset=utf-8")
+        return refusal(request, str(denied), status=403)
     return answer(request, deal)
 
 

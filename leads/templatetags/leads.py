@@ -8,7 +8,9 @@ from django import template
 from django.utils.safestring import SafeString
 
 from leads import rows, selectors
+from leads.forms import bulk_choices
 from leads.models import Lead
+from leads.services import lead_may_take
 
 register = template.Library()
 
@@ -21,8 +23,17 @@ def lead_cursor(lead: selectors.LeadRow) -> str:
 
 @register.simple_tag(takes_context=True)
 def lead_rows(context: template.Context, leads: Iterable[selectors.LeadRow]) -> SafeString:
-    """{% lead_rows page.rows %}: the table rows of a list page (leads.rows)."""
-    return rows.rows_html(leads, leads_root=str(context["leads_root"]))
+    """{% lead_rows page.rows %}: the table rows of a list page (leads.rows), with "Take"
+    and tick boxes only for a viewer whose role may use them (`archived`: the archived
+    list's actions)."""
+    actor = context["membership"]
+    return rows.rows_html(
+        leads,
+        leads_root=str(context["leads_root"]),
+        # Archived leads are junk, out of the work: nothing to take there.
+        may_take=lead_may_take(actor) and not context.get("archived"),
+        selectable=bool(bulk_choices(actor, archived=bool(context.get("archived")))),
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -17,6 +17,7 @@ from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from crm.views.errors import refusal
 from deals.inquiries import lead_is_repeat
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm
@@ -51,7 +52,7 @@ def card_context(request: HttpRequest, lead) -> dict:
         "events": crm_selectors.timeline_for(target=lead)[:100],
         "activities": list(crm_selectors.activities_for(target=lead)),
         "activity_form": ActivityForm(),
-        "assign_form": AssignForm(initial={"owner": lead.owner_id}),
+        "assign_form": AssignForm(actor=actor, lead=lead),
         "duplicates": selectors.likely_duplicates(lead, actor=actor),
         "is_repeat": lead_is_repeat(lead),
         "blocked": blocked_reason(
@@ -158,16 +159,15 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     except AccessDenied as denied:
         if not board:
             raise
-        return HttpResponse(str(denied), status=403, content_type="text/plain; charset=utf-8")
+        return refusal(request, str(denied), status=403)
     return _board_answer(request, lead) if board else _after_action(request, lead)
 
 
 def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) -> HttpResponse:
-    """The kanban's drop: the moved card, or the reason (the board puts the card back)."""
+    """The kanban's drop: the moved card, or the reason as an in-place message (the board
+    puts the card back and shows it)."""
     if error is not None:
-        return HttpResponse(
-            error.message, status=error.status_code, content_type="text/plain; charset=utf-8"
-        )
+        return refusal(request, error.message, status=error.status_code)
     fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
     statuses = list(selectors.statuses())
     context = {
@@ -180,17 +180,18 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
 
 @require_POST
 def take(request: HttpRequest, pk: int) -> HttpResponse:
-    """Take an unassigned lead: of two managers at once, one wins and the other is told."""
-    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    """Take an unassigned lead: of two managers at once, one wins and the other is told who
+    did, in place of the row (htmx) or as a message on the inbox."""
+    lead = selectors.lead_get_for_take(actor=request.membership, lead_id=pk)
     try:
-        services.lead_take(actor=request.membership, lead=lead)
+        lead = services.lead_take(actor=request.membership, lead=lead)
     except DomainError as error:
         if request.htmx:
             return render(
                 request,
                 "leads/lead_inbox.html#taken",
                 {"lead": lead, "error": error.message},
-                status=409,
+                status=error.status_code,
             )
         messages.error(request, error.message)
         return redirect(tenant_reverse("leads:inbox", request.tenant))
@@ -204,7 +205,7 @@ def take(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
-    form = AssignForm(request.POST)
+    form = AssignForm(request.POST, actor=request.membership, lead=lead)
     if not form.is_valid():
         return _after_action(request, lead, DomainError(_("Choose a member.")))
     try:
@@ -275,6 +276,17 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
         return _after_action(request, lead, error)
     messages.success(request, _("Archived: the lead left the lists and stays in analytics."))
     return redirect(tenant_reverse("leads:list", request.tenant))
+
+
+@require_POST
+def unarchive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring an archived lead back to the lists (a lead that is not archived: the refusal
+    is answered by crm.middleware.RefusalMiddleware)."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    services.lead_unarchive(actor=request.membership, lead=lead)
+    if not request.htmx:
+        messages.success(request, _("The lead is back in the lists."))
+    return _after_action(request, lead)
 
 
 @require_POST

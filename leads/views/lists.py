@@ -19,7 +19,7 @@ from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
-from leads.forms import BulkForm, QuickLeadForm
+from leads.forms import BulkForm, QuickLeadForm, bulk_choices
 from leads.models import Lead, LeadState
 from leads.resources import LeadExportResource
 from leads.views.inquiry import register_manual
@@ -27,7 +27,13 @@ from leads.views.inquiry import register_manual
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _filtered(request: HttpRequest, queryset, choices: selectors.LeadChoices | None = None):
+def _filtered(
+    request: HttpRequest,
+    queryset,
+    choices: selectors.LeadChoices | None = None,
+    *,
+    archive: bool = True,
+):
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
     filters = LeadFilter(
         request.GET or None,
@@ -35,6 +41,7 @@ def _filtered(request: HttpRequest, queryset, choices: selectors.LeadChoices | N
         actor=request.membership,
         region=request.tenant.default_region,
         choices=choices,
+        archive=archive,
     )
     return filters, (filters.qs if filters.is_bound and filters.is_valid() else queryset)
 
@@ -64,13 +71,23 @@ def _render_list(
     `bulk` (the action bar, loaded when a first row is ticked)."""
     fragment = request.GET.get("fragment") if request.htmx else None
     choices = selectors.LeadChoices()
-    bulk = {"list_url": _page_url(request), "show_bulk": "bulk" in request.GET}
-    if fragment == "bulk" or bulk["show_bulk"]:  # else the bar is loaded when a row is ticked
-        bulk["bulk_form"] = BulkForm(choices=choices)
+    actor = request.membership
+    archived = bool(extra.get("archived"))
+    bulk = {
+        "list_url": _page_url(request),
+        "show_bulk": "bulk" in request.GET,
+        # The bar and the tick boxes only for a role that may do something with them.
+        "bulk_actions": [value for value, _label in bulk_choices(actor, archived=archived)],
+    }
+    if bulk["bulk_actions"] and (fragment == "bulk" or bulk["show_bulk"]):
+        # Else the bar is loaded when a first row is ticked.
+        bulk["bulk_form"] = BulkForm(actor=actor, archived=archived, choices=choices)
     if fragment == "bulk":
-        check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
+        check_entity(actor=actor, entity=Entity.LEAD, action=Action.VIEW)
         return _respond(request, "leads/_lead_table.html#bulk-bar", bulk)
-    filters, rows = _filtered(request, queryset, choices)
+    filters, rows = _filtered(
+        request, queryset, choices, archive=extra["list_name"] != "leads:inbox"
+    )
     sort = request.GET.get("sort", "-created")
     parts = None
     if fragment == "filters":
@@ -144,11 +161,17 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def lead_list(request: HttpRequest) -> HttpResponse:
     """Every lead the role may see, with filters, search and sorting."""
     may_export = scope_for(request.membership, Entity.LEAD, Action.EXPORT) != Scope.NONE
+    archived = request.GET.get("preset") == "archived"
     return _render_list(
         request,
-        selectors.lead_list(actor=request.membership),
+        selectors.lead_list(actor=request.membership, archived=archived),
         template="leads/lead_list.html",
-        extra={"section": "list", "may_export": may_export, "list_name": "leads:list"},
+        extra={
+            "section": "list",
+            "may_export": may_export and not archived,
+            "list_name": "leads:list",
+            "archived": archived,
+        },
         # A search already finds few rows, by its own index: split only the browsing.
         split=None
         if request.GET.get("q", "").strip()
@@ -220,8 +243,9 @@ def kanban(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    """Assign, move, archive or delete the selected leads; report what was skipped and why."""
-    form = BulkForm(request.POST)
+    """Assign, move, archive, return from the archive or delete the selected leads; report
+    what was skipped and why."""
+    form = BulkForm(request.POST, actor=request.membership)
     back = request.POST.get("next") or tenant_reverse("leads:list", request.tenant)
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = tenant_reverse("leads:list", request.tenant)
@@ -229,7 +253,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect(back)
     data = form.cleaned_data
-    leads = selectors.lead_list(actor=request.membership).filter(pk__in=data["ids"])
+    leads = selectors.lead_selected(actor=request.membership, ids=data["ids"])
     result = services.leads_bulk(
         actor=request.membership,
         leads=list(leads),

@@ -1,17 +1,21 @@
 // Boards (leads by status, deals by stage): drag a card to another column; the server moves
-// it through the same service and rights as the card's own buttons. A refused move puts the
-// card back with the reason. The board names the POST field (data-field) and the move URL
-// (data-move-url, with 0 for the card's id); a column with data-ask-reason first asks for a
-// reason in the page's <dialog id="reason-dialog"> (cancelling puts the card back).
+// it through the same service and rights as the card's own buttons. While a card is dragged,
+// the columns it may not go to are dimmed; dropped on one anyway, or refused by the server
+// for any reason, the card goes back and the server's reason is shown (app.js's in-place
+// messages). The board names the POST field (data-field) and the move URL (data-move-url,
+// with 0 for the card's id); a column with data-ask-reason first asks for a reason in the
+// page's <dialog id="reason-dialog"> (cancelling puts the card back). A board marked
+// data-readonly (the role moves nothing) has no dragging at all.
 (function () {
   "use strict";
   const board = document.getElementById("kanban");
-  if (!board || !window.Sortable) return;
+  if (!board || !window.Sortable || board.dataset.readonly !== undefined) return;
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
-  const errorBox = document.getElementById("board-error");
   const dialog = document.getElementById("reason-dialog");
   const field = board.dataset.field || "status";
   const money = new Intl.NumberFormat(board.dataset.locale || "ru", { maximumFractionDigits: 0 });
+  const say = window.voronka.showMessage;
+  const toasts = document.getElementById("toasts");
 
   function adjust(column, delta, amount) {
     const count = column.querySelector(".js-count");
@@ -26,9 +30,23 @@
     return (card.dataset.allowed || "").split(" ").includes(target);
   }
 
-  function showError(message) {
-    errorBox.textContent = message;
-    errorBox.classList.remove("d-none");
+  function hint(card) {
+    // Dim the columns the card may not go to (null: the drag ended).
+    board.querySelectorAll(".kanban-cards").forEach(function (list) {
+      const column = list.closest(".kanban-column");
+      const refused = card !== null && list !== card.parentElement && !allowed(card, list.dataset.target);
+      column.classList.toggle("kanban-column--refused", refused);
+    });
+  }
+
+  async function reason(response) {
+    // The server's message: its in-place refusal (crm/views/errors.py), else a generic one.
+    if (response.headers.get("HX-Retarget")) {
+      const html = new DOMParser().parseFromString(await response.text(), "text/html");
+      const text = html.body.textContent.trim();
+      if (text) return text;
+    }
+    return toasts.dataset.serverError;
   }
 
   function askReason() {
@@ -56,27 +74,33 @@
     const amount = Number(card.dataset.amount || 0);
     const body = new URLSearchParams({ board: "1" });
     body.set(field, event.to.dataset.target);
-    errorBox.classList.add("d-none");
-    if (to.dataset.askReason !== undefined && dialog) {
-      const reason = await askReason();
-      if (reason === null) {
+    if (to.dataset.askReason !== undefined && dialog && allowed(card, event.to.dataset.target)) {
+      const typed = await askReason();
+      if (typed === null) {
         putBack(event);
         return;
       }
-      body.set("reason", reason);
+      body.set("reason", typed);
     }
     const url = board.dataset.moveUrl.replace("/0/", "/" + card.dataset.id + "/");
-    const response = await fetch(url, {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf, "HX-Request": "true" },
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, "HX-Request": "true" },
+      });
+    } catch (error) {
+      putBack(event);
+      say(toasts.dataset.offline);
+      return;
+    }
     if (response.ok) {
       card.outerHTML = await response.text();
       adjust(from, -1, amount);
       adjust(to, 1, amount);
     } else {
       putBack(event);
-      showError(await response.text());
+      say(await reason(response));
     }
   }
 
@@ -87,9 +111,8 @@
       sort: false,
       filter: "a",
       preventOnFilter: false,
-      onMove: function (event) {
-        return allowed(event.dragged, event.to.dataset.target);
-      },
+      onStart: function (event) { hint(event.item); },
+      onEnd: function () { hint(null); },
       onAdd: drop,
     });
   });

@@ -211,6 +211,10 @@ def test_a_marketer_sees_deals_but_may_not_move_or_create(client_for, tenant, ad
     assert 'data-testid="lose-menu"' not in client.get(url(f"{deal.pk}/")).content.decode()
     assert client.post(url(f"{deal.pk}/move/"), {"stage": target.pk}).status_code == 403
     assert client.get(url("new/")).status_code == 403
+    listing = client.get(url("")).content.decode()
+    assert 'name="ids"' not in listing  # nothing to tick: no bulk move for this role
+    assert 'data-testid="bulk-form"' not in listing
+    assert 'name="ids"' in client_for(admin).get(url("")).content.decode()
 
 
 def test_activities_on_a_deal(client_for, tenant, admin, url):

@@ -100,11 +100,16 @@ def test_a_manager_wins_and_loses_deals_on_the_board(new_page, shots, sales_team
     page.reload()
     card = page.locator(f"#card-{chairs.pk}")
     card.drag_to(page.locator(f"{_column(lost)} .kanban-cards"))
+    # No reason asked for a move that is refused anyway; the server's reason in place.
+    expect(page.locator("[data-testid=reason-dialog]")).not_to_be_visible()
+    expect(page.locator("#toasts [data-testid=refusal]")).to_contain_text("нельзя")
+    page.screenshot(path=shots / "06-board-refused.png", full_page=True)
     expect(page.locator(f"{_column(lost)} #card-{chairs.pk}")).to_have_count(0)
+    expect(page.locator(f"{_column(won)} #card-{chairs.pk}")).to_have_count(1)
 
     page.goto(f"/shop/deals/{chairs.pk}/")
     expect(page.locator("[data-testid=outcome] .text-bg-success")).to_have_count(1)
-    page.screenshot(path=shots / "06-card-won.png", full_page=True)
+    page.screenshot(path=shots / "07-card-won.png", full_page=True)
 
 
 def test_a_repeat_deal_from_the_contact_card(new_page, shots, sales_team):

@@ -86,10 +86,14 @@ def test_a_manager_takes_a_lead_and_drags_one_across_the_board(new_page, shots, 
     assert moved.status_id == clarifying.pk
     assert moved.state == "in_progress"
 
-    # A move the state machine refuses puts the card back and says why.
+    # A move the state machine refuses puts the card back and says why, in place.
     page.reload()
     card = page.locator(f"#card-{team['mine'].pk}")
     card.drag_to(page.locator(f"[data-testid=column-{new.pk}] .kanban-cards"))
+    refusal = page.locator("#toasts [data-testid=refusal]")
+    expect(refusal).to_contain_text("нельзя перевести")
+    expect(refusal).to_contain_text("«Новый»")
+    page.screenshot(path=shots / "05-board-refused.png", full_page=True)
     expect(page.locator(f"[data-testid=column-{new.pk}] #card-{team['mine'].pk}")).to_have_count(0)
     assert (
         page.locator(f"[data-testid=column-{clarifying.pk}] #card-{team['mine'].pk}").count() == 1

@@ -1,4 +1,4 @@
-"""Two managers take the same lead at the same moment: one wins, the other is told."""
+"""Two managers take the same lead at the same moment: one wins, the other is told who."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def test_concurrent_take_has_exactly_one_winner():
                 barrier.wait()
                 lead_take(actor=member, lead=mine)
             outcomes[member.pk] = "won"
-        except DomainError:
-            outcomes[member.pk] = "told"
+        except DomainError as error:
+            outcomes[member.pk] = error.message
         finally:
             connections.close_all()
 
@@ -44,8 +44,11 @@ def test_concurrent_take_has_exactly_one_winner():
         thread.start()
     for thread in threads:
         thread.join(timeout=20)
-    assert sorted(outcomes.values()) == ["told", "won"]
+    assert sorted(outcomes) == sorted([first.pk, second.pk])
     winner = next(pk for pk, outcome in outcomes.items() if outcome == "won")
+    loser = first if winner == second.pk else second
+    winner_name = (first if winner == first.pk else second).user.full_name
+    assert outcomes[loser.pk] == f"Already taken by {winner_name}."
     with tenant_context(tenant):
         taken = Lead.objects.get(pk=lead.pk)
     assert taken.owner_id == winner

@@ -38,7 +38,13 @@ from deals.models import Pipeline
 from deals.services import deal_activity_add, deal_create
 from leads.distribution import rule_save
 from leads.models import LeadStatus
-from leads.services import lead_activity_add, lead_create, lead_delete, lead_move
+from leads.services import (
+    lead_activity_add,
+    lead_archive,
+    lead_create,
+    lead_delete,
+    lead_move,
+)
 from tests.factories import TeamFactory, add_member
 
 ROLES = ("admin", "director", "manager", "marketer")
@@ -258,6 +264,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "leads:delete": TenantUrl({"POST": {**LEAD_EDIT, "director": 403}}, obj="lead"),
     "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
+    "leads:unarchive": TenantUrl({"POST": LEAD_EDIT}, obj="archived_lead"),
     "leads:spam": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
     "leads:statuses": TenantUrl(
@@ -406,6 +413,9 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         junk_lead = lead_create(actor=admin, data={"email": "junk@example.com"}, owner=owner)
         junk_status = LeadStatus.objects.filter(state="junk").first()
         lead_move(actor=admin, lead=junk_lead, status=junk_status)
+        archived = lead_create(actor=admin, data={"email": "old@example.com"}, owner=owner)
+        lead_move(actor=admin, lead=archived, status=junk_status)
+        lead_archive(actor=admin, lead=archived)
         trashed = lead_create(actor=admin, data={"email": "trash@example.com"}, owner=owner)
         lead_delete(actor=admin, lead=trashed)
         activity = lead_activity_add(actor=admin, lead=lead, kind="task", subject="Перезвонить")
@@ -470,6 +480,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "lead": lead,
             "pool_lead": pool_lead,
             "junk_lead": junk_lead,
+            "archived_lead": archived,
             "trashed_lead": trashed,
             "activity": activity,
             "junk_status": junk_status,
