@@ -475,16 +475,36 @@ def events_release(*, tenant_id: int, claim: str) -> int:
 
 
 def event_replay(*, actor: Membership, event: InboundEvent) -> InboundEvent:
-    """Process a failed or rejected delivery again (admins, after fixing the cause)."""
+    """Process a delivery again (admins): a failed or rejected one once its cause is fixed,
+    with fresh attempts; a waiting one now, instead of after its retry delay or the sweeper.
+
+    Each is a conditional UPDATE, so a replay that meets a delivery finished meanwhile (or a
+    double click) changes nothing; processing re-checks that the delivery is still pending,
+    so a replay cannot make a second lead. Raises AccessDenied without the settings right,
+    DomainError for a delivery that is done (or ignored, spam). Returns the event, pending;
+    its processing is queued for when the transaction commits.
+    """
     _require_settings(actor)
-    if not event.replayable:
-        raise DomainError(_("Only failed or rejected deliveries can be replayed."))
+    now = timezone.now()
+    events = InboundEvent.objects.filter(pk=event.pk)
     with transaction.atomic():
-        event.status, event.detail, event.attempts = Status.PENDING, "", 0
-        event.next_attempt_at, event.claimed_by = timezone.now() + SWEEP_GRACE, ""
-        fields = ["status", "detail", "attempts", "next_attempt_at", "claimed_by", "updated_at"]
-        event.save(update_fields=fields)
+        if event.status == Status.PENDING:
+            changed = events.filter(status=Status.PENDING).update(
+                next_attempt_at=now + LEASE, updated_at=now
+            )
+        else:
+            changed = events.filter(status__in=(Status.FAILED, Status.REJECTED)).update(
+                status=Status.PENDING,
+                detail="",
+                attempts=0,
+                next_attempt_at=now + SWEEP_GRACE,
+                claimed_by="",
+                updated_at=now,
+            )
+        if not changed:
+            raise DomainError(_("Only waiting, failed or rejected deliveries can be replayed."))
         _enqueue(event)
+    event.refresh_from_db()
     return event
 
 
