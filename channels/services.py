@@ -162,8 +162,8 @@ def _unsent(what: str, key: Any) -> None:
     """Log a publish that did not happen, from its `except` block. With a broker, the broker
     is down; without one (the embedded setup runs tasks in-process), the processing itself
     failed after the delivery was committed (e.g. SQLite stayed locked too long). Either way
-    the delivery stays pending for the sweeper, and whoever stored it has its honest answer:
-    it is stored."""
+    the delivery stays pending for the sweeper, and the endpoint's answer stays what is
+    true: the delivery is stored."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         logger.exception("Processing %s %s in-process failed; the sweeper will retry.", what, key)
     else:
