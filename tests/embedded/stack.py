@@ -128,10 +128,11 @@ class EmbeddedStack:
         wait_for(answers, "the server to listen", seconds=60)
 
     def stop(self) -> None:
-        """Ctrl-C to our server (SIGINT), then SIGKILL if it lingers."""
+        """SIGTERM to our server (SIGINT may be ignored in a background job), then SIGKILL
+        if it lingers."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
