@@ -30,8 +30,8 @@ run: install
 	  trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:8000; \
 	else \
-	  echo "No REDIS_URL: background tasks run in-process (eager queue)."; \
-	  $(PY) manage.py runserver 127.0.0.1:8000; \
+	  echo "No REDIS_URL: background tasks and periodic jobs run in this process."; \
+	  $(PY) manage.py runembedded 127.0.0.1:8000; \
 	fi
 
 test: $(STAMP)

@@ -163,4 +163,5 @@ class InboundEvent(TenantModel):
 
     @property
     def replayable(self) -> bool:
-        return self.status in (self.Status.FAILED, self.Status.REJECTED)
+        """Whether admins may have it processed again (channels.services.event_replay)."""
+        return self.status in (self.Status.PENDING, self.Status.FAILED, self.Status.REJECTED)

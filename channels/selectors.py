@@ -86,6 +86,17 @@ def recent_events(*, channel: Channel, status: str = "") -> QuerySet[InboundEven
     ]
 
 
+def events_needing_attention(*, channel: Channel) -> QuerySet[InboundEvent]:
+    """The channel's deliveries still waiting to be processed or failed (each may be
+    replayed), oldest first, without their bodies."""
+    s = InboundEvent.Status
+    return (
+        InboundEvent.objects.filter(channel=channel, status__in=(s.PENDING, s.FAILED))
+        .defer("body", "headers", "message")
+        .order_by("created_at", "id")[:RECENT_EVENTS]
+    )
+
+
 def event_get(*, channel: Channel, event_id: int) -> InboundEvent:
     """One delivery of the channel, or 404."""
     event = (

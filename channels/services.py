@@ -159,10 +159,22 @@ def channel_delete(*, actor: Membership, channel: Channel) -> None:
 # --- Deliveries ---------------------------------------------------------------------------
 
 
+def _unsent(what: str, key: Any) -> None:
+    """Log a publish that did not happen, from its `except` block. With a broker, the broker
+    is down; without one (the embedded setup runs tasks in-process), the processing itself
+    failed after the delivery was committed (e.g. SQLite stayed locked too long). Either way
+    the delivery stays pending for the sweeper, and the endpoint's answer stays what is
+    true: the delivery is stored."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        logger.exception("Processing %s %s in-process failed; the sweeper will retry.", what, key)
+    else:
+        logger.warning("Could not queue %s %s; the sweeper will.", what, key)
+
+
 def _enqueue(event: InboundEvent) -> None:
     """Queue one event's processing once it is committed (replays, the sweeper, retries:
-    an event that needs another attempt is processed alone). A failed publish (broker
-    down) is logged, not raised: the event stays pending and the sweeper queues it later."""
+    an event that needs another attempt is processed alone). A failed publish is logged,
+    not raised (`_unsent`): the event stays pending and the sweeper queues it later."""
     from channels.tasks import process_event_task
 
     tenant_id, pk = event.tenant_id, event.pk
@@ -172,10 +184,8 @@ def _enqueue(event: InboundEvent) -> None:
             process_event_task.apply_async(
                 kwargs={"tenant_id": tenant_id, "event_id": pk}, retry=False
             )
-        except Exception:  # the broker is down: the sweeper will pick the event up
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                raise
-            logger.warning("Could not queue inbound event %s; the sweeper will retry.", pk)
+        except Exception:
+            _unsent("inbound event", pk)
 
     transaction.on_commit(publish)
 
@@ -189,8 +199,8 @@ def _wake(tenant_id: int) -> None:
 
     One task per tenant is queued at a time (a key in the shared cache, cleared when the
     task starts), so a burst of deliveries costs one publish, not one each, and the worker
-    processes them in batches (`events_drain`). A failed publish is logged: the sweeper
-    queues the deliveries later.
+    processes them in batches (`events_drain`). A failed publish is logged (`_unsent`):
+    the sweeper queues the deliveries later.
     """
     from channels.tasks import process_events_task
 
@@ -203,12 +213,10 @@ def _wake(tenant_id: int) -> None:
             logger.warning("Wake-up of tenant %s not de-duplicated: no cache.", tenant_id)
         try:
             process_events_task.apply_async(kwargs={"tenant_id": tenant_id}, retry=False)
-        except Exception:  # the broker is down: the sweeper will pick the events up
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                raise
+        except Exception:
             with contextlib.suppress(Exception):
                 cache.delete(key)
-            logger.warning("Could not queue tenant %s's deliveries; the sweeper will.", tenant_id)
+            _unsent("the deliveries of tenant", tenant_id)
 
     transaction.on_commit(publish)
 
@@ -456,17 +464,50 @@ def events_drain(*, tenant_id: int, claim: str) -> Drained:
     return drained
 
 
+def events_release(*, tenant_id: int, claim: str) -> int:
+    """A drain that failed (e.g. the database was unavailable) gives back the deliveries
+    `claim` holds and did not finish: due now, so the sweeper's next round queues them
+    instead of waiting out the lease. Returns how many."""
+    if not claim:
+        return 0
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        return InboundEvent.objects.filter(status=Status.PENDING, claimed_by=claim).update(
+            next_attempt_at=timezone.now()
+        )
+
+
 def event_replay(*, actor: Membership, event: InboundEvent) -> InboundEvent:
-    """Process a failed or rejected delivery again (admins, after fixing the cause)."""
+    """Process a delivery again (admins): a failed or rejected one once its cause is fixed,
+    with fresh attempts; a waiting one now, instead of after its retry delay or the sweeper.
+
+    Each is a conditional UPDATE, so a replay that meets a delivery finished meanwhile (or a
+    double click) changes nothing; processing re-checks that the delivery is still pending,
+    so a replay cannot make a second lead. Raises AccessDenied without the settings right,
+    DomainError for a delivery that is done (or ignored, spam). Returns the event, pending;
+    its processing is queued for when the transaction commits.
+    """
     _require_settings(actor)
-    if not event.replayable:
-        raise DomainError(_("Only failed or rejected deliveries can be replayed."))
+    now = timezone.now()
+    events = InboundEvent.objects.filter(pk=event.pk)
     with transaction.atomic():
-        event.status, event.detail, event.attempts = Status.PENDING, "", 0
-        event.next_attempt_at, event.claimed_by = timezone.now() + SWEEP_GRACE, ""
-        fields = ["status", "detail", "attempts", "next_attempt_at", "claimed_by", "updated_at"]
-        event.save(update_fields=fields)
+        if event.status == Status.PENDING:
+            changed = events.filter(status=Status.PENDING).update(
+                next_attempt_at=now + LEASE, updated_at=now
+            )
+        else:
+            changed = events.filter(status__in=(Status.FAILED, Status.REJECTED)).update(
+                status=Status.PENDING,
+                detail="",
+                attempts=0,
+                next_attempt_at=now + SWEEP_GRACE,
+                claimed_by="",
+                updated_at=now,
+            )
+        if not changed:
+            raise DomainError(_("Only waiting, failed or rejected deliveries can be replayed."))
         _enqueue(event)
+    event.refresh_from_db()
     return event
 
 

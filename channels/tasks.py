@@ -3,6 +3,8 @@ delivery alone (retries, replays, the sweeper), sweep stuck deliveries."""
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import Task
 
 from channels import services
@@ -30,7 +32,13 @@ def process_events_task(self: Task, *, tenant_id: int) -> None:
     """Process a tenant's new deliveries in batches (queued once per burst by the endpoint);
     a delivery that fails is retried alone, with backoff, by process_event_task."""
     services.forget_wake(tenant_id)
-    drained = services.events_drain(tenant_id=tenant_id, claim=self.request.id or "")
+    claim = self.request.id or ""
+    try:
+        drained = services.events_drain(tenant_id=tenant_id, claim=claim)
+    except Exception:
+        with contextlib.suppress(Exception):  # the original error is what to report
+            services.events_release(tenant_id=tenant_id, claim=claim)
+        raise
     for event_id, delay in drained.retries:
         process_event_task.apply_async(
             kwargs={"tenant_id": tenant_id, "event_id": event_id}, countdown=delay

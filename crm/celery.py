@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task, signals
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from crm.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
@@ -51,11 +59,22 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
-def queue_for_every_tenant(task: Task) -> int:
-    """Queue `task(tenant_id=…)` once for every tenant (beat entry points); how many."""
+def queue_for_every_tenant(task: Task, tenants: QuerySet[Tenant] | None = None) -> int:
+    """Queue `task(tenant_id=…)` once for every tenant, or for those of `tenants` (beat
+    entry points); how many.
+
+    Without a broker (the embedded setup) each runs at once, in-process: one tenant's
+    failure is logged and the others still run, as separate tasks on a worker would.
+    """
     from crm.models import Tenant
 
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    queryset = Tenant.objects.all() if tenants is None else tenants
+    tenant_ids = list(queryset.values_list("pk", flat=True))
     for tenant_id in tenant_ids:
-        task.apply_async(kwargs={"tenant_id": tenant_id})
+        try:
+            task.apply_async(kwargs={"tenant_id": tenant_id})
+        except Exception:
+            if not task.app.conf.task_always_eager:
+                raise
+            logger.exception("%s failed for tenant %s.", task.name, tenant_id)
     return len(tenant_ids)

@@ -46,11 +46,5 @@ def leads_escalate_overdue_task(*, tenant_id: int) -> int:
 def leads_escalate_overdue_all_task() -> int:
     """Beat entry point, every minute: queue the escalation check for every tenant."""
     # Simple-mode tenants have no leads in use; a zero limit turns escalation off.
-    tenant_ids = list(
-        Tenant.objects.filter(mode=Tenant.Mode.CLASSIC, response_sla_minutes__gt=0).values_list(
-            "pk", flat=True
-        )
-    )
-    for tenant_id in tenant_ids:
-        leads_escalate_overdue_task.apply_async(kwargs={"tenant_id": tenant_id})
-    return len(tenant_ids)
+    tenants = Tenant.objects.filter(mode=Tenant.Mode.CLASSIC, response_sla_minutes__gt=0)
+    return queue_for_every_tenant(leads_escalate_overdue_task, tenants)

@@ -21,6 +21,7 @@ from crm.errors import DomainError
 from crm.urlnames import site_url, tenant_reverse
 
 SETTINGS = TenantRight.SETTINGS
+ATTENTION_ROW = "channels/channel_detail.html#attention-row"
 
 
 def endpoint_url(request: HttpRequest, channel: Channel, path: str = "") -> str:
@@ -105,6 +106,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "setup_template": adapter.setup_template,
             "counts": selectors.status_counts(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),
+            "attention": selectors.events_needing_attention(channel=channel),
             "status": status,
             "statuses": InboundEvent.Status.choices,
         },
@@ -178,12 +180,22 @@ def event_detail(request: HttpRequest, pk: int, event_pk: int) -> HttpResponse:
 @require_POST
 @require_right(SETTINGS)
 def event_replay(request: HttpRequest, pk: int, event_pk: int) -> HttpResponse:
+    """Process a delivery again; from the channel page's list (`back=channel`) the answer is
+    its row (htmx) or that page, else the delivery's page."""
     channel = selectors.channel_get(channel_id=pk)
     event = selectors.event_get(channel=channel, event_id=event_pk)
+    row = {"channel": channel, "event": event}
     try:
-        services.event_replay(actor=request.membership, event=event)
+        row["event"] = services.event_replay(actor=request.membership, event=event)
     except DomainError as error:
+        if request.htmx:  # the row as it is now (finished meanwhile, say), with the reason
+            row["event"] = selectors.event_get(channel=channel, event_id=event_pk)
+            return render(request, ATTENTION_ROW, {**row, "error": str(error)}, status=409)
         messages.error(request, str(error))
     else:
+        if request.htmx:
+            return render(request, ATTENTION_ROW, {**row, "replayed": True})
         messages.success(request, _("The delivery is queued again."))
+    if request.POST.get("back") == "channel":
+        return redirect(tenant_reverse("channels:detail", request.tenant, pk=pk))
     return redirect(tenant_reverse("channels:event", request.tenant, pk=pk, event_pk=event_pk))

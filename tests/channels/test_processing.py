@@ -3,8 +3,13 @@ that is down. (The real worker on Redis is exercised in test_worker.py.)"""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from channels import pipeline, services
@@ -153,3 +158,35 @@ def test_the_beat_purge_visits_every_tenant(tenant, other_tenant):
     from channels.tasks import events_purge_all_task
 
     assert events_purge_all_task.apply().get() >= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_delivery_whose_processing_fails_is_answered_2xx_and_swept_soon(
+    tenant, api_channel, monkeypatch
+):
+    """Without a broker the processing runs in the request, after the delivery committed:
+    when it fails (SQLite locked too long), the answer still says stored, and the claimed
+    delivery is due for the sweeper's next round, not only after its lease."""
+
+    def locked(tenant, ids):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "_process_batch", locked)
+    url = reverse("inbound", kwargs={"token": api_channel.token})
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_channel.secret}")
+    response = client.post(url, data=json.dumps(LEAD), content_type="application/json")
+    assert response.status_code == 202
+    (event,) = events_of(api_channel)
+    assert (event.status, event.attempts) == (InboundEvent.Status.PENDING, 1)
+    assert event.next_attempt_at <= timezone.now()
+    monkeypatch.undo()
+    with tenant_context(tenant):  # a real transaction: the sweeper's queue runs on commit
+        assert services.events_sweep() == 1
+    (event,) = events_of(api_channel)
+    assert event.status == InboundEvent.Status.DONE
+    assert len(leads_of(tenant)) == 1
+    # The provider's retry of the same delivery creates nothing new.
+    again = client.post(url, data=json.dumps(LEAD), content_type="application/json")
+    assert again.status_code == 200
+    assert len(events_of(api_channel)) == 1
+    assert len(leads_of(tenant)) == 1

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from channels import pipeline, tasks
 from channels.models import Channel, ChannelRoute, InboundEvent
 from crm.tenancy import tenant_context
-from tests.channels.conftest import events_of
+from tests.channels.conftest import events_of, leads_of
 
 
 def _base(tenant) -> str:
@@ -88,3 +89,131 @@ def test_channel_pages_are_for_settings_managers_only(
     assert client_for(other_admin).get(_base(tenant)).status_code == 404
     theirs = f"/{other_tenant.slug}/settings/channels/{api_channel.pk}/"
     assert client_for(other_admin).get(theirs).status_code == 404
+
+
+def _problem_deliveries(api_channel, deliver, monkeypatch, settings) -> dict[str, InboundEvent]:
+    """A failed delivery (processing kept failing), a done one and a waiting one (stored
+    while the broker was down)."""
+
+    def boom(event):
+        raise RuntimeError("the CRM is broken today")
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("redis is down")
+
+    settings.CHANNELS_RETRY_DELAY = 0.01
+    monkeypatch.setattr(pipeline, "process", boom)
+    deliver(api_channel, {"phone": "+79990001111"})
+    monkeypatch.undo()
+    deliver(api_channel, {"phone": "+79990003333"})
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(tasks.process_events_task, "apply_async", broker_down)
+    deliver(api_channel, {"phone": "+79990002222"})
+    monkeypatch.undo()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    failed, done, waiting = events_of(api_channel)
+    assert (failed.status, done.status, waiting.status) == ("failed", "done", "pending")
+    return {"failed": failed, "waiting": waiting, "done": done}
+
+
+def _replay_url(tenant, event: InboundEvent) -> str:
+    return f"{_base(tenant)}{event.channel_id}/events/{event.pk}/replay/"
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_the_channel_page_lists_waiting_and_failed_deliveries_to_process_again(
+    tenant,
+    admin,
+    client_for,
+    api_channel,
+    deliver,
+    monkeypatch,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    events = _problem_deliveries(api_channel, deliver, monkeypatch, settings)
+    client = client_for(admin)
+    page = client.get(f"{_base(tenant)}{api_channel.pk}/").content.decode()
+    assert page.count('data-testid="attention-row"') == 2
+    assert f'id="event-{events["failed"].pk}"' in page
+    assert f'id="event-{events["waiting"].pk}"' in page
+    assert f'id="event-{events["done"].pk}"' not in page
+    assert page.count('data-testid="attention-replay"') == 2
+    assert "the CRM is broken today" in page
+
+    # One click with htmx: the failed one is queued and its row answers in place.
+    with django_capture_on_commit_callbacks(execute=True):
+        row = client.post(_replay_url(tenant, events["failed"]), {"back": "channel"}, **HTMX)
+    assert row.status_code == 200
+    text = row.content.decode()
+    assert text.startswith(f'<tr id="event-{events["failed"].pk}"')
+    assert 'data-testid="replay-queued"' in text
+    assert 'data-testid="attention-replay"' not in text
+    # Without JavaScript: the waiting one, and back to the channel's page.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_replay_url(tenant, events["waiting"]), {"back": "channel"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{_base(tenant)}{api_channel.pk}/"
+
+    assert [e.status for e in events_of(api_channel)] == ["done", "done", "done"]
+    phones = sorted(lead.phone_e164 for lead in leads_of(tenant))
+    assert phones == ["+79990001111", "+79990002222", "+79990003333"]
+    page = client.get(f"{_base(tenant)}{api_channel.pk}/").content.decode()
+    assert 'data-testid="attention-row"' not in page
+
+
+def test_a_refused_replay_answers_in_its_row_and_changes_nothing(
+    tenant,
+    admin,
+    client_for,
+    api_channel,
+    deliver,
+    monkeypatch,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    done = _problem_deliveries(api_channel, deliver, monkeypatch, settings)["done"]
+    client = client_for(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        row = client.post(_replay_url(tenant, done), {"back": "channel"}, **HTMX)
+    assert row.status_code == 409
+    text = row.content.decode()
+    assert text.startswith(f'<tr id="event-{done.pk}"')
+    assert 'data-testid="replay-error"' in text
+    assert "Only waiting, failed or rejected deliveries" in text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_replay_url(tenant, done))
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/events/{done.pk}/")
+    assert [(e.status, e.attempts) for e in events_of(api_channel)][1] == ("done", 1)
+    assert len(leads_of(tenant)) == 1  # the done one's, not twice
+
+
+def test_only_settings_managers_replay_and_only_their_own_workspaces_deliveries(
+    tenant,
+    manager,
+    director,
+    other_admin,
+    client_for,
+    api_channel,
+    deliver,
+    monkeypatch,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    events = _problem_deliveries(api_channel, deliver, monkeypatch, settings)
+    for member in (manager, director):
+        assert client_for(member).get(f"{_base(tenant)}{api_channel.pk}/").status_code == 403
+        for event in (events["failed"], events["waiting"]):
+            with django_capture_on_commit_callbacks(execute=True):
+                response = client_for(member).post(
+                    _replay_url(tenant, event), {"back": "channel"}, **HTMX
+                )
+            assert response.status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(other_admin).post(_replay_url(tenant, events["failed"]))
+    assert response.status_code == 404
+    assert [e.status for e in events_of(api_channel)] == ["failed", "done", "pending"]
+    assert len(leads_of(tenant)) == 1

@@ -1,5 +1,6 @@
 """End to end in a real browser: an admin sets up an API channel, a system delivers to it,
-the delivery log shows the new lead and a rejected delivery with its reason."""
+the delivery log shows the new lead and a rejected delivery with its reason; a failed
+delivery is processed again with one click from the channel's page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from channels import pipeline
+from channels.services import channel_create
 from crm.models import Membership
 from crm.tenancy import tenant_context
 from tests.factories import PASSWORD, make_tenant
@@ -77,3 +80,43 @@ def test_admin_sets_up_an_api_channel_and_watches_its_deliveries(new_page, shots
     expect(page.locator("[data-testid=inquiry-details]").first).to_contain_text("Хочу заказ")
     expect(page.locator("[data-testid=inquiry-inbound]").first).to_contain_text("Интернет-магазин")
     page.screenshot(path=shots / "04-lead-from-api.png", full_page=True)
+
+
+def test_admin_processes_a_failed_delivery_again_from_the_channel_page(
+    new_page, shots, live_server, monkeypatch
+):
+    tenant = make_tenant("shop", name="Магазин")
+    with tenant_context(tenant):
+        admin = Membership.objects.select_related("user").get(role__kind="admin")
+        channel = channel_create(actor=admin, kind="api", name="Интернет-магазин")
+    url = f"{live_server.url}/in/{channel.token}/"
+
+    def boom(event):
+        raise RuntimeError("the CRM is broken today")
+
+    monkeypatch.setattr(pipeline, "process", boom)
+    lead = {"name": "Вера Павлова", "phone": "8 916 555-44-33"}
+    assert _post(url, json.dumps(lead).encode(), channel.secret) == 202
+    monkeypatch.undo()
+
+    page = new_page()
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", admin.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"/shop/$"))
+    page.goto(f"/shop/settings/channels/{channel.pk}/")
+    row = page.locator("[data-testid=attention-row]")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "failed")
+    expect(row).to_contain_text("the CRM is broken today")
+    page.screenshot(path=shots / "01-failed-delivery.png", full_page=True)
+
+    row.locator("[data-testid=attention-replay]").click()
+    expect(page.locator("[data-testid=replay-queued]")).to_be_visible()
+    expect(page.locator("[data-testid=attention-replay]")).to_have_count(0)
+    page.screenshot(path=shots / "02-queued-again.png", full_page=True)
+
+    page.reload()
+    expect(page.locator("[data-testid=attention-row]")).to_have_count(0)
+    expect(page.locator("[data-testid=event-lead]")).to_have_text("Вера Павлова")
