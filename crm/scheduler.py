@@ -6,7 +6,7 @@ thread of the process that serves (never from AppConfig.ready(), middleware or a
 STYLE §5). It runs each entry of CELERY_BEAT_SCHEDULE on its schedule, as beat would, and
 the entry's task in-process, as a worker would: the sweeper, reminders, escalation and the
 purges keep their one definition. Every job runs once at start, then on its interval.
-docs/decisions/008-embedded-periodic-jobs.md says why.
+docs/decisions/010-embedded-periodic-jobs.md says why.
 """
 
 from __future__ import annotations
