@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from channels import pipeline
 from channels.adapters import RawDelivery, Rejected, adapter_for
-from channels.models import Channel, ChannelRoute, InboundEvent, new_secret
+from channels.models import Channel, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memo_scope
@@ -114,7 +114,6 @@ def channel_create(
                 channel.save()
         except IntegrityError:
             raise DomainError(_("A channel with this name already exists.")) from None
-        ChannelRoute.objects.create(token=channel.token, tenant=actor.tenant, channel_id=channel.pk)
         adapter.on_save(channel)
     return channel
 
@@ -150,7 +149,6 @@ def channel_delete(*, actor: Membership, channel: Channel) -> None:
     _require_settings(actor)
     with transaction.atomic():
         adapter_for(channel.kind).on_delete(channel)
-        ChannelRoute.objects.filter(channel_id=channel.pk).delete()
         channel.events.all().delete()
         channel.delete()
 
