@@ -14,6 +14,7 @@ from contacts.models import BlockedSender, Company, Contact, Party
 from contacts.normalize import phone_e164
 from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
+from crm.forms import ServiceModelForm
 from crm.models import Membership
 from leads.selectors import assignable_members
 
@@ -38,7 +39,7 @@ class _ListField(forms.CharField):
         return [part.strip() for part in SEPARATORS.split(text) if part.strip()]
 
 
-class PartyForm(forms.ModelForm):
+class PartyForm(ServiceModelForm):
     """Shared by contacts and companies: phones and e-mails one per line, the responsible,
     custom fields (cf_<key>)."""
 
@@ -80,10 +81,6 @@ class PartyForm(forms.ModelForm):
                     _("“%(email)s” is not a valid e-mail address."), params={"email": email}
                 ) from error
         return emails
-
-    def _post_clean(self) -> None:
-        # The service validates the record and writes it.
-        pass
 
     def record_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self._meta.fields}

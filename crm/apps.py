@@ -11,9 +11,10 @@ class CrmConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from crm import sqlite
+        from crm import lookups, sqlite
         from crm.rls import on_post_migrate
 
+        lookups.register()
         connection_created.connect(sqlite.install, dispatch_uid="crm.sqlite.like")
         # Sent once per app after all migrations ran: crm's turn is enough.
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="crm.rls")

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
@@ -336,7 +337,29 @@ class ActivityForm(forms.Form):
         return data
 
 
-class ColouredItemForm(forms.ModelForm):
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm whose record a service writes (from `cleaned_data`): the model fields'
+    own validators (ranges, lengths) run on the values, so a position of 10**30 is a form
+    error, not a database overflow; the instance is left untouched (the service compares
+    it with the new values) and uniqueness, the tenant and protected state fields are the
+    service's."""
+
+    def _post_clean(self) -> None:
+        opts = self._meta.model._meta
+        for name, value in list(self.cleaned_data.items()):
+            if self.has_error(name):
+                continue
+            try:
+                model_field = opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            try:
+                model_field.run_validators(value)
+            except ValidationError as error:
+                self.add_error(name, error)
+
+
+class ColouredItemForm(ServiceModelForm):
     """A tenant's coloured list item (a lead status, a deal stage): the colour from a colour
     picker; uniqueness and the tenant are checked by the item's service, not here."""
 
@@ -345,6 +368,3 @@ class ColouredItemForm(forms.ModelForm):
         if len(color) != 7 or not color.startswith("#"):
             raise forms.ValidationError(_("Pick a colour."))
         return color.lower()
-
-    def _post_clean(self) -> None:
-        pass

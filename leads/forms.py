@@ -12,7 +12,8 @@ from contacts.models import Company, Contact
 from crm import customfields
 from crm.access import Entity
 from crm.filters import LazyChoices
-from crm.forms import ColouredItemForm
+from crm.forms import ColouredItemForm, ServiceModelForm
+from crm.ids import parse_id
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
 from deals import selectors as deal_selectors
@@ -30,7 +31,7 @@ class _MemberChoice(forms.ModelChoiceField):
         return str(obj.user)
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(ServiceModelForm):
     """The full lead form. Products come as parallel lists product_name/qty/price."""
 
     owner = _MemberChoice(
@@ -72,10 +73,6 @@ class LeadForm(forms.ModelForm):
         for error in errors:
             self.add_error(None, error)
         return data
-
-    def _post_clean(self) -> None:
-        # The state field is protected (django-fsm); the service validates the rest.
-        pass
 
     def lead_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self.Meta.fields}
@@ -213,9 +210,10 @@ class RuleForm(forms.Form):
 
     def clean_channel_ids(self) -> list[int]:
         parts = [p.strip() for p in self.cleaned_data["channel_ids"].split(",") if p.strip()]
-        if not all(p.isdigit() and int(p) > 0 for p in parts):
+        ids = [parse_id(p) for p in parts]
+        if None in ids:
             raise forms.ValidationError(_("Give channel numbers separated by commas."))
-        return sorted({int(p) for p in parts})
+        return sorted(set(ids))
 
     def clean_regions(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["regions"].splitlines() if line.strip()]

@@ -9,11 +9,13 @@ after the message (matching, creating, assigning, notifying) is shared: channels
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
     from channels.models import Channel, InboundEvent
@@ -38,6 +40,50 @@ class Rejected(Exception):  # noqa: N818 - a delivery the channel refuses, with 
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+# How deep a delivery's JSON may nest: real payloads (Telegram's updates, site builders'
+# webhooks) stay under ten levels; a deeper one is an attack on the parser or on whatever
+# walks the value later (RecursionError), and is rejected.
+MAX_JSON_DEPTH = 32
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("a number out of range")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether `value` nests deeper than MAX_JSON_DEPTH (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def load_json(body: bytes) -> Any:
+    """A delivery's body as strict JSON, or Rejected: UTF-8, no NaN or Infinity (nor a
+    number too large for a float), nested at most MAX_JSON_DEPTH levels."""
+    try:
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Rejected(_("The body is not valid JSON.")) from None
+    if _too_deep(data):
+        raise Rejected(_("The body is nested too deeply.")) from None
+    return data
 
 
 class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong

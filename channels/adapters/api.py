@@ -13,7 +13,6 @@ header (or `external_id`) makes a retried request create nothing new.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from django import forms
@@ -29,6 +28,7 @@ from channels.adapters import (
     InboundMessage,
     RawDelivery,
     Rejected,
+    load_json,
     register,
 )
 from channels.models import Channel
@@ -65,10 +65,7 @@ class ApiConfigForm(forms.Form):
 
 def json_object(raw: RawDelivery) -> dict[str, Any]:
     """The body as a JSON object, or Rejected."""
-    try:
-        data = json.loads(raw.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(_("The body is not valid JSON.")) from None
+    data = load_json(raw.body)
     if not isinstance(data, dict):
         raise Rejected(_("The body must be a JSON object."))
     return data
