@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
+from crm.colours import validate_colour
 from crm.models import (
     Activity,
     CustomField,
@@ -365,6 +366,5 @@ class ColouredItemForm(ServiceModelForm):
 
     def clean_color(self) -> str:
         color = self.cleaned_data["color"]
-        if len(color) != 7 or not color.startswith("#"):
-            raise forms.ValidationError(_("Pick a colour."))
+        validate_colour(color)
         return color.lower()
