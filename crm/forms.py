@@ -71,7 +71,10 @@ class PasswordPairMixin(forms.Form):
                 self.add_error("password2", error)
 
 
-class SignupForm(PasswordPairMixin):
+class SignupForm(forms.Form):
+    """Step one of sign-up: who and which workspace. Whether the address already has an
+    account is not checked here: the answer is the same either way (an e-mail tells)."""
+
     full_name = forms.CharField(label=_("Your name"), max_length=200)
     email = forms.EmailField(label=_("Work e-mail"))
     company = forms.CharField(label=_("Company"), max_length=200)
@@ -84,21 +87,29 @@ class SignupForm(PasswordPairMixin):
         ),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
-    field_order = ["full_name", "email", "password1", "password2", "company", "slug", "language"]
+    field_order = ["full_name", "email", "company", "slug", "language"]
 
     def clean_email(self) -> str:
-        email = normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError(
-                _("An account with this e-mail already exists. Log in instead.")
-            )
-        return email
+        return normalize_email(self.cleaned_data["email"])
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].strip().lower()
         if Tenant.objects.filter(slug=slug).exists():
             raise forms.ValidationError(_("This address is already taken."))
         return slug
+
+
+class SignupPasswordForm(PasswordPairMixin):
+    """Step two of sign-up, from the e-mailed link: the password (checked against the name
+    and address given in step one)."""
+
+    def __init__(self, *args: Any, email: str, full_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email, self.full_name = email, full_name
+
+    def _post_clean(self) -> None:
+        self.cleaned_data.update(email=self.email, full_name=self.full_name)
+        super()._post_clean()
 
 
 class InvitationSignupForm(PasswordPairMixin):

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.db import IntegrityError, models, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -34,6 +37,7 @@ from crm.access import (
     validate_rights,
 )
 from crm.errors import DomainError
+from crm.mail import send_email
 from crm.models import (
     Activity,
     Invitation,
@@ -48,6 +52,7 @@ from crm.models import (
 from crm.tenancy import tenant_context
 
 INVITATION_SALT = "crm.invitation"
+SIGNUP_SALT = "crm.signup"
 
 
 # --- Timeline -----------------------------------------------------------------------------
@@ -245,6 +250,68 @@ def user_signup(
             name=tenant_name, slug=slug, owner=user, language=language
         )
     return user, tenant, membership
+
+
+def signup_request(*, email: str, full_name: str, company: str, slug: str, language: str) -> None:
+    """Step one of sign-up: e-mail `email` either a link that creates the workspace (an
+    address without an account) or a reminder that it already has one, with the login and
+    password-reset links. The caller answers the same in both cases, so sign-up never tells
+    whether an address has an account."""
+    email = normalize_email(email)
+    site = settings.SITE_URL.rstrip("/")
+    with translation.override(language):
+        if User.objects.filter(email=email).exists():
+            context = {
+                "login": site + reverse("accounts:login"),
+                "reset": site + reverse("accounts:password_reset"),
+            }
+            template = "accounts/email/signup_exists"
+        else:
+            token = signing.dumps(
+                {"e": email, "n": full_name, "c": company, "s": slug, "l": language},
+                salt=SIGNUP_SALT,
+                compress=True,
+            )
+            context = {
+                "link": site + reverse("accounts:signup_confirm", kwargs={"token": token}),
+                "hours": settings.SIGNUP_LINK_MAX_AGE_HOURS,
+                "company": company,
+                "slug": slug,
+            }
+            template = "accounts/email/signup_confirm"
+        subject = render_to_string(f"{template}_subject.txt", context)
+        body = render_to_string(f"{template}_body.txt", context)
+    send_email(subject=subject, body=body, to=[email])
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What step one of sign-up asked for, read back from the e-mailed link."""
+
+    email: str
+    full_name: str
+    company: str
+    slug: str
+    language: str
+
+
+def signup_resolve(token: str) -> SignupRequest | None:
+    """The sign-up a link's token carries, or None (forged, tampered or expired)."""
+    try:
+        data = signing.loads(
+            token,
+            salt=SIGNUP_SALT,
+            max_age=timedelta(hours=settings.SIGNUP_LINK_MAX_AGE_HOURS),
+        )
+        return SignupRequest(
+            email=str(data["e"]),
+            full_name=str(data["n"]),
+            company=str(data["c"]),
+            slug=str(data["s"]),
+            language=str(data["l"]),
+        )
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
 
 
 # --- Invitations --------------------------------------------------------------------------

@@ -213,6 +213,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+# Sign-up is confirmed from an e-mailed link (it says nothing about which addresses have
+# an account); the link works this many hours.
+SIGNUP_LINK_MAX_AGE_HOURS = env.int("SIGNUP_LINK_MAX_AGE_HOURS", default=24)
 
 # Login throttling: after AXES_FAILURE_LIMIT failures for one user name from one IP,
 # that pair is locked out for AXES_COOLOFF_MINUTES.
