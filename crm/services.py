@@ -329,7 +329,11 @@ _INVITEE = -1
 
 
 def member_invite(*, actor: Membership, email: str, role: Role, team: Team | None) -> Invitation:
-    """Invite `email` to the actor's tenant; the link is e-mailed after commit."""
+    """Invite `email` to the actor's tenant; the link is e-mailed after commit.
+
+    Raises DomainError past INVITATIONS_PER_HOUR invitations by the actor in the last hour
+    (every invitation sends an e-mail from the workspace to an address anyone may type).
+    """
     from crm.tasks import invitation_send_task
 
     email = normalize_email(email)
@@ -339,6 +343,18 @@ def member_invite(*, actor: Membership, email: str, role: Role, team: Team | Non
         _check_may_move(actor, roles=(role,))
         before = TeamLayout.load()
         _check_team_reach(actor, before, before.moved(member=_INVITEE, team=team.pk, role=role))
+    limit = settings.INVITATIONS_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    if limit > 0 and (
+        Invitation.objects.filter(invited_by=actor, created_at__gte=since).count() >= limit
+    ):
+        raise DomainError(
+            _(
+                "You have sent %(limit)s invitations in the last hour, the most allowed: "
+                "try again later."
+            )
+            % {"limit": limit}
+        )
     with transaction.atomic():
         invitation = Invitation(
             tenant=actor.tenant,

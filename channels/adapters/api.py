@@ -20,7 +20,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from channels import ratelimit
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -32,6 +31,7 @@ from channels.adapters import (
     register,
 )
 from channels.models import Channel
+from crm import ratelimit
 from leads.models import LeadSource, Messenger
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")

@@ -35,7 +35,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from channels import ratelimit
 from channels.adapters import Adapter, Delivery, Forbidden, RawDelivery, Rejected, register
 from channels.adapters.formdata import (
     DEFAULT_HONEYPOT,
@@ -46,6 +45,7 @@ from channels.adapters.formdata import (
     require_contact,
 )
 from channels.models import Channel, InboundEvent
+from crm import ratelimit
 from crm.colours import HEX_COLOUR
 
 DEFAULT_RATE_LIMIT_IP = 10

@@ -313,3 +313,26 @@ def test_behind_a_proxy_one_client_cannot_lock_out_another(client, tenant, admin
         "/accounts/login/", {"username": admin.user.email, "password": PASSWORD}, **attacker
     )
     assert again.status_code == 429
+
+
+def test_one_address_failing_on_many_accounts_is_paused_too(client, tenant, admin, settings):
+    """Password spraying: a few tries on each of many accounts from one address."""
+    settings.LOGIN_IP_FAILURE_LIMIT = 6
+    victims = [add_member(tenant, "manager") for _ in range(4)]
+    for victim in victims[:3]:
+        for _ in range(2):  # under the per-account limit (5)
+            assert _login(client, victim.user.email, "Summer2026!").status_code == 200
+    locked = _login(client, victims[3].user.email, PASSWORD)  # even the right password
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Another address is not affected.
+    elsewhere = Client(REMOTE_ADDR="10.0.0.9")
+    assert _login(elsewhere, victims[3].user.email, PASSWORD).status_code == 302
+
+
+def test_the_per_address_limit_counts_failures_not_logins(client, tenant, admin, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    for _ in range(5):
+        assert _login(Client(), admin.user.email, PASSWORD).status_code == 302
+    _login(client, admin.user.email, "wrong")
+    assert _login(client, admin.user.email, PASSWORD).status_code == 302
