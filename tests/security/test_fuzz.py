@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from channels.models import InboundEvent
 from crm.tenancy import tenant_context
+from deals.models import Pipeline
 from tests.security.test_isolation_sweep import POLICY, Public, TenantUrl, _snapshot, _url, _world
 
 # Query values as they appear, already URL-encoded (so NUL and broken UTF-8 stay bytes).
@@ -239,3 +240,53 @@ def test_public_pages_take_hostile_values():
                 if response.status_code >= 500:
                     failures.append((name, method, value[:20], response.status_code))
     assert failures == [], "\n".join(map(repr, failures))
+
+
+LINE_BREAKS = ["a\r\nBcc: x@example.com", "a\nb", "a\rb", "a\u2028b", "a\x85b", "a\x0bb"]
+
+
+def test_line_breaks_in_names_and_titles_never_reach_a_mail_header(
+    tenant, admin, manager, django_capture_on_commit_callbacks
+):
+    """Titles and names become notification subjects: each is sent, on one line."""
+    from django.core import mail
+
+    from crm.models import Role
+
+    with tenant_context(tenant):
+        stage = Pipeline.objects.get(is_default=True).stages.filter(kind="open").first()
+        admin_role = Role.objects.get(kind="admin")
+    client = Client()
+    client.force_login(admin.user)
+    failures = []
+    for n, text in enumerate(LINE_BREAKS):
+        posts = [
+            (
+                f"/{tenant.slug}/leads/new/",
+                {"title": text, "name": text, "phone": f"+7 999 555-00-{n:02d}"}
+                | {"source": "manual", "currency": "RUB", "owner": manager.pk},
+            ),
+            (
+                f"/{tenant.slug}/deals/new/",
+                {"title": text, "stage": stage.pk, "currency": "RUB", "owner": manager.pk},
+            ),
+            (f"/{tenant.slug}/settings/teams/", {"name": text}),
+            (f"/{tenant.slug}/settings/roles/", {"name": text + str(n)}),
+            (
+                f"/{tenant.slug}/settings/users/invite/",
+                {"email": f"crlf{n}@example.com", "role": admin_role.pk},
+            ),
+        ]
+        for url, data in posts:
+            try:
+                with django_capture_on_commit_callbacks(execute=True):
+                    status = client.post(url, data).status_code
+            except Exception as error:
+                failures.append((url, repr(text), repr(error)[:200]))
+                continue
+            if status >= 500:
+                failures.append((url, repr(text), status))
+    assert failures == [], "\n".join(map(repr, failures))
+    assert len(mail.outbox) >= 2 * len(LINE_BREAKS)  # the lead's and the deal's notices
+    for message in mail.outbox:
+        assert not set(message.subject) & {"\r", "\n", "\u2028", "\x85", "\x0b"}
