@@ -26,13 +26,18 @@ BEGIN
 END
 $$
 """
-PG_TRIGGER = """
-CREATE TRIGGER channels_route_sync
-AFTER INSERT OR DELETE OR UPDATE OF token, tenant_id ON channels_channel
-FOR EACH ROW EXECUTE FUNCTION channels_route_sync()
-"""
+# A full save() names every column: the route moves only when its values change.
+PG_TRIGGERS = [
+    """CREATE TRIGGER channels_route_sync AFTER INSERT OR DELETE ON channels_channel
+    FOR EACH ROW EXECUTE FUNCTION channels_route_sync()""",
+    """CREATE TRIGGER channels_route_move AFTER UPDATE OF token, tenant_id ON channels_channel
+    FOR EACH ROW WHEN (OLD.token IS DISTINCT FROM NEW.token
+                       OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)
+    EXECUTE FUNCTION channels_route_sync()""",
+]
 PG_DROP = [
     "DROP TRIGGER IF EXISTS channels_route_sync ON channels_channel",
+    "DROP TRIGGER IF EXISTS channels_route_move ON channels_channel",
     "DROP FUNCTION IF EXISTS channels_route_sync()",
 ]
 
@@ -42,6 +47,7 @@ SQLITE_TRIGGERS = [
         VALUES (NEW.token, NEW.tenant_id, NEW.id);
     END""",
     """CREATE TRIGGER channels_route_update AFTER UPDATE OF token, tenant_id ON channels_channel
+    WHEN OLD.token IS NOT NEW.token OR OLD.tenant_id IS NOT NEW.tenant_id
     BEGIN
         DELETE FROM channels_channelroute WHERE channel_id = OLD.id;
         INSERT INTO channels_channelroute (token, tenant_id, channel_id)
@@ -66,7 +72,8 @@ def create_triggers(apps, schema_editor):
             schema = cursor.fetchone()[0]
             cursor.execute(sql.SQL(PG_FUNCTION).format(schema=sql.Identifier(schema)))
             cursor.execute("REVOKE ALL ON FUNCTION channels_route_sync() FROM PUBLIC")
-            cursor.execute(PG_TRIGGER)
+            for statement in PG_TRIGGERS:
+                cursor.execute(statement)
     else:
         for statement in SQLITE_TRIGGERS:
             schema_editor.execute(statement)

@@ -1,4 +1,4 @@
-"""The application's database role holds row rights only (PostgreSQL).
+"""The application's database role holds row rights only (PostgreSQL); routes follow channels.
 
 Row-level security filters SELECT, INSERT, UPDATE and DELETE, but not TRUNCATE: a role
 that may TRUNCATE could empty every tenant's table at once. The channel routes (token →
@@ -20,8 +20,6 @@ from crm.tenancy import tenant_context
 from leads.models import Lead
 from tests.conftest import OWNER
 
-pytestmark = pytest.mark.postgres
-
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 
@@ -40,6 +38,7 @@ def _rights() -> dict[str, set[str]]:
         }
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_app_role_holds_row_rights_on_every_table_and_nothing_more():
     rights = _rights()
@@ -50,6 +49,7 @@ def test_the_app_role_holds_row_rights_on_every_table_and_nothing_more():
     assert wrong == {}
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_truncate_as_the_app_role_is_refused(tenant, admin):
     from tests.leads.factories import make_lead
@@ -63,6 +63,7 @@ def test_truncate_as_the_app_role_is_refused(tenant, admin):
         assert Lead.objects.count() == 1
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_app_role_cannot_write_routes_but_channels_keep_theirs(tenant, admin, other_tenant):
     with tenant_context(tenant):
@@ -87,6 +88,7 @@ def test_the_app_role_cannot_write_routes_but_channels_keep_theirs(tenant, admin
     assert not ChannelRoute.objects.filter(token=channel.token).exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_granting_again_takes_back_truncate_given_by_an_older_release():
     """Deployments migrated before this change had TRUNCATE: the next migrate revokes it."""
@@ -108,3 +110,16 @@ def test_granting_again_takes_back_truncate_given_by_an_older_release():
             rls._grant_app_role(cursor)
         owner.commit()
     assert "TRUNCATE" not in _rights()[table]
+
+
+@pytest.mark.django_db
+def test_a_channel_route_follows_its_channel_and_survives_saves(tenant, admin):
+    from channels.services import channel_update
+
+    with tenant_context(tenant):
+        channel = channel_create(actor=admin, kind="api", name="ERP")
+        channel_update(actor=admin, channel=channel, data={"name": "ERP 2", "enabled": False})
+        Channel.objects.filter(pk=channel.pk).update(token="moved-token")
+    assert not ChannelRoute.objects.filter(token=channel.token).exists()
+    route = ChannelRoute.objects.get(channel_id=channel.pk)
+    assert (route.token, route.tenant_id) == ("moved-token", tenant.pk)
