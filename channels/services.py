@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels import pipeline
-from channels.adapters import RawDelivery, Rejected, adapter_for
+from channels.adapters import RawDelivery, Rejected, adapter_for, without_nul
 from channels.models import Channel, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
@@ -211,10 +211,11 @@ def _wake(tenant_id: int) -> None:
 
 
 def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> InboundEvent:
+    fields = without_nul(fields)  # a reason or message quoting the delivery: no U+0000
     return InboundEvent(
         tenant=channel.tenant,
         channel=channel,
-        key=key,
+        key=without_nul(key),
         body=raw.body,
         content_type=raw.content_type[:200],
         headers=raw.headers,

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.test import Client
 from django.utils import translation
 
@@ -77,11 +78,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker):
     if OWNER:
         with django_db_blocker.unblock():
             _use_credentials(APP)
-        ops = connections["default"].ops
-        ops.execute_sql_flush = _flush_as_owner
+        # On the class: a test running in an event loop (the browser tests) gets a
+        # connection object of its own.
+        flush = PostgresOperations.execute_sql_flush
+        PostgresOperations.execute_sql_flush = lambda _ops, sql_list: _flush_as_owner(sql_list)
     yield
     if OWNER:
-        del connections["default"].ops.execute_sql_flush
+        PostgresOperations.execute_sql_flush = flush
         with django_db_blocker.unblock():
             _use_credentials(OWNER)
 

@@ -86,6 +86,19 @@ def load_json(body: bytes) -> Any:
     return data
 
 
+def without_nul(value: Any) -> Any:
+    """`value` without NUL characters in any of its strings: PostgreSQL's text and jsonb
+    cannot hold U+0000, so a delivery carrying one could not be stored (a 503 its sender
+    would retry for ever) and a lead made from it could not be saved."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value
+
+
 class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
     """Authentication failed: answered 403, nothing stored."""
 
@@ -137,6 +150,10 @@ class InboundMessage:
         if self.custom:
             data["custom"] = dict(self.custom)
         return data
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, without_nul(getattr(self, name)))
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", {}, None)}

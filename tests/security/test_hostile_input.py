@@ -142,3 +142,21 @@ def test_hostile_json_on_the_endpoint_is_rejected_and_kept(tenant, admin, kind, 
         (event,) = InboundEvent.objects.all()
         assert event.status == InboundEvent.Status.REJECTED
         assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["api", "web_form"])
+def test_a_nul_character_in_a_delivery_is_dropped_not_a_503(tenant, admin, kind):
+    """PostgreSQL text and jsonb cannot hold U+0000: storing it failed as "database down"."""
+    with tenant_context(tenant):
+        channel = channel_create(actor=admin, kind=kind, name="Канал")
+    response = Client().post(
+        f"/in/{channel.token}/",
+        data='{"phone": "+7 999 000\\u0000-11-22", "name": "Ан\\u0000на", "x\\u0000": "y"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {channel.secret}",
+    )
+    assert response.status_code in (200, 202)
+    with tenant_context(tenant):
+        (event,) = InboundEvent.objects.all()
+        assert event.message["name"] == "Анна"
+        assert "\x00" not in json.dumps(event.message)
