@@ -69,7 +69,17 @@ class Channel(TenantModel):
 
 
 class ChannelRoute(models.Model):
-    """Global: which tenant and channel a public endpoint token belongs to."""
+    """Global: which tenant and channel a public endpoint token belongs to.
+
+    The endpoint reads it before any tenant is known, so it has no row-level security; the
+    application's database role may only read it. The database writes it itself: a trigger
+    on the channels table (migration 0004, as the owner) adds, moves and removes a channel's
+    route with the channel row, which row-level security keeps inside its tenant. So a
+    route always names the tenant of a real channel with that token (decision 009).
+    """
+
+    # Read-only for the application role (crm.rls grants no INSERT/UPDATE/DELETE).
+    app_role_privileges = ("SELECT",)
 
     token = models.CharField(max_length=64, primary_key=True)
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.CASCADE, related_name="+")

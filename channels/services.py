@@ -26,15 +26,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels import pipeline
-from channels.adapters import RawDelivery, Rejected, adapter_for, read_delivery
-from channels.models import Channel, ChannelRoute, InboundEvent, new_secret
+from channels.adapters import RawDelivery, Rejected, adapter_for, read_delivery, without_nul
+from channels.models import Channel, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memo_scope
 from crm.models import Membership, Tenant
 from crm.services import system_actor, timeline_batch
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
-from crm.text import clean_text
 from deals.inquiries import inquiry_batch
 
 logger = logging.getLogger(__name__)
@@ -115,7 +114,6 @@ def channel_create(
                 channel.save()
         except IntegrityError:
             raise DomainError(_("A channel with this name already exists.")) from None
-        ChannelRoute.objects.create(token=channel.token, tenant=actor.tenant, channel_id=channel.pk)
         adapter.on_save(channel)
     return channel
 
@@ -151,7 +149,6 @@ def channel_delete(*, actor: Membership, channel: Channel) -> None:
     _require_settings(actor)
     with transaction.atomic():
         adapter_for(channel.kind).on_delete(channel)
-        ChannelRoute.objects.filter(channel_id=channel.pk).delete()
         channel.events.all().delete()
         channel.delete()
 
@@ -222,12 +219,11 @@ def _wake(tenant_id: int) -> None:
 
 
 def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> InboundEvent:
-    if "detail" in fields:  # a reason may quote the delivery (NUL cannot be stored)
-        fields["detail"] = clean_text(fields["detail"])
+    fields = without_nul(fields)  # a reason or message quoting the delivery: no U+0000
     return InboundEvent(
         tenant=channel.tenant,
         channel=channel,
-        key=key,
+        key=without_nul(key),
         body=raw.body,
         content_type=raw.content_type[:200],
         headers=raw.headers,

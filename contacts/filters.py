@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts import selectors
 from contacts.models import Company, Contact
 from crm.filters import LocalDayFilter, PeriodFilter, RecordFilterSet
+from crm.ids import parse_id
 
 
 class PartyFilter(RecordFilterSet):
@@ -34,8 +35,9 @@ class ContactFilter(PartyFilter):
 
     def filter_company(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
-        if value.isdigit() and len(value) < 10:
-            return queryset.filter(company_id=int(value))
+        company_id = parse_id(value) if len(value) < 10 else None  # longer: an INN
+        if company_id:
+            return queryset.filter(company_id=company_id)
         companies = selectors.search(selectors.company_base(), value, region=self.region)
         return queryset.filter(company_id__in=companies.values("pk"))
 

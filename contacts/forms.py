@@ -13,7 +13,7 @@ from contacts.models import BlockedSender, Company, Contact, Party
 from contacts.normalize import phone_e164
 from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
-from crm.forms import CleanInputMixin, LinesField
+from crm.forms import CleanInputMixin, LinesField, ServiceModelForm
 from crm.models import Membership
 from leads.selectors import assignable_members
 
@@ -23,7 +23,7 @@ class _MemberChoice(forms.ModelChoiceField):
         return str(obj.user)
 
 
-class PartyForm(CleanInputMixin, forms.ModelForm):
+class PartyForm(CleanInputMixin, ServiceModelForm):
     """Shared by contacts and companies: phones and e-mails one per line, the responsible,
     custom fields (cf_<key>)."""
 
@@ -71,10 +71,6 @@ class PartyForm(CleanInputMixin, forms.ModelForm):
                     _("“%(email)s” is not a valid e-mail address."), params={"email": email}
                 ) from error
         return emails
-
-    def _post_clean(self) -> None:
-        # The service validates the record and writes it.
-        pass
 
     def record_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self._meta.fields}

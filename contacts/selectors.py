@@ -22,6 +22,7 @@ from contacts.normalize import (
 from contacts.services import MESSENGERS, spec_of
 from crm import keyset
 from crm.access import Action, scope_queryset
+from crm.ids import parse_id
 from crm.models import Activity, Membership, TimelineEvent
 from crm.text import clean_line
 from leads.models import Lead
@@ -293,15 +294,17 @@ def limit_record_choices(form: Any, name: str, url_name: str, *, actor: Membersh
     selected = form[name].value()
     current = form.initial.get(name)
     visible = scope_queryset(field.queryset, actor=actor, action=Action.VIEW)
-    if current:
-        visible = visible | field.queryset.filter(pk=getattr(current, "pk", current))
+    current_id = parse_id(getattr(current, "pk", current))
+    if current_id:
+        visible = visible | field.queryset.filter(pk=current_id)
     field.queryset = queryset = visible
 
     def options() -> list[tuple[Any, str]]:
         first = list(queryset[:PICKER_OPTIONS])
         shown = {str(record.pk) for record in first}
-        if selected and str(selected).isdigit() and str(selected) not in shown:
-            first = [*queryset.filter(pk=selected), *first]
+        selected_id = parse_id(str(selected or ""))
+        if selected_id and str(selected_id) not in shown:
+            first = [*queryset.filter(pk=selected_id), *first]
         return [("", field.empty_label), *((r.pk, field.label_from_instance(r)) for r in first)]
 
     field.widget.choices = LazyChoices(options)

@@ -340,3 +340,127 @@ def require_right(*rights: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+# --- Reach through teams ------------------------------------------------------------------
+#
+# Scopes short of "all" read the teams: "own" covers the records of the members of a team one
+# leads, "team" those of one's team mates. So moving a member into a team or naming a team's
+# lead hands out reach just as a role does, and obeys the same limit as role edits: nobody
+# but an administrator gives anyone (themselves included) reach over records they cannot
+# reach themselves.
+
+
+@dataclass(frozen=True)
+class TeamLayout:
+    """Who is in which team, who leads which, and with which role: what scopes read.
+
+    Keys are membership ids (a pending invitee may use a negative placeholder id).
+    """
+
+    team_of: dict[int, int | None]
+    lead_of: dict[int, int | None]
+    roles: dict[int, Any]
+
+    @classmethod
+    def load(cls) -> TeamLayout:
+        """The current tenant's layout (two queries; robots are left out)."""
+        from crm.models import Membership, Role, Team
+
+        rows = list(
+            Membership.objects.filter(is_system=False).values_list("pk", "team_id", "role_id")
+        )
+        roles = {role.pk: role for role in Role.objects.all()}
+        return cls(
+            team_of={pk: team for pk, team, _role in rows},
+            lead_of=dict(Team.objects.values_list("pk", "lead_id")),
+            roles={pk: roles[role] for pk, _team, role in rows},
+        )
+
+    def moved(
+        self,
+        *,
+        member: int,
+        team: int | None,
+        role: Any = None,
+    ) -> TeamLayout:
+        """The layout with `member` in `team` (and holding `role`, when given)."""
+        roles = self.roles if role is None else {**self.roles, member: role}
+        return TeamLayout({**self.team_of, member: team}, self.lead_of, roles)
+
+    def led(self, *, team: int, lead: int | None) -> TeamLayout:
+        """The layout with `lead` leading `team` (a lead belongs to the team they lead)."""
+        team_of = self.team_of if lead is None else {**self.team_of, lead: team}
+        return TeamLayout(team_of, {**self.lead_of, team: lead}, self.roles)
+
+    def without(self, *, team: int) -> TeamLayout:
+        """The layout once `team` is deleted (its members stay, without a team)."""
+        team_of = {pk: (None if t == team else t) for pk, t in self.team_of.items()}
+        lead_of = {t: lead for t, lead in self.lead_of.items() if t != team}
+        return TeamLayout(team_of, lead_of, self.roles)
+
+    def reach(self, member: int, entity: str, action: str) -> frozenset[int] | None:
+        """The owners whose records `member` may `action` (None: every owner)."""
+        scope = self.roles[member].scope(entity, action)
+        if scope == Scope.ALL:
+            return None
+        if scope == Scope.NONE:
+            return frozenset()
+        led = {team for team, lead in self.lead_of.items() if lead == member}
+        own_team = self.team_of.get(member) if scope == Scope.TEAM else None
+        return frozenset(
+            pk
+            for pk, team in self.team_of.items()
+            if pk == member or (team is not None and (team in led or team == own_team))
+        )
+
+
+def _touched(before: TeamLayout, after: TeamLayout) -> set[int]:
+    """Members whose reach may differ between the layouts: everyone in or leading a team
+    whose members or lead changed."""
+    changed = {
+        team
+        for team in before.lead_of.keys() | after.lead_of.keys()
+        if before.lead_of.get(team) != after.lead_of.get(team)
+    }
+    for pk in before.team_of.keys() | after.team_of.keys():
+        if before.team_of.get(pk) != after.team_of.get(pk):
+            changed |= {before.team_of.get(pk), after.team_of.get(pk)} - {None}
+    members = {
+        pk for layout in (before, after) for pk, team in layout.team_of.items() if team in changed
+    }
+    members |= {
+        lead
+        for layout in (before, after)
+        for team, lead in layout.lead_of.items()
+        if team in changed and lead is not None
+    }
+    return members & after.roles.keys()
+
+
+def team_change_within(actor: Membership, before: TeamLayout, after: TeamLayout) -> bool:
+    """Whether moving from `before` to `after` gives nobody reach beyond the actor's own.
+
+    Administrators may arrange teams freely. For everyone else, for every entity and action,
+    the records anyone newly reaches through the change must already be within the actor's
+    reach before it (so nobody widens their own "own/team" scope either). Reach that comes
+    with a new role is `role_within`'s business: both layouts are read with the new roles.
+    """
+    if actor.role.is_admin:
+        return True
+    old = TeamLayout(before.team_of, before.lead_of, after.roles)
+    touched = _touched(old, after)
+    for entity, actions in ENTITY_ACTIONS.items():
+        for action in actions:
+            allowed = before.reach(actor.pk, entity, action)
+            if allowed is None:
+                continue
+            for member in touched:
+                gained = after.reach(member, entity, action)
+                if gained is None:
+                    continue
+                if member in old.team_of:
+                    gained -= old.reach(member, entity, action) or frozenset()
+                if not gained <= allowed:
+                    return False
+    return True

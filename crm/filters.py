@@ -18,6 +18,7 @@ from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from crm import customfields, periods
+from crm.ids import parse_id
 from crm.models import Membership
 
 OWNER_SHORTCUTS = [("", _("Anyone")), ("me", _("Me")), ("none", _("Unassigned"))]
@@ -159,4 +160,5 @@ class RecordFilterSet(django_filters.FilterSet):
             return queryset.filter(owner__isnull=True)
         if value == "me":
             return queryset.filter(owner=self.actor)
-        return queryset.filter(owner_id=value) if value.isdigit() else queryset.none()
+        member_id = parse_id(value)
+        return queryset.filter(owner_id=member_id) if member_id else queryset.none()

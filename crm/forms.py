@@ -9,11 +9,13 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import selectors, timezones
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight
+from crm.colours import validate_colour
 from crm.models import (
     Activity,
     CustomField,
@@ -89,7 +91,10 @@ class PasswordPairMixin(forms.Form):
                 self.add_error("password2", error)
 
 
-class SignupForm(PasswordPairMixin):
+class SignupForm(forms.Form):
+    """Step one of sign-up: who and which workspace. Whether the address already has an
+    account is not checked here: the answer is the same either way (an e-mail tells)."""
+
     full_name = forms.CharField(label=_("Your name"), max_length=200)
     email = forms.EmailField(label=_("Work e-mail"))
     company = forms.CharField(label=_("Company"), max_length=200)
@@ -102,21 +107,29 @@ class SignupForm(PasswordPairMixin):
         ),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
-    field_order = ["full_name", "email", "password1", "password2", "company", "slug", "language"]
+    field_order = ["full_name", "email", "company", "slug", "language"]
 
     def clean_email(self) -> str:
-        email = normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError(
-                _("An account with this e-mail already exists. Log in instead.")
-            )
-        return email
+        return normalize_email(self.cleaned_data["email"])
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].strip().lower()
         if Tenant.objects.filter(slug=slug).exists():
             raise forms.ValidationError(_("This address is already taken."))
         return slug
+
+
+class SignupPasswordForm(PasswordPairMixin):
+    """Step two of sign-up, from the e-mailed link: the password (checked against the name
+    and address given in step one)."""
+
+    def __init__(self, *args: Any, email: str, full_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email, self.full_name = email, full_name
+
+    def _post_clean(self) -> None:
+        self.cleaned_data.update(email=self.email, full_name=self.full_name)
+        super()._post_clean()
 
 
 class InvitationSignupForm(PasswordPairMixin):
@@ -364,18 +377,36 @@ class ActivityForm(forms.Form):
         return data
 
 
-class ColouredItemForm(forms.ModelForm):
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm whose record a service writes (from `cleaned_data`): the model fields'
+    own validators (ranges, lengths) run on the values, so a position of 10**30 is a form
+    error, not a database overflow; the instance is left untouched (the service compares
+    it with the new values) and uniqueness, the tenant and protected state fields are the
+    service's."""
+
+    def _post_clean(self) -> None:
+        opts = self._meta.model._meta
+        for name, value in list(self.cleaned_data.items()):
+            if self.has_error(name):
+                continue
+            try:
+                model_field = opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            try:
+                model_field.run_validators(value)
+            except ValidationError as error:
+                self.add_error(name, error)
+
+
+class ColouredItemForm(ServiceModelForm):
     """A tenant's coloured list item (a lead status, a deal stage): the colour from a colour
     picker; uniqueness and the tenant are checked by the item's service, not here."""
 
     def clean_color(self) -> str:
         color = self.cleaned_data["color"]
-        if len(color) != 7 or not color.startswith("#"):
-            raise forms.ValidationError(_("Pick a colour."))
+        validate_colour(color)
         return color.lower()
-
-    def _post_clean(self) -> None:
-        pass
 
 
 LINE_SEPARATORS = re.compile(r"[\n,;]+")

@@ -12,7 +12,10 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from crm.ids import parse_id
 
 PAGE_SIZE = 50
 
@@ -31,14 +34,23 @@ def encode(created_at: datetime, pk: int) -> str:
 
 
 def decode(cursor: str) -> tuple[datetime, int] | None:
-    """The position in a cursor, or None for a malformed one (the first page then)."""
+    """The position in a cursor, or None for a malformed or tampered one (the first page
+    then): an aware ISO date and a record id in range — not Infinity, NaN, 1e309 or 10**30,
+    which would overflow the database driver."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, pk = json.loads(raw)
-        moment = parse_datetime(created)
-        return (moment, int(pk)) if moment else None
-    except (ValueError, TypeError):
+        created, pk = json.loads(raw, parse_constant=_refuse_constant)
+        moment = parse_datetime(created) if isinstance(created, str) else None
+    except (ValueError, TypeError, RecursionError):
         return None
+    pk = parse_id(pk)
+    if moment is None or timezone.is_naive(moment) or pk is None:
+        return None
+    return moment, pk
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a position")
 
 
 def page_newest_first(

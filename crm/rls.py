@@ -4,16 +4,20 @@ After every `migrate`, for each tenant-owned table (every concrete `TenantModel`
 ENABLE + FORCE row level security and one policy that fails closed: with no
 `app.tenant_id` set a query sees no rows and an insert is rejected. Tables that declare
 `rls_user_column` also show a user their own rows in other tenants (reads only). The
-migrating role (the tables' owner) then grants the application role DML rights; the
-application role is neither superuser nor owner, so the policies bind it.
+migrating role (the tables' owner) then grants the application role row rights on every
+table it owns, and nothing else: no TRUNCATE (row-level security does not filter it), no
+DDL, no REFERENCES or TRIGGER. A model may narrow them with `app_role_privileges` (the
+channel routes are read-only for the app: decision 009). The application role is neither
+superuser nor owner, so the policies bind it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from psycopg import sql
 
 from crm.tenancy import tenant_models
@@ -21,9 +25,10 @@ from crm.tenancy import tenant_models
 POLICY = "tenant_isolation"
 USER_POLICY = "own_rows_across_tenants"
 TENANT_EXPR = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
-# Row rights only: no TRUNCATE (RLS does not filter it) and no DDL.
-APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
-APP_SEQUENCE_PRIVILEGES = "USAGE, SELECT, UPDATE"
+# Row rights only: no TRUNCATE (RLS does not filter it) and no DDL. A model's
+# `app_role_privileges` may narrow them (never widen: checked in _table_privileges).
+APP_TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+APP_SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 
 
 def _owned_tables(cursor: Any, tables: list[str]) -> set[str]:
@@ -43,7 +48,7 @@ def apply_policies(using: str = "default") -> list[str]:
     if connection.vendor != "postgresql":
         return []
     tables = {model._meta.db_table: model for model in tenant_models()}
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=using), connection.cursor() as cursor:
         owned = _owned_tables(cursor, list(tables))
         for table in sorted(owned):
             model = tables[table]
@@ -73,8 +78,21 @@ def apply_policies(using: str = "default") -> list[str]:
     return sorted(owned)
 
 
+def _table_privileges(table: str) -> tuple[str, ...]:
+    """The app role's rights on `table`: row rights, or fewer where its model says so."""
+    model = next(
+        (m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table),
+        None,
+    )
+    wanted = tuple(getattr(model, "app_role_privileges", APP_TABLE_PRIVILEGES))
+    if not set(wanted) <= set(APP_TABLE_PRIVILEGES):
+        raise ValueError(f"{table}: app_role_privileges may only narrow the row rights")
+    return wanted
+
+
 def _grant_app_role(cursor: Any) -> None:
-    """Give the application role DML (not DDL) on every table the migrating role owns."""
+    """Give the application role row rights (not TRUNCATE, not DDL) on every table the
+    migrating role owns, and take back anything else it was given earlier."""
     role = settings.DATABASE_APP_ROLE
     cursor.execute(
         "SELECT current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role]
@@ -84,16 +102,17 @@ def _grant_app_role(cursor: Any) -> None:
         return
     cursor.execute(
         "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'S') "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S') "
         "AND pg_has_role(current_user, c.relowner, 'USAGE')"
     )
     for name, kind in cursor.fetchall():
-        privileges = (
-            "SELECT, INSERT, UPDATE, DELETE, TRUNCATE" if kind == "r" else "USAGE, SELECT, UPDATE"
-        )
+        privileges = APP_SEQUENCE_PRIVILEGES if kind == "S" else _table_privileges(name)
+        target = sql.SQL("SEQUENCE {}" if kind == "S" else "TABLE {}").format(sql.Identifier(name))
+        grantee = sql.Identifier(role)
+        cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(target, grantee))
         cursor.execute(
             sql.SQL("GRANT {} ON {} TO {}").format(
-                sql.SQL(privileges), sql.Identifier(name), sql.Identifier(role)
+                sql.SQL(", ").join(sql.SQL(p) for p in privileges), target, grantee
             )
         )
 

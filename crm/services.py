@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.db import IntegrityError, models, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -26,12 +29,15 @@ from crm.access import (
     DEFAULT_ROLES,
     ENTITY_ACTIONS,
     AccessDenied,
+    TeamLayout,
     TenantRight,
     grants_within,
     role_within,
+    team_change_within,
     validate_rights,
 )
 from crm.errors import DomainError
+from crm.mail import send_email
 from crm.models import (
     Activity,
     Invitation,
@@ -46,6 +52,7 @@ from crm.models import (
 from crm.tenancy import tenant_context
 
 INVITATION_SALT = "crm.invitation"
+SIGNUP_SALT = "crm.signup"
 
 
 # --- Timeline -----------------------------------------------------------------------------
@@ -245,6 +252,68 @@ def user_signup(
     return user, tenant, membership
 
 
+def signup_request(*, email: str, full_name: str, company: str, slug: str, language: str) -> None:
+    """Step one of sign-up: e-mail `email` either a link that creates the workspace (an
+    address without an account) or a reminder that it already has one, with the login and
+    password-reset links. The caller answers the same in both cases, so sign-up never tells
+    whether an address has an account."""
+    email = normalize_email(email)
+    site = settings.SITE_URL.rstrip("/")
+    with translation.override(language):
+        if User.objects.filter(email=email).exists():
+            context = {
+                "login": site + reverse("accounts:login"),
+                "reset": site + reverse("accounts:password_reset"),
+            }
+            template = "accounts/email/signup_exists"
+        else:
+            token = signing.dumps(
+                {"e": email, "n": full_name, "c": company, "s": slug, "l": language},
+                salt=SIGNUP_SALT,
+                compress=True,
+            )
+            context = {
+                "link": site + reverse("accounts:signup_confirm", kwargs={"token": token}),
+                "hours": settings.SIGNUP_LINK_MAX_AGE_HOURS,
+                "company": company,
+                "slug": slug,
+            }
+            template = "accounts/email/signup_confirm"
+        subject = render_to_string(f"{template}_subject.txt", context)
+        body = render_to_string(f"{template}_body.txt", context)
+    send_email(subject=subject, body=body, to=[email])
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What step one of sign-up asked for, read back from the e-mailed link."""
+
+    email: str
+    full_name: str
+    company: str
+    slug: str
+    language: str
+
+
+def signup_resolve(token: str) -> SignupRequest | None:
+    """The sign-up a link's token carries, or None (forged, tampered or expired)."""
+    try:
+        data = signing.loads(
+            token,
+            salt=SIGNUP_SALT,
+            max_age=timedelta(hours=settings.SIGNUP_LINK_MAX_AGE_HOURS),
+        )
+        return SignupRequest(
+            email=str(data["e"]),
+            full_name=str(data["n"]),
+            company=str(data["c"]),
+            slug=str(data["s"]),
+            language=str(data["l"]),
+        )
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
+
+
 # --- Invitations --------------------------------------------------------------------------
 
 
@@ -255,13 +324,37 @@ def invitation_token(invitation: Invitation) -> str:
     )
 
 
+# The placeholder id of the invited person in a TeamLayout (no membership yet).
+_INVITEE = -1
+
+
 def member_invite(*, actor: Membership, email: str, role: Role, team: Team | None) -> Invitation:
-    """Invite `email` to the actor's tenant; the link is e-mailed after commit."""
+    """Invite `email` to the actor's tenant; the link is e-mailed after commit.
+
+    Raises DomainError past INVITATIONS_PER_HOUR invitations by the actor in the last hour
+    (every invitation sends an e-mail from the workspace to an address anyone may type).
+    """
     from crm.tasks import invitation_send_task
 
     email = normalize_email(email)
     if not role_within(actor, role):
         raise AccessDenied(_("You cannot give a role with more rights than your own."))
+    if team is not None:
+        _check_may_move(actor, roles=(role,))
+        before = TeamLayout.load()
+        _check_team_reach(actor, before, before.moved(member=_INVITEE, team=team.pk, role=role))
+    limit = settings.INVITATIONS_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    if limit > 0 and (
+        Invitation.objects.filter(invited_by=actor, created_at__gte=since).count() >= limit
+    ):
+        raise DomainError(
+            _(
+                "You have sent %(limit)s invitations in the last hour, the most allowed: "
+                "try again later."
+            )
+            % {"limit": limit}
+        )
     with transaction.atomic():
         invitation = Invitation(
             tenant=actor.tenant,
@@ -429,6 +522,28 @@ def _check_may_manage(actor: Membership, member: Membership) -> None:
         raise AccessDenied(_("Only administrators can change administrators."))
 
 
+_TEAM_PINNED_KINDS = (Role.Kind.ADMIN, Role.Kind.DIRECTOR)
+
+
+def _check_may_move(actor: Membership, *members: Membership | None, roles: tuple = ()) -> None:
+    """Only administrators change the team of an administrator or a director."""
+    if actor.role.is_admin:
+        return
+    kinds = {m.role.kind for m in members if m is not None} | {r.kind for r in roles}
+    if kinds & set(_TEAM_PINNED_KINDS):
+        raise AccessDenied(
+            _("Only administrators can change the team of an administrator or a director.")
+        )
+
+
+def _check_team_reach(actor: Membership, before: TeamLayout, after: TeamLayout) -> None:
+    """Team edits obey the limit of role edits: no reach beyond the actor's own."""
+    if not team_change_within(actor, before, after):
+        raise AccessDenied(
+            _("You cannot give anyone access to records beyond what you can reach yourself.")
+        )
+
+
 def _lock_tenant(tenant_id: int) -> None:
     """Serialize changes that must keep an administrator (two admins demoting each other)."""
     Tenant.objects.select_for_update().filter(pk=tenant_id).first()
@@ -440,7 +555,8 @@ def member_update(
     """Change a member's role and team; refuses to leave the tenant without an administrator.
 
     Raises AccessDenied when a non-administrator touches an administrator, changes their own
-    role, or hands out a role with more rights than their own.
+    role, hands out a role with more rights than their own, changes a director's team, or
+    moves someone so that anyone reaches records the actor cannot (`team_change_within`).
     """
     _check_same_tenant(member, role, team)
     _check_may_manage(actor, member)
@@ -452,11 +568,16 @@ def member_update(
             raise AccessDenied(_("You cannot change your own role."))
         changes["role"] = [member.role.name, role.name]
     if member.team_id != (team.pk if team else None):
+        _check_may_move(actor, member, roles=(role,))
         changes["team"] = [member.team.name if member.team else "", team.name if team else ""]
     if not changes:
         return member
     with transaction.atomic():
         _lock_tenant(member.tenant_id)
+        if "team" in changes:
+            before = TeamLayout.load()
+            after = before.moved(member=member.pk, team=team.pk if team else None, role=role)
+            _check_team_reach(actor, before, after)
         if (
             "role" in changes
             and member.role.is_admin
@@ -617,14 +738,26 @@ def role_delete(*, actor: Membership, role: Role) -> None:
 
 
 def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membership | None) -> Team:
-    """Create a team (team=None) or rename it and change its lead."""
+    """Create a team (team=None) or rename it and change its lead (who joins the team).
+
+    Raises AccessDenied when a non-administrator names or replaces an administrator or a
+    director as lead, or when the new lead would reach records the actor cannot.
+    """
     if team is not None:
         _check_same_tenant(team, lead)
     elif lead is not None and lead.tenant_id != actor.tenant_id:
         raise DomainError(_("That record belongs to another workspace."))
     if _name_taken(Team.objects.all(), name, exclude_pk=team.pk if team else None):
         raise DomainError(_("A team with this name already exists."))
+    old_lead = team.lead if team is not None else None
+    if (old_lead.pk if old_lead else None) != (lead.pk if lead else None):
+        _check_may_move(actor, old_lead, lead)
     with transaction.atomic():
+        if lead is not None or old_lead is not None:
+            _lock_tenant(actor.tenant_id)
+            before = TeamLayout.load()
+            after = before.led(team=team.pk if team else 0, lead=lead.pk if lead else None)
+            _check_team_reach(actor, before, after)
         if team is None:
             team = Team.objects.create(name=name, lead=lead)
             kind = "team.created"
@@ -645,7 +778,12 @@ def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membersh
 
 
 def team_delete(*, actor: Membership, team: Team) -> None:
-    """Delete a team; its members stay, without a team."""
+    """Delete a team; its members stay, without a team.
+
+    Raises AccessDenied when a non-administrator deletes a team that an administrator or a
+    director belongs to or leads.
+    """
+    _check_may_move(actor, team.lead, *team.members.select_related("role"))
     with transaction.atomic():
         timeline_record(actor=actor, target=team, kind="team.deleted", data={"team": team.name})
         team.delete()

@@ -217,7 +217,7 @@ TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.o
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "crm.auth.ThrottledBackend",  # axes' lockout, plus a limit per address (crm/auth.py)
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -231,11 +231,18 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+# Sign-up is confirmed from an e-mailed link (it says nothing about which addresses have
+# an account); the link works this many hours.
+SIGNUP_LINK_MAX_AGE_HOURS = env.int("SIGNUP_LINK_MAX_AGE_HOURS", default=24)
 
 # Login throttling: after AXES_FAILURE_LIMIT failures for one user name from one IP,
-# that pair is locked out for AXES_COOLOFF_MINUTES.
+# that pair is locked out for AXES_COOLOFF_MINUTES; after LOGIN_IP_FAILURE_LIMIT failures
+# from one IP in that time, whatever the accounts (password spraying), the IP is (0: no limit).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+# Invitations one member may send per hour (0: no limit).
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=20)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "crm.auth.axes_username"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
 from crm.celery import TenantTask, app
+from crm.mail import send_email
 from crm.models import Invitation
 from crm.urlnames import site_url
 
@@ -30,11 +30,9 @@ def invitation_send_task(*, tenant_id: int, invitation_id: int) -> None:
     )
     with translation.override(invitation.tenant.language):
         context = {"invitation": invitation, "link": link, "days": settings.INVITATION_MAX_AGE_DAYS}
-        subject = " ".join(
-            render_to_string("accounts/email/invitation_subject.txt", context).split()
-        )
+        subject = render_to_string("accounts/email/invitation_subject.txt", context)
         body = render_to_string("accounts/email/invitation_body.txt", context)
-    send_mail(subject, body, None, [invitation.email])
+    send_email(subject=subject, body=body, to=[invitation.email])
 
 
 @app.task(base=TenantTask, autoretry_for=(OSError,))
@@ -65,4 +63,4 @@ def notification_email_task(*, tenant_id: int, notification_id: int) -> None:
         )
         == 1
     ):
-        send_mail(text[:150], body, None, [notification.recipient.user.email])
+        send_email(subject=text, body=body, to=[notification.recipient.user.email])

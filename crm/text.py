@@ -94,11 +94,21 @@ def _surrogates_replaced(text: str) -> str:
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
+def _visible(char: str) -> str:
+    """A character of a one-line value: line breaks, tabs and other spacing controls become
+    a space, other controls (NUL, escapes) nothing; the rest stays."""
+    if char.isprintable():
+        return char
+    if char.isspace():
+        return " "
+    return "" if unicodedata.category(char) == "Cc" else char
+
+
 def clean_line(value: str | None) -> str:
     """A one-line value without invisible or direction characters (module docstring)."""
     text = _surrogates_replaced(value or "")
     if text.isascii():  # the common case: only controls and spaces to tidy
-        return _SPACES.sub(" ", "".join(c if c.isprintable() else " " for c in text)).strip()
+        return _SPACES.sub(" ", "".join(map(_visible, text))).strip()
     # Format, control and separator characters are not printable (str.isprintable), the
     # other default-ignorables are looked for: most values have neither.
     if text.isprintable() and not _IGNORABLE_PRINTABLE.search(text):
@@ -109,8 +119,7 @@ def clean_line(value: str | None) -> str:
             if _kept_in_emoji(text, index, kept[-1] if kept else ""):
                 kept.append(char)
             continue
-        category = unicodedata.category(char)
-        kept.append(" " if category in ("Cc", "Zl", "Zp") else char)
+        kept.append(_visible(char))
     return _SPACES.sub(" ", "".join(kept)).strip()
 
 

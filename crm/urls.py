@@ -24,6 +24,8 @@ account_patterns = (
         ),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("signup/", accounts.signup, name="signup"),
+        path("signup/sent/", accounts.signup_sent, name="signup_sent"),
+        path("signup/confirm/<str:token>/", accounts.signup_confirm, name="signup_confirm"),
         path("workspaces/", accounts.workspaces, name="workspaces"),
         path("invitation/<str:token>/", accounts.invitation_accept, name="invitation_accept"),
         path(

@@ -12,7 +12,7 @@ from contacts.models import Company, Contact
 from contacts.selectors import limit_record_choices
 from crm import customfields
 from crm.access import Entity
-from crm.forms import CleanInputMixin, ColouredItemForm
+from crm.forms import CleanInputMixin, ColouredItemForm, ServiceModelForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from deals import selectors
@@ -31,7 +31,7 @@ class _StageChoice(forms.ModelChoiceField):
         return f"{obj.pipeline.name}: {obj.name}"
 
 
-class DealForm(CleanInputMixin, forms.ModelForm):
+class DealForm(CleanInputMixin, ServiceModelForm):
     """The deal form. A new deal also picks its open stage (and so its pipeline); products
     come as parallel lists product_name/qty/price."""
 
@@ -81,10 +81,6 @@ class DealForm(CleanInputMixin, forms.ModelForm):
             self.add_error(None, error)
         return data
 
-    def _post_clean(self) -> None:
-        # The outcome field is protected (django-fsm); the service validates the rest.
-        pass
-
     def deal_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self.Meta.fields}
         data["custom"] = customfields.values_from(self, self.custom_fields, self.instance.custom)
@@ -100,7 +96,7 @@ class MoveForm(forms.Form):
         self.fields["stage"].queryset = Stage.objects.all()
 
 
-class PipelineForm(forms.ModelForm):
+class PipelineForm(ServiceModelForm):
     class Meta:
         model = Pipeline
         fields = ["name", "position"]
@@ -108,10 +104,6 @@ class PipelineForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["position"].required = False
-
-    def _post_clean(self) -> None:
-        # Uniqueness and the tenant are checked by the service.
-        pass
 
 
 class PipelineDeleteForm(forms.Form):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from crm.access import Action, Entity, OwnedModel, can
+from crm.colours import DEFAULT_COLOUR, validate_colour
 from crm.lineitems import LineItem
 from crm.tenancy import TenantModel
 
@@ -63,7 +64,9 @@ class Stage(TenantModel):
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(_("name"), max_length=80)
-    color = models.CharField(_("colour"), max_length=7, default="#6c757d")
+    color = models.CharField(
+        _("colour"), max_length=7, default=DEFAULT_COLOUR, validators=[validate_colour]
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     kind = models.CharField(_("kind"), max_length=8, choices=Outcome.choices)
     probability = models.PositiveSmallIntegerField(

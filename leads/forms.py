@@ -13,7 +13,8 @@ from contacts.normalize import phones_in, unreadable_phone
 from crm import customfields
 from crm.access import Action, Entity, Scope, scope_for
 from crm.filters import LazyChoices
-from crm.forms import CleanInputMixin, ColouredItemForm, LinesField
+from crm.forms import CleanInputMixin, ColouredItemForm, LinesField, ServiceModelForm
+from crm.ids import parse_id
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
 from crm.tenancy import current_tenant
@@ -38,7 +39,7 @@ def _phone_error(phone: str) -> str:
     return "" if not phone or phones_in(phone, region) else unreadable_phone(phone, region)
 
 
-class LeadForm(CleanInputMixin, forms.ModelForm):
+class LeadForm(CleanInputMixin, ServiceModelForm):
     """The full lead form. Products come as parallel lists product_name/qty/price."""
 
     line_fields = LINE_FIELDS
@@ -101,10 +102,6 @@ class LeadForm(CleanInputMixin, forms.ModelForm):
         for error in errors:
             self.add_error(None, error)
         return data
-
-    def _post_clean(self) -> None:
-        # The state field is protected (django-fsm); the service validates the rest.
-        pass
 
     def lead_data(self) -> dict[str, Any]:
         data = {f: self.cleaned_data[f] for f in self.Meta.fields}
@@ -252,9 +249,10 @@ class RuleForm(forms.Form):
 
     def clean_channel_ids(self) -> list[int]:
         parts = [p.strip() for p in self.cleaned_data["channel_ids"].split(",") if p.strip()]
-        if not all(p.isdigit() and int(p) > 0 for p in parts):
+        ids = [parse_id(p) for p in parts]
+        if None in ids:
             raise forms.ValidationError(_("Give channel numbers separated by commas."))
-        return sorted({int(p) for p in parts})
+        return sorted(set(ids))
 
     def clean_regions(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["regions"].splitlines() if line.strip()]

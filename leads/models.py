@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from crm.access import Action, Entity, OwnedModel, can
+from crm.colours import DEFAULT_COLOUR, validate_colour
 from crm.lineitems import LineItem
 from crm.tenancy import TenantModel
 from leads.words import MAX_WORD
@@ -66,7 +67,9 @@ class LeadStatus(TenantModel):
     """A tenant's status inside one semantic state (junk statuses are the loss reasons)."""
 
     name = models.CharField(_("name"), max_length=80)
-    color = models.CharField(_("colour"), max_length=7, default="#6c757d")
+    color = models.CharField(
+        _("colour"), max_length=7, default=DEFAULT_COLOUR, validators=[validate_colour]
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     state = models.CharField(_("state"), max_length=16, choices=LeadState.choices)
     is_default = models.BooleanField(_("default in its state"), default=False)

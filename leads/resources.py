@@ -1,14 +1,17 @@
-"""Lead export (django-import-export): the filtered list with custom fields, formula-safe."""
+"""Lead export (django-import-export): the columns of the filtered list with custom fields.
+
+The resource gives raw values (dates as dates); `crm.exports.render_table` writes every cell,
+headers included: local time, formula-safe, strings only."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 
 from crm import customfields
-from crm.exports import neutralize
 from crm.models import CustomField
 from leads.models import Lead
 
@@ -59,8 +62,14 @@ class LeadExportResource(resources.Resource):
         name = next((n for n, f in self.fields.items() if f is field), "")
         if name.startswith(customfields.PREFIX):
             definition = next(d for d in self.custom_fields if customfields.PREFIX + d.key == name)
+            value = (instance.custom or {}).get(definition.key)
+            if definition.field_type == CustomField.Type.DATE and value:
+                try:
+                    return datetime.date.fromisoformat(value)
+                except (TypeError, ValueError):
+                    return value
             lines = customfields.display([definition], instance.custom, self.members)
-            value = lines[0][1] if lines else ""
-        else:
-            value = super().export_field(field, instance, **kwargs)
-        return neutralize(value)
+            return lines[0][1] if lines else ""
+        if callable(getattr(self, f"dehydrate_{name}", None)):
+            return super().export_field(field, instance, **kwargs)
+        return field.get_value(instance)  # raw: dates stay dates for render_table

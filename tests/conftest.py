@@ -12,12 +12,13 @@ import shutil
 from collections.abc import Callable
 
 import environ
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.test import Client
 from django.utils import translation
-from psycopg import sql
 
 from crm.models import Membership, Role, Tenant
 from crm.tenancy import tenant_context
@@ -51,22 +52,39 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         _use_credentials(OWNER)
 
 
+def _flush_as_owner(sql_list: list[str]) -> None:
+    """Transactional tests' flush (TRUNCATE), run by the owner on its own connection: the
+    app role has no TRUNCATE right, in tests as in production (row-level security does not
+    filter TRUNCATE)."""
+    target = connections["default"].settings_dict
+    with (
+        psycopg.connect(
+            dbname=target["NAME"],
+            host=target["HOST"] or None,
+            port=target["PORT"] or None,
+            user=OWNER["USER"],
+            password=OWNER["PASSWORD"],
+        ) as owner,
+        owner.cursor() as cursor,
+    ):
+        cursor.execute("SET lock_timeout = '30s'")  # a test left a transaction open: fail
+        for statement in sql_list:
+            cursor.execute(statement)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker):
     """Then run every test as the application role, and drop the database as the owner."""
     if OWNER:
         with django_db_blocker.unblock():
-            # Test-only: transactional tests are flushed with TRUNCATE, which production
-            # never grants the app role (RLS does not filter TRUNCATE).
-            with connections["default"].cursor() as cursor:
-                cursor.execute(
-                    sql.SQL("GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {}").format(
-                        sql.Identifier(APP["USER"])
-                    )
-                )
             _use_credentials(APP)
+        # On the class: a test running in an event loop (the browser tests) gets a
+        # connection object of its own.
+        flush = PostgresOperations.execute_sql_flush
+        PostgresOperations.execute_sql_flush = lambda _ops, sql_list: _flush_as_owner(sql_list)
     yield
     if OWNER:
+        PostgresOperations.execute_sql_flush = flush
         with django_db_blocker.unblock():
             _use_credentials(OWNER)
 

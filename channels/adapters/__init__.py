@@ -11,11 +11,13 @@ notifying) is shared: channels/pipeline.py.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 from crm.text import clean_data, clean_line, clean_text
 
@@ -42,6 +44,63 @@ class Rejected(Exception):  # noqa: N818 - a delivery the channel refuses, with 
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+# How deep a delivery's JSON may nest: real payloads (Telegram's updates, site builders'
+# webhooks) stay under ten levels; a deeper one is an attack on the parser or on whatever
+# walks the value later (RecursionError), and is rejected.
+MAX_JSON_DEPTH = 32
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("a number out of range")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether `value` nests deeper than MAX_JSON_DEPTH (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def load_json(body: bytes) -> Any:
+    """A delivery's body as strict JSON, or Rejected: UTF-8, no NaN or Infinity (nor a
+    number too large for a float), nested at most MAX_JSON_DEPTH levels."""
+    try:
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Rejected(_("The body is not valid JSON.")) from None
+    if _too_deep(data):
+        raise Rejected(_("The body is nested too deeply.")) from None
+    return data
+
+
+def without_nul(value: Any) -> Any:
+    """`value` without NUL characters in any of its strings: PostgreSQL's text and jsonb
+    cannot hold U+0000, so a delivery carrying one could not be stored (a 503 its sender
+    would retry for ever) and a lead made from it could not be saved."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value
 
 
 class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
@@ -127,6 +186,10 @@ class InboundMessage:
         if self.custom:
             data["custom"] = dict(self.custom)
         return data
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, without_nul(getattr(self, name)))
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", {}, None, False)}

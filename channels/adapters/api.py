@@ -13,7 +13,6 @@ header (or `external_id`) makes a retried request create nothing new.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from django import forms
@@ -21,7 +20,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from channels import ratelimit
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -29,10 +27,12 @@ from channels.adapters import (
     InboundMessage,
     RawDelivery,
     Rejected,
+    load_json,
     register,
 )
 from channels.models import Channel
 from contacts.normalize import phones_in, unreadable_phone
+from crm import ratelimit
 from leads.models import LeadSource, Messenger
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -66,10 +66,7 @@ class ApiConfigForm(forms.Form):
 
 def json_object(raw: RawDelivery) -> dict[str, Any]:
     """The body as a JSON object, or Rejected."""
-    try:
-        data = json.loads(raw.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(_("The body is not valid JSON.")) from None
+    data = load_json(raw.body)
     if not isinstance(data, dict):
         raise Rejected(_("The body must be a JSON object."))
     return data

@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
-from channels.adapters import InboundMessage, RawDelivery, Rejected
+from channels.adapters import InboundMessage, RawDelivery, Rejected, load_json
 from contacts.normalize import phones_in, unreadable_phone
 from crm.text import clean_line, clean_text
 from leads.models import LeadSource
@@ -152,10 +152,7 @@ def _json_value(value: Any) -> str:
 
 
 def _json_pairs(body: bytes) -> list[tuple[str, str]]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Rejected(_("The body is not valid JSON.")) from None
+    data = load_json(body)
     if not isinstance(data, dict):
         raise Rejected(_("The body must be a JSON object."))
     pairs: list[tuple[str, str]] = []

@@ -35,7 +35,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from channels import ratelimit
 from channels.adapters import Adapter, Delivery, Forbidden, RawDelivery, Rejected, register
 from channels.adapters.formdata import (
     DEFAULT_HONEYPOT,
@@ -46,11 +45,12 @@ from channels.adapters.formdata import (
     require_contact,
 )
 from channels.models import Channel, InboundEvent
+from crm import ratelimit
+from crm.colours import HEX_COLOUR
 
 DEFAULT_RATE_LIMIT_IP = 10
 DEFAULT_RATE_LIMIT = 600
 WIDGET_FIELDS = ("name", "phone", "email", "message")
-ACCENT_FORMAT = r"^#[0-9a-fA-F]{6}$"
 DEFAULT_ACCENT = "#2457d6"
 WIDGET_SOURCE = settings.BASE_DIR / "static" / "channels" / "widget.js"
 WIDGET_MARKER = "/*VORONKA_CONFIG*/null"
@@ -117,7 +117,7 @@ class WebFormConfigForm(forms.Form):
     )
     accent_color = forms.RegexField(
         label=gettext_lazy("Widget colour"),
-        regex=ACCENT_FORMAT,
+        regex=HEX_COLOUR,
         max_length=7,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": DEFAULT_ACCENT}),

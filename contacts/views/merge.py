@@ -13,6 +13,7 @@ from contacts.forms import MergeForm
 from contacts.views.kinds import Kind
 from crm.access import Action, check_object
 from crm.errors import DomainError
+from crm.ids import parse_id
 from crm.urlnames import tenant_reverse
 
 
@@ -23,9 +24,9 @@ def merge(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
     actor = request.membership
     survivor = selectors.record_get_for_user(actor=actor, model=kind.model, record_id=pk)
     check_object(survivor, actor=actor, action=Action.EDIT)
-    other_id = request.POST.get("merged") or request.GET.get("with")
+    other_id = parse_id(request.POST.get("merged") or request.GET.get("with") or "")
     context: dict = {"kind": kind, "record": survivor, "section": kind.namespace}
-    if not (other_id or "").isdigit():
+    if other_id is None:
         query = request.GET.get("q", "")
         candidates = selectors.likely_duplicates(survivor, actor=actor)
         if query:
@@ -37,7 +38,7 @@ def merge(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
             candidates = list(found.exclude(pk=survivor.pk).order_by("-created_at")[:20])
         context |= {"candidates": candidates, "query": query}
         return render(request, "contacts/record_merge.html", context)
-    merged = selectors.record_get_for_user(actor=actor, model=kind.model, record_id=int(other_id))
+    merged = selectors.record_get_for_user(actor=actor, model=kind.model, record_id=other_id)
     form = MergeForm(
         request.POST or None,
         initial={"merged": merged.pk},

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm import services
 from crm.errors import DomainError
-from crm.forms import InvitationSignupForm, SignupForm
+from crm.forms import InvitationSignupForm, SignupForm, SignupPasswordForm
 from crm.models import normalize_email
 from crm.selectors import memberships_for_user, user_exists_for_email
 from crm.urlnames import tenant_reverse
@@ -55,20 +55,53 @@ def workspaces(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and a workspace; the new user becomes its administrator."""
+    """Step one: the person and the workspace. The answer is the same whether the address
+    has an account or not; the e-mail sent to it says which (services.signup_request)."""
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        services.signup_request(
+            email=data["email"],
+            full_name=data["full_name"],
+            company=data["company"],
+            slug=data["slug"],
+            language=data["language"],
+        )
+        return redirect("accounts:signup_sent")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    """ "Check your inbox", whatever the address was."""
+    return render(request, "accounts/signup_sent.html")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Step two, from the e-mailed link: choose a password; the account and the workspace
+    are created and the person, its administrator, is logged in. A used link sends them to
+    log in; a forged or expired one is a 404."""
+    wanted = services.signup_resolve(token)
+    if wanted is None:
+        raise Http404
+    translation.activate(wanted.language)
+    if user_exists_for_email(email=wanted.email):
+        messages.info(request, _("Your account is ready: log in."))
+        return redirect("accounts:login")
+    form = SignupPasswordForm(request.POST or None, email=wanted.email, full_name=wanted.full_name)
+    if request.method == "POST" and form.is_valid():
         try:
             user, tenant, _membership = services.user_signup(
-                email=data["email"],
-                password=data["password1"],
-                full_name=data["full_name"],
-                tenant_name=data["company"],
-                slug=data["slug"],
-                language=data["language"],
+                email=wanted.email,
+                password=form.cleaned_data["password1"],
+                full_name=wanted.full_name,
+                tenant_name=wanted.company,
+                slug=wanted.slug,
+                language=wanted.language,
             )
         except DomainError as error:
             form.add_error(None, error.message)
@@ -77,7 +110,12 @@ def signup(request: HttpRequest) -> HttpResponse:
             translation.activate(tenant.language)  # greet in the workspace's language
             messages.success(request, _("Welcome to Voronka! Your workspace is ready."))
             return redirect(tenant_reverse("crm:home", tenant))
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(
+        request,
+        "accounts/signup_confirm.html",
+        {"form": form, "wanted": wanted},
+        status=400 if form.errors else 200,
+    )
 
 
 @never_cache

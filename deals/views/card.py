@@ -19,6 +19,7 @@ from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
+from crm.ids import parse_id
 from crm.urlnames import tenant_reverse
 from crm.views.errors import refusal
 from deals import selectors, services
@@ -67,12 +68,12 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
     actor = request.membership
     initial: dict[str, Any] = {"currency": request.tenant.currency, "owner": actor.pk}
     for name, model in (("contact", Contact), ("company", Company)):
-        value = request.GET.get(name, "")
-        if not value.isdigit():
+        record_id = parse_id(request.GET.get(name, ""))
+        if record_id is None:
             continue
         try:
             record = contact_selectors.record_get_for_user(
-                actor=actor, model=model, record_id=int(value)
+                actor=actor, model=model, record_id=record_id
             )
         except Http404:
             continue  # not a record this member may see: the form opens empty

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm import customfields, keyset, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
+from crm.exports import FORMATS, render_table
 from crm.urlnames import tenant_reverse
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
@@ -23,8 +24,6 @@ from leads.forms import BulkForm, QuickLeadForm, bulk_choices
 from leads.models import Lead, LeadState
 from leads.resources import LeadExportResource
 from leads.views.inquiry import register_manual
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filtered(
@@ -276,7 +275,6 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 EXPORT_LIMIT = 10_000
-EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX}
 
 
 @require_GET
@@ -290,18 +288,14 @@ def export(request: HttpRequest) -> HttpResponse:
     )
     _filters, rows = _filtered(request, exportable)
     fmt = request.GET.get("format", "csv")
-    if fmt not in EXPORT_FORMATS:
+    if fmt not in FORMATS:
         fmt = "csv"
     defs = customfields.definitions(entity=Entity.LEAD)
     leads = list(rows.order_by("-created_at", "-pk")[:EXPORT_LIMIT])
     members = {m.pk: str(m.user) for m in selectors.assignable_members()}
     dataset = LeadExportResource(custom_fields=defs, members=members).export(leads)
-    if fmt == "csv":
-        # A BOM and semicolons: what Excel in Russian locales opens as columns.
-        content: bytes = ("\ufeff" + dataset.export("csv", delimiter=";")).encode("utf-8")
-    else:
-        content = dataset.export("xlsx")
-    response = HttpResponse(content, content_type=EXPORT_FORMATS[fmt])
+    content = render_table(dataset.headers, dataset, fmt=fmt)
+    response = HttpResponse(content, content_type=FORMATS[fmt])
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     response["Content-Disposition"] = (
         f'attachment; filename="leads-{request.tenant.slug}-{stamp}.{fmt}"'

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from channels import ratelimit
+from crm import ratelimit
 from crm.cache import RedisCache as SharedCache
 
 

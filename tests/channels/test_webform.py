@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from channels import ratelimit
 from channels.adapters.webform import WebFormConfigForm
 from channels.models import Channel, InboundEvent
 from channels.services import channel_create, channel_update
+from crm import ratelimit
 from crm.models import TimelineEvent
 from crm.tenancy import tenant_context
 from tests.channels.conftest import events_of, leads_of

@@ -15,12 +15,21 @@ from tests.factories import PASSWORD, UserFactory, add_member
 SIGNUP = {
     "full_name": "Пётр Основателев",
     "email": "Founder@Example.com",
-    "password1": "a-long-enough-passphrase",
-    "password2": "a-long-enough-passphrase",
     "company": "ООО «Ромашка»",
     "slug": "romashka",
     "language": "ru",
 }
+PASSWORDS = {"password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase"}
+
+
+def _without_tokens(page: bytes) -> bytes:
+    """A page without what differs on every request anyway (CSRF token, CSP nonce)."""
+    tokens = rb'("X-CSRFToken": "|nonce="|name="csrfmiddlewaretoken" value=")[^"]+'
+    return re.sub(tokens, rb"\1-", page)
+
+
+def _link(message) -> str:
+    return re.search(r"https?://[^/\s]+(/accounts/signup/confirm/\S+/)", message.body).group(1)
 
 
 def _login(client: Client, email: str, password: str):
@@ -31,20 +40,64 @@ def _login(client: Client, email: str, password: str):
 
 
 @pytest.mark.django_db
-def test_signup_creates_a_tenant_with_its_owner_as_admin(client):
+def test_signup_is_confirmed_by_e_mail_and_creates_a_tenant_with_its_owner_as_admin(client):
     response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/signup/sent/"
+    assert not User.objects.exists()
+    assert not Tenant.objects.exists()
+    (message,) = mail.outbox
+    assert message.to == ["founder@example.com"]
+    assert "ООО «Ромашка»" in message.subject
+    link = _link(message)
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "/romashka/" in page.content.decode()
+    response = client.post(link, PASSWORDS)
     assert response.status_code == 302
     assert response["Location"] == "/romashka/"
     tenant = Tenant.objects.get(slug="romashka")
     user = User.objects.get(email="founder@example.com")
+    assert user.full_name == "Пётр Основателев"
     with tenant_context(tenant):
         membership = Membership.objects.get(user=user)
         assert membership.role.kind == Role.Kind.ADMIN
         assert Role.objects.count() == 4
         assert Role.objects.get(kind="manager").name == "Менеджер"
     assert client.get("/romashka/").status_code == 200
-    assert user.check_password(SIGNUP["password1"])
-    assert user.password != SIGNUP["password1"]
+    assert user.check_password(PASSWORDS["password1"])
+    assert user.password != PASSWORDS["password1"]
+    # The link is spent: it sends the person to log in, and creates nothing more.
+    again = Client().post(link, PASSWORDS)
+    assert again["Location"] == "/accounts/login/"
+    assert Tenant.objects.count() == 1
+
+
+def test_signup_answers_the_same_whether_the_address_has_an_account(tenant, admin):
+    """Nothing in the answer tells an account exists; the e-mail does, to its owner."""
+    known, unknown = Client(), Client()
+    answers = [
+        client.post("/accounts/signup/", {**SIGNUP, "email": email})
+        for client, email in ((known, admin.user.email.upper()), (unknown, "new@example.com"))
+    ]
+    assert [a.status_code for a in answers] == [302, 302]
+    assert answers[0]["Location"] == answers[1]["Location"] == "/accounts/signup/sent/"
+    pages = [
+        _without_tokens(c.get(a["Location"]).content)
+        for c, a in zip((known, unknown), answers, strict=True)
+    ]
+    assert pages[0] == pages[1]
+    assert sorted(answers[0].headers) == sorted(answers[1].headers)
+    assert set(answers[0].cookies) == set(answers[1].cookies)
+    existing, new = mail.outbox
+    assert existing.to == [admin.user.email]
+    assert "already have" in existing.subject or "уже есть" in existing.subject
+    assert "http://testserver/accounts/login/" in existing.body
+    assert "http://testserver/accounts/password-reset/" in existing.body
+    assert "/accounts/signup/confirm/" not in existing.body
+    assert "/accounts/signup/confirm/" in new.body
+    assert Tenant.objects.count() == 1
+    assert not Tenant.objects.filter(slug="romashka").exists()
 
 
 @pytest.mark.django_db
@@ -54,9 +107,9 @@ def test_signup_creates_a_tenant_with_its_owner_as_admin(client):
         ("slug", "accounts"),
         ("slug", "Bad Slug!"),
         ("slug", "ab"),
-        ("password2", "something-else-entirely"),
         ("email", "not-an-email"),
         ("company", ""),
+        ("language", "xx"),
     ],
 )
 def test_signup_with_bad_input_shows_the_error_and_writes_nothing(client, field, value):
@@ -65,21 +118,49 @@ def test_signup_with_bad_input_shows_the_error_and_writes_nothing(client, field,
     assert response.context["form"].errors[field]
     assert not Tenant.objects.exists()
     assert not User.objects.exists()
+    assert not mail.outbox
 
 
 @pytest.mark.django_db
-def test_signup_refuses_a_weak_password(client):
-    response = client.post("/accounts/signup/", {**SIGNUP, "password1": "123", "password2": "123"})
-    assert response.context["form"].errors["password2"]
+def test_signup_refuses_a_weak_or_mismatched_password_and_writes_nothing(client):
+    client.post("/accounts/signup/", SIGNUP)
+    link = _link(mail.outbox[0])
+    weak = client.post(link, {"password1": "123", "password2": "123"})
+    assert weak.status_code == 400
+    assert weak.context["form"].errors["password2"]
+    mismatch = client.post(link, {**PASSWORDS, "password2": "something-else-entirely"})
+    assert mismatch.context["form"].errors["password2"]
+    assert not User.objects.exists()
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_forged_tampered_or_expired_link_is_a_404(client, settings):
+    client.post("/accounts/signup/", SIGNUP)
+    link = _link(mail.outbox[0])
+    assert client.get("/accounts/signup/confirm/forged/").status_code == 404
+    assert client.get(link.replace("/confirm/", "/confirm/x")).status_code == 404
+    settings.SIGNUP_LINK_MAX_AGE_HOURS = 0
+    assert client.post(link, PASSWORDS).status_code == 404
     assert not User.objects.exists()
 
 
-def test_signup_refuses_a_taken_slug_and_a_known_email(client, tenant, admin):
+def test_signup_refuses_a_taken_slug(client, tenant, admin):
     response = client.post("/accounts/signup/", {**SIGNUP, "slug": tenant.slug})
     assert "slug" in response.context["form"].errors
-    response = client.post("/accounts/signup/", {**SIGNUP, "email": admin.user.email.upper()})
-    assert "email" in response.context["form"].errors
+    assert not mail.outbox
     assert Tenant.objects.count() == 1
+
+
+def test_a_slug_taken_before_the_link_is_used_is_a_form_error(client, tenant):
+    client.post("/accounts/signup/", SIGNUP)
+    link = _link(mail.outbox[0])
+    from tests.factories import make_tenant
+
+    make_tenant("romashka")
+    response = client.post(link, PASSWORDS)
+    assert response.status_code == 400
+    assert not User.objects.filter(email="founder@example.com").exists()
 
 
 # --- Log in and out -----------------------------------------------------------------------
@@ -232,3 +313,26 @@ def test_behind_a_proxy_one_client_cannot_lock_out_another(client, tenant, admin
         "/accounts/login/", {"username": admin.user.email, "password": PASSWORD}, **attacker
     )
     assert again.status_code == 429
+
+
+def test_one_address_failing_on_many_accounts_is_paused_too(client, tenant, admin, settings):
+    """Password spraying: a few tries on each of many accounts from one address."""
+    settings.LOGIN_IP_FAILURE_LIMIT = 6
+    victims = [add_member(tenant, "manager") for _ in range(4)]
+    for victim in victims[:3]:
+        for _ in range(2):  # under the per-account limit (5)
+            assert _login(client, victim.user.email, "Summer2026!").status_code == 200
+    locked = _login(client, victims[3].user.email, PASSWORD)  # even the right password
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Another address is not affected.
+    elsewhere = Client(REMOTE_ADDR="10.0.0.9")
+    assert _login(elsewhere, victims[3].user.email, PASSWORD).status_code == 302
+
+
+def test_the_per_address_limit_counts_failures_not_logins(client, tenant, admin, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    for _ in range(5):
+        assert _login(Client(), admin.user.email, PASSWORD).status_code == 302
+    _login(client, admin.user.email, "wrong")
+    assert _login(client, admin.user.email, PASSWORD).status_code == 302

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from crm.models import Invitation, Membership, Role, TimelineEvent, User
 from crm.tenancy import tenant_context
-from tests.factories import TeamFactory
+from tests.factories import TeamFactory, add_member
 
 
 @pytest.fixture
@@ -160,3 +160,27 @@ def test_a_password_mismatch_on_acceptance_creates_nothing(invite, client_for, t
     )
     assert response.status_code == 200
     assert not User.objects.filter(email="typo@example.com").exists()
+
+
+def test_invitations_per_member_and_hour_are_limited_with_a_message(
+    client_for, tenant, admin, settings
+):
+    settings.INVITATIONS_PER_HOUR = 3
+    client = client_for(admin)
+    with tenant_context(tenant):
+        role = Role.objects.get(kind="manager")
+    url = f"/{tenant.slug}/settings/users/invite/"
+    for n in range(3):
+        response = client.post(url, {"email": f"person{n}@example.com", "role": role.pk})
+        assert response.status_code == 302
+    sent = len(mail.outbox)
+    refused = client.post(url, {"email": "one-more@example.com", "role": role.pk})
+    assert refused.status_code == 400
+    assert "3" in refused.context["invite_form"].errors["email"][0]
+    assert len(mail.outbox) == sent
+    with tenant_context(tenant):
+        assert not Invitation.objects.filter(email="one-more@example.com").exists()
+    # Another member has their own allowance.
+    second = add_member(tenant, "admin")
+    response = client_for(second).post(url, {"email": "x@example.com", "role": role.pk})
+    assert response.status_code == 302

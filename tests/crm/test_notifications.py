@@ -106,3 +106,31 @@ def test_mark_all_read(client_for, tenant, admin, manager):
     client.post(f"/{tenant.slug}/notifications/read/")
     with tenant_context(tenant):
         assert not Notification.objects.filter(read_at=None).exists()
+
+
+def test_a_line_break_in_a_title_never_reaches_an_e_mail_header(
+    client_for, tenant, admin, manager, django_capture_on_commit_callbacks
+):
+    """A lead's title is a notification's subject: CR/LF there would inject headers."""
+    title = "Срочно\r\nBcc: victim@example.com\u2028X-Evil: 1"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin).post(
+            f"/{tenant.slug}/leads/new/",
+            {
+                "title": title,
+                "name": "Анна\r\nCc: x@example.com",
+                "phone": "+7 999 765-43-21",
+                "source": "manual",
+                "currency": "RUB",
+                "owner": manager.pk,
+            },
+        )
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert "\r" not in message.subject
+    assert "\n" not in message.subject
+    assert "Срочно Bcc: victim@example.com X-Evil: 1" in message.subject
+    headers = message.message().as_bytes().split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in headers
+    assert b"\nX-Evil:" not in headers
+    assert message.recipients() == [manager.user.email]

@@ -189,15 +189,3 @@ def test_a_user_sees_their_own_memberships_in_other_tenants_and_nothing_else(ten
         mine = memberships_for_user(user=member.user)
         assert {m.tenant_id for m in mine} == {tenant.pk, other_tenant.pk}
         assert memberships_for_user(user=stranger.user) == []
-
-
-def test_the_app_role_gets_row_rights_only():
-    from crm.rls import APP_TABLE_PRIVILEGES
-
-    assert "TRUNCATE" not in APP_TABLE_PRIVILEGES
-    assert set(APP_TABLE_PRIVILEGES.replace(" ", "").split(",")) == {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-    }

@@ -66,3 +66,58 @@ def test_neutralize():
     assert neutralize("\tx") == "'\tx"
     assert neutralize("ok") == "ok"
     assert neutralize(5) == 5
+
+
+def test_headers_are_neutralized_and_xlsx_holds_no_formula(client_for, tenant, admin):
+    """Custom-field labels are tenant text: a label "=…" was a live formula in XLSX."""
+    with tenant_context(tenant):
+        CustomField.objects.create(
+            entity="lead", key="evil", label='=HYPERLINK("http://evil","x")', field_type="text"
+        )
+        CustomField.objects.create(entity="lead", key="plus", label="+1+2", field_type="text")
+        make_lead(admin, title="=1+1", custom={"evil": "@SUM(1)", "plus": "-3+4"})
+    client = client_for(admin)
+    header = next(csv.reader(io.StringIO(_csv_text(client, tenant)), delimiter=";"))
+    assert '\'=HYPERLINK("http://evil","x")' in header
+    assert "'+1+2" in header
+    response = client.get(f"/{tenant.slug}/leads/export/", {"format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert cells
+    assert {cell.data_type for cell in cells} <= {"s", "inlineStr"}  # text, never "f"
+    values = [cell.value for cell in cells]
+    assert '\'=HYPERLINK("http://evil","x")' in values
+    assert "'@SUM(1)" in values
+    assert "'-3+4" in values
+
+
+def _csv_text(client, tenant) -> str:
+    return client.get(f"/{tenant.slug}/leads/export/").content.decode("utf-8-sig")
+
+
+def test_exports_write_local_time_in_the_workspace_zone(client_for, tenant, other_tenant):
+    """The same stored instant is 21:07 in Moscow (UTC+3) and 13:07 in New York (UTC−5)."""
+    import datetime
+
+    from crm.models import Membership
+    from leads.models import Lead
+
+    instant = datetime.datetime(2026, 12, 4, 18, 7, 42, 123456, tzinfo=datetime.UTC)
+    other_tenant.time_zone = "America/New_York"
+    other_tenant.save(update_fields=["time_zone"])
+    expected = {tenant: "04.12.2026 21:07", other_tenant: "04.12.2026 13:07"}
+    for workspace, local in expected.items():
+        with tenant_context(workspace):
+            admin = Membership.objects.select_related("user", "role").get(role__kind="admin")
+            CustomField.objects.create(entity="lead", key="visit", label="Визит", field_type="date")
+            lead = make_lead(admin, title="Лид", custom={"visit": "2026-12-31"})
+            Lead.objects.filter(pk=lead.pk).update(created_at=instant)
+        client = client_for(admin)
+        (row,) = _csv(client.get(f"/{workspace.slug}/leads/export/"))
+        assert row["Создан"] == local
+        assert row["Визит"] == "31.12.2026"
+        response = client.get(f"/{workspace.slug}/leads/export/", {"format": "xlsx"})
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        values = [cell.value for cell in sheet[2]]
+        assert local in values
+        assert "31.12.2026" in values

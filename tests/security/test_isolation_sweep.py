@@ -141,6 +141,8 @@ POLICY: dict[str, Public | TenantUrl] = {
     "accounts:login": Public({"GET": 200}),
     "accounts:logout": Public({"POST": 302}),
     "accounts:signup": Public({"GET": 200}),
+    "accounts:signup_sent": Public({"GET": 200}),
+    "accounts:signup_confirm": Public({"GET": 404, "POST": 404}, {"token": "forged-token"}),
     "accounts:workspaces": Public({"GET": 302}),
     "accounts:invitation_accept": Public({"GET": 404, "POST": 404}, {"token": "forged-token"}),
     "accounts:password_reset": Public({"GET": 200}),

@@ -1,4 +1,5 @@
-"""Fixed-window rate limits in the shared cache (Redis in production)."""
+"""Fixed-window rate limits in the shared cache (Redis in production): the channels'
+endpoints per visitor and per channel, logins per client address."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def over_limit(key: str, *, limit: int, window: int = 60) -> bool:
         logger.warning("Rate limit %s not checked: the cache is unavailable.", key)
         return False
     return hits > limit
+
+
+def hits(key: str, *, window: int = 60) -> int:
+    """The hits counted on `key` in the current window (0 while the cache is unreachable)."""
+    bucket = f"ratelimit:{key}:{int(time.time() // window)}"
+    try:
+        return int(caches["default"].get(bucket) or 0)
+    except Exception:  # the cache (Redis) is down: nobody is limited
+        logger.warning("Rate limit %s not read: the cache is unavailable.", key)
+        return 0
 
 
 def retry_after(window: int = 60) -> int:
