@@ -1,4 +1,5 @@
-"""HTTP measurements against a running server: latency percentiles and throughput.
+"""HTTP measurements against a running server: latency percentiles and throughput, alone or
+interleaved with a floor page in short windows (page, floor, page, floor…).
 
 Plain `http.client` (the standard library), one new connection per request, as a browser
 behind a proxy would hit gunicorn's sync workers (they close the connection after each
@@ -158,3 +159,23 @@ def throughput(
     if failures:
         raise BenchError(f"{path} under load: {failures[0]}")
     return {"requests": sum(done), "seconds": round(elapsed, 1), "rps": sum(done) / elapsed}
+
+
+def interleaved_throughput(
+    server: Server,
+    subject: str,
+    floor: str,
+    cookie: str,
+    *,
+    clients: int,
+    seconds: float,
+    pairs: int,
+) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """`pairs` pairs of adjacent windows, `subject` then `floor`, each `seconds` long: what
+    a slower or busier moment does to one side of a pair, it does to the other."""
+    measured = []
+    for _ in range(pairs):
+        page = throughput(server, subject, cookie, clients=clients, seconds=seconds)
+        base = throughput(server, floor, cookie, clients=clients, seconds=seconds)
+        measured.append((page, base))
+    return measured
