@@ -1,7 +1,8 @@
 """The ingestion benchmark: `make bench-ingest` (BENCH_DELIVERIES paced deliveries, 5000).
 
 Every budget but two is a ratio to a floor measured in the same run, in adjacent windows
-(bench/ratios.py: each pair's ratio, judged on the median of --pairs pairs):
+(bench/ratios.py: each pair's ratio, judged on the median of --pairs pairs); each pair and
+cycle below begins with a VACUUM (ANALYZE), as autovacuum would run between them:
 
 1. creates the database `voronka_bench_ingest` when missing, migrates it as the owner,
    collects static files, empties the benchmark's Redis database, and prepares the tenant
@@ -135,6 +136,16 @@ class Database:
     def __init__(self, url: str, tenant_id: int) -> None:
         self.connection = psycopg.connect(url, autocommit=True)
         self.tenant_id = tenant_id
+
+    def vacuum(self) -> float:
+        """VACUUM (ANALYZE) of the database, as autovacuum would have done between two
+        windows on a server that had taken that many deliveries (this machine's PostgreSQL
+        runs without it): otherwise each window's dead rows slow the next ones' claims and
+        the inbox's index-only scans, and later pairs measure the run's own leftovers.
+        Seconds it took."""
+        began = time.monotonic()
+        self.connection.execute("VACUUM (ANALYZE)")
+        return round(time.monotonic() - began, 2)
 
     def floor_rows(self) -> int:
         return self.connection.execute("SELECT count(*) FROM bench_floor_row").fetchone()[0]
@@ -488,9 +499,12 @@ class Bench:
 
 
 def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
-    """`count` API deliveries at --rate, processed; then `count` GETs of the web form's
-    address at the same rate, on the same listener; the inbox sampled during both."""
+    """After a VACUUM: `count` API deliveries at --rate, processed; then `count` GETs of
+    the web form's address at the same rate, on the same listener; the inbox sampled during
+    both."""
     args = b.args
+    vacuum_s = b.db.vacuum()
+    wait_idle(b.queue)
     since = b.db.now()
     with b.sampler() as during:
         run_id, sent = paced(
@@ -507,15 +521,17 @@ def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
     with b.sampler() as meanwhile:
         base = trivial(b.ingest, b.form, count=count, rate=args.rate, clients=args.clients)
     return {
+        "vacuum_s": vacuum_s,
         "endpoint": {**sent, **outcome, "run": run_id, "inbox": during.summary(series=False)},
         "trivial": {**base, "inbox": meanwhile.summary(series=False)},
     }
 
 
 def cycle(b: Bench) -> dict[str, Any]:
-    """The inbox idle; a burst (the inbox sampled until its last delivery is processed);
-    the floor's tasks."""
+    """After a VACUUM: the inbox idle; a burst (the inbox sampled until its last delivery
+    is processed); the floor's tasks."""
     args = b.args
+    vacuum_s = b.db.vacuum()
     wait_idle(b.queue)
     with b.sampler() as idle:
         time.sleep(args.idle_seconds)
@@ -532,6 +548,7 @@ def cycle(b: Bench) -> dict[str, Any]:
         outcome = settle(b.db, run_id, since, sent["accepted"], 120 + sent["accepted"] / 20)
     wait_idle(b.queue)
     return {
+        "vacuum_s": vacuum_s,
         "idle": idle.summary(),
         "burst": {**sent, **outcome, "run": run_id, "inbox": during.summary()},
         "floor": floor(b.task, b.db, args.floor_tasks),
