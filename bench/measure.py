@@ -132,6 +132,32 @@ def latency(
     return Latency(samples)
 
 
+def interleaved_latency(
+    server: Server,
+    subject: str,
+    floor: str,
+    cookie: str,
+    *,
+    count: int,
+    warmup: int,
+    limit_s: float,
+) -> tuple[Latency, Latency]:
+    """Like `latency`, a request of `subject` then one of `floor`, `count` times: both
+    sampled at the same moments of a noisy machine."""
+    for _ in range(warmup):
+        server.get_ok(subject, cookie)
+        server.get_ok(floor, cookie)
+    page: list[float] = []
+    base: list[float] = []
+    deadline = time.monotonic() + limit_s
+    while len(page) < count and time.monotonic() < deadline:
+        for path, samples in ((subject, page), (floor, base)):
+            began = time.perf_counter()
+            server.get_ok(path, cookie)
+            samples.append((time.perf_counter() - began) * 1000)
+    return Latency(page), Latency(base)
+
+
 def throughput(
     server: Server, path: str, cookie: str, *, clients: int, seconds: float
 ) -> dict[str, float]:

@@ -44,6 +44,7 @@ from bench import ratios
 from bench.measure import (
     BenchError,
     Server,
+    interleaved_latency,
     interleaved_throughput,
     latency,
     login,
@@ -217,16 +218,37 @@ def measure(
     """Each page's server time (sequential requests), then requests/s: the inbox against the
     floor in `args.pairs` interleaved pairs of windows, every other page in one pair."""
     results: dict[str, Any] = {}
+    floor = paths["floor"]
     for name, path in paths.items():
         shown = rows_shown(server.get_ok(path, cookie))
         if shown == 0:
             raise BenchError(f"{name} ({path}) shows no leads: nothing would be measured")
-        timing = latency(
-            server, path, cookie, count=args.requests, warmup=args.warmup, limit_s=args.limit
-        )
-        results[name] = {"path": path, "rows": shown, **timing.summary()}
+        if name == "floor":
+            timing = latency(
+                server, path, cookie, count=args.requests, warmup=args.warmup, limit_s=args.limit
+            )
+            results[name] = {"path": path, "rows": shown, **timing.summary()}
+        else:
+            # Every request followed by one of the floor: the page's p95 over the floor's p95
+            # of the same moments, for reference (the budgets below are in milliseconds).
+            timing, base = interleaved_latency(
+                server,
+                path,
+                floor,
+                cookie,
+                count=args.requests,
+                warmup=args.warmup,
+                limit_s=args.limit,
+            )
+            floor_p95 = base.summary()["p95"]
+            results[name] = {
+                "path": path,
+                "rows": shown,
+                **timing.summary(),
+                "floor_p95": floor_p95,
+                "p95_x_floor": round(ratios.ratio(timing.summary()["p95"], floor_p95), 2),
+            }
         print(f"  {name:<9} {results[name]}", flush=True)
-    floor = paths["floor"]
     for name, path in paths.items():
         if name == "floor":
             continue
@@ -348,20 +370,23 @@ def markdown(report: dict[str, Any]) -> str:
         f"name `{report['data']['name_query']}` matches {report['data']['name_matches']:,} "
         "leads of the tenant.",
         "",
-        f"| page | rows | n | p50 ms | p95 ms | p99 ms | max ms "
+        "| page | rows | n | p50 ms | p95 ms | p99 ms | max ms | p95 × floor's "
         f"| req/s ({report['settings']['clients']} clients) | floor req/s | × floor |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for page in PAGES:
         m = r[page]
         floor_rps = m.get("floor_rps", m["rps"])
+        p95_x = f"{m['p95_x_floor']:g}× ({m['floor_p95']:g} ms)" if "p95_x_floor" in m else ""
         lines.append(
             f"| {page} `{m['path']}` | {m['rows']} | {m['n']} | {m['p50']:g} | {m['p95']:g} "
-            f"| {m['p99']:g} | {m['max']:g} | {m['rps']:g} | {floor_rps:g} "
+            f"| {m['p99']:g} | {m['max']:g} | {p95_x} | {m['rps']:g} | {floor_rps:g} "
             f"| {m['rps'] / floor_rps:.0%} |"
         )
     lines += [
         "",
+        "Server time: each page's requests alternate with the floor's (the floor's p95 of the "
+        "same moments in brackets); the floor's own row is a sequence of its own. "
         f"Requests/s: windows of {report['settings']['duration']:g} s, the floor's right after "
         f"each page's; the inbox in {report['settings']['pairs']} pairs (medians above), the "
         "other pages in one pair each (for reference).",

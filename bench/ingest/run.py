@@ -15,8 +15,8 @@ cycle below begins with a VACUUM (ANALYZE), as autovacuum would run between them
 3. the endpoint against the trivial endpoint, --pairs pairs: N / pairs distinct deliveries
    POSTed at a constant --rate (200/s) by an open-loop client, then — once they are
    processed — as many GETs of the web form's address (200, nothing stored: the same
-   listener, workers and middleware path) at the same rate; the inbox requested 4 times a
-   second throughout; each pair's ratio of the endpoints' p99s;
+   listener, workers and middleware path) at the same rate; each pair's ratio of the
+   endpoints' p99s, and the CPU our processes spent per request (bench/cpu.py);
 4. idle, burst, floor, --pairs times: the inbox of a manager requested 4 times a second for
    --idle-seconds with nothing else running; then wrk posting distinct deliveries as fast as
    the endpoint takes them for --burst-seconds (post.lua), the inbox sampled the same way
@@ -55,6 +55,7 @@ from celery import Celery
 from psycopg import conninfo
 
 from bench import ratios
+from bench.cpu import CpuMeter, family
 from bench.measure import Latency, Server, login
 from bench.plan import BENCH_PASSWORD, label
 from bench.run import (
@@ -146,6 +147,14 @@ class Database:
         began = time.monotonic()
         self.connection.execute("VACUUM (ANALYZE)")
         return round(time.monotonic() - began, 2)
+
+    def backends(self) -> list[int]:
+        """The PostgreSQL backends serving the benchmark's database, but this one."""
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def floor_rows(self) -> int:
         return self.connection.execute("SELECT count(*) FROM bench_floor_row").fetchone()[0]
@@ -493,20 +502,25 @@ class Bench:
     phones: Phones
     queue: redis.Redis
     task: Any  # the floor task's signature
+    cpu: dict[str, Callable[[], list[int]]]  # our processes: web, worker, postgres
+
+    def meter(self) -> CpuMeter:
+        return CpuMeter(self.cpu)
 
     def sampler(self) -> InboxSampler:
         return InboxSampler(self.server, self.inbox, self.cookie)
 
 
 def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
-    """After a VACUUM: `count` API deliveries at --rate, processed; then `count` GETs of
-    the web form's address at the same rate, on the same listener; the inbox sampled during
-    both."""
+    """After a VACUUM: `count` API deliveries at --rate, until processed; then `count` GETs
+    of the web form's address at the same rate, on the same listener. The CPU our processes
+    spent in each window, per request. (No inbox sampler here: its requests would count in
+    the CPU of the cheaper window most.)"""
     args = b.args
     vacuum_s = b.db.vacuum()
     wait_idle(b.queue)
     since = b.db.now()
-    with b.sampler() as during:
+    with b.meter() as endpoint_cpu:
         run_id, sent = paced(
             b.ingest,
             b.endpoint,
@@ -516,14 +530,14 @@ def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
             clients=args.clients,
             base=b.phones.take(count),
         )
-    outcome = settle(b.db, run_id, since, sent["accepted"], 120 + count / 20)
+        outcome = settle(b.db, run_id, since, sent["accepted"], 120 + count / 20)
     wait_idle(b.queue)
-    with b.sampler() as meanwhile:
+    with b.meter() as trivial_cpu:
         base = trivial(b.ingest, b.form, count=count, rate=args.rate, clients=args.clients)
     return {
         "vacuum_s": vacuum_s,
-        "endpoint": {**sent, **outcome, "run": run_id, "inbox": during.summary(series=False)},
-        "trivial": {**base, "inbox": meanwhile.summary(series=False)},
+        "endpoint": {**sent, **outcome, "run": run_id, "cpu_ms": endpoint_cpu.per(count)},
+        "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
     }
 
 
@@ -536,7 +550,7 @@ def cycle(b: Bench) -> dict[str, Any]:
     with b.sampler() as idle:
         time.sleep(args.idle_seconds)
     since = b.db.now()
-    with b.sampler() as during:
+    with b.sampler() as during, b.meter() as burst_cpu:
         run_id, sent = burst(
             f"http://{b.ingest.host}:{b.ingest.port}{b.endpoint}",
             b.secret,
@@ -547,11 +561,19 @@ def cycle(b: Bench) -> dict[str, Any]:
         )
         outcome = settle(b.db, run_id, since, sent["accepted"], 120 + sent["accepted"] / 20)
     wait_idle(b.queue)
+    with b.meter() as floor_cpu:
+        tasks = floor(b.task, b.db, args.floor_tasks)
     return {
         "vacuum_s": vacuum_s,
         "idle": idle.summary(),
-        "burst": {**sent, **outcome, "run": run_id, "inbox": during.summary()},
-        "floor": floor(b.task, b.db, args.floor_tasks),
+        "burst": {
+            **sent,
+            **outcome,
+            "run": run_id,
+            "inbox": during.summary(),
+            "cpu_ms": burst_cpu.per(max(1, outcome["leads"])),
+        },
+        "floor": {**tasks, "cpu_ms": floor_cpu.per(args.floor_tasks)},
     }
 
 
@@ -623,6 +645,18 @@ def totals(r: dict[str, Any], enqueue: list[float]) -> dict[str, Any]:
             "inbox_idle_p99_ms": median([c["idle"]["p99"] for c in r["cycles"]]),
             "inbox_burst_p99_ms": median([c["burst"]["inbox"]["p99"] for c in r["cycles"]]),
         },
+        # CPU milliseconds per request of our processes (web + worker + PostgreSQL): what
+        # the neighbours hardly change.
+        "cpu_ms": {
+            "delivery_paced": median(
+                [sum(p["endpoint"]["cpu_ms"].values()) for p in r["endpoint_pairs"]]
+            ),
+            "trivial_request": median(
+                [sum(p["trivial"]["cpu_ms"].values()) for p in r["endpoint_pairs"]]
+            ),
+            "lead_burst": median([sum(c["burst"]["cpu_ms"].values()) for c in r["cycles"]]),
+            "floor_task": median([sum(c["floor"]["cpu_ms"].values()) for c in r["cycles"]]),
+        },
     }
 
 
@@ -634,6 +668,11 @@ def _ratio_cell(report: dict[str, Any], budget: ratios.RatioBudget) -> str:
     summary = _budget(report, budget)["ratio"]
     show = budget.show
     return f"{show(summary['median'])} ({show(summary['min'])}–{show(summary['max'])})"
+
+
+def _cpu(window: dict[str, Any]) -> str:
+    cpu = window["cpu_ms"]
+    return f"{cpu['web']:g} / {cpu['worker']:g} / {cpu['postgres']:g}"
 
 
 def readme_row(report: dict[str, Any]) -> str:
@@ -677,6 +716,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
         for b in report["budgets"]
     ]
+    cpu = r["totals"]["cpu_ms"]
+    lines += [
+        "",
+        "CPU our processes spent (web + worker + PostgreSQL, medians; for reference: what "
+        f"the neighbours hardly change): {cpu['delivery_paced']:g} ms a paced delivery "
+        f"against {cpu['trivial_request']:g} ms a trivial request; {cpu['lead_burst']:g} ms "
+        f"a lead of a burst against {cpu['floor_task']:g} ms a floor task.",
+    ]
     for budget in RATIO_BUDGETS:
         lines += ["", f"## {budget.name}", "", *ratios.table(budget, _budget(report, budget))]
     lines += [
@@ -684,31 +731,33 @@ def markdown(report: dict[str, Any]) -> str:
         "## Every window (absolute figures, for reference)",
         "",
         f"Endpoint pairs: {report['settings']['deliveries'] // report['settings']['pairs']} "
-        f"requests a window at {report['settings']['rate']:g}/s; the inbox requested 4 times "
-        "a second meanwhile. Milliseconds p50 / p99.",
+        f"requests a window at {report['settings']['rate']:g}/s. Milliseconds p50 / p99; CPU: "
+        "milliseconds our processes spent per request (web / worker / PostgreSQL backends; "
+        "the endpoint's window lasts until its deliveries are processed).",
         "",
-        "| pair | endpoint | rate | paced leads/s | trivial | rate | inbox (endpoint) "
-        "| inbox (trivial) |",
+        "| pair | endpoint | rate | paced leads/s | CPU a delivery | trivial | rate "
+        "| CPU a request |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for number, pair in enumerate(r["endpoint_pairs"], 1):
         e, t = pair["endpoint"], pair["trivial"]
         lines.append(
             f"| {number} | {e['latency_ms']['p50']:g} / {e['latency_ms']['p99']:g} "
-            f"| {e['rate']:g} | {e['e2e_leads_per_s']:g} "
+            f"| {e['rate']:g} | {e['e2e_leads_per_s']:g} | {_cpu(e)} "
             f"| {t['latency_ms']['p50']:g} / {t['latency_ms']['p99']:g} | {t['rate']:g} "
-            f"| {e['inbox']['p50']:g} / {e['inbox']['p99']:g} "
-            f"| {t['inbox']['p50']:g} / {t['inbox']['p99']:g} |"
+            f"| {_cpu(t)} |"
         )
     lines += [
         "",
         f"Cycles: the inbox idle for {report['settings']['idle_seconds']} s; wrk for "
         f"{report['settings']['burst_seconds']} s, the inbox sampled until the last delivery "
-        f"was processed; {report['settings']['floor_tasks']} floor tasks.",
+        f"was processed; {report['settings']['floor_tasks']} floor tasks. CPU per lead of the "
+        "burst (the inbox's samples included) and per floor task.",
         "",
         "| cycle | inbox idle p50 / p99 (n) | accepted/s | e2e leads/s | queue p99 ms "
-        "| inbox burst p50 / p99 (n) | floor tasks/s | enqueue p50 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| inbox burst p50 / p99 (n) | CPU a lead | floor tasks/s | CPU a task "
+        "| enqueue p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for number, c in enumerate(r["cycles"], 1):
         idle, b, f = c["idle"], c["burst"], c["floor"]
@@ -716,7 +765,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {number} | {idle['p50']:g} / {idle['p99']:g} ({idle['n']}) "
             f"| {b['stored_per_s']:g} | {b['e2e_leads_per_s']:g} | {b['queue_ms']['p99']:g} "
             f"| {b['inbox']['p50']:g} / {b['inbox']['p99']:g} ({b['inbox']['n']}) "
-            f"| {f['tasks_per_s']:g} | {f['enqueue_ms']['p50']:g} |"
+            f"| {_cpu(b)} | {f['tasks_per_s']:g} | {_cpu(f)} | {f['enqueue_ms']['p50']:g} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -838,6 +887,11 @@ def main() -> None:
                 phones=phones,
                 queue=redis.Redis.from_url(broker),
                 task=client.signature("bench.floor_insert"),
+                cpu={
+                    "web": lambda: family(gunicorn.pid),
+                    "worker": lambda: family(worker.pid),
+                    "postgres": db.backends,
+                },
             )
             # Warm-up: each web and worker process imports and caches what the endpoint, the
             # drain and the floor's task use on their first calls (≈ 0.2 s, enough to move a
