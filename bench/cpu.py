@@ -1,9 +1,10 @@
 """CPU seconds our own processes spent in a window, read from /proc (Linux).
 
 Latency on a shared machine depends on what the neighbours do; the CPU a request costs
-hardly does. Counted per group of processes (the gunicorn workers, the Celery worker, the
-PostgreSQL backends of the benchmark's database), for the processes alive at both ends of
-the window.
+much less so. Counted per group of processes (the gunicorn workers, the Celery worker, the
+PostgreSQL backends of the benchmark's database): for a process alive at both ends of the
+window what it spent between them, for one that started inside it all it spent (a backend
+reconnecting after CONN_MAX_AGE); one that ended inside it is missed.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         for name, before in self.before.items():
-            after = seconds(list(before))
-            self.spent[name] = round(sum(after[pid] - before[pid] for pid in after), 3)
+            after = seconds(sorted(set(before) | set(self.groups[name]())))
+            spent = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+            self.spent[name] = round(spent, 3)
 
     def per(self, count: int) -> dict[str, float]:
         """Milliseconds of CPU each group spent per one of `count` requests."""

@@ -12,7 +12,7 @@
    judged on the median of the pairs' ratios (bench/ratios.py), the other pages in one pair
    each, for reference;
 5. stops gunicorn, profiles each page's SQL in-process (EXPLAIN ANALYZE of slow queries);
-6. writes bench/results/<date>-<leads>-<commit>.{json,md}, adds a row to bench/README.md and
+6. writes bench/results/<date>-<HHMM>-<leads>-<commit>.{json,md}, adds a row to bench/README.md and
    checks the budgets (exit status 1 when one is missed).
 
 The commit recorded is the one gunicorn served ("+dirty": with uncommitted changes to
@@ -551,7 +551,10 @@ def main() -> None:
         "profile": json.loads(profile.stdout) if profile.returncode == 0 else {},
         "profile_error": profile.stderr[-2000:] if profile.returncode else "",
     }
-    stem = results_dir / f"{report['date']}-{label(args.leads)}-{served.replace('+', '-')}"
+    # The time in the name: runs of one commit (a variance check) keep their own files.
+    stem = (
+        results_dir / f"{report['date']}-{now:%H%M}-{label(args.leads)}-{served.replace('+', '-')}"
+    )
     publish(report, stem, markdown=markdown, row=readme_row(report))
 
 
