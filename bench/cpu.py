@@ -1,10 +1,11 @@
 """CPU seconds our own processes spent in a window, read from /proc (Linux).
 
 Latency on a shared machine depends on what the neighbours do; the CPU a request costs
-much less so. Counted per group of processes (the gunicorn workers, the Celery worker, the
-PostgreSQL backends of the benchmark's database): for a process alive at both ends of the
-window what it spent between them, for one that started inside it all it spent (a backend
-reconnecting after CONN_MAX_AGE); one that ended inside it is missed.
+much less so (±15% over a run's windows on a busy machine, though a contended VM inflates
+it too: ≈ 2× the quiet figures). Counted per group of processes (the gunicorn workers, the
+Celery worker, the PostgreSQL backends of the benchmark's database): for a process alive at
+both ends of the window what it spent between them, for one that started inside it all it
+spent (a backend reconnecting after CONN_MAX_AGE); one that ended inside it is missed.
 """
 
 from __future__ import annotations
