@@ -17,6 +17,7 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from typing import Any
 
 import django
@@ -60,12 +61,21 @@ def _query(captured: dict[str, str], ms: float, tenant: Tenant, slow_ms: float) 
     return query
 
 
+def typical(runs: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
+    """The runs with the most common number of statements (the latest of them last): a run
+    that refilled a per-process cache — the tenant row is kept TENANT_CACHE_SECONDS (10 s),
+    which a slow machine crosses between two runs — has a query more and is left out."""
+    counts = Counter(len(run) for run in runs)
+    most = max(counts.values())
+    usual = next(len(run) for run in reversed(runs) if counts[len(run)] == most)
+    return [run for run in runs if len(run) == usual]
+
+
 def profile(client: Client, tenant: Tenant, path: str, slow_ms: float, runs: int) -> dict[str, Any]:
     """The page's time, its queries (median of `runs`) and plans of the slow ones."""
     client.get(path)  # warm caches, templates and the connection
     totals: list[float] = []
-    timings: list[list[float]] = []
-    statements: list[dict[str, str]] = []
+    captures: list[list[dict[str, str]]] = []
     for _run in range(runs):
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
@@ -73,8 +83,10 @@ def profile(client: Client, tenant: Tenant, path: str, slow_ms: float, runs: int
             totals.append((time.perf_counter() - began) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"{path}: HTTP {response.status_code}")
-        statements = [q for q in captured.captured_queries if not q["sql"].startswith(PLUMBING)]
-        timings.append([float(q["time"]) * 1000 for q in statements])
+        captures.append([q for q in captured.captured_queries if not q["sql"].startswith(PLUMBING)])
+    kept = typical(captures)
+    statements = kept[-1]
+    timings = [[float(q["time"]) * 1000 for q in run] for run in kept]
     per_query = [sorted(column)[len(column) // 2] for column in zip(*timings, strict=True)]
     queries = [
         _query(statement, ms, tenant, slow_ms)

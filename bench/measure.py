@@ -1,4 +1,5 @@
-"""HTTP measurements against a running server: latency percentiles and throughput.
+"""HTTP measurements against a running server: latency percentiles and throughput, alone or
+interleaved with a floor page in short windows (page, floor, page, floor…).
 
 Plain `http.client` (the standard library), one new connection per request, as a browser
 behind a proxy would hit gunicorn's sync workers (they close the connection after each
@@ -131,6 +132,32 @@ def latency(
     return Latency(samples)
 
 
+def interleaved_latency(
+    server: Server,
+    subject: str,
+    floor: str,
+    cookie: str,
+    *,
+    count: int,
+    warmup: int,
+    limit_s: float,
+) -> tuple[Latency, Latency]:
+    """Like `latency`, a request of `subject` then one of `floor`, `count` times: both
+    sampled at the same moments of a noisy machine."""
+    for _ in range(warmup):
+        server.get_ok(subject, cookie)
+        server.get_ok(floor, cookie)
+    page: list[float] = []
+    base: list[float] = []
+    deadline = time.monotonic() + limit_s
+    while len(page) < count and time.monotonic() < deadline:
+        for path, samples in ((subject, page), (floor, base)):
+            began = time.perf_counter()
+            server.get_ok(path, cookie)
+            samples.append((time.perf_counter() - began) * 1000)
+    return Latency(page), Latency(base)
+
+
 def throughput(
     server: Server, path: str, cookie: str, *, clients: int, seconds: float
 ) -> dict[str, float]:
@@ -158,3 +185,23 @@ def throughput(
     if failures:
         raise BenchError(f"{path} under load: {failures[0]}")
     return {"requests": sum(done), "seconds": round(elapsed, 1), "rps": sum(done) / elapsed}
+
+
+def interleaved_throughput(
+    server: Server,
+    subject: str,
+    floor: str,
+    cookie: str,
+    *,
+    clients: int,
+    seconds: float,
+    pairs: int,
+) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """`pairs` pairs of adjacent windows, `subject` then `floor`, each `seconds` long: what
+    a slower or busier moment does to one side of a pair, it does to the other."""
+    measured = []
+    for _ in range(pairs):
+        page = throughput(server, subject, cookie, clients=clients, seconds=seconds)
+        base = throughput(server, floor, cookie, clients=clients, seconds=seconds)
+        measured.append((page, base))
+    return measured

@@ -2,8 +2,9 @@
 
 Run by bench/ingest/run.py as the owner role: the tenant `ingest` with its administrator and
 one manager (who logs in to the inbox), its API channel (rate limit high enough for the
-load), and the floor's table `bench_floor_row`, emptied, writable by the application role;
-then VACUUM ANALYZE (earlier runs' rows).
+load), a web form channel (a GET of its address is the trivial endpoint the API endpoint is
+compared with), and the floor's table `bench_floor_row`, emptied, writable by the
+application role; then VACUUM ANALYZE (earlier runs' rows).
 `phone_base` is the first phone number (+79XXXXXXXXX) not used yet, so no delivery of the
 run matches an earlier run's lead.
 """
@@ -36,6 +37,7 @@ SLUG = "ingest"
 ADMIN = "admin@ingest.bench.local"
 MANAGER = "manager@ingest.bench.local"
 CHANNEL = "Bench API"
+FORM = "Bench web form"
 
 
 def _user(email: str, full_name: str) -> User:
@@ -59,6 +61,9 @@ def main() -> None:
             Membership.objects.create(user=manager, role=Role.objects.get(kind=Role.Kind.MANAGER))
         channel = Channel.objects.filter(name=CHANNEL).first() or channel_create(
             actor=admin, kind="api", name=CHANNEL, config={"rate_limit": 100_000}
+        )
+        form = Channel.objects.filter(name=FORM).first() or channel_create(
+            actor=admin, kind="web_form", name=FORM
         )
         last = (
             Lead.objects.filter(phone_e164__startswith="+79")
@@ -88,6 +93,7 @@ def main() -> None:
                 "email": MANAGER,
                 "token": channel.token,
                 "secret": channel.secret,
+                "form_token": form.token,
                 "phone_base": (last or 0) + 1,
             }
         )
