@@ -219,7 +219,9 @@ def _wake(tenant_id: int) -> None:
 
 
 def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> InboundEvent:
-    fields = without_nul(fields)  # a reason or message quoting the delivery: no U+0000
+    # A reason may quote the delivery: no U+0000 (the message is clean, `read_delivery`).
+    if "detail" in fields:
+        fields["detail"] = without_nul(fields["detail"])
     return InboundEvent(
         tenant=channel.tenant,
         channel=channel,

@@ -50,6 +50,7 @@ _IGNORABLE_RANGES = (
     (0xE0000, 0xE0FFF),  # tags, variation selectors supplement
 )
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _IGNORABLE_PRINTABLE = re.compile(
     "[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _IGNORABLE_RANGES) + "]"
 )
@@ -89,9 +90,9 @@ def _kept_in_emoji(text: str, index: int, previous: str) -> bool:
 
 
 def _surrogates_replaced(text: str) -> str:
-    if not any("\ud800" <= char <= "\udfff" for char in text):
+    if text.isascii():
         return text
-    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _visible(char: str) -> str:
@@ -107,12 +108,12 @@ def _visible(char: str) -> str:
 def clean_line(value: str | None) -> str:
     """A one-line value without invisible or direction characters (module docstring)."""
     text = _surrogates_replaced(value or "")
-    if text.isascii():  # the common case: only controls and spaces to tidy
-        return _SPACES.sub(" ", "".join(map(_visible, text))).strip()
     # Format, control and separator characters are not printable (str.isprintable), the
     # other default-ignorables are looked for: most values have neither.
-    if text.isprintable() and not _IGNORABLE_PRINTABLE.search(text):
+    if text.isprintable() and (text.isascii() or not _IGNORABLE_PRINTABLE.search(text)):
         return _SPACES.sub(" ", text).strip()
+    if text.isascii():  # only controls to tidy
+        return _SPACES.sub(" ", "".join(map(_visible, text))).strip()
     kept: list[str] = []
     for index, char in enumerate(text):
         if _ignorable(char):

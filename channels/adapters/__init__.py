@@ -187,10 +187,6 @@ class InboundMessage:
             data["custom"] = dict(self.custom)
         return data
 
-    def __post_init__(self) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, without_nul(getattr(self, name)))
-
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", {}, None, False)}
 
