@@ -96,7 +96,7 @@ def test_due_time_typed_in_is_read_as_the_workspace_time(workspace, zone, client
     # Shown back as typed: on the card's activity and in the timeline's sentence.
     card = _page(client_for(admin), tenant, f"leads/{lead.pk}/")
     assert "5 декабря 2026 г. 10:00" in card
-    assert "due 05.12.2026 10:00" in card or "на 05.12.2026 10:00" in card
+    assert "срок 05.12.2026 10:00" in card
 
 
 def test_overdue_turns_at_the_local_due_time(workspace, zone, client_for):
