@@ -1,11 +1,16 @@
-"""Running manage.py in a separate, production-like process (nothing of the test run leaks in)."""
+"""Helpers for tests that run separate processes: manage.py in a production-like
+environment (nothing of the test run leaks in), a free loopback port, bounded waiting."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +28,23 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         timeout=180,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check: Callable[[], Any], what: str, *, seconds: float = 60) -> Any:
+    """Poll `check` every 0.1 s until it returns something truthy, at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds / 0.1) + 1):
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds} s for {what}")

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from channels.models import Channel, InboundEvent
 from crm.models import TimelineEvent
 from crm.tenancy import tenant_context
 from tests.channels.conftest import events_of, leads_of
+from tests.processes import free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -50,25 +50,6 @@ BIN = Path(sys.executable).parent
 Status = InboundEvent.Status
 PROCESS_TASK = "channels.tasks.process_event_task"
 SWEEP_ALL_TASK = "channels.tasks.events_sweep_all_task"
-
-
-def wait_for(check: Callable[[], Any], what: str, *, seconds: float = 60) -> Any:
-    """Poll `check` every 0.1 s until it returns something truthy, at most `seconds`."""
-    deadline = time.monotonic() + seconds
-    for _ in range(int(seconds / 0.1) + 1):
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds} s for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def children_of(pid: int) -> list[int]:

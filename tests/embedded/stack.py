@@ -16,33 +16,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # What `make run` serves with (Makefile, the branch without REDIS_URL).
 SERVE_COMMAND = "runembedded"
-
-
-def wait_for(check: Callable[[], Any], what: str, *, seconds: float) -> Any:
-    """Poll `check` every 0.1 s until it returns something truthy, at most `seconds`."""
-    deadline = time.monotonic() + seconds
-    for _ in range(int(seconds / 0.1) + 1):
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds} s for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def migrated_database(folder: Path) -> Path:

@@ -10,7 +10,8 @@ import urllib.error
 import urllib.request
 from collections import Counter
 
-from tests.embedded.stack import EmbeddedStack, wait_for
+from tests.embedded.stack import EmbeddedStack
+from tests.processes import wait_for
 
 THREADS = 8
 DELIVERIES = 200

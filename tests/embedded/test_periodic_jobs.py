@@ -4,7 +4,8 @@ delivery nobody processed, through its scheduler, within seconds of starting."""
 
 from __future__ import annotations
 
-from tests.embedded.stack import EmbeddedStack, wait_for
+from tests.embedded.stack import EmbeddedStack
+from tests.processes import wait_for
 
 
 def test_the_server_of_make_run_runs_the_periodic_jobs(embedded: EmbeddedStack):
