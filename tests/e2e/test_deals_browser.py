@@ -178,7 +178,10 @@ def test_the_contact_field_finds_a_contact_by_phone(new_page, shots, sales_team)
     option = page.locator(f"#id_contact option[value='{contact.pk}']")
     expect(option).to_have_count(1)
     expect(page.locator("#id_contact option")).to_have_count(2)  # and the empty choice
+    # No search still on its way: a late answer would replace the options after the pick.
+    page.wait_for_load_state("networkidle")
     page.select_option("#id_contact", str(contact.pk))
+    expect(page.locator("#id_contact")).to_have_value(str(contact.pk))
     page.screenshot(path=shots / "01-picked.png", full_page=True)
     page.click("[data-testid=deal-form] button[type=submit]")
     page.wait_for_url(re.compile(r"/shop/deals/\d+/$"))
