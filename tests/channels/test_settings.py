@@ -175,7 +175,7 @@ def test_a_refused_replay_answers_in_its_row_and_changes_nothing(
     django_capture_on_commit_callbacks,
 ):
     done = _problem_deliveries(api_channel, deliver, monkeypatch, settings)["done"]
-    client = client_for(admin)
+    client = client_for(admin, "en")
     with django_capture_on_commit_callbacks(execute=True):
         row = client.post(_replay_url(tenant, done), {"back": "channel"}, **HTMX)
     assert row.status_code == 409
