@@ -25,6 +25,8 @@ LENIENCY = phonenumbers.Leniency.VALID
 # A field that holds one number and nothing else (digits, spaces, + ( ) - .).
 ONLY_NUMBER = re.compile(r"\+?[0-9 ()\-.]+")
 POSSIBLE = phonenumbers.Leniency.POSSIBLE
+# The longest number kept as written (longer ones are written in international format).
+MAX_WRITTEN = 32
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,13 @@ class Phone:
     def display(self) -> str:
         """How a record keeps it: as written; with an extension, in international format
         followed by the extension under the label the person used ("доб. 12", else
-        "ext. 7"), never glued onto the number's digits."""
+        "ext. 7"), never glued onto the number's digits. At most 64 characters."""
         if not self.extension:
-            return self.text
+            # A number written with padding ("8-----999…") is shown the standard way: what a
+            # record keeps must fit its column and read like a phone.
+            return self.text if len(self.text) <= MAX_WRITTEN else phone_display(self.e164)
         label = "доб." if "доб" in self.text.casefold() else "ext."
-        return f"{phone_display(self.e164)} {label} {self.extension}"
+        return f"{phone_display(self.e164)} {label} {self.extension}"[:64]
 
 
 def _region(region: str) -> str | None:

@@ -245,3 +245,13 @@ def test_another_workspace_never_sees_the_card(client_for, tenant, other_admin, 
     with tenant_context(tenant):
         contact = make_contact(manager, phones=["+7 999 123-45-67 доб. 5"])
     assert client_for(other_admin).get(url(f"contacts/{contact.pk}/")).status_code == 404
+
+
+def test_a_padded_number_longer_than_the_column_is_kept_the_standard_way(
+    client_for, tenant, manager, url
+):
+    padded = "8" + "-" * 60 + "9991234567"  # one valid number, 71 characters as written
+    response = client_for(manager).post(url("leads/quick/"), {"name": "Олег", "contact": padded})
+    assert response.status_code in (200, 302)
+    lead = _lead(tenant)
+    assert (lead.phone, lead.phone_e164) == ("+7 999 123-45-67", "+79991234567")
