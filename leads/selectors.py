@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
@@ -13,6 +13,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Val
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.http import Http404
+from django.utils import timezone
 
 from contacts.normalize import DIGITS, email_key, phone_e164
 from crm import keyset
@@ -107,11 +108,16 @@ def lead_get_for_user(*, actor: Membership, lead_id: int) -> Lead:
     return lead
 
 
+# How long after a lead leaves the shared inbox a late "Take" is told who took it.
+TAKE_RACE_WINDOW = timedelta(minutes=10)
+
+
 def lead_get_for_take(*, actor: Membership, lead_id: int) -> Lead:
-    """The lead behind a "Take" button: one the actor may view, or one that has left the
-    shared inbox since (taken, or assigned from it), so the loser of the race is told who
-    won (leads.services.lead_take) instead of getting a 404. The shared inbox is visible to
-    everyone who may take, so this tells nothing they could not have seen. Else 404."""
+    """The lead behind a "Take" button: one the actor may view, or one that left the shared
+    inbox (taken, or assigned from it) within TAKE_RACE_WINDOW, so the loser of the race is
+    told who won (leads.services.lead_take) instead of getting a 404. Everyone who may take
+    saw it in the shared inbox a moment ago; a lead that left it earlier is a 404, so
+    pressing Take on old ids tells nobody who owns what."""
     try:
         return lead_get_for_user(actor=actor, lead_id=lead_id)
     except Http404:
@@ -123,12 +129,13 @@ def lead_get_for_take(*, actor: Membership, lead_id: int) -> Lead:
 
 
 def _left_shared_inbox(lead: Lead) -> bool:
-    """Whether the lead was once unassigned and then taken or given to someone."""
+    """Whether the lead was unassigned and then taken or given to someone just now."""
     from crm.selectors import timeline_for
 
     return (
         timeline_for(target=lead)
         .filter(Q(kind="lead.taken") | Q(kind="lead.assigned", data__from=""))
+        .filter(created_at__gte=timezone.now() - TAKE_RACE_WINDOW)
         .exists()
     )
 

@@ -3,11 +3,16 @@ the row (htmx) or as a message on the inbox, never a bare 404."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from crm.tenancy import tenant_context
 from leads import services
 from leads.models import Lead
+from leads.selectors import TAKE_RACE_WINDOW
 from tests.factories import add_member
 from tests.leads.factories import make_lead
 
@@ -100,3 +105,15 @@ def test_another_tenants_taken_lead_is_a_404(
     )
     assert response.status_code == 404
     assert other_admin.user.full_name not in response.content.decode()
+
+
+def test_a_lead_that_left_the_inbox_long_ago_stays_a_404(tenant, admin, manager, client_for):
+    """Pressing Take on old ids must not tell who owns leads one may not see."""
+    with tenant_context(tenant):
+        lead = make_lead(admin, owner=None)
+        services.lead_assign(actor=admin, lead=lead, owner=admin)
+    later = timezone.now() + TAKE_RACE_WINDOW + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        response = client_for(manager, "en").post(f"/{tenant.slug}/leads/{lead.pk}/take/")
+    assert response.status_code == 404
+    assert admin.user.full_name not in response.content.decode()
