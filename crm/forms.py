@@ -91,13 +91,9 @@ class PasswordPairMixin(forms.Form):
                 self.add_error("password2", error)
 
 
-class SignupForm(forms.Form):
-    """Step one of sign-up: who and which workspace. Whether the address already has an
-    account is not checked here: the answer is the same either way (an e-mail tells)."""
+class WorkspaceAddressMixin(forms.Form):
+    """The new workspace's address (slug): valid and not taken yet."""
 
-    full_name = forms.CharField(label=_("Your name"), max_length=200)
-    email = forms.EmailField(label=_("Work e-mail"))
-    company = forms.CharField(label=_("Company"), max_length=200)
     slug = forms.CharField(
         label=_("Workspace address"),
         max_length=40,
@@ -106,11 +102,6 @@ class SignupForm(forms.Form):
             "Lowercase Latin letters, digits and hyphens: it becomes /your-address/ in links."
         ),
     )
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
-    field_order = ["full_name", "email", "company", "slug", "language"]
-
-    def clean_email(self) -> str:
-        return normalize_email(self.cleaned_data["email"])
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].strip().lower()
@@ -119,9 +110,26 @@ class SignupForm(forms.Form):
         return slug
 
 
-class SignupPasswordForm(PasswordPairMixin):
+class SignupForm(WorkspaceAddressMixin):
+    """Step one of sign-up: who and which workspace. Whether the address already has an
+    account is not checked here: the answer is the same either way (an e-mail tells)."""
+
+    full_name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(label=_("Work e-mail"))
+    company = forms.CharField(label=_("Company"), max_length=200)
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, initial="ru")
+    field_order = ["full_name", "email", "company", "slug", "language"]
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+
+class SignupPasswordForm(WorkspaceAddressMixin, PasswordPairMixin):
     """Step two of sign-up, from the e-mailed link: the password (checked against the name
-    and address given in step one)."""
+    and address given in step one) and the workspace's address, as asked for in step one
+    and changeable (someone may have taken it since)."""
+
+    field_order = ["slug", "password1", "password2"]
 
     def __init__(self, *args: Any, email: str, full_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from crm import ratelimit
 from crm.access import (
     DEFAULT_ROLES,
     ENTITY_ACTIONS,
@@ -252,13 +253,23 @@ def user_signup(
     return user, tenant, membership
 
 
-def signup_request(*, email: str, full_name: str, company: str, slug: str, language: str) -> None:
+def signup_request(
+    *, email: str, full_name: str, company: str, slug: str, language: str, site: str
+) -> None:
     """Step one of sign-up: e-mail `email` either a link that creates the workspace (an
     address without an account) or a reminder that it already has one, with the login and
-    password-reset links. The caller answers the same in both cases, so sign-up never tells
-    whether an address has an account."""
+    password-reset links (`site`: the CRM's base URL). The caller answers the same in both
+    cases, so sign-up never tells whether an address has an account. At most
+    SIGNUP_MAILS_PER_ADDRESS messages an hour go to one address (more are dropped
+    silently: sign-up cannot be used to flood a mailbox).
+
+    Raises OSError when the mail server refuses or cannot be reached.
+    """
     email = normalize_email(email)
-    site = settings.SITE_URL.rstrip("/")
+    if ratelimit.over_limit(
+        f"signup-mail:{email}", limit=settings.SIGNUP_MAILS_PER_ADDRESS, window=3600
+    ):
+        return
     with translation.override(language):
         if User.objects.filter(email=email).exists():
             context = {

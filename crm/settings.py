@@ -243,6 +243,10 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60
 LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
 # Invitations one member may send per hour (0: no limit).
 INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=20)
+# Sign-up sends an e-mail to an address anyone may type: at most SIGNUP_PER_HOUR sign-ups
+# from one client address, and SIGNUP_MAILS_PER_ADDRESS messages to one address, an hour.
+SIGNUP_PER_HOUR = env.int("SIGNUP_PER_HOUR", default=10)
+SIGNUP_MAILS_PER_ADDRESS = env.int("SIGNUP_MAILS_PER_ADDRESS", default=3)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "crm.auth.axes_username"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -15,14 +18,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm import services
+from crm import ratelimit, services
 from crm.errors import DomainError
 from crm.forms import InvitationSignupForm, SignupForm, SignupPasswordForm
 from crm.models import normalize_email
 from crm.selectors import memberships_for_user, user_exists_for_email
-from crm.urlnames import tenant_reverse
+from crm.urlnames import site_url, tenant_reverse
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -60,17 +65,32 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.signup_request(
-            email=data["email"],
-            full_name=data["full_name"],
-            company=data["company"],
-            slug=data["slug"],
-            language=data["language"],
-        )
-        return redirect("accounts:signup_sent")
-    return render(request, "accounts/signup.html", {"form": form})
+        address = get_client_ip_address(request) or "unknown"
+        if ratelimit.over_limit(f"signup:{address}", limit=settings.SIGNUP_PER_HOUR, window=3600):
+            form.add_error(None, _("Too many sign-ups from your address: try again in an hour."))
+            status = 429
+        else:
+            try:
+                services.signup_request(
+                    email=data["email"],
+                    full_name=data["full_name"],
+                    company=data["company"],
+                    slug=data["slug"],
+                    language=data["language"],
+                    site=site_url(request),
+                )
+            except OSError:
+                logger.exception("The sign-up e-mail could not be sent.")
+                form.add_error(
+                    None, _("We could not send the e-mail just now: try again in a few minutes.")
+                )
+                status = 503
+            else:
+                return redirect("accounts:signup_sent")
+    return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
 @require_GET
@@ -92,7 +112,12 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if user_exists_for_email(email=wanted.email):
         messages.info(request, _("Your account is ready: log in."))
         return redirect("accounts:login")
-    form = SignupPasswordForm(request.POST or None, email=wanted.email, full_name=wanted.full_name)
+    form = SignupPasswordForm(
+        request.POST or None,
+        email=wanted.email,
+        full_name=wanted.full_name,
+        initial={"slug": wanted.slug},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             user, tenant, _membership = services.user_signup(
@@ -100,7 +125,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
                 password=form.cleaned_data["password1"],
                 full_name=wanted.full_name,
                 tenant_name=wanted.company,
-                slug=wanted.slug,
+                slug=form.cleaned_data["slug"],
                 language=wanted.language,
             )
         except DomainError as error:

@@ -53,7 +53,7 @@ def test_signup_is_confirmed_by_e_mail_and_creates_a_tenant_with_its_owner_as_ad
     page = client.get(link)
     assert page.status_code == 200
     assert "/romashka/" in page.content.decode()
-    response = client.post(link, PASSWORDS)
+    response = client.post(link, {**PASSWORDS, "slug": SIGNUP["slug"]})
     assert response.status_code == 302
     assert response["Location"] == "/romashka/"
     tenant = Tenant.objects.get(slug="romashka")
@@ -68,7 +68,7 @@ def test_signup_is_confirmed_by_e_mail_and_creates_a_tenant_with_its_owner_as_ad
     assert user.check_password(PASSWORDS["password1"])
     assert user.password != PASSWORDS["password1"]
     # The link is spent: it sends the person to log in, and creates nothing more.
-    again = Client().post(link, PASSWORDS)
+    again = Client().post(link, {**PASSWORDS, "slug": SIGNUP["slug"]})
     assert again["Location"] == "/accounts/login/"
     assert Tenant.objects.count() == 1
 
@@ -141,7 +141,7 @@ def test_a_forged_tampered_or_expired_link_is_a_404(client, settings):
     assert client.get("/accounts/signup/confirm/forged/").status_code == 404
     assert client.get(link.replace("/confirm/", "/confirm/x")).status_code == 404
     settings.SIGNUP_LINK_MAX_AGE_HOURS = 0
-    assert client.post(link, PASSWORDS).status_code == 404
+    assert client.post(link, {**PASSWORDS, "slug": SIGNUP["slug"]}).status_code == 404
     assert not User.objects.exists()
 
 
@@ -158,9 +158,14 @@ def test_a_slug_taken_before_the_link_is_used_is_a_form_error(client, tenant):
     from tests.factories import make_tenant
 
     make_tenant("romashka")
-    response = client.post(link, PASSWORDS)
+    assert 'value="romashka"' in client.get(link).content.decode()
+    response = client.post(link, {**PASSWORDS, "slug": "romashka"})
     assert response.status_code == 400
+    assert "slug" in response.context["form"].errors
     assert not User.objects.filter(email="founder@example.com").exists()
+    # The address is a field of the form: another one finishes the sign-up.
+    assert client.post(link, {**PASSWORDS, "slug": "romashka-2"}).status_code == 302
+    assert Tenant.objects.filter(slug="romashka-2", name="ООО «Ромашка»").exists()
 
 
 # --- Log in and out -----------------------------------------------------------------------
@@ -336,3 +341,40 @@ def test_the_per_address_limit_counts_failures_not_logins(client, tenant, admin,
         assert _login(Client(), admin.user.email, PASSWORD).status_code == 302
     _login(client, admin.user.email, "wrong")
     assert _login(client, admin.user.email, PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_signup_links_are_absolute_without_site_url(client, settings):
+    """With SITE_URL unset (make run), the link is the address the person signed up at."""
+    settings.SITE_URL = ""
+    client.post("/accounts/signup/", SIGNUP)
+    assert re.search(r"http://testserver/accounts/signup/confirm/\S+/", mail.outbox[0].body)
+
+
+@pytest.mark.django_db
+def test_signup_is_limited_per_client_address_and_per_mailbox(client, settings):
+    settings.SIGNUP_PER_HOUR, settings.SIGNUP_MAILS_PER_ADDRESS = 4, 2
+    answers = [
+        client.post("/accounts/signup/", {**SIGNUP, "slug": f"romashka-{n}"}).status_code
+        for n in range(5)
+    ]
+    # The same "check your inbox" for the first four; one mailbox gets two messages at most.
+    assert answers == [302, 302, 302, 302, 429]
+    assert len(mail.outbox) == 2
+    other = client.post("/accounts/signup/", {**SIGNUP, "email": "other@example.com"})
+    assert other.status_code == 429
+    assert (
+        "Too many sign-ups" in other.content.decode() or "Слишком много" in other.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_a_mail_server_down_at_signup_is_a_clear_error_not_a_500(client, monkeypatch):
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr("crm.services.send_email", refuse)
+    response = client.post("/accounts/signup/", SIGNUP)
+    assert response.status_code == 503
+    assert response.context["form"].non_field_errors()
+    assert not User.objects.exists()
