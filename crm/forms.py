@@ -352,6 +352,18 @@ class CustomFieldForm(forms.Form):
         return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time typed in the workspace's zone (a datetime-local input), within years
+    1900–2200: a time at the calendar's ends would not survive conversion to UTC."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not 1900 <= value.year <= 2200:
+            raise forms.ValidationError(_("Enter a date between 1900 and 2200."))
+
+
 class ActivityForm(forms.Form):
     """An activity on any record: type, subject, note, due and reminder times."""
 
@@ -362,14 +374,8 @@ class ActivityForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    due_at = forms.DateTimeField(
-        label=_("Due"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    remind_at = forms.DateTimeField(
-        label=_("Remind at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+    due_at = LocalDateTimeField(label=_("Due"), required=False)
+    remind_at = LocalDateTimeField(label=_("Remind at"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -190,3 +190,21 @@ def test_two_workspaces_in_one_process_keep_their_own_zones(db, client_for):
     assert "04.12 01:30" in _page(client_for(moscow_admin), moscow, "leads/")
     assert "03.12 17:30" in _page(client_for(bogota_admin), bogota, "leads/")
     assert "04.12 01:30" in _page(client_for(moscow_admin), moscow, "leads/")
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T01:00", "9999-12-31T23:00"])
+def test_a_time_at_the_calendar_ends_is_a_form_error(workspace, client_for, typed):
+    tenant, admin = workspace
+    lead = _lead_at(tenant, admin, at(2026, 12, 3, 9))
+    response = client_for(admin).post(
+        f"/{tenant.slug}/leads/{lead.pk}/activities/",
+        {"kind": "call", "subject": "Edge", "due_at": typed, "remind_at": typed},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert (
+        "between 1900 and 2200" in response.content.decode() or "1900" in response.content.decode()
+    )
+    with tenant_context(tenant):
+        assert not Activity.objects.filter(subject="Edge").exists()
+    assert client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").status_code == 200
