@@ -210,9 +210,12 @@ def _process(event: InboundEvent) -> None:
     except DomainError as error:
         event.status, event.detail = Status.REJECTED, str(error)
         return
-    if message.own_phone:
-        _take_own_phone(event, result, message, actor)
     event.status = Status.DONE
+    if message.own_phone:
+        try:
+            _take_own_phone(event, result, message, actor)
+        except DomainError as error:  # the inquiry stands; the number is noted, not taken
+            event.detail = _("The shared phone was not taken: %(reason)s") % {"reason": error}
     event.lead, event.deal, event.contact = result.lead, result.deal, result.contact
     event.outcome = OUTCOMES[result.outcome]
     if result.outcome == CREATED and result.lead is None:

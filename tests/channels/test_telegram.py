@@ -435,6 +435,25 @@ def test_in_simple_mode_ones_own_contact_goes_to_the_contact(tenant, admin, bot,
     assert deal.contact.phones == ["+79991234567", "+79161234567"]
 
 
+def test_a_shared_phone_the_contact_cannot_take_keeps_the_inquiry(tenant, admin, bot, send):
+    """A contact holding a number written before phones were read strictly cannot be saved
+    again as it is: the own number is then noted, and the message still counts."""
+    from contacts.models import Contact
+
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(bot, private(900118, message_id=1, text="Хочу заказать"))
+    with tenant_context(tenant):
+        Contact.objects.update(phones=["12"])  # a legacy value the reader refuses
+    shared = private(900119, message_id=2, contact=_own_contact("79991234567"))
+    assert send(bot, shared).status_code == 200
+    with tenant_context(tenant):
+        event = InboundEvent.objects.order_by("pk").last()
+        assert event.status == InboundEvent.Status.DONE
+        assert "The shared phone was not taken" in event.detail
+        assert Contact.objects.get().phones == ["12"]
+
+
 @pytest.mark.parametrize(
     ("parameter", "utm"),
     [
