@@ -178,17 +178,9 @@ def _process(event: InboundEvent) -> None:
     message = delivery.message
     event.message, event.external_id = message.as_json(), message.external_id[:200]
     actor = system_actor(channel.tenant)
-    if message.kind == "behaviour":
-        _behaviour(event, message, actor)
-        return
-    if message.kind == "button":
-        _button(event, message, actor)
-        return
-    if message.edit_of:
-        _apply_edit(event, message, actor)
-        return
     data = message.lead_data()
     keys = inquiry_keys(data, channel.tenant.default_region)
+    # A blocked sender's messages, edits, button presses and events all stop here.
     blocked = blocked_reason(
         phone_e164=keys.phone_e164,
         email_key=keys.email_key,
@@ -197,6 +189,15 @@ def _process(event: InboundEvent) -> None:
     )
     if blocked:
         event.status, event.detail = Status.SPAM, blocked
+        return
+    if message.kind == "behaviour":
+        _behaviour(event, message, actor)
+        return
+    if message.kind == "button":
+        _button(event, message, actor)
+        return
+    if message.edit_of:
+        _apply_edit(event, message, actor)
         return
     try:
         result = inquiry_register(

@@ -563,6 +563,17 @@ def test_a_button_press_of_a_known_person_goes_to_their_leads_timeline(
     assert "tariff_basic" in page
 
 
+def test_a_blocked_senders_button_press_is_spam_and_not_on_the_timeline(tenant, admin, bot, send):
+    from contacts.blocklist import blocked_sender_add
+
+    send(bot, private(900135, message_id=1, text="Здравствуйте"))
+    with tenant_context(tenant):
+        blocked_sender_add(actor=admin, kind="messenger", value=f"telegram:{ANNA['id']}")
+    assert send(bot, button_press(900136)).status_code == 200
+    assert _timeline(tenant, "inbound.button") == []
+    assert events_of(bot)[1].status == Status.SPAM
+
+
 def test_an_inline_mode_button_press_is_noted_with_its_data(tenant, bot, send):
     send(bot, private(900132, message_id=1, text="Здравствуйте"))
     assert send(bot, button_press(900133, data="tariff_pro", inline=True)).status_code == 200
