@@ -3,9 +3,10 @@
 `make run` without REDIS_URL has no broker, hence no Celery beat and no worker: tasks run
 in-process (CELERY_TASK_ALWAYS_EAGER). `manage.py runembedded` starts this scheduler in a
 thread of the process that serves (never from AppConfig.ready(), middleware or a request:
-STYLE §5). It runs each entry of CELERY_BEAT_SCHEDULE on its schedule, as beat would, and
-the entry's task in-process, as a worker would: the sweeper, reminders, escalation and the
-purges keep their one definition. Every job runs once at start, then on its interval.
+STYLE §5). It runs each entry of CELERY_BEAT_SCHEDULE on its schedule and the entry's task
+in-process, as a worker would: the sweeper, reminders, escalation and the purges keep their
+one definition. Unlike beat, every job also runs once at start (what was due while the
+server was stopped), then on its interval.
 docs/decisions/010-embedded-periodic-jobs.md says why.
 """
 
@@ -74,7 +75,9 @@ class EmbeddedScheduler:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Run the jobs in a daemon thread (it ends with the process) until `stop()`."""
+        """Run the jobs in a daemon thread until `stop()` or the process ends (the
+        autoreloader's restart, Ctrl-C): a job cut short then rolls back with its
+        transaction and runs again at the next start, as every job does."""
         self._thread = threading.Thread(target=self._loop, name="embedded-scheduler", daemon=True)
         self._thread.start()
 
@@ -87,7 +90,12 @@ class EmbeddedScheduler:
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
-                self._stopping.wait(self.tick())
+                try:
+                    pause = self.tick()
+                except Exception:  # the schedule itself failed: keep the thread alive
+                    logger.exception("The periodic jobs' schedule failed; trying again.")
+                    pause = MAX_SLEEP
+                self._stopping.wait(pause)
         finally:
             connections.close_all()  # this thread's own connections
 
@@ -104,8 +112,8 @@ class EmbeddedScheduler:
         """Run one job's task now, in-process. A failure is logged and the job runs again on
         its schedule, as with beat: one bad run must not stop the periodic jobs."""
         job.last_run_at = job.schedule.now()
-        close_old_connections()  # as around a request: a broken or too old connection goes
         try:
+            close_old_connections()  # as around a request: a broken or too old one goes
             self.app.tasks[job.task].apply_async(args=job.args, kwargs=job.kwargs)
         except Exception:
             logger.exception("Periodic job %s failed; it runs again on its schedule.", job.name)

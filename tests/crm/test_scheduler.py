@@ -26,6 +26,7 @@ from crm.tenancy import current_tenant, tenant_context
 from leads import services as lead_services
 from leads.tasks import activities_send_reminders_all_task
 from tests.leads.factories import make_lead
+from tests.processes import wait_for
 
 REMINDERS = "leads.tasks.activities_send_reminders_all_task"
 
@@ -48,13 +49,6 @@ def _reminded(member: Membership) -> list[str]:
             n.data["subject"]
             for n in Notification.objects.filter(recipient=member, kind="activity.reminder")
         )
-
-
-def _wait_until(check, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"not within {seconds} s"
-        time.sleep(0.05)
 
 
 def test_a_job_is_due_at_start_and_then_once_its_interval_has_passed():
@@ -81,7 +75,7 @@ def test_the_scheduler_thread_runs_each_job_at_start_and_again_on_its_interval()
     started = time.monotonic()
     scheduler.start()
     try:
-        _wait_until(lambda: len(runs) >= 3, seconds=10)
+        wait_for(lambda: len(runs) >= 3, "three runs", seconds=10)
     finally:
         scheduler.stop()
     assert runs[0] - started < 1  # at start
@@ -90,6 +84,28 @@ def test_the_scheduler_thread_runs_each_job_at_start_and_again_on_its_interval()
     stopped = len(runs)
     time.sleep(0.5)
     assert len(runs) == stopped  # stopped for good
+
+
+def test_the_thread_survives_a_failure_of_the_schedule_itself(monkeypatch, caplog):
+    eager = Celery("embedded-test", set_as_current=False)
+    eager.conf.task_always_eager = True
+    scheduler = EmbeddedScheduler(app=eager, schedule={})
+    ticks = []
+
+    def tick() -> float:
+        ticks.append(time.monotonic())
+        if len(ticks) == 1:
+            raise ValueError("a schedule that cannot say when it is due")
+        return 0.05
+
+    monkeypatch.setattr(scheduler, "tick", tick)
+    monkeypatch.setattr("crm.scheduler.MAX_SLEEP", 0.05)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(ticks) >= 3, "the scheduler to go on after a failure", seconds=10)
+    finally:
+        scheduler.stop()
+    assert "schedule failed" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,8 +3,8 @@
 Without a broker (REDIS_URL unset: the embedded setup) there is no Celery beat, so the
 process that serves also runs CELERY_BEAT_SCHEDULE in a thread (crm.scheduler); tasks run
 in-process. With a broker, Celery beat runs the jobs and this serves like `runserver`.
-Options are runserver's. The scheduler starts in the process that serves (the
-autoreloader's child, restarted with it), so the jobs never run twice.
+Options are runserver's. The scheduler starts in the process that serves, once it listens
+(the autoreloader's child, restarted with it), so the jobs never run twice.
 """
 
 from __future__ import annotations
@@ -24,16 +24,23 @@ class Command(RunserverCommand):
         "(CELERY_BEAT_SCHEDULE) in-process."
     )
 
+    scheduler: EmbeddedScheduler | None = None
+
     def inner_run(self, *args: Any, **options: Any) -> None:
         if not app.conf.task_always_eager:
             self.stdout.write("A broker is configured: Celery beat runs the periodic jobs.")
-            super().inner_run(*args, **options)
-            return
-        scheduler = EmbeddedScheduler(app=app, schedule=settings.CELERY_BEAT_SCHEDULE)
-        scheduler.start()
-        names = ", ".join(job.name for job in scheduler.jobs)
-        self.stdout.write(f"No broker: periodic jobs run in this process ({names}).")
         try:
             super().inner_run(*args, **options)
         finally:
-            scheduler.stop()
+            if self.scheduler is not None:
+                self.scheduler.stop()
+
+    def on_bind(self, server_port: int) -> None:
+        """Once the server listens (a busy port ends the process before any job starts)."""
+        super().on_bind(server_port)
+        if not app.conf.task_always_eager or self.scheduler is not None:
+            return
+        self.scheduler = EmbeddedScheduler(app=app, schedule=settings.CELERY_BEAT_SCHEDULE)
+        self.scheduler.start()
+        names = ", ".join(job.name for job in self.scheduler.jobs)
+        self.stdout.write(f"No broker: periodic jobs run in this process ({names}).")
