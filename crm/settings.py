@@ -131,10 +131,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default has several writers at once (the dev server's request threads,
-    # the in-process scheduler): WAL lets readers run beside the writer; a writer waits up
-    # to SQLITE_BUSY_TIMEOUT seconds for another instead of failing with "database is
-    # locked"; BEGIN IMMEDIATE takes the write lock when a transaction starts, so one that
-    # read first never fails to upgrade (SQLite does not wait then). docs/decisions/008.
+    # the in-process scheduler): a writer waits up to SQLITE_BUSY_TIMEOUT seconds for
+    # another instead of failing with "database is locked"; BEGIN IMMEDIATE takes the write
+    # lock when a transaction starts, so one that read first never fails to upgrade (SQLite
+    # does not wait then). Every tenant request is one transaction (tenant_context), so
+    # pages queue behind writers too — milliseconds each; WAL keeps reads outside
+    # transactions (sessions, the tenant's row) and commits cheap. docs/decisions/010.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
