@@ -439,28 +439,33 @@ def _touched(before: TeamLayout, after: TeamLayout) -> set[int]:
 
 
 def team_change_within(actor: Membership, before: TeamLayout, after: TeamLayout) -> bool:
-    """Whether moving from `before` to `after` gives nobody reach beyond the actor's own.
+    """Whether moving from `before` to `after` — other teams, leads or roles — gives nobody
+    reach beyond the actor's own.
 
-    Administrators may arrange teams freely. For everyone else, for every entity and action,
-    the records anyone newly reaches through the change must already be within the actor's
-    reach before it (so nobody widens their own "own/team" scope either). Reach that comes
-    with a new role is `role_within`'s business: both layouts are read with the new roles.
+    Administrators may arrange people freely. For everyone else, for every entity and
+    action, the records anyone newly reaches through the change must already be within the
+    actor's reach before it (so nobody widens their own "own/team" scope either). A new role
+    counts by what it reaches in its holder's place, not only by its scopes (`role_within`):
+    "team" scope given to a member of another team reaches that team.
     """
     if actor.role.is_admin:
         return True
-    old = TeamLayout(before.team_of, before.lead_of, after.roles)
-    touched = _touched(old, after)
+    touched = _touched(before, after) | {
+        pk
+        for pk, role in after.roles.items()
+        if getattr(before.roles.get(pk), "pk", None) != role.pk
+        or getattr(before.roles.get(pk), "rights", None) != role.rights
+    }
     for entity, actions in ENTITY_ACTIONS.items():
         for action in actions:
             allowed = before.reach(actor.pk, entity, action)
             if allowed is None:
                 continue
             for member in touched:
+                had = before.reach(member, entity, action) if member in before.roles else set()
+                if had is None:
+                    continue  # reached every owner already: nothing to gain
                 gained = after.reach(member, entity, action)
-                if gained is None:
-                    continue
-                if member in old.team_of:
-                    gained -= old.reach(member, entity, action) or frozenset()
-                if not gained <= allowed:
-                    return False
+                if gained is None or not gained - had <= allowed:
+                    return False  # reaches owners (maybe every one) the actor does not
     return True

@@ -585,10 +585,9 @@ def member_update(
         return member
     with transaction.atomic():
         _lock_tenant(member.tenant_id)
-        if "team" in changes:
-            before = TeamLayout.load()
-            after = before.moved(member=member.pk, team=team.pk if team else None, role=role)
-            _check_team_reach(actor, before, after)
+        before = TeamLayout.load()
+        after = before.moved(member=member.pk, team=team.pk if team else None, role=role)
+        _check_team_reach(actor, before, after)
         if (
             "role" in changes
             and member.role.is_admin
@@ -719,6 +718,13 @@ def role_update(
     if not changes:
         return role
     with transaction.atomic():
+        if not role.is_admin:
+            # What the new matrix reaches in its holders' places, not only its scopes.
+            changed = copy.copy(role)
+            changed.rights = clean
+            before = TeamLayout.load()
+            roles = {pk: changed if r.pk == role.pk else r for pk, r in before.roles.items()}
+            _check_team_reach(actor, before, TeamLayout(before.team_of, before.lead_of, roles))
         role.name = name
         if not role.is_admin:
             role.rights = clean

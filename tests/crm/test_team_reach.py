@@ -191,3 +191,47 @@ def test_team_change_within_compares_reach_per_action(tenant, admin, manager):
         team.save()
         before = TeamLayout.load()
     assert team_change_within(holder, before, before.without(team=team.pk))
+
+
+def test_a_role_given_to_a_member_of_another_team_counts_by_what_it_reaches_there(
+    client_for, tenant, manager
+):
+    """'Team' scope is no more than the actor's own, but in another team it reaches that
+    team's records, which the actor does not."""
+    people_manager = _people_manager(tenant, lead__view=Scope.TEAM)
+    with tenant_context(tenant):
+        ours, theirs = TeamFactory(name="Юг"), TeamFactory(name="Север")
+        Membership.objects.filter(pk=people_manager.pk).update(team=ours)
+        Membership.objects.filter(pk=manager.pk).update(team=theirs)
+        colleague = add_member(tenant, "marketer")
+        Membership.objects.filter(pk=colleague.pk).update(team=theirs)
+        team_role = Role.objects.get(pk=people_manager.role_id)
+    url = f"/{tenant.slug}/settings/users/{colleague.pk}/"
+    response = client_for(people_manager).post(url, {"role": team_role.pk, "team": theirs.pk})
+    assert response.status_code == 403
+    with tenant_context(tenant):
+        assert Membership.objects.get(pk=colleague.pk).role.kind == "marketer"
+
+
+def test_widening_a_roles_matrix_counts_what_its_holders_reach(client_for, tenant, manager):
+    """A role whose holders sit in another team: raising it to 'team' would show them that
+    team's records, beyond the actor's reach."""
+    people_manager = _people_manager(tenant, lead__view=Scope.TEAM)
+    with tenant_context(tenant):
+        theirs = TeamFactory(name="Север")
+        Membership.objects.filter(pk=manager.pk).update(team=theirs)
+        mate = add_member(tenant, "manager")
+        Membership.objects.filter(pk=mate.pk).update(team=theirs)
+        held = Role.objects.create(name="Стажёр", rights=Role.objects.get(kind="manager").rights)
+        Membership.objects.filter(pk=manager.pk).update(role=held)
+        rights = {e: dict(a) for e, a in held.rights.items()}
+        rights["lead"]["view"] = Scope.TEAM
+    from crm.access import AccessDenied
+    from crm.services import role_update
+
+    with tenant_context(tenant), pytest.raises(AccessDenied):
+        role_update(
+            actor=people_manager, role=held, name=held.name, rights=rights, tenant_rights=set()
+        )
+    with tenant_context(tenant):
+        assert Role.objects.get(pk=held.pk).rights["lead"]["view"] != Scope.TEAM
