@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldError
 from django.db.models import ForeignObject, IntegerField
 from django.db.models.fields.related_lookups import RelatedExact, RelatedIn
 from django.db.models.lookups import In
@@ -25,7 +25,10 @@ class _InRange:
 
     def _fits(self, connection: Any) -> Any:
         field = self.lhs.output_field
-        field = getattr(field, "target_field", field)
+        try:
+            field = getattr(field, "target_field", field)
+        except FieldError:  # a relation over several columns: no single range to check
+            return lambda value: True
         kind = field.get_internal_type()
         if kind not in connection.ops.integer_field_ranges:
             return lambda value: True

@@ -32,11 +32,6 @@ class Period:
     def end(self) -> dt.datetime:
         return day_start(self.last + dt.timedelta(days=1))
 
-    def previous(self) -> Period:
-        """The period of the same number of days just before this one."""
-        length = self.last - self.first + dt.timedelta(days=1)
-        return Period(self.first - length, self.last - length)
-
 
 def today() -> dt.date:
     """Today in the active (the workspace's) time zone."""

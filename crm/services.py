@@ -356,17 +356,17 @@ def member_invite(*, actor: Membership, email: str, role: Role, team: Team | Non
         _check_team_reach(actor, before, before.moved(member=_INVITEE, team=team.pk, role=role))
     limit = settings.INVITATIONS_PER_HOUR
     since = timezone.now() - timedelta(hours=1)
-    if limit > 0 and (
-        Invitation.objects.filter(invited_by=actor, created_at__gte=since).count() >= limit
-    ):
-        raise DomainError(
-            _(
-                "You have sent %(limit)s invitations in the last hour, the most allowed: "
-                "try again later."
-            )
-            % {"limit": limit}
-        )
     with transaction.atomic():
+        _lock_tenant(actor.tenant_id)  # two invitations at once count one after the other
+        sent = Invitation.objects.filter(invited_by=actor, created_at__gte=since).count()
+        if 0 < limit <= sent:
+            raise DomainError(
+                _(
+                    "You have sent %(limit)s invitations in the last hour, the most allowed: "
+                    "try again later."
+                )
+                % {"limit": limit}
+            )
         invitation = Invitation(
             tenant=actor.tenant,
             email=email,

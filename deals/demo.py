@@ -69,7 +69,7 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
                 "title": f"{rng.choice(TITLES)} — {customer}",
                 "contact": contact,
                 "company": company,
-                "expected_close": (now + timedelta(days=rng.randint(-10, 60))).date(),
+                "expected_close": timezone.localdate(now + timedelta(days=rng.randint(-10, 60))),
             },
             owner=rng.choice(owners),
             pipeline=pipeline,
