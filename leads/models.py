@@ -149,6 +149,11 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
         "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # When the lead first went into work (in progress, or straight to converted); kept
+    # through junk and reopen: the funnel's "in progress" step.
+    taken_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A repeat inquiry of someone the tenant already knew (a contact, an earlier lead).
+    is_repeat = models.BooleanField(_("repeat"), default=False, editable=False)
     # When the lead was escalated for waiting past the tenant's response time (once).
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -275,6 +280,26 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     )
     def convert(self, *, status: LeadStatus) -> None:
         self._set_status(status)
+
+
+class StatusStay(TenantModel):
+    """A lead's time in one status: from `entered_at` until `left_at` (open while it is
+    there). Every status change closes one stay and opens the next, so analytics can read
+    how long leads spend in each status."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    status = models.ForeignKey(LeadStatus, on_delete=models.CASCADE, related_name="+")
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["tenant", "lead", "entered_at"], name="leads_stay_lead"),
+            models.Index(fields=["tenant", "status", "entered_at"], name="leads_stay_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}@{self.status_id}"
 
 
 class Strategy(models.TextChoices):
