@@ -3,17 +3,49 @@ back in one click; someone who may change the tenant's settings can share one wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
 
-from crm.access import Entity, TenantRight, has_right
+from crm.access import Action, Entity, Scope, TenantRight, has_right, scope_for
 from crm.errors import DomainError
 from crm.models import Membership, SavedFilter
 
-# Lists that have saved filters: their URL names, and what they list.
-LISTS = {"leads:inbox": Entity.LEAD, "leads:list": Entity.LEAD}
+
+def _sees_leads(member: Membership) -> bool:
+    return scope_for(member, Entity.LEAD, Action.VIEW) != Scope.NONE
+
+
+def _manages_settings(member: Membership) -> bool:
+    return has_right(member, TenantRight.SETTINGS)
+
+
+@dataclass(frozen=True)
+class SavedList:
+    """A page whose filters can be saved: where it is, who may open it, who may share."""
+
+    url_name: str
+    may_view: Callable[[Membership], bool]
+    may_share: Callable[[Membership], bool] = _manages_settings
+    url_kwargs: dict[str, str] = field(default_factory=dict)
+
+
+# Pages that have saved filters, by name (a list's URL name); apps above add theirs.
+LISTS: dict[str, SavedList] = {
+    "leads:inbox": SavedList("leads:inbox", _sees_leads),
+    "leads:list": SavedList("leads:list", _sees_leads),
+}
+
+
+def register(name: str, saved_list: SavedList) -> None:
+    """Give the page `name` saved filters (an app's ready(): analytics' reports)."""
+    LISTS[name] = saved_list
+
+
 # Parameters that say where the user was or which fragment htmx wanted, not what to show.
 NOT_FILTERS = {"after", "fragment", "bulk", "csrfmiddlewaretoken"}
 
@@ -23,13 +55,18 @@ def saved_filters(*, actor: Membership, list_name: str) -> QuerySet[SavedFilter]
     return SavedFilter.objects.filter(Q(owner=actor) | Q(shared=True), list_name=list_name)
 
 
+def may_share(actor: Membership, list_name: str) -> bool:
+    """Whether the actor may share filters of the page with everyone (and remove shared)."""
+    saved_list = LISTS.get(list_name)
+    return saved_list is not None and saved_list.may_share(actor)
+
+
 def saved_filter_get(*, actor: Membership, saved_filter_id: int) -> SavedFilter:
-    """A saved filter the actor may remove (own, or shared when they manage settings)."""
-    may_manage_shared = has_right(actor, TenantRight.SETTINGS)
-    rows = SavedFilter.objects.filter(pk=saved_filter_id)
-    saved = rows.filter(Q(owner=actor) | Q(shared=True) if may_manage_shared else Q(owner=actor))
-    found = saved.first()
-    if found is None:
+    """A saved filter the actor may remove (own, or shared when they may share there)."""
+    found = SavedFilter.objects.filter(pk=saved_filter_id).first()
+    if found is None or not (
+        found.owner_id == actor.pk or (found.shared and may_share(actor, found.list_name))
+    ):
         raise Http404
     return found
 
@@ -55,8 +92,8 @@ def saved_filter_create(
         raise DomainError(_("Set some filters first: there is nothing to save."))
     if len(query) > SavedFilter._meta.get_field("query").max_length:
         raise DomainError(_("These filters are too long to save."))
-    if shared and not has_right(actor, TenantRight.SETTINGS):
-        raise DomainError(_("Only those who manage the settings may share filters with everyone."))
+    if shared and not may_share(actor, list_name):
+        raise DomainError(_("Your role may not share these filters with everyone."))
     try:
         with transaction.atomic():
             return SavedFilter.objects.create(

@@ -9,16 +9,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import savedfilters
-from crm.access import Action, check_entity
+from crm.access import AccessDenied
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 
 
 def _list_url(request: HttpRequest, list_name: str, query: str) -> str:
-    if list_name not in savedfilters.LISTS:
+    saved_list = savedfilters.LISTS.get(list_name)
+    if saved_list is None:
         return tenant_reverse("crm:home", request.tenant)
-    check_entity(actor=request.membership, entity=savedfilters.LISTS[list_name], action=Action.VIEW)
-    url = tenant_reverse(list_name, request.tenant)
+    if not saved_list.may_view(request.membership):
+        raise AccessDenied(_("Your role does not allow this action."))
+    url = tenant_reverse(saved_list.url_name, request.tenant, **saved_list.url_kwargs)
     return f"{url}?{query}" if query else url
 
 

@@ -1,0 +1,54 @@
+"""Figures as people read them, in the active language: counts with grouping, money,
+shares in percent, durations in days, hours, minutes and seconds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration, the two largest units: "2 d 3 h", "1 h 5 min", "4 min 10 s", "45 s"."""
+    if seconds is None:
+        return ""
+    total = max(round(float(seconds)), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [
+        (days, _("%(n)s d")),
+        (hours, _("%(n)s h")),
+        (minutes, _("%(n)s min")),
+        (secs, _("%(n)s s")),
+    ]
+    shown = [text % {"n": n} for n, text in units if n][:2]
+    return " ".join(shown) if shown else _("%(n)s s") % {"n": 0}
+
+
+def figure_text(value: Any, kind: str, currency: str = "") -> str:
+    """A figure of `kind` (count, money, percent, seconds, text) as text; "" for none."""
+    if value is None:
+        return ""
+    if kind == "seconds":
+        return duration_text(value)
+    if kind == "percent":
+        return f"{number_format(round(float(value), 1), 1, force_grouping=True)} %"
+    if kind == "money":
+        amount = number_format(Decimal(value).quantize(Decimal(1)), 0, force_grouping=True)
+        return f"{amount} {currency}".strip()
+    if kind == "count":
+        return number_format(int(value), 0, force_grouping=True)
+    return str(value)
+
+
+def change_text(change: float | None, kind: str) -> str:
+    """A change against the previous period: "+12 %" (relative) or "+3,5 pp" (of a share)."""
+    if change is None:
+        return ""
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    amount = number_format(round(abs(change), 1), 1 if kind == "percent" else 0)
+    unit = _("pp") if kind == "percent" else "%"
+    return f"{sign}{amount} {unit}"

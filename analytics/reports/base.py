@@ -1,0 +1,62 @@
+"""What the reports share: their description, and grouped counts for two periods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.functional import Promise
+
+from analytics.params import Params
+from analytics.tables import Report
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    slug: str
+    title: str | Promise
+    build: Callable[[Params], Report]
+    # Whether the report reads leads (hidden in the simple mode, which has none).
+    leads: bool = True
+
+
+def grouped(rows: QuerySet, keys: list[str], **aggregates: Any) -> dict[Hashable, dict]:
+    """One GROUP BY over `rows`: {key value (a tuple for several keys): {name: value}}."""
+    result: dict[Hashable, dict] = {}
+    for values in rows.order_by().values(*keys).annotate(**aggregates):
+        key = tuple(values[k] for k in keys) if len(keys) > 1 else values[keys[0]]
+        result[key] = values
+    return result
+
+
+def two_periods(
+    params: Params, rows_of: Callable[[Any], QuerySet], keys: list[str], **aggregates: Any
+) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
+    """`grouped` for the report's period and for the one it is compared with."""
+    return (
+        grouped(rows_of(params.period), keys, **aggregates),
+        grouped(rows_of(params.previous), keys, **aggregates),
+    )
+
+
+def ordered_keys(
+    current: dict[Hashable, dict], previous: dict[Hashable, dict], by: str
+) -> list[Hashable]:
+    """The groups of both periods, biggest first by `by` this period (then previous)."""
+    keys = set(current) | set(previous)
+    return sorted(
+        keys,
+        key=lambda k: (
+            -(current.get(k, {}).get(by) or 0),
+            -(previous.get(k, {}).get(by) or 0),
+            str(k),
+        ),
+    )
+
+
+def value(groups: dict[Hashable, dict], key: Hashable, name: str, default: Any = 0) -> Any:
+    """A group's figure, `default` when the group has no rows in that period."""
+    found = groups.get(key)
+    return default if found is None else found.get(name, default)

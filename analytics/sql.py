@@ -1,0 +1,116 @@
+"""SQL pieces the reports share, the same on PostgreSQL and SQLite.
+
+* `Seconds(end, start)`: the time between two instants in seconds (a float).
+* `Percentile(expr, p)`: the discrete percentile of a group (PostgreSQL's
+  `percentile_disc`: the smallest value whose cumulative share reaches `p` — for the median
+  of 1, 2, 3, 4 that is 2, a value that occurred). SQLite, the embedded default, gets the
+  same aggregate from `install`, so reports stay aggregate SQL on both.
+* `LocalDay`, `LocalHour`: an instant's day and hour in the workspace's zone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.db.models import Aggregate, F, FloatField, Func, IntegerField
+from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
+
+
+class Seconds(Func):
+    """Seconds from `start` to `end` (negative when end comes first; NULL if either is)."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def __init__(self, end: Any, start: Any, **extra: Any) -> None:
+        super().__init__(_expr(end), _expr(start), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))::float8",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+def _expr(value: Any) -> Any:
+    return F(value) if isinstance(value, str) else value
+
+
+class Percentile(Aggregate):
+    """The discrete `p`-percentile (0 < p ≤ 1) of a group's values."""
+
+    function = "percentile_disc"
+    output_field = FloatField()
+    allow_distinct = False
+
+    def __init__(self, expression: Any, p: float, **extra: Any) -> None:
+        if not 0 < p <= 1:
+            raise ValueError("p must be in (0, 1]")
+        self.p = float(p)
+        super().__init__(_expr(expression), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template=f"percentile_disc({self.p!r}) WITHIN GROUP (ORDER BY %(expressions)s)",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template=f"percentile_disc(%(expressions)s, {self.p!r})",
+            **extra,
+        )
+
+
+class _PercentileDisc:
+    """SQLite aggregate `percentile_disc(value, p)` with PostgreSQL's semantics."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.p = 0.5
+
+    def step(self, value: float | None, p: float) -> None:
+        self.p = p
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        self.values.sort()
+        position = max(math.ceil(self.p * len(self.values)), 1)
+        return self.values[position - 1]
+
+
+def install(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """connection_created receiver: give SQLite the percentile aggregate."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("percentile_disc", 2, _PercentileDisc)
+
+
+def local_day(field: str) -> TruncDate:
+    """The workspace's calendar day of the instant in `field`."""
+    return TruncDate(field, tzinfo=timezone.get_current_timezone())
+
+
+def local_hour(field: str) -> ExtractHour:
+    """The hour (0–23) of the instant in `field` on the workspace's clock."""
+    return ExtractHour(field, tzinfo=timezone.get_current_timezone(), output_field=IntegerField())

@@ -1,0 +1,11 @@
+"""Analytics URLs, under /<tenant-slug>/analytics/."""
+
+from django.urls import path
+
+from analytics import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("<slug:slug>/", views.report, name="report"),
+]
