@@ -22,6 +22,9 @@ class AnalyticsConfig(AppConfig):
 
         # A report's saved views: its period and filters under a name, private or shared
         # with everyone by someone who reads the reports too (colleagues share reports).
+        savedfilters.register(
+            "analytics:dashboard", savedfilters.SavedList("analytics:dashboard", analyst, analyst)
+        )
         for slug in REPORTS:
             savedfilters.register(
                 f"analytics:{slug}",

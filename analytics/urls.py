@@ -7,5 +7,6 @@ from analytics import views
 app_name = "analytics"
 
 urlpatterns = [
+    path("", views.dashboard_page, name="dashboard"),
     path("<slug:slug>/", views.report, name="report"),
 ]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from analytics import dashboard
 from analytics.params import Params, params_for
 from analytics.reports import REPORTS
 from analytics.tables import Report
 from crm import savedfilters
-from crm.access import TenantRight, require_right
+from crm.access import Action, Entity, Scope, TenantRight, has_right, require_right, scope_for
 from crm.exports import FORMATS, render_table
 from crm.modes import has_leads
+from crm.views.pages import overview_context
+
+# The saved views of the dashboard share the reports' mechanism under this name.
+DASHBOARD = "dashboard"
 
 
 def _spec(request: HttpRequest, slug: str):
@@ -27,6 +32,55 @@ def menu(request: HttpRequest) -> list:
     """The reports this workspace has (no lead reports in the simple mode)."""
     leads = has_leads(request.tenant)
     return [spec for spec in REPORTS.values() if leads or not spec.leads]
+
+
+def _sees(request: HttpRequest, entity: str) -> bool:
+    return scope_for(request.membership, entity, Action.VIEW) != Scope.NONE
+
+
+def _dashboard_context(request: HttpRequest, params: Params) -> dict:
+    leads = has_leads(request.tenant) and _sees(request, Entity.LEAD)
+    reports = has_right(request.membership, TenantRight.ANALYTICS)
+    return {
+        "tiles": dashboard.tiles(
+            params, leads=leads, deals=_sees(request, Entity.DEAL), reports=reports
+        ),
+        "params": params,
+        "form": params.form,
+        "query": params.query(),
+        "currency": request.tenant.currency,
+    }
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The home page: a director's dashboard (with the analytics right), else my own
+    figures — my leads today, my response time, my overdue activities, my conversion."""
+    if has_right(request.membership, TenantRight.ANALYTICS):
+        return dashboard_page(request)
+    params = params_for(request.membership, QueryDict("owner=me"))
+    context = {**_dashboard_context(request, params), **overview_context(request)}
+    context["own_figures"] = True
+    return render(request, "analytics/home.html", context)
+
+
+@require_GET
+@require_right(TenantRight.ANALYTICS)
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """The key figures of the reports for a period, each with its trend and its report."""
+    params = params_for(request.membership, request.GET)
+    list_name = f"analytics:{DASHBOARD}"
+    context = {
+        **_dashboard_context(request, params),
+        **overview_context(request),
+        "reports": menu(request),
+        "list_name": list_name,
+        "saved_views": list(
+            savedfilters.saved_filters(actor=request.membership, list_name=list_name)
+        ),
+        "may_share": savedfilters.may_share(request.membership, list_name),
+    }
+    return render(request, "analytics/home.html", context)
 
 
 @require_GET

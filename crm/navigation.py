@@ -39,6 +39,12 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Companies"), "companies:list", "companies", _sees(Entity.COMPANY)),
     NavItem(_("Overview"), "crm:home", "home", lambda m: True),
     NavItem(
+        _("Analytics"),
+        "analytics:dashboard",
+        "analytics",
+        lambda m: has_right(m, TenantRight.ANALYTICS),
+    ),
+    NavItem(
         _("Settings"),
         "crm:settings",
         "settings",

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 from django.views.i18n import set_language
 
+from analytics import views as analytics_views
 from channels.views.inbound import inbound
 from crm.forms import LoginForm
 from crm.views import accounts, pages
@@ -66,7 +67,7 @@ account_patterns = (
 
 tenant_patterns = (
     [
-        path("", pages.home, name="home"),
+        path("", analytics_views.home, name="home"),
         path("me/availability/", pages.availability, name="availability"),
         path("settings/", settings_views.index, name="settings"),
         path("settings/general/", settings_views.general, name="settings_general"),

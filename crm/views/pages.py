@@ -1,14 +1,14 @@
-"""The tenant's overview page (who I am here, what my role lets me do, my team) and my
-availability for new leads."""
+"""What the home page shows besides figures (who I am here, what my role lets me do, my
+team; analytics.views.home draws the page) and my availability for new leads."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight, has_right
 from crm.selectors import audit_events, invitation_list_pending, member_list
@@ -16,8 +16,9 @@ from crm.services import member_set_away
 from crm.urlnames import tenant_reverse
 
 
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def overview_context(request: HttpRequest) -> dict:
+    """What the home page says besides figures: my role's rights, my team, and (for those
+    who manage users) pending invitations and recent changes."""
     membership = request.membership
     role = membership.role
     rights = [
@@ -45,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if has_right(membership, TenantRight.USERS):
         context["pending_invitations"] = invitation_list_pending().count()
         context["recent_events"] = audit_events()[:8]
-    return render(request, "crm/home.html", context)
+    return context
 
 
 @require_POST

@@ -61,6 +61,8 @@ PARTY_CREATE = {**EVERYONE, "marketer": 403}
 # Deals: the deal in the world belongs to another manager (like the lead).
 DEAL_VIEW = LEAD_VIEW
 DEAL_EDIT = LEAD_EDIT
+# Reports: the analytics right (admins, directors and marketers by default).
+ANALYSTS = {**EVERYONE, "manager": 403}
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ POLICY: dict[str, Public | TenantUrl] = {
     "accounts:password_reset_confirm": Public({"GET": 200}, {"uidb64": "MQ", "token": "bad-token"}),
     "accounts:password_reset_complete": Public({"GET": 200}),
     "crm:home": TenantUrl({"GET": EVERYONE}),
+    "analytics:dashboard": TenantUrl({"GET": ANALYSTS}),
+    "analytics:report": TenantUrl({"GET": ANALYSTS}, fixed={"slug": "sources"}),
     # Every member marks themselves away or back (only their own membership).
     "crm:availability": TenantUrl(
         {"POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"away": "1"}
