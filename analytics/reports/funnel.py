@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, Count, Q, When
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -37,7 +38,7 @@ from leads.models import LeadSource, LeadState
 @dataclass(frozen=True)
 class Step:
     name: str  # the aggregate's name
-    label: Any
+    label: str | Promise
     link: dict[str, Any]  # the lead list parameters of the step's leads
 
 

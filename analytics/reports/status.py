@@ -5,7 +5,6 @@ repeat inquiries, and how long the leads stayed in each status."""
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
 
 from django.db.models import Avg, Count, DateTimeField, Value
 from django.db.models.functions import Coalesce
@@ -28,13 +27,14 @@ from analytics.tables import (
     chart_of,
     share,
 )
+from crm.periods import Period
 from leads.models import LeadState, LeadStatus, StatusStay
 
 STATES = list(LeadState)
 CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
 
 
-def _counts(params: Params, period: Any) -> dict[Hashable, dict]:
+def _counts(params: Params, period: Period) -> dict[Hashable, dict]:
     """The cohort's leads by (status, state, repeat): one GROUP BY."""
     return grouped(params.leads(period), ["status_id", "state", "is_repeat"], leads=Count("pk"))
 
@@ -176,7 +176,7 @@ def _by_repeat(params: Params, current: dict, previous: dict) -> Table:
     return table
 
 
-def _stays(params: Params, period: Any) -> dict[Hashable, dict]:
+def _stays(params: Params, period: Period) -> dict[Hashable, dict]:
     """The stays of the cohort's leads by status: average and median length, leads."""
     now = Value(timezone.now(), output_field=DateTimeField())
     length = Seconds(Coalesce("left_at", now), "entered_at")
