@@ -1,0 +1,278 @@
+"""The funnel: of the leads created in the period (each counted once, wherever it is now),
+how many went into work, were converted, and became a won deal — with the conversion and
+the median time between the steps, and the same steps by source and by manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, Count, Q, When
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from analytics.params import Params
+from analytics.reports.base import ReportSpec, ordered_keys, two_periods, value
+from analytics.sql import Percentile, Seconds
+from analytics.tables import (
+    COUNT,
+    PERCENT,
+    SECONDS,
+    Cell,
+    Chart,
+    Column,
+    Dataset,
+    Report,
+    Row,
+    Table,
+    chart_of,
+    share,
+)
+from crm.models import Membership
+from deals.models import Outcome
+from leads.models import LeadSource, LeadState
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # the aggregate's name
+    label: str | Promise
+    link: dict[str, Any]  # the lead list parameters of the step's leads
+
+
+STEPS = (
+    Step("created", gettext_lazy("Created"), {}),
+    Step("taken", gettext_lazy("In progress"), {"taken": 1}),
+    Step("converted", gettext_lazy("Converted"), {"state": LeadState.CONVERTED.value}),
+    Step("won", gettext_lazy("Deal won"), {"deal_outcome": Outcome.WON.value}),
+)
+COUNTS = {
+    "created": Count("pk"),
+    "taken": Count("pk", filter=Q(taken_at__isnull=False)),
+    "converted": Count("pk", filter=Q(state=LeadState.CONVERTED)),
+    "won": Count("pk", filter=Q(deal__outcome=Outcome.WON)),
+}
+
+
+def _medians() -> dict[str, Any]:
+    """The median time into each step from the one before (NULL instants are skipped)."""
+    return {
+        "taken_time": Percentile(Seconds("taken_at", "created_at"), 0.5),
+        "converted_time": Percentile(
+            Case(When(state=LeadState.CONVERTED, then=Seconds("closed_at", "taken_at"))), 0.5
+        ),
+        "won_time": Percentile(
+            Case(When(deal__outcome=Outcome.WON, then=Seconds("deal__closed_at", "closed_at"))),
+            0.5,
+        ),
+    }
+
+
+def _steps(params: Params) -> Table:
+    current, previous = (
+        params.leads(period).aggregate(**COUNTS, **_medians())
+        for period in (params.period, params.previous)
+    )
+    table = Table(
+        key="steps",
+        title=_("Funnel"),
+        head=_("Step"),
+        columns=[
+            Column(
+                _("Leads"),
+                COUNT,
+                _(
+                    "Leads created in the period that reached the step by now: created; "
+                    "taken into work; converted; converted into a deal that is won."
+                ),
+            ),
+            Column(
+                _("From the previous step"),
+                PERCENT,
+                _("The step's leads ÷ the previous step's leads."),
+            ),
+            Column(_("From creation"), PERCENT, _("The step's leads ÷ the leads created.")),
+            Column(
+                _("Drop-off"),
+                COUNT,
+                _("The previous step's leads that did not reach this step (previous − this)."),
+                higher_is_better=False,
+            ),
+            Column(
+                _("Median time from the previous step"),
+                SECONDS,
+                _(
+                    "Of the step's leads, the median time from creation to going into work; "
+                    "from going into work to conversion; from conversion to the deal's win."
+                ),
+                higher_is_better=False,
+            ),
+        ],
+    )
+    for index, step in enumerate(STEPS):
+        url = params.lead_link(**step.link)
+        now, before = current[step.name], previous[step.name]
+        if index == 0:
+            cells = [
+                Cell(now, before, url),
+                Cell(None),
+                Cell(share(now, now), share(before, before), url),
+                Cell(None),
+                Cell(None),
+            ]
+        else:
+            last = STEPS[index - 1].name
+            # Only the first drop-off is one list (not taken); later ones would need negations.
+            drop_url = params.lead_link(taken=0) if index == 1 else None
+            cells = [
+                Cell(now, before, url),
+                Cell(share(now, current[last]), share(before, previous[last]), url),
+                Cell(share(now, current["created"]), share(before, previous["created"]), url),
+                Cell(current[last] - now, previous[last] - before, drop_url),
+                Cell(current[f"{step.name}_time"], previous[f"{step.name}_time"], url),
+            ]
+        table.rows.append(Row(label=str(step.label), cells=cells, url=url))
+    return table
+
+
+def _split_columns() -> list[Column]:
+    return [
+        Column(_("Created"), COUNT, _("Leads created in the period.")),
+        Column(_("In progress"), COUNT, _("Of those leads, how many went into work (by now).")),
+        Column(_("Converted"), COUNT, _("Of those leads, how many were converted (by now).")),
+        Column(_("Deals won"), COUNT, _("Of those leads, how many became a deal that is won.")),
+        Column(_("Created → converted"), PERCENT, _("Converted ÷ created.")),
+        Column(_("Created → won"), PERCENT, _("Deals won ÷ created.")),
+    ]
+
+
+def _split_row(
+    label: str, key: Hashable, current: dict, previous: dict, link: Callable[..., str]
+) -> Row:
+    cells = []
+    for step in STEPS:
+        cells.append(
+            Cell(value(current, key, step.name), value(previous, key, step.name), link(**step.link))
+        )
+    for step in (STEPS[2], STEPS[3]):
+        cells.append(
+            Cell(
+                share(value(current, key, step.name), value(current, key, "created")),
+                share(value(previous, key, step.name), value(previous, key, "created")),
+                link(**step.link),
+            )
+        )
+    return Row(label=label, url=link(), cells=cells)
+
+
+def _split(
+    params: Params,
+    *,
+    key: str,
+    title: str,
+    head: str,
+    field: str,
+    labels: Callable[[list[Hashable]], dict[Hashable, str]],
+    link_params: Callable[[Hashable], dict[str, Any]],
+) -> Table:
+    """The four steps per value of `field` (one GROUP BY per period), biggest first."""
+    current, previous = two_periods(params, params.leads, [field], **COUNTS)
+    keys = ordered_keys(current, previous, "created")
+    names = labels(keys)
+    table = Table(key=key, title=title, head=head, columns=_split_columns())
+    for group in keys:
+        extra = link_params(group)
+        table.rows.append(
+            _split_row(
+                names[group],
+                group,
+                current,
+                previous,
+                lambda extra=extra, **more: params.lead_link(**extra, **more),
+            )
+        )
+    totals = (
+        {"all": {n: sum(g[n] for g in current.values()) for n in COUNTS}},
+        {"all": {n: sum(g[n] for g in previous.values()) for n in COUNTS}},
+    )
+    table.total = _split_row(_("Total"), "all", *totals, lambda **more: params.lead_link(**more))
+    return table
+
+
+def _source_labels(keys: list[Hashable]) -> dict[Hashable, str]:
+    sources = dict(LeadSource.choices)
+    return {k: str(sources.get(k, k)) for k in keys}
+
+
+def _manager_labels(keys: list[Hashable]) -> dict[Hashable, str]:
+    """Members by their full name or e-mail (one query); the unassigned leads' row."""
+    rows = Membership.objects.filter(pk__in=[k for k in keys if k is not None]).values_list(
+        "pk", "user__full_name", "user__email"
+    )
+    names: dict[Hashable, str] = {pk: full_name or email for pk, full_name, email in rows}
+    return {
+        k: _("Unassigned") if k is None else names.get(k) or _("Member #%(id)s") % {"id": k}
+        for k in keys
+    }
+
+
+def _stops_by_source(table: Table) -> Chart:
+    """Where each source's leads stopped: four parts that add up to the leads created."""
+    parts = [
+        (_("Not taken into work"), lambda c: c[0].value - c[1].value),
+        (_("Stopped in work"), lambda c: c[1].value - c[2].value),
+        (_("Converted, no deal won"), lambda c: c[2].value - c[3].value),
+        (_("Deal won"), lambda c: c[3].value),
+    ]
+    return Chart(
+        id="chart-funnel-sources",
+        title=_("Where the leads of each source stopped"),
+        kind="bar",
+        labels=[row.label for row in table.rows],
+        datasets=[
+            Dataset(label=name, data=[part(row.cells) for row in table.rows])
+            for name, part in parts
+        ],
+        stacked=True,
+    )
+
+
+def build(params: Params) -> Report:
+    steps = _steps(params)
+    by_source = _split(
+        params,
+        key="sources",
+        title=_("By source"),
+        head=_("Source"),
+        field="source",
+        labels=_source_labels,
+        link_params=lambda s: {"source": s},
+    )
+    by_manager = _split(
+        params,
+        key="managers",
+        title=_("By manager"),
+        head=_("Responsible"),
+        field="owner_id",
+        labels=_manager_labels,
+        link_params=lambda m: {"owner": "none" if m is None else m},
+    )
+    charts = [
+        chart_of(steps, 0, chart_id="chart-funnel-steps", kind="hbar", title=_("Funnel")),
+        _stops_by_source(by_source),
+    ]
+    return Report(
+        slug=SPEC.slug,
+        title=SPEC.title,
+        description=_(
+            "The leads created in the period, each counted once wherever it is now: how many "
+            "went into work, were converted and became a won deal."
+        ),
+        tables=[steps, by_source, by_manager],
+        charts=charts,
+    )
+
+
+SPEC = ReportSpec(slug="funnel", title=gettext_lazy("Funnel"), build=build)

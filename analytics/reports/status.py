@@ -1,0 +1,279 @@
+"""Leads by status: where the leads created in the period stand now — by semantic state
+(comparable between workspaces) and by the workspace's own statuses, first-time against
+repeat inquiries, and how long the leads stayed in each status."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from django.db.models import Avg, Count, DateTimeField, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from analytics.params import Params
+from analytics.reports.base import ReportSpec, grouped
+from analytics.sql import Percentile, Seconds
+from analytics.tables import (
+    COUNT,
+    PERCENT,
+    SECONDS,
+    Cell,
+    Column,
+    Report,
+    Row,
+    Table,
+    chart_of,
+    share,
+)
+from crm.periods import Period
+from leads.models import LeadState, LeadStatus, StatusStay
+
+STATES = list(LeadState)
+CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
+
+
+def _counts(params: Params, period: Period) -> dict[Hashable, dict]:
+    """The cohort's leads by (status, state, repeat): one GROUP BY."""
+    return grouped(params.leads(period), ["status_id", "state", "is_repeat"], leads=Count("pk"))
+
+
+def _total(
+    groups: dict[Hashable, dict],
+    *,
+    status: int | None = None,
+    states: tuple[str, ...] | None = None,
+    repeat: bool | None = None,
+) -> int:
+    """The leads of the groups matching a status, states and repeat (None: any): a sum over
+    the handful of group rows, not over leads."""
+    return sum(
+        g["leads"]
+        for (status_id, state, is_repeat), g in groups.items()
+        if (status is None or status_id == status)
+        and (states is None or state in states)
+        and (repeat is None or is_repeat == repeat)
+    )
+
+
+def _share_columns(leads_help: str) -> list[Column]:
+    return [
+        Column(_("Leads"), COUNT, leads_help),
+        Column(
+            _("Share"),
+            PERCENT,
+            _("Those leads as a share of all the leads created in the period."),
+        ),
+    ]
+
+
+def _share_row(label: str, current: int, previous: int, totals: tuple[int, int], url: str) -> Row:
+    return Row(
+        label=label,
+        url=url,
+        cells=[
+            Cell(current, previous, url),
+            Cell(share(current, totals[0]), share(previous, totals[1]), url),
+        ],
+    )
+
+
+def _by_state(params: Params, current: dict, previous: dict) -> Table:
+    totals = _total(current), _total(previous)
+    table = Table(
+        key="states",
+        title=_("By state"),
+        head=_("State"),
+        columns=_share_columns(_("Leads created in the period that are in the state now.")),
+    )
+    for state in STATES:
+        table.rows.append(
+            _share_row(
+                str(state.label),
+                _total(current, states=(state.value,)),
+                _total(previous, states=(state.value,)),
+                totals,
+                params.lead_link(state=state.value),
+            )
+        )
+    table.total = _share_row(_("Total"), *totals, totals, params.lead_link())
+    return table
+
+
+def _by_status(params: Params, statuses: list[LeadStatus], current: dict, previous: dict) -> Table:
+    totals = _total(current), _total(previous)
+    table = Table(
+        key="statuses",
+        title=_("By status"),
+        head=_("Status"),
+        columns=_share_columns(_("Leads created in the period that are in the status now.")),
+    )
+    for status in statuses:
+        table.rows.append(
+            _share_row(
+                status.name,
+                _total(current, status=status.pk),
+                _total(previous, status=status.pk),
+                totals,
+                params.lead_link(status=status.pk),
+            )
+        )
+    table.total = _share_row(_("Total"), *totals, totals, params.lead_link())
+    return table
+
+
+def _by_repeat(params: Params, current: dict, previous: dict) -> Table:
+    table = Table(
+        key="repeat",
+        title=_("All, first-time and repeat leads"),
+        head=_("Leads"),
+        columns=[
+            Column(_("Leads"), COUNT, _("Leads created in the period.")),
+            Column(
+                _("Converted"),
+                COUNT,
+                _("Of those leads, how many were converted into a deal or a customer (by now)."),
+            ),
+            Column(
+                _("Conversion"),
+                PERCENT,
+                _("Converted ÷ (converted + junk): the share of the closed leads that succeeded."),
+            ),
+        ],
+    )
+    rows = [
+        (_("All leads"), {}, {}),
+        (_("First-time leads"), {"repeat": False}, {"repeat": 0}),
+        (_("Repeat leads (known clients)"), {"repeat": True}, {"repeat": 1}),
+    ]
+    for label, match, link in rows:
+        figures = [
+            (
+                _total(groups, **match),
+                _total(groups, states=(LeadState.CONVERTED.value,), **match),
+                _total(groups, states=CLOSED, **match),
+            )
+            for groups in (current, previous)
+        ]
+        (leads, converted, closed), (leads_before, converted_before, closed_before) = figures
+        converted_url = params.lead_link(state=LeadState.CONVERTED.value, **link)
+        table.rows.append(
+            Row(
+                label=label,
+                url=params.lead_link(**link),
+                cells=[
+                    Cell(leads, leads_before, params.lead_link(**link)),
+                    Cell(converted, converted_before, converted_url),
+                    Cell(
+                        share(converted, closed),
+                        share(converted_before, closed_before),
+                        converted_url,
+                    ),
+                ],
+            )
+        )
+    return table
+
+
+def _stays(params: Params, period: Period) -> dict[Hashable, dict]:
+    """The stays of the cohort's leads by status: average and median length, leads."""
+    now = Value(timezone.now(), output_field=DateTimeField())
+    length = Seconds(Coalesce("left_at", now), "entered_at")
+    rows = StatusStay.objects.filter(lead_id__in=params.leads(period).values("pk"))
+    return grouped(
+        rows,
+        ["status_id"],
+        average=Avg(length),
+        median=Percentile(length, 0.5),
+        leads=Count("lead_id", distinct=True),
+    )
+
+
+def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
+    current, previous = _stays(params, params.period), _stays(params, params.previous)
+    table = Table(
+        key="time",
+        title=_("Average time in status"),
+        head=_("Status"),
+        columns=[
+            Column(
+                _("Average time"),
+                SECONDS,
+                _(
+                    "The average length of a stay in the status of the leads created in the "
+                    "period; each stay counts (a lead that came back counts twice); a stay "
+                    "still going counts up to now."
+                ),
+                higher_is_better=False,
+            ),
+            Column(
+                _("Median time"),
+                SECONDS,
+                _(
+                    "The median length of those stays: half of them were shorter (a stay "
+                    "still going counts up to now)."
+                ),
+                higher_is_better=False,
+            ),
+            Column(
+                _("Leads that stayed"),
+                COUNT,
+                _("How many of the leads created in the period have been in the status."),
+            ),
+        ],
+    )
+    for status in statuses:
+        now, before = current.get(status.pk, {}), previous.get(status.pk, {})
+        table.rows.append(
+            Row(
+                label=status.name,
+                cells=[
+                    Cell(now.get("average"), before.get("average")),
+                    Cell(now.get("median"), before.get("median")),
+                    Cell(now.get("leads", 0), before.get("leads", 0)),
+                ],
+            )
+        )
+    table.note = _(
+        "The lead lists show where leads are now, not where they have been, so these "
+        "figures link to no list."
+    )
+    return table
+
+
+def build(params: Params) -> Report:
+    order = {state.value: index for index, state in enumerate(STATES)}
+    statuses = sorted(LeadStatus.objects.all(), key=lambda s: (order[s.state], s.position, s.pk))
+    current, previous = _counts(params, params.period), _counts(params, params.previous)
+    by_state = _by_state(params, current, previous)
+    by_status = _by_status(params, statuses, current, previous)
+    charts = [
+        chart_of(
+            by_state,
+            0,
+            chart_id="chart-status-states",
+            kind="doughnut",
+            title=_("Leads by state"),
+            previous=False,
+        ),
+        chart_of(by_status, 0, chart_id="chart-status-statuses", title=_("Leads by status")),
+    ]
+    return Report(
+        slug=SPEC.slug,
+        title=SPEC.title,
+        description=_(
+            "Where the leads created in the period stand now, and how long they stayed in "
+            "each status."
+        ),
+        tables=[
+            by_state,
+            by_status,
+            _by_repeat(params, current, previous),
+            _time_in_status(params, statuses),
+        ],
+        charts=charts,
+    )
+
+
+SPEC = ReportSpec(slug="status", title=gettext_lazy("Leads by status"), build=build)
