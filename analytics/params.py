@@ -95,7 +95,14 @@ class ReportForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("period") != CUSTOM:
+        data["period"] = data.get("period") or DEFAULT_PERIOD
+        start, end = data.get("date_from"), data.get("date_to")
+        if data["period"] != CUSTOM and start and end and "period" not in self.errors:
+            # The dates shown are the preset's; dates changed by hand make a custom period.
+            shown = periods.preset(data["period"])
+            if (start, end) != (shown.first, shown.last):
+                data["period"] = CUSTOM
+        if data["period"] != CUSTOM:
             return data
         start, end = data.get("date_from"), data.get("date_to")
         if not start or not end:
@@ -267,6 +274,11 @@ def params_for(actor: Membership, query: QueryDict) -> Params:
     else:
         preset = DEFAULT_PERIOD if preset == CUSTOM else preset
         period = periods.preset(preset)
+    if not form.errors:  # the form shows the period it chose, as a preset and as dates
+        shown = query.copy()
+        shown["period"] = preset
+        shown["date_from"], shown["date_to"] = period.first.isoformat(), period.last.isoformat()
+        form.data = shown
     return Params(
         actor=actor,
         preset=preset,
