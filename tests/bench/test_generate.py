@@ -10,13 +10,14 @@ in `make bench`.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 
 from bench.generate import ensure_tenant, tenant_facts
 from bench.plan import TenantPlan
 from bench.rows import COLUMNS, DEAL_COLUMNS, STAY_COLUMNS, LeadRows
-from crm.models import Membership
+from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context
 from deals.models import Stage
 from leads.models import LeadStatus
@@ -52,7 +53,6 @@ def generated(db):
 
 
 def _own_ids(tenant_id: int) -> tuple[dict[int, str], dict[int, Stage], set[int]]:
-    from crm.models import Tenant
 
     with tenant_context(Tenant.objects.get(pk=tenant_id)):
         states = dict(LeadStatus.objects.values_list("pk", "state"))
@@ -79,7 +79,7 @@ def test_leads_and_their_stays_obey_the_state_machine(generated):
             open_stays = [s for s in chain if s["left_at"] == NULL]
             assert open_stays == [chain[-1]]
             assert chain[-1]["status_id"] == lead["status_id"]
-            for before, after in zip(chain, chain[1:], strict=False):
+            for before, after in pairwise(chain):
                 assert before["left_at"] == after["entered_at"]
                 assert _at(before["entered_at"]) <= _at(before["left_at"])
             assert all(int(s["status_id"]) in states for s in chain)
