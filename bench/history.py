@@ -6,7 +6,7 @@ Pure Python over plain ids and epoch seconds (no Django), used by `bench.generat
 - **First response**: in office hours (Moscow: 9–21 on weekdays, 10–18 at weekends) a
   log-normal delay of a few minutes, scaled by the manager's speed; outside them the next
   opening plus a quarter of an hour (a sixth answered at once by whoever is on duty).
-  About 70% of the answered leads are answered within the 15-minute limit; those answered
+  About 60% of the answered leads are answered within the 15-minute limit; those answered
   later were escalated when the limit passed.
 - **Work**: a lead goes new → "in progress" (sometimes → "clarifying") → converted or junk;
   half of the junk is thrown out at the first look (spam, wrong contacts: never taken), the
