@@ -214,17 +214,18 @@ UTM_MEDIUM = {
     "email": "email",
     "partner": "referral",
 }
+# (campaign, weight): a few campaigns bring most of the traffic.
 UTM_CAMPAIGNS = (
-    "brand_msk",
-    "brand_regions",
-    "generic_search",
-    "retarget_30d",
-    "b2b_leadgen",
-    "spring_sale",
-    "black_friday",
-    "webinar",
-    "lookalike",
-    "competitors",
+    ("brand_msk", 30),
+    ("generic_search", 20),
+    ("retarget_30d", 15),
+    ("brand_regions", 10),
+    ("b2b_leadgen", 8),
+    ("spring_sale", 6),
+    ("black_friday", 5),
+    ("webinar", 3),
+    ("lookalike", 2),
+    ("competitors", 1),
 )
 UTM_CONTENT = ("", "", "banner_a", "banner_b", "text_1", "text_2", "video")
 UTM_TERMS = (
@@ -236,6 +237,28 @@ UTM_TERMS = (
     "официальный сайт",
     "отзывы",
     "недорого",
+)
+# Inbound channels of every benchmark tenant: (kind, name, share of its sources' leads).
+CHANNELS = (
+    ("web_form", "Форма на сайте", 0.7),
+    ("web_form", "Калькулятор на сайте", 0.3),
+    ("api", "Маркетплейс (API)", 1.0),
+    ("telegram", "Telegram-бот", 1.0),
+)
+# Junk statuses added to the default four: the loss reasons of leads that went into work.
+EXTRA_JUNK_STATUSES = (
+    ("Некачественный: дорого", "#fd7e14"),
+    ("Некачественный: выбрали конкурента", "#d63384"),
+    ("Некачественный: не выходит на связь", "#6610f2"),
+)
+# (reason, weight): why lost deals were lost.
+LOSS_REASONS = (
+    ("Дорого", 30),
+    ("Выбрали конкурента", 25),
+    ("Нет бюджета", 15),
+    ("Не выходит на связь", 15),
+    ("Отложили покупку", 10),
+    ("Не устроили сроки", 5),
 )
 CITIES = ("Москва", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск", "Краснодар")
 

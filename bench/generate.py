@@ -6,30 +6,23 @@
 Makes one big tenant (`big-1m` for 1M leads, `big-10m` for 10M…) and `--tenants - 1` small
 ones (`small-1`… with 5k, 20k, 45k… leads). Tenants, users, roles, teams and memberships are
 created through the application's services; leads are written with COPY by the owner role
-(it bypasses row-level security), 50k rows per transaction, then their search words (LeadWord)
-with INSERT … SELECT. Rerunning is safe: existing tenants and people are kept, each tenant's
+(it bypasses row-level security), 50k rows per transaction together with their stays in
+each status (StatusStay) and their deals, then their search words (LeadWord) with
+INSERT … SELECT. Rerunning is safe: existing tenants and people are kept, each tenant's
 leads are topped up to the wanted count and the words of leads that have none are written,
 so an interrupted load resumes where it stopped.
 
-Distributions: leads arrive over two years, three times as many per day at the end as at
-the start, in office hours; sources are skewed (web forms and calls first); states depend
-on age (most recent leads are new or in progress, old ones closed: a few % new overall);
-two thirds of new leads are unassigned (the shared inbox), the rest belong to managers.
-Names come from Russian name lists with a Zipf-like surname frequency and a long tail.
+The rows and their distributions: bench/rows.py and bench/history.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import bisect
-import math
 import multiprocessing
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from itertools import accumulate
 
 import django
 
@@ -37,9 +30,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from bench import data  # noqa: E402
+from bench import data, history  # noqa: E402
 from bench.plan import (  # noqa: E402
     BENCH_PASSWORD,
     TenantPlan,
@@ -48,58 +42,24 @@ from bench.plan import (  # noqa: E402
     measured_manager_email,
     plans,
 )
+from bench.rows import COLUMNS, DEAL_COLUMNS, STAY_COLUMNS, Facts, LeadRows, person  # noqa: E402
+from channels.models import Channel  # noqa: E402
+from channels.services import channel_create  # noqa: E402
 from crm import services  # noqa: E402
 from crm.models import Membership, Role, Team, Tenant, User  # noqa: E402
 from crm.tenancy import tenant_context  # noqa: E402
+from deals.models import Outcome, Pipeline, Stage  # noqa: E402
 from leads.models import LeadStatus  # noqa: E402
+from leads.services import status_save  # noqa: E402
 from leads.words import WORDS_SQL  # noqa: E402
 
 CHUNK_ROWS = 50_000
 WORD_CHUNK_LEADS = 200_000  # leads whose search words are written per transaction
 # Tables whose secondary indexes are dropped for a large load and built afterwards.
-BULK_TABLES = ("leads_lead", "leads_leadword")
+BULK_TABLES = ("leads_lead", "leads_leadword", "leads_statusstay", "deals_deal")
 GENERATORS = 2  # processes generating rows (one per core of the benchmark machine)
 INDEX_BUILDERS = 2
 DROP_INDEXES_AT = 0.5  # drop indexes when loading at least half the table's size again
-SPAN_DAYS = 730
-COLUMNS = data.words(
-    "created_at updated_at title name company_name phone phone_e164 email email_key messenger "
-    "messenger_id message source utm_source utm_medium utm_campaign utm_content utm_term amount "
-    "currency temperature custom state first_response_at closed_at archived_at deleted_at "
-    "created_by_id owner_id tenant_id status_id"
-)
-NULL = "\\N"
-# Hour-of-day weights (Moscow office hours, shifted to UTC by 3 h below).
-HOURS = (1, 1, 1, 1, 1, 2, 4, 7, 10, 14, 15, 14, 11, 13, 14, 13, 11, 8, 6, 5, 4, 3, 2, 1)
-# (max age in days, {state: weight}): the older a lead, the likelier it is closed.
-STATE_BY_AGE = (
-    (2, {"new": 55, "in_progress": 35, "converted": 3, "junk": 7}),
-    (14, {"new": 20, "in_progress": 40, "converted": 12, "junk": 28}),
-    (60, {"new": 5, "in_progress": 15, "converted": 22, "junk": 58}),
-    (math.inf, {"new": 2, "in_progress": 2.5, "converted": 24, "junk": 71.5}),
-)
-UNASSIGNED_NEW = 0.65
-UNASSIGNED_JUNK = 0.03  # spam closed by the spam filter, nobody's
-# Within a state, how the tenant's statuses share its leads (by position in the state).
-STATUS_WEIGHTS = {"new": (1,), "in_progress": (7, 3), "converted": (1,), "junk": (40, 25, 20, 15)}
-PHONE_SHARE = {"call": 1.0, "whatsapp": 1.0, "web_form": 0.9, "manual": 0.8, "import": 0.8}
-EMAIL_SHARE = {"email": 1.0, "web_form": 0.55, "import": 0.5, "api": 0.4}
-AMOUNT_SHARE = {"new": 0.1, "in_progress": 0.5, "converted": 0.85, "junk": 0.05}
-REPEAT_PHONE = 0.08  # leads from a person who wrote before (duplicates by phone)
-
-
-def _person(rng: random.Random) -> tuple[str, str, bool]:
-    """(first name, surname, female) drawn from the name lists."""
-    female = rng.random() < 0.5
-    first = rng.choice(data.FEMALE_FIRST if female else data.MALE_FIRST)
-    if rng.random() < data.COMMON_SHARE:
-        surname = rng.choices(data.COMMON_SURNAMES, cum_weights=_COMMON_CUM)[0]
-    else:
-        surname = rng.choice(data.RARE_SURNAMES)
-    return first, data.feminine(surname) if female else surname, female
-
-
-_COMMON_CUM = tuple(accumulate(data.COMMON_WEIGHTS))
 
 
 def _user(email: str, full_name: str, password: str | None) -> User:
@@ -124,7 +84,7 @@ def ensure_tenant(plan: TenantPlan) -> Tenant:
             teams = {team.name: team for team in Team.objects.all()}
             measured = measured_manager_email(plan)
             for index in range(plan.managers):
-                first, surname, _female = _person(rng)
+                first, surname, _female = person(rng)
                 email = manager_email(plan.slug, index)
                 if email in present:
                     continue
@@ -139,206 +99,75 @@ def ensure_tenant(plan: TenantPlan) -> Tenant:
                 services.member_update(actor=admin, member=member, role=manager_role, team=team)
                 if index < plan.teams:
                     services.team_save(actor=admin, team=team, name=team_name, lead=member)
+            _ensure_setup(admin)
     return tenant
 
 
-def _cum(weights: tuple[float, ...] | list[float]) -> tuple[float, ...]:
-    return tuple(accumulate(weights))
-
-
-class LeadRows:
-    """COPY text for the leads of one tenant; row `i` of `total` is the same on every run."""
-
-    def __init__(self, tenant: Tenant, total: int) -> None:
-        self.tenant_id = tenant.pk
-        self.total = total
-        self.currency = tenant.currency
-        self.end = tenant.created_at.timestamp()
-        self.start = self.end - SPAN_DAYS * 86400
-        with tenant_context(tenant):
-            statuses = list(LeadStatus.objects.order_by("position", "pk"))
-            managers = list(
-                Membership.objects.filter(role__kind=Role.Kind.MANAGER)
-                .order_by("user__email")
-                .values_list("pk", flat=True)
+def _ensure_setup(admin: Membership) -> None:
+    """The junk statuses beyond the defaults (loss reasons) and the inbound channels."""
+    names = set(LeadStatus.objects.values_list("name", flat=True))
+    last = LeadStatus.objects.order_by("-position").values_list("position", flat=True).first()
+    for offset, (name, color) in enumerate(data.EXTRA_JUNK_STATUSES, start=1):
+        if name not in names:
+            status_save(
+                actor=admin,
+                status=None,
+                data={"name": name, "color": color, "state": "junk", "position": last + offset},
             )
-        self.statuses: dict[str, tuple[list[int], tuple[float, ...]]] = {}
-        for state, weights in STATUS_WEIGHTS.items():
-            ids = [s.pk for s in statuses if s.state == state][: len(weights)]
-            self.statuses[state] = (ids, _cum(weights[: len(ids)]))
-        workload = random.Random(f"workload:{tenant.slug}")
-        self.managers = [str(pk) for pk in managers]
-        self.manager_cum = _cum([workload.lognormvariate(0, 0.3) for _ in managers])
-        self.sources = [s for s, _w in data.SOURCES]
-        self.source_cum = _cum([w for _s, w in data.SOURCES])
-        self.phone_formats = [f for f, _w in data.PHONE_FORMATS]
-        self.phone_cum = _cum([w for _f, w in data.PHONE_FORMATS])
-        self.domains = [d for d, _w in data.MAIL_DOMAINS]
-        self.domain_cum = _cum([w for _d, w in data.MAIL_DOMAINS])
-        self.utm = [u for u, _w in data.UTM_SOURCES]
-        self.utm_cum = _cum([w for _u, w in data.UTM_SOURCES])
-        self.hour_cum = _cum(HOURS)
-        self.state_by_age = [(age, list(w), _cum(list(w.values()))) for age, w in STATE_BY_AGE]
+    present = set(Channel.objects.values_list("name", flat=True))
+    # The bot's webhook is not registered: Telegram is never asked (a refused connection
+    # leaves the channel with a note on its page, as when Telegram cannot be reached).
+    with override_settings(TELEGRAM_API_BASE="http://127.0.0.1:9"):
+        for kind, name, _share in data.CHANNELS:
+            if name not in present:
+                config = {"bot_token": "100000:bench-not-a-bot"} if kind == "telegram" else {}
+                channel_create(actor=admin, kind=kind, name=name, config=config)
 
-    @staticmethod
-    def _ts(moment: float) -> str:
-        return datetime.fromtimestamp(moment, UTC).isoformat(" ")
 
-    def _created(self, rng: random.Random, index: int) -> float:
-        # Density grows linearly from 1 to 3 over the span: invert its CDF (τ + τ²)/2.
-        x = (index + rng.random()) / self.total
-        tau = (math.sqrt(1 + 8 * x) - 1) / 2
-        day = int(tau * SPAN_DAYS)
-        hour = bisect.bisect(self.hour_cum, rng.random() * self.hour_cum[-1]) - 3
-        moment = self.start + day * 86400 + hour * 3600 + rng.random() * 3600
-        return min(moment, self.end - rng.random() * 600)
-
-    def _state(self, rng: random.Random, age_days: float) -> str:
-        for max_age, states, cum in self.state_by_age:
-            if age_days < max_age:
-                return rng.choices(states, cum_weights=cum)[0]
-        raise AssertionError(age_days)
-
-    def _phone(self, rng: random.Random, pool: list[str]) -> tuple[str, str]:
-        """(as typed, E.164), sometimes a number seen before."""
-        if pool and rng.random() < REPEAT_PHONE:
-            national = rng.choice(pool)
-        else:
-            national = f"9{rng.randrange(10**9):09d}"
-            pool.append(national)
-        pattern = rng.choices(self.phone_formats, cum_weights=self.phone_cum)[0]
-        typed = pattern.format(national[:3], national[3:6], national[6:8], national[8:])
-        return typed, f"+7{national}"
-
-    def _company(self, rng: random.Random, surname: str, first: str) -> str:
-        if rng.random() < 0.2:
-            return f"ИП {surname} {first[0]}."
-        head, tail = rng.choice(data.COMPANY_HEADS), rng.choice(data.COMPANY_TAILS)
-        suffix = rng.choice(data.COMPANY_SUFFIXES)
-        return f"{rng.choice(data.COMPANY_FORMS)} «{head}{tail}{suffix}»"
-
-    def _name(self, rng: random.Random, first: str, surname: str, female: bool) -> str:
-        shape = rng.random()
-        if shape < 0.5:
-            return f"{first} {surname}"
-        if shape < 0.75:
-            return first
-        if shape < 0.85:
-            return f"{surname} {first}"
-        if shape < 0.95:
-            male = data.PATRONYMIC_MALE.get(rng.choice(data.MALE_FIRST), "Иванович")
-            middle = data.patronymic_female(male) if female else male
-            return f"{surname} {first} {middle}"
-        return ""
-
-    def row(self, rng: random.Random, index: int, pool: list[str]) -> str:
-        created = self._created(rng, index)
-        age_days = (self.end - created) / 86400
-        state = self._state(rng, age_days)
-        source = rng.choices(self.sources, cum_weights=self.source_cum)[0]
-        first, surname, female = _person(rng)
-        name = self._name(rng, first, surname, female)
-        company = self._company(rng, surname, first) if rng.random() < 0.3 else ""
-        phone = phone_e164 = email = email_key = messenger = messenger_id = ""
-        if rng.random() < PHONE_SHARE.get(source, 0.4):
-            phone, phone_e164 = self._phone(rng, pool)
-        if rng.random() < EMAIL_SHARE.get(source, 0.15):
-            domain = rng.choices(self.domains, cum_weights=self.domain_cum)[0]
-            local = f"{data.latin(first)}.{data.latin(surname)}{rng.randrange(100)}"
-            email = f"{local.capitalize() if rng.random() < 0.2 else local}@{domain}"
-            email_key = email.lower()
-        if source in ("telegram", "whatsapp", "vk") or rng.random() < 0.05:
-            messenger = source if source in ("telegram", "whatsapp", "vk") else "telegram"
-            if messenger == "whatsapp":
-                messenger_id = phone_e164 or f"+79{rng.randrange(10**9):09d}"
-            elif messenger == "vk":
-                messenger_id = f"id{rng.randrange(10**8)}"
-            else:
-                messenger_id = f"@{data.latin(first)}_{data.latin(surname)}{rng.randrange(1000)}"
-        if not (phone or email or messenger_id):
-            phone, phone_e164 = self._phone(rng, pool)
-        topic = rng.choice(data.TOPICS)
-        who = name or company or phone or email or messenger_id
-        title = rng.choice(data.TITLE_PREFIX[source]).format(topic=topic, who=who)
-        if source in ("web_form", "call", "email") and name and rng.random() < 0.3:
-            title = f"{title} — {name}"
-        message = ""
-        if source in ("web_form", "email", "api") and rng.random() < 0.6:
-            message = rng.choice(data.MESSAGES).format(topic=topic)
-        utm = ("", "", "", "", "")
-        if source == "web_form" and rng.random() < 0.75:
-            utm_source = rng.choices(self.utm, cum_weights=self.utm_cum)[0]
-            utm = (
-                utm_source,
-                data.UTM_MEDIUM[utm_source],
-                rng.choice(data.UTM_CAMPAIGNS),
-                rng.choice(data.UTM_CONTENT),
-                rng.choice(data.UTM_TERMS),
-            )
-        amount = "0"
-        if rng.random() < AMOUNT_SHARE[state]:
-            amount = str(min(99_999_900, round(rng.lognormvariate(10.6, 1.0), -2)))
-        temperature = rng.choices(("", "warm", "hot", "cold"), cum_weights=(45, 70, 85, 100))[0]
-        custom = f'{{"city": "{rng.choice(data.CITIES)}"}}' if rng.random() < 0.08 else "{}"
-        ids, cum = self.statuses[state]
-        status_id = str(rng.choices(ids, cum_weights=cum)[0])
-        owner = rng.choices(self.managers, cum_weights=self.manager_cum)[0]
-        if (state == "new" and rng.random() < UNASSIGNED_NEW) or (
-            state == "junk" and rng.random() < UNASSIGNED_JUNK
-        ):
-            owner = NULL
-        created_by = owner if source == "manual" else NULL
-        first_response = closed = archived = deleted = None
-        updated = created
-        if state != "new":
-            first_response = min(self.end, created + rng.expovariate(1 / 7200))
-            updated = first_response
-        if state in ("converted", "junk"):
-            closed = min(self.end, updated + rng.expovariate(1 / (3 * 86400)))
-            updated = closed
-            if age_days > 365 and rng.random() < 0.1:
-                archived = closed + 180 * 86400
-                updated = archived
-        if rng.random() < 0.003:
-            deleted = max(created, self.end - rng.random() * 30 * 86400)
-            updated = max(updated, deleted)
-        stamps = [
-            self._ts(moment) if moment is not None else NULL
-            for moment in (first_response, closed, archived, deleted)
-        ]
-        fields = (
-            self._ts(created),
-            self._ts(updated),
-            title,
-            name,
-            company,
-            phone,
-            phone_e164,
-            email,
-            email_key,
-            messenger,
-            messenger_id,
-            message,
-            source,
-            *utm,
-            amount,
-            self.currency,
-            temperature,
-            custom,
-            state,
-            *stamps,
-            created_by,
-            owner,
-            str(self.tenant_id),
-            status_id,
+def tenant_facts(tenant: Tenant) -> Facts:
+    """The ids a tenant's generated rows refer to: statuses, pipelines' stages, channels,
+    managers."""
+    with tenant_context(tenant):
+        statuses = list(LeadStatus.objects.order_by("position", "pk"))
+        managers = list(
+            Membership.objects.filter(role__kind=Role.Kind.MANAGER)
+            .order_by("user__email")
+            .values_list("pk", flat=True)
         )
-        return "\t".join(fields) + "\n"
+        pipelines = list(Pipeline.objects.order_by("position", "pk"))
+        stages = list(Stage.objects.order_by("position", "pk"))
+        channels = dict(Channel.objects.values_list("name", "pk"))
 
-    def chunk(self, start: int, count: int) -> str:
-        """Rows start…start+count-1 as COPY text (deterministic: seeded by tenant and start)."""
-        rng = random.Random(f"leads:{self.tenant_id}:{start}")
-        pool: list[str] = []
-        return "".join(self.row(rng, index, pool) for index in range(start, start + count))
+    def ids(state: str) -> list[int]:
+        return [s.pk for s in statuses if s.state == state]
+
+    def pipeline(found: Pipeline) -> history.Pipeline:
+        own = [s for s in stages if s.pipeline_id == found.pk]
+        return history.Pipeline(
+            id=found.pk,
+            open=[s.pk for s in own if s.kind == Outcome.OPEN],
+            won=next(s.pk for s in own if s.kind == Outcome.WON),
+            lost=next(s.pk for s in own if s.kind == Outcome.LOST),
+        )
+
+    sales = next(p for p in pipelines if p.is_default)
+    return Facts(
+        tenant_id=tenant.pk,
+        slug=tenant.slug,
+        currency=tenant.currency,
+        sla_minutes=tenant.response_sla_minutes,
+        end=tenant.created_at.timestamp(),
+        statuses=history.Statuses(
+            new=ids("new")[0],
+            in_progress=ids("in_progress"),
+            converted=ids("converted")[0],
+            junk=ids("junk"),
+        ),
+        sales=pipeline(sales),
+        repeat_sales=pipeline(next((p for p in pipelines if p.is_repeat), sales)),
+        channels=channels,
+        managers=managers,
+    )
 
 
 def lead_counts() -> dict[int, int]:
@@ -412,33 +241,67 @@ def _init_worker(rows: LeadRows) -> None:
     _rows = rows
 
 
-def _chunk_text(span: tuple[int, int]) -> str:
+def _chunk_text(span: tuple[int, int]) -> tuple[str, str, str]:
     assert _rows is not None  # noqa: S101 - set by the pool initializer
     return _rows.chunk(*span)
 
 
+def reserve_ids(table: str, count: int) -> int:
+    """The first of `count` consecutive ids of `table` nobody else will get (its identity
+    sequence moves past them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT setval(%s, nextval(%s) + %s - 1)", [sequence, sequence, count])
+        return cursor.fetchone()[0] - count + 1
+
+
+COPIES = (
+    ("leads_lead", COLUMNS),
+    ("deals_deal", DEAL_COLUMNS),
+    ("leads_statusstay", STAY_COLUMNS),
+)
+
+
+def write_chunk(texts: tuple[str, str, str]) -> None:
+    """COPY one chunk's leads, deals and stays in one transaction (the foreign keys between
+    leads and deals are checked at its commit)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for (table, columns), text in zip(COPIES, texts, strict=True):
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(text)
+
+
+def prepare(tenant: Tenant, plan: TenantPlan, have: int) -> LeadRows:
+    """The tenant's row generator, with ids reserved for leads `have`… and their deals."""
+    rows = LeadRows(tenant_facts(tenant), plan.leads)
+    rows.lead_offset = reserve_ids("leads_lead", plan.leads - have) - have
+    rows.deal_offset = reserve_ids("deals_deal", plan.leads - have) - have
+    return rows
+
+
 def load_leads(tenant: Tenant, plan: TenantPlan, have: int) -> int:
-    """Top the tenant's leads up from `have` to `plan.leads` with COPY; return the number added.
+    """Top the tenant's leads up from `have` to `plan.leads` with COPY, with their stays and
+    deals; return the number of leads added.
 
     Worker processes generate the chunks (the generator is the slow part), this process
-    streams them to PostgreSQL in order, one transaction per chunk.
+    streams them to PostgreSQL in order, one transaction per chunk. Deal ids are reserved
+    one per lead (a fifth are used: ids have gaps).
     """
     if have >= plan.leads:
         return 0
-    rows = LeadRows(tenant, plan.leads)
+    rows = prepare(tenant, plan, have)
     spans = [
         (start, min(CHUNK_ROWS, plan.leads - start))
         for start in range(have, plan.leads, CHUNK_ROWS)
     ]
-    copy_sql = f"COPY leads_lead ({', '.join(COLUMNS)}) FROM STDIN"
     began = time.monotonic()
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(GENERATORS, initializer=_init_worker, initargs=(rows,)) as pool:
-        for (start, count), text in zip(spans, pool.imap(_chunk_text, spans), strict=True):
-            with transaction.atomic(), connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                copy.write(text)
+        for (start, count), texts in zip(spans, pool.imap(_chunk_text, spans), strict=True):
+            write_chunk(texts)
             rate = (start + count - have) / (time.monotonic() - began)
-            print(f"  {plan.slug}: {start + count:>11,} / {plan.leads:,} ({rate:,.0f} rows/s)")
+            print(f"  {plan.slug}: {start + count:>11,} / {plan.leads:,} ({rate:,.0f} leads/s)")
     return plan.leads - have
 
 
@@ -497,7 +360,13 @@ def main() -> None:
     words = sum(fill_words(tenant, plan.slug) for plan, tenant in wanted)
     restore_indexes()
     with connection.cursor() as cursor:
-        for table, changed in (("leads_lead", missing), ("leads_leadword", words)):
+        changes = (
+            ("leads_lead", missing),
+            ("leads_leadword", words),
+            ("leads_statusstay", missing),
+            ("deals_deal", missing),
+        )
+        for table, changed in changes:
             if changed:
                 print(f"VACUUM (ANALYZE) {table}…")
                 cursor.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
