@@ -5,9 +5,9 @@ runs aggregate SQL only (a few grouped queries per period, never a loop over row
 
 from __future__ import annotations
 
-from analytics.reports import deals, sources
+from analytics.reports import deals, losses, sources
 from analytics.reports.base import ReportSpec
 
 REPORTS: dict[str, ReportSpec] = {
-    spec.slug: spec for spec in (sources.SPEC, deals.SPEC)
+    spec.slug: spec for spec in (sources.SPEC, deals.SPEC, losses.SPEC)
 }

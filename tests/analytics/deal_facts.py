@@ -13,11 +13,13 @@ from django.http import QueryDict
 from analytics.params import params_for
 from analytics.reports.base import ReportSpec
 from analytics.tables import Report, Row, Table
-from crm.models import Membership, Tenant
+from crm.access import Action, Entity, Scope
+from crm.models import Membership, Role, Tenant
 from crm.tenancy import tenant_context
 from deals.models import Deal, Stage
 from leads.services import ACTOR
 from tests.deals.factories import make_deal
+from tests.factories import TeamFactory, add_member
 
 VLADIVOSTOK = ZoneInfo("Asia/Vladivostok")
 # "Now" in the tests: the middle of March, so "last month" is February (28 days) and the
@@ -59,6 +61,31 @@ def add_deal(
         stage=stage, outcome=stage.kind, created_at=created, closed_at=closed, loss_reason=reason
     )
     return deal
+
+
+def analyst(member: Membership) -> Membership:
+    """`member`, its built-in role given the analytics right."""
+    with tenant_context(member.tenant):
+        Role.objects.filter(pk=member.role_id).update(can_view_analytics=True)
+    member.role.refresh_from_db()
+    return member
+
+
+def team_head(tenant: Tenant, *teammates: Membership) -> Membership:
+    """A new member whose role sees the leads and deals of their team (and reads
+    analytics), in one team with `teammates`."""
+    with tenant_context(tenant):
+        team = TeamFactory()
+        rights = Role.objects.get(kind=Role.Kind.DIRECTOR).rights
+        rights[Entity.DEAL][Action.VIEW] = Scope.TEAM
+        rights[Entity.LEAD][Action.VIEW] = Scope.TEAM
+        role = Role.objects.create(name="Team head", rights=rights, can_view_analytics=True)
+    head = add_member(tenant, Role.Kind.MANAGER, team=team)
+    with tenant_context(tenant):
+        Membership.objects.filter(pk=head.pk).update(role=role)
+        Membership.objects.filter(pk__in=[m.pk for m in teammates]).update(team=team)
+        head.refresh_from_db()
+    return head
 
 
 def build(spec: ReportSpec, member: Membership, query: str = "period=last_month") -> Report:

@@ -15,7 +15,6 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics.reports import REPORTS
 from analytics.reports.deals import SPEC
-from crm.access import Action, Entity, Scope
 from crm.models import Role, Tenant
 from crm.tenancy import tenant_context
 from crm.urlnames import tenant_reverse
@@ -23,14 +22,16 @@ from deals.models import Pipeline, Stage
 from tests.analytics.deal_facts import (
     NOW,
     add_deal,
+    analyst,
     build,
     figures,
     in_vladivostok,
     local,
     rows,
     table,
+    team_head,
 )
-from tests.factories import TeamFactory, add_member
+from tests.factories import add_member
 
 DAY = 86400
 
@@ -327,16 +328,8 @@ def test_charts_stack_stage_amounts_and_show_the_weighted_months(world):
     assert forecast.datasets[0].data == [Decimal(100), Decimal(1000), Decimal(400)]
 
 
-def _analyst(member):
-    """Give a built-in role the analytics right."""
-    with tenant_context(member.tenant):
-        Role.objects.filter(pk=member.role_id).update(can_view_analytics=True)
-    member.role.refresh_from_db()
-    return member
-
-
 def test_a_manager_sees_only_own_deals(world):
-    manager = _analyst(world["manager"])
+    manager = analyst(world["manager"])
     report = build(SPEC, manager)
     assert figures(table(report, "stages").total)[:4] == [
         (1, None),
@@ -352,19 +345,7 @@ def test_a_manager_sees_only_own_deals(world):
 
 
 def test_a_team_scoped_director_sees_the_team(world):
-    tenant = world["tenant"]
-    with tenant_context(tenant):
-        team = TeamFactory()
-        director = Role.objects.get(kind=Role.Kind.DIRECTOR)
-        rights = {entity: dict(actions) for entity, actions in director.rights.items()}
-        rights[Entity.DEAL][Action.VIEW] = Scope.TEAM
-        rights[Entity.LEAD][Action.VIEW] = Scope.TEAM
-        role = Role.objects.create(name="Team head", rights=rights, can_view_analytics=True)
-    head = add_member(tenant, Role.Kind.MANAGER, team=team)
-    with tenant_context(tenant):
-        type(head).objects.filter(pk=head.pk).update(role=role)
-        type(head).objects.filter(pk=world["manager"].pk).update(team=team)
-        head.refresh_from_db()
+    head = team_head(world["tenant"], world["manager"])
     summary = table(build(SPEC, head), "summary")
     assert figures(summary.total)[:2] == [(1, 0), (Decimal(3000), 0)]
 
