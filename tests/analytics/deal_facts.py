@@ -67,7 +67,7 @@ def analyst(member: Membership) -> Membership:
     """`member`, its built-in role given the analytics right."""
     with tenant_context(member.tenant):
         Role.objects.filter(pk=member.role_id).update(can_view_analytics=True)
-    member.role.refresh_from_db()
+        member.role.refresh_from_db()
     return member
 
 

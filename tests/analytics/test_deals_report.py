@@ -44,7 +44,11 @@ def _now():
 
 def _stages(pipeline: Pipeline) -> dict[str, Stage]:
     """A pipeline's stages by the English names the tests use (positions of the seed)."""
-    ordered = list(Stage.objects.filter(pipeline=pipeline).order_by("position", "pk"))
+    ordered = list(
+        Stage.objects.filter(pipeline=pipeline)
+        .select_related("pipeline")
+        .order_by("position", "pk")
+    )
     if pipeline.is_default:
         names = ["new", "qualification", "negotiation", "invoice", "won", "lost"]
     else:
