@@ -45,7 +45,7 @@ from analytics.tables import (
     share,
 )
 from crm import periods
-from deals.models import Deal, Outcome, Stage
+from deals.models import Deal, Outcome, Pipeline, Stage
 
 CLOSED = (Outcome.WON, Outcome.LOST)
 
@@ -199,12 +199,13 @@ def _summary_figures() -> dict[str, Any]:
 
 
 def _closed_deals(params: Params, period: periods.Period) -> QuerySet[Deal]:
+    """The deals in scope won or lost in `period`'s workspace days."""
     return params.deals().filter(
         outcome__in=CLOSED, closed_at__gte=period.start, closed_at__lt=period.end
     )
 
 
-def summary_table(params: Params, pipelines: list[Any]) -> Table:
+def summary_table(params: Params, pipelines: list[Pipeline]) -> Table:
     """The period's wins and losses per pipeline and in all: win rate, average deal size
     and sales cycle, against the previous period."""
     figures = _summary_figures()
@@ -428,6 +429,7 @@ def _forecast_row(label: str, figures: dict[str, Any], link: str | None) -> Row:
 
 
 def build(params: Params) -> Report:
+    """The report: stages, summary and forecast, with their charts."""
     stages = list(
         Stage.objects.select_related("pipeline").order_by(
             "pipeline__position", "pipeline__pk", "position", "pk"

@@ -200,9 +200,11 @@ def _lost_row(
 
 
 def build(params: Params) -> Report:
+    """The report: junk leads by status (classic mode only) and lost deals by reason."""
     tables: list[Table] = []
     charts: list[Chart] = []
-    if has_leads(params.actor.tenant):
+    leads = has_leads(params.actor.tenant)
+    if leads:
         junk = junk_table(params)
         tables.append(junk)
         charts.append(
@@ -224,7 +226,7 @@ def build(params: Params) -> Report:
             "Why sales are lost: the leads created in the period that are junk now, by "
             "junk status, and the deals lost in the period, by the reason given."
         )
-        if has_leads(params.actor.tenant)
+        if leads
         else _("Why sales are lost: the deals lost in the period, by the reason given."),
         tables=tables,
         charts=charts,
