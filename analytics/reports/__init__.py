@@ -5,7 +5,9 @@ runs aggregate SQL only (a few grouped queries per period, never a loop over row
 
 from __future__ import annotations
 
-from analytics.reports import sources
+from analytics.reports import managers, sources, speed
 from analytics.reports.base import ReportSpec
 
-REPORTS: dict[str, ReportSpec] = {spec.slug: spec for spec in (sources.SPEC,)}
+REPORTS: dict[str, ReportSpec] = {
+    spec.slug: spec for spec in (sources.SPEC, managers.SPEC, speed.SPEC)
+}
