@@ -64,10 +64,10 @@ def value(groups: dict[Hashable, dict], key: Hashable, name: str, default: Any =
     return default if found is None else found.get(name, default)
 
 
-def member_labels(owner_ids: Iterable[int | None]) -> dict[int | None, str]:
+def member_labels(owner_ids: Iterable[Hashable]) -> dict[Hashable, str]:
     """Owner ids → the member's full name or e-mail (one query); None → the shared inbox."""
     ids = {pk for pk in owner_ids if pk is not None}
     members = Membership.objects.filter(pk__in=ids).select_related("user")
-    labels: dict[int | None, str] = {m.pk: str(m.user) for m in members}
+    labels: dict[Hashable, str] = {m.pk: str(m.user) for m in members}
     labels[None] = _("Unassigned (shared inbox)")
     return labels

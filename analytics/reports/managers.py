@@ -166,7 +166,7 @@ def build(params: Params) -> Report:
         return figures
 
     keys = set(leads) | set(leads_before) | set(deals) | set(deals_before) | set(overdue)
-    labels = member_labels(keys)  # type: ignore[arg-type]
+    labels = member_labels(keys)
     order = sorted(
         keys,
         key=lambda k: (

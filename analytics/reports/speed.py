@@ -178,7 +178,7 @@ def build(params: Params) -> Report:
     )
     groups = two_periods(params, params.leads, ["owner_id"], **figures)
     owners = sorted(ordered_keys(*groups, "leads"), key=lambda k: k is None)  # inbox last
-    labels = member_labels(owners)  # type: ignore[arg-type]
+    labels = member_labels(owners)
     by_manager = _table(
         params,
         sla,
@@ -188,7 +188,7 @@ def build(params: Params) -> Report:
         title=_("By manager"),
         head=_("Manager"),
         keys=owners,
-        label=lambda k: labels.get(k, f"#{k}"),  # type: ignore[call-overload]
+        label=lambda k: labels.get(k, f"#{k}"),
         link_params=lambda k: {"owner": "none" if k is None else k},
     )
     groups = two_periods(
