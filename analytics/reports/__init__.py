@@ -5,10 +5,18 @@ runs aggregate SQL only (a few grouped queries per period, never a loop over row
 
 from __future__ import annotations
 
-from analytics.reports import deals, funnel, losses, sources, status
+from analytics.reports import deals, funnel, losses, managers, sources, speed, status
 from analytics.reports.base import ReportSpec
 
 REPORTS: dict[str, ReportSpec] = {
     spec.slug: spec
-    for spec in (status.SPEC, sources.SPEC, funnel.SPEC, losses.SPEC, deals.SPEC)
+    for spec in (
+        status.SPEC,
+        sources.SPEC,
+        managers.SPEC,
+        funnel.SPEC,
+        speed.SPEC,
+        losses.SPEC,
+        deals.SPEC,
+    )
 }

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 
 from analytics.params import Params
 from analytics.tables import Report
+from crm.models import Membership
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,12 @@ def value(groups: dict[Hashable, dict], key: Hashable, name: str, default: Any =
     """A group's figure, `default` when the group has no rows in that period."""
     found = groups.get(key)
     return default if found is None else found.get(name, default)
+
+
+def member_labels(owner_ids: Iterable[Hashable]) -> dict[Hashable, str]:
+    """Owner ids → the member's full name or e-mail (one query); None → the shared inbox."""
+    ids = {pk for pk in owner_ids if pk is not None}
+    members = Membership.objects.filter(pk__in=ids).select_related("user")
+    labels: dict[Hashable, str] = {m.pk: str(m.user) for m in members}
+    labels[None] = _("Unassigned (shared inbox)")
+    return labels

@@ -1,0 +1,243 @@
+"""Speed of first response: how long the leads created in the period waited for their
+first answer (first_response_at − created_at), by source, by manager and by the hour of
+the workspace's day they arrived, and how many were answered within the workspace's
+response time limit (its SLA)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.db.models import Count, F, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from analytics.params import Params
+from analytics.reports.base import ReportSpec, member_labels, ordered_keys, two_periods, value
+from analytics.sql import Percentile, Seconds, local_hour
+from analytics.tables import (
+    COUNT,
+    PERCENT,
+    SECONDS,
+    Cell,
+    Column,
+    Report,
+    Row,
+    Table,
+    chart_of,
+    share,
+)
+from leads.models import LeadSource
+
+HOURS = range(24)
+MEDIAN, SLA_SHARE = 2, 5  # the columns charted
+
+
+def aggregates(sla_minutes: int) -> dict[str, Any]:
+    """The figures of a group of leads, as aggregates over them."""
+    response = Seconds("first_response_at", "created_at")  # NULL when not answered
+    # Compared as instants, not as float seconds: exact at the limit itself on SQLite too.
+    limit = F("created_at") + dt.timedelta(minutes=sla_minutes)
+    return {
+        "leads": Count("pk"),
+        "answered": Count("pk", filter=Q(first_response_at__isnull=False)),
+        "median": Percentile(response, 0.5),
+        "p90": Percentile(response, 0.9),
+        "within": Count("pk", filter=Q(first_response_at__lte=limit)),
+    }
+
+
+def columns(sla_minutes: int) -> list[Column]:
+    return [
+        Column(_("Leads"), COUNT, _("Leads created in the period.")),
+        Column(_("Answered"), COUNT, _("Of those leads, how many have had a first response.")),
+        Column(
+            _("Median response time"),
+            SECONDS,
+            _("The median time from creation to the first response, over the answered leads."),
+            higher_is_better=False,
+        ),
+        Column(
+            _("90th percentile"),
+            SECONDS,
+            _("Nine in ten answered leads had their first response within this time."),
+            higher_is_better=False,
+        ),
+        Column(
+            _("Within the limit"),
+            COUNT,
+            _(
+                "Leads answered within %(minutes)s minutes of their creation (the workspace's "
+                "response time limit), the limit itself included."
+            )
+            % {"minutes": sla_minutes},
+        ),
+        Column(
+            _("Share within the limit"),
+            PERCENT,
+            _(
+                "Answered within the limit ÷ all the leads: a lead not answered yet counts as "
+                "not within."
+            ),
+        ),
+    ]
+
+
+def _row(
+    label: str,
+    figures: Callable[[str, bool], Any],
+    link: Callable[..., str],
+    sla_minutes: int,
+) -> Row:
+    def cell(name: str, url: str) -> Cell:
+        return Cell(figures(name, False), figures(name, True), url)
+
+    answered = link(responded=1)
+    within = link(response_max=sla_minutes)
+    return Row(
+        label=label,
+        url=link(),
+        cells=[
+            cell("leads", link()),
+            cell("answered", answered),
+            cell("median", answered),
+            cell("p90", answered),
+            cell("within", within),
+            Cell(
+                share(figures("within", False), figures("leads", False)),
+                share(figures("within", True), figures("leads", True)),
+                within,
+            ),
+        ],
+    )
+
+
+def _figures(current: dict, previous: dict, key: Hashable) -> Callable[[str, bool], Any]:
+    def figures(name: str, before: bool) -> Any:
+        default = None if name in ("median", "p90") else 0
+        return value(previous if before else current, key, name, default)
+
+    return figures
+
+
+def _table(
+    params: Params,
+    sla: int,
+    groups: tuple[dict, dict],
+    total: Row,
+    *,
+    key: str,
+    title: str,
+    head: str,
+    keys: list[Hashable],
+    label: Callable[[Hashable], str],
+    link_params: Callable[[Hashable], dict[str, Any]],
+) -> Table:
+    table = Table(key=key, title=title, head=head, columns=columns(sla), total=total)
+    for group in keys:
+        extra = link_params(group)
+        table.rows.append(
+            _row(
+                label(group),
+                _figures(*groups, group),
+                lambda extra=extra, **more: params.lead_link(**extra, **more),
+                sla,
+            )
+        )
+    return table
+
+
+def build(params: Params) -> Report:
+    sla = params.actor.tenant.response_sla_minutes
+    figures = aggregates(sla)
+    # The whole cohort's figures, the total row of every table (percentiles do not add up).
+    whole = {
+        before: params.leads(period).aggregate(**figures)
+        for before, period in ((False, params.period), (True, params.previous))
+    }
+    total = _row(
+        _("Total"),
+        lambda name, before: whole[before][name],
+        lambda **more: params.lead_link(**more),
+        sla,
+    )
+    sources = dict(LeadSource.choices)
+    groups = two_periods(params, params.leads, ["source"], **figures)
+    by_source = _table(
+        params,
+        sla,
+        groups,
+        total,
+        key="sources",
+        title=_("By source"),
+        head=_("Source"),
+        keys=ordered_keys(*groups, "leads"),
+        label=lambda s: str(sources.get(s, s)),
+        link_params=lambda s: {"source": s},
+    )
+    groups = two_periods(params, params.leads, ["owner_id"], **figures)
+    owners = sorted(ordered_keys(*groups, "leads"), key=lambda k: k is None)  # inbox last
+    labels = member_labels(owners)
+    by_manager = _table(
+        params,
+        sla,
+        groups,
+        total,
+        key="managers",
+        title=_("By manager"),
+        head=_("Manager"),
+        keys=owners,
+        label=lambda k: labels.get(k, f"#{k}"),
+        link_params=lambda k: {"owner": "none" if k is None else k},
+    )
+    groups = two_periods(
+        params,
+        lambda period: params.leads(period).annotate(hour=local_hour("created_at")),
+        ["hour"],
+        **figures,
+    )
+    by_hour = _table(
+        params,
+        sla,
+        groups,
+        total,
+        key="hours",
+        title=_("By hour of arrival"),
+        head=_("Hour"),
+        keys=list(HOURS),
+        label=lambda h: f"{h:02d}:00–{h:02d}:59",
+        link_params=lambda h: {"hour": h},
+    )
+    by_hour.note = _("Hours of the workspace's clock (%(zone)s).") % {
+        "zone": params.actor.tenant.time_zone
+    }
+    charts = [
+        chart_of(
+            by_hour,
+            MEDIAN,
+            chart_id="chart-speed-hours",
+            kind="line",
+            title=_("Median response time by hour of arrival"),
+        ),
+        chart_of(
+            by_source,
+            SLA_SHARE,
+            chart_id="chart-speed-sources",
+            title=_("Share answered within the limit by source"),
+        ),
+    ]
+    return Report(
+        slug=SPEC.slug,
+        title=SPEC.title,
+        description=_(
+            "How long the leads created in the period waited for their first response, "
+            "and how many were answered within the workspace's limit of %(minutes)s minutes."
+        )
+        % {"minutes": sla},
+        tables=[by_source, by_manager, by_hour],
+        charts=charts,
+    )
+
+
+SPEC = ReportSpec(slug="speed", title=gettext_lazy("Speed of first response"), build=build)
