@@ -111,7 +111,8 @@ def test_bad_query_strings_fall_back_without_an_error(data, director, client_for
 @time_machine.travel(NOW, tick=False)
 def test_a_custom_period_in_local_days(data, director, client_for):
     url = _url(director.tenant, "analytics:dashboard")
-    response = client_for(director).get(url + "?period=custom&date_from=2026-10-21&date_to=2026-10-21")
+    query = "?period=custom&date_from=2026-10-21&date_to=2026-10-21"
+    response = client_for(director).get(url + query)
     by_key = {t.key: t.cell for t in response.context["tiles"]}
     assert by_key["leads"].value == 1  # 21.10 23:30 local, 13:30 UTC
     assert by_key["leads"].previous == 0  # 20.10
@@ -145,7 +146,8 @@ def test_saved_views_private_and_shared(data, director, manager, client_for):
     assert response["Location"] == f"{report}?{query}"
     with tenant_context(director.tenant):
         saved = SavedFilter.objects.get()
-    assert saved.shared and saved.list_name == "analytics:sources"
+    assert saved.shared
+    assert saved.list_name == "analytics:sources"
     other_director = add_member(director.tenant, "director")
     page = client_for(other_director).get(report)
     assert [v.name for v in page.context["saved_views"]] == ["Web"]

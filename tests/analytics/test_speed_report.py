@@ -12,9 +12,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.http import QueryDict
-from django.template import TemplateDoesNotExist
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch
 
 from analytics.params import params_for
 from analytics.reports import REPORTS
@@ -311,7 +309,6 @@ def test_the_export_answers_analysts_and_refuses_others(world, client_for):
 
 
 # The page's menu and chart include are being merged (analytics:dashboard, _chart.html).
-@pytest.mark.xfail(raises=(NoReverseMatch, TemplateDoesNotExist), strict=False)
 def test_the_page_shows_the_report(world, client_for):
     admin = client_for(world["admin"])
     response = admin.get(f"/acme/analytics/speed/?{PERIOD}")
