@@ -73,7 +73,7 @@ def test_a_manager_home_shows_only_their_own_figures(data, manager, client_for):
     assert by_key["leads"].value == 1  # "mine" only: not the colleague's, not unassigned
     # No link to a report the manager may not open.
     assert b'data-testid="tile-report"' not in response.content
-    assert b"data-testid=\"report-menu\"" not in response.content
+    assert b'data-testid="report-menu"' not in response.content
 
 
 @time_machine.travel(NOW, tick=False)
