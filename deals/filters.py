@@ -1,4 +1,8 @@
-"""Filters of the deal list (django-filter over selector querysets)."""
+"""Filters of the deal list (django-filter over selector querysets).
+
+Besides the panel's, the filters a report's drill-down link sets (report_filters): local
+days of creation and closing, loss reason, team, and the source lead's source, channel,
+UTM tags and day of arrival (a funnel cohort)."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from crm.filters import RecordFilterSet
+from crm.filters import ExactOrBlankFilter, IdsOrNoneFilter, LocalDayFilter, RecordFilterSet
+from crm.models import Membership, Team
 from deals import selectors
 from deals.models import Deal, Outcome, Pipeline, Stage
+from leads.models import LeadSource
 
 _DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -45,6 +51,59 @@ class DealFilter(RecordFilterSet):
         label=_("Closing to"), field_name="expected_close", lookup_expr="lte", widget=_DATE
     )
 
+    # A report's names for the expected close days (the panel's close_after/close_before).
+    expected_after = django_filters.DateFilter(
+        label=_("Closing from"), field_name="expected_close", lookup_expr="gte", widget=_DATE
+    )
+    expected_before = django_filters.DateFilter(
+        label=_("Closing to"), field_name="expected_close", lookup_expr="lte", widget=_DATE
+    )
+    created_after = LocalDayFilter(label=_("Created from"), field_name="created_at", edge="from")
+    created_before = LocalDayFilter(label=_("Created to"), field_name="created_at", edge="to")
+    closed_after = LocalDayFilter(label=_("Closed from"), field_name="closed_at", edge="from")
+    closed_before = LocalDayFilter(label=_("Closed to"), field_name="closed_at", edge="to")
+    loss_reason = ExactOrBlankFilter(label=_("Loss reason"), field_name="loss_reason")
+    team = django_filters.ModelChoiceFilter(
+        label=_("Team"), method="filter_team", queryset=Team.objects.none()
+    )
+    # The source lead's: a deal without one has no source, and no channel nor UTM tags.
+    source = django_filters.MultipleChoiceFilter(
+        label=_("Source"),
+        field_name="source_lead__source",
+        choices=LeadSource.choices,
+        distinct=False,
+    )
+    channel = IdsOrNoneFilter(label=_("Channel"), field_name="source_lead__channel_id")
+    utm_source = ExactOrBlankFilter(
+        label="utm_source", field_name="source_lead__utm_source", blank_if_null="source_lead"
+    )
+    utm_campaign = ExactOrBlankFilter(
+        label="utm_campaign", field_name="source_lead__utm_campaign", blank_if_null="source_lead"
+    )
+    lead_created_after = LocalDayFilter(
+        label=_("Lead created from"), field_name="source_lead__created_at", edge="from"
+    )
+    lead_created_before = LocalDayFilter(
+        label=_("Lead created to"), field_name="source_lead__created_at", edge="to"
+    )
+
+    report_filters = (
+        "created_after",
+        "created_before",
+        "closed_after",
+        "closed_before",
+        "expected_after",
+        "expected_before",
+        "loss_reason",
+        "team",
+        "source",
+        "channel",
+        "utm_source",
+        "utm_campaign",
+        "lead_created_after",
+        "lead_created_before",
+    )
+
     class Meta:
         model = Deal
         fields: list[str] = []
@@ -53,9 +112,14 @@ class DealFilter(RecordFilterSet):
         super().__init__(*args, **kwargs)
         self.filters["pipeline"].queryset = selectors.pipelines()
         self.filters["stage"].queryset = selectors.stages()
+        self.filters["team"].queryset = Team.objects.order_by("name")
 
     def prepare_form(self, form: forms.Form) -> None:
         form.fields["stage"].label_from_instance = lambda s: f"{s.pipeline.name}: {s.name}"
 
     def filter_search(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
         return selectors.search(queryset, value, region=self.region)
+
+    def filter_team(self, queryset: QuerySet[Deal], name: str, value: Team) -> QuerySet[Deal]:
+        # A semi-join on the team's members (the owner index), as the lead list does.
+        return queryset.filter(owner_id__in=Membership.objects.filter(team=value).values("pk"))

@@ -149,6 +149,9 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
             models.Index(fields=["tenant", "-created_at", "-id"], name="deals_recent"),
             models.Index(fields=["tenant", "stage", "-created_at"], name="deals_stage_recent"),
             models.Index(fields=["tenant", "owner", "-created_at"], name="deals_owner_recent"),
+            # Deals closed in a period (a report's drill-down, its count): a range here, not
+            # a walk of every deal of the tenant.
+            models.Index(fields=["tenant", "closed_at"], name="deals_closed"),
             models.Index(fields=["tenant", "contact"], name="deals_contact"),
             models.Index(fields=["tenant", "company"], name="deals_company"),
         ]

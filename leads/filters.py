@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import ExtractHour
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import periods
-from crm.filters import LazyChoices, LocalDayFilter, PeriodFilter, RecordFilterSet
+from crm.filters import (
+    ExactOrBlankFilter,
+    IdsOrNoneFilter,
+    IntegerFilter,
+    LazyChoices,
+    LocalDayFilter,
+    PeriodFilter,
+    RecordFilterSet,
+)
 from crm.models import Membership, Team
 from crm.selectors import due_target_ids
+from deals.models import Outcome
 from leads import selectors
 from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, Temperature
+
+# The longest first-response time a report asks about, in minutes (ten years).
+MAX_RESPONSE_MINUTES = 10 * 366 * 24 * 60
+
+
+def yes_no(yes: str, no: str) -> list[tuple[str, str]]:
+    """The choices of a report's "1"/"0" filter."""
+    return [("1", yes), ("0", no)]
+
 
 SORTS = {
     "-created": ("-created_at", "-pk"),
@@ -55,6 +75,56 @@ class LeadFilter(RecordFilterSet):
     created = PeriodFilter(label=_("Created"), field_name="created_at")
     created_after = LocalDayFilter(label=_("Created from"), field_name="created_at", edge="from")
     created_before = LocalDayFilter(label=_("Created to"), field_name="created_at", edge="to")
+    # What a report's drill-down link adds (not in the panel: see report_filters).
+    channel = IdsOrNoneFilter(label=_("Channel"), field_name="channel_id")
+    utm_source = ExactOrBlankFilter(label="utm_source", field_name="utm_source")
+    utm_campaign = ExactOrBlankFilter(label="utm_campaign", field_name="utm_campaign")
+    repeat = django_filters.ChoiceFilter(
+        label=_("Repeat"),
+        method="filter_flag",
+        field_name="is_repeat",
+        choices=yes_no(_("repeat leads"), _("first-time leads")),
+    )
+    taken = django_filters.ChoiceFilter(
+        label=_("Taken into work"),
+        method="filter_flag",
+        field_name="taken_at",
+        choices=yes_no(_("yes"), _("no")),
+    )
+    responded = django_filters.ChoiceFilter(
+        label=_("Responded"),
+        method="filter_flag",
+        field_name="first_response_at",
+        choices=yes_no(_("yes"), _("no")),
+    )
+    response_max = IntegerFilter(
+        label=_("First response within, minutes"),
+        method="filter_response",
+        min_value=0,
+        max_value=MAX_RESPONSE_MINUTES,
+    )
+    response_min = IntegerFilter(
+        label=_("First response later than, minutes"),
+        method="filter_response",
+        min_value=0,
+        max_value=MAX_RESPONSE_MINUTES,
+    )
+    hour = IntegerFilter(label=_("Hour created"), method="filter_hour", min_value=0, max_value=23)
+    deal_outcome = django_filters.ChoiceFilter(
+        label=_("Deal"), field_name="deal__outcome", choices=Outcome.choices, distinct=False
+    )
+    closed_after = LocalDayFilter(label=_("Closed from"), field_name="closed_at", edge="from")
+    closed_before = LocalDayFilter(label=_("Closed to"), field_name="closed_at", edge="to")
+    # Read by the view, which picks the rows (selectors.lead_list): archived ones as well.
+    archive = django_filters.ChoiceFilter(
+        label=_("Archived"), method="filter_nothing", choices=[("all", _("included"))]
+    )
+    assigned = django_filters.ChoiceFilter(
+        label=_("Responsible"),
+        method="filter_flag",
+        field_name="owner",
+        choices=yes_no(_("assigned"), _("unassigned")),
+    )
     preset = django_filters.ChoiceFilter(
         label=_("Preset"),
         method="filter_preset",
@@ -75,6 +145,23 @@ class LeadFilter(RecordFilterSet):
     # The panel (with the custom fields) renders only for a bound filter: see panel_open.
     custom_fields_unbound = False
     unbound_filters = ("q", "preset")
+
+    report_filters = (
+        "channel",
+        "utm_source",
+        "utm_campaign",
+        "repeat",
+        "taken",
+        "responded",
+        "response_max",
+        "response_min",
+        "hour",
+        "deal_outcome",
+        "closed_after",
+        "closed_before",
+        "archive",
+        "assigned",
+    )
 
     # Shown in the collapsed panel (the search and the preset are always on the page).
     PANEL = (
@@ -124,6 +211,33 @@ class LeadFilter(RecordFilterSet):
     def filter_team(self, queryset: QuerySet[Lead], name: str, value: Team) -> QuerySet[Lead]:
         # A semi-join on the team's members, not a join through every lead's owner.
         return queryset.filter(owner_id__in=Membership.objects.filter(team=value).values("pk"))
+
+    def filter_flag(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        # `name` is the column: "1" a true flag, or a moment or an owner that is set.
+        if name == "is_repeat":
+            return queryset.filter(is_repeat=value == "1")
+        return queryset.filter(**{f"{name}__isnull": value != "1"})
+
+    def filter_response(self, queryset: QuerySet[Lead], name: str, value: int) -> QuerySet[Lead]:
+        # Minutes from arrival to the first response, compared in SQL on both databases.
+        took = ExpressionWrapper(
+            F("first_response_at") - F("created_at"), output_field=DurationField()
+        )
+        limit = timedelta(minutes=value)
+        lookup = "response_time__lte" if name == "response_max" else "response_time__gt"
+        return (
+            queryset.filter(first_response_at__isnull=False)
+            .alias(response_time=took)
+            .filter(**{lookup: limit})
+        )
+
+    def filter_hour(self, queryset: QuerySet[Lead], name: str, value: int) -> QuerySet[Lead]:
+        # The hour of the workspace's clock (tenant_context activated its zone).
+        hour = ExtractHour("created_at", tzinfo=timezone.get_current_timezone())
+        return queryset.alias(created_hour=hour).filter(created_hour=value)
+
+    def filter_nothing(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        return queryset
 
     def filter_preset(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         if value == "mine":

@@ -39,11 +39,16 @@ def lead_base() -> QuerySet[Lead]:
     return Lead.objects.filter(deleted_at=None).select_related("status", "owner__user")
 
 
-def lead_list(*, actor: Membership, archived: bool = False) -> QuerySet[Lead]:
+def lead_list(
+    *, actor: Membership, archived: bool = False, with_archived: bool = False
+) -> QuerySet[Lead]:
     """Every lead the actor may view: the live ones, or with `archived` the archived ones
-    (junk, out of the lists: read by the state index)."""
+    (junk, out of the lists: read by the state index), or with `with_archived` both (what
+    a report counts)."""
     if archived:
         base = lead_base().filter(state=LeadState.JUNK).exclude(archived_at=None)
+    elif with_archived:
+        base = lead_base()
     else:
         base = lead_base().filter(archived_at=None)
     return scope_queryset(base, actor=actor, action=Action.VIEW)

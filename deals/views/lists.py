@@ -34,9 +34,13 @@ def _list_page(request: HttpRequest, quick_form: QuickDealForm | None) -> HttpRe
     filters = DealFilter(
         request.GET or None, queryset=queryset, actor=actor, region=request.tenant.default_region
     )
-    rows = filters.qs if filters.is_bound and filters.is_valid() else queryset
+    valid = filters.is_bound and filters.is_valid()
+    rows = filters.qs if valid else queryset
     page = selectors.page_newest_first(rows, request.GET.get("after"))
+    # ?total=1 (a report's drill-down): how many deals match, one COUNT over valid filters.
+    total = rows.count() if valid and request.GET.get("total") == "1" and not request.htmx else None
     context = {
+        "total": total,
         "filters": filters,
         "page": page,
         "bulk_form": BulkMoveForm(),

@@ -61,13 +61,15 @@ def _render_list(
     extra: dict,
     split=None,
     sorted_rows=None,
+    countable: bool = False,
 ) -> HttpResponse:
     """Filter, sort and paginate a lead list. `split` turns the filtered queryset into
     index-ordered parts that are merged for the newest-first pages; other sorts use the
     queryset as is, or as `sorted_rows` narrows it.
 
     htmx asks for pieces with ?fragment=: `rows` (the table), `filters` (the filter panel),
-    `bulk` (the action bar, loaded when a first row is ticked)."""
+    `bulk` (the action bar, loaded when a first row is ticked). A `countable` list counts
+    its filtered rows when ?total=1 asks (one COUNT; else no count is run)."""
     fragment = request.GET.get("fragment") if request.htmx else None
     choices = selectors.LeadChoices()
     actor = request.membership
@@ -114,6 +116,9 @@ def _render_list(
         **bulk,
         **extra,
     }
+    if countable and fragment is None and request.GET.get("total") == "1":
+        # Over the valid filters only: rows unfiltered by a form error are no report's.
+        context["total"] = rows.count() if filters.is_valid() else None
     if counted:
         if parts is None:  # another sort: the counts are still over the inbox's parts
             parts = selectors.ListParts(split(rows), sources=True)
@@ -161,9 +166,13 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     """Every lead the role may see, with filters, search and sorting."""
     may_export = scope_for(request.membership, Entity.LEAD, Action.EXPORT) != Scope.NONE
     archived = request.GET.get("preset") == "archived"
+    # A report counts archived junk too: its links ask for them with archive=all.
+    with_archived = request.GET.get("archive") == "all"
     return _render_list(
         request,
-        selectors.lead_list(actor=request.membership, archived=archived),
+        selectors.lead_list(
+            actor=request.membership, archived=archived, with_archived=with_archived
+        ),
         template="leads/lead_list.html",
         extra={
             "section": "list",
@@ -175,6 +184,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         split=None
         if request.GET.get("q", "").strip()
         else lambda rows: selectors.visible_parts(rows, actor=request.membership),
+        countable=True,
     )
 
 
@@ -281,8 +291,11 @@ EXPORT_LIMIT = 10_000
 def export(request: HttpRequest) -> HttpResponse:
     """The filtered list as CSV or XLSX (roles with the export right; formula-safe)."""
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EXPORT)
+    base = selectors.lead_base()
+    if request.GET.get("archive") != "all":
+        base = base.filter(archived_at=None)
     exportable = scope_queryset(
-        selectors.lead_base().filter(archived_at=None),
+        base,
         actor=request.membership,
         action=Action.EXPORT,
     )
