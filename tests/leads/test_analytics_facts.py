@@ -331,3 +331,45 @@ def test_the_backfill_reads_the_facts_of_existing_leads_from_their_timelines(
         assert_one_open_stay_each()
         assert StatusStay.objects.get(lead=earlier).entered_at == at(9)  # its last move
         assert StatusStay.objects.get(lead=fresh).entered_at == fresh.created_at
+
+
+# --- The demo workspace ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_workspace_has_a_history_dashboards_can_read():
+    from crm.demo import seed_demo
+    from crm.models import Activity
+    from deals.models import Deal
+
+    demo, created = seed_demo()
+    assert created
+    with tenant_context(demo):
+        now = timezone.now()
+        leads = list(Lead.objects.all())
+        assert len(leads) >= 250
+        ages = [(now - lead.created_at).days for lead in leads]
+        assert max(ages) >= 60
+        assert min(ages) >= 0
+        assert max(ages) < 91
+        assert_one_open_stay_each()
+        by_state = {s: [lead for lead in leads if lead.state == s] for s in LeadState.values}
+        assert all(by_state.values())
+        for lead in by_state["in_progress"] + by_state["converted"]:
+            assert lead.created_at < lead.taken_at <= now
+            assert lead.first_response_at is not None
+        assert all(lead.taken_at is None for lead in by_state["new"])
+        waits = [
+            lead.first_response_at - lead.created_at for lead in leads if lead.first_response_at
+        ]
+        assert any(wait > timedelta(minutes=15) for wait in waits)
+        assert sum(wait <= timedelta(minutes=15) for wait in waits) > len(waits) / 2
+        assert sum(lead.is_repeat for lead in leads) >= 5
+        assert len({lead.status_id for lead in by_state["junk"]}) >= 3
+        for stay in StatusStay.objects.exclude(left_at=None):
+            assert stay.entered_at < stay.left_at <= now
+        deals = Deal.objects.filter(source_lead__isnull=False)
+        assert deals.filter(outcome="won").exclude(closed_at=None).exists()
+        assert deals.filter(outcome="lost").exclude(loss_reason="").exists()
+        assert not Deal.objects.exclude(outcome="open").filter(closed_at=None).exists()
+        assert Activity.objects.filter(done_at=None, due_at__lt=now).count() >= 3
