@@ -708,7 +708,9 @@ def status_make_default(*, actor: Membership, status: LeadStatus) -> None:
 
 
 def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadStatus) -> int:
-    """Delete a status, moving its leads to `replacement` (same state); returns how many moved."""
+    """Delete a status, moving its leads to `replacement` (same state); returns how many moved.
+    Their open stays end now and new ones begin in `replacement`; the stays in the deleted
+    status go with it (StatusStay.status cascades)."""
     if replacement.tenant_id != status.tenant_id or replacement.pk == status.pk:
         raise DomainError(_("Choose another status to move the leads to."))
     if replacement.state != status.state:
