@@ -83,7 +83,11 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
         elif roll < 0.32:
             lost = next(s for s in stages if s.kind == Outcome.LOST)
             services.deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(LOSS_REASONS))
-        age = timedelta(days=rng.randint(0, 45), hours=rng.randint(0, 23))
-        Deal.objects.filter(pk=deal.pk).update(created_at=now - age)
+        created_at = now - timedelta(days=rng.randint(0, 45), hours=rng.randint(0, 23))
+        # Closed some days after it was opened (the services stamped "now").
+        closed_at = None
+        if deal.outcome != Outcome.OPEN:
+            closed_at = min(now, created_at + timedelta(days=rng.randint(1, 20)))
+        Deal.objects.filter(pk=deal.pk).update(created_at=created_at, closed_at=closed_at)
         created += 1
     return created

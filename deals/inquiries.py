@@ -26,7 +26,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
@@ -39,7 +38,7 @@ from crm.access import Action, Entity, check_entity, scope_queryset
 from crm.errors import DomainError
 from crm.lineitems import ProductLine
 from crm.memo import nested_savepoints
-from crm.models import Membership, Tenant, TimelineEvent
+from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import timeline_record
 from crm.urlnames import tenant_reverse
@@ -383,10 +382,9 @@ def _register_lead(
     )
     contact, previous = found.contact, found.open_lead or found.closed_lead
     result = InquiryResult(CREATED, lead=lead, contact=contact)
-    if contact is not None:
-        lead.contact = contact
-        lead.save(update_fields=["contact", "updated_at"])
     if contact is not None or previous is not None:
+        lead.contact, lead.is_repeat = contact, True
+        lead.save(update_fields=["contact", "is_repeat", "updated_at"])
         result.outcome = REPEAT
         links: dict[str, Any] = {}
         if previous is not None:
@@ -515,9 +513,6 @@ def inquiry_register(
 
 
 def lead_is_repeat(lead: Lead) -> bool:
-    """Whether the lead was a repeat inquiry of someone the tenant knew (its timeline says)."""
-    return TimelineEvent.objects.filter(
-        target_type=ContentType.objects.get_for_model(Lead),
-        target_id=lead.pk,
-        kind="lead.repeat",
-    ).exists()
+    """Whether the lead was a repeat inquiry of someone the tenant knew (Lead.is_repeat,
+    set when the inquiry registered it)."""
+    return lead.is_repeat

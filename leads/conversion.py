@@ -33,7 +33,7 @@ from crm.services import timeline_record
 from deals.models import Deal, Pipeline
 from deals.services import deal_create
 from leads.models import OPEN_STATES, Lead, LeadState
-from leads.services import InvalidTransition, default_status
+from leads.services import InvalidTransition, default_status, enter_status, mark_taken
 
 
 @dataclass(frozen=True)
@@ -294,12 +294,14 @@ def lead_convert(
         lead.closed_at = timezone.now()
         if lead.first_response_at is None:
             lead.first_response_at = lead.closed_at
+        mark_taken(lead, lead.closed_at)
         try:
             lead.save()
         except ConcurrentTransition as error:
             raise InvalidTransition(
                 _("Someone moved this lead a moment ago: reload and try again.")
             ) from error
+        enter_status(lead, status, at=lead.closed_at)
         timeline_record(
             actor=actor,
             target=lead,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -44,7 +44,15 @@ from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.tenancy import current_tenant
 from crm.text import clean_line, clean_text
 from crm.urlnames import tenant_reverse
-from leads.models import STATE_MOVES, Lead, LeadProduct, LeadState, LeadStatus, LeadWord
+from leads.models import (
+    STATE_MOVES,
+    Lead,
+    LeadProduct,
+    LeadState,
+    LeadStatus,
+    LeadWord,
+    StatusStay,
+)
 from leads.words import SOURCE_FIELDS, text_words
 
 # Statuses every tenant starts with: (state, colour, Russian name, English name, default).
@@ -262,6 +270,7 @@ def lead_create(
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
         lead.save()
+        enter_status(lead, lead.status, at=lead.created_at, first=True)
         _index_words(lead, replace=False)
         if products:
             _replace_products(lead, products)
@@ -362,6 +371,30 @@ def lead_take_phone(*, actor: Membership, lead: Lead, phone: str, channel: str =
 
 # --- Status moves -------------------------------------------------------------------------
 
+# States in which a lead has gone into work: the funnel's "in progress" step (Lead.taken_at).
+TAKEN_STATES = (LeadState.IN_PROGRESS, LeadState.CONVERTED)
+
+
+def mark_taken(lead: Lead, at: datetime) -> None:
+    """Note `at` as when the lead went into work, the first time it is in progress (or
+    converted straight away); never cleared by junk or reopen. Assigns only: the caller
+    saves the lead."""
+    if lead.taken_at is None and lead.state in TAKEN_STATES:
+        lead.taken_at = at
+
+
+def enter_status(lead: Lead, status: LeadStatus, *, at: datetime, first: bool = False) -> None:
+    """Record that the lead is in `status` from `at`: its open stay (StatusStay) ends at
+    `at` and a new one begins (`first`: the lead has none yet, it was just created).
+
+    Call it after the lead's row is saved in the same transaction: that UPDATE holds the
+    row until commit, so two concurrent moves of one lead close and open stays one after
+    the other and the lead keeps exactly one open stay.
+    """
+    if not first:
+        StatusStay.objects.filter(lead=lead, left_at=None).update(left_at=at, updated_at=at)
+    StatusStay.objects.create(tenant_id=lead.tenant_id, lead=lead, status=status, entered_at=at)
+
 
 def _record_first_response(lead: Lead, actor: Membership) -> None:
     """A person's first action on the lead is its first response (the robot's is not)."""
@@ -390,6 +423,7 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
     unarchived = False
     if status.state == LeadState.CONVERTED:
         raise InvalidTransition(_("A lead becomes converted only through conversion."))
+    now = timezone.now()
     with transaction.atomic():
         if status.state != old_state:
             name = STATE_MOVES.get((old_state, status.state))
@@ -406,7 +440,8 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
                     _("A lead cannot move from “%(from)s” to “%(to)s”.")
                     % {"from": old_status.name, "to": status.name}
                 ) from error
-            lead.closed_at = timezone.now() if status.state == LeadState.JUNK else None
+            lead.closed_at = now if status.state == LeadState.JUNK else None
+            mark_taken(lead, now)
             # Archived leads are junk: reopened, one is back at work, so back in the lists.
             unarchived = lead.archived_at is not None and status.state != LeadState.JUNK
             if unarchived:
@@ -420,6 +455,7 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
             raise InvalidTransition(
                 _("Someone moved this lead a moment ago: reload and try again.")
             ) from error
+        enter_status(lead, status, at=now)
         timeline_record(
             actor=actor,
             target=lead,
@@ -672,14 +708,25 @@ def status_make_default(*, actor: Membership, status: LeadStatus) -> None:
 
 
 def status_delete(*, actor: Membership, status: LeadStatus, replacement: LeadStatus) -> int:
-    """Delete a status, moving its leads to `replacement` (same state); returns how many moved."""
+    """Delete a status, moving its leads to `replacement` (same state); returns how many moved.
+    Their open stays end now and new ones begin in `replacement`; the stays in the deleted
+    status go with it (StatusStay.status cascades)."""
     if replacement.tenant_id != status.tenant_id or replacement.pk == status.pk:
         raise DomainError(_("Choose another status to move the leads to."))
     if replacement.state != status.state:
         raise DomainError(_("Leads can only move to a status of the same stage."))
+    now = timezone.now()
     with transaction.atomic():
         moved_ids = list(Lead.objects.filter(status=status).values_list("pk", flat=True))
-        Lead.objects.filter(pk__in=moved_ids).update(status=replacement, updated_at=timezone.now())
+        Lead.objects.filter(pk__in=moved_ids).update(status=replacement, updated_at=now)
+        # Their stays move as the leads do, in two statements whatever their number.
+        StatusStay.objects.filter(lead_id__in=moved_ids, left_at=None).update(
+            left_at=now, updated_at=now
+        )
+        StatusStay.objects.bulk_create(
+            StatusStay(tenant_id=status.tenant_id, lead_id=pk, status=replacement, entered_at=now)
+            for pk in moved_ids
+        )
         timeline_record_many(
             actor=actor,
             model=Lead,
