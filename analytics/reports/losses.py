@@ -127,7 +127,11 @@ def lost_deals(params: Params, period: periods.Period) -> QuerySet[Deal]:
 def lost_table(params: Params) -> Table:
     """The deals lost in the period by the reason given (the most frequent first)."""
     current, previous = two_periods(
-        params, lambda period: lost_deals(params, period), ["loss_reason"], **_LOST
+        params,
+        lambda period: lost_deals(params, period),
+        ["loss_reason"],
+        field="closed_at",
+        **_LOST,
     )
     totals = _lost_totals(current), _lost_totals(previous)
     table = Table(

@@ -139,7 +139,11 @@ def _row(
 def build(params: Params) -> Report:
     leads, leads_before = two_periods(params, params.leads, ["owner_id"], **LEAD_AGGREGATES)
     deals, deals_before = two_periods(
-        params, lambda p: _won_deals(params, p), ["owner_id"], **DEAL_AGGREGATES
+        params,
+        lambda p: _won_deals(params, p),
+        ["owner_id"],
+        field="closed_at",
+        **DEAL_AGGREGATES,
     )
     overdue = _overdue(params)
     # The whole cohort's median (a median of medians is not one).
