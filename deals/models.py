@@ -152,6 +152,12 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
             # Deals closed in a period (a report's drill-down, its count): a range here, not
             # a walk of every deal of the tenant.
             models.Index(fields=["tenant", "closed_at"], name="deals_closed"),
+            # What a lead's report figures read of its deal (won, revenue), from the index.
+            models.Index(
+                fields=["tenant", "id"],
+                include=["outcome", "amount", "closed_at"],
+                name="deals_facts",
+            ),
             models.Index(fields=["tenant", "contact"], name="deals_contact"),
             models.Index(fields=["tenant", "company"], name="deals_company"),
         ]

@@ -225,6 +225,25 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(deleted_at=None, archived_at=None),
                 name="leads_owner_inbox",
             ),
+            # Analytics: the leads created in a period (a cohort) with every column the
+            # reports group, filter or count by, read from the index alone.
+            models.Index(
+                fields=["tenant", "created_at"],
+                include=[
+                    "state",
+                    "status",
+                    "source",
+                    "channel_id",
+                    "owner",
+                    "is_repeat",
+                    "taken_at",
+                    "first_response_at",
+                    "closed_at",
+                    "deal",
+                ],
+                condition=Q(deleted_at=None),
+                name="leads_cohort",
+            ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],
