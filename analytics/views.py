@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from analytics import dashboard
 from analytics.params import Params, params_for
 from analytics.reports import REPORTS
+from analytics.sql import report_settings
 from analytics.tables import Report
 from crm import savedfilters
 from crm.access import Action, Entity, Scope, TenantRight, has_right, require_right, scope_for
@@ -41,10 +42,12 @@ def _sees(request: HttpRequest, entity: str) -> bool:
 def _dashboard_context(request: HttpRequest, params: Params) -> dict:
     leads = has_leads(request.tenant) and _sees(request, Entity.LEAD)
     reports = has_right(request.membership, TenantRight.ANALYTICS)
-    return {
-        "tiles": dashboard.tiles(
+    with report_settings():
+        tiles = dashboard.tiles(
             params, leads=leads, deals=_sees(request, Entity.DEAL), reports=reports
-        ),
+        )
+    return {
+        "tiles": tiles,
         "params": params,
         "form": params.form,
         "query": params.query(),
@@ -90,7 +93,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     its tables as CSV or XLSX (?export=csv|xlsx)."""
     spec = _spec(request, slug)
     params = params_for(request.membership, request.GET)
-    built = spec.build(params)
+    with report_settings():
+        built = spec.build(params)
     fmt = request.GET.get("export")
     if fmt in FORMATS:
         return _export(built, params, fmt)

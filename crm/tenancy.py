@@ -68,6 +68,14 @@ def _atomic_with_settings(settings: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
+def local_settings(settings: dict[str, str]) -> Iterator[None]:
+    """PostgreSQL settings for the current transaction only (`SET LOCAL`), e.g. more sort
+    memory for a report's queries; nothing on other databases."""
+    with _atomic_with_settings(settings):
+        yield
+
+
+@contextmanager
 def tenant_context(tenant: Tenant, *, user: Any = None) -> Iterator[Tenant]:
     """Act inside `tenant`: one transaction, RLS setting, django-scopes scope, time zone.
 

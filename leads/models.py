@@ -315,6 +315,12 @@ class StatusStay(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "lead", "entered_at"], name="leads_stay_lead"),
             models.Index(fields=["tenant", "status", "entered_at"], name="leads_stay_status"),
+            # Analytics: the stays since a day (those of the leads created since), by index.
+            models.Index(
+                fields=["tenant", "entered_at"],
+                include=["lead", "status", "left_at"],
+                name="leads_stay_entered",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -180,7 +180,10 @@ def _stays(params: Params, period: Period) -> dict[Hashable, dict]:
     """The stays of the cohort's leads by status: average and median length, leads."""
     now = Value(timezone.now(), output_field=DateTimeField())
     length = Seconds(Coalesce("left_at", now), "entered_at")
-    rows = StatusStay.objects.filter(lead_id__in=params.leads(period).values("pk"))
+    # A lead's stays begin when it is created: the bound lets the index skip older ones.
+    rows = StatusStay.objects.filter(
+        entered_at__gte=period.start, lead_id__in=params.leads(period).values("pk")
+    )
     return grouped(
         rows,
         ["status_id"],
