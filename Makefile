@@ -59,6 +59,12 @@ messages: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run --leads $${BENCH_LEADS:-1000000}
 
+# Analytics benchmark on a loaded database (bench/README.md, "Analytics"):
+# BENCH_LEADS=10000000 make bench-analytics
+.PHONY: bench-analytics
+bench-analytics: $(STAMP)
+	$(PY) -m bench.analytics --leads $${BENCH_LEADS:-1000000}
+
 # Ingestion benchmark on PostgreSQL + Redis + wrk (bench/README.md, "Ingestion"):
 # BENCH_DELIVERIES=5000 make bench-ingest
 .PHONY: bench-ingest
