@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, ordered_keys, two_periods, value
+from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
 from analytics.sql import Percentile, Seconds
 from analytics.tables import (
     COUNT,
@@ -70,10 +70,13 @@ def _medians() -> dict[str, Any]:
     }
 
 
-def _steps(params: Params) -> Table:
+def _steps(params: Params, counts: tuple[dict, dict]) -> Table:
+    """The four steps of the whole cohort: `counts` (both periods, from the scan of the
+    splits) and the medians, in one more scan of both periods."""
+    (medians,) = two_periods_sets(params, params.leads, [[]], **_medians())
     current, previous = (
-        params.leads(period).aggregate(**COUNTS, **_medians())
-        for period in (params.period, params.previous)
+        {**(c.get(None) or dict.fromkeys(COUNTS, 0)), **(m.get(None) or dict.fromkeys(_medians()))}
+        for c, m in zip(counts, medians, strict=True)
     )
     table = Table(
         key="steps",
@@ -173,12 +176,12 @@ def _split(
     key: str,
     title: str,
     head: str,
-    field: str,
+    groups: tuple[dict[Hashable, dict], dict[Hashable, dict]],
     labels: Callable[[list[Hashable]], dict[Hashable, str]],
     link_params: Callable[[Hashable], dict[str, Any]],
 ) -> Table:
-    """The four steps per value of `field` (one GROUP BY per period), biggest first."""
-    current, previous = two_periods(params, params.leads, [field], **COUNTS)
+    """The four steps per group (`groups`: both periods), biggest first."""
+    current, previous = groups
     keys = ordered_keys(current, previous, "created")
     names = labels(keys)
     table = Table(key=key, title=title, head=head, columns=_split_columns())
@@ -240,13 +243,17 @@ def _stops_by_source(table: Table) -> Chart:
 
 
 def build(params: Params) -> Report:
-    steps = _steps(params)
+    # One scan of both periods for the whole cohort and both splits (grouping sets).
+    whole, sources, managers = two_periods_sets(
+        params, params.leads, [[], ["source"], ["owner_id"]], **COUNTS
+    )
+    steps = _steps(params, whole)
     by_source = _split(
         params,
         key="sources",
         title=_("By source"),
         head=_("Source"),
-        field="source",
+        groups=sources,
         labels=_source_labels,
         link_params=lambda s: {"source": s},
     )
@@ -255,7 +262,7 @@ def build(params: Params) -> Report:
         key="managers",
         title=_("By manager"),
         head=_("Responsible"),
-        field="owner_id",
+        groups=managers,
         labels=_manager_labels,
         link_params=lambda m: {"owner": "none" if m is None else m},
     )

@@ -14,7 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, member_labels, ordered_keys, two_periods, value
+from analytics.reports.base import (
+    ReportSpec,
+    member_labels,
+    ordered_keys,
+    two_periods_sets,
+    value,
+)
 from analytics.sql import Percentile, Seconds, local_hour
 from analytics.tables import (
     COUNT,
@@ -151,11 +157,16 @@ def _table(
 def build(params: Params) -> Report:
     sla = params.actor.tenant.response_sla_minutes
     figures = aggregates(sla)
-    # The whole cohort's figures, the total row of every table (percentiles do not add up).
-    whole = {
-        before: params.leads(period).aggregate(**figures)
-        for before, period in ((False, params.period), (True, params.previous))
-    }
+    # One scan of both periods for every table and the whole cohort — the total row of each
+    # (percentiles do not add up) — by grouping sets on PostgreSQL.
+    whole_groups, source_groups, owner_groups, hour_groups = two_periods_sets(
+        params,
+        lambda period: params.leads(period).annotate(hour=local_hour("created_at")),
+        [[], ["source"], ["owner_id"], ["hour"]],
+        **figures,
+    )
+    empty = {name: (0 if isinstance(f, Count) else None) for name, f in figures.items()}
+    whole = {False: whole_groups[0].get(None, empty), True: whole_groups[1].get(None, empty)}
     total = _row(
         _("Total"),
         lambda name, before: whole[before][name],
@@ -163,26 +174,24 @@ def build(params: Params) -> Report:
         sla,
     )
     sources = dict(LeadSource.choices)
-    groups = two_periods(params, params.leads, ["source"], **figures)
     by_source = _table(
         params,
         sla,
-        groups,
+        source_groups,
         total,
         key="sources",
         title=_("By source"),
         head=_("Source"),
-        keys=ordered_keys(*groups, "leads"),
+        keys=ordered_keys(*source_groups, "leads"),
         label=lambda s: str(sources.get(s, s)),
         link_params=lambda s: {"source": s},
     )
-    groups = two_periods(params, params.leads, ["owner_id"], **figures)
-    owners = sorted(ordered_keys(*groups, "leads"), key=lambda k: k is None)  # inbox last
+    owners = sorted(ordered_keys(*owner_groups, "leads"), key=lambda k: k is None)  # inbox last
     labels = member_labels(owners)
     by_manager = _table(
         params,
         sla,
-        groups,
+        owner_groups,
         total,
         key="managers",
         title=_("By manager"),
@@ -191,12 +200,7 @@ def build(params: Params) -> Report:
         label=lambda k: labels.get(k, f"#{k}"),
         link_params=lambda k: {"owner": "none" if k is None else k},
     )
-    groups = two_periods(
-        params,
-        lambda period: params.leads(period).annotate(hour=local_hour("created_at")),
-        ["hour"],
-        **figures,
-    )
+    groups = hour_groups
     by_hour = _table(
         params,
         sla,

@@ -194,7 +194,9 @@ def test_the_number_of_queries_does_not_grow_with_the_data(data):
             add_lead(data, f"more{n}", created=local(2 + n), source="vk", owner=data.director,
                      status=CONVERTED, taken=local(2 + n, 5), closed=local(3 + n),
                      deal=("won", local(4 + n)))  # fmt: skip
-    assert count() == before == 5
+    # PostgreSQL reads the steps and both splits in one scan (grouping sets), the medians
+    # in another; SQLite has no grouping sets: a query a split.
+    assert count() == before == (3 if connection.vendor == "postgresql" else 5)
     assert column(table(report(data, data.admin), "steps"), 0)[3] == (6, 1)
 
 
