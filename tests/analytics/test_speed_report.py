@@ -308,7 +308,6 @@ def test_the_export_answers_analysts_and_refuses_others(world, client_for):
     assert client_for(stranger).get("/acme/analytics/speed/").status_code == 404
 
 
-# The page's menu and chart include are being merged (analytics:dashboard, _chart.html).
 def test_the_page_shows_the_report(world, client_for):
     admin = client_for(world["admin"])
     response = admin.get(f"/acme/analytics/speed/?{PERIOD}")
