@@ -75,6 +75,7 @@ def test_admin_grants_a_right_and_the_manager_sees_it(new_page, shots):
     _log_out(manager)
     _log_in(manager, MANAGER_EMAIL)
     assert manager.locator("[data-nav=settings]").count() == 0
+    manager.click("[data-testid=my-access] summary")  # the rights are folded on the home page
     assert manager.inner_text("[data-testid=my-rights] tbody tr >> nth=0").split()[1] == "Свои"
     manager.screenshot(path=shots / "03-manager-before.png", full_page=True)
     assert manager.goto("/romashka/settings/users/").status == 403
@@ -97,6 +98,7 @@ def test_admin_grants_a_right_and_the_manager_sees_it(new_page, shots):
     # The manager logs in again and sees the effect.
     _log_out(manager)
     _log_in(manager, MANAGER_EMAIL)
+    manager.click("[data-testid=my-access] summary")
     assert manager.inner_text("[data-testid=my-rights] tbody tr >> nth=0").split()[1] == "Все"
     manager.click("[data-nav=settings]")
     manager.wait_for_url(re.compile(r"/romashka/settings/users/$"))
