@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from django.db.models import Avg, Count, DateTimeField, QuerySet, Value
+from django.db.models import Avg, Case, Count, DateTimeField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,9 +34,10 @@ STATES = list(LeadState)
 CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
 
 
-def _counts(params: Params, period: Period) -> dict[Hashable, dict]:
-    """The cohort's leads by (status, state, repeat): one GROUP BY."""
-    return grouped(params.leads(period), ["status_id", "state", "is_repeat"], leads=Count("pk"))
+def _counts(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
+    """The cohort's leads by (status, state, repeat), both periods in one GROUP BY."""
+    keys = ["status_id", "state", "is_repeat"]
+    return two_periods(params, params.leads, keys, leads=Count("pk"))
 
 
 def _total(
@@ -178,18 +179,24 @@ def _by_repeat(params: Params, current: dict, previous: dict) -> Table:
 
 def _stays(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
     """The stays of the cohort's leads by status, both periods in one scan: how many, and
-    their average length (a hash aggregate: no sort of the period's stays)."""
+    their average length (a hash aggregate: no sort of the periods' stays). Which period a
+    stay counts for is its lead's: a hashed semi-join on the leads of this period."""
     now = Value(timezone.now(), output_field=DateTimeField())
     length = Seconds(Coalesce("left_at", now), "entered_at")
-
-    def rows(period: Period) -> QuerySet[StatusStay]:
-        # A lead's stays begin when it is created: the bound lets the index skip older ones.
-        return StatusStay.objects.filter(
-            entered_at__gte=period.start, lead_id__in=params.leads(period).values("pk")
-        )
-
-    figures = {"average": Avg(length), "stays": Count("pk")}
-    return two_periods(params, rows, ["status_id"], field="lead__created_at", **figures)
+    both = Period(params.previous.first, params.period.last)  # adjacent periods
+    current = Case(
+        When(lead_id__in=params.leads(params.period).values("pk"), then=Value(True)),
+        default=Value(False),
+    )
+    # A lead's stays begin when it is created: the bound lets the index skip older ones.
+    rows = StatusStay.objects.filter(
+        entered_at__gte=both.start, lead_id__in=params.leads(both).values("pk")
+    ).annotate(_current=current)
+    groups = grouped(rows, ["status_id", "_current"], average=Avg(length), stays=Count("pk"))
+    return (
+        {status: v for (status, is_current), v in groups.items() if is_current},
+        {status: v for (status, is_current), v in groups.items() if not is_current},
+    )
 
 
 def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
@@ -240,7 +247,7 @@ def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
 def build(params: Params) -> Report:
     order = {state.value: index for index, state in enumerate(STATES)}
     statuses = sorted(LeadStatus.objects.all(), key=lambda s: (order[s.state], s.position, s.pk))
-    current, previous = _counts(params, params.period), _counts(params, params.previous)
+    current, previous = _counts(params)
     by_state = _by_state(params, current, previous)
     by_status = _by_status(params, statuses, current, previous)
     charts = [
