@@ -306,7 +306,7 @@ class StatusStay(TenantModel):
     there). Every status change closes one stay and opens the next, so analytics can read
     how long leads spend in each status."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stays")
     status = models.ForeignKey(LeadStatus, on_delete=models.CASCADE, related_name="+")
     entered_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from django.db.models import Avg, Case, Count, DateTimeField, Value, When
+from django.db.models import Avg, Count, DateTimeField, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, grouped, two_periods
+from analytics.reports.base import ReportSpec, two_periods
 from analytics.sql import Seconds
 from analytics.tables import (
     COUNT,
@@ -28,7 +28,7 @@ from analytics.tables import (
     share,
 )
 from crm.periods import Period
-from leads.models import LeadState, LeadStatus, StatusStay
+from leads.models import Lead, LeadState, LeadStatus
 
 STATES = list(LeadState)
 CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
@@ -179,24 +179,16 @@ def _by_repeat(params: Params, current: dict, previous: dict) -> Table:
 
 def _stays(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
     """The stays of the cohort's leads by status, both periods in one scan: how many, and
-    their average length (a hash aggregate: no sort of the periods' stays). Which period a
-    stay counts for is its lead's: a hashed semi-join on the leads of this period."""
+    their average length (a hash aggregate over the leads joined to their stays)."""
     now = Value(timezone.now(), output_field=DateTimeField())
-    length = Seconds(Coalesce("left_at", now), "entered_at")
-    both = Period(params.previous.first, params.period.last)  # adjacent periods
-    current = Case(
-        When(lead_id__in=params.leads(params.period).values("pk"), then=Value(True)),
-        default=Value(False),
-    )
-    # A lead's stays begin when it is created: the bound lets the index skip older ones.
-    rows = StatusStay.objects.filter(
-        entered_at__gte=both.start, lead_id__in=params.leads(both).values("pk")
-    ).annotate(_current=current)
-    groups = grouped(rows, ["status_id", "_current"], average=Avg(length), stays=Count("pk"))
-    return (
-        {status: v for (status, is_current), v in groups.items() if is_current},
-        {status: v for (status, is_current), v in groups.items() if not is_current},
-    )
+    length = Seconds(Coalesce("stays__left_at", now), "stays__entered_at")
+
+    def rows(period: Period) -> QuerySet[Lead]:
+        # A lead's stays begin when it is created: the bound lets the index skip older ones.
+        return params.leads(period).filter(stays__entered_at__gte=period.start)
+
+    figures = {"average": Avg(length), "stays": Count("stays")}
+    return two_periods(params, rows, ["stays__status_id"], **figures)
 
 
 def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
