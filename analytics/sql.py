@@ -33,10 +33,12 @@ class Seconds(Func):
         super().__init__(_expr(end), _expr(start), **extra)
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # date_part() is double precision; EXTRACT() is numeric since PostgreSQL 14, and its
+        # arithmetic made a percentile over a period's leads a quarter slower.
         return self.as_sql(
             compiler,
             connection,
-            template="EXTRACT(EPOCH FROM (%(expressions)s))::float8",
+            template="date_part('epoch', %(expressions)s)",
             arg_joiner=" - ",
             **extra,
         )
