@@ -118,9 +118,21 @@ def local_day(field: str) -> TruncDate:
     return TruncDate(field, tzinfo=timezone.get_current_timezone())
 
 
+class _LocalHour(ExtractHour):
+    """ExtractHour, on PostgreSQL through date_part() (double precision) instead of
+    EXTRACT() (numeric since 14): grouping a period's leads by hour costs less."""
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = self.as_sql(compiler, connection, **extra)
+        prefix = "EXTRACT(HOUR FROM "
+        if sql.startswith(prefix):
+            sql = f"date_part('hour', {sql[len(prefix) :]}::integer"
+        return sql, params
+
+
 def local_hour(field: str) -> ExtractHour:
     """The hour (0–23) of the instant in `field` on the workspace's clock."""
-    return ExtractHour(field, tzinfo=timezone.get_current_timezone(), output_field=IntegerField())
+    return _LocalHour(field, tzinfo=timezone.get_current_timezone(), output_field=IntegerField())
 
 
 @contextmanager
