@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Aggregate, F, FloatField, Func, IntegerField
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
@@ -107,10 +109,76 @@ class _PercentileDisc:
         return self.values[position - 1]
 
 
+class _Values(models.Field):
+    """The output of `Percentiles`: a tuple of floats (None for an empty group)."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite's aggregate answers JSON
+            value = json.loads(value)
+        return tuple(None if v is None else float(v) for v in value)
+
+
+class Percentiles(Aggregate):
+    """Several discrete percentiles of a group's values from one sort (PostgreSQL's
+    `percentile_disc(ARRAY[…])`), as a tuple in the order of `ps`."""
+
+    function = "percentile_disc"
+    output_field = _Values()
+
+    def __init__(self, expression: Any, ps: tuple[float, ...], **extra: Any) -> None:
+        if not ps or not all(0 < p <= 1 for p in ps):
+            raise ValueError("every p must be in (0, 1]")
+        self.ps = tuple(float(p) for p in ps)
+        super().__init__(_expr(expression), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        array = ", ".join(repr(p) for p in self.ps)
+        return self.as_sql(
+            compiler,
+            connection,
+            template=f"percentile_disc(ARRAY[{array}]::float8[]) WITHIN GROUP "
+            "(ORDER BY %(expressions)s)",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        fractions = ",".join(repr(p) for p in self.ps)
+        return self.as_sql(
+            compiler,
+            connection,
+            template=f"percentiles_disc(%(expressions)s, '{fractions}')",
+            **extra,
+        )
+
+
+class _PercentilesDisc(_PercentileDisc):
+    """SQLite aggregate `percentiles_disc(value, 'p1,p2,…')`: a JSON list, one sort."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fractions = "0.5"
+
+    def step(self, value: float | None, fractions: str) -> None:  # type: ignore[override]
+        self.fractions = fractions
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> str | None:  # type: ignore[override]
+        if not self.values:
+            return None
+        self.values.sort()
+        count = len(self.values)
+        ps = [float(p) for p in self.fractions.split(",")]
+        return json.dumps([self.values[max(math.ceil(p * count), 1) - 1] for p in ps])
+
+
 def install(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """connection_created receiver: give SQLite the percentile aggregate."""
+    """connection_created receiver: give SQLite the percentile aggregates."""
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("percentile_disc", 2, _PercentileDisc)
+        connection.connection.create_aggregate("percentiles_disc", 2, _PercentilesDisc)
 
 
 def local_day(field: str) -> TruncDate:
