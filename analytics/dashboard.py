@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Q, Sum
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
@@ -19,10 +18,9 @@ from analytics.params import Params
 from analytics.sql import Percentile, Seconds, local_day
 from analytics.tables import COUNT, MONEY, PERCENT, SECONDS, Cell, Chart, Column, Dataset, share
 from crm import periods
-from crm.selectors import due_target_ids
 from crm.urlnames import tenant_reverse
 from deals.models import Outcome
-from leads.models import OPEN_STATES, Lead, LeadState
+from leads.models import LeadState
 
 # A trend longer than this many days is drawn by week.
 DAILY_DAYS = 62
@@ -107,16 +105,6 @@ def _trend(params: Params, chart_id: str) -> Chart:
         labels=labels,
         datasets=[Dataset(label=_("Leads"), data=data)],
     )
-
-
-def _overdue(params: Params) -> int:
-    """Open leads in scope with an activity past due (now, whatever the period)."""
-    rows = Lead.objects.filter(
-        deleted_at=None,
-        state__in=OPEN_STATES,
-        pk__in=due_target_ids(model=Lead, end=timezone.now()),
-    )
-    return params.lead_filters(rows).count()
 
 
 def tiles(
@@ -210,7 +198,11 @@ def _lead_tiles(params: Params, report: Any) -> list[Tile]:
                 _("Open leads with an activity past its due time, now."),
                 higher_is_better=False,
             ),
-            Cell(_overdue(params), None, params.lead_link(preset="overdue", created=False)),
+            Cell(
+                params.overdue_leads().count(),
+                None,
+                params.lead_link(preset="overdue", created=False),
+            ),
             report("managers"),
         ),
     ]

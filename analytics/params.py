@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels.models import Channel
@@ -25,9 +26,10 @@ from crm.access import Action, Entity, owner_scope
 from crm.filters import OWNER_SHORTCUTS, SharedChoices
 from crm.ids import parse_id
 from crm.models import CustomField, Membership, Team
+from crm.selectors import due_target_ids
 from crm.urlnames import tenant_reverse
 from deals.models import Deal
-from leads.models import Lead, LeadSource, LeadStatus
+from leads.models import OPEN_STATES, Lead, LeadSource, LeadStatus
 
 DEFAULT_PERIOD = "last_30_days"
 CUSTOM = "custom"
@@ -147,6 +149,16 @@ class Params:
         period = period or self.period
         rows = Lead.objects.filter(
             deleted_at=None, created_at__gte=period.start, created_at__lt=period.end
+        )
+        return self.lead_filters(rows)
+
+    def overdue_leads(self) -> QuerySet[Lead]:
+        """Open leads in scope matching the filters with an activity past its due time —
+        now, whatever the period (what the lists' "overdue" preset shows)."""
+        rows = Lead.objects.filter(
+            deleted_at=None,
+            state__in=OPEN_STATES,
+            pk__in=due_target_ids(model=Lead, end=timezone.now()),
         )
         return self.lead_filters(rows)
 

@@ -185,7 +185,6 @@ class Report:
     description: str | Promise
     tables: list[Table]
     charts: list[Chart] = field(default_factory=list)
-    notes: list[str | Promise] = field(default_factory=list)
 
 
 def share(part: Number, whole: Number) -> float | None:

@@ -9,7 +9,6 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -39,9 +38,8 @@ from analytics.tables import (
     share,
 )
 from crm import periods
-from crm.selectors import due_target_ids
 from deals.models import Deal, Outcome
-from leads.models import OPEN_STATES, Lead, LeadState
+from leads.models import LeadState
 
 # The figures of a manager's cohort leads, as aggregates over them.
 LEAD_AGGREGATES = {
@@ -103,12 +101,7 @@ def _won_deals(params: Params, period: periods.Period) -> QuerySet[Deal]:
 
 
 def _overdue(params: Params) -> dict[Hashable, dict]:
-    rows = Lead.objects.filter(
-        deleted_at=None,
-        state__in=OPEN_STATES,
-        pk__in=due_target_ids(model=Lead, end=timezone.now()),
-    )
-    return grouped(params.lead_filters(rows), ["owner_id"], overdue=Count("pk"))
+    return grouped(params.overdue_leads(), ["owner_id"], overdue=Count("pk"))
 
 
 def _row(
