@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from analytics.params import Params
-from analytics.sql import Percentile, Seconds, local_day
+from analytics.sql import Percentile, Rows, Seconds, local_day
 from analytics.tables import COUNT, MONEY, PERCENT, SECONDS, Cell, Chart, Column, Dataset, share
 from crm import periods
 from crm.urlnames import tenant_reverse
@@ -43,10 +43,10 @@ def _lead_figures(params: Params, period: periods.Period) -> dict[str, Any]:
     response time, and the median time to first response."""
     sla = dt.timedelta(minutes=params.actor.tenant.response_sla_minutes)
     return params.leads(period).aggregate(
-        leads=Count("pk"),
-        converted=Count("pk", filter=Q(state=LeadState.CONVERTED)),
-        closed=Count("pk", filter=Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
-        within_sla=Count("pk", filter=Q(first_response_at__lte=F("created_at") + sla)),
+        leads=Rows(),
+        converted=Rows(Q(state=LeadState.CONVERTED)),
+        closed=Rows(Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
+        within_sla=Rows(Q(first_response_at__lte=F("created_at") + sla)),
         median_response=Percentile(Seconds("first_response_at", "created_at"), 0.5),
     )
 
@@ -56,7 +56,7 @@ def _won(params: Params, period: periods.Period) -> dict[str, Any]:
     return (
         params.deals()
         .filter(outcome=Outcome.WON, closed_at__gte=period.start, closed_at__lt=period.end)
-        .aggregate(won=Count("pk"), revenue=Sum("amount"))
+        .aggregate(won=Rows(), revenue=Sum("amount"))
     )
 
 
@@ -71,7 +71,7 @@ def _forecast(params: Params) -> dict[str, Any]:
             expected_close__lte=month.last,
         )
         .aggregate(
-            deals=Count("pk"),
+            deals=Rows(),
             weighted=Sum(F("amount") * F("stage__probability") / Decimal(100)),
         )
     )
@@ -86,7 +86,7 @@ def _trend(params: Params, chart_id: str) -> Chart:
         .annotate(day=local_day("created_at"))
         .order_by()
         .values_list("day")
-        .annotate(n=Count("pk"))
+        .annotate(n=Rows())
         .values_list("day", "n")
     )
     step = 1 if days <= DAILY_DAYS else 7

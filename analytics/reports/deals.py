@@ -13,7 +13,6 @@ from django.db.models import (
     Avg,
     Case,
     CharField,
-    Count,
     DecimalField,
     F,
     Q,
@@ -28,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
 from analytics.reports.base import ReportSpec, grouped, value
-from analytics.sql import Percentile, Seconds
+from analytics.sql import Percentile, Rows, Seconds
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -79,7 +78,7 @@ def stage_table(params: Params, stages: list[Stage]) -> Table:
         ("won_before", _closed_in(params.previous, Outcome.WON)),
         ("lost_before", _closed_in(params.previous, Outcome.LOST)),
     ):
-        figures[name] = Count("pk", filter=q)
+        figures[name] = Rows(q)
         figures[f"{name}_amount"] = Sum("amount", filter=q)
     rows = params.deals().filter(
         open_now
@@ -189,9 +188,9 @@ def _summary_figures() -> dict[str, Any]:
     # The won deals' cycles; NULL for the lost ones, which both aggregates skip.
     cycle = Case(When(won, then=Seconds("closed_at", "created_at")))
     return {
-        "won": Count("pk", filter=won),
+        "won": Rows(won),
         "won_amount": Sum("amount", filter=won),
-        "lost": Count("pk", filter=lost),
+        "lost": Rows(lost),
         "lost_amount": Sum("amount", filter=lost),
         "cycle_median": Percentile(cycle, 0.5),
         "cycle_average": Avg(cycle),
@@ -358,7 +357,7 @@ def forecast_table(params: Params) -> Table:
     groups = grouped(
         rows,
         ["bucket"],
-        deals=Count("pk"),
+        deals=Rows(),
         # Not named "amount": F("amount") below would read this aggregate instead.
         total=Sum("amount"),
         # Σ amount × probability in SQL; ÷ 100 below, in exact decimals (SQLite would

@@ -8,14 +8,14 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, Q, When
+from django.db.models import Case, Q, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
 from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
-from analytics.sql import Percentile, Seconds
+from analytics.sql import Percentile, Rows, Seconds
 from analytics.tables import (
     COUNT,
     PERCENT,
@@ -49,10 +49,10 @@ STEPS = (
     Step("won", gettext_lazy("Deal won"), {"deal_outcome": Outcome.WON.value}),
 )
 COUNTS = {
-    "created": Count("pk"),
-    "taken": Count("pk", filter=Q(taken_at__isnull=False)),
-    "converted": Count("pk", filter=Q(state=LeadState.CONVERTED)),
-    "won": Count("pk", filter=Q(deal__outcome=Outcome.WON)),
+    "created": Rows(),
+    "taken": Rows(Q(taken_at__isnull=False)),
+    "converted": Rows(Q(state=LeadState.CONVERTED)),
+    "won": Rows(Q(deal__outcome=Outcome.WON)),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -21,7 +21,7 @@ from analytics.reports.base import (
     two_periods_sets,
     value,
 )
-from analytics.sql import Percentile, Seconds
+from analytics.sql import Percentile, Rows, Seconds
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -43,15 +43,15 @@ from leads.models import LeadState
 
 # The figures of a manager's cohort leads, as aggregates over them.
 LEAD_AGGREGATES = {
-    "assigned": Count("pk"),
-    "taken": Count("pk", filter=Q(taken_at__isnull=False)),
-    "in_work": Count("pk", filter=Q(state=LeadState.IN_PROGRESS)),
-    "converted": Count("pk", filter=Q(state=LeadState.CONVERTED)),
-    "junk": Count("pk", filter=Q(state=LeadState.JUNK)),
+    "assigned": Rows(),
+    "taken": Rows(Q(taken_at__isnull=False)),
+    "in_work": Rows(Q(state=LeadState.IN_PROGRESS)),
+    "converted": Rows(Q(state=LeadState.CONVERTED)),
+    "junk": Rows(Q(state=LeadState.JUNK)),
     # NULL for a lead not answered yet, which the percentile skips.
     "response": Percentile(Seconds("first_response_at", "created_at"), 0.5),
 }
-DEAL_AGGREGATES = {"won": Count("pk"), "revenue": Sum("amount")}
+DEAL_AGGREGATES = {"won": Rows(), "revenue": Sum("amount")}
 REVENUE = 9  # the column of the revenue won
 
 
@@ -101,7 +101,7 @@ def _won_deals(params: Params, period: periods.Period) -> QuerySet[Deal]:
 
 
 def _overdue(params: Params) -> dict[Hashable, dict]:
-    return grouped(params.overdue_leads(), ["owner_id"], overdue=Count("pk"))
+    return grouped(params.overdue_leads(), ["owner_id"], overdue=Rows())
 
 
 def _row(

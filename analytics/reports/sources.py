@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import BLANK, Params
 from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
+from analytics.sql import Rows
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -31,10 +32,10 @@ from leads.models import LeadSource, LeadState
 
 # The figures of each row, as aggregates over the row's leads.
 AGGREGATES = {
-    "leads": Count("pk"),
-    "converted": Count("pk", filter=Q(state=LeadState.CONVERTED)),
-    "closed": Count("pk", filter=Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
-    "won": Count("pk", filter=Q(deal__outcome=Outcome.WON)),
+    "leads": Rows(),
+    "converted": Rows(Q(state=LeadState.CONVERTED)),
+    "closed": Rows(Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
+    "won": Rows(Q(deal__outcome=Outcome.WON)),
     "revenue": Sum("deal__amount", filter=Q(deal__outcome=Outcome.WON)),
 }
 UTM_ROWS = 50  # the campaigns shown: the biggest by leads

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
 from analytics.reports.base import ReportSpec, two_periods
-from analytics.sql import Seconds
+from analytics.sql import Rows, Seconds
 from analytics.tables import (
     COUNT,
     PERCENT,
@@ -37,7 +37,7 @@ CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
 def _counts(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
     """The cohort's leads by (status, state, repeat), both periods in one GROUP BY."""
     keys = ["status_id", "state", "is_repeat"]
-    return two_periods(params, params.leads, keys, leads=Count("pk"))
+    return two_periods(params, params.leads, keys, leads=Rows())
 
 
 def _total(
