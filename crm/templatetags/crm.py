@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms, template
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.forms import BoundField
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils.timesince import timesince
 
 from contacts.normalize import phones_in
 from crm import notifications
+from crm.history import change_lines
 from crm.models import Notification, TimelineEvent
 from crm.tenancy import current_tenant
 from crm.text import bidi_balanced
@@ -48,6 +50,24 @@ def took(start: datetime, end: datetime) -> str:
 @register.filter
 def event_text(event: TimelineEvent) -> str:
     return describe(event)
+
+
+@register.filter
+def event_changes(event: TimelineEvent) -> list[tuple[str, str, str]]:
+    """(label, old, new) texts of the fields the event changed (crm/history.py)."""
+    return change_lines(event)
+
+
+@register.filter
+def carried_from(event: TimelineEvent, record: Any) -> int | None:
+    """The lead an event on `record`'s card comes from (its history carried over on
+    conversion), or None for the record's own events."""
+    if not record or not hasattr(record, "_meta"):
+        return None
+    model = ContentType.objects.get_for_id(event.target_type_id).model_class()
+    if model is None or model is type(record) or model._meta.label != "leads.Lead":
+        return None
+    return event.target_id
 
 
 @register.filter

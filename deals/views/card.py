@@ -50,7 +50,7 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
         "allowed_stage_ids": selectors.allowed_stage_ids(deal, stages),
         "may_edit": can(deal, actor=actor, action=Action.EDIT),
         "products": list(deal.products.all()),
-        "events": crm_selectors.timeline_for(target=deal)[:100],
+        "events": selectors.deal_timeline(deal)[:100],
         "activities": list(crm_selectors.activities_for(target=deal)),
         "activity_form": ActivityForm(),
     }
