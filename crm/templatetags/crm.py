@@ -98,6 +98,30 @@ def bs_widget(field: BoundField, size: str = "") -> str:
 
 
 @register.filter
+def inline_widget(field: BoundField) -> str:
+    """A field's widget for editing in place (crm/inline.py): small, focused, labelled."""
+    widget = field.field.widget
+    attrs: dict[str, Any] = {"autofocus": True, "aria-label": str(field.label)}
+    if isinstance(widget, forms.CheckboxInput):
+        attrs["class"] = "form-check-input mt-2"
+    elif isinstance(widget, forms.Select | forms.SelectMultiple):
+        attrs["class"] = "form-select form-select-sm"
+    else:
+        attrs["class"] = "form-control form-control-sm"
+    if field.errors:
+        attrs["class"] += " is-invalid"
+    if isinstance(widget, forms.Textarea):  # one line in place: commas separate the values
+        value = field.value()
+        value = ", ".join(value) if isinstance(value, list) else (value or "")
+        return forms.TextInput().render(
+            field.html_name,
+            ", ".join(p.strip() for p in str(value).splitlines() if p.strip()),
+            attrs={**attrs, "id": field.auto_id},
+        )
+    return field.as_widget(attrs=attrs)
+
+
+@register.filter
 def notification_text(notification: Notification) -> str:
     return notifications.notification_text(notification)
 

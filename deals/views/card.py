@@ -36,12 +36,12 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
     actor = request.membership
     stages = list(selectors.stages(deal.pipeline))
     defs = customfields.definitions(entity=Entity.DEAL)
+    members = customfields.member_names(defs, deal.custom)
     return {
         "deal": deal,
         "record": deal,
-        "custom_lines": customfields.display(
-            defs, deal.custom, customfields.member_names(defs, deal.custom)
-        ),
+        "custom_lines": customfields.display(defs, deal.custom, members),
+        "custom_fields": customfields.card_fields(defs, deal.custom, members),
         "section": "deals",
         "stages": stages,
         "open_stages": [s for s in stages if s.kind == Outcome.OPEN],
