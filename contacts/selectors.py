@@ -152,14 +152,24 @@ def merged_ids(record: Party) -> list[int]:
 
 
 def timeline(record: Party) -> QuerySet[TimelineEvent]:
-    """The record's history with that of the records merged into it, newest first (their
-    "merged into" events aside: the survivor's own "merged" event tells the same)."""
+    """The record's history with that of the records merged into it (their "merged into"
+    events aside: the survivor's own "merged" event tells the same) and of the leads
+    converted into it or registered as its repeat inquiries (their "converted" event aside:
+    the record's "converted from" tells it), newest first: one story of the client.
+
+    The leads' events are read where they are, in the same query (a subquery on the
+    lead's link), not copied at conversion: see docs/decisions/ on the history."""
     content_type = ContentType.objects.get_for_model(type(record))
     merged_in = Q(target_id__in=merged_ids(record)) & ~Q(
         kind=f"{spec_of(record).prefix}.merged_into"
     )
+    own = Q(target_id=record.pk) | merged_in
+    leads = Lead.objects.filter(**{_owner_field(type(record)): record}).values("pk")
+    of_leads = Q(target_type=ContentType.objects.get_for_model(Lead), target_id__in=leads) & ~Q(
+        kind="lead.converted"
+    )
     return TimelineEvent.objects.filter(
-        Q(target_id=record.pk) | merged_in, target_type=content_type
+        (Q(target_type=content_type) & own) | of_leads
     ).select_related("actor__user")
 
 

@@ -30,6 +30,7 @@ from contacts.normalize import (
 )
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
 from crm.errors import DomainError
+from crm.history import Changes
 from crm.models import Activity, Membership, Tenant
 from crm.services import ACTOR, _Actor, timeline_record
 from crm.text import clean_line, clean_text
@@ -266,19 +267,12 @@ def record_update(
     spec = spec_of(record)
     check_object(record, actor=actor, action=Action.EDIT)
     scope = check_entity(actor=actor, entity=spec.model.access_entity, action=Action.EDIT)
-    changes: dict[str, list[str]] = {}
+    changes = Changes()
     with transaction.atomic():
-        for field, value in data.items():
-            if field not in spec.editable:
-                continue
-            old = getattr(record, field)
-            if old != value:
-                changes[field] = [str(old or ""), str(value or "")]
-                setattr(record, field, value)
+        changes.set_fields(record, data, spec.editable, spec.model.access_entity)
         if not isinstance(owner, _Actor) and owner != record.owner:
             _check_owner(actor, owner, scope)
-            names = [str(m.user) if m else "" for m in (record.owner, owner)]
-            changes["owner"] = names
+            changes.add("owner", record.owner, owner, force=True)
             record.owner = owner
         if not changes:
             return record
@@ -286,7 +280,7 @@ def record_update(
         record.save()
         _sync_keys(record, actor.tenant.default_region)
         timeline_record(
-            actor=actor, target=record, kind=f"{spec.prefix}.changed", data={"changes": changes}
+            actor=actor, target=record, kind=f"{spec.prefix}.changed", data=changes.event_data()
         )
     return record
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts.views import blocklist, card, lists, merge
+from contacts.views import blocklist, card, inline, lists, merge
 from contacts.views.kinds import CONTACTS, Kind
 
 app_name = "contacts"
@@ -18,6 +18,7 @@ def record_urls(kind: Kind) -> list:
         path("options/", lists.options, k, name="options"),
         path("<int:pk>/", card.detail, k, name="detail"),
         path("<int:pk>/edit/", card.edit, k, name="edit"),
+        path("<int:pk>/field/<slug:field>/", inline.field, k, name="field"),
         path("<int:pk>/activities/", card.activity_add, k, name="activity_add"),
         path(
             "<int:pk>/activities/<int:activity_pk>/done/",

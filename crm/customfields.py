@@ -153,21 +153,32 @@ def display(
     """(label, text) lines of a record's custom values, for cards."""
     lines = []
     for definition in defs:
-        value = (custom or {}).get(definition.key)
-        if value in (None, "", []):
-            continue
-        if definition.field_type == CustomField.Type.BOOL:
-            text = _("Yes") if value else _("No")
-        elif definition.field_type == CustomField.Type.DATE:
-            text = date_format(datetime.date.fromisoformat(value), "SHORT_DATE_FORMAT")
-        elif definition.field_type == CustomField.Type.MULTI_CHOICE:
-            text = ", ".join(value)
-        elif definition.field_type == CustomField.Type.USER:
-            text = (members or {}).get(value, "—")
-        else:
-            text = str(value)
-        lines.append((definition.label, text))
+        text = _text(definition, (custom or {}).get(definition.key), members)
+        if text:
+            lines.append((definition.label, text))
     return lines
+
+
+def _text(definition: CustomField, value: Any, members: dict[int, str] | None) -> str:
+    if value in (None, "", []):
+        return ""
+    if definition.field_type == CustomField.Type.BOOL:
+        return _("Yes") if value else _("No")
+    if definition.field_type == CustomField.Type.DATE:
+        return date_format(datetime.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+    if definition.field_type == CustomField.Type.MULTI_CHOICE:
+        return ", ".join(value)
+    if definition.field_type == CustomField.Type.USER:
+        return (members or {}).get(value, "—")
+    return str(value)
+
+
+def card_fields(
+    defs: list[CustomField], custom: dict[str, Any], members: dict[int, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(form field name, label, text) of every custom field of a card, empty ones with ""
+    (a card editable in place shows them to fill in)."""
+    return [(PREFIX + d.key, d.label, _text(d, (custom or {}).get(d.key), members)) for d in defs]
 
 
 def member_names(defs: list[CustomField], custom: dict[str, Any]) -> dict[int, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
+from crm.history import field_label
 from crm.models import Activity, TimelineEvent
 from crm.periods import local_text
 from crm.text import isolated
@@ -120,9 +119,7 @@ def describe(event: TimelineEvent) -> str:
         str, {k: isolated(str(v)) for k, v in event.data.items()}
     )
     values["count"] = str(len(event.data.get("changes", {})))
-    values["fields"] = ", ".join(
-        _field_label(event, name) for name in event.data.get("changes", {})
-    )
+    values["fields"] = ", ".join(field_label(event, name) for name in event.data.get("changes", {}))
     if "due_at" in event.data:
         values["due"] = local_text(event.data["due_at"])
     if event.kind == "lead.assigned" and not event.data.get("to"):
@@ -150,12 +147,3 @@ def links(event: TimelineEvent) -> list[tuple[str, int, str]]:
         for key, url_name, label in LINKS
         if isinstance(event.data.get(key), int)
     ]
-
-
-def _field_label(event: TimelineEvent, name: str) -> str:
-    """A changed field's human name, from the target model when it has that field."""
-    model = ContentType.objects.get_for_id(event.target_type_id).model_class()
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except (AttributeError, FieldDoesNotExist):
-        return name

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Sum, Window
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
@@ -14,7 +15,7 @@ from contacts.models import Company, Contact, MatchKey
 from contacts.normalize import DIGITS, phone_e164
 from crm import keyset
 from crm.access import Action, scope_queryset
-from crm.models import Activity, Membership
+from crm.models import Activity, Membership, TimelineEvent
 from deals.models import OUTCOME_MOVES, Deal, Pipeline, Stage
 
 
@@ -39,6 +40,22 @@ def deal_get_for_user(*, actor: Membership, deal_id: int) -> Deal:
     if deal is None:
         raise Http404
     return deal
+
+
+def deal_timeline(deal: Deal) -> QuerySet[TimelineEvent]:
+    """The deal's history with that of the lead it came from (its "converted" event aside:
+    the deal's own "converted from" tells it), newest first: one story of the client.
+
+    The lead's events are read where they are, in the same query, not copied at
+    conversion (deals do not import leads: the lead model comes from the link)."""
+    events = Q(target_type=ContentType.objects.get_for_model(Deal), target_id=deal.pk)
+    if deal.source_lead_id:
+        lead_model = Deal._meta.get_field("source_lead").related_model
+        events |= Q(
+            target_type=ContentType.objects.get_for_model(lead_model),
+            target_id=deal.source_lead_id,
+        ) & ~Q(kind="lead.converted")
+    return TimelineEvent.objects.filter(events).select_related("actor__user")
 
 
 def search(queryset: QuerySet[Deal], query: str, *, region: str) -> QuerySet[Deal]:

@@ -19,6 +19,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from crm.access import AccessDenied, Action, Entity, Scope, check_entity, check_object
 from crm.errors import DomainError
+from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
 from crm.notifications import notify
@@ -237,19 +238,13 @@ def deal_update(
     """Change a deal's fields (those in `data`) and owner; each change goes to the timeline."""
     check_object(deal, actor=actor, action=Action.EDIT)
     scope = check_entity(actor=actor, entity=Entity.DEAL, action=Action.EDIT)
-    changes: dict[str, list[str]] = {}
+    changes = Changes()
     with transaction.atomic():
-        for field, value in data.items():
-            if field not in EDITABLE_FIELDS:
-                continue
-            old = getattr(deal, field)
-            if old != value:
-                changes[field] = [str(old or ""), str(value or "")]
-                setattr(deal, field, value)
+        changes.set_fields(deal, data, EDITABLE_FIELDS, Entity.DEAL)
         reassigned = owner is not None and owner.pk != deal.owner_id
         if reassigned:
             _check_owner(actor, owner, scope)
-            changes["owner"] = [str(deal.owner.user) if deal.owner else "", str(owner.user)]
+            changes.add("owner", deal.owner, owner, force=True)
             deal.owner = owner
         _check_same_tenant(deal, deal.contact, deal.company, deal.owner)
         deal.title = deal.title.strip() or _title_for(data)
@@ -261,14 +256,19 @@ def deal_update(
                 total = replace_lines(
                     DealProduct, tenant_id=deal.tenant_id, lines=products, deal=deal
                 )
-                changes["products"] = [str(len(before)), str(len(products))]
+                changes.add("products", len(before), len(products))
                 if total is not None:
-                    changes.setdefault("amount", [str(deal.amount), str(total)])
+                    changes.add_default("amount", deal.amount, total)
                     deal.amount = total
         if not changes:
             return deal
         deal.save()
-        timeline_record(actor=actor, target=deal, kind="deal.changed", data={"changes": changes})
+        timeline_record(
+            actor=actor,
+            target=deal,
+            kind="deal.changed",
+            data=changes.event_data(currency=deal.currency),
+        )
         if reassigned and owner.pk != actor.pk:
             _notify_owner(deal, owner)
     return deal

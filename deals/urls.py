@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deals.views import card, lists, pipelines
+from deals.views import card, inline, lists, pipelines
 
 app_name = "deals"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("new/", card.create, name="create"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),
+    path("<int:pk>/field/<slug:field>/", inline.field, name="field"),
     path("<int:pk>/move/", card.move, name="move"),
     path("<int:pk>/activities/", card.activity_add, name="activity_add"),
     path("<int:pk>/activities/<int:activity_pk>/done/", card.activity_done, name="activity_done"),

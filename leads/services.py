@@ -36,6 +36,7 @@ from crm.access import (
     scope_for,
 )
 from crm.errors import DomainError
+from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.memo import memoized, nested_savepoints
 from crm.models import Membership, Tenant
@@ -310,31 +311,31 @@ def lead_update(
     check_object(lead, actor=actor, action=Action.EDIT)
     if lead.state == LeadState.CONVERTED:
         raise DomainError(_("A converted lead is kept as it was: edit its contact or deal."))
-    changes: dict[str, list[str]] = {}
+    changes = Changes()
+    amount = lead.amount
     with transaction.atomic():
-        for field, value in data.items():
-            if field not in EDITABLE_FIELDS:
-                continue
-            old = getattr(lead, field)
-            if old != value:
-                changes[field] = [str(old), str(value)]
-                setattr(lead, field, value)
+        changes.set_fields(lead, data, EDITABLE_FIELDS, Entity.LEAD)
         _normalize(lead, actor.tenant, read_phone="phone" in changes)
         if products is not None:
             before = list(lead.products.all())
             products = list(products)
             if not same_lines(before, products):
                 _replace_products(lead, products)
-                changes["products"] = [str(len(before)), str(len(products))]
+                changes.add("products", len(before), len(products))
                 if products:
-                    changes.setdefault("amount", ["", str(lead.amount)])
+                    changes.add_default("amount", amount, lead.amount)
         if not changes:
             return lead
         _record_first_response(lead, actor)
         lead.save()
         if changes.keys() & set(SOURCE_FIELDS):
             _index_words(lead, replace=True)
-        timeline_record(actor=actor, target=lead, kind="lead.changed", data={"changes": changes})
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.changed",
+            data=changes.event_data(currency=lead.currency or actor.tenant.currency),
+        )
     return lead
 
 

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, lists, rules, statuses
+from leads.views import card, convert, inline, lists, rules, statuses
 
 app_name = "leads"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("trash/", lists.trash, name="trash"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),
+    path("<int:pk>/field/<slug:field>/", inline.field, name="field"),
     path("<int:pk>/move/", card.move, name="move"),
     path("<int:pk>/take/", card.take, name="take"),
     path("<int:pk>/convert/", convert.convert, name="convert"),

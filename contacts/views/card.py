@@ -35,6 +35,7 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
     """Everything the card shows (also re-rendered piecewise by htmx)."""
     actor = request.membership
     defs = customfields.definitions(entity=kind.model.access_entity)
+    members = customfields.member_names(defs, record.custom)
     sees_leads = (
         has_leads(actor.tenant) and scope_for(actor, Entity.LEAD, Action.VIEW) != Scope.NONE
     )
@@ -44,9 +45,8 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "kind": kind,
         "record": record,
         "section": kind.namespace,
-        "custom_lines": customfields.display(
-            defs, record.custom, customfields.member_names(defs, record.custom)
-        ),
+        "custom_lines": customfields.display(defs, record.custom, members),
+        "custom_fields": customfields.card_fields(defs, record.custom, members),
         "may_edit": can(record, actor=actor, action=Action.EDIT),
         "may_delete": may_delete,
         "events": selectors.timeline(record)[:100],

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms, template
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.forms import BoundField
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.utils.timesince import timesince
 
 from contacts.normalize import phones_in
 from crm import notifications
+from crm.history import change_lines
 from crm.models import Notification, TimelineEvent
 from crm.tenancy import current_tenant
 from crm.text import bidi_balanced
@@ -51,6 +53,24 @@ def event_text(event: TimelineEvent) -> str:
 
 
 @register.filter
+def event_changes(event: TimelineEvent) -> list[tuple[str, str, str]]:
+    """(label, old, new) texts of the fields the event changed (crm/history.py)."""
+    return change_lines(event)
+
+
+@register.filter
+def carried_from(event: TimelineEvent, record: Any) -> int | None:
+    """The lead an event on `record`'s card comes from (its history carried over on
+    conversion), or None for the record's own events."""
+    if not record or not hasattr(record, "_meta"):
+        return None
+    model = ContentType.objects.get_for_id(event.target_type_id).model_class()
+    if model is None or model is type(record) or model._meta.label != "leads.Lead":
+        return None
+    return event.target_id
+
+
+@register.filter
 def event_links(event: TimelineEvent) -> list[tuple[str, int, str]]:
     return links(event)
 
@@ -75,6 +95,30 @@ def bs_widget(field: BoundField, size: str = "") -> str:
     if field.errors:
         css += " is-invalid"
     return field.as_widget(attrs={"class": css})
+
+
+@register.filter
+def inline_widget(field: BoundField) -> str:
+    """A field's widget for editing in place (crm/inline.py): small, focused, labelled."""
+    widget = field.field.widget
+    attrs: dict[str, Any] = {"autofocus": True, "aria-label": str(field.label)}
+    if isinstance(widget, forms.CheckboxInput):
+        attrs["class"] = "form-check-input mt-2"
+    elif isinstance(widget, forms.Select | forms.SelectMultiple):
+        attrs["class"] = "form-select form-select-sm"
+    else:
+        attrs["class"] = "form-control form-control-sm"
+    if field.errors:
+        attrs["class"] += " is-invalid"
+    if isinstance(widget, forms.Textarea):  # one line in place: commas separate the values
+        value = field.value()
+        value = ", ".join(value) if isinstance(value, list) else (value or "")
+        return forms.TextInput().render(
+            field.html_name,
+            ", ".join(p.strip() for p in str(value).splitlines() if p.strip()),
+            attrs={**attrs, "id": field.auto_id},
+        )
+    return field.as_widget(attrs=attrs)
 
 
 @register.filter

@@ -36,12 +36,12 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
     actor = request.membership
     stages = list(selectors.stages(deal.pipeline))
     defs = customfields.definitions(entity=Entity.DEAL)
+    members = customfields.member_names(defs, deal.custom)
     return {
         "deal": deal,
         "record": deal,
-        "custom_lines": customfields.display(
-            defs, deal.custom, customfields.member_names(defs, deal.custom)
-        ),
+        "custom_lines": customfields.display(defs, deal.custom, members),
+        "custom_fields": customfields.card_fields(defs, deal.custom, members),
         "section": "deals",
         "stages": stages,
         "open_stages": [s for s in stages if s.kind == Outcome.OPEN],
@@ -50,7 +50,7 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
         "allowed_stage_ids": selectors.allowed_stage_ids(deal, stages),
         "may_edit": can(deal, actor=actor, action=Action.EDIT),
         "products": list(deal.products.all()),
-        "events": crm_selectors.timeline_for(target=deal)[:100],
+        "events": selectors.deal_timeline(deal)[:100],
         "activities": list(crm_selectors.activities_for(target=deal)),
         "activity_form": ActivityForm(),
     }

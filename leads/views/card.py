@@ -34,11 +34,11 @@ def card_context(request: HttpRequest, lead) -> dict:
     actor = request.membership
     statuses = list(selectors.statuses())
     defs = customfields.definitions(entity=Entity.LEAD)
+    members = customfields.member_names(defs, lead.custom)
     return {
         "lead": lead,
-        "custom_lines": customfields.display(
-            defs, lead.custom, customfields.member_names(defs, lead.custom)
-        ),
+        "custom_lines": customfields.display(defs, lead.custom, members),
+        "custom_fields": customfields.card_fields(defs, lead.custom, members),
         "section": "list",
         "statuses": statuses,
         "allowed_status_ids": selectors.allowed_status_ids(lead, statuses),

@@ -203,6 +203,8 @@ def test_the_histories_link_the_lead_and_what_it_became(client_for, tenant, mana
     assert f'href="/{tenant.slug}/deals/{result.deal.pk}/"' in card
     deal_card = client.get(f"/{tenant.slug}/deals/{result.deal.pk}/").content.decode()
     assert "сконвертировал(а) лид в эту сделку:" in deal_card
-    # The "source lead" field and the history's "converted" line.
-    assert deal_card.count(f'href="/{tenant.slug}/leads/{lead.pk}/"') == 2
+    # The "source lead" field and the history's "converted" line (the lead's own events,
+    # carried over into the deal's history, link to it as well: data-testid="carried").
+    assert deal_card.count(f'href="/{tenant.slug}/leads/{lead.pk}/">') == 2
+    assert 'data-testid="carried"' in deal_card
     assert f'<a href="/{tenant.slug}/leads/{lead.pk}/">Окна</a>' in deal_card

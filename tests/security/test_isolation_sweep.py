@@ -117,6 +117,12 @@ def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> di
         f"{ns}:trash": TenantUrl({"GET": ADMIN_ONLY}),
         f"{ns}:detail": TenantUrl({"GET": EVERYONE}, obj=one),
         f"{ns}:edit": TenantUrl({"GET": PARTY_EDIT, "POST": PARTY_EDIT}, obj=one, data=data),
+        f"{ns}:field": TenantUrl(
+            {"GET": PARTY_EDIT, "POST": PARTY_EDIT},
+            obj=one,
+            fixed={"field": "phones"},
+            data=lambda w: {"phones": "+7 999 000-00-00"},
+        ),
         f"{ns}:activity_add": TenantUrl(
             {"POST": PARTY_EDIT}, obj=one, data=lambda w: {"kind": "call", "subject": "Hacked"}
         ),
@@ -246,6 +252,12 @@ POLICY: dict[str, Public | TenantUrl] = {
             "currency": "RUB",
         },
     ),
+    "leads:field": TenantUrl(
+        {"GET": LEAD_EDIT, "POST": LEAD_EDIT},
+        obj="lead",
+        fixed={"field": "name"},
+        data=lambda w: {"name": "Hacked"},
+    ),
     "leads:move": TenantUrl(
         {"POST": LEAD_EDIT}, obj="lead", data=lambda w: {"status": w["junk_status"].pk}
     ),
@@ -317,6 +329,12 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"GET": DEAL_EDIT, "POST": DEAL_EDIT},
         obj="deal",
         data=lambda w: {"title": "Hacked", "currency": "RUB", "owner": w["member"].pk},
+    ),
+    "deals:field": TenantUrl(
+        {"GET": DEAL_EDIT, "POST": DEAL_EDIT},
+        obj="deal",
+        fixed={"field": "title"},
+        data=lambda w: {"title": "Hacked"},
     ),
     "deals:move": TenantUrl(
         {"POST": DEAL_EDIT}, obj="deal", data=lambda w: {"stage": w["lost_stage"].pk}
