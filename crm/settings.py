@@ -205,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_escalate_overdue_all_task",
         "schedule": 60,
     },
+    # Postponed leads whose date has come go back to their owners' inboxes.
+    "leads-return-postponed": {
+        "task": "leads.tasks.leads_return_postponed_all_task",
+        "schedule": 60,
+    },
 }
 # How long a process may reuse a tenant's row (its settings) before reading it again.
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)

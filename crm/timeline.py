@@ -46,6 +46,9 @@ EVENT_TEXTS = {
     "lead.unarchived": _("returned the lead from the archive to the lists"),
     "lead.converted": _("converted the lead into"),
     "lead.escalated": _("escalated the lead: no answer within %(minutes)s min"),
+    "lead.postponed": _("postponed the lead until %(until)s: %(reason)s"),
+    "lead.unpostponed": _("brought the postponed lead back to the lists"),
+    "lead.returned": _("brought the lead back to the lists: its postponement ended (%(reason)s)"),
     "lead.inquiry": _("received an inquiry (%(source)s)"),
     "lead.repeat": _("registered a repeat inquiry (%(source)s) from someone already known:"),
     "lead.deal_created": _("made a deal for the inquiry:"),
@@ -125,6 +128,8 @@ def describe(event: TimelineEvent) -> str:
     )
     if "due_at" in event.data:
         values["due"] = local_text(event.data["due_at"])
+    if "until" in event.data:
+        values["until"] = local_text(event.data["until"])
     if event.kind == "lead.assigned" and not event.data.get("to"):
         return str(EVENT_TEXTS["lead.unassigned"])
     if "kind" in event.data:

@@ -272,6 +272,12 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
     "leads:unarchive": TenantUrl({"POST": LEAD_EDIT}, obj="archived_lead"),
     "leads:spam": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
+    "leads:postpone": TenantUrl(
+        {"POST": LEAD_EDIT},
+        obj="lead",
+        data=lambda w: {"day": "2200-01-01", "reason": "Hacked"},
+    ),
+    "leads:unpostpone": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
     "leads:statuses": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
