@@ -116,7 +116,11 @@ TEMPLATES = [
 ]
 
 # Functions that fill a new tenant with its defaults (roles come from crm itself).
-TENANT_SEEDERS = ["leads.services.lead_statuses_seed", "deals.services.pipelines_seed"]
+TENANT_SEEDERS = [
+    "leads.services.lead_statuses_seed",
+    "deals.services.pipelines_seed",
+    "deals.services.loss_reasons_seed",
+]
 
 # --- Database -----------------------------------------------------------------------------
 # DATABASE_URL is what the application connects with: on PostgreSQL a role that is neither

@@ -34,7 +34,7 @@ from crm.notifications import notify
 from crm.savedfilters import saved_filter_create
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
-from deals.models import Pipeline
+from deals.models import LossReason, Pipeline
 from deals.services import deal_activity_add, deal_create
 from leads.distribution import rule_save
 from leads.models import LeadStatus
@@ -324,6 +324,20 @@ POLICY: dict[str, Public | TenantUrl] = {
         obj="deal",
         data=lambda w: {"title": "Hacked", "currency": "RUB", "owner": w["member"].pk},
     ),
+    "deals:loss_reasons": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked"}
+    ),
+    "deals:loss_reason_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="loss_reason",
+        data=lambda w: {"name": "Hacked"},
+    ),
+    "deals:loss_reason_move": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="loss_reason", data=lambda w: {"up": "0"}
+    ),
+    "deals:loss_reason_toggle": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="loss_reason", data=lambda w: {"active": "0"}
+    ),
     "deals:move": TenantUrl(
         {"POST": DEAL_EDIT}, obj="deal", data=lambda w: {"stage": w["lost_stage"].pk}
     ),
@@ -486,6 +500,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "stage": open_stages[1],
             "other_stage": open_stages[2],
             "lost_stage": sales.stages.get(kind="lost"),
+            "loss_reason": LossReason.objects.order_by("pk").first(),
             "custom_field": custom_field,
             "saved_filter": saved_filter,
             "notification": notification,
