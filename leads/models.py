@@ -160,8 +160,9 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     archived_at = models.DateTimeField(null=True, blank=True)
     # Postponed ("отложили на срок"): out of the working lists (inbox, list, board) until
     # this moment, when a periodic job (leads/postponement.py) brings it back to its
-    # owner's inbox. A field, not a state: a postponed lead keeps its state and status, and
-    # every transition stays what it was (see docs/decisions/ for the reasoning).
+    # owner's inbox. A field, not a state: a postponed lead keeps its state and status, every
+    # transition (take, junk, convert) stays valid and means the same, and reports still
+    # count it as open; a state would need to remember where to return to.
     postponed_until = models.DateTimeField(
         _("postponed until"), null=True, blank=True, editable=False
     )
