@@ -282,3 +282,32 @@ def test_the_migration_maps_old_texts_to_reasons_and_reverses():
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.parametrize("path", ["board/", "?outcome=lost"])
+def test_lists_with_reasons_keep_a_constant_number_of_queries(client_for, tenant, admin, path):
+    from django.test.utils import CaptureQueriesContext
+
+    def lose(n: int) -> None:
+        with tenant_context(tenant):
+            reasons = list(LossReason.objects.all())
+            for index in range(n):
+                deal = make_deal(admin)
+                services.deal_move(
+                    actor=admin,
+                    deal=deal,
+                    stage=stage(sales(), "lost"),
+                    reason=reasons[index % len(reasons)],
+                )
+
+    client = client_for(admin, "en")
+    lose(1)
+    client.get(_url(tenant, path))
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(_url(tenant, path)).status_code == 200
+    lose(6)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(_url(tenant, path))
+    assert len(many.captured_queries) == len(few.captured_queries)
+    if path == "board/":
+        assert "Другое" in page.content.decode()  # the cards name their reasons
