@@ -48,7 +48,8 @@ from channels.services import channel_create  # noqa: E402
 from crm import services  # noqa: E402
 from crm.models import Membership, Role, Team, Tenant, User  # noqa: E402
 from crm.tenancy import tenant_context  # noqa: E402
-from deals.models import Outcome, Pipeline, Stage  # noqa: E402
+from deals.models import LossReason, Outcome, Pipeline, Stage  # noqa: E402
+from deals.services import loss_reason_save  # noqa: E402
 from leads.models import LeadStatus  # noqa: E402
 from leads.services import status_save  # noqa: E402
 from leads.words import WORDS_SQL  # noqa: E402
@@ -104,7 +105,8 @@ def ensure_tenant(plan: TenantPlan) -> Tenant:
 
 
 def _ensure_setup(admin: Membership) -> None:
-    """The junk statuses beyond the defaults (loss reasons) and the inbound channels."""
+    """The junk statuses beyond the defaults (loss reasons), the deals' loss reasons
+    beyond the defaults, and the inbound channels."""
     names = set(LeadStatus.objects.values_list("name", flat=True))
     last = LeadStatus.objects.order_by("-position").values_list("position", flat=True).first()
     for offset, (name, color) in enumerate(data.EXTRA_JUNK_STATUSES, start=1):
@@ -114,6 +116,10 @@ def _ensure_setup(admin: Membership) -> None:
                 status=None,
                 data={"name": name, "color": color, "state": "junk", "position": last + offset},
             )
+    reasons = {name.casefold() for name in LossReason.objects.values_list("name", flat=True)}
+    for name, _weight in data.LOSS_REASONS:
+        if name.casefold() not in reasons:
+            loss_reason_save(actor=admin, reason=None, data={"name": name})
     present = set(Channel.objects.values_list("name", flat=True))
     # The bot's webhook is not registered: Telegram is never asked (a refused connection
     # leaves the channel with a note on its page, as when Telegram cannot be reached).
@@ -137,6 +143,7 @@ def tenant_facts(tenant: Tenant) -> Facts:
         pipelines = list(Pipeline.objects.order_by("position", "pk"))
         stages = list(Stage.objects.order_by("position", "pk"))
         channels = dict(Channel.objects.values_list("name", "pk"))
+        reasons = {name.casefold(): pk for name, pk in LossReason.objects.values_list("name", "pk")}
 
     def ids(state: str) -> list[int]:
         return [s.pk for s in statuses if s.state == state]
@@ -167,6 +174,7 @@ def tenant_facts(tenant: Tenant) -> Facts:
         repeat_sales=pipeline(next((p for p in pipelines if p.is_repeat), sales)),
         channels=channels,
         managers=managers,
+        loss_reasons={name: reasons[name.casefold()] for name, _weight in data.LOSS_REASONS},
     )
 
 

@@ -213,7 +213,7 @@ class DealCourse:
     stage: int
     closed: float | None
     expected_close: str | None
-    loss_reason: str
+    loss_reason: str  # the loss reason's id as text, "" for none
 
 
 def deal_course(

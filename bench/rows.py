@@ -29,7 +29,7 @@ COLUMNS = data.words(
     "owner_id tenant_id status_id deal_id"
 )
 DEAL_COLUMNS = data.words(
-    "id created_at updated_at title amount currency expected_close loss_reason outcome custom "
+    "id created_at updated_at title amount currency expected_close loss_reason_id outcome custom "
     "closed_at created_by_id owner_id source_lead_id tenant_id pipeline_id stage_id"
 )
 STAY_COLUMNS = data.words("created_at updated_at entered_at left_at lead_id status_id tenant_id")
@@ -104,6 +104,7 @@ class Facts:
     repeat_sales: history.Pipeline
     channels: dict[str, int]  # by name
     managers: list[int]  # membership ids, by e-mail
+    loss_reasons: dict[str, int]  # the deals' loss reason ids, by name (data.LOSS_REASONS)
 
 
 class LeadRows:
@@ -122,7 +123,7 @@ class LeadRows:
         self.statuses = facts.statuses
         self.sales, self.repeat_sales = facts.sales, facts.repeat_sales
         self.reasons = (
-            [r for r, _w in data.LOSS_REASONS],
+            [str(facts.loss_reasons[r]) for r, _w in data.LOSS_REASONS],
             _cum([w for _r, w in data.LOSS_REASONS]),
         )
         self.channels: dict[str, tuple[list[str], tuple[float, ...]]] = {}
@@ -234,7 +235,7 @@ class LeadRows:
             amount,
             self.currency,
             course.expected_close or NULL,
-            course.loss_reason,
+            course.loss_reason or NULL,
             course.outcome,
             "{}",
             history.ts(course.closed),

@@ -21,6 +21,7 @@ NOTIFICATION_TEXTS = {
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
     "activity.reminder_due": _("Reminder: %(subject)s, due %(due)s (“%(title)s”)"),
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
+    "lead.returned": _("The postponed lead “%(title)s” is back in your inbox: %(reason)s"),
     "inquiry.repeat": _("A repeat inquiry came in on “%(title)s”"),
 }
 

@@ -116,7 +116,11 @@ TEMPLATES = [
 ]
 
 # Functions that fill a new tenant with its defaults (roles come from crm itself).
-TENANT_SEEDERS = ["leads.services.lead_statuses_seed", "deals.services.pipelines_seed"]
+TENANT_SEEDERS = [
+    "leads.services.lead_statuses_seed",
+    "deals.services.pipelines_seed",
+    "deals.services.loss_reasons_seed",
+]
 
 # --- Database -----------------------------------------------------------------------------
 # DATABASE_URL is what the application connects with: on PostgreSQL a role that is neither
@@ -203,6 +207,11 @@ CELERY_BEAT_SCHEDULE = {
     "channels-purge": {"task": "channels.tasks.events_purge_all_task", "schedule": 60 * 60 * 24},
     "leads-escalate-overdue": {
         "task": "leads.tasks.leads_escalate_overdue_all_task",
+        "schedule": 60,
+    },
+    # Postponed leads whose date has come go back to their owners' inboxes.
+    "leads-return-postponed": {
+        "task": "leads.tasks.leads_return_postponed_all_task",
         "schedule": 60,
     },
 }

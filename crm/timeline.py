@@ -45,6 +45,9 @@ EVENT_TEXTS = {
     "lead.unarchived": _("returned the lead from the archive to the lists"),
     "lead.converted": _("converted the lead into"),
     "lead.escalated": _("escalated the lead: no answer within %(minutes)s min"),
+    "lead.postponed": _("postponed the lead until %(until)s: %(reason)s"),
+    "lead.unpostponed": _("brought the postponed lead back to the lists"),
+    "lead.returned": _("brought the lead back to the lists: its postponement ended (%(reason)s)"),
     "lead.inquiry": _("received an inquiry (%(source)s)"),
     "lead.repeat": _("registered a repeat inquiry (%(source)s) from someone already known:"),
     "lead.deal_created": _("made a deal for the inquiry:"),
@@ -68,6 +71,11 @@ EVENT_TEXTS = {
     "pipeline.changed": _("changed the pipeline %(pipeline)s"),
     "pipeline.default": _("made %(pipeline)s the default pipeline"),
     "pipeline.deleted": _("deleted the pipeline %(pipeline)s, moving %(moved)s deals"),
+    "loss_reason.created": _("added the loss reason %(reason)s"),
+    "loss_reason.changed": _("renamed the loss reason %(from)s to %(reason)s"),
+    "loss_reason.moved": _("moved the loss reason %(reason)s"),
+    "loss_reason.activated": _("turned on the loss reason %(reason)s"),
+    "loss_reason.deactivated": _("turned off the loss reason %(reason)s"),
     "stage.created": _("created the stage %(stage)s in %(pipeline)s"),
     "stage.changed": _("changed the stage %(stage)s in %(pipeline)s"),
     "stage.deleted": _("deleted the stage %(stage)s, moving %(moved)s deals to %(to)s"),
@@ -122,6 +130,8 @@ def describe(event: TimelineEvent) -> str:
     values["fields"] = ", ".join(field_label(event, name) for name in event.data.get("changes", {}))
     if "due_at" in event.data:
         values["due"] = local_text(event.data["due_at"])
+    if "until" in event.data:
+        values["until"] = local_text(event.data["until"])
     if event.kind == "lead.assigned" and not event.data.get("to"):
         return str(EVENT_TEXTS["lead.unassigned"])
     if "kind" in event.data:

@@ -14,7 +14,7 @@ from contacts.models import Company, Contact
 from crm.lineitems import ProductLine
 from crm.models import Membership
 from deals import services
-from deals.models import Deal, Outcome, Pipeline
+from deals.models import Deal, LossReason, Outcome, Pipeline
 
 PRODUCTS = [
     ("Лицензия CRM на год, 10 мест", Decimal("120000")),
@@ -36,7 +36,6 @@ TITLES = [
     "Расширение на филиал",
     "Техподдержка на год",
 ]
-LOSS_REASONS = ["Дорого", "Выбрали конкурента", "Нет бюджета в этом году", "Не дозвонились"]
 
 
 def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
@@ -48,6 +47,7 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
     companies = list(Company.objects.filter(merged_into=None, deleted_at=None).order_by("pk"))
     sales = Pipeline.objects.get(is_default=True)
     repeat = Pipeline.objects.filter(is_repeat=True).first() or sales
+    reasons = list(LossReason.objects.filter(is_active=True))
     now = timezone.now()
     created = 0
     for index in range(36):
@@ -82,7 +82,7 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
             services.deal_move(actor=admin, deal=deal, stage=won)
         elif roll < 0.32:
             lost = next(s for s in stages if s.kind == Outcome.LOST)
-            services.deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(LOSS_REASONS))
+            services.deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(reasons))
         created_at = now - timedelta(days=rng.randint(0, 45), hours=rng.randint(0, 23))
         # Closed some days after it was opened (the services stamped "now").
         closed_at = None

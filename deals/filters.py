@@ -13,13 +13,40 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from crm.filters import ExactOrBlankFilter, IdsOrNoneFilter, LocalDayFilter, RecordFilterSet
+from crm.filters import (
+    NO_ID,
+    ExactOrBlankFilter,
+    IdsOrNoneField,
+    IdsOrNoneFilter,
+    LocalDayFilter,
+    RecordFilterSet,
+)
 from crm.models import Membership, Team
 from deals import selectors
-from deals.models import Deal, Outcome, Pipeline, Stage
+from deals.models import Deal, LossReason, Outcome, Pipeline, Stage
 from leads.models import LeadSource
 
 _DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class _LossReasonsField(IdsOrNoneField):
+    """Loss reason ids (or "none"), cleaned to the workspace's reasons so that the
+    report filter summary names them; an id of no reason here stays a number (and finds
+    nothing)."""
+
+    def to_python(self, value: Any) -> list[Any]:
+        cleaned = super().to_python(value)
+        found = LossReason.objects.in_bulk([item for item in cleaned if item != NO_ID])
+        return [found.get(item, item) if item != NO_ID else item for item in cleaned]
+
+
+class LossReasonFilter(IdsOrNoneFilter):
+    """Deals lost for one of these reasons, or ("none") without one."""
+
+    field_class = _LossReasonsField
+
+    def filter(self, qs: QuerySet, value: list[Any]) -> QuerySet:
+        return super().filter(qs, [getattr(item, "pk", item) for item in value or []])
 
 
 class DealFilter(RecordFilterSet):
@@ -62,7 +89,7 @@ class DealFilter(RecordFilterSet):
     created_before = LocalDayFilter(label=_("Created to"), field_name="created_at", edge="to")
     closed_after = LocalDayFilter(label=_("Closed from"), field_name="closed_at", edge="from")
     closed_before = LocalDayFilter(label=_("Closed to"), field_name="closed_at", edge="to")
-    loss_reason = ExactOrBlankFilter(label=_("Loss reason"), field_name="loss_reason")
+    loss_reason = LossReasonFilter(label=_("Loss reason"), field_name="loss_reason_id")
     team = django_filters.ModelChoiceFilter(
         label=_("Team"), method="filter_team", queryset=Team.objects.none()
     )

@@ -16,7 +16,7 @@ from crm.forms import CleanInputMixin, ColouredItemForm, ServiceModelForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
 from deals import selectors
-from deals.models import Deal, Outcome, Pipeline, Stage
+from deals.models import Deal, LossReason, Outcome, Pipeline, Stage
 from deals.services import EDITABLE_FIELDS
 from leads.forms import QuickLeadForm
 
@@ -87,13 +87,31 @@ class DealForm(CleanInputMixin, ServiceModelForm):
         return data
 
 
+def _loss_reason_field() -> forms.ModelChoiceField:
+    """A lost deal's reason: one of the workspace's active loss reasons (the service says
+    when it is missing)."""
+    return forms.ModelChoiceField(
+        label=_("Loss reason"),
+        queryset=LossReason.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": _("Choose one of the loss reasons in the list.")},
+    )
+
+
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(queryset=Stage.objects.none())
-    reason = forms.CharField(max_length=200, required=False)
+    reason = _loss_reason_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["stage"].queryset = Stage.objects.all()
+        self.fields["reason"].queryset = selectors.loss_reasons(active=True)
+
+
+class LossReasonForm(forms.Form):
+    """Settings → Loss reasons: a reason's name."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
 
 
 class PipelineForm(ServiceModelForm):
@@ -146,11 +164,12 @@ class BulkMoveForm(forms.Form):
 
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
     stage = _StageChoice(label=_("Move to stage"), queryset=Stage.objects.none())
-    reason = forms.CharField(label=_("Loss reason"), max_length=200, required=False)
+    reason = _loss_reason_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["stage"].queryset = selectors.stages()
+        self.fields["reason"].queryset = selectors.loss_reasons(active=True)
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         self.fields["ids"].choices = [(i, i) for i in ids]
 
@@ -159,6 +178,14 @@ class BulkMoveForm(forms.Form):
         if len(ids) > 500:
             raise forms.ValidationError(_("Select at most 500 deals at a time."))
         return ids
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stage = data.get("stage")
+        lost = stage is not None and stage.kind == Outcome.LOST
+        if lost and not data.get("reason") and "reason" not in self.errors:
+            self.add_error("reason", _("Choose why the deals were lost."))
+        return data
 
 
 class QuickDealForm(QuickLeadForm):

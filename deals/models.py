@@ -88,6 +88,25 @@ class Stage(TenantModel):
         return self.name
 
 
+class LossReason(TenantModel):
+    """Why a deal was lost: a workspace's list (Settings → Loss reasons), one of which a
+    lost deal must name. A reason in use is deactivated, never deleted: its deals and the
+    reports keep it."""
+
+    name = models.CharField(_("name"), max_length=80)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="deals_lossreason_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def _may_edit(instance: Deal, actor: Any) -> bool:
     return can(instance, actor=actor, action=Action.EDIT)
 
@@ -135,7 +154,14 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
         on_delete=models.SET_NULL,
         related_name="deals",
     )
-    loss_reason = models.CharField(_("loss reason"), max_length=200, blank=True)
+    loss_reason = models.ForeignKey(
+        LossReason,
+        verbose_name=_("loss reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deals",
+    )
     outcome = FSMField(_("outcome"), default=Outcome.OPEN, choices=Outcome.choices, protected=True)
     custom = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
@@ -174,11 +200,11 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
         conditions=[_has_customer],
         permission=_may_edit,
     )
-    def win(self, *, stage: Stage, reason: str = "") -> None:
+    def win(self, *, stage: Stage, reason: LossReason | None = None) -> None:
         self.stage = stage
 
     @transition(field=outcome, source=Outcome.OPEN, target=Outcome.LOST, permission=_may_edit)
-    def lose(self, *, stage: Stage, reason: str = "") -> None:
+    def lose(self, *, stage: Stage, reason: LossReason | None = None) -> None:
         self.stage = stage
         self.loss_reason = reason
 
@@ -188,9 +214,9 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
         target=Outcome.OPEN,
         permission=_may_edit,
     )
-    def reopen(self, *, stage: Stage, reason: str = "") -> None:
+    def reopen(self, *, stage: Stage, reason: LossReason | None = None) -> None:
         self.stage = stage
-        self.loss_reason = ""
+        self.loss_reason = None
 
 
 class DealProduct(LineItem):

@@ -16,12 +16,14 @@ from contacts.normalize import DIGITS, phone_e164
 from crm import keyset
 from crm.access import Action, scope_queryset
 from crm.models import Activity, Membership, TimelineEvent
-from deals.models import OUTCOME_MOVES, Deal, Pipeline, Stage
+from deals.models import OUTCOME_MOVES, Deal, LossReason, Pipeline, Stage
 
 
 def deal_base() -> QuerySet[Deal]:
     """Deals with what list rows and cards show."""
-    return Deal.objects.select_related("pipeline", "stage", "owner__user", "contact", "company")
+    return Deal.objects.select_related(
+        "pipeline", "stage", "owner__user", "contact", "company", "loss_reason"
+    )
 
 
 def deal_list(*, actor: Membership) -> QuerySet[Deal]:
@@ -116,6 +118,27 @@ def stage_get(*, stage_id: int) -> Stage:
     if stage is None:
         raise Http404
     return stage
+
+
+# --- Loss reasons ---------------------------------------------------------------------------
+
+
+def loss_reasons(*, active: bool | None = None) -> QuerySet[LossReason]:
+    """The workspace's loss reasons in list order (the active ones: what a loss offers)."""
+    found = LossReason.objects.order_by("position", "pk")
+    return found if active is None else found.filter(is_active=active)
+
+
+def loss_reasons_with_counts() -> QuerySet[LossReason]:
+    """Every loss reason with how many deals name it (the settings page only)."""
+    return loss_reasons().annotate(deal_count=Count("deals"))
+
+
+def loss_reason_get(*, reason_id: int) -> LossReason:
+    reason = LossReason.objects.filter(pk=reason_id).first()
+    if reason is None:
+        raise Http404
+    return reason
 
 
 def allowed_stage_ids(deal: Deal, stages: list[Stage]) -> set[int]:

@@ -17,7 +17,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from crm.access import AccessDenied, Action, Entity, Scope, check_entity, check_object
+from crm.access import (
+    AccessDenied,
+    Action,
+    Entity,
+    Scope,
+    TenantRight,
+    check_entity,
+    check_object,
+    has_right,
+)
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -25,7 +34,7 @@ from crm.models import Membership, Tenant
 from crm.notifications import notify
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.urlnames import tenant_reverse
-from deals.models import OUTCOME_MOVES, Deal, DealProduct, Outcome, Pipeline, Stage
+from deals.models import OUTCOME_MOVES, Deal, DealProduct, LossReason, Outcome, Pipeline, Stage
 
 # Pipelines every tenant starts with: (Russian name, English name, default, repeat, stages);
 # a stage is (kind, colour, probability, Russian name, English name).
@@ -59,6 +68,15 @@ DEFAULT_PIPELINES = (
             *_CLOSED,
         ),
     ),
+)
+# Loss reasons every workspace starts with (Russian, English names); the last is "other".
+DEFAULT_LOSS_REASONS = (
+    ("Дорого", "Too expensive"),
+    ("Выбрали конкурента", "Chose a competitor"),
+    ("Нет бюджета", "No budget"),
+    ("Не выходит на связь", "No answer"),
+    ("Не наш клиент", "Not our client"),
+    ("Другое", "Other"),
 )
 # The stages a pipeline added by an admin starts with.
 NEW_PIPELINE_STAGES = ((Outcome.OPEN, "#0d6efd", 10, "Новая", "New"), *_CLOSED)
@@ -110,6 +128,14 @@ def pipelines_seed(tenant: Tenant) -> None:
             is_repeat=repeat,
         )
         _add_stages(tenant, pipeline, stages)
+
+
+def loss_reasons_seed(tenant: Tenant) -> None:
+    """Create the default loss reasons of a new tenant, in the tenant's language."""
+    LossReason.objects.bulk_create(
+        LossReason(tenant=tenant, name=_named(tenant, ru, en), position=position)
+        for position, (ru, en) in enumerate(DEFAULT_LOSS_REASONS, start=1)
+    )
 
 
 # --- Create and edit ----------------------------------------------------------------------
@@ -290,14 +316,26 @@ def _refused(old: Stage, new: Stage) -> InvalidTransition:
 EVENT_OF_TRANSITION = {"win": "deal.won", "lose": "deal.lost", "reopen": "deal.reopened"}
 
 
-def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") -> Deal:
+def _check_loss_reason(deal: Deal, reason: LossReason | None) -> None:
+    """A lost deal names one of the workspace's active loss reasons."""
+    if reason is None:
+        raise DomainError(_("Choose why the deal was lost."))
+    if reason.tenant_id != deal.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    if not reason.is_active:
+        raise DomainError(_("This loss reason is turned off: choose another one."))
+
+
+def deal_move(
+    *, actor: Membership, deal: Deal, stage: Stage, reason: LossReason | None = None
+) -> Deal:
     """Move a deal to `stage` of its pipeline: a plain update between stages of one kind,
-    otherwise the outcome transition (win, lose with `reason` — the stage's name when none
-    is given —, reopen).
+    otherwise the outcome transition (win, lose with `reason` — required: one of the
+    workspace's active loss reasons —, reopen).
 
     Raises InvalidTransition (409) for a move the state machine refuses (won ↔ lost
-    directly, winning a deal without a contact or company, another pipeline's stage) and
-    AccessDenied without the right.
+    directly, winning a deal without a contact or company, another pipeline's stage),
+    DomainError for a loss without a valid reason, and AccessDenied without the right.
     """
     if stage.tenant_id != deal.tenant_id:
         raise DomainError(_("That record belongs to another workspace."))
@@ -307,15 +345,16 @@ def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") 
     old = deal.stage
     if stage.pipeline_id != deal.pipeline_id:
         raise InvalidTransition(_("The stage belongs to another pipeline."))
-    reason = reason.strip()[:200]
     with transaction.atomic():
         name = None
         if stage.kind != deal.outcome:
             name = OUTCOME_MOVES.get((deal.outcome, stage.kind))
             if name is None:
                 raise _refused(old, stage)
+            if name == "lose":
+                _check_loss_reason(deal, reason)
             try:
-                getattr(deal, name)(stage=stage, reason=reason or stage.name)
+                getattr(deal, name)(stage=stage, reason=reason)
             except TransitionNotAllowed as error:
                 if name == "win" and not (deal.contact_id or deal.company_id):
                     raise InvalidTransition(
@@ -333,7 +372,7 @@ def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") 
             ) from error
         data = _moved(old, stage)
         if name == "lose":
-            data["reason"] = deal.loss_reason
+            data["reason"] = reason.name if reason is not None else ""
         timeline_record(
             actor=actor, target=deal, kind=EVENT_OF_TRANSITION.get(name, "deal.moved"), data=data
         )
@@ -349,7 +388,7 @@ class BulkResult:
 
 
 def deals_bulk_move(
-    *, actor: Membership, deals: Iterable[Deal], stage: Stage, reason: str = ""
+    *, actor: Membership, deals: Iterable[Deal], stage: Stage, reason: LossReason | None = None
 ) -> BulkResult:
     """Move many deals to `stage`, each through `deal_move` in its own savepoint: a deal
     the actor may not change, or that cannot make the move, is skipped with the reason."""
@@ -522,3 +561,70 @@ def stage_delete(*, actor: Membership, stage: Stage, replacement: Stage) -> int:
         )
         stage.delete()
     return len(moved_ids)
+
+
+# --- Loss reasons (admin settings) -----------------------------------------------------------
+
+
+def _check_settings(actor: Membership) -> None:
+    if not has_right(actor, TenantRight.SETTINGS):
+        raise AccessDenied(_("Your role does not give access to this page."))
+
+
+def loss_reason_save(
+    *, actor: Membership, reason: LossReason | None, data: dict[str, Any]
+) -> LossReason:
+    """Add a loss reason (at the end of the list) or rename one; names are unique in the
+    workspace whatever their case. Raises AccessDenied without the settings right."""
+    _check_settings(actor)
+    name = " ".join(str(data.get("name", "")).split())
+    if not name:
+        raise DomainError(_("Give the reason a name."))
+    names = LossReason.objects.values_list("pk", "name")
+    if _name_taken(names, name, reason.pk if reason else None):
+        raise DomainError(_("A loss reason with this name already exists."))
+    with transaction.atomic():
+        if reason is None:
+            last = LossReason.objects.order_by("-position").values_list("position", flat=True)
+            reason = LossReason.objects.create(name=name, position=(last.first() or 0) + 1)
+            kind, event = "loss_reason.created", {"reason": name}
+        else:
+            event = {"reason": name, "from": reason.name}
+            reason.name = name
+            reason.save(update_fields=["name", "updated_at"])
+            kind = "loss_reason.changed"
+        timeline_record(actor=actor, target=reason, kind=kind, data=event)
+    return reason
+
+
+def loss_reason_move(*, actor: Membership, reason: LossReason, up: bool) -> None:
+    """Swap the reason with its neighbour above (`up`) or below; the order is renumbered."""
+    _check_settings(actor)
+    with transaction.atomic():
+        reasons = list(LossReason.objects.select_for_update().order_by("position", "pk"))
+        index = next(i for i, r in enumerate(reasons) if r.pk == reason.pk)
+        other = index - 1 if up else index + 1
+        if not 0 <= other < len(reasons):
+            return
+        reasons[index], reasons[other] = reasons[other], reasons[index]
+        for position, item in enumerate(reasons, start=1):
+            if item.position != position:
+                LossReason.objects.filter(pk=item.pk).update(position=position)
+        timeline_record(
+            actor=actor, target=reason, kind="loss_reason.moved", data={"reason": reason.name}
+        )
+
+
+def loss_reason_set_active(*, actor: Membership, reason: LossReason, active: bool) -> None:
+    """Offer a reason again, or stop offering it (its deals and the reports keep it). The
+    last active reason stays: a lost deal must have one to choose."""
+    _check_settings(actor)
+    if reason.is_active == active:
+        return
+    if not active and not LossReason.objects.filter(is_active=True).exclude(pk=reason.pk).exists():
+        raise DomainError(_("Keep at least one loss reason on: a lost deal needs one."))
+    with transaction.atomic():
+        reason.is_active = active
+        reason.save(update_fields=["is_active", "updated_at"])
+        kind = "loss_reason.activated" if active else "loss_reason.deactivated"
+        timeline_record(actor=actor, target=reason, kind=kind, data={"reason": reason.name})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deals.views import card, inline, lists, pipelines
+from deals.views import card, inline, lists, loss_reasons, pipelines
 
 app_name = "deals"
 
@@ -28,4 +28,16 @@ urlpatterns = [
     path("settings/pipelines/<int:pk>/delete/", pipelines.pipeline_delete, name="pipeline_delete"),
     path("settings/stages/<int:pk>/", pipelines.stage_edit, name="stage_edit"),
     path("settings/stages/<int:pk>/delete/", pipelines.stage_delete, name="stage_delete"),
+    path("settings/loss-reasons/", loss_reasons.loss_reasons, name="loss_reasons"),
+    path("settings/loss-reasons/<int:pk>/", loss_reasons.loss_reason_edit, name="loss_reason_edit"),
+    path(
+        "settings/loss-reasons/<int:pk>/move/",
+        loss_reasons.loss_reason_move,
+        name="loss_reason_move",
+    ),
+    path(
+        "settings/loss-reasons/<int:pk>/toggle/",
+        loss_reasons.loss_reason_toggle,
+        name="loss_reason_toggle",
+    ),
 ]

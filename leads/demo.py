@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from crm.models import Activity, Membership
 from deals.inquiries import REPEAT, inquiry_register
-from deals.models import Deal, Outcome, Stage
+from deals.models import Deal, LossReason, Outcome, Stage
 from deals.services import deal_move
 from leads import services
 from leads.conversion import Target, lead_convert, lead_matches
@@ -119,7 +119,6 @@ def _pick_source(rng: random.Random) -> str:
 
 
 DAYS = 90
-LOSS_REASONS = ["Дорого", "Выбрали конкурента", "Нет бюджета в этом году", "Не дозвонились"]
 # Junk statuses by how often leads end there (by position: not our client, spam, wrong
 # contacts, duplicate in the default set).
 JUNK_WEIGHTS = [40, 25, 20, 15]
@@ -319,6 +318,7 @@ def _close_deals(rng: random.Random, admin: Membership, made: list[tuple[Lead, P
     pipeline, some won and some lost (with a reason) days later."""
     now = timezone.now()
     deals = {d.pk: d for d in Deal.objects.filter(pk__in=[lead.deal_id for lead, _ in made])}
+    reasons = list(LossReason.objects.filter(is_active=True))
     changed = []
     for lead, plan in made:
         deal = deals.get(lead.deal_id or 0)
@@ -333,7 +333,7 @@ def _close_deals(rng: random.Random, admin: Membership, made: list[tuple[Lead, P
             )
         elif closes < now and roll < 0.7:
             lost = next(s for s in stages if s.kind == Outcome.LOST)
-            deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(LOSS_REASONS))
+            deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(reasons))
         else:
             deal_move(
                 actor=admin,

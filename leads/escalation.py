@@ -42,6 +42,7 @@ def overdue_lead_ids(*, tenant: Tenant, now: datetime) -> list[int]:
             first_response_at=None,
             escalated_at=None,
             deleted_at=None,
+            postponed_until=None,  # out of the inbox on purpose
             created_at__lte=due,
             created_at__gt=due - ESCALATION_WINDOW,
         )

@@ -135,6 +135,7 @@ class LeadFilter(RecordFilterSet):
             ("overdue", _("Overdue")),
             ("due_today", _("Due today")),
             ("archived", _("Archived")),
+            ("postponed", _("Postponed")),
         ],
     )
 
@@ -199,7 +200,8 @@ class LeadFilter(RecordFilterSet):
         choices = self.choices
         if not self.archive and "preset" in form.fields:
             preset = form.fields["preset"]
-            preset.choices = [c for c in preset.choices if c[0] != "archived"]
+            # Nor the postponed ones: they are out of the inbox until their day.
+            preset.choices = [c for c in preset.choices if c[0] not in ("archived", "postponed")]
         if "status" in form.fields:
             form.fields["status"].widget.choices = LazyChoices(lambda: choices.statuses)
 
@@ -260,4 +262,7 @@ class LeadFilter(RecordFilterSet):
             # The list reads them from selectors.lead_list(archived=True); on any other
             # queryset the preset keeps only archived rows all the same.
             return queryset.exclude(archived_at=None)
+        if value == "postponed":
+            # The same: selectors.lead_list(postponed=True) reads them.
+            return queryset.exclude(postponed_until=None)
         return queryset

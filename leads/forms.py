@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -136,6 +137,29 @@ class MoveForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["status"].queryset = LeadStatus.objects.all()
+
+
+class PostponeForm(forms.Form):
+    """The card's "Postpone": a day (and, if given, a time) on the workspace's clock, and
+    why. Without a time the lead comes back at the start of that day."""
+
+    day = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(
+        label=_("Time"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+    def clean_day(self) -> date:
+        day = self.cleaned_data["day"]
+        if not 1900 <= day.year <= 2200:
+            raise forms.ValidationError(_("Enter a date between 1900 and 2200."))
+        return day
+
+    def until(self) -> date | datetime:
+        """The date, or the date and time (naive: the service reads it on the workspace's
+        clock)."""
+        day, time = self.cleaned_data["day"], self.cleaned_data.get("time")
+        return datetime.combine(day, time) if time is not None else day
 
 
 class AssignForm(forms.Form):

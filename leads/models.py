@@ -158,6 +158,17 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Postponed ("отложили на срок"): out of the working lists (inbox, list, board) until
+    # this moment, when a periodic job (leads/postponement.py) brings it back to its
+    # owner's inbox. A field, not a state: a postponed lead keeps its state and status, every
+    # transition (take, junk, convert) stays valid and means the same, and reports still
+    # count it as open; a state would need to remember where to return to.
+    postponed_until = models.DateTimeField(
+        _("postponed until"), null=True, blank=True, editable=False
+    )
+    postpone_reason = models.CharField(
+        _("postponement reason"), max_length=200, blank=True, editable=False
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
     # What the lead became (set by conversion only).
     contact = models.ForeignKey(
@@ -206,14 +217,20 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             models.Index(
                 fields=["tenant", "-created_at", "-id"],
                 include=["source"],
-                condition=Q(owner=None, state="new", deleted_at=None, archived_at=None),
+                condition=Q(
+                    owner=None,
+                    state="new",
+                    deleted_at=None,
+                    archived_at=None,
+                    postponed_until=None,
+                ),
                 name="leads_shared_inbox",
             ),
             # Unassigned leads of a state in date order: the shared part of a manager's list
             # (a manager sees own + unassigned; owner IS NULL cannot walk leads_owner_state).
             models.Index(
                 fields=["tenant", "state", "-created_at", "-id"],
-                condition=Q(owner=None, deleted_at=None, archived_at=None),
+                condition=Q(owner=None, deleted_at=None, archived_at=None, postponed_until=None),
                 name="leads_pool_state",
             ),
             # A member's own inbox parts (new, in progress) newest first with their source:
@@ -222,7 +239,7 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             models.Index(
                 fields=["tenant", "owner", "state", "-created_at", "-id"],
                 include=["source"],
-                condition=Q(deleted_at=None, archived_at=None),
+                condition=Q(deleted_at=None, archived_at=None, postponed_until=None),
                 name="leads_owner_inbox",
             ),
             # Analytics: the leads created in a period (a cohort) with every column the
@@ -247,8 +264,14 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],
-                condition=Q(deleted_at=None, archived_at=None),
+                condition=Q(deleted_at=None, archived_at=None, postponed_until=None),
                 name="leads_inbox_sources",
+            ),
+            # The postponed leads: the periodic job's due ones, the "Postponed" list.
+            models.Index(
+                fields=["tenant", "postponed_until"],
+                condition=Q(postponed_until__isnull=False),
+                name="leads_postponed",
             ),
         ]
 

@@ -40,17 +40,26 @@ def lead_base() -> QuerySet[Lead]:
 
 
 def lead_list(
-    *, actor: Membership, archived: bool = False, with_archived: bool = False
+    *,
+    actor: Membership,
+    archived: bool = False,
+    with_archived: bool = False,
+    postponed: bool | None = False,
 ) -> QuerySet[Lead]:
     """Every lead the actor may view: the live ones, or with `archived` the archived ones
     (junk, out of the lists: read by the state index), or with `with_archived` both (what
-    a report counts)."""
+    a report counts, postponed or not). Postponed leads are out of the live ones; with
+    `postponed` only they, with `postponed=None` they too (a search finds them)."""
     if archived:
         base = lead_base().filter(state=LeadState.JUNK).exclude(archived_at=None)
     elif with_archived:
         base = lead_base()
     else:
         base = lead_base().filter(archived_at=None)
+        if postponed:
+            base = base.filter(postponed_until__isnull=False)
+        elif postponed is not None:
+            base = base.filter(postponed_until=None)
     return scope_queryset(base, actor=actor, action=Action.VIEW)
 
 
@@ -60,8 +69,9 @@ def lead_selected(*, actor: Membership, ids: list[int]) -> QuerySet[Lead]:
 
 
 def inbox_base() -> QuerySet[Lead]:
-    """Leads that may appear in an inbox (filters apply to this before it is split)."""
-    return lead_base().filter(archived_at=None)
+    """Leads that may appear in an inbox (filters apply to this before it is split): not
+    archived, not postponed."""
+    return lead_base().filter(archived_at=None, postponed_until=None)
 
 
 def inbox_parts(queryset: QuerySet[Lead], *, actor: Membership) -> list[QuerySet[Lead]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +25,7 @@ from contacts.normalize import (
     phones_merged,
     unreadable_phone,
 )
+from crm import periods
 from crm.access import (
     AccessDenied,
     Action,
@@ -46,6 +47,7 @@ from crm.tenancy import current_tenant
 from crm.text import clean_line, clean_text
 from crm.urlnames import tenant_reverse
 from leads.models import (
+    OPEN_STATES,
     STATE_MOVES,
     Lead,
     LeadProduct,
@@ -611,6 +613,73 @@ def lead_unarchive(*, actor: Membership, lead: Lead) -> None:
         Lead.objects.filter(pk=lead.pk).update(archived_at=None, updated_at=timezone.now())
         lead.archived_at = None
         timeline_record(actor=actor, target=lead, kind="lead.unarchived", data={})
+
+
+# --- Postponement ---------------------------------------------------------------------------
+
+# How far ahead a lead may be postponed.
+POSTPONE_MAX_DAYS = 366
+
+
+def postpone_moment(until: date | datetime) -> datetime:
+    """The instant a postponement ends: a date is the start of that day on the workspace's
+    clock (the active zone), a naive date and time is read on that clock too."""
+    if isinstance(until, datetime):
+        return until if timezone.is_aware(until) else timezone.make_aware(until)
+    return periods.day_start(until)
+
+
+def lead_postpone(*, actor: Membership, lead: Lead, until: date | datetime, reason: str) -> Lead:
+    """Take an open lead out of the working lists until `until` (a date: that day's start
+    in the workspace's zone), for `reason`; a periodic job brings it back
+    (leads/postponement.py). Postponing a postponed lead moves the date.
+
+    Raises AccessDenied without the edit right, DomainError for a closed lead, no reason,
+    or a moment that is not in the future (or more than POSTPONE_MAX_DAYS ahead).
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.state not in OPEN_STATES:
+        raise DomainError(_("Only an open lead can be postponed."))
+    reason = clean_line(reason or "")[:200]
+    if not reason:
+        raise DomainError(_("Say why the lead is postponed."))
+    moment = postpone_moment(until)
+    now = timezone.now()
+    if moment <= now:
+        raise DomainError(_("Choose a date in the future."))
+    if moment > now + timedelta(days=POSTPONE_MAX_DAYS):
+        raise DomainError(
+            _("A lead can be postponed by at most %(days)s days.") % {"days": POSTPONE_MAX_DAYS}
+        )
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(
+            postponed_until=moment, postpone_reason=reason, updated_at=now
+        )
+        lead.postponed_until, lead.postpone_reason = moment, reason
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.postponed",
+            data={"until": moment.isoformat(), "reason": reason},
+        )
+    return lead
+
+
+def lead_unpostpone(*, actor: Membership, lead: Lead) -> Lead:
+    """Bring a postponed lead back to the working lists now.
+
+    Raises AccessDenied without the edit right, DomainError when it is not postponed.
+    """
+    check_object(lead, actor=actor, action=Action.EDIT)
+    if lead.postponed_until is None:
+        raise DomainError(_("This lead is not postponed."))
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(
+            postponed_until=None, postpone_reason="", updated_at=timezone.now()
+        )
+        lead.postponed_until, lead.postpone_reason = None, ""
+        timeline_record(actor=actor, target=lead, kind="lead.unpostponed", data={})
+    return lead
 
 
 def leads_purge_trash(*, tenant: Tenant, older_than_days: int = TRASH_DAYS) -> int:

@@ -1,4 +1,5 @@
-"""Celery entry points for leads: the purge of the trash, reminders, response time escalation."""
+"""Celery entry points for leads: the purge of the trash, reminders, response time
+escalation, postponed leads coming back."""
 
 from __future__ import annotations
 
@@ -48,3 +49,20 @@ def leads_escalate_overdue_all_task() -> int:
     # Simple-mode tenants have no leads in use; a zero limit turns escalation off.
     tenants = Tenant.objects.filter(mode=Tenant.Mode.CLASSIC, response_sla_minutes__gt=0)
     return queue_for_every_tenant(leads_escalate_overdue_task, tenants)
+
+
+@app.task(base=TenantTask)
+def leads_return_postponed_task(*, tenant_id: int) -> int:
+    """Bring back one tenant's postponed leads whose date has come (each once)."""
+    from crm.tenancy import current_tenant
+    from leads.postponement import leads_return_postponed
+
+    return leads_return_postponed(tenant=current_tenant())
+
+
+@app.task
+def leads_return_postponed_all_task() -> int:
+    """Beat entry point, every minute: queue the return of due postponed leads per tenant."""
+    # Simple-mode tenants have no leads in use.
+    tenants = Tenant.objects.filter(mode=Tenant.Mode.CLASSIC)
+    return queue_for_every_tenant(leads_return_postponed_task, tenants)

@@ -1,7 +1,7 @@
 """Why sales are lost: the junk leads of the period by their junk status (each junk status
 is a loss reason the workspace set up) and the deals lost in the period by the reason
-given. The lead table is left out in the simple mode, which has no leads; the deal table
-works in both modes."""
+given (one of the workspace's loss reasons: Settings → Loss reasons). The lead table is
+left out in the simple mode, which has no leads; the deal table works in both modes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from analytics.params import BLANK, Params
-from analytics.reports.base import ReportSpec, grouped, ordered_keys, two_periods, value
+from analytics.params import Params
+from analytics.reports.base import ReportSpec, grouped, two_periods, value
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -28,11 +28,12 @@ from analytics.tables import (
     share,
 )
 from crm import periods
+from crm.filters import NO_ID
 from crm.modes import has_leads
-from deals.models import Deal, Outcome
+from deals.models import Deal, LossReason, Outcome
 from leads.models import LeadState, LeadStatus
 
-REASON_ROWS = 50  # the loss reasons shown: the most frequent
+REASON_ROWS = 50  # the loss reasons shown: the first of the list
 _LOST = {"deals": Count("pk"), "amount": Sum("amount")}  # the figures of a reason
 
 
@@ -125,7 +126,9 @@ def lost_deals(params: Params, period: periods.Period) -> QuerySet[Deal]:
 
 
 def lost_table(params: Params) -> Table:
-    """The deals lost in the period by the reason given (the most frequent first)."""
+    """The deals lost in the period by the workspace's loss reasons, in the reasons' list
+    order: every reason offered now (even at zero), a turned-off one when it has deals in
+    either period, and the deals lost without a reason (before reasons were required)."""
     current, previous = two_periods(
         params,
         lambda period: lost_deals(params, period),
@@ -160,11 +163,19 @@ def lost_table(params: Params) -> Table:
         ],
     )
     closed = {"closed_after": params.period.first, "closed_before": params.period.last}
-    for reason in ordered_keys(current, previous, "deals")[:REASON_ROWS]:
-        link = params.deal_link(outcome=Outcome.LOST, loss_reason=reason or BLANK, **closed)
+    seen = current.keys() | previous.keys()
+    reasons = [
+        (reason.pk, reason.name)
+        for reason in LossReason.objects.order_by("position", "pk")
+        if reason.is_active or reason.pk in seen
+    ][:REASON_ROWS]
+    if None in seen:
+        reasons.append((None, _("No reason given")))
+    for reason, label in reasons:
+        link = params.deal_link(outcome=Outcome.LOST, loss_reason=reason or NO_ID, **closed)
         table.rows.append(
             _lost_row(
-                reason or _("No reason given"),
+                label,
                 link,
                 {k: value(current, reason, k) for k in _LOST},
                 {k: value(previous, reason, k) for k in _LOST},
@@ -173,8 +184,8 @@ def lost_table(params: Params) -> Table:
         )
     link = params.deal_link(outcome=Outcome.LOST, **closed)
     table.total = _lost_row(_("All lost deals"), link, *totals, totals)
-    if len(current.keys() | previous.keys()) > REASON_ROWS:
-        table.note = _("The %(n)s most frequent reasons.") % {"n": REASON_ROWS}
+    if len(seen - {None}) > REASON_ROWS:
+        table.note = _("The first %(n)s reasons of the list.") % {"n": REASON_ROWS}
     return table
 
 

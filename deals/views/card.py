@@ -53,6 +53,10 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
         "events": selectors.deal_timeline(deal)[:100],
         "activities": list(crm_selectors.activities_for(target=deal)),
         "activity_form": ActivityForm(),
+        # What the "Lost…" form offers (an open deal only).
+        "loss_reasons": list(selectors.loss_reasons(active=True))
+        if deal.outcome == Outcome.OPEN
+        else [],
     }
 
 
@@ -201,7 +205,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     board = request.POST.get("board") == "1"
     answer = _board_answer if board else _after_action
     if not form.is_valid():
-        return answer(request, deal, DomainError(_("Choose a stage.")))
+        message = form.errors["reason"][0] if "reason" in form.errors else _("Choose a stage.")
+        return answer(request, deal, DomainError(message))
     try:
         services.deal_move(
             actor=request.membership,

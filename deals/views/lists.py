@@ -112,6 +112,7 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "section": "deals_board",
         "currency": request.tenant.currency,
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
+        "loss_reasons": list(selectors.loss_reasons(active=True)),
     }
     return render(request, "deals/deal_kanban.html", context)
 

@@ -20,7 +20,7 @@ from crm.urlnames import tenant_reverse
 from crm.views.errors import refusal
 from deals.inquiries import lead_is_repeat
 from leads import selectors, services
-from leads.forms import AssignForm, LeadForm, MoveForm
+from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm
 from leads.models import OPEN_STATES, LeadState
 from leads.views.inquiry import register_manual
 
@@ -48,6 +48,9 @@ def card_context(request: HttpRequest, lead) -> dict:
         and can(lead, actor=actor, action=Action.EDIT),
         "may_convert": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.CONVERT),
         "may_delete": can(lead, actor=actor, action=Action.DELETE),
+        # Who may edit an open lead may postpone it (or bring it back).
+        "may_postpone": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.EDIT),
+        "postpone_form": PostponeForm(),
         "products": list(lead.products.all()),
         "events": crm_selectors.timeline_for(target=lead)[:100],
         "activities": list(crm_selectors.activities_for(target=lead)),
@@ -296,3 +299,49 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
     services.lead_restore(actor=request.membership, lead=lead)
     messages.success(request, _("Lead “%(title)s” restored.") % {"title": lead.title})
     return _card(request, lead.pk)
+
+
+@require_POST
+def postpone(request: HttpRequest, pk: int) -> HttpResponse:
+    """Postpone the lead to a date with a reason: out of the working lists until then."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    form = PostponeForm(request.POST)
+    if not form.is_valid():
+        error = DomainError(" ".join(e for errors in form.errors.values() for e in errors))
+        if request.htmx:
+            return _partial(
+                request, lead, "card", status=400, postpone_form=form, error=error.message
+            )
+        return _after_action(request, lead, error)
+    try:
+        services.lead_postpone(
+            actor=request.membership,
+            lead=lead,
+            until=form.until(),
+            reason=form.cleaned_data["reason"],
+        )
+    except DomainError as error:
+        if request.htmx:
+            return _partial(
+                request,
+                lead,
+                "card",
+                status=error.status_code,
+                postpone_form=form,
+                error=error.message,
+            )
+        return _after_action(request, lead, error)
+    if not request.htmx:
+        messages.success(request, _("Postponed: the lead is out of the working lists until then."))
+    return _after_action(request, lead)
+
+
+@require_POST
+def unpostpone(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring a postponed lead back to the working lists now."""
+    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
+    try:
+        services.lead_unpostpone(actor=request.membership, lead=lead)
+    except DomainError as error:
+        return _after_action(request, lead, error)
+    return _after_action(request, lead)

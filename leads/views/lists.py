@@ -168,10 +168,16 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     archived = request.GET.get("preset") == "archived"
     # A report counts archived junk too: its links ask for them with archive=all.
     with_archived = request.GET.get("archive") == "all"
+    searched = bool(request.GET.get("q", "").strip())
+    # Postponed leads are out of the list but for their preset; a search finds them too.
+    postponed = True if request.GET.get("preset") == "postponed" else None if searched else False
     return _render_list(
         request,
         selectors.lead_list(
-            actor=request.membership, archived=archived, with_archived=with_archived
+            actor=request.membership,
+            archived=archived,
+            with_archived=with_archived,
+            postponed=postponed,
         ),
         template="leads/lead_list.html",
         extra={
@@ -182,7 +188,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         },
         # A search already finds few rows, by its own index: split only the browsing.
         split=None
-        if request.GET.get("q", "").strip()
+        if searched
         else lambda rows: selectors.visible_parts(rows, actor=request.membership),
         countable=True,
     )

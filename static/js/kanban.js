@@ -50,9 +50,9 @@
   }
 
   function askReason() {
-    // Resolves with the typed reason, or null when cancelled.
+    // Resolves with the chosen (or typed) reason, or null when cancelled.
     return new Promise(function (resolve) {
-      const input = dialog.querySelector("input[name=reason]");
+      const input = dialog.querySelector("[name=reason]");
       input.value = "";
       dialog.addEventListener("close", function done() {
         dialog.removeEventListener("close", done);

@@ -16,7 +16,7 @@ from analytics.tables import Report, Row, Table
 from crm.access import Action, Entity, Scope
 from crm.models import Membership, Role, Tenant
 from crm.tenancy import tenant_context
-from deals.models import Deal, Stage
+from deals.models import Deal, LossReason, Stage
 from leads.services import ACTOR
 from tests.deals.factories import make_deal
 from tests.factories import TeamFactory, add_member
@@ -50,7 +50,8 @@ def add_deal(
     owner: Membership | object | None = ACTOR,
 ) -> Deal:
     """A deal standing in `stage` (its outcome the stage's kind), created and closed at
-    the given instants (call inside the tenant's context)."""
+    the given instants, lost for the loss reason named `reason` (made when missing) (call
+    inside the tenant's context)."""
     deal = make_deal(
         actor,
         pipeline=stage.pipeline,
@@ -58,7 +59,11 @@ def add_deal(
         data={"amount": Decimal(amount), "expected_close": expected},
     )
     Deal.objects.filter(pk=deal.pk).update(
-        stage=stage, outcome=stage.kind, created_at=created, closed_at=closed, loss_reason=reason
+        stage=stage,
+        outcome=stage.kind,
+        created_at=created,
+        closed_at=closed,
+        loss_reason=LossReason.objects.get_or_create(name=reason)[0] if reason else None,
     )
     return deal
 

@@ -18,7 +18,7 @@ from analytics.tables import COUNT
 from channels.models import Channel
 from crm.models import Activity, Role
 from crm.tenancy import tenant_context
-from deals.models import Deal, Outcome, Stage
+from deals.models import Deal, LossReason, Outcome, Stage
 from leads.models import Lead, LeadSource, LeadState, LeadStatus
 from tests.deals.factories import make_deal
 from tests.factories import add_member
@@ -107,7 +107,7 @@ def world(tenant, admin, other_tenant, other_admin):
                     outcome=deal,
                     closed_at=created + dt.timedelta(days=2) if deal != "open" else None,
                     expected_close=(NOW + dt.timedelta(days=3)).date(),
-                    loss_reason="Дорого" if deal == "lost" else "",
+                    loss_reason=LossReason.objects.get(name="Дорого") if deal == "lost" else None,
                 )
                 fields["deal"] = made
             Lead.objects.filter(pk=lead.pk).update(**fields)

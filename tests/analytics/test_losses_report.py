@@ -19,7 +19,7 @@ from analytics.reports.losses import SPEC
 from crm.models import Membership, Role, Tenant
 from crm.tenancy import tenant_context
 from crm.urlnames import tenant_reverse
-from deals.models import Pipeline, Stage
+from deals.models import LossReason, Pipeline, Stage
 from leads.models import Lead, LeadState, LeadStatus
 from tests.analytics.deal_facts import (
     NOW,
@@ -81,6 +81,19 @@ def world(tenant, other_tenant):
         add_lead(admin, LeadState.NEW, local(2026, 1, 11))
         add_lead(admin, LeadState.NEW, local(2026, 1, 12))
         lost, repeat_lost, won = _stage("lost"), _stage("lost", repeat=True), _stage("won")
+        # The workspace's loss reasons, in this order; "Went silent" was turned off after
+        # January, "Obsolete" long ago (no deals).
+        LossReason.objects.all().delete()
+        for position, (name, active) in enumerate(
+            [
+                ("Too expensive", True),
+                ("Chose a competitor", True),
+                ("Went silent", False),
+                ("Obsolete", False),
+                ("Other", True),
+            ]
+        ):
+            LossReason.objects.create(name=name, position=position, is_active=active)
         expensive = "Too expensive"
         created = local(2026, 1, 2)
         add_deal(admin, lost, 1500, created=created, closed=local(2026, 2, 15), reason=expensive)
@@ -177,13 +190,16 @@ def test_junk_leads_by_status_with_shares_of_the_junk_and_of_all_leads(world):
     assert _query(junk.total.url)["state"] == ["junk"]
 
 
-def test_lost_deals_by_reason_in_the_workspace_days(world):
+def test_lost_deals_by_the_configured_reasons_in_the_workspace_days(world):
     lost = table(build(SPEC, world["admin"]), "lost")
+    # The list's order: the reasons offered (even at zero), a turned-off one that has
+    # deals, then the deals lost without a reason (before reasons were required).
     assert [row.label for row in lost.rows] == [
         "Too expensive",
-        "No reason given",
         "Chose a competitor",
         "Went silent",
+        "Other",
+        "No reason given",
     ]
     by_label = rows(lost)
     assert figures(by_label["Too expensive"]) == _approx(
@@ -192,15 +208,18 @@ def test_lost_deals_by_reason_in_the_workspace_days(world):
     assert figures(by_label["No reason given"]) == _approx([(1, 0), (20.0, 0.0), (500, 0)])
     assert figures(by_label["Chose a competitor"]) == _approx([(1, 0), (20.0, 0.0), (100, 0)])
     assert figures(by_label["Went silent"]) == _approx([(0, 1), (0.0, 50.0), (0, 300)])
+    assert figures(by_label["Other"]) == _approx([(0, 0), (0.0, 0.0), (0, 0)])
     assert figures(lost.total) == _approx([(5, 2), (100.0, 100.0), (3100, 700)])
     assert _query(by_label["No reason given"].cells[0].url) == {
         "outcome": ["lost"],
-        "loss_reason": ["(none)"],
+        "loss_reason": ["none"],
         "closed_after": ["2026-02-01"],
         "closed_before": ["2026-02-28"],
         "total": ["1"],
     }
-    assert _query(by_label["Too expensive"].url)["loss_reason"] == ["Too expensive"]
+    with tenant_context(world["tenant"]):
+        expensive = LossReason.objects.get(name="Too expensive")
+    assert _query(by_label["Too expensive"].url)["loss_reason"] == [str(expensive.pk)]
     assert "loss_reason" not in _query(lost.total.url)
 
 
@@ -210,8 +229,8 @@ def test_charts_show_both_tables_as_horizontal_bars(world):
         ("chart-losses-junk", "hbar"),
         ("chart-losses-deals", "hbar"),
     ]
-    assert report.charts[1].datasets[0].data == [3, 1, 1, 0]
-    assert report.charts[1].datasets[1].data == [1, 0, 0, 1]
+    assert report.charts[1].datasets[0].data == [3, 1, 0, 0, 1]
+    assert report.charts[1].datasets[1].data == [1, 0, 1, 0, 0]
 
 
 def test_the_simple_mode_leaves_out_the_lead_table(world, client_for):

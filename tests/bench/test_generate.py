@@ -110,7 +110,7 @@ def test_deals_stages_match_their_outcome_and_their_leads(generated):
             assert stage.pipeline_id == int(deal["pipeline_id"])
             assert int(deal["owner_id"]) in members
             assert (deal["closed_at"] == NULL) == (deal["outcome"] == "open")
-            assert (deal["loss_reason"] != "") == (deal["outcome"] == "lost")
+            assert (deal["loss_reason_id"] != NULL) == (deal["outcome"] == "lost")
             if deal["source_lead_id"] != NULL:
                 lead = leads_by_id[deal["source_lead_id"]]
                 assert lead["state"] == "converted"

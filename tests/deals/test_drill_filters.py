@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.models import Tenant
 from crm.tenancy import tenant_context
-from deals.models import Deal
+from deals.models import Deal, LossReason
 from leads.models import Lead
 from tests.deals.factories import make_deal
 from tests.factories import TeamFactory, add_member
@@ -108,15 +108,21 @@ def test_created_and_closed_days_are_the_workspaces_days(client_for, bogota, adm
         _refused(client, url, {name: "2025-13-01"})
 
 
-def test_loss_reason_exact_and_none(client_for, tenant, admin, url):
+def test_loss_reason_ids_and_none(client_for, tenant, other_tenant, admin, other_admin, url):
     with tenant_context(tenant):
-        _deal(admin, "Дорого", outcome="lost", loss_reason="Дорого")
-        _deal(admin, "Дорого, но", outcome="lost", loss_reason="Дорого, но")
+        price, competitor = LossReason.objects.order_by("position")[:2]
+        _deal(admin, "Дорого", outcome="lost", loss_reason=price)
+        _deal(admin, "Конкурент", outcome="lost", loss_reason=competitor)
         _deal(admin, "Без причины", outcome="lost")
         _deal(admin, "Открыта")
+    with tenant_context(other_tenant):
+        theirs = LossReason.objects.order_by("position").first()
     client = client_for(admin)
-    _shows(client, url, {"loss_reason": "Дорого"}, {"Дорого"})
-    _shows(client, url, {"loss_reason": "(none)", "outcome": "lost"}, {"Без причины"})
+    response = _shows(client, url, {"loss_reason": str(price.pk)}, {"Дорого"})
+    assert f"Loss reason: {price.name}" in response.content.decode()
+    _shows(client, url, {"loss_reason": [price.pk, competitor.pk]}, {"Дорого", "Конкурент"})
+    _shows(client, url, {"loss_reason": "none", "outcome": "lost"}, {"Без причины"})
+    _shows(client, url, {"loss_reason": str(theirs.pk)}, set())  # another workspace's
     _refused(client, url, {"loss_reason": "x" * 201})
 
 
@@ -209,7 +215,7 @@ def test_the_report_filters_are_summed_up_with_a_link_that_drops_them(
     with tenant_context(tenant):
         _deal(admin, "Проиграна", outcome="lost", lead={"utm_source": "vk"})
     client = client_for(admin)
-    params = {"utm_source": "vk", "outcome": "lost", "loss_reason": "(none)"}
+    params = {"utm_source": "vk", "outcome": "lost", "loss_reason": "none"}
     response = _shows(client, url, params, {"Проиграна"})
     page = response.content.decode()
     assert "Filtered from a report:" in page

@@ -12,7 +12,7 @@ from crm.lineitems import ProductLine
 from crm.models import TimelineEvent
 from crm.tenancy import tenant_context
 from deals import services
-from deals.models import Deal, DealProduct, Outcome, Pipeline, Stage
+from deals.models import Deal, DealProduct, LossReason, Outcome, Pipeline, Stage
 from deals.services import InvalidTransition
 from leads.services import lead_create
 from tests.deals.factories import make_contact, make_deal, sales, stage
@@ -121,19 +121,15 @@ def test_win_lose_and_reopen_go_through_the_outcome_machine(tenant, manager):
         deal.refresh_from_db()
         assert deal.outcome == Outcome.OPEN
         assert deal.closed_at is None
-        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "lost"), reason="Дорого")
+        price = LossReason.objects.get(name="Дорого")
+        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "lost"), reason=price)
         deal.refresh_from_db()
         assert deal.outcome == Outcome.LOST
-        assert deal.loss_reason == "Дорого"
+        assert deal.loss_reason == price
         assert _events(deal)[-3:] == ["deal.won", "deal.reopened", "deal.lost"]
-
-
-def test_losing_without_a_reason_uses_the_stage_name(tenant, manager):
-    with tenant_context(tenant):
-        deal = make_deal(manager)
-        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "lost"))
+        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "open", 1))
         deal.refresh_from_db()
-        assert deal.loss_reason == "Провалена"
+        assert deal.loss_reason is None
 
 
 def test_won_to_lost_directly_is_an_invalid_transition(tenant, manager):

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from crm.models import Activity, TimelineEvent
 from crm.tenancy import tenant_context
 from deals import services
-from deals.models import Deal, Outcome, Pipeline, Stage
+from deals.models import Deal, LossReason, Outcome, Pipeline, Stage
 from tests.deals.factories import make_contact, make_deal, sales, stage
 
 
@@ -171,15 +171,16 @@ def test_lose_from_the_card_with_a_reason_then_reopen(client_for, tenant, admin,
     with tenant_context(tenant):
         deal = make_deal(admin)
         lost, first = stage(sales(), "lost"), stage(sales(), "open")
+        competitor = LossReason.objects.get(name="Выбрали конкурента")
     client = client_for(admin)
-    response = client.post(
-        url(f"{deal.pk}/move/"), {"stage": lost.pk, "reason": "Ушли к конкурентам"}
-    )
+    card = client.get(url(f"{deal.pk}/")).content.decode()
+    assert f'<option value="{competitor.pk}">Выбрали конкурента</option>' in card
+    response = client.post(url(f"{deal.pk}/move/"), {"stage": lost.pk, "reason": competitor.pk})
     assert response.status_code == 302
     with tenant_context(tenant):
         deal.refresh_from_db()
         assert deal.outcome == Outcome.LOST
-        assert deal.loss_reason == "Ушли к конкурентам"
+        assert deal.loss_reason == competitor
     card = client.get(url(f"{deal.pk}/")).content.decode()
     assert 'data-testid="reopen"' in card
     client.post(url(f"{deal.pk}/move/"), {"stage": first.pk})
@@ -267,13 +268,18 @@ def test_board_drop_on_lost_records_the_reason(client_for, tenant, admin, url):
     with tenant_context(tenant):
         deal = make_deal(admin)
         lost = stage(sales(), "lost")
-    response = client_for(admin).post(
-        url(f"{deal.pk}/move/"), {"stage": lost.pk, "board": "1", "reason": ""}
+        budget = LossReason.objects.get(name="Нет бюджета")
+    client = client_for(admin)
+    board = client.get(url("board/")).content.decode()
+    assert f'<option value="{budget.pk}">Нет бюджета</option>' in board
+    response = client.post(
+        url(f"{deal.pk}/move/"), {"stage": lost.pk, "board": "1", "reason": budget.pk}
     )
     assert response.status_code == 200
     assert 'data-testid="card"' in response.content.decode()
+    assert "Нет бюджета" in response.content.decode()
     with tenant_context(tenant):
-        assert Deal.objects.get(pk=deal.pk).loss_reason == lost.name
+        assert Deal.objects.get(pk=deal.pk).loss_reason == budget
 
 
 def test_board_of_another_pipeline(client_for, tenant, admin, url):

@@ -81,7 +81,7 @@ def test_a_manager_wins_and_loses_deals_on_the_board(new_page, shots, sales_team
     page.locator(f"#card-{service.pk}").drag_to(page.locator(f"{_column(lost)} .kanban-cards"))
     dialog = page.locator("[data-testid=reason-dialog]")
     expect(dialog).to_be_visible()
-    dialog.locator("input[name=reason]").fill("Выбрали конкурента")
+    dialog.locator("select[name=reason]").select_option(label="Выбрали конкурента")
     page.screenshot(path=shots / "04-lost-reason.png", full_page=True)
     dialog.locator("[data-testid=reason-ok]").click()
     expect(page.locator(f"{_column(lost)} #card-{service.pk}")).to_have_count(1)
@@ -94,7 +94,7 @@ def test_a_manager_wins_and_loses_deals_on_the_board(new_page, shots, sales_team
     assert chairs_now.outcome == "won"
     assert chairs_now.stage_id == won.pk
     assert service_now.outcome == "lost"
-    assert service_now.loss_reason == "Выбрали конкурента"
+    assert service_now.loss_reason.name == "Выбрали конкурента"
 
     # Won → lost directly is refused: the card goes back and the board says why.
     page.reload()
@@ -157,7 +157,10 @@ def test_an_admin_adds_a_stage_and_loses_a_deal_from_its_card(new_page, shots, s
     page.goto(f"/shop/deals/{deal.pk}/")
     expect(page.locator("[data-testid=stage-bar]")).to_contain_text("Демонстрация")
     page.click("[data-testid=lose-menu]")
-    page.fill("#lose-reason", "Нет бюджета")
+    # Without a reason the browser does not send the form (the reason is required).
+    page.locator("[data-testid=lose-form] button").click()
+    expect(page.locator("[data-testid=reopen]")).to_have_count(0)
+    page.select_option("#lose-reason", label="Нет бюджета")
     page.screenshot(path=shots / "03-lose-form.png", full_page=True)
     page.locator("[data-testid=lose-form] button").click()
     expect(page.locator("[data-testid=outcome]")).to_contain_text("Нет бюджета")

@@ -2,7 +2,8 @@
 
 Run as `python -m tests.embedded.seed` with the embedded setup's environment (crm.settings,
 a SQLite file): creates a workspace with an administrator, a web-form channel, a lead that
-waited past the response time limit, an activity whose reminder is due and, with
+waited past the response time limit, an activity whose reminder is due, a postponed lead
+whose day has come and, with
 `--stuck-delivery`, a delivery left stored but unprocessed; prints their ids and the
 channel's token as JSON.
 """
@@ -52,6 +53,10 @@ def main() -> None:
             due_at=now + timedelta(hours=1),
             remind_at=now - timedelta(minutes=1),
         )
+        postponed = lead_create(actor=admin, data={"name": "Later", "phone": "+79990000004"})
+        Lead.objects.filter(pk=postponed.pk).update(
+            postponed_until=now - timedelta(minutes=1), postpone_reason="Call in December"
+        )
         stuck = None
         if "--stuck-delivery" in sys.argv[1:]:
             # A delivery stored and claimed by a drain whose process then died: nobody will
@@ -73,6 +78,7 @@ def main() -> None:
                 "admin": admin.pk,
                 "overdue_lead": overdue.pk,
                 "activity": activity.pk,
+                "postponed_lead": postponed.pk,
                 "stuck_delivery": stuck.pk if stuck else None,
             }
         )

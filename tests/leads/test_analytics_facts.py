@@ -370,6 +370,6 @@ def test_the_demo_workspace_has_a_history_dashboards_can_read():
             assert stay.entered_at < stay.left_at <= now
         deals = Deal.objects.filter(source_lead__isnull=False)
         assert deals.filter(outcome="won").exclude(closed_at=None).exists()
-        assert deals.filter(outcome="lost").exclude(loss_reason="").exists()
+        assert deals.filter(outcome="lost").exclude(loss_reason=None).exists()
         assert not Deal.objects.exclude(outcome="open").filter(closed_at=None).exists()
         assert Activity.objects.filter(done_at=None, due_at__lt=now).count() >= 3

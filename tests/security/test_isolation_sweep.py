@@ -34,7 +34,7 @@ from crm.notifications import notify
 from crm.savedfilters import saved_filter_create
 from crm.services import member_invite
 from crm.tenancy import TenantModel, tenant_context
-from deals.models import Pipeline
+from deals.models import LossReason, Pipeline
 from deals.services import deal_activity_add, deal_create
 from leads.distribution import rule_save
 from leads.models import LeadStatus
@@ -284,6 +284,12 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:archive": TenantUrl({"POST": LEAD_EDIT}, obj="junk_lead"),
     "leads:unarchive": TenantUrl({"POST": LEAD_EDIT}, obj="archived_lead"),
     "leads:spam": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
+    "leads:postpone": TenantUrl(
+        {"POST": LEAD_EDIT},
+        obj="lead",
+        data=lambda w: {"day": "2200-01-01", "reason": "Hacked"},
+    ),
+    "leads:unpostpone": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
     "leads:statuses": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
@@ -335,6 +341,20 @@ POLICY: dict[str, Public | TenantUrl] = {
         obj="deal",
         fixed={"field": "title"},
         data=lambda w: {"title": "Hacked"},
+    ),
+    "deals:loss_reasons": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=lambda w: {"name": "Hacked"}
+    ),
+    "deals:loss_reason_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+        obj="loss_reason",
+        data=lambda w: {"name": "Hacked"},
+    ),
+    "deals:loss_reason_move": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="loss_reason", data=lambda w: {"up": "0"}
+    ),
+    "deals:loss_reason_toggle": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="loss_reason", data=lambda w: {"active": "0"}
     ),
     "deals:move": TenantUrl(
         {"POST": DEAL_EDIT}, obj="deal", data=lambda w: {"stage": w["lost_stage"].pk}
@@ -498,6 +518,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "stage": open_stages[1],
             "other_stage": open_stages[2],
             "lost_stage": sales.stages.get(kind="lost"),
+            "loss_reason": LossReason.objects.order_by("pk").first(),
             "custom_field": custom_field,
             "saved_filter": saved_filter,
             "notification": notification,
