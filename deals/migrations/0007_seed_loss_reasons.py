@@ -6,7 +6,16 @@ each linked reason's name back into the text column."""
 
 from django.db import migrations
 
-from deals.services import DEFAULT_LOSS_REASONS
+# The defaults as they were when this migration was written (deals.services holds the live
+# list; a migration must not change when the code does).
+DEFAULT_LOSS_REASONS = (
+    ("Дорого", "Too expensive"),
+    ("Выбрали конкурента", "Chose a competitor"),
+    ("Нет бюджета", "No budget"),
+    ("Не выходит на связь", "No answer"),
+    ("Не наш клиент", "Not our client"),
+    ("Другое", "Other"),
+)
 
 
 def _key(text):
