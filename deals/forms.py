@@ -164,4 +164,6 @@ class BulkMoveForm(forms.Form):
 class QuickDealForm(QuickLeadForm):
     """Simple mode's quick entry: the person's name plus a phone or an e-mail."""
 
+    looks_up_duplicates = False
+
     name = forms.CharField(label=_("Contact name"), max_length=200)

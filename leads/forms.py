@@ -42,6 +42,23 @@ def _phone_error(phone: str) -> str:
     return "" if not phone or phones_in(phone, region) else unreadable_phone(phone, region)
 
 
+def _looks_up_duplicates(form: forms.Form, *names: str) -> None:
+    """Typing into these fields shows the matching leads, contacts and deals (htmx)."""
+    include = ",".join(f"#id_{name}" for name in names)
+    for name in names:
+        form.fields[name].widget.attrs.update(
+            {
+                "hx-get": tenant_reverse("leads:duplicates", current_tenant()),
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": "#duplicate-matches",
+                "hx-swap": "outerHTML",
+                "hx-include": include,
+                "hx-sync": "closest form:replace",
+                "autocomplete": "off",
+            }
+        )
+
+
 class LeadForm(CleanInputMixin, ServiceModelForm):
     """The full lead form. Products come as parallel lists product_name/qty/price."""
 
@@ -64,7 +81,7 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         fields = [f for f in EDITABLE_FIELDS if f != "custom"]
         widgets = {"message": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["title"].required = False
         self.custom_fields = customfields.add_form_fields(
@@ -74,6 +91,12 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         self.fields["amount"].required = False
         if self.instance.pk:
             self.fields["owner"].initial = self.instance.owner_id
+        elif actor is not None:
+            # A lead made by hand is its creator's unless they give it to someone else
+            # (among those their role lets them give leads to) or to the shared inbox.
+            self.fields["owner"].queryset = selectors.owners_for(actor=actor)
+            self.fields["owner"].initial = actor.pk
+            _looks_up_duplicates(self, "phone", "email")
         self.products: list[ProductLine] = []
 
     def clean_other_phones(self) -> list[str]:
@@ -118,6 +141,13 @@ class QuickLeadForm(CleanInputMixin, forms.Form):
     line_fields = ("name", "contact")
     name = forms.CharField(label=_("Name"), max_length=200)
     contact = forms.CharField(label=_("Phone or e-mail"), max_length=254)
+
+    looks_up_duplicates = True  # simple mode's quick deal (a subclass) has no leads
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.looks_up_duplicates:
+            _looks_up_duplicates(self, "contact")
 
     def lead_data(self) -> dict[str, Any]:
         contact = self.cleaned_data["contact"].strip()
