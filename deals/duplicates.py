@@ -59,8 +59,7 @@ def lookup_keys(*, phone: str, email: str, region: str) -> Keys:
 def _split(queryset: QuerySet, visible: QuerySet, limit: int) -> tuple[list, int]:
     """(the first `limit` visible rows, how many rows the member may not see)."""
     shown = list(visible[:limit])
-    seen = len(shown) if len(shown) < limit else visible.count()
-    return shown, queryset.count() - seen
+    return shown, queryset.count() - visible.count()
 
 
 def duplicates_lookup(*, actor: Membership, keys: Keys, limit: int = SHOWN) -> Found:
