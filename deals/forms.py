@@ -90,6 +90,8 @@ class DealForm(CleanInputMixin, ServiceModelForm):
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(queryset=Stage.objects.none())
     reason = forms.CharField(max_length=200, required=False)
+    # Winning a deal at 0: the amount it is won with (the card's win dialog asks for it).
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -77,6 +78,10 @@ class InvalidTransition(DomainError):  # noqa: N818 - the domain's name for it (
     """A stage move the outcome state machine does not allow (HTTP 409)."""
 
     status_code = 409
+
+
+class AmountRequired(InvalidTransition):  # noqa: N818 - the domain's name for it
+    """A deal is won with its amount: one at 0 needs it first (the card asks for it)."""
 
 
 def _named(tenant: Tenant, ru: str, en: str) -> str:
@@ -290,13 +295,21 @@ def _refused(old: Stage, new: Stage) -> InvalidTransition:
 EVENT_OF_TRANSITION = {"win": "deal.won", "lose": "deal.lost", "reopen": "deal.reopened"}
 
 
-def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") -> Deal:
+def deal_move(
+    *,
+    actor: Membership,
+    deal: Deal,
+    stage: Stage,
+    reason: str = "",
+    amount: Decimal | None = None,
+) -> Deal:
     """Move a deal to `stage` of its pipeline: a plain update between stages of one kind,
-    otherwise the outcome transition (win, lose with `reason` — the stage's name when none
-    is given —, reopen).
+    otherwise the outcome transition (win, with `amount` when given — a deal at 0 must be
+    given one —, lose with `reason` — the stage's name when none is given —, reopen).
 
     Raises InvalidTransition (409) for a move the state machine refuses (won ↔ lost
-    directly, winning a deal without a contact or company, another pipeline's stage) and
+    directly, winning a deal without a contact or company, another pipeline's stage),
+    AmountRequired (409) for winning a deal at 0 without a positive `amount`, and
     AccessDenied without the right.
     """
     if stage.tenant_id != deal.tenant_id:
@@ -310,10 +323,13 @@ def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") 
     reason = reason.strip()[:200]
     with transaction.atomic():
         name = None
+        won_amount = None
         if stage.kind != deal.outcome:
             name = OUTCOME_MOVES.get((deal.outcome, stage.kind))
             if name is None:
                 raise _refused(old, stage)
+            if name == "win":
+                won_amount = _won_amount(deal, amount)
             try:
                 getattr(deal, name)(stage=stage, reason=reason or stage.name)
             except TransitionNotAllowed as error:
@@ -332,12 +348,26 @@ def deal_move(*, actor: Membership, deal: Deal, stage: Stage, reason: str = "") 
                 _("Someone moved this deal a moment ago: reload and try again.")
             ) from error
         data = _moved(old, stage)
+        if won_amount is not None:
+            data["amount"] = [str(won_amount[0]), str(won_amount[1])]
         if name == "lose":
             data["reason"] = deal.loss_reason
         timeline_record(
             actor=actor, target=deal, kind=EVENT_OF_TRANSITION.get(name, "deal.moved"), data=data
         )
     return deal
+
+
+def _won_amount(deal: Deal, amount: Decimal | None) -> tuple[Decimal, Decimal] | None:
+    """Set the amount a deal is won with; (old, new) when it changed. A deal at 0 needs one."""
+    if amount is not None and amount < 0:
+        raise DomainError(_("The amount cannot be negative."))
+    if amount is not None and amount > 0 and amount != deal.amount:
+        old, deal.amount = deal.amount, amount
+        return old, amount
+    if deal.amount <= 0:
+        raise AmountRequired(_("Enter the deal's amount before marking it won."))
+    return None
 
 
 @dataclass

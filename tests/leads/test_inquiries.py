@@ -265,7 +265,7 @@ def test_simple_mode_attaches_to_the_contacts_open_deal(tenant, admin, manager):
         assert result.deal == deal
         assert _events(deal, "deal.inquiry")[0].data["message"] == "Где счёт?"
         assert Notification.objects.filter(recipient=manager, kind="inquiry.repeat").exists()
-        deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"))
+        deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"), amount=1000)
         again = inquiry_register(actor=admin, data={"phone": "89161000010"}, source="email")
         assert again.outcome == "repeat"
         assert again.deal != deal
