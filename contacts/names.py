@@ -115,7 +115,7 @@ def _is_cyrillic(words: list[str]) -> bool:
 
 
 def _join_turkic(words: list[str]) -> list[str]:
-    """"Алиев Рашид Гейдар оглы": the patronymic is two words, kept as one."""
+    """The Turkic patronymic ("Алиев Рашид Гейдар оглы") is two words, kept as one."""
     if len(words) >= 3 and words[-1].casefold() in _TURKIC:
         return [*words[:-2], f"{words[-2]} {words[-1]}"]
     return words

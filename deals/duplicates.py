@@ -17,8 +17,8 @@ from contacts.models import Contact, MatchKey
 from contacts.normalize import email_key, phones_in
 from contacts.selectors import base_of
 from crm.access import Action, scope_queryset
-from crm.text import clean_line
 from crm.models import Membership
+from crm.text import clean_line
 from deals.inquiries import Keys
 from deals.models import Deal, Outcome
 from leads.models import OPEN_STATES, Lead

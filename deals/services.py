@@ -80,7 +80,7 @@ class InvalidTransition(DomainError):  # noqa: N818 - the domain's name for it (
     status_code = 409
 
 
-class AmountRequired(InvalidTransition):  # noqa: N818 - the domain's name for it
+class AmountRequired(InvalidTransition):
     """A deal is won with its amount: one at 0 needs it first (the card asks for it)."""
 
 

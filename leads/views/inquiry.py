@@ -63,7 +63,8 @@ def register_manual(
             )
         lead = inquiry_attach(actor=actor, lead=chosen, data=data, source=source)
         messages.info(
-            request, _("The inquiry was added to the open lead “%(title)s”.") % {"title": lead.title}
+            request,
+            _("The inquiry was added to the open lead “%(title)s”.") % {"title": lead.title},
         )
         return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk)), None
     if request.POST.get("create_anyway") not in ("1", "on"):
@@ -114,4 +115,3 @@ def duplicates(request: HttpRequest) -> HttpResponse:
     response = render(request, "leads/_duplicate_matches.html", {"found": found, "oob": True})
     patch_vary_headers(response, ["HX-Request"])
     return response
-

@@ -18,12 +18,12 @@ from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scop
 from crm.errors import DomainError
 from crm.exports import FORMATS, render_table
 from crm.urlnames import tenant_reverse
+from deals.duplicates import Found
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
 from leads.forms import BulkForm, QuickLeadForm, bulk_choices
-from leads.models import Lead, LeadState
+from leads.models import LeadState
 from leads.resources import LeadExportResource
-from deals.duplicates import Found
 from leads.views.inquiry import matches_found, register_manual
 
 

@@ -87,7 +87,7 @@ def test_the_deal_gets_what_the_dialog_chose_and_the_manager_lands_on_it(
         lead = make_lead(admin, owner=admin, name="Мария Петровна Сидорова")
         _sales, repeat = _pipelines()
         stage = _open_stages(repeat)[1]
-    close = dt.date.today() + dt.timedelta(days=30)
+    close = dt.datetime.now(tz=dt.UTC).date() + dt.timedelta(days=30)
     response = client_for(admin).post(
         _url(tenant, lead),
         _post(
@@ -214,9 +214,7 @@ def test_a_deal_owner_the_role_may_not_choose_is_refused(client_for, tenant, man
         assert not Deal.objects.exists()
 
 
-def test_the_expected_close_date_is_checked_in_the_workspace_time_zone(
-    client_for, tenant, manager
-):
+def test_the_expected_close_date_is_checked_in_the_workspace_time_zone(client_for, tenant, manager):
     # 20:00 UTC on 1 March is already 2 March in Vladivostok (UTC+10).
     Tenant.objects.filter(pk=tenant.pk).update(time_zone="Asia/Vladivostok")
     with tenant_context(tenant):
@@ -257,9 +255,7 @@ def test_stage_options_list_the_open_stages_of_the_pipeline(client_for, tenant, 
         assert "<option" not in answer.content.decode()
 
 
-def test_stage_options_of_another_tenant_are_never_shown(
-    client_for, tenant, other_tenant, manager
-):
+def test_stage_options_of_another_tenant_are_never_shown(client_for, tenant, other_tenant, manager):
     with tenant_context(other_tenant):
         foreign = Pipeline.objects.get(is_default=True)
     response = client_for(manager).get(

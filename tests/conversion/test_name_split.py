@@ -51,4 +51,3 @@ def test_a_full_name_is_split_into_its_parts(text, expected):
 
 def test_none_is_an_empty_name():
     assert split_full_name(None) == PersonName()
-

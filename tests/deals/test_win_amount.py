@@ -119,7 +119,9 @@ def test_bulk_win_skips_deals_at_zero_with_the_reason(client_for, tenant, manage
         assert Deal.objects.get(pk=priced.pk).outcome == Outcome.WON
 
 
-def test_another_workspace_deal_cannot_be_won(client_for, tenant, other_tenant, manager, other_admin):
+def test_another_workspace_deal_cannot_be_won(
+    client_for, tenant, other_tenant, manager, other_admin
+):
     with tenant_context(other_tenant):
         deal = make_deal(other_admin)
         won = stage(sales(), "won")

@@ -28,7 +28,11 @@ def world():
     with tenant_context(tenant):
         lead = lead_create(
             actor=manager,
-            data={"title": "Шкаф-купе", "name": "Иванов Иван Иванович", "phone": "+7 999 200-30-40"},
+            data={
+                "title": "Шкаф-купе",
+                "name": "Иванов Иван Иванович",
+                "phone": "+7 999 200-30-40",
+            },
         )
         repeat = Pipeline.objects.get(is_repeat=True)
         proposal = repeat.stages.filter(kind="open").order_by("position")[1]

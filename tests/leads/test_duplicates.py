@@ -70,9 +70,7 @@ def test_nothing_known_offers_the_plain_create_button(client_for, tenant, manage
     assert 'data-testid="create-lead"' in html
 
 
-def test_a_colleagues_records_are_counted_but_not_revealed(
-    client_for, tenant, admin, manager, url
-):
+def test_a_colleagues_records_are_counted_but_not_revealed(client_for, tenant, admin, manager, url):
     colleague = add_member(tenant, "manager")
     with tenant_context(tenant):
         hidden = make_lead(admin, owner=colleague, phone="+7 916 300-00-02", title="Секрет")
