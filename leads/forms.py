@@ -49,7 +49,7 @@ def _looks_up_duplicates(form: forms.Form, *names: str) -> None:
         form.fields[name].widget.attrs.update(
             {
                 "hx-get": tenant_reverse("leads:duplicates", current_tenant()),
-                "hx-trigger": "input changed delay:400ms, change",
+                "hx-trigger": "input changed delay:400ms",
                 "hx-target": "#duplicate-matches",
                 "hx-swap": "outerHTML",
                 "hx-include": include,

@@ -109,3 +109,20 @@ def test_a_typed_phone_finds_the_lead_then_conversion_lands_on_the_deal(new_page
     with tenant_context(tenant):
         won = Deal.objects.get(pk=deal.pk)
     assert (won.outcome, won.amount) == ("won", Decimal("84000"))
+
+
+def test_the_quick_lead_shows_the_match_and_creates_anyway(new_page, shots, world):
+    lead, tenant = world["lead"], world["tenant"]
+    page = new_page()
+    _log_in(page, world["manager"].user.email)
+    page.goto("/shop/leads/inbox/")
+    form = page.locator("[data-testid=quick-lead]")
+    form.locator("input[name=name]").fill("Иван")
+    form.locator("input[name=contact]").press_sequentially("+7 999 2003040", delay=20)
+    expect(form.locator("[data-testid=match-lead]")).to_contain_text("Шкаф-купе")
+    page.screenshot(path=shots / "01-quick-match.png", full_page=True)
+    form.locator("[data-testid=create-anyway]").click()
+    page.wait_for_url(re.compile(r"/shop/leads/\d+/$"))
+    assert not page.url.endswith(f"/shop/leads/{lead.pk}/")
+    with tenant_context(tenant):
+        assert Lead.objects.count() == 2
