@@ -528,7 +528,8 @@ def inquiry_attach(*, actor: Membership, lead: Lead, data: dict[str, Any], sourc
         raise DomainError(_("That lead is gone or is not yours to see."))
     data = intake_fields(data, actor.tenant.default_region)
     with transaction.atomic(savepoint=nested_savepoints()):
-        lead = Lead.objects.select_for_update().select_related("owner__user").get(pk=lead.pk)
+        locked = Lead.objects.select_for_update(of=("self",)).select_related("owner__user")
+        lead = locked.get(pk=lead.pk)
         if lead.state not in OPEN_STATES or lead.deleted_at is not None:
             raise DomainError(_("That lead is closed now: create a new lead instead."))
         _attach_to_lead(actor, lead, _event_data(data, source, {}))
