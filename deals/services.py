@@ -348,8 +348,9 @@ def deal_move(
                 _("Someone moved this deal a moment ago: reload and try again.")
             ) from error
         data = _moved(old, stage)
-        if won_amount is not None:
-            data["amount"] = [str(won_amount[0]), str(won_amount[1])]
+        if won_amount is not None:  # read as a field change (old → new) on the timeline
+            data["changes"] = {"amount": [str(won_amount[0]), str(won_amount[1])]}
+            data["currency"] = deal.currency
         if name == "lose":
             data["reason"] = deal.loss_reason
         timeline_record(

@@ -40,7 +40,7 @@ def test_winning_at_zero_needs_an_amount(tenant, manager):
         services.deal_move(actor=manager, deal=fresh, stage=won, amount=Decimal("150000"))
         fresh = Deal.objects.get(pk=deal.pk)
         assert (fresh.outcome, fresh.amount) == (Outcome.WON, Decimal("150000"))
-        assert _won_events(deal)[0].data["amount"] == ["0.00", "150000"]
+        assert _won_events(deal)[0].data["changes"] == {"amount": ["0.00", "150000"]}
 
 
 def test_a_deal_with_an_amount_is_won_as_before(tenant, manager):
