@@ -79,7 +79,8 @@ def seed_demo_deals(*, admin: Membership, seed: int = 11) -> int:
         roll = rng.random()
         if roll < 0.2:
             won = next(s for s in stages if s.kind == Outcome.WON)
-            services.deal_move(actor=admin, deal=deal, stage=won)
+            amount = deal.amount or Decimal(rng.randrange(10_000, 300_000, 1_000))
+            services.deal_move(actor=admin, deal=deal, stage=won, amount=amount)
         elif roll < 0.32:
             lost = next(s for s in stages if s.kind == Outcome.LOST)
             services.deal_move(actor=admin, deal=deal, stage=lost, reason=rng.choice(reasons))

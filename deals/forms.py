@@ -101,6 +101,8 @@ def _loss_reason_field() -> forms.ModelChoiceField:
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(queryset=Stage.objects.none())
     reason = _loss_reason_field()
+    # Winning a deal at 0: the amount it is won with (the card's win dialog asks for it).
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -190,5 +192,7 @@ class BulkMoveForm(forms.Form):
 
 class QuickDealForm(QuickLeadForm):
     """Simple mode's quick entry: the person's name plus a phone or an e-mail."""
+
+    looks_up_duplicates = False
 
     name = forms.CharField(label=_("Contact name"), max_length=200)

@@ -512,6 +512,30 @@ def inquiry_register(
         )
 
 
+def inquiry_attach(*, actor: Membership, lead: Lead, data: dict[str, Any], source: str) -> Lead:
+    """Add a manager's inquiry to the open `lead` they chose ("add to that lead" on the new
+    lead form): the same timeline event and notice to its owner as an inquiry attached by
+    `inquiry_register`. `data` as there.
+
+    Raises AccessDenied without the right to create leads, DomainError for an unknown
+    source or a lead that is not open, not visible to the actor, or of another tenant.
+    """
+    check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
+    if source not in LeadSource.values:
+        raise DomainError(_("Unknown source."))
+    visible = scope_queryset(Lead.objects.filter(pk=lead.pk), actor=actor, action=Action.VIEW)
+    if lead.tenant_id != actor.tenant_id or not visible.exists():
+        raise DomainError(_("That lead is gone or is not yours to see."))
+    data = intake_fields(data, actor.tenant.default_region)
+    with transaction.atomic(savepoint=nested_savepoints()):
+        locked = Lead.objects.select_for_update(of=("self",)).select_related("owner__user")
+        lead = locked.get(pk=lead.pk)
+        if lead.state not in OPEN_STATES or lead.deleted_at is not None:
+            raise DomainError(_("That lead is closed now: create a new lead instead."))
+        _attach_to_lead(actor, lead, _event_data(data, source, {}))
+    return lead
+
+
 def lead_is_repeat(lead: Lead) -> bool:
     """Whether the lead was a repeat inquiry of someone the tenant knew (Lead.is_repeat,
     set when the inquiry registered it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -96,6 +97,10 @@ class InvalidTransition(DomainError):  # noqa: N818 - the domain's name for it (
     """A stage move the outcome state machine does not allow (HTTP 409)."""
 
     status_code = 409
+
+
+class AmountRequired(InvalidTransition):
+    """A deal is won with its amount: one at 0 needs it first (the card asks for it)."""
 
 
 def _named(tenant: Tenant, ru: str, en: str) -> str:
@@ -327,15 +332,22 @@ def _check_loss_reason(deal: Deal, reason: LossReason | None) -> None:
 
 
 def deal_move(
-    *, actor: Membership, deal: Deal, stage: Stage, reason: LossReason | None = None
+    *,
+    actor: Membership,
+    deal: Deal,
+    stage: Stage,
+    reason: LossReason | None = None,
+    amount: Decimal | None = None,
 ) -> Deal:
     """Move a deal to `stage` of its pipeline: a plain update between stages of one kind,
-    otherwise the outcome transition (win, lose with `reason` — required: one of the
-    workspace's active loss reasons —, reopen).
+    otherwise the outcome transition (win, with `amount` when given — a deal at 0 must be
+    given one —, lose with `reason` — required: one of the workspace's active loss
+    reasons —, reopen).
 
     Raises InvalidTransition (409) for a move the state machine refuses (won ↔ lost
     directly, winning a deal without a contact or company, another pipeline's stage),
-    DomainError for a loss without a valid reason, and AccessDenied without the right.
+    AmountRequired (409) for winning a deal at 0 without a positive `amount`, DomainError
+    for a loss without a valid reason, and AccessDenied without the right.
     """
     if stage.tenant_id != deal.tenant_id:
         raise DomainError(_("That record belongs to another workspace."))
@@ -347,12 +359,15 @@ def deal_move(
         raise InvalidTransition(_("The stage belongs to another pipeline."))
     with transaction.atomic():
         name = None
+        won_amount = None
         if stage.kind != deal.outcome:
             name = OUTCOME_MOVES.get((deal.outcome, stage.kind))
             if name is None:
                 raise _refused(old, stage)
             if name == "lose":
                 _check_loss_reason(deal, reason)
+            if name == "win":
+                won_amount = _won_amount(deal, amount)
             try:
                 getattr(deal, name)(stage=stage, reason=reason)
             except TransitionNotAllowed as error:
@@ -371,12 +386,27 @@ def deal_move(
                 _("Someone moved this deal a moment ago: reload and try again.")
             ) from error
         data = _moved(old, stage)
+        if won_amount is not None:  # read as a field change (old → new) on the timeline
+            data["changes"] = {"amount": [str(won_amount[0]), str(won_amount[1])]}
+            data["currency"] = deal.currency
         if name == "lose":
             data["reason"] = reason.name if reason is not None else ""
         timeline_record(
             actor=actor, target=deal, kind=EVENT_OF_TRANSITION.get(name, "deal.moved"), data=data
         )
     return deal
+
+
+def _won_amount(deal: Deal, amount: Decimal | None) -> tuple[Decimal, Decimal] | None:
+    """Set the amount a deal is won with; (old, new) when it changed. A deal at 0 needs one."""
+    if amount is not None and amount < 0:
+        raise DomainError(_("The amount cannot be negative."))
+    if amount is not None and amount > 0 and amount != deal.amount:
+        old, deal.amount = deal.amount, amount
+        return old, amount
+    if deal.amount <= 0:
+        raise AmountRequired(_("Enter the deal's amount before marking it won."))
+    return None
 
 
 @dataclass

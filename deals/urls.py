@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deals.views import card, inline, lists, loss_reasons, pipelines
+from deals.views import card, inline, lists, loss_reasons, options, pipelines
 
 app_name = "deals"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("bulk/", lists.bulk, name="bulk"),
     path("quick/", lists.quick_create, name="quick_create"),
     path("new/", card.create, name="create"),
+    path("stages/options/", options.stage_options, name="stage_options"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),
     path("<int:pk>/field/<slug:field>/", inline.field, name="field"),

@@ -30,7 +30,7 @@ from crm.errors import DomainError
 from crm.lineitems import ProductLine
 from crm.models import Activity, Membership
 from crm.services import timeline_record
-from deals.models import Deal, Pipeline
+from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import deal_create
 from leads.models import OPEN_STATES, Lead, LeadState
 from leads.services import InvalidTransition, default_status, enter_status, mark_taken
@@ -152,7 +152,7 @@ def deal_data(lead: Lead) -> dict[str, Any]:
 # --- Conversion ---------------------------------------------------------------------------
 
 
-def _owner_for(actor: Membership, lead: Lead) -> Membership:
+def conversion_owner(actor: Membership, lead: Lead) -> Membership:
     """Who owns the new records: the lead's owner when the actor may give records to them
     (scope "all", or the owner's own conversion), else the actor (e.g. a team lead)."""
     owner = lead.owner
@@ -169,6 +169,18 @@ def _reused(actor: Membership, lead: Lead, record: Party) -> Party:
     if not record.is_live:
         raise DomainError(_("That record is in the trash or was merged."))
     return record
+
+
+def _check_stage(lead: Lead, stage: Stage, pipeline: Pipeline | None) -> None:
+    if stage.tenant_id != lead.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    if pipeline is not None and stage.pipeline_id != pipeline.pk:
+        raise DomainError(
+            _("This stage belongs to another pipeline: choose a stage of “%(pipeline)s”.")
+            % {"pipeline": pipeline.name}
+        )
+    if stage.kind != Outcome.OPEN:
+        raise DomainError(_("A new deal starts in an open stage."))
 
 
 def _custom_for(lead: Lead, entity: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -204,20 +216,25 @@ def lead_convert(
     company: Target | None = None,
     deal: dict[str, Any] | None = None,
     pipeline: Pipeline | None = None,
+    stage: Stage | None = None,
+    deal_owner: Membership | None = None,
 ) -> Conversion:
     """Convert `lead` into a contact, a company and/or a deal (at least one), in one
     transaction. Each of contact and company reuses `Target.record` or is created from
     `Target.data` (lead custom fields carried by name; a new company whose tax id a
     visible company already has is that company); the deal (created when `deal` is
-    given, in the first open stage of `pipeline` or the default one) gets the contact,
-    the company, the lead's products and the lead as its source. The lead's activities
+    given — title, amount, expected_close… —, in the open `stage` of `pipeline`, else its
+    first open stage, in the default pipeline when none is named; owned by `deal_owner`,
+    else as the contact and company) gets the contact, the company, the lead's products
+    (with them, the amount is their total) and the lead as its source. The lead's activities
     move to the deal, or else the contact, or else the company. The lead is linked to the
     records and moved to the default "converted" status.
 
     Raises AccessDenied without the convert right (or the right to create a part),
     InvalidTransition for a lead that is not open (converting twice), DomainError for an
-    empty conversion, a lead with no way to reach the person, or a record of another
-    tenant, in the trash or merged.
+    empty conversion, a lead with no way to reach the person, a stage that is not an
+    open stage of the pipeline, or a record of another tenant, in the trash or merged.
+    Nothing is written when it raises.
     """
     if lead.tenant_id != actor.tenant_id or not can(lead, actor=actor, action=Action.CONVERT):
         raise AccessDenied(_("Your role does not allow converting this lead."))
@@ -225,7 +242,10 @@ def lead_convert(
         raise InvalidTransition(_("Only an open lead can be converted."))
     if not (contact or company or deal is not None):
         raise DomainError(_("Choose what the lead becomes: a contact, a company or a deal."))
-    owner = _owner_for(actor, lead)
+    if stage is not None:
+        _check_stage(lead, stage, pipeline)
+        pipeline = pipeline or stage.pipeline
+    owner = conversion_owner(actor, lead)
     reused: set[str] = set()
     with transaction.atomic():
         made_company = None
@@ -268,8 +288,9 @@ def lead_convert(
             made_deal = deal_create(
                 actor=actor,
                 data=_custom_for(lead, Entity.DEAL, data),
-                owner=owner,
+                owner=deal_owner or owner,
                 pipeline=pipeline,
+                stage=stage,
                 products=lines,
                 source_lead=lead,
             )

@@ -329,7 +329,10 @@ def _close_deals(rng: random.Random, admin: Membership, made: list[tuple[Lead, P
         roll = rng.random()
         if closes < now and roll < 0.4:
             deal_move(
-                actor=admin, deal=deal, stage=next(s for s in stages if s.kind == Outcome.WON)
+                actor=admin,
+                deal=deal,
+                stage=next(s for s in stages if s.kind == Outcome.WON),
+                amount=deal.amount or Decimal(rng.randrange(10_000, 300_000, 1_000)),
             )
         elif closes < now and roll < 0.7:
             lost = next(s for s in stages if s.kind == Outcome.LOST)

@@ -7,11 +7,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
+from contacts.names import split_full_name
 from contacts.normalize import phones_in, unreadable_phone
-from crm import customfields
+from crm import customfields, periods
 from crm.access import Action, Entity, Scope, scope_for
 from crm.filters import LazyChoices
 from crm.forms import CleanInputMixin, ColouredItemForm, LinesField, ServiceModelForm
@@ -19,9 +21,10 @@ from crm.ids import parse_id
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
 from crm.tenancy import current_tenant
+from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
-from deals.models import Pipeline
-from deals.services import default_pipeline
+from deals.models import Outcome, Pipeline, Stage
+from deals.services import default_pipeline, first_stage
 from leads import distribution, selectors
 from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
 from leads.services import EDITABLE_FIELDS, LINE_FIELDS, bulk_actions_for
@@ -38,6 +41,23 @@ def _phone_error(phone: str) -> str:
     """Why a phone typed into a form cannot be used ("" when a number can be read in it)."""
     region = current_tenant().default_region
     return "" if not phone or phones_in(phone, region) else unreadable_phone(phone, region)
+
+
+def _looks_up_duplicates(form: forms.Form, *names: str) -> None:
+    """Typing into these fields shows the matching leads, contacts and deals (htmx)."""
+    include = ",".join(f"#id_{name}" for name in names)
+    for name in names:
+        form.fields[name].widget.attrs.update(
+            {
+                "hx-get": tenant_reverse("leads:duplicates", current_tenant()),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#duplicate-matches",
+                "hx-swap": "outerHTML",
+                "hx-include": include,
+                "hx-sync": "closest form:replace",
+                "autocomplete": "off",
+            }
+        )
 
 
 class LeadForm(CleanInputMixin, ServiceModelForm):
@@ -62,7 +82,7 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         fields = [f for f in EDITABLE_FIELDS if f != "custom"]
         widgets = {"message": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: Membership | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["title"].required = False
         self.custom_fields = customfields.add_form_fields(
@@ -72,6 +92,12 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         self.fields["amount"].required = False
         if self.instance.pk:
             self.fields["owner"].initial = self.instance.owner_id
+        elif actor is not None:
+            # A lead made by hand is its creator's unless they give it to someone else
+            # (among those their role lets them give leads to) or to the shared inbox.
+            self.fields["owner"].queryset = selectors.owners_for(actor=actor)
+            self.fields["owner"].initial = actor.pk
+            _looks_up_duplicates(self, "phone", "email")
         self.products: list[ProductLine] = []
 
     def clean_other_phones(self) -> list[str]:
@@ -116,6 +142,13 @@ class QuickLeadForm(CleanInputMixin, forms.Form):
     line_fields = ("name", "contact")
     name = forms.CharField(label=_("Name"), max_length=200)
     contact = forms.CharField(label=_("Phone or e-mail"), max_length=254)
+
+    looks_up_duplicates = True  # simple mode's quick deal (a subclass) has no leads
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.looks_up_duplicates:
+            _looks_up_duplicates(self, "contact")
 
     def lead_data(self) -> dict[str, Any]:
         contact = self.cleaned_data["contact"].strip()
@@ -385,16 +418,30 @@ class BulkForm(forms.Form):
         return data
 
 
+def _deal_owners(actor: Membership) -> Any:
+    """Whom the actor may give a new deal to (deals.services._check_owner's rule)."""
+    scope = scope_for(actor, Entity.DEAL, Action.CREATE)
+    members = deal_selectors.assignable_members()
+    if scope == Scope.ALL:
+        return members
+    if scope == Scope.TEAM and actor.team_id is not None:
+        return members.filter(Q(team_id=actor.team_id) | Q(pk=actor.pk))
+    return members.filter(pk=actor.pk)
+
+
 class ConvertForm(CleanInputMixin, forms.Form):
     """The conversion dialog: for the contact and the company, reuse the match, create a new
-    one or none; optionally a deal in a chosen pipeline. Fields come pre-filled from the lead."""
+    one or none; optionally a deal with its title, pipeline, stage, amount, owner and
+    expected close date. Fields come pre-filled from the lead (the contact's name split
+    from the lead's full name)."""
 
-    line_fields = ("last_name", "first_name", "phone", "email", "company_name", "tax_id")
-    line_fields += ("deal_title",)
+    line_fields = ("last_name", "first_name", "middle_name", "phone", "email")
+    line_fields += ("company_name", "tax_id", "deal_title")
 
     contact_mode = forms.ChoiceField(label=_("Contact"), widget=forms.RadioSelect)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
     first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    middle_name = forms.CharField(label=_("Middle name"), max_length=100, required=False)
     phone = forms.CharField(label=_("Phone"), max_length=64, required=False)
     email = forms.EmailField(label=_("E-mail"), required=False)
     company_mode = forms.ChoiceField(label=_("Company"), widget=forms.RadioSelect)
@@ -405,6 +452,23 @@ class ConvertForm(CleanInputMixin, forms.Form):
     pipeline = forms.ModelChoiceField(
         label=_("Pipeline"), queryset=Pipeline.objects.none(), required=False, empty_label=None
     )
+    stage = forms.ModelChoiceField(
+        label=_("Stage"), queryset=Stage.objects.none(), required=False, empty_label=None
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    deal_owner = _MemberChoice(
+        label=_("Responsible"),
+        queryset=Membership.objects.none(),
+        required=False,
+        empty_label=None,
+    )
+    expected_close = forms.DateField(
+        label=_("Expected close date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
 
     def __init__(
         self,
@@ -412,6 +476,8 @@ class ConvertForm(CleanInputMixin, forms.Form):
         lead: Lead,
         contact: Contact | None,
         company: Company | None,
+        actor: Membership,
+        deal_owner: Membership | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -422,18 +488,62 @@ class ConvertForm(CleanInputMixin, forms.Form):
             company, _("Create a new company"), _("No company")
         )
         self.fields["pipeline"].queryset = deal_selectors.pipelines()
+        self.fields["stage"].queryset = deal_selectors.stages().filter(kind=Outcome.OPEN)
+        self.fields["deal_owner"].queryset = _deal_owners(actor)
+        self.has_products = lead.products.exists()
+        if self.has_products:
+            # The deal gets the lead's products: its amount is their total.
+            self.fields["amount"].disabled = True
+            self.fields["amount"].help_text = _("The total of the lead's products.")
+        today = periods.today()
+        self.fields["expected_close"].widget.attrs["min"] = today.isoformat()
         if not self.is_bound:
+            name = split_full_name(lead.name)
+            pipeline = default_pipeline()
             self.initial = {
                 "contact_mode": "match" if contact else "new",
-                "first_name": lead.name,
+                "last_name": name.last,
+                "first_name": name.first,
+                "middle_name": name.middle,
                 "phone": lead.phone,
                 "email": lead.email,
                 "company_mode": "match" if company else ("new" if lead.company_name else "none"),
                 "company_name": lead.company_name,
                 "make_deal": True,
                 "deal_title": lead.title,
-                "pipeline": default_pipeline().pk,
+                "pipeline": pipeline.pk,
+                "stage": first_stage(pipeline).pk,
+                "amount": lead.amount,
+                "deal_owner": deal_owner.pk if deal_owner else None,
             }
+        elif self.fields["amount"].disabled:
+            self.initial["amount"] = lead.amount
+        # The stage menu lists the chosen pipeline's open stages; choosing another pipeline
+        # fetches its stages (htmx). The field still accepts any open stage, so one of
+        # another pipeline gets clean()'s clear message.
+        pipeline = self._chosen_pipeline()
+        self.fields["stage"].widget.choices = [
+            (s.pk, s.name)
+            for s in self.fields["stage"].queryset
+            if pipeline is not None and s.pipeline_id == pipeline.pk
+        ]
+        self.fields["pipeline"].widget.attrs.update(
+            {
+                "hx-get": tenant_reverse("deals:stage_options", current_tenant()),
+                "hx-trigger": "change",
+                "hx-target": "#id_stage",
+                "hx-swap": "innerHTML",
+                "hx-include": "this",
+                "data-testid": "convert-pipeline",
+            }
+        )
+
+    def _chosen_pipeline(self) -> Pipeline | None:
+        """The pipeline whose stages the stage menu lists (the one chosen, else the default)."""
+        chosen = self.data.get("pipeline") if self.is_bound else self.initial.get("pipeline")
+        pipeline_id = parse_id(str(chosen or ""))
+        found = self.fields["pipeline"].queryset.filter(pk=pipeline_id).first()
+        return found or self.fields["pipeline"].queryset.filter(is_default=True).first()
 
     @staticmethod
     def _modes(match: Contact | Company | None, new: str, none: str) -> list[tuple[str, str]]:
@@ -454,4 +564,32 @@ class ConvertForm(CleanInputMixin, forms.Form):
             raise forms.ValidationError(
                 _("Choose what the lead becomes: a contact, a company or a deal.")
             )
+        if data.get("make_deal"):
+            self._clean_deal(data)
         return data
+
+    def _clean_deal(self, data: dict[str, Any]) -> None:
+        pipeline, stage = data.get("pipeline"), data.get("stage")
+        if pipeline is None and "pipeline" not in self.errors:
+            self.add_error("pipeline", _("Choose a pipeline."))
+        if stage is not None and pipeline is not None and stage.pipeline_id != pipeline.pk:
+            self.add_error(
+                "stage",
+                _("This stage belongs to another pipeline: choose a stage of “%(pipeline)s”.")
+                % {"pipeline": pipeline.name},
+            )
+        if data.get("amount") is None:
+            data["amount"] = Decimal("0")
+        close = data.get("expected_close")
+        if close is not None and close < periods.today():
+            self.add_error(
+                "expected_close", _("The expected close date is in the past: choose a later one.")
+            )
+
+    def deal_data(self) -> dict[str, Any]:
+        """The new deal's fields as lead_convert takes them."""
+        data = self.cleaned_data
+        deal = {"title": data["deal_title"], "expected_close": data["expected_close"]}
+        if not self.has_products:
+            deal["amount"] = data["amount"]
+        return deal

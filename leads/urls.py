@@ -3,7 +3,7 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, inline, lists, rules, statuses
+from leads.views import card, convert, inline, inquiry, lists, rules, statuses
 
 app_name = "leads"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("bulk/", lists.bulk, name="bulk"),
     path("export/", lists.export, name="export"),
     path("new/", card.create, name="create"),
+    path("new/duplicates/", inquiry.duplicates, name="duplicates"),
     path("trash/", lists.trash, name="trash"),
     path("<int:pk>/", card.detail, name="detail"),
     path("<int:pk>/edit/", card.edit, name="edit"),

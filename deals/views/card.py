@@ -205,6 +205,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     board = request.POST.get("board") == "1"
     answer = _board_answer if board else _after_action
     if not form.is_valid():
+        if "amount" in form.errors:
+            return answer(request, deal, DomainError(_("Enter the amount as a positive number.")))
         message = form.errors["reason"][0] if "reason" in form.errors else _("Choose a stage.")
         return answer(request, deal, DomainError(message))
     try:
@@ -213,6 +215,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
             deal=deal,
             stage=form.cleaned_data["stage"],
             reason=form.cleaned_data["reason"],
+            amount=form.cleaned_data["amount"],
         )
     except DomainError as error:
         return answer(request, deal, error)

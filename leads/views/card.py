@@ -22,7 +22,7 @@ from deals.inquiries import lead_is_repeat
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm
 from leads.models import OPEN_STATES, LeadState
-from leads.views.inquiry import register_manual
+from leads.views.inquiry import matches_found, register_manual
 
 
 def _card(request: HttpRequest, pk: int) -> HttpResponse:
@@ -75,25 +75,36 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
-    """The full form: contact data, source and UTM, products, responsible."""
-    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.CREATE)
-    form = LeadForm(request.POST or None, initial={"currency": request.tenant.currency})
-    duplicate = None
+    """The full form: contact data, source and UTM, products, responsible (the creator
+    unless they choose otherwise); the matches of the phone or e-mail show as they are
+    typed, with an explicit choice (leads/views/inquiry.py)."""
+    actor = request.membership
+    check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
+    form = LeadForm(
+        request.POST or None,
+        initial={"currency": request.tenant.currency, "owner": actor.pk},
+        actor=actor,
+    )
+    found = None
     if request.method == "POST" and form.is_valid():
         try:
-            response, duplicate = register_manual(
+            response, found = register_manual(
                 request, form.lead_data(), owner=form.cleaned_data["owner"], products=form.products
             )
+        except AccessDenied as denied:
+            form.add_error("owner", str(denied))
         except DomainError as error:
             form.add_error(None, error.message)
         else:
             if response is not None:
                 return response
+    if found is None and request.method == "POST":
+        found = matches_found(request, request.POST.dict())
     return render(
         request,
         "leads/lead_form.html",
-        {"form": form, "section": "list", "duplicate": duplicate},
-        status=409 if duplicate else 400 if form.errors else 200,
+        {"form": form, "section": "list", "found": found},
+        status=409 if found and found.leads and not form.errors else 400 if form.errors else 200,
     )
 
 

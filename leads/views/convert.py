@@ -16,7 +16,14 @@ from crm.access import AccessDenied, Action, check_object
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 from leads import selectors
-from leads.conversion import Target, contact_data, lead_convert, lead_matches
+from leads.conversion import (
+    Conversion,
+    Target,
+    contact_data,
+    conversion_owner,
+    lead_convert,
+    lead_matches,
+)
 from leads.forms import ConvertForm
 from leads.models import OPEN_STATES, Lead
 
@@ -38,18 +45,26 @@ def convert(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Only an open lead can be converted."))
         return HttpResponseClientRedirect(card) if request.htmx else redirect(card)
     contact, company = lead_matches(actor=actor, lead=lead)
-    form = ConvertForm(request.POST or None, lead=lead, contact=contact, company=company)
+    form = ConvertForm(
+        request.POST or None,
+        lead=lead,
+        contact=contact,
+        company=company,
+        actor=actor,
+        deal_owner=conversion_owner(actor, lead),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         new_contact = {
             **contact_data(lead),
             "last_name": data["last_name"],
             "first_name": data["first_name"],
+            "middle_name": data["middle_name"],
             "phones": [p for p in (data["phone"], *lead.other_phones) if p],
             "emails": [data["email"]] if data["email"] else [],
         }
         try:
-            lead_convert(
+            result = lead_convert(
                 actor=actor,
                 lead=lead,
                 contact=_target(data["contact_mode"], contact, new_contact),
@@ -58,15 +73,32 @@ def convert(request: HttpRequest, pk: int) -> HttpResponse:
                     company,
                     {"name": data["company_name"], "tax_id": data["tax_id"]},
                 ),
-                deal={"title": data["deal_title"]} if data["make_deal"] else None,
+                deal=form.deal_data() if data["make_deal"] else None,
                 pipeline=data["pipeline"],
+                stage=data["stage"] if data["make_deal"] else None,
+                deal_owner=data["deal_owner"],
             )
-        except (DomainError, AccessDenied) as error:
-            form.add_error(None, getattr(error, "message", None) or str(error))
+        except AccessDenied as denied:
+            form.add_error("deal_owner" if data["deal_owner"] else None, str(denied))
+        except DomainError as error:
+            form.add_error(None, error.message)
         else:
             messages.success(request, _("The lead is converted."))
-            return HttpResponseClientRedirect(card) if request.htmx else redirect(card)
+            landing = _landing(request, result) or card
+            return HttpResponseClientRedirect(landing) if request.htmx else redirect(landing)
     return _page(request, lead, form, contact, company)
+
+
+def _landing(request: HttpRequest, result: Conversion) -> str | None:
+    """Where the manager goes on: the new deal, else the contact, else the company."""
+    for name, record in (
+        ("deals:detail", result.deal),
+        ("contacts:detail", result.contact),
+        ("companies:detail", result.company),
+    ):
+        if record is not None:
+            return tenant_reverse(name, request.tenant, pk=record.pk)
+    return None
 
 
 def _page(

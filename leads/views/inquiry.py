@@ -1,9 +1,12 @@
 """A manager's new lead (the full form, the quick lead) goes through the inquiry service.
 
-When the person already has an open lead the manager may see, the form comes back first
-with a warning, a link to that lead and a "create anyway" box; sent again, the inquiry is
-attached to that lead, or (box ticked) a separate lead is made. A known contact makes a
-repeat lead. A blocked sender is not refused here, only pointed out.
+As soon as a phone or an e-mail is typed, the form shows (htmx, `duplicates`) the open
+leads, contacts and open deals the workspace already has for them. The choice is then
+explicit: "Add to that lead" (one button per open lead: the inquiry goes to its history)
+or "Create a new lead anyway"; with no open lead the button simply creates one. A form
+sent without either while an open lead matches (no script, or a lead that appeared
+meanwhile) comes back with the matches and both choices. A known contact makes a repeat
+lead. A blocked sender is not refused here, only pointed out.
 """
 
 from __future__ import annotations
@@ -13,17 +16,27 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from contacts.blocklist import blocked_reason
 from crm.access import Action, Entity, check_entity
+from crm.errors import DomainError
+from crm.ids import parse_id
 from crm.lineitems import ProductLine
 from crm.models import Membership
 from crm.urlnames import tenant_reverse
-from deals.inquiries import ATTACHED, REPEAT, inquiry_keys, inquiry_matches, inquiry_register
-from leads.models import Lead, LeadSource
-from leads.services import ACTOR, _Actor
+from deals.duplicates import Found, duplicate_lead, duplicates_lookup, lookup_keys
+from deals.inquiries import REPEAT, inquiry_attach, inquiry_keys, inquiry_register
+from leads.models import LeadSource
+from leads.services import ACTOR, _Actor, intake_fields
+
+
+def _keys(request: HttpRequest, data: dict[str, Any]):
+    region = request.tenant.default_region
+    return inquiry_keys(intake_fields(data, region), region)
 
 
 def register_manual(
@@ -32,34 +45,43 @@ def register_manual(
     *,
     owner: Membership | _Actor | None = ACTOR,
     products: Iterable[ProductLine] = (),
-) -> tuple[HttpResponse | None, Lead | None]:
-    """Register the manager's inquiry: (redirect to the lead, None), or (None, the open lead
-    to warn about) when the form has not shown that warning yet. Raises what
-    inquiry_register raises."""
+) -> tuple[HttpResponse | None, Found | None]:
+    """Register the manager's inquiry as they chose: (redirect to the lead, None), or (None,
+    the matches) when an open lead matches and they chose neither "add to that lead" nor
+    "create a new lead anyway". Raises what inquiry_register and inquiry_attach raise."""
     actor = request.membership
     check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
-    duplicate = inquiry_matches(actor=actor, data=data).open_lead
-    if duplicate is not None and request.POST.get("duplicate_of") != str(duplicate.pk):
-        return None, duplicate
+    source = data.get("source") or LeadSource.MANUAL
+    keys = _keys(request, data)
+    if "attach_to" in request.POST:
+        chosen = duplicate_lead(
+            actor=actor, keys=keys, lead_id=parse_id(request.POST.get("attach_to"))
+        )
+        if chosen is None:
+            raise DomainError(
+                _("That lead is closed now or does not match this phone or e-mail: choose again.")
+            )
+        lead = inquiry_attach(actor=actor, lead=chosen, data=data, source=source)
+        messages.info(
+            request,
+            _("The inquiry was added to the open lead “%(title)s”.") % {"title": lead.title},
+        )
+        return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk)), None
+    if request.POST.get("create_anyway") not in ("1", "on"):
+        found = duplicates_lookup(actor=actor, keys=keys)
+        if found.leads:
+            return None, found
     result = inquiry_register(
-        actor=actor,
-        data=data,
-        source=data.get("source") or LeadSource.MANUAL,
-        owner=owner,
-        products=products,
-        attach=request.POST.get("create_anyway") != "on",
+        actor=actor, data=data, source=source, owner=owner, products=products, attach=False
     )
     lead = result.lead
     values = {"title": lead.title}
-    if result.outcome == ATTACHED:
-        messages.info(request, _("The inquiry was added to the open lead “%(title)s”.") % values)
-    elif result.outcome == REPEAT:
+    if result.outcome == REPEAT:
         messages.success(
             request, _("Lead “%(title)s” created: a repeat inquiry of someone known.") % values
         )
     else:
         messages.success(request, _("Lead “%(title)s” created.") % values)
-    keys = inquiry_keys(data, request.tenant.default_region)
     reason = blocked_reason(
         phone_e164=keys.phone_e164,
         email_key=keys.email_key,
@@ -71,3 +93,25 @@ def register_manual(
             request, _("This sender is on the blocklist: %(reason)s") % {"reason": reason}
         )
     return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk)), None
+
+
+def matches_found(request: HttpRequest, data: dict[str, Any]) -> Found:
+    """What the form shows under a phone or e-mail already typed (the page's first render
+    after an error, so the choice stays explicit)."""
+    contact = (data.get("contact") or "").strip()
+    phone, email = data.get("phone") or "", data.get("email") or ""
+    if contact:
+        phone, email = ("", contact) if "@" in contact else (contact, "")
+    keys = lookup_keys(phone=phone, email=email, region=request.tenant.default_region)
+    return duplicates_lookup(actor=request.membership, keys=keys)
+
+
+@require_GET
+def duplicates(request: HttpRequest) -> HttpResponse:
+    """htmx: the matches of the phone and e-mail typed so far (?phone=, ?email=, or the quick
+    lead's ?contact=), with the form's submit button to fit."""
+    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.CREATE)
+    found = matches_found(request, request.GET.dict())
+    response = render(request, "leads/_duplicate_matches.html", {"found": found, "oob": True})
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -18,12 +18,13 @@ from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scop
 from crm.errors import DomainError
 from crm.exports import FORMATS, render_table
 from crm.urlnames import tenant_reverse
+from deals.duplicates import Found
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
 from leads.forms import BulkForm, QuickLeadForm, bulk_choices
-from leads.models import Lead, LeadState
+from leads.models import LeadState
 from leads.resources import LeadExportResource
-from leads.views.inquiry import register_manual
+from leads.views.inquiry import matches_found, register_manual
 
 
 def _filtered(
@@ -134,13 +135,13 @@ def _respond(request: HttpRequest, template: str, context: dict) -> HttpResponse
 
 
 def _inbox_page(
-    request: HttpRequest, quick_form: QuickLeadForm, duplicate: Lead | None = None
+    request: HttpRequest, quick_form: QuickLeadForm, found: Found | None = None
 ) -> HttpResponse:
     extra = {
         "section": "inbox",
         "quick_form": quick_form,
         "list_name": "leads:inbox",
-        "duplicate": duplicate,
+        "found": found,
     }
     if not request.htmx:
         extra["source_counts"] = []
@@ -207,17 +208,19 @@ def quick_create(request: HttpRequest) -> HttpResponse:
     """A lead from a name and a phone or e-mail, owned by the person who adds it (or the
     inquiry added to the person's open lead, after a warning: leads/views/inquiry.py)."""
     form = QuickLeadForm(request.POST)
-    duplicate = None
+    found = None
     if form.is_valid():
         try:
-            response, duplicate = register_manual(request, form.lead_data())
+            response, found = register_manual(request, form.lead_data())
         except DomainError as error:
             form.add_error("contact", error.message)
         else:
             if response is not None:
                 return response
-    response = _inbox_page(request, form, duplicate)
-    response.status_code = 409 if duplicate else 400
+    if found is None:
+        found = matches_found(request, request.POST.dict())
+    response = _inbox_page(request, form, found)
+    response.status_code = 409 if found.leads and not form.errors else 400
     return response
 
 

@@ -55,9 +55,10 @@ def test_posting_the_dialog_converts_and_the_card_links_what_it_became(client_fo
         },
     )
     assert response.status_code == 302
-    assert response["Location"].endswith(f"/leads/{lead.pk}/")
     with tenant_context(tenant):
         lead = Lead.objects.select_related("contact", "company", "deal").get(pk=lead.pk)
+    assert response["Location"] == f"/{tenant.slug}/deals/{lead.deal.pk}/"  # lands on the deal
+    with tenant_context(tenant):
         assert lead.state == "converted"
         assert lead.contact.last_name == "Иванова"
         assert lead.company.tax_id == "7707083893"
@@ -82,7 +83,10 @@ def test_htmx_success_redirects_the_whole_page(client_for, tenant, manager):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    assert response["HX-Redirect"].endswith(f"/leads/{lead.pk}/")
+    with tenant_context(tenant):
+        contact = Lead.objects.get(pk=lead.pk).contact
+    # No deal made: the manager lands on the new contact.
+    assert response["HX-Redirect"] == f"/{tenant.slug}/contacts/{contact.pk}/"
 
 
 def test_bad_input_shows_the_form_again_and_writes_nothing(client_for, tenant, manager):

@@ -113,7 +113,7 @@ def test_open_stage_moves_are_plain_updates(tenant, manager):
 def test_win_lose_and_reopen_go_through_the_outcome_machine(tenant, manager):
     with tenant_context(tenant):
         deal = make_deal(manager)
-        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"))
+        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"), amount=1000)
         deal.refresh_from_db()
         assert deal.outcome == Outcome.WON
         assert deal.closed_at is not None
@@ -135,7 +135,7 @@ def test_win_lose_and_reopen_go_through_the_outcome_machine(tenant, manager):
 def test_won_to_lost_directly_is_an_invalid_transition(tenant, manager):
     with tenant_context(tenant):
         deal = make_deal(manager)
-        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"))
+        services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"), amount=1000)
         with pytest.raises(InvalidTransition) as error:
             services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "lost"))
         assert error.value.status_code == 409
@@ -147,7 +147,7 @@ def test_winning_needs_a_contact_or_company(tenant, manager):
     with tenant_context(tenant):
         deal = make_deal(manager, customer=False)
         with pytest.raises(InvalidTransition, match="contact or a company"):
-            services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"))
+            services.deal_move(actor=manager, deal=deal, stage=stage(sales(), "won"), amount=1000)
         assert Deal.objects.get(pk=deal.pk).outcome == Outcome.OPEN
 
 
@@ -212,7 +212,7 @@ def test_deleting_a_pipeline_moves_its_deals_by_kind(tenant, admin):
         repeat = Pipeline.objects.get(is_repeat=True)
         open_deal = make_deal(admin, pipeline=repeat)
         won = make_deal(admin, pipeline=repeat)
-        services.deal_move(actor=admin, deal=won, stage=stage(repeat, "won"))
+        services.deal_move(actor=admin, deal=won, stage=stage(repeat, "won"), amount=1000)
         with pytest.raises(DomainError):
             services.pipeline_delete(actor=admin, pipeline=repeat)
         assert services.pipeline_delete(actor=admin, pipeline=repeat, replacement=sales()) == 2

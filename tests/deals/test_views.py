@@ -58,7 +58,7 @@ def test_list_filters(client_for, tenant, admin, manager, url):
         big = make_deal(admin, data={"title": "Крупная", "amount": 500_000, "contact": contact})
         make_deal(manager, data={"title": "Мелкая", "amount": 1_000})
         won = make_deal(admin, data={"title": "Выиграна"})
-        services.deal_move(actor=admin, deal=won, stage=stage(sales(), "won"))
+        services.deal_move(actor=admin, deal=won, stage=stage(sales(), "won"), amount=1000)
         repeat = Pipeline.objects.get(is_repeat=True)
         make_deal(admin, pipeline=repeat, data={"title": "Повторная"})
     client = client_for(admin)
@@ -191,7 +191,7 @@ def test_lose_from_the_card_with_a_reason_then_reopen(client_for, tenant, admin,
 def test_an_invalid_move_answers_409_with_the_reason(client_for, tenant, admin, url):
     with tenant_context(tenant):
         deal = make_deal(admin)
-        services.deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"))
+        services.deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"), amount=1000)
         lost = stage(sales(), "lost")
     client = client_for(admin)
     card = client.post(url(f"{deal.pk}/move/"), {"stage": lost.pk}, HTTP_HX_REQUEST="true")
@@ -259,7 +259,7 @@ def test_board_runs_a_constant_number_of_queries(
         for kind in ("open", "open", "won"):
             deal = make_deal(admin)
             if kind == "won":
-                services.deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"))
+                services.deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"), amount=1000)
     with django_assert_num_queries(len(one.captured_queries)):
         client.get(url("board/"))
 
@@ -385,8 +385,8 @@ def test_navigation_shows_deals(client_for, admin, url):
 
 def test_bulk_move_moves_what_it_may_and_reports_the_rest(client_for, tenant, admin, manager, url):
     with tenant_context(tenant):
-        mine = make_deal(manager, data={"title": "Моя"})
-        no_customer = make_deal(manager, customer=False, data={"title": "Без клиента"})
+        mine = make_deal(manager, data={"title": "Моя", "amount": 100})
+        no_customer = make_deal(manager, customer=False, data={"title": "Без клиента", "amount": 1})
         theirs = make_deal(admin, data={"title": "Чужая"})
         won = stage(sales(), "won")
     response = client_for(manager).post(

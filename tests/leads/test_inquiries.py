@@ -18,8 +18,8 @@ from crm.tenancy import tenant_context
 from deals.inquiries import inquiry_register
 from deals.models import Deal
 from deals.services import deal_move
-from leads.models import Lead, LeadStatus
-from leads.services import lead_move
+from leads.models import Lead, LeadState, LeadStatus
+from leads.services import default_status, lead_move
 from tests.deals.factories import make_contact, make_deal, sales, stage
 from tests.factories import add_member, make_tenant
 from tests.leads.factories import make_lead
@@ -265,7 +265,7 @@ def test_simple_mode_attaches_to_the_contacts_open_deal(tenant, admin, manager):
         assert result.deal == deal
         assert _events(deal, "deal.inquiry")[0].data["message"] == "Где счёт?"
         assert Notification.objects.filter(recipient=manager, kind="inquiry.repeat").exists()
-        deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"))
+        deal_move(actor=admin, deal=deal, stage=stage(sales(), "won"), amount=1000)
         again = inquiry_register(actor=admin, data={"phone": "89161000010"}, source="email")
         assert again.outcome == "repeat"
         assert again.deal != deal
@@ -298,7 +298,9 @@ def test_the_lead_form_warns_then_attaches(client_for, tenant, manager, url):
     with tenant_context(tenant):
         assert Lead.objects.count() == 1
         assert _events(lead, "lead.inquiry") == []
-    attached = client.post(url("new/"), {**data, "duplicate_of": lead.pk})
+    assert 'data-testid="attach-to-lead"' in page
+    assert 'data-testid="create-lead"' not in page  # never a Save meaning two things
+    attached = client.post(url("new/"), {**data, "attach_to": lead.pk})
     assert attached.status_code == 302
     assert attached["Location"] == f"/{tenant.slug}/leads/{lead.pk}/"
     with tenant_context(tenant):
@@ -310,7 +312,7 @@ def test_the_lead_form_creates_anyway_when_asked(client_for, tenant, manager, ur
     with tenant_context(tenant):
         lead = make_lead(manager, phone="+7 916 200-00-02")
     client = client_for(manager)
-    data = {**FORM, "phone": "89162000002", "duplicate_of": lead.pk, "create_anyway": "on"}
+    data = {**FORM, "phone": "89162000002", "create_anyway": "1"}
     response = client.post(url("new/"), data)
     assert response.status_code == 302
     with tenant_context(tenant):
@@ -318,14 +320,23 @@ def test_the_lead_form_creates_anyway_when_asked(client_for, tenant, manager, ur
     assert response["Location"] == f"/{tenant.slug}/leads/{new.pk}/"
 
 
-def test_a_stale_warning_warns_again(client_for, tenant, manager, url):
+def test_adding_to_a_lead_that_closed_meanwhile_shows_the_choice_again(
+    client_for, tenant, manager, url
+):
     with tenant_context(tenant):
         first = make_lead(manager, phone="+7 916 200-00-03")
-        make_lead(manager, phone="+7 916 200-00-03")  # newer: the one to warn about now
+        second = make_lead(manager, phone="+7 916 200-00-03")
+        lead_move(actor=manager, lead=first, status=default_status(LeadState.JUNK))
     response = client_for(manager).post(
-        url("new/"), {**FORM, "phone": "89162000003", "duplicate_of": first.pk}
+        url("new/"), {**FORM, "phone": "89162000003", "attach_to": first.pk}
     )
-    assert response.status_code == 409
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "That lead is closed now" in page
+    assert f'name="attach_to" value="{second.pk}"' in page
+    with tenant_context(tenant):
+        assert Lead.objects.count() == 2
+        assert _events(first, "lead.inquiry") == []
 
 
 def test_the_quick_lead_warns_then_attaches(client_for, tenant, manager, url):
@@ -336,7 +347,7 @@ def test_the_quick_lead_warns_then_attaches(client_for, tenant, manager, url):
     assert warned.status_code == 409
     assert 'data-testid="duplicate-warning"' in warned.content.decode()
     done = client.post(
-        url("quick/"), {"name": "Ольга", "contact": "olga@example.com", "duplicate_of": lead.pk}
+        url("quick/"), {"name": "Ольга", "contact": "olga@example.com", "attach_to": lead.pk}
     )
     assert done.status_code == 302
     with tenant_context(tenant):

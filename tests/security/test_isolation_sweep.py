@@ -241,6 +241,8 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
     "leads:create": TenantUrl({"GET": EVERYONE, "POST": EVERYONE}),
     "leads:quick_create": TenantUrl({"POST": EVERYONE}),
+    # The new-lead form's look-up of a typed phone or e-mail (tests/leads/test_duplicates.py).
+    "leads:duplicates": TenantUrl({"GET": EVERYONE}),
     "leads:detail": TenantUrl({"GET": LEAD_VIEW}, obj="lead"),
     "leads:edit": TenantUrl(
         {"GET": LEAD_EDIT, "POST": LEAD_EDIT},
@@ -331,6 +333,8 @@ POLICY: dict[str, Public | TenantUrl] = {
         data=lambda w: {"title": "Hacked", "stage": w["stage"].pk, "owner": w["member"].pk},
     ),
     "deals:detail": TenantUrl({"GET": DEAL_VIEW}, obj="deal"),
+    # The conversion dialog's stage menu: roles that may create deals.
+    "deals:stage_options": TenantUrl({"GET": PARTY_CREATE}),
     "deals:edit": TenantUrl(
         {"GET": DEAL_EDIT, "POST": DEAL_EDIT},
         obj="deal",
