@@ -1,0 +1,444 @@
+"""The task page's reads ("Дела"): a member's activities across every kind of record, by
+when they are due in the workspace's time zone, and the calendar of calls and meetings.
+
+Activities hang off any owned record (leads, deals, contacts, companies) through a generic
+key. The record models are named by label (TARGET_MODELS), so this module imports no app
+above crm; a record counts while it is live (not in
+the trash — `deleted_at` — nor merged away — `merged_into`, where the model has them) and
+the actor may view it (crm.access scopes). Every read here keeps a constant number of
+queries: one per group, one for the counts, one per record kind for the titles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from crm.access import Action, Entity, OwnedModel, Scope, can, scope_for, scope_queryset
+from crm.models import Activity, Membership, Team, Tenant
+from crm.modes import has_leads
+from crm.periods import day_start, today, week_start
+
+# The records activities hang off (by label: the apps stand above crm), and where each
+# opens (its card).
+TARGET_MODELS = {
+    Entity.LEAD: "leads.Lead",
+    Entity.DEAL: "deals.Deal",
+    Entity.CONTACT: "contacts.Contact",
+    Entity.COMPANY: "contacts.Company",
+}
+DETAIL_URLS = {
+    Entity.LEAD: "leads:detail",
+    Entity.DEAL: "deals:detail",
+    Entity.CONTACT: "contacts:detail",
+    Entity.COMPANY: "companies:detail",
+}
+# What one record of each kind is called.
+KIND_LABELS = {
+    Entity.LEAD: _("Lead"),
+    Entity.DEAL: _("Deal"),
+    Entity.CONTACT: _("Contact"),
+    Entity.COMPANY: _("Company"),
+}
+# Fields that take a record out of use (the trash, a merge): such records' activities leave
+# the task page with them.
+GONE_FIELDS = ("deleted_at", "merged_into")
+
+GROUP_LIMIT = 50
+DONE_DAYS = 7
+CALENDAR_LIMIT = 500
+CALENDAR_KINDS = (Activity.Kind.CALL, Activity.Kind.MEETING)
+# Kinds the task page lists: a note is a log entry, done when written.
+TASK_KINDS = tuple(k for k in Activity.Kind.values if k != Activity.Kind.NOTE)
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of record activities hang off."""
+
+    entity: str
+    model: type[OwnedModel]
+    content_type_id: int
+    url_name: str
+
+    @property
+    def label(self) -> str | Promise:
+        return KIND_LABELS.get(self.entity, self.model._meta.verbose_name)
+
+    @property
+    def key(self) -> str:
+        return str(self.entity)
+
+    @property
+    def gone_fields(self) -> list[str]:
+        names = {f.name for f in self.model._meta.get_fields()}
+        return [n for n in GONE_FIELDS if n in names]
+
+    def live(self) -> QuerySet:
+        return self.model.objects.filter(**dict.fromkeys(self.gone_fields))
+
+
+def target_kinds(*, tenant: Tenant) -> list[TargetKind]:
+    """The kinds of record of this tenant's mode (no leads in simple mode), in the order of
+    the rights matrix."""
+    kinds = []
+    for entity, label in TARGET_MODELS.items():
+        if entity == Entity.LEAD and not has_leads(tenant):
+            continue
+        model = apps.get_model(label)
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        kinds.append(TargetKind(entity, model, content_type.pk, DETAIL_URLS[entity]))
+    return kinds
+
+
+def kind_of(kinds: list[TargetKind], *, key: str) -> TargetKind | None:
+    return next((k for k in kinds if k.key == key), None)
+
+
+def visible_q(*, actor: Membership, kinds: list[TargetKind]) -> Q:
+    """Activities on live records the actor may view (a semi-join per kind of record)."""
+    allowed = Q(pk__in=[])
+    for kind in kinds:
+        scope = scope_for(actor, kind.entity, Action.VIEW)
+        if scope == Scope.NONE:
+            continue
+        if scope == Scope.ALL and not kind.gone_fields:  # every record of the kind
+            allowed |= Q(target_type_id=kind.content_type_id)
+            continue
+        records = scope_queryset(kind.live(), actor=actor, action=Action.VIEW)
+        allowed |= Q(target_type_id=kind.content_type_id) & Q(
+            Exists(records.filter(pk=OuterRef("target_id")))
+        )
+    return allowed
+
+
+# --- Whose activities -----------------------------------------------------------------------
+
+MINE, TEAM, ALL = "mine", "team", "all"
+WHOSE_LABELS = {MINE: _("Mine"), TEAM: _("My team"), ALL: _("Everyone")}
+
+
+def _narrowest_view(actor: Membership, kinds: list[TargetKind]) -> str:
+    ranks = [Scope.NONE, Scope.OWN, Scope.TEAM, Scope.ALL]
+    scopes = [scope_for(actor, kind.entity, Action.VIEW) for kind in kinds]
+    return min(scopes, key=ranks.index, default=Scope.NONE)
+
+
+def whose_choices(*, actor: Membership, kinds: list[TargetKind]) -> list[str]:
+    """Whose activities the actor may list: their own; their team's when they lead a team
+    or their role reaches their team mates' records of every kind; everyone's when it
+    reaches every record. (A manager sees every contact, not every lead: no "everyone".)
+    The records' rights still apply to every row. One query (teams led)."""
+    narrowest = _narrowest_view(actor, kinds)
+    choices = [MINE]
+    if narrowest == Scope.ALL or (actor.team_id and narrowest == Scope.TEAM) or _leads_team(actor):
+        choices.append(TEAM)
+    if narrowest == Scope.ALL:
+        choices.append(ALL)
+    return choices
+
+
+def _leads_team(actor: Membership) -> bool:
+    return Team.objects.filter(lead=actor).exists()
+
+
+def owners_q(*, actor: Membership, whose: str) -> Q:
+    if whose == ALL:
+        return Q()
+    mine = Q(owner=actor)
+    if whose == MINE:
+        return mine
+    team = Membership.objects.filter(team__lead=actor).values("pk")
+    found = mine | Q(owner_id__in=team)
+    if actor.team_id:
+        found |= Q(owner__team_id=actor.team_id)
+    return found
+
+
+# --- The task page ------------------------------------------------------------------------
+
+
+@dataclass
+class TaskRow:
+    """An activity with the record it belongs to and what the actor may do with it."""
+
+    activity: Activity
+    record: Any
+    kind: TargetKind
+    may_change: bool
+
+
+@dataclass
+class Group:
+    key: str
+    label: str | Promise
+    rows: list[TaskRow] = field(default_factory=list)
+    count: int = 0
+
+    @property
+    def more(self) -> int:
+        return max(self.count - len(self.rows), 0)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The instants that split open activities into groups, on the workspace's clock."""
+
+    now: dt.datetime
+    tomorrow: dt.datetime
+    after_tomorrow: dt.datetime
+    next_week: dt.datetime
+
+    @classmethod
+    def at(cls, now: dt.datetime | None = None) -> Bounds:
+        now = now or timezone.now()
+        day = timezone.localtime(now).date()
+        one = dt.timedelta(days=1)
+        return cls(
+            now=now,
+            tomorrow=day_start(day + one),
+            after_tomorrow=day_start(day + 2 * one),
+            next_week=day_start(week_start(day) + 7 * one),
+        )
+
+    def groups(self) -> dict[str, tuple[str | Promise, Q]]:
+        later_from = max(self.after_tomorrow, self.next_week)
+        return {
+            "overdue": (_("Overdue"), Q(due_at__lt=self.now)),
+            "today": (_("Today"), Q(due_at__gte=self.now, due_at__lt=self.tomorrow)),
+            "tomorrow": (
+                _("Tomorrow"),
+                Q(due_at__gte=self.tomorrow, due_at__lt=self.after_tomorrow),
+            ),
+            "week": (
+                _("This week"),
+                Q(due_at__gte=self.after_tomorrow, due_at__lt=self.next_week),
+            ),
+            "later": (_("Later"), Q(due_at__gte=later_from)),
+            "undated": (_("No due date"), Q(due_at=None)),
+        }
+
+
+def task_base(
+    *, actor: Membership, kinds: list[TargetKind], whose: str, kind: str = ""
+) -> QuerySet[Activity]:
+    """The activities the task page may list for this choice of whose and type."""
+    activities = Activity.objects.filter(kind__in=TASK_KINDS).filter(
+        owners_q(actor=actor, whose=whose), visible_q(actor=actor, kinds=kinds)
+    )
+    if kind:
+        activities = activities.filter(kind=kind)
+    return activities.select_related("owner__user")
+
+
+def task_groups(
+    *,
+    actor: Membership,
+    kinds: list[TargetKind],
+    whose: str,
+    kind: str = "",
+    now: dt.datetime | None = None,
+) -> list[Group]:
+    """The open activities by when they are due (overdue, today, tomorrow, this week, later,
+    without a date) and those done in the last DONE_DAYS days; at most GROUP_LIMIT rows a
+    group, with its full count."""
+    bounds = Bounds.at(now)
+    base = task_base(actor=actor, kinds=kinds, whose=whose, kind=kind)
+    open_ = base.filter(done_at=None)
+    done_since = bounds.now - dt.timedelta(days=DONE_DAYS)
+    specs = bounds.groups()
+    counts = base.order_by().aggregate(
+        **{key: Count("pk", filter=Q(done_at=None) & q) for key, (_label, q) in specs.items()},
+        done=Count("pk", filter=Q(done_at__gte=done_since)),
+    )
+    groups = []
+    for key, (label, q) in specs.items():
+        rows = list(open_.filter(q).order_by("due_at", "pk")[:GROUP_LIMIT]) if counts[key] else []
+        groups.append(Group(key, label, rows, counts[key]))  # type: ignore[arg-type]
+    done = (
+        list(base.filter(done_at__gte=done_since).order_by("-done_at", "-pk")[:GROUP_LIMIT])
+        if counts["done"]
+        else []
+    )
+    groups.append(Group("done", _("Done recently"), done, counts["done"]))  # type: ignore[arg-type]
+    rows = attach_records([a for g in groups for a in g.rows], actor=actor, kinds=kinds)
+    by_pk = {row.activity.pk: row for row in rows}
+    for group in groups:
+        group.rows = [by_pk[a.pk] for a in group.rows if a.pk in by_pk]  # type: ignore[attr-defined]
+    return groups
+
+
+def attach_records(
+    activities: list[Activity], *, actor: Membership, kinds: list[TargetKind]
+) -> list[TaskRow]:
+    """Each activity with its record (one query per kind of record present)."""
+    wanted: dict[int, set[int]] = {}
+    for activity in activities:
+        wanted.setdefault(activity.target_type_id, set()).add(activity.target_id)
+    records: dict[tuple[int, int], Any] = {}
+    by_type = {kind.content_type_id: kind for kind in kinds}
+    for type_id, ids in wanted.items():
+        kind = by_type.get(type_id)
+        if kind is None:
+            continue
+        for record in kind.live().select_related("owner__team").filter(pk__in=ids):
+            records[(type_id, record.pk)] = record
+    rows = []
+    for activity in activities:
+        record = records.get((activity.target_type_id, activity.target_id))
+        if record is None:
+            continue
+        kind = by_type[activity.target_type_id]
+        rows.append(TaskRow(activity, record, kind, may_change(actor, activity, record)))
+    return rows
+
+
+def may_change(actor: Membership, activity: Activity, record: Any) -> bool:
+    """Whether the actor may complete, move or hand over this activity: its owner (who sees
+    the record), or anyone who may edit the record."""
+    return activity.owner_id == actor.pk or can(record, actor=actor, action=Action.EDIT)
+
+
+def task_get(*, actor: Membership, kinds: list[TargetKind], activity_id: int) -> TaskRow:
+    """An activity on a live record the actor may view, with its record, or 404."""
+    activity = (
+        Activity.objects.filter(pk=activity_id, kind__in=TASK_KINDS)
+        .filter(visible_q(actor=actor, kinds=kinds))
+        .select_related("owner__user")
+        .first()
+    )
+    rows = attach_records([activity], actor=actor, kinds=kinds) if activity else []
+    if not rows:
+        raise Http404
+    return rows[0]
+
+
+def assignable_members() -> QuerySet[Membership]:
+    """People an activity may be given to: active members, robots aside."""
+    return (
+        Membership.objects.filter(is_active=True, is_system=False)
+        .select_related("user", "role", "team")
+        .order_by("user__full_name", "user__email")
+    )
+
+
+# --- Records to attach a new activity to --------------------------------------------------
+
+PICK_LIMIT = 10
+TITLE_FIELDS = {
+    Entity.LEAD: ("title", "name", "company_name", "phone", "email"),
+    Entity.DEAL: ("title",),
+    Entity.CONTACT: ("last_name", "first_name", "middle_name"),
+    Entity.COMPANY: ("name", "tax_id"),
+}
+
+
+def record_choices(
+    *, actor: Membership, kinds: list[TargetKind], query: str
+) -> list[tuple[TargetKind, list[Any]]]:
+    """Live records the actor may add activities to (edit right) whose name holds `query`,
+    PICK_LIMIT of each kind, newest first; an empty query gives the newest."""
+    found = []
+    words = query.split()[:4]
+    for kind in kinds:
+        if scope_for(actor, kind.entity, Action.EDIT) == Scope.NONE:
+            continue
+        records = scope_queryset(kind.live(), actor=actor, action=Action.EDIT)
+        for word in words:
+            match = Q()
+            for name in TITLE_FIELDS.get(kind.entity, ()):
+                match |= Q(**{f"{name}__icontains": word})
+            records = records.filter(match)
+        found.append((kind, list(records.order_by("-created_at", "-pk")[:PICK_LIMIT])))
+    return found
+
+
+def record_for_new(*, actor: Membership, kinds: list[TargetKind], value: str) -> Any:
+    """The record a "kind:id" choice names, if live and visible to the actor; else None."""
+    key, _sep, raw = value.partition(":")
+    kind = kind_of(kinds, key=key)
+    if kind is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    return (
+        scope_queryset(kind.live(), actor=actor, action=Action.VIEW)
+        .select_related("owner__team")
+        .filter(pk=int(raw))
+        .first()
+    )
+
+
+# --- The calendar -------------------------------------------------------------------------
+
+DAY, WEEK = "day", "week"
+FIRST_HOUR, LAST_HOUR = 8, 20  # the grid's rows; earlier and later times get a row each
+
+
+EARLY, LATE = "early", "late"
+HOURS: list[int | str] = [EARLY, *range(FIRST_HOUR, LAST_HOUR + 1), LATE]
+
+
+@dataclass
+class Calendar:
+    view: str
+    days: list[dt.date]
+    cells: dict[tuple[dt.date, int | str], list[TaskRow]]
+    previous: dt.date
+    following: dt.date
+    count: int
+
+    def rows(self) -> list[tuple[int | str, list[list[TaskRow]]]]:
+        """The grid: one row per hour (plus "earlier" and "later"), one cell per day."""
+        return [(hour, [self.cells.get((day, hour), []) for day in self.days]) for hour in HOURS]
+
+
+def calendar(
+    *,
+    actor: Membership,
+    kinds: list[TargetKind],
+    whose: str,
+    view: str,
+    day: dt.date,
+) -> Calendar:
+    """Calls and meetings due on a day or in its week (the workspace's days), placed by
+    local hour; at most CALENDAR_LIMIT of them."""
+    if view == WEEK:
+        first = week_start(day)
+        days = [first + dt.timedelta(days=n) for n in range(7)]
+        step = dt.timedelta(days=7)
+    else:
+        days, step = [day], dt.timedelta(days=1)
+    start, end = day_start(days[0]), day_start(days[-1] + dt.timedelta(days=1))
+    found = list(
+        Activity.objects.filter(kind__in=CALENDAR_KINDS, due_at__gte=start, due_at__lt=end)
+        .filter(owners_q(actor=actor, whose=whose), visible_q(actor=actor, kinds=kinds))
+        .select_related("owner__user")
+        .order_by("due_at", "pk")[:CALENDAR_LIMIT]
+    )
+    cells: dict[tuple[dt.date, int | str], list[TaskRow]] = {}
+    for row in attach_records(found, actor=actor, kinds=kinds):
+        local = timezone.localtime(row.activity.due_at)
+        hour: int | str = local.hour
+        if local.hour < FIRST_HOUR:
+            hour = EARLY
+        elif local.hour > LAST_HOUR:
+            hour = LATE
+        cells.setdefault((local.date(), hour), []).append(row)
+    return Calendar(view, days, cells, days[0] - step, days[0] + step, len(found))
+
+
+def parse_day(value: str) -> dt.date:
+    """A YYYY-MM-DD day from a query string, or today (the workspace's) for anything else."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return today()
+    return day if 1900 <= day.year <= 2200 else today()
