@@ -384,6 +384,11 @@ class Activity(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "target_type", "target_id"], name="crm_activity_target"),
             models.Index(fields=["tenant", "done_at", "due_at"], name="crm_activity_due"),
+            # A member's open activities by due time, and those they did lately: the task
+            # page's groups and the calendar walk this for "mine" and the team's owners.
+            models.Index(
+                fields=["tenant", "owner", "done_at", "due_at"], name="crm_activity_owner_due"
+            ),
         ]
 
     def __str__(self) -> str:

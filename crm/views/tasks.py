@@ -242,6 +242,9 @@ def task_calendar(request: HttpRequest) -> HttpResponse:
         "calendar": grid,
         "day": day,
         "today": timezone.localdate(),
+        "today_index": next(
+            (i for i, d in enumerate(grid.days) if d == timezone.localdate()), None
+        ),
         "limit": activities.CALENDAR_LIMIT,
     }
     return render(request, "crm/tasks_calendar.html", context)

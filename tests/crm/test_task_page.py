@@ -613,10 +613,10 @@ def test_calendar_week_places_calls_and_meetings_by_local_hour(zoned, admin, cli
     # The meeting at 00:30 on Friday the 11th sits in Friday's "earlier" cell.
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.DOTALL)
     earlier = next(r for r in rows if "Earlier" in r)
-    cells = re.findall(r'<td class="calendar-cell">(.*?)</td>', earlier, flags=re.DOTALL)
+    cells = re.findall(r'<td class="calendar-cell[^"]*">(.*?)</td>', earlier, flags=re.DOTALL)
     assert "Встреча" in cells[4]  # Monday 7th … Friday 11th
     nine = next(r for r in rows if ">09:00<" in r)
-    cells = re.findall(r'<td class="calendar-cell">(.*?)</td>', nine, flags=re.DOTALL)
+    cells = re.findall(r'<td class="calendar-cell[^"]*">(.*?)</td>', nine, flags=re.DOTALL)
     assert "Созвон" in cells[3]
     assert "date=2026-12-14" in html
     assert "date=2026-11-30" in html
