@@ -55,8 +55,8 @@ def team(tenant, manager):
         theirs = Team.objects.create(name="Юг")
         Membership.objects.filter(pk__in=[manager.pk, mate.pk]).update(team=ours)
         Membership.objects.filter(pk=stranger.pk).update(team=theirs)
-    for member in (manager, mate, stranger):
-        member.refresh_from_db()
+        for member in (manager, mate, stranger):
+            member.refresh_from_db()
     return {"lead": manager, "mate": mate, "stranger": stranger}
 
 
