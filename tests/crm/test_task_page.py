@@ -166,6 +166,28 @@ def test_type_filter(tenant, admin, client_for):
     assert "Обсудить цену" in html
 
 
+def test_a_full_group_shows_its_first_rows_and_counts_the_rest(
+    tenant, admin, client_for, monkeypatch
+):
+    from crm import activities
+
+    monkeypatch.setattr(activities, "GROUP_LIMIT", 3)
+    monkeypatch.setattr(activities, "COUNT_CAP", 5)
+    with tenant_context(tenant):
+        lead = make_lead(admin)
+        past = dt.datetime.now(UTC) - dt.timedelta(days=1)
+        for i in range(4):
+            _plan(admin, lead, f"Долг {i}", past + dt.timedelta(minutes=i))
+        for i in range(8):
+            _plan(admin, lead, f"Без срока {i}", None, kind="task")
+    html = _english(client_for)(admin).get(url(tenant)).content.decode()
+    groups = _groups(html)
+    assert groups["overdue"] == ["Долг 0", "Долг 1", "Долг 2"]
+    assert "And 1 more." in html
+    assert len(groups["undated"]) == 3
+    assert "5+" in html and "The first 3 of over 5." in html
+
+
 # --- Whose activities, and which records ----------------------------------------------------
 
 
@@ -650,7 +672,7 @@ def _many(tenant, admin, n: int) -> None:
             deal = make_deal(admin, stage=stage(sales(), "open"))
             contact = make_contact(admin)
             company = make_company(admin)
-            offsets = (-30, 2, 26, 24 * 5, 24 * 40)
+            offsets = (-30, 2, 26, 50, 24 * 40)
             for j, record in enumerate((lead, deal, contact, company)):
                 _plan(admin, record, "Звонок сегодня", now + dt.timedelta(hours=1), "call")
                 _plan(admin, record, "Встреча сегодня", now + dt.timedelta(hours=2), "meeting")
@@ -666,10 +688,14 @@ def _many(tenant, admin, n: int) -> None:
     "path", ["", "?whose=all", "?kind=call", "calendar/", "calendar/?view=day"]
 )
 def test_query_count_does_not_grow_with_activities(
-    tenant, admin, client_for, django_assert_num_queries, path
+    tenant, admin, client_for, django_assert_num_queries, path, monkeypatch
 ):
+    """Every group full (so counted) in both: the most queries the page makes."""
+    from crm import activities
+
+    monkeypatch.setattr(activities, "GROUP_LIMIT", 1)
     client = client_for(admin)
-    _many(tenant, admin, 1)
+    _many(tenant, admin, 2)
     with time_machine.travel(NOON, tick=False):
         with CaptureQueriesContext(connection) as few:
             assert client.get(url(tenant, path)).status_code == 200
@@ -678,7 +704,12 @@ def test_query_count_does_not_grow_with_activities(
             assert client.get(url(tenant, path)).status_code == 200
 
 
-def test_query_count_for_a_team_lead(tenant, team, client_for, django_assert_num_queries):
+def test_query_count_for_a_team_lead(
+    tenant, team, client_for, django_assert_num_queries, monkeypatch
+):
+    from crm import activities
+
+    monkeypatch.setattr(activities, "GROUP_LIMIT", 1)
     lead_ = team["lead"]
     client = client_for(lead_)
 
