@@ -68,6 +68,12 @@ def _groups(html: str) -> dict[str, list[str]]:
     return found
 
 
+def _counts(html: str) -> dict[str, str]:
+    return dict(
+        re.findall(r'data-group="(\w+)".*?data-testid="count">([^<]*)<', html, flags=re.DOTALL)
+    )
+
+
 def _plan(actor, target, subject, due=None, kind="call", owner=None, **extra):
     return activity_create(
         actor=actor, target=target, kind=kind, subject=subject, due_at=due, owner=owner, **extra
@@ -242,6 +248,7 @@ def test_only_activities_on_records_i_may_view(tenant, admin, team, client_for):
     assert "Невидимое" not in html
     assert "Скрытый" not in html
     assert "В корзине" not in html
+    assert _counts(html) == {"overdue": "1", "today": "0"}  # nor counted
 
 
 def test_simple_mode_leaves_lead_activities_out(tenant, admin, client_for):
