@@ -384,6 +384,21 @@ class Activity(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "target_type", "target_id"], name="crm_activity_target"),
             models.Index(fields=["tenant", "done_at", "due_at"], name="crm_activity_due"),
+            # The task page's groups and the calendar walk these in due order and stop at
+            # their limit: a member's open activities, everyone's (a director's "all"), and
+            # what a member did lately. (`done_at IS NULL` is no equality for the planner:
+            # an index over done_at, due_at cannot give due order, so it is a condition.)
+            models.Index(
+                fields=["tenant", "owner", "due_at"],
+                condition=models.Q(done_at=None),
+                name="crm_activity_owner_open",
+            ),
+            models.Index(
+                fields=["tenant", "due_at"],
+                condition=models.Q(done_at=None),
+                name="crm_activity_open",
+            ),
+            models.Index(fields=["tenant", "owner", "done_at"], name="crm_activity_owner_done"),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,8 @@ NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
     "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
+    "activity.assigned": _("%(by)s gave you “%(subject)s” (“%(title)s”)"),
+    "activity.assigned_due": _("%(by)s gave you “%(subject)s”, due %(due)s (“%(title)s”)"),
     "activity.reminder_due": _("Reminder: %(subject)s, due %(due)s (“%(title)s”)"),
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
     "lead.returned": _("The postponed lead “%(title)s” is back in your inbox: %(reason)s"),
@@ -35,6 +37,8 @@ def notification_text(notification: Notification) -> str:
     )
     if kind == "activity.reminder" and notification.data.get("due_at"):
         kind, values["due"] = "activity.reminder_due", local_text(notification.data["due_at"])
+    if kind == "activity.assigned" and notification.data.get("due_at"):
+        kind, values["due"] = "activity.assigned_due", local_text(notification.data["due_at"])
     template = NOTIFICATION_TEXTS.get(kind)
     return str(template) % values if template else kind
 

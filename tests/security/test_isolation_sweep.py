@@ -61,6 +61,8 @@ PARTY_CREATE = {**EVERYONE, "marketer": 403}
 # Deals: the deal in the world belongs to another manager (like the lead).
 DEAL_VIEW = LEAD_VIEW
 DEAL_EDIT = LEAD_EDIT
+# Acting on the world's activity (the admin's, on the other manager's lead) as a plain form.
+TASK_EDIT = {"admin": 302, "director": 302, "manager": 404, "marketer": 403}
 # Reports: the analytics right (admins, directors and marketers by default).
 ANALYSTS = {**EVERYONE, "manager": 403}
 
@@ -221,6 +223,22 @@ POLICY: dict[str, Public | TenantUrl] = {
     "crm:saved_filter_delete": TenantUrl(
         {"POST": {"admin": 302, "director": 404, "manager": 404, "marketer": 404}},
         obj="saved_filter",
+    ),
+    # Tasks: every member has the page; acting on an activity takes its ownership or the
+    # right to edit its record (the world's activity: the admin's, on another's lead).
+    "crm:tasks": TenantUrl({"GET": EVERYONE}),
+    "crm:task_calendar": TenantUrl({"GET": EVERYONE}),
+    "crm:task_records": TenantUrl({"GET": EVERYONE}),
+    "crm:task_create": TenantUrl(
+        {"POST": {**TASK_EDIT, "manager": 400}},
+        data=lambda w: {"record": f"lead:{w['lead'].pk}", "kind": "call", "subject": "Hacked"},
+    ),
+    "crm:task_done": TenantUrl({"POST": TASK_EDIT}, obj="activity"),
+    "crm:task_reschedule": TenantUrl(
+        {"POST": TASK_EDIT}, obj="activity", data=lambda w: {"to": "hour"}
+    ),
+    "crm:task_assign": TenantUrl(
+        {"POST": TASK_EDIT}, obj="activity", data=lambda w: {"owner": w["member"].pk}
     ),
     "crm:notifications": TenantUrl({"GET": EVERYONE}),
     # Only the recipient opens a notification; everyone else gets the "missing" 404.
