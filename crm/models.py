@@ -384,6 +384,12 @@ class Activity(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "target_type", "target_id"], name="crm_activity_target"),
             models.Index(fields=["tenant", "done_at", "due_at"], name="crm_activity_due"),
+            # A record's next activity (crm/nextactivity.py): its open ones, soonest first.
+            models.Index(
+                fields=["tenant", "target_type", "target_id", "due_at"],
+                name="crm_activity_open_target",
+                condition=models.Q(done_at=None),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,11 +16,12 @@ from django.http import Http404
 from django.utils import timezone
 
 from contacts.normalize import DIGITS, email_key, phone_e164
-from crm import keyset
+from crm import keyset, nextactivity
 from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
+from crm.nextactivity import NextActivity
 from crm.text import clean_line
 from leads.models import (
     OPEN_STATES,
@@ -301,6 +302,7 @@ class LeadRow:
     owner_name: str
     status_name: str
     status_color: str
+    next_activity: NextActivity | None = None  # the earliest open activity (crm.nextactivity)
 
 
 # The lead's own columns of a row, then its owner's and status's.
@@ -315,24 +317,41 @@ _ROW_VALUES = (
 
 
 def _row(values: tuple) -> LeadRow:
-    *lead, owner_id, full_name, email, status_name, status_color = values
-    return LeadRow(*lead, owner_id, full_name or email or "", status_name, status_color)
+    *lead, owner_id, full_name, email, status_name, status_color, upcoming = values
+    return LeadRow(
+        *lead,
+        owner_id,
+        full_name or email or "",
+        status_name,
+        status_color,
+        nextactivity.parse(upcoming),
+    )
 
 
 def row_values(queryset: QuerySet[Lead]) -> list[LeadRow]:
-    """The list rows of a (sliced) queryset of leads, in its order."""
-    return [_row(values) for values in queryset.values_list(*_ROW_VALUES)]
+    """The list rows of a (sliced) queryset of leads, in its order, each with its next
+    activity (a subquery of the same statement)."""
+    annotated = queryset.annotate(upcoming=nextactivity.next_activity(Lead))
+    return [_row(values) for values in annotated.values_list(*_ROW_VALUES, "upcoming")]
 
 
 def row_of(lead: Lead) -> LeadRow:
-    """The list row of a lead loaded with its status and owner's user."""
+    """The list row of a lead loaded with its status and owner's user (and its next
+    activity: one query)."""
     owner = lead.owner.user if lead.owner_id else None
+    upcoming = (
+        Lead.objects.filter(pk=lead.pk)
+        .annotate(upcoming=nextactivity.next_activity(Lead))
+        .values_list("upcoming", flat=True)
+        .first()
+    )
     return LeadRow(
         *(getattr(lead, name) for name in _LEAD_VALUES),
         lead.owner_id,
         str(owner) if owner else "",
         lead.status.name,
         lead.status.color,
+        nextactivity.parse(upcoming),
     )
 
 
@@ -516,39 +535,62 @@ BOARD_CLOSED_DAYS = 30
 
 @dataclass(frozen=True)
 class Column:
-    """One kanban column: a status, its card count and amount total, its newest cards."""
+    """One kanban column: a status, its card count and amount total, its newest cards.
+    A closed column (converted, junk) is `collapsed`: a drop zone with its count, no cards."""
 
     status: LeadStatus
     count: int
     total: Decimal
     cards: list[Lead]
 
+    @property
+    def collapsed(self) -> bool:
+        return self.status.state not in OPEN_STATES
 
-def board(*, actor: Membership, statuses: list[LeadStatus], since_closed: datetime) -> list[Column]:
-    """The lead board: a column per status with count, sum and the newest cards.
 
-    Closed columns (converted, junk) cover the last BOARD_CLOSED_DAYS days so the board
-    stays about current work. Three queries whatever the number of leads.
-    """
-    visible = lead_list(actor=actor).filter(
-        Q(state__in=OPEN_STATES) | Q(closed_at__gte=since_closed)
+def board_rows(*, actor: Membership, since_closed: datetime) -> QuerySet[Lead]:
+    """The leads a board may show (before its filters): the live leads the actor may view,
+    open ones and those closed since `since_closed`."""
+    return lead_list(actor=actor).filter(Q(state__in=OPEN_STATES) | Q(closed_at__gte=since_closed))
+
+
+def _with_card_data(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Cards with their next activity (a subquery of the same statement) and what can(edit)
+    reads (the owner's team)."""
+    return queryset.select_related("owner__team").annotate(
+        upcoming=nextactivity.next_activity(Lead)
     )
+
+
+def board(*, rows: QuerySet[Lead], statuses: list[LeadStatus]) -> list[Column]:
+    """The lead board over `rows` (board_rows, filtered): a column per status with count,
+    sum and, for the open statuses, the newest cards with their next activity.
+
+    Closed columns (converted, junk) cover the last BOARD_CLOSED_DAYS days and are drop zones
+    with counts, no cards. Two queries whatever the number of leads and activities: the
+    totals, and the cards (the newest BOARD_CARDS of each open status, ranked in a subquery,
+    so the next activity is read for the shown cards only)."""
     totals = {
         row["status_id"]: (row["n"], row["total"] or Decimal("0"))
-        for row in visible.order_by()
-        .values("status_id")
-        .annotate(n=Count("pk"), total=Sum("amount"))
+        for row in rows.order_by().values("status_id").annotate(n=Count("pk"), total=Sum("amount"))
     }
-    ranked = visible.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("status_id")],
-            order_by=[F("created_at").desc(), F("pk").desc()],
+    ranked = (
+        rows.filter(state__in=OPEN_STATES)
+        .order_by()
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("status_id")],
+                order_by=[F("created_at").desc(), F("pk").desc()],
+            )
         )
-    ).filter(rank__lte=BOARD_CARDS)
+        .filter(rank__lte=BOARD_CARDS)
+        .values("pk")
+    )
+    shown = _with_card_data(lead_base().filter(pk__in=ranked))
     cards: dict[int, list[Lead]] = {}
-    # owner__team: the board asks can(edit) per card, which reads the owner's team.
-    for lead in ranked.select_related("owner__team").order_by("status_id", "rank"):
+    for lead in shown.order_by("status_id", "-created_at", "-pk"):
+        lead.next_activity = nextactivity.parse(lead.upcoming)
         cards.setdefault(lead.status_id, []).append(lead)
     return [
         Column(
@@ -559,3 +601,12 @@ def board(*, actor: Membership, statuses: list[LeadStatus], since_closed: dateti
         )
         for s in statuses
     ]
+
+
+def board_card(*, actor: Membership, lead_id: int) -> Lead:
+    """One card of the board (after a drop or a quick action), or 404."""
+    lead = _with_card_data(lead_list(actor=actor)).filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404
+    lead.next_activity = nextactivity.parse(lead.upcoming)
+    return lead

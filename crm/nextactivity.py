@@ -1,0 +1,141 @@
+"""The next activity of a record and its age, as list rows and board cards show them.
+
+The next activity is a record's earliest open activity (not done; the soonest due first,
+undated ones after the dated, then the oldest): read for a whole page in the page's own
+query, as one correlated subquery that returns its id, type, subject and due time together
+as a JSON object (`annotate(next_activity=next_activity(Lead))`), so a list or a board
+costs no query more whatever its size. The partial index `crm_activity_open_target`
+(tenant, target type, target id, due time; open activities only) answers each row's
+subquery with one short index read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import F, JSONField, OuterRef, Subquery
+from django.db.models.functions import JSONObject
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from crm.models import Activity
+
+# What a card's "plan the next activity" form offers (a note is not planned: done at once).
+PLANNED_KINDS = [
+    (value, label) for value, label in Activity.Kind.choices if value != Activity.Kind.NOTE
+]
+
+
+def next_activity(model: type) -> Subquery:
+    """An annotation: the record's next open activity as {"id", "kind", "subject", "due"}
+    (JSON), or NULL. Read it with `parse`."""
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    earliest = (
+        Activity.objects.filter(
+            tenant_id=OuterRef("tenant_id"),
+            target_type_id=content_type.pk,
+            target_id=OuterRef("pk"),
+            done_at=None,
+        )
+        .order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+        .values(json=JSONObject(id="pk", kind="kind", subject="subject", due="due_at"))[:1]
+    )
+    return Subquery(earliest, output_field=JSONField())
+
+
+@dataclass(frozen=True, slots=True)
+class NextActivity:
+    pk: int
+    kind: str
+    subject: str
+    due_at: datetime | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_at is not None and self.due_at < timezone.now()
+
+
+def parse(value: Any) -> NextActivity | None:
+    """The annotation's value (a dict, or JSON text on some back ends) as a NextActivity."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        import json
+
+        value = json.loads(value)
+    due = value.get("due")
+    due_at = None
+    if due:
+        due_at = datetime.fromisoformat(due.replace(" ", "T").replace("Z", "+00:00"))
+        if due_at.tzinfo is None:  # SQLite keeps UTC without an offset
+            due_at = due_at.replace(tzinfo=UTC)
+    return NextActivity(int(value["id"]), value["kind"], value["subject"], due_at)
+
+
+def age(created_at: datetime, now: datetime | None = None) -> str:
+    """How old a record is, in the largest whole unit: "5 min", "3 h", "2 d"."""
+    seconds = max(0, ((now or timezone.now()) - created_at).total_seconds())
+    if seconds < 3600:
+        return gettext("%(n)s min") % {"n": int(seconds // 60)}
+    if seconds < 86400:
+        return gettext("%(n)s h") % {"n": int(seconds // 3600)}
+    return gettext("%(n)s d") % {"n": int(seconds // 86400)}
+
+
+class Renderer:
+    """Renders next activities and ages for one page: the translated words, the time zone
+    and "now" looked up once (a list renders 50 of them)."""
+
+    def __init__(self) -> None:
+        self.zone = timezone.get_current_timezone()
+        self.now = timezone.now()
+        today = self.now.astimezone(self.zone).date()
+        self.today, self.tomorrow = today, today + timedelta(days=1)
+        self.kinds = {value: str(label) for value, label in Activity.Kind.choices}
+        self.words = {
+            "today": gettext("today"),
+            "tomorrow": gettext("tomorrow"),
+            "overdue": gettext("overdue"),
+            "none": gettext("no planned activity"),
+        }
+
+    def when(self, due_at: datetime | None) -> str:
+        """The due time in the workspace's zone: "today 14:00", "tomorrow 09:30",
+        "05.12 14:00" (empty without a due time)."""
+        if due_at is None:
+            return ""
+        local = due_at.astimezone(self.zone)
+        day = local.date()
+        clock = local.strftime("%H:%M")
+        if day == self.today:
+            return f"{self.words['today']} {clock}"
+        if day == self.tomorrow:
+            return f"{self.words['tomorrow']} {clock}"
+        return local.strftime("%d.%m %H:%M")
+
+    def age(self, created_at: datetime) -> str:
+        return age(created_at, self.now)
+
+    def html(self, activity: NextActivity | None) -> str:
+        """The next activity as a small line (escaped): type, subject, due time; overdue in
+        red; a muted dash without one."""
+        if activity is None:
+            return (
+                f'<span class="text-muted" title="{escape(self.words["none"])}"'
+                ' data-testid="next-activity-none">—</span>'
+            )
+        overdue = activity.due_at is not None and activity.due_at < self.now
+        css = "next-activity text-danger" if overdue else "next-activity"
+        flag = f' title="{escape(self.words["overdue"])}"' if overdue else ""
+        when = self.when(activity.due_at)
+        kind = escape(self.kinds.get(activity.kind, activity.kind))
+        return (
+            f'<span class="{css}"{flag} data-testid="next-activity"'
+            f"{' data-overdue' if overdue else ''}>"
+            f'<span class="text-muted">{kind}:</span> <bdi>{escape(activity.subject)}</bdi>'
+            f"{' · ' + escape(when) if when else ''}</span>"
+        )
