@@ -100,7 +100,7 @@ class Renderer:
             "today": gettext("today"),
             "tomorrow": gettext("tomorrow"),
             "overdue": gettext("overdue"),
-            "none": gettext("no planned activity"),
+            "none": gettext("nothing planned"),
         }
 
     def when(self, due_at: datetime | None) -> str:
@@ -125,8 +125,8 @@ class Renderer:
         red; a muted dash without one."""
         if activity is None:
             return (
-                f'<span class="text-muted" title="{escape(self.words["none"])}"'
-                ' data-testid="next-activity-none">—</span>'
+                f'<span class="text-muted" data-testid="next-activity-none">'
+                f"{escape(self.words['none'])}</span>"
             )
         overdue = activity.due_at is not None and activity.due_at < self.now
         css = "next-activity text-danger" if overdue else "next-activity"
