@@ -54,13 +54,19 @@ def test_list_rows_and_board_cards_show_the_next_activity_and_the_age(
     client = client_for(manager, "en")
     listing = client.get(url("")).content.decode()
     row = listing[listing.index(f'id="deal-{soon.pk}"') :].split("</tr>")[0]
-    assert "Созвон" in row and "15.01 13:30" in row and "data-overdue" not in row
+    assert "Созвон" in row
+    assert "15.01 13:30" in row
+    assert "data-overdue" not in row
     late_row = listing[listing.index(f'id="deal-{late.pk}"') :].split("</tr>")[0]
-    assert "Выставить счёт" in late_row and "02.03 06:00" in late_row
-    assert "text-danger" in late_row and '<div data-testid="age">4 d</div>' in late_row
+    assert "Выставить счёт" in late_row
+    assert "02.03 06:00" in late_row
+    assert "text-danger" in late_row
+    assert '<div data-testid="age">4 d</div>' in late_row
     board = client.get(url("board/")).content.decode()
     card = board[board.index(f'id="card-{late.pk}"') :].split("</article>")[0]
-    assert "Выставить счёт" in card and "data-overdue" in card and ">4 d<" in card
+    assert "Выставить счёт" in card
+    assert "data-overdue" in card
+    assert ">4 d<" in card
     assert 'href="tel:+7916' in card  # the contact's phone
 
 
@@ -116,11 +122,15 @@ def test_won_and_lost_are_drop_zones_with_counts(client_for, tenant, admin, url)
         make_deal(admin)
     response = client_for(admin).get(url("board/"))
     columns = {c.stage.pk: c for c in response.context["columns"]}
-    assert columns[won.pk].collapsed and columns[won.pk].count == 2 and not columns[won.pk].cards
-    assert columns[lost.pk].collapsed and columns[lost.pk].count == 1
+    assert columns[won.pk].collapsed
+    assert columns[won.pk].count == 2
+    assert not columns[won.pk].cards
+    assert columns[lost.pk].collapsed
+    assert columns[lost.pk].count == 1
     html = response.content.decode()
     zones = html[html.index('data-testid="closed-zones"') :]
-    assert f'data-testid="drop-{won.pk}"' in zones and "data-ask-reason" in zones
+    assert f'data-testid="drop-{won.pk}"' in zones
+    assert "data-ask-reason" in zones
 
 
 def test_a_drop_into_lost_runs_the_transition_with_its_reason(client_for, tenant, admin, url):
@@ -143,7 +153,8 @@ def test_a_drop_into_lost_runs_the_transition_with_its_reason(client_for, tenant
     refused = client.post(
         url(f"{closed.pk}/move/"), {"stage": lost.pk, "board": "1"}, HTTP_HX_REQUEST="true"
     )
-    assert refused.status_code == 409 and refused["HX-Retarget"] == "#toasts"
+    assert refused.status_code == 409
+    assert refused["HX-Retarget"] == "#toasts"
 
 
 def test_a_manager_sees_only_own_cards(client_for, tenant, admin, manager, url):
@@ -165,22 +176,30 @@ def test_quick_actions_plan_and_complete_in_place(
     client = client_for(manager)
     added = client.post(
         url(f"{deal.pk}/activities/"),
-        {"board": "1", "kind": "meeting", "subject": "Встреча с клиентом", "due_at": "2030-01-15T13:30"},
+        {
+            "board": "1",
+            "kind": "meeting",
+            "subject": "Встреча с клиентом",
+            "due_at": "2030-01-15T13:30",
+        },
         HTTP_HX_REQUEST="true",
     )
     assert added.status_code == 200
-    assert "Встреча с клиентом" in added.content.decode() and "15.01 13:30" in added.content.decode()
+    assert "Встреча с клиентом" in added.content.decode()
+    assert "15.01 13:30" in added.content.decode()
     with tenant_context(far_east):
         activity = Activity.objects.get(target_id=deal.pk, subject="Встреча с клиентом")
         assert activity.due_at == FUTURE  # typed in Vladivostok time
     bad = client.post(
         url(f"{deal.pk}/activities/"), {"board": "1", "kind": "call"}, HTTP_HX_REQUEST="true"
     )
-    assert bad.status_code == 400 and bad["HX-Retarget"] == "#toasts"
+    assert bad.status_code == 400
+    assert bad["HX-Retarget"] == "#toasts"
     refused = client_for(marketer).post(
         url(f"{deal.pk}/activities/{activity.pk}/done/"), {"board": "1"}, HTTP_HX_REQUEST="true"
     )
-    assert refused.status_code == 403 and refused["HX-Retarget"] == "#toasts"
+    assert refused.status_code == 403
+    assert refused["HX-Retarget"] == "#toasts"
     elsewhere = client_for(other_admin).post(
         f"/{other_admin.tenant.slug}/deals/{deal.pk}/activities/{activity.pk}/done/",
         {"board": "1"},
@@ -190,7 +209,8 @@ def test_quick_actions_plan_and_complete_in_place(
     done = client.post(
         url(f"{deal.pk}/activities/{activity.pk}/done/"), {"board": "1"}, HTTP_HX_REQUEST="true"
     )
-    assert done.status_code == 200 and "Встреча с клиентом" not in done.content.decode()
+    assert done.status_code == 200
+    assert "Встреча с клиентом" not in done.content.decode()
     with tenant_context(far_east):
         assert Activity.objects.get(pk=activity.pk).done_at is not None
         assert Activity.objects.filter(target_id=deal.pk).count() == 1
