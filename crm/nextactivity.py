@@ -20,14 +20,51 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import F, JSONField, OuterRef, Subquery
 from django.db.models.functions import JSONObject
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from crm.models import Activity
 
-# What a card's "plan the next activity" form offers (a note is not planned: done at once).
-PLANNED_KINDS = [
-    (value, label) for value, label in Activity.Kind.choices if value != Activity.Kind.NOTE
-]
+
+def activity_options() -> SafeString:
+    """The <option>s of a card's "plan the next activity" form (a note is not planned: it is
+    done at once), built once per page: a board has a form on each of its cards."""
+    return mark_safe(  # noqa: S308 - the values and labels are escaped
+        "".join(
+            f'<option value="{escape(value)}">{escape(str(label))}</option>'
+            for value, label in Activity.Kind.choices
+            if value != Activity.Kind.NOTE
+        )
+    )
+
+
+def card_words() -> dict[str, str]:
+    """The words of a board card's quick actions, translated once per page (a board renders
+    up to a few hundred cards; a {% translate %} a card each costs more)."""
+    return {
+        "age": gettext("Age"),
+        "call": gettext("Call"),
+        "unassigned": gettext("unassigned"),
+        "done": gettext("Done"),
+        "plan": gettext("Plan"),
+        "type": gettext("Type"),
+        "subject": gettext("Subject"),
+        "due": gettext("Due"),
+        "add": gettext("Add"),
+    }
+
+
+def board_context(allowed: dict[int, set[int]]) -> dict[str, Any]:
+    """What a board's cards need besides the cards: the drop targets of each card the actor
+    may move (as the data-allowed text: ids, space-separated), the plan form's options and
+    the card words."""
+    return {
+        "allowed": {
+            pk: " ".join(str(target) for target in sorted(ids)) for pk, ids in allowed.items()
+        },
+        "activity_options": activity_options(),
+        "words": card_words(),
+    }
 
 
 def next_activity(model: type) -> Subquery:

@@ -70,6 +70,7 @@ def mark_next(deals: Iterable[Deal]) -> None:
     `with_next_activity`."""
     for deal in deals:
         deal.next_activity = nextactivity.parse(deal.upcoming)
+        deal.key = str(deal.pk)  # a board card writes it a dozen times: no localizing
 
 
 def page_newest_first(queryset: QuerySet[Deal], cursor: str | None) -> keyset.Page:

@@ -188,9 +188,10 @@ def _board_answer(request: HttpRequest, deal: Deal, error: DomainError | None = 
     editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
         "deal": fresh,
-        "allowed": {fresh.pk: selectors.allowed_stage_ids(fresh, stages)} if editable else {},
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_stage_ids(fresh, stages)} if editable else {}
+        ),
         "currency": request.tenant.currency,
-        "activity_kinds": nextactivity.PLANNED_KINDS,
     }
     return render(request, "deals/deal_kanban.html#card", context)
 

@@ -117,13 +117,12 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "columns": columns,
         "open_columns": [c for c in columns if not c.collapsed],
         "closed_columns": [c for c in columns if c.collapsed],
-        "allowed": allowed,
+        **nextactivity.board_context(allowed),
         "filters": filters,
         "board": True,
         "section": "deals_board",
         "currency": request.tenant.currency,
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
-        "activity_kinds": nextactivity.PLANNED_KINDS,
     }
     response = render(request, "deals/deal_kanban.html", context)
     patch_vary_headers(response, ["HX-Request"])

@@ -173,9 +173,10 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
     editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
         "lead": fresh,
-        "allowed": {fresh.pk: selectors.allowed_status_ids(fresh, statuses)} if editable else {},
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_status_ids(fresh, statuses)} if editable else {}
+        ),
         "currency": request.tenant.currency,
-        "activity_kinds": nextactivity.PLANNED_KINDS,
     }
     return render(request, "leads/lead_kanban.html#card", context)
 

@@ -234,13 +234,11 @@ def kanban(request: HttpRequest) -> HttpResponse:
     actor = request.membership
     choices = selectors.LeadChoices()
     since = timezone.now() - timedelta(days=selectors.BOARD_CLOSED_DAYS)
-    filters, rows = _filtered(
-        request, selectors.board_rows(actor=actor, since_closed=since), choices, archive=False
-    )
+    filters, rows = _filtered(request, selectors.lead_list(actor=actor), choices, archive=False)
     if request.htmx and request.GET.get("fragment") == "filters":
         return _respond(request, "leads/_filters.html#panel", {"filters": filters, "board": True})
     statuses = list(selectors.statuses())
-    columns = selectors.board(rows=rows, statuses=statuses)
+    columns = selectors.board(rows=rows, statuses=statuses, actor=actor, since_closed=since)
     allowed = {
         lead.pk: selectors.allowed_status_ids(lead, statuses)
         for column in columns
@@ -251,7 +249,7 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "columns": columns,
         "open_columns": [c for c in columns if not c.collapsed],
         "closed_columns": [c for c in columns if c.collapsed],
-        "allowed": allowed,
+        **nextactivity.board_context(allowed),
         "section": "kanban",
         "days": selectors.BOARD_CLOSED_DAYS,
         "currency": request.tenant.currency,
@@ -260,7 +258,6 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "list_name": "leads:kanban",
         "saved_filters": list(savedfilters.saved_filters(actor=actor, list_name="leads:kanban")),
         "filters_query": savedfilters.clean_query(request.GET.urlencode()),
-        "activity_kinds": nextactivity.PLANNED_KINDS,
     }
     return _respond(request, "leads/lead_kanban.html", context)
 
