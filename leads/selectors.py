@@ -600,7 +600,6 @@ def board(
         found = _with_card_data(lead_base().filter(pk__in=shown))
         for lead in found.order_by("status_id", "-created_at", "-pk"):
             lead.next_activity = nextactivity.parse(lead.upcoming)
-            lead.key = str(lead.pk)  # the template writes it a dozen times: no localizing
             cards.setdefault(lead.status_id, []).append(lead)
     return [
         Column(
@@ -696,5 +695,4 @@ def board_card(*, actor: Membership, lead_id: int) -> Lead:
     if lead is None:
         raise Http404
     lead.next_activity = nextactivity.parse(lead.upcoming)
-    lead.key = str(lead.pk)  # the template writes it a dozen times: no localizing
     return lead

@@ -172,7 +172,7 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
     statuses = list(selectors.statuses())
     editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
-        "lead": fresh,
+        "cards": [fresh],
         **nextactivity.board_context(
             {fresh.pk: selectors.allowed_status_ids(fresh, statuses)} if editable else {}
         ),

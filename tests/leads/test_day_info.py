@@ -319,3 +319,39 @@ def test_the_board_hides_quick_actions_from_a_role_that_may_not_edit(
 
 def test_another_workspace_board_is_not_found(client_for, tenant, other_admin):
     assert client_for(other_admin).get(f"/{tenant.slug}/leads/board/").status_code == 404
+
+
+def test_board_counts_are_capped_per_part_and_closed_ones_counted_per_owner(
+    client_for, tenant, admin, manager
+):
+    from leads import selectors
+
+    with tenant_context(tenant):
+        for _ in range(3):
+            make_lead(admin, owner=None)
+        junk = _status("junk")
+        services.lead_move(actor=manager, lead=make_lead(manager), status=junk)
+        services.lead_move(actor=admin, lead=make_lead(admin, owner=admin), status=junk)
+        statuses = list(selectors.statuses())
+        since = timezone.now() - timedelta(days=30)
+        columns = {
+            c.status.pk: c
+            for c in selectors.board(
+                rows=selectors.lead_list(actor=admin),
+                statuses=statuses,
+                actor=admin,
+                since_closed=since,
+                cap=2,
+            )
+        }
+    new = columns[_status_pk(statuses, "new")]
+    assert new.count == 2
+    assert new.at_least  # "2+": the part was counted up to the cap
+    assert columns[junk.pk].count == 2  # everyone's closed leads, owner by owner
+    assert not columns[junk.pk].at_least
+    html = client_for(admin).get(f"/{tenant.slug}/leads/board/").content.decode()
+    assert 'data-testid="count">3</span>' in html  # under the real cap: exact
+
+
+def _status_pk(statuses, state):
+    return next(s.pk for s in statuses if s.state == state)
