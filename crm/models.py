@@ -399,6 +399,12 @@ class Activity(TenantModel):
                 name="crm_activity_open",
             ),
             models.Index(fields=["tenant", "owner", "done_at"], name="crm_activity_owner_done"),
+            # A record's next activity (crm/nextactivity.py): its open ones, soonest first.
+            models.Index(
+                fields=["tenant", "target_type", "target_id", "due_at"],
+                name="crm_activity_open_target",
+                condition=models.Q(done_at=None),
+            ),
         ]
 
     def __str__(self) -> str:

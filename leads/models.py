@@ -261,6 +261,13 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(deleted_at=None),
                 name="leads_cohort",
             ),
+            # The board's closed columns: a member's (or the pool's) leads closed lately.
+            models.Index(
+                fields=["tenant", "owner", "-closed_at"],
+                include=["status", "amount"],
+                condition=Q(closed_at__isnull=False, deleted_at=None, archived_at=None),
+                name="leads_owner_closed",
+            ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
                 fields=["tenant", "owner", "state", "source"],

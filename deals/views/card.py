@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import selectors as contact_selectors
 from contacts.models import Company, Contact
-from crm import customfields
+from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
@@ -187,11 +187,14 @@ def _board_answer(request: HttpRequest, deal: Deal, error: DomainError | None = 
     puts the card back and shows it)."""
     if error is not None:
         return refusal(request, error.message, status=error.status_code)
-    fresh = selectors.deal_get_for_user(actor=request.membership, deal_id=deal.pk)
+    fresh = selectors.board_card(actor=request.membership, deal_id=deal.pk)
     stages = list(selectors.stages(fresh.pipeline))
+    editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
         "deal": fresh,
-        "allowed": {fresh.pk: selectors.allowed_stage_ids(fresh, stages)},
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_stage_ids(fresh, stages)} if editable else {}
+        ),
         "currency": request.tenant.currency,
     }
     return render(request, "deals/deal_kanban.html#card", context)
@@ -230,6 +233,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     form = ActivityForm(request.POST)
+    if request.POST.get("board") == "1":
+        return _board_activity(request, deal, form)
     if not form.is_valid():
         if request.htmx:
             return _partial(request, deal, "card", status=400, activity_form=form)
@@ -245,7 +250,27 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     activity = selectors.deal_activity_get(deal=deal, activity_id=activity_pk)
+    board = request.POST.get("board") == "1"
     if not can(deal, actor=request.membership, action=Action.EDIT):
-        raise AccessDenied(_("Your role does not allow this action on this record."))
+        message = _("Your role does not allow this action on this record.")
+        if board:
+            return refusal(request, message, status=403)
+        raise AccessDenied(message)
     crm_services.activity_complete(actor=request.membership, activity=activity, target=deal)
-    return _after_action(request, deal)
+    return _board_answer(request, deal) if board else _after_action(request, deal)
+
+
+def _board_activity(request: HttpRequest, deal: Deal, form: ActivityForm) -> HttpResponse:
+    """A board card's "plan the next activity": the refreshed card, or the reason in place
+    (nothing is written)."""
+    if not form.is_valid():
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
+        message = _("Check the activity: %(errors)s") % {"errors": errors}
+        return refusal(request, message, status=400)
+    try:
+        services.deal_activity_add(actor=request.membership, deal=deal, **form.cleaned_data)
+    except DomainError as error:
+        return _board_answer(request, deal, error)
+    except AccessDenied as denied:
+        return refusal(request, str(denied), status=403)
+    return _board_answer(request, deal)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.blocklist import blocked_reason
-from crm import customfields
+from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
@@ -182,11 +182,14 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
     puts the card back and shows it)."""
     if error is not None:
         return refusal(request, error.message, status=error.status_code)
-    fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
+    fresh = selectors.board_card(actor=request.membership, lead_id=lead.pk)
     statuses = list(selectors.statuses())
+    editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
-        "lead": fresh,
-        "allowed": {fresh.pk: selectors.allowed_status_ids(fresh, statuses)},
+        "cards": [fresh],
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_status_ids(fresh, statuses)} if editable else {}
+        ),
         "currency": request.tenant.currency,
     }
     return render(request, "leads/lead_kanban.html#card", context)
@@ -233,6 +236,8 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     form = ActivityForm(request.POST)
+    if request.POST.get("board") == "1":
+        return _board_activity(request, lead, form)
     if not form.is_valid():
         if request.htmx:
             return _partial(request, lead, "card", status=400, activity_form=form)
@@ -248,13 +253,36 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     activity = selectors.lead_activity_get(lead=lead, activity_id=activity_pk)
+    board = request.POST.get("board") == "1"
+    answer = _board_answer if board else _after_action
+    if board and not can(lead, actor=request.membership, action=Action.EDIT):
+        return refusal(
+            request, _("Your role does not allow this action on this record."), status=403
+        )
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EDIT)
     if not can(lead, actor=request.membership, action=Action.EDIT):
         return _after_action(
             request, lead, DomainError(_("Your role does not allow this action on this record."))
         )
     crm_services.activity_complete(actor=request.membership, activity=activity, target=lead)
-    return _after_action(request, lead)
+    return answer(request, lead)
+
+
+def _board_activity(request: HttpRequest, lead, form: ActivityForm) -> HttpResponse:
+    """A board card's "plan the next activity": the refreshed card, or the reason in place
+    (nothing is written)."""
+    if not form.is_valid():
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
+        return refusal(
+            request, _("Check the activity: %(errors)s") % {"errors": errors}, status=400
+        )
+    try:
+        services.lead_activity_add(actor=request.membership, lead=lead, **form.cleaned_data)
+    except DomainError as error:
+        return _board_answer(request, lead, error)
+    except AccessDenied as denied:
+        return refusal(request, str(denied), status=403)
+    return _board_answer(request, lead)
 
 
 @require_POST
