@@ -31,6 +31,7 @@ from crm.access import Action, Entity, Scope, scope_for
 from crm.models import Membership
 from crm.text import clean_line
 from deals import selectors as deals_selectors
+from deals.models import Deal
 from leads import selectors as leads_selectors
 from leads.models import Lead
 from leads.words import MIN_WORD, prefix_range, query_words
@@ -44,6 +45,9 @@ TAIL_DIGITS = 10
 # Results a kind shows in the dropdown, and on the full page.
 DROPDOWN_LIMIT = 5
 PAGE_LIMIT = 20
+
+# Leads read by id per result shown, of the newest name matches (see _leads).
+NAME_CANDIDATES = 4
 
 _ASCII_DIGIT = re.compile(r"[0-9]")
 # What a phone is written with besides digits: "+7 (967) 123-45-67", "…45.67".
@@ -147,7 +151,10 @@ def _leads(
     else:
         if not ids:
             return [], False
-        found = visible.filter(pk__in=ids)
+        # The newest matches (name_matches gives them newest first, visible only): a lead
+        # among them may be archived or in the trash, hence a few times the page's number.
+        found = visible.filter(pk__in=ids[: NAME_CANDIDATES * (limit + 1)])
+        capped = capped or len(ids) > limit
     rows = leads_selectors.row_values(found.order_by("-created_at", "-pk")[: limit + 1])
     rows, more = _cut(rows, limit)
     hits = [
@@ -222,32 +229,50 @@ def _firsts(first: str, second: str, record: Contact | Company) -> list[str]:
 # --- Deals --------------------------------------------------------------------------------
 
 
+# Candidate deals read per way of finding them, at most this many each.
+DEAL_CANDIDATES = 1000
+
+
 def _deals(
     query: Query, *, actor: Membership, limit: int, lead_ids: list[int] | None
 ) -> tuple[list[Hit], bool]:
     """Deals found by whom they are for — their contact's or company's phones, e-mails, name
     words and INN (match keys) — and by the lead they came from (its name words, company,
     phone). Not by a word inside the title: that is a scan of every deal under row-level
-    security (0.45 s at 235k deals); the deal list's own search does it."""
-    visible = deals_selectors.deal_list(actor=actor)
+    security (0.45 s at 235k deals); the deal list's own search does it.
+
+    The candidates' ids come first, one index a way (the deal's contact, company, source
+    lead); the visible newest of them then by primary key. One statement with the ways
+    OR-ed walked every deal of the tenant newest first (230 ms at 235k deals)."""
+    ways: list[QuerySet] = []
     if query.kind == "digits":
         keys = _tail_keys(query)
         if len(query.digits) in (10, 12):
             keys |= Q(kind=MatchKey.Kind.TAX_ID, value=tax_id_key(query.text))
         low, high = query.tail_range
         leads = Lead.objects.filter(phone_tail__gte=low, phone_tail__lt=high).values("pk")
-        match = _customers(keys) | Q(source_lead__in=leads)
+        ways += [*_customer_deals(keys), Deal.objects.filter(source_lead__in=leads)]
     elif query.kind == "email":
-        keys = Q(kind=MatchKey.Kind.EMAIL, value=email_key(query.text))
-        match = _customers(keys) | Q(
-            source_lead__in=Lead.objects.filter(email_key=email_key(query.text)).values("pk")
-        )
+        key = email_key(query.text)
+        leads = Lead.objects.filter(email_key=key).values("pk")
+        ways += [
+            *_customer_deals(Q(kind=MatchKey.Kind.EMAIL, value=key)),
+            Deal.objects.filter(source_lead__in=leads),
+        ]
     else:
-        match = _deal_words(query.text)
+        ways += _deal_words(query.text)
         if lead_ids:
-            match |= Q(source_lead_id__in=lead_ids)
-    found = visible.filter(match)
-    rows, more = _cut(list(found.order_by("-created_at", "-pk")[: limit + 1]), limit)
+            ways.append(Deal.objects.filter(source_lead_id__in=lead_ids))
+    ids: set[int] = set()
+    capped = False
+    for way in ways:
+        found = list(way.values_list("pk", flat=True)[:DEAL_CANDIDATES])
+        capped = capped or len(found) == DEAL_CANDIDATES
+        ids.update(found)
+    if not ids:
+        return [], False
+    visible = deals_selectors.deal_list(actor=actor).filter(pk__in=sorted(ids))
+    rows, more = _cut(list(visible.order_by("-created_at", "-pk")[: limit + 1]), limit)
     hits = [
         Hit(
             kind="deal",
@@ -267,25 +292,30 @@ def _deals(
         )
         for deal in rows
     ]
-    return hits, more
+    return hits, more or capped
 
 
-def _customers(keys: Q) -> Q:
-    return Q(contact__in=_keys(Contact, keys)) | Q(company__in=_keys(Company, keys))
+def _customer_deals(keys: Q) -> list[QuerySet]:
+    """Deals whose contact, and deals whose company, has one of these match keys."""
+    return [
+        Deal.objects.filter(contact__in=_keys(Contact, keys)),
+        Deal.objects.filter(company__in=_keys(Company, keys)),
+    ]
 
 
-def _deal_words(text: str) -> Q:
-    """Deals whose contact or company has name words starting with every word of `text`."""
+def _deal_words(text: str) -> list[QuerySet]:
+    """Deals whose contact, and deals whose company, has name words starting with every
+    word of `text`."""
     words = sorted(name_words(text))
-    match = Q(pk__in=[])
+    if not words:
+        return []
+    ways = []
     for model, field_name in ((Contact, "contact__in"), (Company, "company__in")):
-        if not words:
-            break
         parties = model.objects.filter(pk__in=_keys(model, _word_key(words[0])))
         for word in words[1:]:
             parties = parties.filter(pk__in=_keys(model, _word_key(word)))
-        match |= Q(**{field_name: parties.values("pk")})
-    return match
+        ways.append(Deal.objects.filter(**{field_name: parties.values("pk")}))
+    return ways
 
 
 def _word_key(word: str) -> Q:
