@@ -180,12 +180,13 @@ def test_phone_tail_is_kept_by_the_database_on_every_write(tenant, admin):
 
 
 def test_a_manager_with_own_scope_finds_only_own_and_unassigned_leads(client_for, tenant, admin):
-    team = TeamFactory(tenant=tenant, name="Продажи")
+    with tenant_context(tenant):
+        team = TeamFactory(tenant=tenant, name="Продажи")
     me = add_member(tenant, Role.Kind.MANAGER, team=team)
     colleague = add_member(tenant, Role.Kind.MANAGER, team=team)
     with tenant_context(tenant):
         make_lead(admin, owner=me, title="Мой", phone="+7 999 100-45-67")
-        make_lead(admin, owner=colleague, title="Коллеги", phone="+7 999 200-45-67")
+        theirs = make_lead(admin, owner=colleague, title="Коллеги", phone="+7 999 200-45-67")
         make_lead(admin, owner=None, title="Ничей", phone="+7 999 300-45-67")
         make_lead(admin, owner=colleague, title="Соколов коллеги", phone="+7 999 400-00-01")
         make_deal(admin, owner=colleague, data={"title": "Сделка коллеги 4567"})
@@ -196,8 +197,7 @@ def test_a_manager_with_own_scope_finds_only_own_and_unassigned_leads(client_for
     html = _dropdown(client, tenant, "4567").content.decode()
     assert "Коллеги" not in html
     # Their cards stay closed too (404, the same as a missing one).
-    colleague_lead = Lead.unscoped.get(title="Коллеги")
-    assert client.get(f"/{tenant.slug}/leads/{colleague_lead.pk}/").status_code == 404
+    assert client.get(f"/{tenant.slug}/leads/{theirs.pk}/").status_code == 404
 
 
 def test_a_kind_the_role_may_not_view_is_not_searched(client_for, tenant, admin, world):
