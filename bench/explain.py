@@ -65,7 +65,8 @@ def _query(captured: dict[str, str], ms: float, tenant: Tenant, slow_ms: float) 
         query.update(ms=float(EXECUTION_TIME.search(plan).group(1)), server_side_cursor=True)
         if query["ms"] >= slow_ms:
             query["plan"] = plan
-    elif ms >= slow_ms:
+    elif ms >= slow_ms and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+        # Only reads: a slow COMMIT or BEGIN (a busy machine) has no plan.
         query["plan"] = explain(tenant, statement)
     return query
 

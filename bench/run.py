@@ -7,11 +7,12 @@
 3. serves the application with gunicorn (2 sync workers, production settings, the
    application role: row-level security on) on 127.0.0.1:BENCH_PORT;
 4. logs in as a manager through the login form and measures, for the inbox, a filtered
-   list, a phone search, a name search, the lead board with a filter and the floor page:
-   server time of sequential requests (p50/p95/p99), then requests/s with concurrent
-   clients — the inbox and the floor in --pairs pairs of short alternating windows (inbox,
-   floor, inbox, floor…), the budget judged on the median of the pairs' ratios
-   (bench/ratios.py), the other pages in one pair each, for reference;
+   list, a phone search, a name search, the lead board with a filter, the top-bar search
+   (last four digits, a name) and the floor page: server time of sequential requests
+   (p50/p95/p99), then requests/s with concurrent clients — the inbox and the floor in
+   --pairs pairs of short alternating windows (inbox, floor, inbox, floor…), the budget
+   judged on the median of the pairs' ratios (bench/ratios.py), the other pages in one pair
+   each, for reference;
 5. stops gunicorn, profiles each page's SQL in-process (EXPLAIN ANALYZE of slow queries);
 6. writes bench/results/<date>-<HHMM>-<leads>-<commit>.{json,md}, adds a row to bench/README.md and
    checks the budgets (exit status 1 when one is missed).
@@ -62,6 +63,9 @@ NAME_QUERY = "Сокол"  # Соколов/Соколова…: a common surnam
 PAGES = ("inbox", "filtered", "phone", "name", "board", "floor")
 # The lead board with a filter (issue 14): the manager's own and the pool's web-form leads.
 BOARD_FILTERS = "source=web_form"
+# The top-bar search (issue 14): its results page for the last four digits of the phone of
+# one of the manager's leads (as a caller reads them out) and for the name above.
+SEARCH_PAGES = ("search_digits", "search_name")
 INBOX_THROUGHPUT = ratios.RatioBudget(
     name="inbox req/s ≥ 50% of the floor's",
     subject="inbox req/s",
@@ -139,6 +143,12 @@ def discover(owner_url: str, plan: TenantPlan) -> dict[str, Any]:
             "WHERE tenant_id = %s AND word >= %s AND word < %s",
             [tenant_id, *prefix_range(query_words(NAME_QUERY)[0])],
         ).fetchone()
+        digits = phone[-4:]
+        (digit_matches,) = connection.execute(
+            "SELECT count(*) FROM leads_lead WHERE tenant_id = %s "
+            "AND phone_tail >= %s AND phone_tail < %s",
+            [tenant_id, *prefix_range(digits[::-1])],
+        ).fetchone()
         (table_rows,) = connection.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = 'leads_lead'::regclass"
         ).fetchone()
@@ -149,6 +159,8 @@ def discover(owner_url: str, plan: TenantPlan) -> dict[str, Any]:
         "phone": display_phone(phone),
         "name_query": NAME_QUERY,
         "name_matches": name_matches,
+        "digits": digits,
+        "digit_matches": digit_matches,
         "table_rows": table_rows,
         "postgres": f"{pg_version} (shared_buffers {shared_buffers})",
     }
@@ -211,11 +223,13 @@ def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
 
 
 def rows_shown(page: bytes) -> int:
-    """Lead rows in a list page (or the floor's table, or cards on the board)."""
+    """Lead rows in a list page (or the floor's table, cards on the board, results of the
+    top-bar search)."""
     return (
         page.count(b'<tr id="lead-')
         or page.count(b"<tr><td>")
         or page.count(b'class="kanban-card ')
+        or page.count(b"data-search-result")
     )
 
 
@@ -313,6 +327,15 @@ def budgets(leads: int, results: dict[str, Any]) -> list[dict[str, Any]]:
             "ok": results["board"]["p95"] <= board_ms,
         },
         ratios.judge(INBOX_THROUGHPUT, pairs),
+        *(
+            {
+                "budget": f"top-bar search ({name.removeprefix('search_')}) p95 ≤ {inbox_ms} ms",
+                "value": f"{results[name]['p95']} ms",
+                "ok": results[name]["p95"] <= inbox_ms,
+            }
+            for name in SEARCH_PAGES
+            if name in results
+        ),
     ]
 
 
@@ -365,6 +388,7 @@ def readme_row(report: dict[str, Any]) -> str:
         f"{r['floor']['rps']:g}",
         f"{show(share['median'])} ({show(share['min'])}–{show(share['max'])})",
         "all met" if not missed else f"{len(missed)} missed",
+        *(_triple(r[page]) if page in r else "" for page in SEARCH_PAGES),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -381,13 +405,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"Table `leads_lead`: {report['data']['table_rows']:,} rows; measured tenant "
         f"`{report['slug']}` as `{report['data']['email']}`; phone `{report['data']['phone']}`; "
         f"name `{report['data']['name_query']}` matches {report['data']['name_matches']:,} "
-        "leads of the tenant.",
+        "leads of the tenant; top-bar search: last digits "
+        f"`{report['data'].get('digits', '')}` end the phones of "
+        f"{report['data'].get('digit_matches', 0):,} leads of the tenant.",
         "",
         "| page | rows | n | p50 ms | p95 ms | p99 ms | max ms | p95 × floor's "
         f"| req/s ({report['settings']['clients']} clients) | floor req/s | × floor |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for page in PAGES:
+    for page in (*PAGES, *(name for name in SEARCH_PAGES if name in r)):
         m = r[page]
         floor_rps = m.get("floor_rps", m["rps"])
         p95_x = f"{m['p95_x_floor']:g}× ({m['floor_p95']:g} ms)" if "p95_x_floor" in m else ""
@@ -517,6 +543,8 @@ def main() -> None:
         "phone": f"/{plan.slug}/leads/?{urlencode({'q': data['phone']})}",
         "name": f"/{plan.slug}/leads/?{urlencode({'q': NAME_QUERY})}",
         "board": f"/{plan.slug}/leads/board/?{BOARD_FILTERS}",
+        "search_digits": f"/{plan.slug}/search/?{urlencode({'q': data['digits']})}",
+        "search_name": f"/{plan.slug}/search/?{urlencode({'q': NAME_QUERY})}",
         "floor": f"/bench/floor/{plan.slug}/",
     }
 

@@ -147,6 +147,7 @@ urlpatterns = [
     path("<slug:tenant_slug>/contacts/", include("contacts.urls")),
     path("<slug:tenant_slug>/companies/", include("contacts.company_urls")),
     path("<slug:tenant_slug>/analytics/", include("analytics.urls")),
+    path("<slug:tenant_slug>/search/", include("search.urls")),
     path("<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

@@ -247,6 +247,8 @@ POLICY: dict[str, Public | TenantUrl] = {
         obj="notification",
     ),
     "crm:notifications_read": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
+    # The top-bar search: each kind narrowed by the member's rights (tests/search).
+    "search:results": TenantUrl({"GET": EVERYONE}),
     # Leads: the lead in the world belongs to another manager, so the manager role gets the
     # same 404 as for another tenant's lead; the marketer may view but not change it.
     "leads:inbox": TenantUrl({"GET": EVERYONE}),
