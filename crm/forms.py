@@ -468,3 +468,14 @@ class CleanInputMixin:
                 elif isinstance(data.get(key), str):
                     data[key] = clean(data[key])
         form.data = data
+
+
+class AlertsForm(forms.Form):
+    """How my open pages announce a new lead (Membership.alert_*)."""
+
+    sound = forms.BooleanField(label=_("Play a sound"), required=False)
+    desktop = forms.BooleanField(
+        label=_("Show a browser notification"),
+        required=False,
+        help_text=_("Shown while Voronka is open in a tab you are not looking at."),
+    )

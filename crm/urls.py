@@ -69,6 +69,7 @@ tenant_patterns = (
     [
         path("", analytics_views.home, name="home"),
         path("me/availability/", pages.availability, name="availability"),
+        path("me/alerts/", pages.alerts, name="alerts"),
         path("settings/", settings_views.index, name="settings"),
         path("settings/general/", settings_views.general, name="settings_general"),
         path("settings/users/", settings_views.members, name="members"),
