@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -129,7 +129,11 @@ class _CacheStore:
 
     _lock = threading.Lock()
 
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
     def bump(self, tenant_id: int, channel: str, events: list[str]) -> None:
+        cache = self.backend
         with self._lock:
             key = _key(tenant_id, channel, "v")
             version = int(cache.get(key) or 0) + 1
@@ -141,7 +145,7 @@ class _CacheStore:
 
     def versions(self, tenant_id: int, channels: list[str]) -> list[int]:
         keys = [_key(tenant_id, channel, "v") for channel in channels]
-        found = cache.get_many(keys)
+        found = self.backend.get_many(keys)
         return [int(found.get(key) or 0) for key in keys]
 
     def read(self, tenant_id: int, channels: list[str]) -> tuple[list[int], list[list[Event]]]:
@@ -150,7 +154,7 @@ class _CacheStore:
             events = [
                 [
                     e
-                    for raw in cache.get(_key(tenant_id, channel, "e")) or []
+                    for raw in self.backend.get(_key(tenant_id, channel, "e")) or []
                     if (e := _parse_event(raw)) is not None
                 ]
                 for channel in channels
@@ -158,8 +162,14 @@ class _CacheStore:
         return versions, events
 
 
+def _backend() -> Any:
+    """The default cache's backend itself (`django.core.cache.cache` is a proxy to it)."""
+    return caches["default"]
+
+
 def _store() -> _RedisStore | _CacheStore:
-    return _RedisStore(cache) if isinstance(cache, RedisCache) else _CacheStore()
+    backend = _backend()
+    return _RedisStore(backend) if isinstance(backend, RedisCache) else _CacheStore(backend)
 
 
 def announce(

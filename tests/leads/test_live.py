@@ -288,12 +288,21 @@ def test_alerts_of_another_workspace_are_not_mine(client_for, tenant, other_tena
 # --- The store on Redis (production) ---------------------------------------------------
 
 
+def test_the_store_follows_the_configured_cache(settings):
+    assert isinstance(live._store(), live._CacheStore)  # the tests' local memory
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "crm.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    assert isinstance(live._store(), live._RedisStore)  # no connection made yet
+
+
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
 def test_the_redis_store_keeps_versions_and_events(monkeypatch):
     from crm.cache import RedisCache
 
     backend = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"test-live-{os.getpid()}"})
-    monkeypatch.setattr(live, "cache", backend)
+    monkeypatch.setattr(live, "_backend", lambda: backend)
     store = live._store()
     assert isinstance(store, live._RedisStore)
     try:
@@ -313,4 +322,32 @@ def test_the_redis_store_keeps_versions_and_events(monkeypatch):
     finally:
         client = backend._cache.get_client(write=True)
         for key in client.scan_iter(f"test-live-{os.getpid()}:*"):
+            client.delete(key)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_the_poll_on_redis_end_to_end(
+    settings, client_for, tenant, admin, manager, committed, django_assert_num_queries
+):
+    prefix = f"test-live-e2e-{os.getpid()}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "crm.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": prefix,
+        },
+    }
+    try:
+        tab = _tab(client_for, manager, tenant)
+        with django_assert_num_queries(0):
+            assert tab.poll().status_code == 204
+        with tenant_context(tenant), committed():
+            lead = make_lead(admin, owner=None)
+        assert [a["id"] for a in tab.poll().json()["arrivals"]] == [lead.pk]
+        with django_assert_num_queries(0):
+            assert tab.poll().status_code == 204
+    finally:
+        client = live._backend()._cache.get_client(write=True)
+        for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
