@@ -81,9 +81,7 @@ def test_a_new_lead_appears_in_the_open_inbox_within_two_seconds(new_page, shots
 
     # Given to me by the administrator: it arrives too, and the bell says so.
     with tenant_context(desk["tenant"]):
-        lead_assign(
-            actor=desk["admin"], lead=Lead.objects.get(pk=theirs.pk), owner=desk["manager"]
-        )
+        lead_assign(actor=desk["admin"], lead=Lead.objects.get(pk=theirs.pk), owner=desk["manager"])
     expect(page.locator(f"#lead-{theirs.pk}")).to_have_class(
         re.compile(r"\blive-arrival\b"), timeout=2_000
     )
