@@ -511,3 +511,14 @@ class AssignActivityForm(forms.Form):
     def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = members
+
+
+class AlertsForm(forms.Form):
+    """How my open pages announce a new lead (Membership.alert_*)."""
+
+    sound = forms.BooleanField(label=_("Play a sound"), required=False)
+    desktop = forms.BooleanField(
+        label=_("Show a browser notification"),
+        required=False,
+        help_text=_("Shown while Voronka is open in a tab you are not looking at."),
+    )

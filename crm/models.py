@@ -245,6 +245,10 @@ class Membership(TenantModel):
     is_away = models.BooleanField(
         _("away"), default=False, help_text=_("Away members get no new leads automatically.")
     )
+    # How the member's open pages announce a new lead (crm.live): a sound, a browser
+    # notification (the browser asks for permission when this is switched on).
+    alert_sound = models.BooleanField(_("sound for new leads"), default=False)
+    alert_desktop = models.BooleanField(_("browser notification for new leads"), default=False)
     # The tenant's robot (channels, periodic tasks): acts with administrator rights, never
     # logs in, never listed among people (crm.services.system_actor).
     is_system = models.BooleanField(default=False, editable=False)

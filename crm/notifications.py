@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm import live
 from crm.models import Membership, Notification
 from crm.periods import local_text
 from crm.text import isolated
@@ -59,6 +60,8 @@ def notify(
         transaction.on_commit(
             lambda t=tenant_id, p=pk: notification_email_task.delay(tenant_id=t, notification_id=p)
         )
+    if rows:  # their open pages update the bell (crm.live)
+        live.announce(tenant_id=rows[0].tenant_id, members=[row.recipient_id for row in rows])
     return rows
 
 
@@ -82,4 +85,7 @@ def notifications_mark_read(*, member: Membership, ids: list[int] | None = None)
     unread = Notification.objects.filter(recipient=member, read_at=None)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
-    return unread.update(read_at=timezone.now())
+    count = unread.update(read_at=timezone.now())
+    if count:  # the bell of the member's other open pages
+        live.announce(tenant_id=member.tenant_id, members=[member.pk])
+    return count

@@ -658,6 +658,16 @@ def member_set_away(*, member: Membership, away: bool) -> Membership:
     return member
 
 
+def member_set_alerts(*, member: Membership, sound: bool, desktop: bool) -> Membership:
+    """How my open pages announce a new lead: a sound, a browser notification (each
+    optional; only my own membership)."""
+    if (member.alert_sound, member.alert_desktop) == (sound, desktop):
+        return member
+    member.alert_sound, member.alert_desktop = sound, desktop
+    member.save(update_fields=["alert_sound", "alert_desktop", "updated_at"])
+    return member
+
+
 # --- Roles --------------------------------------------------------------------------------
 
 

@@ -77,6 +77,7 @@ tenant_patterns = (
         path("tasks/<int:pk>/done/", task_views.task_done, name="task_done"),
         path("tasks/<int:pk>/reschedule/", task_views.task_reschedule, name="task_reschedule"),
         path("tasks/<int:pk>/assign/", task_views.task_assign, name="task_assign"),
+        path("me/alerts/", pages.alerts, name="alerts"),
         path("settings/", settings_views.index, name="settings"),
         path("settings/general/", settings_views.general, name="settings_general"),
         path("settings/users/", settings_views.members, name="members"),

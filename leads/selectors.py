@@ -488,21 +488,6 @@ class LeadChoices(SharedChoices):
         return list(statuses().values_list("pk", "name"))
 
 
-def cursor_of(lead: Lead | LeadRow) -> str:
-    """The keyset position of a row (for "rows newer than this one")."""
-    return keyset.encode(lead.created_at, lead.pk)
-
-
-def arrived_since(queryset: QuerySet[Lead], cursor: str) -> list[LeadRow]:
-    """Rows of `queryset` newer than the row at `cursor`, newest first (one page at most)."""
-    position = keyset.decode(cursor)
-    if position is None:
-        return []
-    created, pk = position
-    newer = queryset.filter(Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk))
-    return row_values(newer.order_by("-created_at", "-pk")[: keyset.PAGE_SIZE])
-
-
 def allowed_status_ids(lead: Lead, statuses: list[LeadStatus]) -> set[int]:
     """Statuses the lead may move to from where it is (the status bar, kanban drop targets)."""
     return {

@@ -15,12 +15,6 @@ from leads.services import lead_may_take
 register = template.Library()
 
 
-@register.filter
-def lead_cursor(lead: selectors.LeadRow) -> str:
-    """The keyset position of a row, for "rows newer than this one"."""
-    return selectors.cursor_of(lead)
-
-
 @register.simple_tag(takes_context=True)
 def lead_rows(context: template.Context, leads: Iterable[selectors.LeadRow]) -> SafeString:
     """{% lead_rows page.rows %}: the table rows of a list page (leads.rows), with "Take"

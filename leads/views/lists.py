@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import customfields, keyset, nextactivity, savedfilters
+from crm import customfields, keyset, live, nextactivity, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.exports import FORMATS, render_table
@@ -159,6 +159,8 @@ def _inbox_page(
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """New and unassigned leads plus my open leads, newest first, with counts per source."""
+    if not request.htmx:  # before the rows (crm.context_processors.live_context)
+        request.live_versions = live.current_versions(request.tenant.pk, request.membership.pk)
     return _inbox_page(request, QuickLeadForm())
 
 
@@ -193,14 +195,6 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         else lambda rows: selectors.visible_parts(rows, actor=request.membership),
         countable=True,
     )
-
-
-@require_GET
-def inbox_new(request: HttpRequest) -> HttpResponse:
-    """htmx poll: rows that arrived after the newest one on the manager's screen."""
-    _filters, queryset = _filtered(request, selectors.inbox(actor=request.membership))
-    rows = selectors.arrived_since(queryset, request.GET.get("since", ""))
-    return render(request, "leads/lead_inbox.html#new-rows", {"rows": rows})
 
 
 @require_POST

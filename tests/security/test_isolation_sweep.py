@@ -166,6 +166,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "crm:availability": TenantUrl(
         {"POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"away": "1"}
     ),
+    # Every member chooses how new leads are announced to them (their own membership).
+    "crm:alerts": TenantUrl(
+        {"GET": EVERYONE, "POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"sound": "on"}
+    ),
     "crm:settings": TenantUrl({"GET": {**ADMIN_ONLY, "admin": 302}}),
     "crm:settings_general": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
@@ -252,7 +256,8 @@ POLICY: dict[str, Public | TenantUrl] = {
     # Leads: the lead in the world belongs to another manager, so the manager role gets the
     # same 404 as for another tenant's lead; the marketer may view but not change it.
     "leads:inbox": TenantUrl({"GET": EVERYONE}),
-    "leads:inbox_new": TenantUrl({"GET": EVERYONE}),
+    # The open pages' poll (crm.live); without a token it goes the whole way, as here.
+    "leads:live": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
     "leads:kanban": TenantUrl({"GET": EVERYONE}),
     "leads:export": TenantUrl({"GET": {**EVERYONE, "manager": 403}}),
