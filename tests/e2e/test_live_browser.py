@@ -77,6 +77,8 @@ def test_a_new_lead_appears_in_the_open_inbox_within_two_seconds(new_page, shots
     expect(counts.locator("a[href='?source=manual']")).to_have_count(1)
     expect(page.locator(f"#lead-{theirs.pk}")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True
+    # The top bar, with the search box, the badge and the names, keeps to a laptop's width.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=shots / "02-arrived.png", full_page=True)
 
     # Given to me by the administrator: it arrives too, and the bell says so.
@@ -87,6 +89,7 @@ def test_a_new_lead_appears_in_the_open_inbox_within_two_seconds(new_page, shots
     )
     expect(page.locator("[data-testid=unread]")).to_have_text("1")
     expect(page.locator("[data-testid=inbox-badge]")).to_have_text("2")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=shots / "03-assigned.png", full_page=True)
 
     # Opened: no longer new, here and after a reload.
