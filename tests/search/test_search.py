@@ -278,7 +278,7 @@ def test_invisible_characters_are_ignored(client_for, tenant, admin, world):
 
 
 def test_an_empty_or_unreadable_query_explains_itself(client_for, tenant, admin):
-    client = client_for(admin)
+    client = client_for(admin, "en")
     assert _dropdown(client, tenant, "").content.strip() == b""
     assert "the last 4 digits" in _dropdown(client, tenant, "!!").content.decode()
     assert client.get(_url(tenant)).status_code == 200
