@@ -21,6 +21,7 @@ from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.ids import parse_id
 from crm.urlnames import tenant_reverse
+from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
 from deals import selectors, services
 from deals.forms import DealForm, MoveForm
@@ -234,7 +235,14 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     form = ActivityForm(request.POST)
     if request.POST.get("board") == "1":
-        return _board_activity(request, deal, form)
+        return plan_from_card(
+            request,
+            form,
+            add=lambda **data: services.deal_activity_add(
+                actor=request.membership, deal=deal, **data
+            ),
+            answer=lambda error: _board_answer(request, deal, error),
+        )
     if not form.is_valid():
         if request.htmx:
             return _partial(request, deal, "card", status=400, activity_form=form)
@@ -258,19 +266,3 @@ def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpRespon
         raise AccessDenied(message)
     crm_services.activity_complete(actor=request.membership, activity=activity, target=deal)
     return _board_answer(request, deal) if board else _after_action(request, deal)
-
-
-def _board_activity(request: HttpRequest, deal: Deal, form: ActivityForm) -> HttpResponse:
-    """A board card's "plan the next activity": the refreshed card, or the reason in place
-    (nothing is written)."""
-    if not form.is_valid():
-        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
-        message = _("Check the activity: %(errors)s") % {"errors": errors}
-        return refusal(request, message, status=400)
-    try:
-        services.deal_activity_add(actor=request.membership, deal=deal, **form.cleaned_data)
-    except DomainError as error:
-        return _board_answer(request, deal, error)
-    except AccessDenied as denied:
-        return refusal(request, str(denied), status=403)
-    return _board_answer(request, deal)

@@ -17,6 +17,7 @@ from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
 from deals.inquiries import lead_is_repeat
 from leads import selectors, services
@@ -237,7 +238,14 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     form = ActivityForm(request.POST)
     if request.POST.get("board") == "1":
-        return _board_activity(request, lead, form)
+        return plan_from_card(
+            request,
+            form,
+            add=lambda **data: services.lead_activity_add(
+                actor=request.membership, lead=lead, **data
+            ),
+            answer=lambda error: _board_answer(request, lead, error),
+        )
     if not form.is_valid():
         if request.htmx:
             return _partial(request, lead, "card", status=400, activity_form=form)
@@ -266,23 +274,6 @@ def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpRespon
         )
     crm_services.activity_complete(actor=request.membership, activity=activity, target=lead)
     return answer(request, lead)
-
-
-def _board_activity(request: HttpRequest, lead, form: ActivityForm) -> HttpResponse:
-    """A board card's "plan the next activity": the refreshed card, or the reason in place
-    (nothing is written)."""
-    if not form.is_valid():
-        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
-        return refusal(
-            request, _("Check the activity: %(errors)s") % {"errors": errors}, status=400
-        )
-    try:
-        services.lead_activity_add(actor=request.membership, lead=lead, **form.cleaned_data)
-    except DomainError as error:
-        return _board_answer(request, lead, error)
-    except AccessDenied as denied:
-        return refusal(request, str(denied), status=403)
-    return _board_answer(request, lead)
 
 
 @require_POST
