@@ -24,6 +24,7 @@ from crm.errors import DomainError
 from crm.forms import AssignActivityForm, RescheduleForm, TaskForm
 from crm.models import Activity
 from crm.services import activity_assign, activity_complete, activity_reschedule
+from crm.text import clean_line
 from crm.urlnames import tenant_reverse
 from crm.views.errors import refusal
 from deals.services import deal_activity_add
@@ -214,7 +215,7 @@ def task_records(request: HttpRequest) -> HttpResponse:
     found = activities.record_choices(
         actor=request.membership,
         kinds=activities.target_kinds(tenant=request.tenant),
-        query=request.GET.get("q", "")[:100],
+        query=clean_line(request.GET.get("q", ""))[:100],
     )
     response = render(request, "crm/tasks.html#record_options", {"records": found})
     patch_vary_headers(response, ["HX-Request"])
