@@ -91,7 +91,7 @@ def test_a_manager_wins_and_loses_deals_on_the_board(new_page, shots, sales_team
 
     with tenant_context(sales_team["tenant"]):
         chairs_now = Deal.objects.get(pk=chairs.pk)
-        service_now = Deal.objects.get(pk=service.pk)
+        service_now = Deal.objects.select_related("loss_reason").get(pk=service.pk)
     assert chairs_now.outcome == "won"
     assert chairs_now.stage_id == won.pk
     assert service_now.outcome == "lost"
