@@ -19,10 +19,11 @@ from decimal import Decimal
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from crm import periods
 from crm.models import Activity, Membership
 from deals.inquiries import REPEAT, inquiry_register
 from deals.models import Deal, LossReason, Outcome, Stage
-from deals.services import deal_move
+from deals.services import deal_activity_add, deal_move
 from leads import services
 from leads.conversion import Target, lead_convert, lead_matches
 from leads.models import Lead, LeadSource, LeadState, LeadStatus, LeadWord, StatusStay, Temperature
@@ -362,9 +363,44 @@ def _overdue_activities(rng: random.Random, made: list[tuple[Lead, Plan]]) -> No
         Activity.objects.filter(pk=activity.pk).update(reminded_at=due)
 
 
+# What a manager plans on leads in work and open deals: (kind, subject), by weight.
+PLANNED = (
+    ("call", "Перезвонить, уточнить потребность"),
+    ("call", "Позвонить после отправки КП"),
+    ("meeting", "Встреча в офисе клиента"),
+    ("meeting", "Замер на объекте"),
+    ("task", "Подготовить коммерческое предложение"),
+)
+
+
+def _planned_activities(rng: random.Random, made: list[tuple[Lead, Plan]]) -> None:
+    """The days ahead of the task page and the calendar: calls, meetings and tasks on leads
+    in work and on open deals, today to a week on, in office hours of the workspace's zone."""
+    first = periods.today()
+    records = [
+        (lead, lead.owner) for lead, _ in made if lead.state == LeadState.IN_PROGRESS and lead.owner
+    ]
+    deals = Deal.objects.filter(outcome=Outcome.OPEN, owner__isnull=False).select_related("owner")
+    records += [(deal, deal.owner) for deal in deals]
+    for record, owner in rng.sample(records, min(40, len(records))):
+        kind, subject = rng.choice(PLANNED)
+        day = first + timedelta(days=rng.choice((0, 0, 1, 1, 2, 3, 4, 6)))
+        due = periods.day_start(day) + timedelta(
+            hours=rng.randint(10, 17), minutes=rng.choice((0, 30))
+        )
+        if due < timezone.now():
+            due += timedelta(days=1)
+        fields = {"kind": kind, "subject": subject, "due_at": due}
+        if isinstance(record, Deal):
+            deal_activity_add(actor=owner, deal=record, **fields)
+        else:
+            services.lead_activity_add(actor=owner, lead=record, **fields)
+
+
 def seed_demo_leads(*, admin: Membership, count: int = 300, seed: int = 42) -> int:
     """Create `count` demo leads in the admin's tenant (fewer when a repeat inquiry joins an
-    open lead), with their deals and a few overdue calls; returns how many leads were made."""
+    open lead), with their deals, a few overdue calls and the week's planned activities;
+    returns how many leads were made."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     managers = list(Membership.objects.filter(role__kind="manager", is_active=True))
     statuses = {
@@ -389,4 +425,5 @@ def seed_demo_leads(*, admin: Membership, count: int = 300, seed: int = 42) -> i
     _overdue_activities(rng, made)
     _rewrite_history(made, statuses[LeadState.NEW][0])
     _close_deals(rng, admin, made)
+    _planned_activities(rng, made)
     return len(made)

@@ -6,9 +6,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from crm.demo import DEMO_PASSWORD, DEMO_USERS
-from crm.models import Membership, Role, Team, Tenant, User
+from crm.models import Activity, Membership, Role, Team, Tenant, User
 from crm.tenancy import tenant_context
 from deals.models import Deal
 
@@ -110,6 +111,10 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(client):
         assert Deal.objects.count() >= 30
         assert Deal.objects.filter(outcome="won").exists()
         assert Deal.objects.exclude(loss_reason=None).exists()
+        # The task page and the calendar have a week ahead: planned on leads and deals.
+        ahead = Activity.objects.filter(done_at=None, due_at__gt=timezone.now())
+        assert ahead.filter(kind="meeting").exists()
+        assert {a.target_type.model for a in ahead} == {"lead", "deal"}
     response = client.post(
         "/accounts/login/", {"username": DEMO_USERS[0].email, "password": DEMO_PASSWORD}
     )
