@@ -26,7 +26,7 @@ COLUMNS = data.words(
     "email_key messenger messenger_id message source utm_source utm_medium utm_campaign "
     "utm_content utm_term channel_id amount currency temperature custom state is_repeat "
     "first_response_at taken_at escalated_at closed_at archived_at deleted_at created_by_id "
-    "owner_id tenant_id status_id deal_id"
+    "owner_id tenant_id status_id deal_id postpone_reason"
 )
 DEAL_COLUMNS = data.words(
     "id created_at updated_at title amount currency expected_close loss_reason_id outcome custom "
@@ -395,6 +395,7 @@ class LeadRows:
             str(self.tenant_id),
             str(course.status),
             deal_id,
+            "",  # postpone_reason: not postponed
         )
         tenant = str(self.tenant_id)
         stays = "".join(

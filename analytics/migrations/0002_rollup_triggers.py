@@ -1,0 +1,140 @@
+"""Triggers that mark a rolled-up day as changed (analytics.models.RollupMark), in the same
+transaction as the change, whatever wrote it: a service's save, a `QuerySet.update`, a
+cascade, a bulk import. A lead marks its creation instant when it is inserted, deleted or
+changed in a column a rollup reads (both instants when its creation moves); a deal marks
+the creation instants of the leads it came from when its outcome or amount changes.
+
+Written per database (PostgreSQL: one PL/pgSQL function a table; SQLite: one trigger an
+event); the reverse drops them.
+"""
+
+from django.db import migrations
+
+# The lead columns the rollups group or count by.
+LEAD_COLUMNS = (
+    "created_at",
+    "deleted_at",
+    "tenant_id",
+    "state",
+    "status_id",
+    "source",
+    "channel_id",
+    "owner_id",
+    "is_repeat",
+    "taken_at",
+    "first_response_at",
+    "deal_id",
+    "utm_source",
+    "utm_campaign",
+)
+DEAL_COLUMNS = ("outcome", "amount")
+
+POSTGRESQL = [
+    """
+    CREATE FUNCTION analytics_mark_lead() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at)
+            VALUES (OLD.tenant_id, OLD.created_at, now(), now());
+        END IF;
+        IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (
+            NEW.created_at IS DISTINCT FROM OLD.created_at OR NEW.tenant_id <> OLD.tenant_id
+        )) THEN
+            INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at)
+            VALUES (NEW.tenant_id, NEW.created_at, now(), now());
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER analytics_mark_lead AFTER INSERT OR DELETE ON leads_lead
+    FOR EACH ROW EXECUTE FUNCTION analytics_mark_lead()
+    """,
+    "CREATE TRIGGER analytics_mark_lead_update AFTER UPDATE ON leads_lead FOR EACH ROW WHEN ("
+    + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in LEAD_COLUMNS)
+    + ") EXECUTE FUNCTION analytics_mark_lead()",
+    """
+    CREATE FUNCTION analytics_mark_deal() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at)
+        SELECT lead.tenant_id, lead.created_at, now(), now()
+        FROM leads_lead lead WHERE lead.deal_id = OLD.id;
+        RETURN NULL;
+    END $$
+    """,
+    "CREATE TRIGGER analytics_mark_deal AFTER UPDATE ON deals_deal FOR EACH ROW WHEN ("
+    + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in DEAL_COLUMNS)
+    + ") EXECUTE FUNCTION analytics_mark_deal()",
+    """
+    CREATE TRIGGER analytics_mark_deal_delete AFTER DELETE ON deals_deal
+    FOR EACH ROW EXECUTE FUNCTION analytics_mark_deal()
+    """,
+]
+POSTGRESQL_REVERSE = [
+    "DROP TRIGGER IF EXISTS analytics_mark_deal_delete ON deals_deal",
+    "DROP TRIGGER IF EXISTS analytics_mark_deal ON deals_deal",
+    "DROP FUNCTION IF EXISTS analytics_mark_deal()",
+    "DROP TRIGGER IF EXISTS analytics_mark_lead_update ON leads_lead",
+    "DROP TRIGGER IF EXISTS analytics_mark_lead ON leads_lead",
+    "DROP FUNCTION IF EXISTS analytics_mark_lead()",
+]
+
+_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+def _sqlite_mark(row: str) -> str:
+    return (
+        "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
+        f"VALUES ({row}.tenant_id, {row}.created_at, {_NOW}, {_NOW});"
+    )
+
+
+SQLITE = [
+    f"CREATE TRIGGER analytics_mark_lead_insert AFTER INSERT ON leads_lead BEGIN "
+    f"{_sqlite_mark('NEW')} END",
+    f"CREATE TRIGGER analytics_mark_lead_delete AFTER DELETE ON leads_lead BEGIN "
+    f"{_sqlite_mark('OLD')} END",
+    "CREATE TRIGGER analytics_mark_lead_update AFTER UPDATE ON leads_lead WHEN "
+    + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in LEAD_COLUMNS)
+    + f" BEGIN {_sqlite_mark('OLD')} {_sqlite_mark('NEW')} END",
+    "CREATE TRIGGER analytics_mark_deal_update AFTER UPDATE ON deals_deal WHEN "
+    + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in DEAL_COLUMNS)
+    + " BEGIN INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
+    f"SELECT tenant_id, created_at, {_NOW}, {_NOW} FROM leads_lead WHERE deal_id = OLD.id; END",
+    "CREATE TRIGGER analytics_mark_deal_delete AFTER DELETE ON deals_deal BEGIN "
+    "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
+    f"SELECT tenant_id, created_at, {_NOW}, {_NOW} FROM leads_lead WHERE deal_id = OLD.id; END",
+]
+SQLITE_REVERSE = [
+    f"DROP TRIGGER IF EXISTS {name}"
+    for name in (
+        "analytics_mark_deal_delete",
+        "analytics_mark_deal_update",
+        "analytics_mark_lead_update",
+        "analytics_mark_lead_delete",
+        "analytics_mark_lead_insert",
+    )
+]
+
+
+def _run(statements: dict[str, list[str]]):
+    def run(apps, schema_editor):
+        for statement in statements.get(schema_editor.connection.vendor, []):
+            schema_editor.execute(statement, params=None)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("analytics", "0001_rollups"),
+        ("leads", "0019_lead_postponement"),
+        ("deals", "0008_drop_loss_reason_text"),
+    ]
+
+    operations = [
+        migrations.RunPython(
+            _run({"postgresql": POSTGRESQL, "sqlite": SQLITE}),
+            _run({"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE}),
+        ),
+    ]
