@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Case, Q, Sum, Value, When
 
 from analytics.models import GRAIN_DIMENSIONS, Grain, LeadDay
 from analytics.params import Params
@@ -111,26 +111,28 @@ def _rolled(
     clean: set[dt.date],
 ) -> list[tuple[Groups, Groups]]:
     """The rollup's figures of the clean days, per set (one query a set, over few rows)."""
-    aggregates = {alias: rolled_measure(name) for alias, name in names.items()}
+    # Named apart from the columns they sum ("converted" is both).
+    aggregates = {f"_{alias}": rolled_measure(name) for alias, name in names.items()}
     runs = day_ranges(clean)
     days = Q(pk__in=[])
     for run in runs:
         days |= Q(day__gte=run.first, day__lte=run.last)
+    side = Case(When(day__gte=params.period.first, then=Value(True)), default=Value(False))
     result = []
     for keys, grain in zip(sets, grains, strict=True):
         rows = params.lead_filters(LeadDay.objects.filter(days, grain=grain))
         current: Groups = {}
         before: Groups = {}
-        query = rows.order_by().values(*keys, "day").annotate(**aggregates)
-        # Grouped by day too (a few hundred rows), split by side of the boundary here.
-        for values in query:
-            side = current if values.pop("day") >= params.period.first else before
+        query = rows.annotate(_current=side).order_by().values(*keys, "_current")
+        for found in query.annotate(**aggregates):
+            values = {k: found[k] for k in keys}
+            values.update({alias: found[f"_{alias}"] for alias in names})
             key = (
                 tuple(values[k] for k in keys)
                 if len(keys) > 1
                 else (values[keys[0]] if keys else None)
             )
-            _add_group(side, key, values, names)
+            _add_group(current if found["_current"] else before, key, values, names)
         result.append((current, before))
     return result
 
