@@ -213,10 +213,12 @@ def rolled_and_raw(world: World, viewer: Membership, query: str) -> tuple[str, s
     return rolled, raw, used
 
 
-def assert_same_everywhere(worlds: list[World], *, expect_rollups: bool) -> None:
+def assert_same_everywhere(worlds: list[World], *, expect_rollups: bool, few: bool = False) -> None:
+    """Every figure the same both ways, for each workspace, query and viewer; `few`: the
+    default period only (when nothing can be read from the rollups anyway)."""
     for world in worlds:
         used_any = False
-        for query in queries(world):
+        for query in [""] if few else queries(world):
             rolled, raw, used = rolled_and_raw(world, world.admin, query)
             assert rolled == raw, (world.tenant.time_zone, query)
             used_any |= used
@@ -250,12 +252,11 @@ def late_changes(world: World, rng: random.Random) -> None:
     """A month after the leads came: converted, junked, moved, reassigned, deleted (to the
     trash and for good), answered; a deal won and re-priced; a lead imported into an old day."""
     with tenant_context(world.tenant):
-        old = [
-            lead
-            for lead in Lead.objects.select_related("status", "owner").filter(
+        old = list(
+            Lead.objects.select_related("status", "owner").filter(
                 created_at__lt=NOW - dt.timedelta(days=30), deleted_at=None
             )
-        ]
+        )
         rng.shuffle(old)
         admin = world.admin
         fresh = [lead for lead in old if lead.state in (LeadState.NEW, LeadState.IN_PROGRESS)]
@@ -294,8 +295,8 @@ def late_changes(world: World, rng: random.Random) -> None:
 @pytest.mark.django_db(transaction=False)
 def test_rollups_equal_the_raw_figures_through_late_changes(worlds):
     with time_machine.travel(NOW, tick=False):
-        # Nothing rolled up yet: every request raw, and the same.
-        assert_same_everywhere(worlds, expect_rollups=False)
+        # Nothing rolled up yet: every request raw.
+        assert_same_everywhere(worlds, expect_rollups=False, few=True)
         refresh_all()
         for world in worlds:
             with tenant_context(world.tenant):
@@ -321,7 +322,7 @@ def test_rollups_equal_the_raw_figures_through_late_changes(worlds):
             Tenant.objects.filter(pk=world.tenant.pk).update(time_zone=zone, response_sla_minutes=5)
             world.tenant.refresh_from_db()
             world.admin.tenant = world.tenant
-        assert_same_everywhere(worlds, expect_rollups=False)
+        assert_same_everywhere(worlds, expect_rollups=False, few=True)
         refresh_all()
         assert_same_everywhere(worlds, expect_rollups=True)
 
@@ -341,7 +342,8 @@ def test_marks_are_written_by_the_change_in_its_transaction(worlds):
         Lead.objects.filter(pk=lead.pk).update(title="A title no rollup reads")
         assert RollupMark.objects.count() == 0
         Lead.objects.filter(pk=lead.pk).update(owner=world.managers[1])
-        assert list(RollupMark.objects.values_list("at", flat=True)) == [lead.created_at] * 2
+        # PostgreSQL marks the instant once when it did not move, SQLite old and new.
+        assert set(RollupMark.objects.values_list("at", flat=True)) == {lead.created_at}
         day = lead.created_at.astimezone(zoneinfo.ZoneInfo(world.tenant.time_zone)).date()
         assert day not in rollups.clean_days(day, day, world.tenant.response_sla_minutes)
         rollups.refresh(world.tenant)
