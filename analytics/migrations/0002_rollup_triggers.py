@@ -96,7 +96,10 @@ SQLITE = [
     f"{_sqlite_mark('OLD')} END",
     "CREATE TRIGGER analytics_mark_lead_update AFTER UPDATE ON leads_lead WHEN "
     + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in LEAD_COLUMNS)
-    + f" BEGIN {_sqlite_mark('OLD')} {_sqlite_mark('NEW')} END",
+    + f" BEGIN {_sqlite_mark('OLD')} "
+    "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
+    f"SELECT NEW.tenant_id, NEW.created_at, {_NOW}, {_NOW} "
+    "WHERE NEW.created_at IS NOT OLD.created_at OR NEW.tenant_id IS NOT OLD.tenant_id; END",
     "CREATE TRIGGER analytics_mark_deal_update AFTER UPDATE ON deals_deal WHEN "
     + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in DEAL_COLUMNS)
     + " BEGIN INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
