@@ -94,10 +94,12 @@ def test_refreshing_again_changes_nothing_and_a_change_is_recomputed(far_east):
             assert RollupMark.objects.count() == 1
         rollups_refresh_all_task.delay()
         days, rows, marks = _state(far_east)
-    assert days == first[0] and marks == 0
+    assert days == first[0]
+    assert marks == 0
     sources = {(r[0], r[2]) for r in rows if r[1] == Grain.SOURCE}
     day = (NOW - dt.timedelta(hours=30)).astimezone(zoneinfo.ZoneInfo(FAR_EAST)).date()
-    assert (day, LeadSource.EMAIL) in sources and (day, LeadSource.CALL) not in sources
+    assert (day, LeadSource.EMAIL) in sources
+    assert (day, LeadSource.CALL) not in sources
 
 
 @pytest.mark.django_db
@@ -105,7 +107,8 @@ def test_a_refresh_catches_up_in_turns_newest_first(far_east):
     _leads(far_east, 24 * 10)
     with time_machine.travel(NOW, tick=False), tenant_context(far_east):
         done = rollups.refresh(far_east, limit=4)
-        assert done["days"] == 4 and done["left"] == 6
+        assert done["days"] == 4
+        assert done["left"] == 6
         days = sorted(RollupDay.objects.values_list("day", flat=True))
         assert days == [dt.date(2026, 3, d) for d in range(11, 15)]
         assert rollups.refresh(far_east, limit=4)["left"] == 2
@@ -121,7 +124,8 @@ def test_the_embedded_scheduler_runs_the_refresh_from_the_beat_schedule(far_east
         scheduler.tick()
         days, rows, marks = _state(far_east)
     assert [d[0] for d in days] == [dt.date(2026, 3, 14)]
-    assert len(rows) == len(Grain.values) and marks == 0
+    assert len(rows) == len(Grain.values)
+    assert marks == 0
 
 
 @pytest.mark.django_db
@@ -137,7 +141,8 @@ def test_the_rebuild_command_rolls_up_a_workspace_from_scratch(far_east, other_t
         call_command("rollups_rebuild", far_east.slug, stdout=out)
         days, rows, marks = _state(far_east)
     assert f"{far_east.slug}: 2 days rolled up" in out.getvalue()
-    assert {r[5] for r in rows} == {1} and marks == 0
+    assert {r[5] for r in rows} == {1}
+    assert marks == 0
     assert len(days) == 2  # from the first lead's day (the 13th) to yesterday
     assert _state(other_tenant)[0] == []  # another workspace is left alone
 
