@@ -123,7 +123,8 @@ def clean_days(first: dt.date, last: dt.date, sla_minutes: int) -> set[dt.date]:
     )
     if not rolled:
         return set()
-    return rolled - marked_days(periods.Period(first, last))
+    # Only the rolled-up days' marks matter (not today's new leads, say).
+    return rolled - marked_days(periods.Period(min(rolled), max(rolled)))
 
 
 def marked_days(period: periods.Period) -> set[dt.date]:

@@ -9,7 +9,8 @@ measures the dashboard and every report, for each period of --periods, each requ
 followed by one of its floor — the same report's SQL run raw (bench/aggregates.py) — so
 both are sampled at the same moments. `--rollups` measures the pages reading the daily
 rollups (`on`, production's default: analytics/rollups.py, decision 011), raw (`off`), or
-both, one gunicorn each (ANALYTICS_ROLLUPS); a path's floor is its own SQL. `--rebuild`
+both, one gunicorn each (ANALYTICS_ROLLUPS; the second on --port + 1), page by page; a
+path's floor is its own SQL. `--rebuild`
 first rebuilds the measured tenant's rollups (and times it). The load average is recorded
 before and after each path: above the core count, the run is marked contended. Budgets
 (judged on the first path measured): p95 ≤ 300 ms a page at 1M leads (600 ms at 10M) and
@@ -65,36 +66,43 @@ def load() -> float:
 
 
 def measure(
-    server: Server, slug: str, cookie: str, args: argparse.Namespace, path: str
-) -> list[dict]:
-    """Each page and its floor, interleaved, for each period (`path`: rollups on or off)."""
+    servers: dict[str, tuple[Server, str]], slug: str, args: argparse.Namespace
+) -> tuple[list[dict], dict[str, list[float]]]:
+    """Each page and its floor, interleaved, for each period and each path (`servers`:
+    rollups on/off → its server and session), the paths one after the other page by page
+    so that both meet the same neighbours on a shared machine. Returns the rows and the load
+    averages seen at the start of each path's pages."""
     results = []
+    loads: dict[str, list[float]] = {path: [] for path in servers}
     for period in args.periods:
         for page in PAGES:
-            subject = page_path(slug, page, period)
-            floor = f"/bench/aggregates/{slug}/{page}/?period={period}"
-            timing, base = interleaved_latency(
-                server,
-                subject,
-                floor,
-                cookie,
-                count=args.requests,
-                warmup=args.warmup,
-                limit_s=args.limit,
-            )
-            page_ms, floor_ms = timing.summary(), base.summary()
-            row = {
-                "rollups": path,
-                "period": period,
-                "page": page,
-                **{k: page_ms[k] for k in ("n", "p50", "p95", "p99")},
-                "floor_p50": floor_ms["p50"],
-                "floor_p95": floor_ms["p95"],
-                "ratio_p95": round(page_ms["p95"] / floor_ms["p95"], 2),
-            }
-            results.append(row)
-            print(f"  {path:<3} {period:<14} {page:<10} {row}", flush=True)
-    return results
+            for path, (server, cookie) in servers.items():
+                loads[path].append(load())
+                subject = page_path(slug, page, period)
+                floor = f"/bench/aggregates/{slug}/{page}/?period={period}"
+                timing, base = interleaved_latency(
+                    server,
+                    subject,
+                    floor,
+                    cookie,
+                    count=args.requests,
+                    warmup=args.warmup,
+                    limit_s=args.limit,
+                )
+                page_ms, floor_ms = timing.summary(), base.summary()
+                row = {
+                    "rollups": path,
+                    "period": period,
+                    "page": page,
+                    "load": loads[path][-1],
+                    **{k: page_ms[k] for k in ("n", "p50", "p95", "p99")},
+                    "floor_p50": floor_ms["p50"],
+                    "floor_p95": floor_ms["p95"],
+                    "ratio_p95": round(page_ms["p95"] / floor_ms["p95"], 2),
+                }
+                results.append(row)
+                print(f"  {path:<3} {period:<14} {page:<10} {row}", flush=True)
+    return results, loads
 
 
 def budgets(leads: int, results: list[dict]) -> list[dict[str, Any]]:
@@ -129,9 +137,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {report['machine']['cpu']}, {report['machine']['memory']}.",
         "",
-        "Load average (1 min) before → after each path: "
+        "Load average (1 min) at the start of each page, lowest–highest: "
         + "; ".join(
-            f"rollups {path}: {before} → {after}"
+            f"rollups {path}: {before}–{after}"
             + (" (**contended**)" if max(before, after) > (os.cpu_count() or 1) else "")
             for path, (before, after) in report["load"].items()
         )
@@ -141,12 +149,13 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("rebuild_s") is not None:
         lines += [f"Rollups rebuilt for the tenant in {report['rebuild_s']} s.", ""]
     lines += [
-        "| rollups | period | page | n | p50 ms | p95 ms | p99 ms | its SQL p95 ms | p95 ÷ SQL |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| rollups | period | page | load | n | p50 ms | p95 ms | p99 ms | its SQL p95 ms | "
+        "p95 ÷ SQL |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['rollups']} | {r['period']} | {r['page']} | {r['n']} | {r['p50']} | {r['p95']} | "
-        f"{r['p99']} | {r['floor_p95']} | {r['ratio_p95']}× |"
+        f"| {r['rollups']} | {r['period']} | {r['page']} | {r['load']} | {r['n']} | {r['p50']} | "
+        f"{r['p95']} | {r['p99']} | {r['floor_p95']} | {r['ratio_p95']}× |"
         for r in report["results"]
     ]
     lines += ["", "| budget | value | ok |", "|---|---|---|"]
@@ -212,21 +221,22 @@ def main() -> None:
         run([sys.executable, "manage.py", "rollups_rebuild", plan.slug], owner_env)
         rebuild_s = round(time.monotonic() - started, 1)
     served = commit()
-    results: list[dict] = []
-    loads: dict[str, tuple[float, float]] = {}
-    for path in ("on", "off") if args.rollups == "both" else (args.rollups,):
-        env = {**app_env, "ANALYTICS_ROLLUPS": "1" if path == "on" else "0"}
-        log = Path(tempfile.gettempdir()) / "bench-analytics-gunicorn.log"
-        gunicorn = start_gunicorn(env, args.port, log)
-        try:
-            server = Server("127.0.0.1", args.port)
-            cookie = login(server, admin_email(plan.slug), BENCH_PASSWORD)
-            print(f"Measuring {plan.slug} as its administrator, rollups {path}…")
-            before = load()
-            results += measure(server, plan.slug, cookie, args, path)
-            loads[path] = (before, load())
-        finally:
+    paths = ("on", "off") if args.rollups == "both" else (args.rollups,)
+    gunicorns = []
+    try:
+        servers: dict[str, tuple[Server, str]] = {}
+        for offset, path in enumerate(paths):
+            env = {**app_env, "ANALYTICS_ROLLUPS": "1" if path == "on" else "0"}
+            log = Path(tempfile.gettempdir()) / f"bench-analytics-gunicorn-{path}.log"
+            gunicorns.append(start_gunicorn(env, args.port + offset, log))
+            server = Server("127.0.0.1", args.port + offset)
+            servers[path] = (server, login(server, admin_email(plan.slug), BENCH_PASSWORD))
+        print(f"Measuring {plan.slug} as its administrator, rollups {' and '.join(paths)}…")
+        results, seen = measure(servers, plan.slug, args)
+    finally:
+        for gunicorn in gunicorns:
             stop_gunicorn(gunicorn)
+    loads = {path: (min(values), max(values)) for path, values in seen.items()}
     now = datetime.now(UTC)
     report = {
         "date": now.strftime("%Y-%m-%d"),
