@@ -10,9 +10,9 @@ followed by one of its floor — the same report's SQL run raw (bench/aggregates
 both are sampled at the same moments. `--rollups` measures the pages reading the daily
 rollups (`on`, production's default: analytics/rollups.py, decision 011), raw (`off`), or
 both, one gunicorn each (ANALYTICS_ROLLUPS; the second on --port + 1), page by page; a
-path's floor is its own SQL. `--rebuild`
-first rebuilds the measured tenant's rollups (and times it). The load average is recorded
-before and after each path: above the core count, the run is marked contended. Budgets
+path's floor is its own SQL. `--rebuild` first rebuilds the measured tenant's rollups (and
+times it). The load average is recorded at the start of each page: above the core count,
+the run is marked contended. Budgets
 (judged on the first path measured): p95 ≤ 300 ms a page at 1M leads (600 ms at 10M) and
 p95 ≤ 2.5× the floor's. Writes bench/results/<date>-<HHMM>-analytics-<leads>-
 <commit>.{json,md} and a row per page to bench/README.md; exit status 1 when a budget of the
