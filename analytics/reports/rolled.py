@@ -80,9 +80,8 @@ def lead_groups(
         clean = clean_days(first, last, sla_minutes)
     if not clean:
         return two_periods_sets(params, params.leads, sets, **raw, **extra)
-    rest = day_ranges(
-        day for day in days_of(first, last) if day not in clean
-    )  # today, days not rolled up yet, changed days
+    # Today, the days not rolled up yet, the changed days: raw.
+    rest = day_ranges(day for day in days_of(first, last) if day not in clean)
     merged: list[tuple[Groups, Groups]] = [({}, {}) for _ in sets]
     if rest:
         rest_q = created_in(rest)
@@ -113,10 +112,7 @@ def _rolled(
     """The rollup's figures of the clean days, per set (one query a set, over few rows)."""
     # Named apart from the columns they sum ("converted" is both).
     aggregates = {f"_{alias}": rolled_measure(name) for alias, name in names.items()}
-    runs = day_ranges(clean)
-    days = Q(pk__in=[])
-    for run in runs:
-        days |= Q(day__gte=run.first, day__lte=run.last)
+    days = _on_days(clean)
     side = Case(When(day__gte=params.period.first, then=Value(True)), default=Value(False))
     result = []
     for keys, grain in zip(sets, grains, strict=True):
@@ -165,12 +161,8 @@ def leads_by_day(params: Params) -> dict[dt.date, int]:
         clean = clean_days(period.first, period.last, params.actor.tenant.response_sla_minutes)
     if clean:
         grain = grain_for(params, [])
-        rows = params.lead_filters(LeadDay.objects.filter(grain=grain))
-        runs = day_ranges(clean)
-        days = Q(pk__in=[])
-        for run in runs:
-            days |= Q(day__gte=run.first, day__lte=run.last)
-        counts.update(rows.filter(days).order_by().values_list("day").annotate(n=Sum("leads")))
+        rows = params.lead_filters(LeadDay.objects.filter(_on_days(clean), grain=grain))
+        counts.update(rows.order_by().values_list("day").annotate(n=Sum("leads")))
     rest = day_ranges(day for day in days_of(period.first, period.last) if day not in clean)
     if rest:
         raw = (
@@ -183,3 +175,11 @@ def leads_by_day(params: Params) -> dict[dt.date, int]:
         )
         counts.update(raw)
     return counts
+
+
+def _on_days(days: set[dt.date]) -> Q:
+    """Rollup rows of `days` (as ranges of consecutive days)."""
+    q = Q(pk__in=[])
+    for run in day_ranges(days):
+        q |= Q(day__gte=run.first, day__lte=run.last)
+    return q
