@@ -70,3 +70,9 @@ bench-analytics: $(STAMP)
 .PHONY: bench-ingest
 bench-ingest: $(STAMP)
 	$(PY) -m bench.ingest.run --deliveries $${BENCH_DELIVERIES:-5000}
+
+# Live arrivals benchmark: 200 open inboxes polling idle, on PostgreSQL + Redis
+# (bench/README.md, "Live arrivals"): BENCH_LEADS=20000 make bench-live
+.PHONY: bench-live
+bench-live: $(STAMP)
+	$(PY) -m bench.live --leads $${BENCH_LEADS:-20000}

@@ -26,3 +26,9 @@ def floor(request: HttpRequest, slug: str) -> HttpResponse:
     with tenant_context(tenant):
         rows = list(Lead.objects.order_by("-created_at", "-pk")[:ROWS])
         return render(request, "bench/floor.html", {"rows": rows})
+
+
+def ping(request: HttpRequest) -> HttpResponse:
+    """The least a request to this server costs (bench/live.py's floor): the whole
+    middleware stack for an anonymous visitor, no query, an empty 204."""
+    return HttpResponse(status=204)

@@ -395,7 +395,7 @@ class LeadRows:
             str(self.tenant_id),
             str(course.status),
             deal_id,
-            "",  # postpone_reason: not postponed
+            "",  # postpone_reason: none of them is postponed
         )
         tenant = str(self.tenant_id)
         stays = "".join(

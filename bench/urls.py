@@ -3,12 +3,13 @@
 from django.urls import path
 
 from bench.aggregates import aggregates
-from bench.floor import floor
+from bench.floor import floor, ping
 from crm.urls import handler403, handler404, handler500
 from crm.urls import urlpatterns as app_urlpatterns
 
 urlpatterns = [
     path("bench/floor/<slug:slug>/", floor, name="bench_floor"),
+    path("bench/ping/", ping, name="bench_ping"),
     path("bench/aggregates/<slug:slug>/<slug:report>/", aggregates, name="bench_aggregates"),
     *app_urlpatterns,
 ]

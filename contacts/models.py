@@ -120,6 +120,9 @@ class MatchKey(TenantModel):
         VK = "vk", _("VK")
         TAX_ID = "tax_id", _("Tax id")
         WORD = "word", _("Name word")
+        # A phone's digits backwards (contacts.normalize.phone_tail): the last digits typed
+        # alone are a prefix of it, a range of the lookup index (the top-bar search).
+        PHONE_TAIL = "phone_tail", _("Phone ending")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     value = models.CharField(max_length=254)

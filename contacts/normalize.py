@@ -106,6 +106,12 @@ def phone_e164(raw: str, region: str) -> str:
     return phones[0].e164 if phones else ""
 
 
+def phone_tail(e164: str) -> str:
+    """A number's digits backwards ("+79671234567" → "76543217697"): the last digits a
+    caller reads out ("…45-67") are a prefix of it, so "ends with" is a range of a btree."""
+    return "".join(DIGITS.findall(e164))[::-1]
+
+
 def phone_rest(raw: str, phones: tuple[Phone, ...]) -> str:
     """What a phone field says besides its numbers ("" when only separators are left):
     e.g. "звоните … после 18" — words a record keeps beside the numbers."""

@@ -25,6 +25,7 @@ from contacts.normalize import (
     messenger_key,
     name_words,
     phone_e164,
+    phone_tail,
     phones_in,
     tax_id_key,
 )
@@ -167,6 +168,7 @@ def _normalize_company(company: Company, tenant: Tenant) -> None:
 def match_keys(record: Party, region: str) -> set[tuple[str, str]]:
     """The (kind, value) keys that find `record`: phones, e-mails, messengers, tax id, words."""
     keys = {(MatchKey.Kind.PHONE, phone_e164(p, region)) for p in record.phones}
+    keys |= {(MatchKey.Kind.PHONE_TAIL, phone_tail(e164)) for _kind, e164 in keys}
     keys |= {(MatchKey.Kind.EMAIL, email_key(e)) for e in record.emails}
     if isinstance(record, Contact):
         for messenger in MESSENGERS:

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from crm import live
 from crm.access import TenantRight, abilities, has_right
 from crm.navigation import nav_for, section_of
 from crm.notifications import unread_count
@@ -31,4 +32,20 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
             lambda: tenant_reverse("deals:list", request.tenant)
         )
         context["unread_count"] = SimpleLazyObject(lambda: unread_count(member=membership))
+        # What the page polls with (templates/components/_live.html): read only by pages
+        # that show it, once.
+        context["live"] = SimpleLazyObject(lambda: live_context(request))
     return context
+
+
+def live_context(request: HttpRequest) -> dict[str, Any] | None:
+    """The poll's token and the versions the page starts from (crm.live), for members
+    who see the inbox (None for the others). The inbox reads the versions before its rows
+    (`request.live_versions`), so a lead arriving in between comes with the next poll."""
+    member = request.membership
+    if not any(item.section == "inbox" for item in nav_for(member)):
+        return None
+    versions = getattr(request, "live_versions", None) or live.current_versions(
+        request.tenant.pk, member.pk
+    )
+    return {"token": live.token_for(request), "versions": versions}

@@ -468,3 +468,57 @@ class CleanInputMixin:
                 elif isinstance(data.get(key), str):
                     data[key] = clean(data[key])
         form.data = data
+
+
+class TaskForm(ActivityForm):
+    """A new activity from the task page: the record it belongs to ("lead:12", found by a
+    search box) and whom it is for. The view resolves the record within the actor's rights."""
+
+    record = forms.CharField(label=_("Record"), max_length=40)
+    owner = _MemberChoices(
+        label=_("Responsible"), queryset=Membership.objects.none(), required=False
+    )
+
+    field_order = ("record", "kind", "subject", "due_at", "remind_at", "owner", "note")
+
+    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members
+        self.fields["owner"].empty_label = _("Me")
+        self.fields["kind"].choices = [
+            (value, label) for value, label in Activity.Kind.choices if value != "note"
+        ]
+
+
+class RescheduleForm(forms.Form):
+    """Where to move an activity: an hour on, tomorrow at the same time, or a picked time."""
+
+    HOUR, TOMORROW, PICK = "hour", "tomorrow", "pick"
+
+    to = forms.ChoiceField(choices=[(HOUR, HOUR), (TOMORROW, TOMORROW), (PICK, PICK)])
+    due_at = LocalDateTimeField(label=_("New time"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("to") == self.PICK and not data.get("due_at"):
+            self.add_error("due_at", _("Pick the new date and time."))
+        return data
+
+
+class AssignActivityForm(forms.Form):
+    owner = _MemberChoices(label=_("Give to"), queryset=Membership.objects.none())
+
+    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members
+
+
+class AlertsForm(forms.Form):
+    """How my open pages announce a new lead (Membership.alert_*)."""
+
+    sound = forms.BooleanField(label=_("Play a sound"), required=False)
+    desktop = forms.BooleanField(
+        label=_("Show a browser notification"),
+        required=False,
+        help_text=_("Shown while Voronka is open in a tab you are not looking at."),
+    )

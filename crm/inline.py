@@ -10,14 +10,50 @@ history). Each app's view (leads/views/inline.py, …) says which fields and whi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from crm import customfields
+from crm.errors import DomainError
+
+
+def edit(
+    request: HttpRequest,
+    *,
+    form_class: type[forms.BaseForm],
+    name: str,
+    places: dict[str, str],
+    save: Callable[[forms.BaseForm], None],
+    saved: Callable[[], HttpResponse],
+    page: Callable[[], HttpResponse],
+    **kwargs: Any,
+) -> HttpResponse:
+    """One field's GET and POST, after the view's own checks. GET: its input (`places`: the
+    `url`, `card` and `details` of render_form). POST: validated by the full form and written
+    by `save` (a DomainError is told like a form error); then the card (`saved`, htmx) or the
+    whole page (`page`, without JavaScript); what stops it is told in place (htmx) or as a
+    message on the page. `kwargs` go to the form."""
+    if request.method == "GET":
+        form = current_form(form_class, name, **kwargs)
+        return render_form(request, form=form, name=name, **places)
+    form = bind_one(form_class, name=name, post=request.POST, **kwargs)
+    errors = errors_of(form, name)
+    if not errors:
+        try:
+            save(form)
+        except DomainError as error:
+            errors = [error.message]
+    if errors and request.htmx:
+        return render_form(request, form=form, name=name, errors=errors, status=400, **places)
+    if errors:
+        messages.error(request, " ".join(errors))
+    return saved() if request.htmx and not errors else page()
 
 
 def is_inline_field(name: str, fields: tuple[str, ...]) -> bool:

@@ -245,6 +245,10 @@ class Membership(TenantModel):
     is_away = models.BooleanField(
         _("away"), default=False, help_text=_("Away members get no new leads automatically.")
     )
+    # How the member's open pages announce a new lead (crm.live): a sound, a browser
+    # notification (the browser asks for permission when this is switched on).
+    alert_sound = models.BooleanField(_("sound for new leads"), default=False)
+    alert_desktop = models.BooleanField(_("browser notification for new leads"), default=False)
     # The tenant's robot (channels, periodic tasks): acts with administrator rights, never
     # logs in, never listed among people (crm.services.system_actor).
     is_system = models.BooleanField(default=False, editable=False)
@@ -384,6 +388,27 @@ class Activity(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "target_type", "target_id"], name="crm_activity_target"),
             models.Index(fields=["tenant", "done_at", "due_at"], name="crm_activity_due"),
+            # The task page's groups and the calendar walk these in due order and stop at
+            # their limit: a member's open activities, everyone's (a director's "all"), and
+            # what a member did lately. (`done_at IS NULL` is no equality for the planner:
+            # an index over done_at, due_at cannot give due order, so it is a condition.)
+            models.Index(
+                fields=["tenant", "owner", "due_at"],
+                condition=models.Q(done_at=None),
+                name="crm_activity_owner_open",
+            ),
+            models.Index(
+                fields=["tenant", "due_at"],
+                condition=models.Q(done_at=None),
+                name="crm_activity_open",
+            ),
+            models.Index(fields=["tenant", "owner", "done_at"], name="crm_activity_owner_done"),
+            # A record's next activity (crm/nextactivity.py): its open ones, soonest first.
+            models.Index(
+                fields=["tenant", "target_type", "target_id", "due_at"],
+                name="crm_activity_open_target",
+                condition=models.Q(done_at=None),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,7 @@ def _sees(entity: str) -> Callable[[Membership], bool]:
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(_("Inbox"), "leads:inbox", "inbox", _sees_leads),
+    NavItem(_("Tasks"), "crm:tasks", "tasks", lambda m: True),
     NavItem(_("Leads"), "leads:list", "leads", _sees_leads),
     NavItem(_("Board"), "leads:kanban", "kanban", _sees_leads),
     NavItem(_("Deals"), "deals:list", "deals", _sees(Entity.DEAL)),
@@ -65,6 +66,8 @@ def section_of(match: ResolverMatch | None) -> str:
     if match.app_name == "crm":
         if match.url_name.startswith("notification"):
             return "notifications"
+        if match.url_name.startswith("task"):
+            return "tasks"
         return "home" if match.url_name == "home" else "settings"
     if match.app_name == "leads":
         if match.url_name.startswith("status"):

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm import live
 from crm.models import Membership, Notification
 from crm.periods import local_text
 from crm.text import isolated
@@ -19,6 +20,8 @@ NOTIFICATION_TEXTS = {
     "lead.assigned": _("You are now responsible for the lead “%(title)s”"),
     "deal.assigned": _("You are now responsible for the deal “%(title)s”"),
     "activity.reminder": _("Reminder: %(subject)s (“%(title)s”)"),
+    "activity.assigned": _("%(by)s gave you “%(subject)s” (“%(title)s”)"),
+    "activity.assigned_due": _("%(by)s gave you “%(subject)s”, due %(due)s (“%(title)s”)"),
     "activity.reminder_due": _("Reminder: %(subject)s, due %(due)s (“%(title)s”)"),
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
     "lead.returned": _("The postponed lead “%(title)s” is back in your inbox: %(reason)s"),
@@ -35,6 +38,8 @@ def notification_text(notification: Notification) -> str:
     )
     if kind == "activity.reminder" and notification.data.get("due_at"):
         kind, values["due"] = "activity.reminder_due", local_text(notification.data["due_at"])
+    if kind == "activity.assigned" and notification.data.get("due_at"):
+        kind, values["due"] = "activity.assigned_due", local_text(notification.data["due_at"])
     template = NOTIFICATION_TEXTS.get(kind)
     return str(template) % values if template else kind
 
@@ -55,6 +60,8 @@ def notify(
         transaction.on_commit(
             lambda t=tenant_id, p=pk: notification_email_task.delay(tenant_id=t, notification_id=p)
         )
+    if rows:  # their open pages update the bell (crm.live)
+        live.announce(tenant_id=rows[0].tenant_id, members=[row.recipient_id for row in rows])
     return rows
 
 
@@ -78,4 +85,7 @@ def notifications_mark_read(*, member: Membership, ids: list[int] | None = None)
     unread = Notification.objects.filter(recipient=member, read_at=None)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
-    return unread.update(read_at=timezone.now())
+    count = unread.update(read_at=timezone.now())
+    if count:  # the bell of the member's other open pages
+        live.announce(tenant_id=member.tenant_id, members=[member.pk])
+    return count

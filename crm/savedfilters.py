@@ -38,6 +38,7 @@ class SavedList:
 LISTS: dict[str, SavedList] = {
     "leads:inbox": SavedList("leads:inbox", _sees_leads),
     "leads:list": SavedList("leads:list", _sees_leads),
+    "leads:kanban": SavedList("leads:kanban", _sees_leads),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -30,13 +30,16 @@ from crm.access import (
     DEFAULT_ROLES,
     ENTITY_ACTIONS,
     AccessDenied,
+    Action,
     TeamLayout,
     TenantRight,
+    can,
     grants_within,
     role_within,
     team_change_within,
     validate_rights,
 )
+from crm.activities import DETAIL_URLS, may_change
 from crm.errors import DomainError
 from crm.mail import send_email
 from crm.models import (
@@ -50,7 +53,9 @@ from crm.models import (
     User,
     normalize_email,
 )
+from crm.notifications import notify
 from crm.tenancy import tenant_context
+from crm.urlnames import tenant_reverse
 
 INVITATION_SALT = "crm.invitation"
 SIGNUP_SALT = "crm.signup"
@@ -653,6 +658,16 @@ def member_set_away(*, member: Membership, away: bool) -> Membership:
     return member
 
 
+def member_set_alerts(*, member: Membership, sound: bool, desktop: bool) -> Membership:
+    """How my open pages announce a new lead: a sound, a browser notification (each
+    optional; only my own membership)."""
+    if (member.alert_sound, member.alert_desktop) == (sound, desktop):
+        return member
+    member.alert_sound, member.alert_desktop = sound, desktop
+    member.save(update_fields=["alert_sound", "alert_desktop", "updated_at"])
+    return member
+
+
 # --- Roles --------------------------------------------------------------------------------
 
 
@@ -844,8 +859,26 @@ def activity_create(
     return activity
 
 
+def _check_may_change_activity(actor: Membership, activity: Activity, target: Any) -> None:
+    """Its owner (who sees the record) or anyone who may edit the record changes an
+    activity: completes, moves or hands it over."""
+    if activity.tenant_id != actor.tenant_id or target.tenant_id != actor.tenant_id:
+        raise DomainError(_("That record belongs to another workspace."))
+    if (activity.target_type_id, activity.target_id) != (
+        ContentType.objects.get_for_model(target, for_concrete_model=False).pk,
+        target.pk,
+    ):
+        raise DomainError(_("This activity belongs to another record."))
+    if not may_change(actor, activity, target):
+        raise AccessDenied(_("Your role does not allow this action on this record."))
+
+
 def activity_complete(*, actor: Membership, activity: Activity, target: models.Model) -> Activity:
-    """Mark an activity done (once); recorded on its record's timeline."""
+    """Mark an activity done (once); recorded on its record's timeline.
+
+    Raises AccessDenied unless the actor owns the activity or may edit the record.
+    """
+    _check_may_change_activity(actor, activity, target)
     if activity.done_at is not None:
         return activity
     with transaction.atomic():
@@ -857,4 +890,82 @@ def activity_complete(*, actor: Membership, activity: Activity, target: models.M
             kind="activity.done",
             data={"kind": activity.kind, "subject": activity.subject, "activity": activity.pk},
         )
+    return activity
+
+
+def activity_reschedule(
+    *, actor: Membership, activity: Activity, target: Any, due_at: datetime
+) -> Activity:
+    """Move an open activity to `due_at`; its reminder moves by as much and will go out
+    again. Recorded on the record's timeline.
+
+    Raises AccessDenied (see activity_complete) and DomainError for a done activity.
+    """
+    _check_may_change_activity(actor, activity, target)
+    if activity.done_at is not None:
+        raise DomainError(_("This activity is already done."))
+    if timezone.is_naive(due_at):
+        raise DomainError(_("Enter a valid date and time."))
+    with transaction.atomic():
+        fields = ["due_at", "updated_at"]
+        if activity.remind_at is not None:
+            shift = due_at - (activity.due_at or activity.remind_at)
+            activity.remind_at += shift
+            activity.reminded_at = None
+            fields += ["remind_at", "reminded_at"]
+        activity.due_at = due_at
+        activity.save(update_fields=fields)
+        timeline_record(
+            actor=actor,
+            target=target,
+            kind="activity.rescheduled",
+            data={
+                "kind": activity.kind,
+                "subject": activity.subject,
+                "activity": activity.pk,
+                "due_at": due_at.isoformat(),
+            },
+        )
+    return activity
+
+
+def activity_assign(
+    *, actor: Membership, activity: Activity, target: Any, owner: Membership
+) -> Activity:
+    """Give an activity to another member, who is notified (in the app and by e-mail).
+
+    Raises AccessDenied (see activity_complete); DomainError when the member is inactive,
+    of another workspace, or may not see the record (they could not open it).
+    """
+    _check_may_change_activity(actor, activity, target)
+    if owner.tenant_id != actor.tenant_id or owner.is_system or not owner.is_active:
+        raise DomainError(_("Choose an active member of this workspace."))
+    if activity.owner_id == owner.pk:
+        return activity
+    if not can(target, actor=owner, action=Action.VIEW):
+        raise DomainError(
+            _("%(member)s cannot see this record, so cannot do this activity.")
+            % {"member": _member_label(owner)}
+        )
+    with transaction.atomic():
+        activity.owner = owner
+        activity.reminded_at = None
+        activity.save(update_fields=["owner", "reminded_at", "updated_at"])
+        data: dict[str, Any] = {
+            "kind": activity.kind,
+            "subject": activity.subject,
+            "activity": activity.pk,
+            "to": _member_label(owner),
+        }
+        timeline_record(actor=actor, target=target, kind="activity.assigned", data=data)
+        if owner.pk != actor.pk:
+            note: dict[str, Any] = {
+                "subject": activity.subject,
+                "title": str(target),
+                "by": _member_label(actor),
+            }
+            if activity.due_at is not None and activity.done_at is None:
+                note["due_at"] = activity.due_at.isoformat()
+            url = tenant_reverse(DETAIL_URLS[target.access_entity], actor.tenant, pk=target.pk)
+            notify(recipients=[owner], kind="activity.assigned", data=note, url=url)
     return activity

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves the channels' public endpoints (/in/…) without the browser-facing middleware.
     "channels.middleware.InboundEndpointMiddleware",
+    # Answers the open pages' unchanged polls (…/leads/live/) before sessions and users.
+    "crm.live.LivePollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

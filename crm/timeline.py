@@ -96,6 +96,8 @@ EVENT_TEXTS = {
     "activity.created": _("added %(kind_label)s “%(subject)s”"),
     "activity.created_due": _("added %(kind_label)s “%(subject)s”, due %(due)s"),
     "activity.done": _("completed %(kind_label)s “%(subject)s”"),
+    "activity.rescheduled": _("moved %(kind_label)s “%(subject)s” to %(due)s"),
+    "activity.assigned": _("gave %(kind_label)s “%(subject)s” to %(to)s"),
     "field.created": _("added the custom field %(field)s"),
     "field.changed": _("changed the custom field %(field)s"),
     "field.deleted": _("removed the custom field %(field)s"),

@@ -11,6 +11,7 @@ from crm.views import accounts, pages
 from crm.views import filters as filter_views
 from crm.views import notifications as notification_views
 from crm.views import settings as settings_views
+from crm.views import tasks as task_views
 
 account_patterns = (
     [
@@ -69,6 +70,14 @@ tenant_patterns = (
     [
         path("", analytics_views.home, name="home"),
         path("me/availability/", pages.availability, name="availability"),
+        path("tasks/", task_views.task_list, name="tasks"),
+        path("tasks/new/", task_views.task_create, name="task_create"),
+        path("tasks/records/", task_views.task_records, name="task_records"),
+        path("tasks/calendar/", task_views.task_calendar, name="task_calendar"),
+        path("tasks/<int:pk>/done/", task_views.task_done, name="task_done"),
+        path("tasks/<int:pk>/reschedule/", task_views.task_reschedule, name="task_reschedule"),
+        path("tasks/<int:pk>/assign/", task_views.task_assign, name="task_assign"),
+        path("me/alerts/", pages.alerts, name="alerts"),
         path("settings/", settings_views.index, name="settings"),
         path("settings/general/", settings_views.general, name="settings_general"),
         path("settings/users/", settings_views.members, name="members"),
@@ -139,6 +148,7 @@ urlpatterns = [
     path("<slug:tenant_slug>/contacts/", include("contacts.urls")),
     path("<slug:tenant_slug>/companies/", include("contacts.company_urls")),
     path("<slug:tenant_slug>/analytics/", include("analytics.urls")),
+    path("<slug:tenant_slug>/search/", include("search.urls")),
     path("<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,10 +14,10 @@ from django.http import Http404
 
 from contacts.models import Company, Contact, MatchKey
 from contacts.normalize import DIGITS, phone_e164
-from crm import keyset
+from crm import keyset, nextactivity
 from crm.access import Action, scope_queryset
 from crm.models import Activity, Membership, TimelineEvent
-from deals.models import OUTCOME_MOVES, Deal, LossReason, Pipeline, Stage
+from deals.models import OUTCOME_MOVES, Deal, LossReason, Outcome, Pipeline, Stage
 
 
 def deal_base() -> QuerySet[Deal]:
@@ -77,12 +78,31 @@ def search(queryset: QuerySet[Deal], query: str, *, region: str) -> QuerySet[Dea
     return queryset.filter(title__icontains=query)
 
 
+def with_next_activity(queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+    """Deals with their next activity (`upcoming`: a subquery of the same statement; read
+    it as `deal.next_activity` after `mark_next`)."""
+    return queryset.annotate(upcoming=nextactivity.next_activity(Deal))
+
+
+def mark_next(deals: Iterable[Deal]) -> None:
+    """Set `next_activity` (a crm.nextactivity.NextActivity or None) on deals read with
+    `with_next_activity`."""
+    for deal in deals:
+        deal.next_activity = nextactivity.parse(deal.upcoming)
+        deal.key = str(deal.pk)  # a board card writes it a dozen times: no localizing
+
+
 def page_newest_first(queryset: QuerySet[Deal], cursor: str | None) -> keyset.Page:
-    """A keyset page of a filtered list: keys join-free, then the rows by id."""
-    base = deal_base()
-    return keyset.page_newest_first(
-        queryset.select_related(None), lambda ids: base.in_bulk(ids), cursor, keyset.PAGE_SIZE
-    )
+    """A keyset page of a filtered list: keys join-free, then the rows by id (with their
+    next activity)."""
+    base = with_next_activity(deal_base())
+
+    def rows(ids: list[int]) -> dict[int, Deal]:
+        found = base.in_bulk(ids)
+        mark_next(found.values())
+        return found
+
+    return keyset.page_newest_first(queryset.select_related(None), rows, cursor, keyset.PAGE_SIZE)
 
 
 # --- Pipelines and stages -----------------------------------------------------------------
@@ -195,37 +215,53 @@ BOARD_CARDS = 30
 
 @dataclass(frozen=True)
 class Column:
-    """One board column: a stage, its deal count and amount total, its newest cards."""
+    """One board column: a stage, its deal count and amount total, its newest cards. A
+    closed stage (won, lost) is `collapsed`: a drop zone with its count, no cards."""
 
     stage: Stage
     count: int
     total: Decimal
     cards: list[Deal]
 
+    @property
+    def collapsed(self) -> bool:
+        return self.stage.kind != Outcome.OPEN
 
-def board(*, actor: Membership, pipeline: Pipeline, stages: list[Stage]) -> list[Column]:
-    """A pipeline's board: a column per stage with count, sum and the newest cards.
 
-    Three queries whatever the number of deals.
-    """
-    visible = deal_list(actor=actor).filter(pipeline=pipeline)
+def board(*, rows: QuerySet[Deal], pipeline: Pipeline, stages: list[Stage]) -> list[Column]:
+    """A pipeline's board over `rows` (deal_list, filtered): a column per stage with count,
+    sum and, for the open stages, the newest cards with their next activity.
+
+    Two queries whatever the number of deals and activities: the totals, and the cards (the
+    newest BOARD_CARDS of each open stage ranked in a subquery, so the next activity is read
+    for the shown cards only)."""
+    visible = rows.filter(pipeline=pipeline)
     totals: dict[Any, tuple[int, Decimal]] = {
         row["stage_id"]: (row["n"], row["total"] or Decimal("0"))
         for row in visible.order_by()
         .values("stage_id")
         .annotate(n=Count("pk"), total=Sum("amount"))
     }
-    ranked = visible.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("stage_id")],
-            order_by=[F("created_at").desc(), F("pk").desc()],
+    ranked = (
+        visible.filter(outcome=Outcome.OPEN)
+        .select_related(None)
+        .order_by()
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("stage_id")],
+                order_by=[F("created_at").desc(), F("pk").desc()],
+            )
         )
-    ).filter(rank__lte=BOARD_CARDS)
-    cards: dict[int, list[Deal]] = {}
+        .filter(rank__lte=BOARD_CARDS)
+        .values("pk")
+    )
     # owner__team: the board asks can(edit) per card, which reads the owner's team.
-    for deal in ranked.select_related("owner__team").order_by("stage_id", "rank"):
+    shown = with_next_activity(deal_base().select_related("owner__team").filter(pk__in=ranked))
+    cards: dict[int, list[Deal]] = {}
+    for deal in shown.order_by("stage_id", "-created_at", "-pk"):
         cards.setdefault(deal.stage_id, []).append(deal)
+    mark_next(deal for column in cards.values() for deal in column)
     return [
         Column(
             stage=s,
@@ -235,3 +271,16 @@ def board(*, actor: Membership, pipeline: Pipeline, stages: list[Stage]) -> list
         )
         for s in stages
     ]
+
+
+def board_card(*, actor: Membership, deal_id: int) -> Deal:
+    """One card of the board (after a drop or a quick action), or 404."""
+    deal = (
+        with_next_activity(deal_list(actor=actor).select_related("owner__team"))
+        .filter(pk=deal_id)
+        .first()
+    )
+    if deal is None:
+        raise Http404
+    mark_next([deal])
+    return deal

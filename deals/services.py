@@ -33,6 +33,7 @@ from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.models import Membership, Tenant
 from crm.notifications import notify
+from crm.ordering import move_one_step
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.urlnames import tenant_reverse
 from deals.models import OUTCOME_MOVES, Deal, DealProduct, LossReason, Outcome, Pipeline, Stage
@@ -631,15 +632,8 @@ def loss_reason_move(*, actor: Membership, reason: LossReason, up: bool) -> None
     """Swap the reason with its neighbour above (`up`) or below; the order is renumbered."""
     _check_settings(actor)
     with transaction.atomic():
-        reasons = list(LossReason.objects.select_for_update().order_by("position", "pk"))
-        index = next(i for i, r in enumerate(reasons) if r.pk == reason.pk)
-        other = index - 1 if up else index + 1
-        if not 0 <= other < len(reasons):
+        if not move_one_step(LossReason.objects.all(), reason, up=up):
             return
-        reasons[index], reasons[other] = reasons[other], reasons[index]
-        for position, item in enumerate(reasons, start=1):
-            if item.position != position:
-                LossReason.objects.filter(pk=item.pk).update(position=position)
         timeline_record(
             actor=actor, target=reason, kind="loss_reason.moved", data={"reason": reason.name}
         )

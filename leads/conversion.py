@@ -33,7 +33,13 @@ from crm.services import timeline_record
 from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import deal_create
 from leads.models import OPEN_STATES, Lead, LeadState
-from leads.services import InvalidTransition, default_status, enter_status, mark_taken
+from leads.services import (
+    InvalidTransition,
+    default_status,
+    enter_status,
+    inbox_changed,
+    mark_taken,
+)
 
 
 @dataclass(frozen=True)
@@ -335,6 +341,7 @@ def lead_convert(
             },
         )
         _record_converted(actor, lead, result, reused)
+        inbox_changed(lead, actor=actor, owners=[lead.owner_id])
     return result
 
 

@@ -31,6 +31,7 @@ from crm.access import AccessDenied, Entity, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memoized
 from crm.models import CustomField, Membership, Role, Tenant
+from crm.ordering import move_one_step
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
 from leads.models import OPEN_STATES, AssignmentRule, Lead, LeadSource, Strategy
@@ -364,15 +365,8 @@ def rule_move(*, actor: Membership, rule: AssignmentRule, up: bool) -> None:
     """Swap the rule with its neighbour above (`up`) or below; the order is renumbered."""
     _check_settings(actor)
     with transaction.atomic():
-        rules = list(AssignmentRule.objects.select_for_update().order_by("position", "pk"))
-        index = next(i for i, r in enumerate(rules) if r.pk == rule.pk)
-        other = index - 1 if up else index + 1
-        if not 0 <= other < len(rules):
+        if not move_one_step(AssignmentRule.objects.all(), rule, up=up):
             return
-        rules[index], rules[other] = rules[other], rules[index]
-        for position, item in enumerate(rules, start=1):
-            if item.position != position:
-                AssignmentRule.objects.filter(pk=item.pk).update(position=position)
         timeline_record(actor=actor, target=rule, kind="rule.moved", data={"rule": rule.name})
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Reverse
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -101,6 +102,18 @@ def _reachable(instance: Lead) -> bool:
     return instance.has_contact_way
 
 
+class BytewiseCharField(models.CharField):
+    """A CharField compared byte by byte (collation "C" on PostgreSQL; SQLite always does),
+    so that `word >= 'СОКОЛ' AND word < 'СОКОМ'` is exactly "starts with СОКОЛ" whatever the
+    database's locale."""
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
 class Lead(ConcurrentTransitionMixin, OwnedModel):
     """An inquiry: who, how to reach them, where it came from, and where it stands."""
 
@@ -111,6 +124,15 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     company_name = models.CharField(_("company"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=64, blank=True)
     phone_e164 = models.CharField(max_length=20, blank=True, editable=False)
+    # The number's digits backwards ("+79671234567" → "76543217697+"), kept by the database
+    # itself: "ends with 4567" is the range ["7654", "7655") of one btree, which works under
+    # row-level security (text comparisons are leakproof; LIKE, reverse() and pg_trgm are
+    # not). The top-bar search finds a caller by the last digits so (docs/decisions).
+    phone_tail = models.GeneratedField(
+        expression=Reverse("phone_e164"),
+        output_field=BytewiseCharField(max_length=20),
+        db_persist=True,
+    )
     # Further numbers the person gave (a phone field with several numbers…), as written;
     # the first number is `phone`, the only one matched while the lead is a lead.
     other_phones = models.JSONField(_("other phones"), default=list, blank=True)
@@ -211,6 +233,8 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             ),
             models.Index(fields=["tenant", "status", "-created_at"], name="leads_status_recent"),
             models.Index(fields=["tenant", "phone_e164"], name="leads_phone"),
+            # The top-bar search: a phone by its last digits (phone_tail's prefix).
+            models.Index(fields=["tenant", "phone_tail"], name="leads_phone_tail"),
             models.Index(fields=["tenant", "email_key"], name="leads_email"),
             models.Index(fields=["tenant", "messenger", "messenger_id"], name="leads_messenger"),
             # The shared inbox in date order (owner IS NULL cannot walk leads_owner_state).
@@ -260,6 +284,13 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 ],
                 condition=Q(deleted_at=None),
                 name="leads_cohort",
+            ),
+            # The board's closed columns: a member's (or the pool's) leads closed lately.
+            models.Index(
+                fields=["tenant", "owner", "-closed_at"],
+                include=["status", "amount"],
+                condition=Q(closed_at__isnull=False, deleted_at=None, archived_at=None),
+                name="leads_owner_closed",
             ),
             # Counts per source over the inbox parts, answered from the index alone.
             models.Index(
@@ -401,18 +432,6 @@ class LeadProduct(LineItem):
 
     class Meta(LineItem.Meta):
         pass
-
-
-class BytewiseCharField(models.CharField):
-    """A CharField compared byte by byte (collation "C" on PostgreSQL; SQLite always does),
-    so that `word >= 'СОКОЛ' AND word < 'СОКОМ'` is exactly "starts with СОКОЛ" whatever the
-    database's locale."""
-
-    def db_parameters(self, connection: Any) -> dict[str, Any]:
-        parameters = super().db_parameters(connection)
-        if connection.vendor == "postgresql":
-            parameters["collation"] = "C"
-        return parameters
 
 
 class LeadWord(TenantModel):

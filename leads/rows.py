@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from crm.nextactivity import Renderer
 from crm.text import bidi_balanced
 from leads.models import LeadSource, LeadState
 from leads.selectors import LeadRow
@@ -24,13 +25,15 @@ from leads.selectors import LeadRow
 _ROW = (
     '<tr id="lead-{pk}">\n'
     "  <td>{tick}</td>\n"
-    '  <td class="text-nowrap small text-muted">{created}</td>\n'
+    '  <td class="text-nowrap small text-muted">{created}'
+    '<div class="lead-age" data-testid="age">{age}</div></td>\n'
     '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{company}</td>\n'
     '  <td class="small"><bdi>{name}</bdi>{phone}{email}</td>\n'
     '  <td class="small">{source}</td>\n'
     '  <td class="text-nowrap"><svg class="status-dot" width="10" height="10"'
     ' viewBox="0 0 10 10" aria-hidden="true"><circle cx="5" cy="5" r="5" fill="{color}"/>'
     "</svg> {status}</td>\n"
+    '  <td class="small">{upcoming}</td>\n'
     '  <td class="small" data-testid="owner">{owner}</td>\n'
     '  <td class="text-end small">{amount}</td>\n'
     '  <td class="text-end">{take}</td>\n'
@@ -61,6 +64,7 @@ def rows_html(
         escape(gettext("repeat"))
     )
     zone = timezone.get_current_timezone()
+    day = Renderer()  # the next activity and the age, in the workspace's zone
     root = escape(leads_root)
     rows = []
     for lead in leads:
@@ -74,6 +78,7 @@ def rows_html(
                 title=title,
                 # dd.mm HH:MM, as crm's |list_datetime (the zone looked up once)
                 created=lead.created_at.astimezone(zone).strftime("%d.%m %H:%M"),
+                age=escape(day.age(lead.created_at)),
                 url=url,
                 repeat=repeat if lead.contact_id and lead.state != LeadState.CONVERTED else "",
                 company=_line("small text-muted", lead.company_name),
@@ -83,6 +88,7 @@ def rows_html(
                 source=sources.get(lead.source) or escape(lead.source),
                 color=escape(lead.status_color),
                 status=escape(lead.status_name),
+                upcoming=day.html(lead.next_activity),
                 owner=escape(lead.owner_name) if lead.owner_id else unassigned,
                 amount=escape(floatformat(lead.amount, "0g")) if lead.amount else "",
                 take=_TAKE.format(url=url, label=take_label)

@@ -8,19 +8,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from contacts.normalize import DIGITS, email_key, phone_e164
-from crm import keyset
+from crm import keyset, nextactivity
 from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership
+from crm.nextactivity import NextActivity
 from crm.text import clean_line
 from leads.models import (
     OPEN_STATES,
@@ -311,6 +312,7 @@ class LeadRow:
     owner_name: str
     status_name: str
     status_color: str
+    next_activity: NextActivity | None = None  # the earliest open activity (crm.nextactivity)
 
 
 # The lead's own columns of a row, then its owner's and status's.
@@ -325,24 +327,41 @@ _ROW_VALUES = (
 
 
 def _row(values: tuple) -> LeadRow:
-    *lead, owner_id, full_name, email, status_name, status_color = values
-    return LeadRow(*lead, owner_id, full_name or email or "", status_name, status_color)
+    *lead, owner_id, full_name, email, status_name, status_color, upcoming = values
+    return LeadRow(
+        *lead,
+        owner_id,
+        full_name or email or "",
+        status_name,
+        status_color,
+        nextactivity.parse(upcoming),
+    )
 
 
 def row_values(queryset: QuerySet[Lead]) -> list[LeadRow]:
-    """The list rows of a (sliced) queryset of leads, in its order."""
-    return [_row(values) for values in queryset.values_list(*_ROW_VALUES)]
+    """The list rows of a (sliced) queryset of leads, in its order, each with its next
+    activity (a subquery of the same statement)."""
+    annotated = queryset.annotate(upcoming=nextactivity.next_activity(Lead))
+    return [_row(values) for values in annotated.values_list(*_ROW_VALUES, "upcoming")]
 
 
 def row_of(lead: Lead) -> LeadRow:
-    """The list row of a lead loaded with its status and owner's user."""
+    """The list row of a lead loaded with its status and owner's user (and its next
+    activity: one query)."""
     owner = lead.owner.user if lead.owner_id else None
+    upcoming = (
+        Lead.objects.filter(pk=lead.pk)
+        .annotate(upcoming=nextactivity.next_activity(Lead))
+        .values_list("upcoming", flat=True)
+        .first()
+    )
     return LeadRow(
         *(getattr(lead, name) for name in _LEAD_VALUES),
         lead.owner_id,
         str(owner) if owner else "",
         lead.status.name,
         lead.status.color,
+        nextactivity.parse(upcoming),
     )
 
 
@@ -469,21 +488,6 @@ class LeadChoices(SharedChoices):
         return list(statuses().values_list("pk", "name"))
 
 
-def cursor_of(lead: Lead | LeadRow) -> str:
-    """The keyset position of a row (for "rows newer than this one")."""
-    return keyset.encode(lead.created_at, lead.pk)
-
-
-def arrived_since(queryset: QuerySet[Lead], cursor: str) -> list[LeadRow]:
-    """Rows of `queryset` newer than the row at `cursor`, newest first (one page at most)."""
-    position = keyset.decode(cursor)
-    if position is None:
-        return []
-    created, pk = position
-    newer = queryset.filter(Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk))
-    return row_values(newer.order_by("-created_at", "-pk")[: keyset.PAGE_SIZE])
-
-
 def allowed_status_ids(lead: Lead, statuses: list[LeadStatus]) -> set[int]:
     """Statuses the lead may move to from where it is (the status bar, kanban drop targets)."""
     return {
@@ -526,46 +530,164 @@ BOARD_CLOSED_DAYS = 30
 
 @dataclass(frozen=True)
 class Column:
-    """One kanban column: a status, its card count and amount total, its newest cards."""
+    """One kanban column: a status, its card count and amount total, its newest cards.
+    A closed column (converted, junk) is `collapsed`: a drop zone with its count, no cards."""
 
     status: LeadStatus
     count: int
     total: Decimal
     cards: list[Lead]
+    at_least: bool = False  # counted up to BOARD_COUNT_CAP: there may be more
+
+    @property
+    def collapsed(self) -> bool:
+        return self.status.state not in OPEN_STATES
 
 
-def board(*, actor: Membership, statuses: list[LeadStatus], since_closed: datetime) -> list[Column]:
-    """The lead board: a column per status with count, sum and the newest cards.
+# A board column counts at most this many leads of each visibility part (the shared pool of
+# a big workspace holds tens of thousands of new leads): a capped column says "1000+".
+BOARD_COUNT_CAP = 1000
 
-    Closed columns (converted, junk) cover the last BOARD_CLOSED_DAYS days so the board
-    stays about current work. Three queries whatever the number of leads.
-    """
-    visible = lead_list(actor=actor).filter(
-        Q(state__in=OPEN_STATES) | Q(closed_at__gte=since_closed)
-    )
-    totals = {
-        row["status_id"]: (row["n"], row["total"] or Decimal("0"))
-        for row in visible.order_by()
-        .values("status_id")
-        .annotate(n=Count("pk"), total=Sum("amount"))
-    }
-    ranked = visible.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("status_id")],
-            order_by=[F("created_at").desc(), F("pk").desc()],
-        )
-    ).filter(rank__lte=BOARD_CARDS)
+
+def board(
+    *,
+    rows: QuerySet[Lead],
+    statuses: list[LeadStatus],
+    actor: Membership,
+    since_closed: datetime,
+    cap: int = BOARD_COUNT_CAP,
+) -> list[Column]:
+    """The lead board over `rows` (the actor's live leads, filtered): a column per status
+    with its count and sum and, for the open statuses, the newest cards with their next
+    activity. Closed columns (converted, junk) count the leads closed since `since_closed`
+    and show no cards.
+
+    Read as index-ordered parts (`visible_parts`: one per owner the actor sees, the pool),
+    as the lists are: the cards' keys are one `UNION ALL` statement of each part's and open
+    state's newest BOARD_SCAN leads (BOARD_CARDS kept per status); the counts another, of
+    each part's open leads and those
+    closed lately (leads_owner_closed), each counted up to `cap`; then the cards by id with
+    their next activity. Three statements whatever the number of leads and activities."""
+    parts = visible_parts(rows, actor=actor)
+    if len(parts) == 1 and owner_scope(actor=actor, entity=Entity.LEAD, action=Action.VIEW) is None:
+        # Everyone's leads: closed ones per owner, each walking leads_owner_closed.
+        owners = [None, *Membership.objects.values_list("pk", flat=True)]
+        closed_parts = [
+            rows.filter(owner__isnull=True) if o is None else rows.filter(owner_id=o)
+            for o in owners
+        ]
+    else:
+        closed_parts = parts
+    open_states = sorted({s.state for s in statuses if s.state in OPEN_STATES})
+    cards_sql = [
+        keyset.part_sql(part.filter(state=state), None, "status_id", "created_at", "id")
+        for part in parts
+        for state in open_states
+    ]
+    count_sql = [_count_sql(part.filter(state__in=OPEN_STATES)) for part in parts] + [
+        _count_sql(part.filter(state__in=CLOSED_STATES, closed_at__gte=since_closed))
+        for part in closed_parts
+    ]
+    totals, capped = _board_counts([c for c in count_sql if c is not None], cap)
+    shown = _board_card_ids([c for c in cards_sql if c is not None])
     cards: dict[int, list[Lead]] = {}
-    # owner__team: the board asks can(edit) per card, which reads the owner's team.
-    for lead in ranked.select_related("owner__team").order_by("status_id", "rank"):
-        cards.setdefault(lead.status_id, []).append(lead)
+    if shown:
+        found = _with_card_data(lead_base().filter(pk__in=shown))
+        for lead in found.order_by("status_id", "-created_at", "-pk"):
+            lead.next_activity = nextactivity.parse(lead.upcoming)
+            cards.setdefault(lead.status_id, []).append(lead)
     return [
         Column(
             status=s,
-            count=totals.get(s.pk, (0, 0))[0],
+            count=totals.get(s.pk, (0, Decimal("0")))[0],
             total=totals.get(s.pk, (0, Decimal("0")))[1],
             cards=cards.get(s.pk, []),
+            at_least=s.pk in capped,
         )
         for s in statuses
     ]
+
+
+CLOSED_STATES = (LeadState.CONVERTED, LeadState.JUNK)
+
+
+def _count_sql(part: QuerySet[Lead]) -> keyset.PartSQL | None:
+    """A part's (status, amount) rows, unordered, as SQL (None: it matches nothing)."""
+    values = part.order_by().values_list("status_id", "amount")
+    try:
+        sql, params = values.query.get_compiler(using=values.db).as_sql()
+    except EmptyResultSet:
+        return None
+    return keyset.PartSQL(sql, tuple(params), values.db)
+
+
+def _board_counts(
+    parts: list[keyset.PartSQL], cap: int
+) -> tuple[dict[int, tuple[int, Decimal]], set[int]]:
+    """Count and amount per status over the parts, each part read up to `cap` rows (one
+    statement); and the statuses whose count may be higher (a part reached the cap)."""
+    if not parts:
+        return {}, set()
+    union = " UNION ALL ".join(
+        f"SELECT {n}, status_id, COUNT(*), SUM(amount) FROM ({part.sql} LIMIT {int(cap)})"  # noqa: S608 - ORM SQL, values are params
+        f" AS part{n} GROUP BY status_id"
+        for n, part in enumerate(parts)
+    )
+    with connections[parts[0].using].cursor() as cursor:
+        cursor.execute(union, [param for part in parts for param in part.params])
+        rows = cursor.fetchall()
+    per_part: Counter[int] = Counter()
+    for n, _status, count, _amount in rows:
+        per_part[n] += count
+    totals: dict[int, tuple[int, Decimal]] = {}
+    capped: set[int] = set()
+    for n, status_id, count, amount in rows:
+        before = totals.get(status_id, (0, Decimal("0")))
+        totals[status_id] = (before[0] + count, before[1] + Decimal(amount or 0))
+        if per_part[n] >= cap:
+            capped.add(status_id)
+    return totals, capped
+
+
+# The cards of a state's statuses come from its newest BOARD_SCAN leads of each part: a
+# status among them gets its newest BOARD_CARDS cards; a rare one (under a tenth of the
+# state's leads) may show fewer, and its column links to the list of all.
+BOARD_SCAN = 300
+
+
+def _board_card_ids(parts: list[keyset.PartSQL]) -> list[int]:
+    """Ids of the newest BOARD_CARDS leads of each status over the parts (one statement;
+    each part is one open state of one owner part, newest first by its index: a walk by
+    status as well would need an index per owner and status, or sort a whole status)."""
+    if not parts:
+        return []
+    union = " UNION ALL ".join(
+        f"SELECT status_id, created_at, id FROM ({part.sql} LIMIT {BOARD_SCAN})"  # noqa: S608 - ORM SQL, values are params
+        f" AS part{n}"
+        for n, part in enumerate(parts)
+    )
+    ranked = (
+        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY status_id"  # noqa: S608 - ORM SQL, values are params
+        f" ORDER BY created_at DESC, id DESC) AS n FROM ({union}) AS keys) AS ranked"
+        f" WHERE n <= {BOARD_CARDS}"
+    )
+    with connections[parts[0].using].cursor() as cursor:
+        cursor.execute(ranked, [param for part in parts for param in part.params])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _with_card_data(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Cards with their next activity (a subquery of the same statement) and what can(edit)
+    reads (the owner's team)."""
+    return queryset.select_related("owner__team").annotate(
+        upcoming=nextactivity.next_activity(Lead)
+    )
+
+
+def board_card(*, actor: Membership, lead_id: int) -> Lead:
+    """One card of the board (after a drop or a quick action), or 404."""
+    lead = _with_card_data(lead_list(actor=actor)).filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404
+    lead.next_activity = nextactivity.parse(lead.upcoming)
+    return lead

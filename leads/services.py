@@ -25,7 +25,7 @@ from contacts.normalize import (
     phones_merged,
     unreadable_phone,
 )
-from crm import periods
+from crm import live, periods
 from crm.access import (
     AccessDenied,
     Action,
@@ -234,6 +234,13 @@ def _index_words(lead: Lead, *, replace: bool) -> None:
     )
 
 
+def inbox_changed(lead: Lead, *, actor: Membership, owners: Iterable[int | None]) -> None:
+    """After commit, tell the open inboxes of `owners` (member ids; None: the shared inbox)
+    that `lead` entered or left them (crm.live): every change of who owns a lead or of
+    whether it is open goes through here."""
+    live.announce(tenant_id=lead.tenant_id, members=owners, lead_id=lead.pk, actor_id=actor.pk)
+
+
 def _index_owner(lead: Lead) -> None:
     """Copy the lead's owner to its search words (they filter visibility in the index)."""
     LeadWord.objects.filter(lead=lead).update(owner_id=lead.owner_id)
@@ -289,6 +296,7 @@ def lead_create(
                 actor=actor, target=lead, kind="lead.assigned", data={"to": str(owner.user)}
             )
             _notify_owner(lead, owner)
+        inbox_changed(lead, actor=actor, owners=[lead.owner_id])
     return lead
 
 
@@ -467,6 +475,8 @@ def lead_move(*, actor: Membership, lead: Lead, status: LeadStatus) -> Lead:
         )
         if unarchived:
             timeline_record(actor=actor, target=lead, kind="lead.unarchived", data={})
+        if status.state != old_state:
+            inbox_changed(lead, actor=actor, owners=[lead.owner_id])
     return lead
 
 
@@ -536,6 +546,7 @@ def lead_take(*, actor: Membership, lead: Lead) -> Lead:
         lead.refresh_from_db()
         _index_owner(lead)
         timeline_record(actor=actor, target=lead, kind="lead.taken", data={"by": str(actor.user)})
+        inbox_changed(lead, actor=actor, owners=[None, actor.pk])
         if lead.state == LeadState.NEW:
             lead_move(actor=actor, lead=lead, status=default_status(LeadState.IN_PROGRESS))
     return lead
@@ -565,6 +576,7 @@ def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> L
         )
         if owner is not None and owner.pk != actor.pk:
             _notify_owner(lead, owner)
+        inbox_changed(lead, actor=actor, owners=[previous.pk if previous else None, lead.owner_id])
     return lead
 
 
@@ -579,6 +591,7 @@ def lead_delete(*, actor: Membership, lead: Lead) -> None:
     with transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(deleted_at=timezone.now())
         timeline_record(actor=actor, target=lead, kind="lead.deleted", data={"title": lead.title})
+        inbox_changed(lead, actor=actor, owners=[lead.owner_id])
 
 
 def lead_restore(*, actor: Membership, lead: Lead) -> None:
@@ -589,6 +602,7 @@ def lead_restore(*, actor: Membership, lead: Lead) -> None:
     with transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(deleted_at=None)
         timeline_record(actor=actor, target=lead, kind="lead.restored", data={"title": lead.title})
+        inbox_changed(lead, actor=actor, owners=[lead.owner_id])
 
 
 def lead_archive(*, actor: Membership, lead: Lead) -> None:

@@ -3,13 +3,14 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, inline, inquiry, lists, rules, statuses
+from leads.views import card, convert, inline, inquiry, lists, live, rules, statuses
 
 app_name = "leads"
 
 urlpatterns = [
     path("inbox/", lists.inbox, name="inbox"),
-    path("inbox/new/", lists.inbox_new, name="inbox_new"),
+    # Open pages poll it (crm.live: unchanged polls are answered before the view).
+    path("live/", live.poll, name="live"),
     path("", lists.lead_list, name="list"),
     path("board/", lists.kanban, name="kanban"),
     path("quick/", lists.quick_create, name="quick_create"),

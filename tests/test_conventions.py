@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("crm", "leads", "deals", "contacts", "channels", "analytics")
+APPS = ("crm", "leads", "deals", "contacts", "channels", "analytics", "search")
 
 # Modules allowed to leave the tenant scope, each with its reason.
 UNSCOPED_ALLOWED = {

@@ -3,7 +3,6 @@ validates it, record_update writes it, as for the full form."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -13,7 +12,6 @@ from contacts.views.card import _card, _get, _partial
 from contacts.views.kinds import Kind
 from crm import inline
 from crm.access import Action, check_object
-from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
 
 # The cards' main fields a click edits (custom fields cf_<key> too).
@@ -39,26 +37,16 @@ def field(request: HttpRequest, kind: Kind, pk: int, field: str) -> HttpResponse
     url = tenant_reverse(f"{kind.namespace}:field", request.tenant, pk=pk, field=name)
     places = {"url": url, "card": "#record-card", "details": "#record-details"}
     options = {"instance": record, "actor": actor, "region": request.tenant.default_region}
-    if request.method == "GET":
-        form = inline.current_form(kind.form, name, **options)
-        return inline.render_form(request, form=form, name=name, **places)
-    form = inline.bind_one(kind.form, name=name, post=request.POST, **options)
-    errors = inline.errors_of(form, name)
-    if not errors:
-        try:
-            _save(request, record, form, name)
-        except DomainError as error:
-            errors = [error.message]
-    if errors:
-        if not request.htmx:
-            messages.error(request, " ".join(errors))
-            return _card(request, kind, pk)
-        return inline.render_form(
-            request, form=form, name=name, errors=errors, status=400, **places
-        )
-    if not request.htmx:
-        return _card(request, kind, pk)
-    return _partial(request, kind, _get(request, kind, pk), "card")
+    return inline.edit(
+        request,
+        form_class=kind.form,
+        name=name,
+        places=places,
+        save=lambda form: _save(request, record, form, name),
+        saved=lambda: _partial(request, kind, _get(request, kind, pk), "card"),
+        page=lambda: _card(request, kind, pk),
+        **options,
+    )
 
 
 def _save(request: HttpRequest, record: Party, form, name: str) -> None:

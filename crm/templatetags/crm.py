@@ -10,12 +10,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.forms import BoundField
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from contacts.normalize import phones_in
 from crm import notifications
 from crm.history import change_lines
 from crm.models import Notification, TimelineEvent
+from crm.nextactivity import NextActivity, Renderer, parse
+from crm.nextactivity import age as age_of
 from crm.tenancy import current_tenant
 from crm.text import bidi_balanced
 from crm.timeline import describe, links
@@ -143,3 +146,21 @@ def tel_href(phone: str) -> str:
         return "tel:" + "".join(c for c in phone or "" if c.isdigit() or c == "+")
     first = found[0]
     return f"tel:{first.e164};ext={first.extension}" if first.extension else f"tel:{first.e164}"
+
+
+@register.simple_tag(takes_context=True)
+def next_activity(context: template.Context, activity: Any) -> str:
+    """{% next_activity record.next_activity %}: the record's next activity (crm.nextactivity)
+    as a small line, overdue in red; the zone, "now" and the words looked up once a render."""
+    renderer = context.render_context.get("next_activity_renderer")
+    if renderer is None:
+        renderer = context.render_context["next_activity_renderer"] = Renderer()
+    if activity is not None and not isinstance(activity, NextActivity):
+        activity = parse(activity)
+    return mark_safe(renderer.html(activity))  # noqa: S308 - Renderer.html escapes every value
+
+
+@register.filter
+def age(created_at: datetime | None) -> str:
+    """{{ record.created_at|age }}: "5 min", "3 h", "2 d"."""
+    return age_of(created_at) if created_at else ""

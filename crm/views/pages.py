@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.access import ENTITY_ACTIONS, Action, Entity, Scope, TenantRight, has_right
+from crm.forms import AlertsForm
 from crm.selectors import audit_events, invitation_list_pending, member_list
-from crm.services import member_set_away
+from crm.services import member_set_alerts, member_set_away
 from crm.urlnames import tenant_reverse
 
 
@@ -66,3 +67,22 @@ def availability(request: HttpRequest) -> HttpResponse:
     ):
         target = tenant_reverse("crm:home", request.tenant)
     return redirect(target)
+
+
+@require_http_methods(["GET", "POST"])
+def alerts(request: HttpRequest) -> HttpResponse:
+    """My choice of how open pages announce a new lead: a sound, a browser notification."""
+    member = request.membership
+    if request.method == "POST":
+        form = AlertsForm(request.POST)
+        if form.is_valid():
+            member_set_alerts(
+                member=member,
+                sound=form.cleaned_data["sound"],
+                desktop=form.cleaned_data["desktop"],
+            )
+            messages.success(request, _("Saved: new leads are announced as you chose."))
+            return redirect(tenant_reverse("crm:alerts", request.tenant))
+    else:
+        form = AlertsForm(initial={"sound": member.alert_sound, "desktop": member.alert_desktop})
+    return render(request, "crm/alerts.html", {"form": form})

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import selectors as contact_selectors
 from contacts.models import Company, Contact
-from crm import customfields
+from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
@@ -21,6 +21,7 @@ from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.ids import parse_id
 from crm.urlnames import tenant_reverse
+from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
 from deals import selectors, services
 from deals.forms import DealForm, MoveForm
@@ -187,11 +188,14 @@ def _board_answer(request: HttpRequest, deal: Deal, error: DomainError | None = 
     puts the card back and shows it)."""
     if error is not None:
         return refusal(request, error.message, status=error.status_code)
-    fresh = selectors.deal_get_for_user(actor=request.membership, deal_id=deal.pk)
+    fresh = selectors.board_card(actor=request.membership, deal_id=deal.pk)
     stages = list(selectors.stages(fresh.pipeline))
+    editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
         "deal": fresh,
-        "allowed": {fresh.pk: selectors.allowed_stage_ids(fresh, stages)},
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_stage_ids(fresh, stages)} if editable else {}
+        ),
         "currency": request.tenant.currency,
     }
     return render(request, "deals/deal_kanban.html#card", context)
@@ -230,6 +234,15 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     form = ActivityForm(request.POST)
+    if request.POST.get("board") == "1":
+        return plan_from_card(
+            request,
+            form,
+            add=lambda **data: services.deal_activity_add(
+                actor=request.membership, deal=deal, **data
+            ),
+            answer=lambda error: _board_answer(request, deal, error),
+        )
     if not form.is_valid():
         if request.htmx:
             return _partial(request, deal, "card", status=400, activity_form=form)
@@ -245,7 +258,11 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpResponse:
     deal = selectors.deal_get_for_user(actor=request.membership, deal_id=pk)
     activity = selectors.deal_activity_get(deal=deal, activity_id=activity_pk)
+    board = request.POST.get("board") == "1"
     if not can(deal, actor=request.membership, action=Action.EDIT):
-        raise AccessDenied(_("Your role does not allow this action on this record."))
+        message = _("Your role does not allow this action on this record.")
+        if board:
+            return refusal(request, message, status=403)
+        raise AccessDenied(message)
     crm_services.activity_complete(actor=request.membership, activity=activity, target=deal)
-    return _after_action(request, deal)
+    return _board_answer(request, deal) if board else _after_action(request, deal)

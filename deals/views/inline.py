@@ -3,7 +3,6 @@ deal_update writes it, as for the full form."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -38,26 +37,19 @@ def field(request: HttpRequest, pk: int, field: str) -> HttpResponse:
         return _partial(request, deal, shown_in)
     url = tenant_reverse("deals:field", request.tenant, pk=pk, field=name)
     places = {"url": url, "card": "#deal-card", "details": f"#deal-{shown_in}"}
-    if request.method == "GET":
-        form = inline.current_form(DealForm, name, instance=deal, actor=actor)
-        return inline.render_form(request, form=form, name=name, **places)
-    form = inline.bind_one(DealForm, name=name, post=request.POST, instance=deal, actor=actor)
-    errors = inline.errors_of(form, name)
-    if not errors:
-        try:
-            _save(request, deal, form, name)
-        except DomainError as error:
-            errors = [error.message]
-    if errors:
-        if not request.htmx:
-            messages.error(request, " ".join(errors))
-            return _card(request, pk)
-        return inline.render_form(
-            request, form=form, name=name, errors=errors, status=400, **places
-        )
-    if not request.htmx:
-        return _card(request, pk)
-    return _partial(request, selectors.deal_get_for_user(actor=actor, deal_id=pk), "card")
+    return inline.edit(
+        request,
+        form_class=DealForm,
+        name=name,
+        places=places,
+        save=lambda form: _save(request, deal, form, name),
+        saved=lambda: _partial(
+            request, selectors.deal_get_for_user(actor=actor, deal_id=pk), "card"
+        ),
+        page=lambda: _card(request, pk),
+        instance=deal,
+        actor=actor,
+    )
 
 
 def _save(request: HttpRequest, deal, form: DealForm, name: str) -> None:

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from crm import nextactivity
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for
 from crm.errors import DomainError
 from crm.modes import has_leads
@@ -88,7 +89,8 @@ def quick_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def kanban(request: HttpRequest) -> HttpResponse:
     """A pipeline's board (?pipeline=<id>, default: the default pipeline): a column per
-    stage with count and sum; drag a card to move it (same service and rights as the card)."""
+    stage with count and sum; drag a card to move it (same service and rights as the card);
+    the list's search and filters; won and lost are drop zones with counts."""
     actor = request.membership
     check_entity(actor=actor, entity=Entity.DEAL, action=Action.VIEW)
     pipelines = list(selectors.pipelines())
@@ -96,8 +98,13 @@ def kanban(request: HttpRequest) -> HttpResponse:
     pipeline = next((p for p in pipelines if str(p.pk) == wanted), None) or next(
         (p for p in pipelines if p.is_default), pipelines[0] if pipelines else None
     )
+    queryset = selectors.deal_list(actor=actor)
+    filters = DealFilter(
+        request.GET or None, queryset=queryset, actor=actor, region=request.tenant.default_region
+    )
+    rows = filters.qs if filters.is_bound and filters.is_valid() else queryset
     stages = list(selectors.stages(pipeline)) if pipeline else []
-    columns = selectors.board(actor=actor, pipeline=pipeline, stages=stages) if pipeline else []
+    columns = selectors.board(rows=rows, pipeline=pipeline, stages=stages) if pipeline else []
     allowed = {
         deal.pk: selectors.allowed_stage_ids(deal, stages)
         for column in columns
@@ -108,13 +115,19 @@ def kanban(request: HttpRequest) -> HttpResponse:
         "pipelines": pipelines,
         "pipeline": pipeline,
         "columns": columns,
-        "allowed": allowed,
+        "open_columns": [c for c in columns if not c.collapsed],
+        "closed_columns": [c for c in columns if c.collapsed],
+        **nextactivity.board_context(allowed),
+        "filters": filters,
+        "board": True,
         "section": "deals_board",
         "currency": request.tenant.currency,
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
         "loss_reasons": list(selectors.loss_reasons(active=True)),
     }
-    return render(request, "deals/deal_kanban.html", context)
+    response = render(request, "deals/deal_kanban.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_POST

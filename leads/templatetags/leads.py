@@ -7,18 +7,12 @@ from collections.abc import Iterable
 from django import template
 from django.utils.safestring import SafeString
 
-from leads import rows, selectors
+from leads import cards, rows, selectors
 from leads.forms import bulk_choices
 from leads.models import Lead
 from leads.services import lead_may_take
 
 register = template.Library()
-
-
-@register.filter
-def lead_cursor(lead: selectors.LeadRow) -> str:
-    """The keyset position of a row, for "rows newer than this one"."""
-    return selectors.cursor_of(lead)
 
 
 @register.simple_tag(takes_context=True)
@@ -40,3 +34,15 @@ def lead_rows(context: template.Context, leads: Iterable[selectors.LeadRow]) -> 
 def lead_row(context: template.Context, lead: Lead) -> SafeString:
     """{% lead_row lead %}: the table row of one lead (the row swapped in after "Take")."""
     return lead_rows(context, [selectors.row_of(lead)])
+
+
+@register.simple_tag(takes_context=True)
+def lead_cards(context: template.Context, leads: Iterable[Lead]) -> SafeString:
+    """{% lead_cards column.cards %}: board cards (leads.cards), with "Done" and "Plan" on
+    those the viewer may move (`allowed`)."""
+    return cards.cards_html(
+        leads,
+        leads_root=str(context["leads_root"]),
+        allowed=context.get("allowed") or {},
+        currency=str(context.get("currency") or ""),
+    )

@@ -10,13 +10,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.blocklist import blocked_reason
-from crm import customfields
+from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
+from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
 from deals.inquiries import lead_is_repeat
 from leads import selectors, services
@@ -182,11 +183,14 @@ def _board_answer(request: HttpRequest, lead, error: DomainError | None = None) 
     puts the card back and shows it)."""
     if error is not None:
         return refusal(request, error.message, status=error.status_code)
-    fresh = selectors.lead_get_for_user(actor=request.membership, lead_id=lead.pk)
+    fresh = selectors.board_card(actor=request.membership, lead_id=lead.pk)
     statuses = list(selectors.statuses())
+    editable = can(fresh, actor=request.membership, action=Action.EDIT)
     context = {
-        "lead": fresh,
-        "allowed": {fresh.pk: selectors.allowed_status_ids(fresh, statuses)},
+        "cards": [fresh],
+        **nextactivity.board_context(
+            {fresh.pk: selectors.allowed_status_ids(fresh, statuses)} if editable else {}
+        ),
         "currency": request.tenant.currency,
     }
     return render(request, "leads/lead_kanban.html#card", context)
@@ -233,6 +237,15 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     form = ActivityForm(request.POST)
+    if request.POST.get("board") == "1":
+        return plan_from_card(
+            request,
+            form,
+            add=lambda **data: services.lead_activity_add(
+                actor=request.membership, lead=lead, **data
+            ),
+            answer=lambda error: _board_answer(request, lead, error),
+        )
     if not form.is_valid():
         if request.htmx:
             return _partial(request, lead, "card", status=400, activity_form=form)
@@ -248,13 +261,19 @@ def activity_add(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_done(request: HttpRequest, pk: int, activity_pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     activity = selectors.lead_activity_get(lead=lead, activity_id=activity_pk)
+    board = request.POST.get("board") == "1"
+    answer = _board_answer if board else _after_action
+    if board and not can(lead, actor=request.membership, action=Action.EDIT):
+        return refusal(
+            request, _("Your role does not allow this action on this record."), status=403
+        )
     check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EDIT)
     if not can(lead, actor=request.membership, action=Action.EDIT):
         return _after_action(
             request, lead, DomainError(_("Your role does not allow this action on this record."))
         )
     crm_services.activity_complete(actor=request.membership, activity=activity, target=lead)
-    return _after_action(request, lead)
+    return answer(request, lead)
 
 
 @require_POST

@@ -3,7 +3,6 @@ same services as the full form write it (lead_update, lead_assign for the respon
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -37,26 +36,18 @@ def field(request: HttpRequest, pk: int, field: str) -> HttpResponse:
         return _partial(request, lead, "details")
     url = tenant_reverse("leads:field", request.tenant, pk=pk, field=name)
     places = {"url": url, "card": "#lead-card", "details": "#lead-details"}
-    if request.method == "GET":
-        form = inline.current_form(LeadForm, name, instance=lead)
-        return inline.render_form(request, form=form, name=name, **places)
-    form = inline.bind_one(LeadForm, name=name, post=request.POST, instance=lead)
-    errors = inline.errors_of(form, name)
-    if not errors:
-        try:
-            _save(request, lead, form, name)
-        except DomainError as error:
-            errors = [error.message]
-    if errors:
-        if not request.htmx:
-            messages.error(request, " ".join(errors))
-            return _card(request, pk)
-        return inline.render_form(
-            request, form=form, name=name, errors=errors, status=400, **places
-        )
-    if not request.htmx:
-        return _card(request, pk)
-    return _partial(request, selectors.lead_get_for_user(actor=actor, lead_id=pk), "card")
+    return inline.edit(
+        request,
+        form_class=LeadForm,
+        name=name,
+        places=places,
+        save=lambda form: _save(request, lead, form, name),
+        saved=lambda: _partial(
+            request, selectors.lead_get_for_user(actor=actor, lead_id=pk), "card"
+        ),
+        page=lambda: _card(request, pk),
+        instance=lead,
+    )
 
 
 def _save(request: HttpRequest, lead, form: LeadForm, name: str) -> None:

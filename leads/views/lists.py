@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import customfields, keyset, savedfilters
+from crm import customfields, keyset, live, nextactivity, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.exports import FORMATS, render_table
@@ -159,6 +159,8 @@ def _inbox_page(
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """New and unassigned leads plus my open leads, newest first, with counts per source."""
+    if not request.htmx:  # before the rows (crm.context_processors.live_context)
+        request.live_versions = live.current_versions(request.tenant.pk, request.membership.pk)
     return _inbox_page(request, QuickLeadForm())
 
 
@@ -193,14 +195,6 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         else lambda rows: selectors.visible_parts(rows, actor=request.membership),
         countable=True,
     )
-
-
-@require_GET
-def inbox_new(request: HttpRequest) -> HttpResponse:
-    """htmx poll: rows that arrived after the newest one on the manager's screen."""
-    _filters, queryset = _filtered(request, selectors.inbox(actor=request.membership))
-    rows = selectors.arrived_since(queryset, request.GET.get("since", ""))
-    return render(request, "leads/lead_inbox.html#new-rows", {"rows": rows})
 
 
 @require_POST
@@ -238,25 +232,37 @@ def trash(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def kanban(request: HttpRequest) -> HttpResponse:
-    """The board: a column per status, drag a card to move it (same service and rights)."""
-    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.VIEW)
-    statuses = list(selectors.statuses())
+    """The board: a column per status, drag a card to move it (same service and rights),
+    with the lists' search and filters; closed statuses are drop zones with counts."""
+    actor = request.membership
+    choices = selectors.LeadChoices()
     since = timezone.now() - timedelta(days=selectors.BOARD_CLOSED_DAYS)
-    columns = selectors.board(actor=request.membership, statuses=statuses, since_closed=since)
+    filters, rows = _filtered(request, selectors.lead_list(actor=actor), choices, archive=False)
+    if request.htmx and request.GET.get("fragment") == "filters":
+        return _respond(request, "leads/_filters.html#panel", {"filters": filters, "board": True})
+    statuses = list(selectors.statuses())
+    columns = selectors.board(rows=rows, statuses=statuses, actor=actor, since_closed=since)
     allowed = {
         lead.pk: selectors.allowed_status_ids(lead, statuses)
         for column in columns
         for lead in column.cards
-        if can(lead, actor=request.membership, action=Action.EDIT)
+        if can(lead, actor=actor, action=Action.EDIT)
     }
     context = {
         "columns": columns,
-        "allowed": allowed,
+        "open_columns": [c for c in columns if not c.collapsed],
+        "closed_columns": [c for c in columns if c.collapsed],
+        **nextactivity.board_context(allowed),
         "section": "kanban",
         "days": selectors.BOARD_CLOSED_DAYS,
         "currency": request.tenant.currency,
+        "filters": filters,
+        "board": True,
+        "list_name": "leads:kanban",
+        "saved_filters": list(savedfilters.saved_filters(actor=actor, list_name="leads:kanban")),
+        "filters_query": savedfilters.clean_query(request.GET.urlencode()),
     }
-    return render(request, "leads/lead_kanban.html", context)
+    return _respond(request, "leads/lead_kanban.html", context)
 
 
 @require_POST

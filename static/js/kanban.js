@@ -5,7 +5,8 @@
 // messages). The board names the POST field (data-field) and the move URL (data-move-url,
 // with 0 for the card's id); a column with data-ask-reason first asks for a reason in the
 // page's <dialog id="reason-dialog"> (cancelling puts the card back). A board marked
-// data-readonly (the role moves nothing) has no dragging at all.
+// data-readonly (the role moves nothing) has no dragging at all. A closed column marked
+// data-collapsed is a compact drop zone: a card dropped there is moved, counted and removed.
 (function () {
   "use strict";
   const board = document.getElementById("kanban");
@@ -95,7 +96,10 @@
       return;
     }
     if (response.ok) {
-      card.outerHTML = await response.text();
+      const html = await response.text();
+      // A closed column is a drop zone: it counts the card and does not show it.
+      if (to.dataset.collapsed !== undefined) card.remove();
+      else card.outerHTML = html;
       adjust(from, -1, amount);
       adjust(to, 1, amount);
     } else {
@@ -109,7 +113,9 @@
       group: board.dataset.field || "cards",
       animation: 120,
       sort: false,
-      filter: "a",
+      draggable: ".kanban-card",
+      // A card's links and quick actions (call, done, plan) are clicked, not dragged.
+      filter: "a, button, summary, details, input, select, label",
       preventOnFilter: false,
       onStart: function (event) { hint(event.item); },
       onEnd: function () { hint(null); },

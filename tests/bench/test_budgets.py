@@ -15,6 +15,7 @@ def _inbox_results(inbox_rps: list[float], floor_rps: list[float]) -> dict[str, 
         "inbox": {**page, "rps_windows": inbox_rps, "floor_rps_windows": floor_rps},
         "phone": page,
         "name": page,
+        "board": page,
     }
 
 

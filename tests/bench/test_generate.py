@@ -13,6 +13,8 @@ from datetime import datetime
 from itertools import pairwise
 
 import pytest
+from django.apps import apps
+from django.db.models import NOT_PROVIDED, GeneratedField
 
 from bench.generate import ensure_tenant, tenant_facts
 from bench.plan import TenantPlan
@@ -126,3 +128,20 @@ def test_rows_are_the_same_on_every_run(generated):
     again = _generated("gen-a")
 
     assert again == (tenant_id, leads, deals, stays)
+
+
+@pytest.mark.parametrize(
+    ("model", "columns"),
+    [("leads.Lead", COLUMNS), ("deals.Deal", DEAL_COLUMNS), ("leads.StatusStay", STAY_COLUMNS)],
+)
+def test_the_copy_writes_every_column_that_needs_a_value(model, columns):
+    """A new NOT NULL column without a database default fails here, not hours into a load."""
+    required = {
+        field.column
+        for field in apps.get_model(model)._meta.concrete_fields
+        if not field.null
+        and not field.primary_key
+        and field.db_default is NOT_PROVIDED
+        and not isinstance(field, GeneratedField)
+    }
+    assert required - set(columns) == set()

@@ -40,6 +40,9 @@ def test_creating_a_contact_normalizes_and_indexes_its_keys(tenant, manager):
         assert _keys(contact) == {
             ("phone", "+79991234567"),
             ("phone", "+79120001122"),
+            # The digits backwards: the top-bar search's "ends with" (decision 013).
+            ("phone_tail", "76543219997"),
+            ("phone_tail", "22110002197"),
             ("email", "anna@example.ru"),
             ("telegram", "anna_s"),
             ("whatsapp", "+79991234567"),

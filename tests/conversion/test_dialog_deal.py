@@ -140,7 +140,7 @@ def test_a_stage_of_another_pipeline_is_refused_clearly_and_nothing_is_written(
         lead = make_lead(manager, name="Иван Иванов")
         sales, repeat = _pipelines()
         foreign_stage = _open_stages(repeat)[0]
-    response = client_for(manager).post(
+    response = client_for(manager, "en").post(
         _url(tenant, lead),
         _post(lead, pipeline=sales.pk, stage=foreign_stage.pk),
         headers={"HX-Request": "true"},
@@ -221,7 +221,7 @@ def test_the_expected_close_date_is_checked_in_the_workspace_time_zone(client_fo
     with tenant_context(tenant):
         first, second = make_lead(manager), make_lead(manager)
         sales, _repeat = _pipelines()
-    client = client_for(manager)
+    client = client_for(manager, "en")
     with time_machine.travel(dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.UTC), tick=False):
         page = client.get(_url(tenant, first)).content.decode()
         assert 'min="2026-03-02"' in page

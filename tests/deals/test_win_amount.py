@@ -96,7 +96,7 @@ def test_a_board_drop_into_won_at_zero_is_refused_in_place(client_for, tenant, m
     with tenant_context(tenant):
         deal = make_deal(manager)
         won = stage(sales(), "won")
-    response = client_for(manager).post(
+    response = client_for(manager, "en").post(
         url(deal), {"stage": won.pk, "board": "1"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 409

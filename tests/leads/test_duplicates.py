@@ -78,7 +78,7 @@ def test_a_colleagues_records_are_counted_but_not_revealed(client_for, tenant, a
             colleague,
             data={"title": "Чужая сделка", "contact": make_contact(colleague, phones=[])},
         )
-    html = _lookup(client_for(manager), url, phone="89163000002").content.decode()
+    html = _lookup(client_for(manager, "en"), url, phone="89163000002").content.decode()
     assert "Секрет" not in html
     assert f"/leads/{hidden.pk}/" not in html
     assert 'name="attach_to"' not in html
@@ -174,7 +174,7 @@ def test_adding_to_a_lead_one_may_not_see_or_of_another_workspace_is_refused(
         hidden = make_lead(admin, owner=colleague, phone="+7 916 300-00-07")
     with tenant_context(other_tenant):
         foreign = make_lead(other_admin, phone="+7 916 300-00-07")
-    client = client_for(manager)
+    client = client_for(manager, "en")
     for target in (hidden.pk, foreign.pk, "abc", ""):
         data = {**FORM, "phone": "89163000007", "attach_to": target}
         response = client.post(url("new/"), data)

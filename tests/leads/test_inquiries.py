@@ -327,7 +327,7 @@ def test_adding_to_a_lead_that_closed_meanwhile_shows_the_choice_again(
         first = make_lead(manager, phone="+7 916 200-00-03")
         second = make_lead(manager, phone="+7 916 200-00-03")
         lead_move(actor=manager, lead=first, status=default_status(LeadState.JUNK))
-    response = client_for(manager).post(
+    response = client_for(manager, "en").post(
         url("new/"), {**FORM, "phone": "89162000003", "attach_to": first.pk}
     )
     assert response.status_code == 400

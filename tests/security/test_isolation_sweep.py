@@ -61,6 +61,8 @@ PARTY_CREATE = {**EVERYONE, "marketer": 403}
 # Deals: the deal in the world belongs to another manager (like the lead).
 DEAL_VIEW = LEAD_VIEW
 DEAL_EDIT = LEAD_EDIT
+# Acting on the world's activity (the admin's, on the other manager's lead) as a plain form.
+TASK_EDIT = {"admin": 302, "director": 302, "manager": 404, "marketer": 403}
 # Reports: the analytics right (admins, directors and marketers by default).
 ANALYSTS = {**EVERYONE, "manager": 403}
 
@@ -164,6 +166,10 @@ POLICY: dict[str, Public | TenantUrl] = {
     "crm:availability": TenantUrl(
         {"POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"away": "1"}
     ),
+    # Every member chooses how new leads are announced to them (their own membership).
+    "crm:alerts": TenantUrl(
+        {"GET": EVERYONE, "POST": dict.fromkeys(ROLES, 302)}, data=lambda w: {"sound": "on"}
+    ),
     "crm:settings": TenantUrl({"GET": {**ADMIN_ONLY, "admin": 302}}),
     "crm:settings_general": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
@@ -222,6 +228,22 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"POST": {"admin": 302, "director": 404, "manager": 404, "marketer": 404}},
         obj="saved_filter",
     ),
+    # Tasks: every member has the page; acting on an activity takes its ownership or the
+    # right to edit its record (the world's activity: the admin's, on another's lead).
+    "crm:tasks": TenantUrl({"GET": EVERYONE}),
+    "crm:task_calendar": TenantUrl({"GET": EVERYONE}),
+    "crm:task_records": TenantUrl({"GET": EVERYONE}),
+    "crm:task_create": TenantUrl(
+        {"POST": {**TASK_EDIT, "manager": 400}},
+        data=lambda w: {"record": f"lead:{w['lead'].pk}", "kind": "call", "subject": "Hacked"},
+    ),
+    "crm:task_done": TenantUrl({"POST": TASK_EDIT}, obj="activity"),
+    "crm:task_reschedule": TenantUrl(
+        {"POST": TASK_EDIT}, obj="activity", data=lambda w: {"to": "hour"}
+    ),
+    "crm:task_assign": TenantUrl(
+        {"POST": TASK_EDIT}, obj="activity", data=lambda w: {"owner": w["member"].pk}
+    ),
     "crm:notifications": TenantUrl({"GET": EVERYONE}),
     # Only the recipient opens a notification; everyone else gets the "missing" 404.
     "crm:notification_open": TenantUrl(
@@ -229,10 +251,13 @@ POLICY: dict[str, Public | TenantUrl] = {
         obj="notification",
     ),
     "crm:notifications_read": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
+    # The top-bar search: each kind narrowed by the member's rights (tests/search).
+    "search:results": TenantUrl({"GET": EVERYONE}),
     # Leads: the lead in the world belongs to another manager, so the manager role gets the
     # same 404 as for another tenant's lead; the marketer may view but not change it.
     "leads:inbox": TenantUrl({"GET": EVERYONE}),
-    "leads:inbox_new": TenantUrl({"GET": EVERYONE}),
+    # The open pages' poll (crm.live); without a token it goes the whole way, as here.
+    "leads:live": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
     "leads:kanban": TenantUrl({"GET": EVERYONE}),
     "leads:export": TenantUrl({"GET": {**EVERYONE, "manager": 403}}),
