@@ -1,15 +1,28 @@
-"""Triggers that mark a rolled-up day as changed (analytics.models.RollupMark), in the same
-transaction as the change, whatever wrote it: a service's save, a `QuerySet.update`, a
-cascade, a bulk import. A lead marks its creation instant when it is inserted, deleted or
-changed in a column a rollup reads (both instants when its creation moves); a deal marks
-the creation instants of the leads it came from when its outcome or amount changes.
+"""Database triggers that mark a rolled-up day as changed (analytics.models.RollupMark), in
+the same transaction as the change, whatever wrote it: a service's save, a
+`QuerySet.update`, a cascade, a bulk import. A lead marks its creation instant when it is
+inserted, deleted or changed in a column a rollup reads (both instants when its creation
+moves); a deal marks the creation instants of the leads it came from when its outcome or
+amount changes, or when it is deleted.
 
-Written per database (PostgreSQL: one PL/pgSQL function a table; SQLite: one trigger an
-event); the reverse drops them.
+Installed after every `migrate` (a post_migrate receiver, as the RLS policies are:
+decision 001) rather than by a migration: SQLite remakes a table to alter it, which drops
+the table's triggers and refuses a rename while another table's trigger names it. So on
+SQLite they are removed before migrations run and installed again afterwards, and when
+migrations were applied the rollups are dropped (read raw, rolled up again by the worker):
+a data migration ran without marks. PostgreSQL keeps triggers through ALTER TABLE; they are
+replaced all the same. Without the marks table (analytics migrated to zero) none is left.
 """
 
-from django.db import migrations
+# ruff: noqa: S608 - the statements are built from this module's constant names only
 
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+MARKS = "analytics_rollupmark"
 # The lead columns the rollups group or count by.
 LEAD_COLUMNS = (
     "created_at",
@@ -120,24 +133,48 @@ SQLITE_REVERSE = [
 ]
 
 
-def _run(statements: dict[str, list[str]]):
-    def run(apps, schema_editor):
-        for statement in statements.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(statement, params=None)
+def _statements(vendor: str, *, install: bool) -> list[str]:
+    if vendor == "postgresql":
+        return POSTGRESQL if install else POSTGRESQL_REVERSE
+    if vendor == "sqlite":
+        return SQLITE if install else SQLITE_REVERSE
+    return []
 
-    return run
+
+def remove(using: str = "default") -> None:
+    """Drop the triggers (and their functions) if they exist."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        for statement in _statements(connection.vendor, install=False):
+            cursor.execute(statement)
 
 
-class Migration(migrations.Migration):
-    dependencies = [
-        ("analytics", "0001_rollups"),
-        ("leads", "0019_lead_postponement"),
-        ("deals", "0008_drop_loss_reason_text"),
-    ]
+def install(using: str = "default") -> bool:
+    """(Re)create the triggers when the marks table exists; whether they were."""
+    connection = connections[using]
+    remove(using)
+    with connection.cursor() as cursor:
+        if MARKS not in connection.introspection.table_names(cursor):
+            return False
+        for statement in _statements(connection.vendor, install=True):
+            cursor.execute(statement)
+    return True
 
-    operations = [
-        migrations.RunPython(
-            _run({"postgresql": POSTGRESQL, "sqlite": SQLITE}),
-            _run({"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE}),
-        ),
-    ]
+
+def before_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """pre_migrate receiver: SQLite migrates without the triggers (see the module)."""
+    if connections[using].vendor == "sqlite":
+        remove(using)
+
+
+def after_migrate(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
+    """post_migrate receiver: install the triggers; on SQLite, after applied migrations,
+    drop the rollups (the worker rolls the days up again; reports read raw meanwhile)."""
+    connection = connections[using]
+    if connection.vendor == "sqlite" and plan:
+        with connection.cursor() as cursor:
+            if MARKS in connection.introspection.table_names(cursor):
+                cursor.execute("DELETE FROM analytics_rollupday")
+                cursor.execute("DELETE FROM analytics_leadday")
+                cursor.execute("DELETE FROM analytics_rollupmark")
+    install(using)
