@@ -9,9 +9,9 @@
   limit. A day counts as rolled up only while both still match the workspace's.
 * `RollupMark`: a change that may have touched a rolled-up day — the creation instant of a
   lead that was inserted, changed in a figure's column, deleted, or whose deal was won,
-  lost or re-priced. Database triggers (migration 0001) write it in the same transaction
-  as the change, whatever code made it (services, `QuerySet.update`, cascades, imports);
-  a day with a mark is read raw until the periodic job has recomputed it.
+  lost or re-priced. Database triggers (analytics/triggers.py) write it in the same
+  transaction as the change, whatever code made it (services, `QuerySet.update`, cascades,
+  imports); a day with a mark is read raw until the periodic job has recomputed it.
 """
 
 from __future__ import annotations
