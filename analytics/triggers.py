@@ -141,18 +141,35 @@ def _statements(vendor: str, *, install: bool) -> list[str]:
     return []
 
 
-def remove(using: str = "default") -> None:
-    """Drop the triggers (and their functions) if they exist."""
+def _may_alter(cursor: Any, vendor: str) -> bool:
+    """Whether the connected role owns the tables (PostgreSQL: the migrating owner does,
+    the application role — tests' flush, say — does not, and leaves them alone)."""
+    if vendor != "postgresql":
+        return True
+    cursor.execute(
+        "SELECT bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname IN ('leads_lead', 'deals_deal')"
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def remove(using: str = "default") -> bool:
+    """Drop the triggers (and their functions) if they exist; whether it could."""
     connection = connections[using]
     with connection.cursor() as cursor:
+        if not _may_alter(cursor, connection.vendor):
+            return False
         for statement in _statements(connection.vendor, install=False):
             cursor.execute(statement)
+    return True
 
 
 def install(using: str = "default") -> bool:
     """(Re)create the triggers when the marks table exists; whether they were."""
     connection = connections[using]
-    remove(using)
+    if not remove(using):
+        return False
     with connection.cursor() as cursor:
         if MARKS not in connection.introspection.table_names(cursor):
             return False
