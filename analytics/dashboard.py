@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from analytics.params import Params
-from analytics.sql import Percentile, Rows, Seconds, local_day
+from analytics.reports.rolled import lead_groups, leads_by_day
+from analytics.sql import Percentile, Rows, Seconds
 from analytics.tables import COUNT, MONEY, PERCENT, SECONDS, Cell, Chart, Column, Dataset, share
 from crm import periods
 from crm.urlnames import tenant_reverse
@@ -38,16 +39,19 @@ class Tile:
     note: str | Promise = ""
 
 
-def _lead_figures(params: Params, period: periods.Period) -> dict[str, Any]:
-    """The cohort's figures in one query: leads, converted, closed, answered, within the
-    response time, and the median time to first response."""
-    sla = dt.timedelta(minutes=params.actor.tenant.response_sla_minutes)
-    return params.leads(period).aggregate(
-        leads=Rows(),
-        converted=Rows(Q(state=LeadState.CONVERTED)),
-        closed=Rows(Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
-        within_sla=Rows(Q(first_response_at__lte=F("created_at") + sla)),
-        median_response=Percentile(Seconds("first_response_at", "created_at"), 0.5),
+LEAD_MEASURES = {name: name for name in ("leads", "converted", "closed", "within_sla")}
+
+
+def _lead_figures(params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cohort's figures of the period and of the previous one: leads, converted,
+    closed, within the response time (from the rollup's days where it holds), and the
+    median time to first response (raw: a median does not add up)."""
+    median = {"median_response": Percentile(Seconds("first_response_at", "created_at"), 0.5)}
+    ((current, previous),) = lead_groups(params, [[]], LEAD_MEASURES, median)
+    empty = {**dict.fromkeys(LEAD_MEASURES, 0), "median_response": None}
+    return (
+        {**empty, **current.get(None, {})},
+        {**empty, **previous.get(None, {})},
     )
 
 
@@ -81,14 +85,7 @@ def _trend(params: Params, chart_id: str) -> Chart:
     """Leads per day (per week over a long period) of the period, as a sparkline."""
     period = params.period
     days = (period.last - period.first).days + 1
-    counts = dict(
-        params.leads()
-        .annotate(day=local_day("created_at"))
-        .order_by()
-        .values_list("day")
-        .annotate(n=Rows())
-        .values_list("day", "n")
-    )
+    counts = leads_by_day(params)
     step = 1 if days <= DAILY_DAYS else 7
     labels, data = [], []
     for offset in range(0, days, step):
@@ -127,7 +124,7 @@ def tiles(
 
 
 def _lead_tiles(params: Params, report: Any) -> list[Tile]:
-    now, before = _lead_figures(params, params.period), _lead_figures(params, params.previous)
+    now, before = _lead_figures(params)
     today = periods.preset("today")
     yesterday = periods.preset("yesterday")
     today_n, yesterday_n = params.leads(today).count(), params.leads(yesterday).count()

@@ -7,8 +7,14 @@ BENCH_ANALYTICS_APP_URL name it), migrated as the owner: gunicorn serves the app
 the benchmark logs in as the big tenant's administrator (every figure of the workspace) and
 measures the dashboard and every report, for each period of --periods, each request
 followed by one of its floor — the same report's SQL run raw (bench/aggregates.py) — so
-both are sampled at the same moments. Budgets: p95 ≤ 300 ms a page at 1M leads (600 ms at
-10M) and p95 ≤ 2.5× the floor's. Writes bench/results/<date>-<HHMM>-analytics-<leads>-
+both are sampled at the same moments. `--rollups` measures the pages reading the daily
+rollups (`on`, production's default: analytics/rollups.py, decision 011), raw (`off`), or
+both, one gunicorn each (ANALYTICS_ROLLUPS; the second on --port + 1), page by page; a
+path's floor is its own SQL. `--rebuild` first rebuilds the measured tenant's rollups (and
+times it). The load average is recorded at the start of each page: above the core count,
+the run is marked contended. Budgets
+(judged on the first path measured): p95 ≤ 300 ms a page at 1M leads (600 ms at 10M) and
+p95 ≤ 2.5× the floor's. Writes bench/results/<date>-<HHMM>-analytics-<leads>-
 <commit>.{json,md} and a row per page to bench/README.md; exit status 1 when a budget of the
 default period is missed (bench.run.publish).
 """
@@ -19,6 +25,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,42 +60,58 @@ def page_path(slug: str, page: str, period: str) -> str:
     )
 
 
-def measure(server: Server, slug: str, cookie: str, args: argparse.Namespace) -> list[dict]:
-    """Each page and its floor, interleaved, for each period."""
+def load() -> float:
+    """The 1-minute load average of the machine."""
+    return round(os.getloadavg()[0], 2)
+
+
+def measure(
+    servers: dict[str, tuple[Server, str]], slug: str, args: argparse.Namespace
+) -> tuple[list[dict], dict[str, list[float]]]:
+    """Each page and its floor, interleaved, for each period and each path (`servers`:
+    rollups on/off → its server and session), the paths one after the other page by page
+    so that both meet the same neighbours on a shared machine. Returns the rows and the load
+    averages seen at the start of each path's pages."""
     results = []
+    loads: dict[str, list[float]] = {path: [] for path in servers}
     for period in args.periods:
         for page in PAGES:
-            subject = page_path(slug, page, period)
-            floor = f"/bench/aggregates/{slug}/{page}/?period={period}"
-            timing, base = interleaved_latency(
-                server,
-                subject,
-                floor,
-                cookie,
-                count=args.requests,
-                warmup=args.warmup,
-                limit_s=args.limit,
-            )
-            page_ms, floor_ms = timing.summary(), base.summary()
-            row = {
-                "period": period,
-                "page": page,
-                **{k: page_ms[k] for k in ("n", "p50", "p95", "p99")},
-                "floor_p50": floor_ms["p50"],
-                "floor_p95": floor_ms["p95"],
-                "ratio_p95": round(page_ms["p95"] / floor_ms["p95"], 2),
-            }
-            results.append(row)
-            print(f"  {period:<14} {page:<10} {row}", flush=True)
-    return results
+            for path, (server, cookie) in servers.items():
+                loads[path].append(load())
+                subject = page_path(slug, page, period)
+                floor = f"/bench/aggregates/{slug}/{page}/?period={period}"
+                timing, base = interleaved_latency(
+                    server,
+                    subject,
+                    floor,
+                    cookie,
+                    count=args.requests,
+                    warmup=args.warmup,
+                    limit_s=args.limit,
+                )
+                page_ms, floor_ms = timing.summary(), base.summary()
+                row = {
+                    "rollups": path,
+                    "period": period,
+                    "page": page,
+                    "load": loads[path][-1],
+                    **{k: page_ms[k] for k in ("n", "p50", "p95", "p99")},
+                    "floor_p50": floor_ms["p50"],
+                    "floor_p95": floor_ms["p95"],
+                    "ratio_p95": round(page_ms["p95"] / floor_ms["p95"], 2),
+                }
+                results.append(row)
+                print(f"  {path:<3} {period:<14} {page:<10} {row}", flush=True)
+    return results, loads
 
 
 def budgets(leads: int, results: list[dict]) -> list[dict[str, Any]]:
     """The budgets of the default period: p95 in ms, and p95 over the floor's p95."""
     limit = 300 if leads <= 1_000_000 else 600
     judged = []
+    first = results[0]["rollups"] if results else None
     for row in results:
-        if row["period"] != DEFAULT_PERIOD:
+        if row["period"] != DEFAULT_PERIOD or row["rollups"] != first:
             continue
         judged.append(
             {
@@ -114,12 +137,25 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {report['machine']['cpu']}, {report['machine']['memory']}.",
         "",
-        "| period | page | n | p50 ms | p95 ms | p99 ms | raw SQL p95 ms | p95 ÷ raw |",
-        "|---|---|---|---|---|---|---|---|",
+        "Load average (1 min) at the start of each page, lowest–highest: "
+        + "; ".join(
+            f"rollups {path}: {before}–{after}"
+            + (" (**contended**)" if max(before, after) > (os.cpu_count() or 1) else "")
+            for path, (before, after) in report["load"].items()
+        )
+        + ".",
+        "",
+    ]
+    if report.get("rebuild_s") is not None:
+        lines += [f"Rollups rebuilt for the tenant in {report['rebuild_s']} s.", ""]
+    lines += [
+        "| rollups | period | page | load | n | p50 ms | p95 ms | p99 ms | its SQL p95 ms | "
+        "p95 ÷ SQL |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['period']} | {r['page']} | {r['n']} | {r['p50']} | {r['p95']} | {r['p99']} | "
-        f"{r['floor_p95']} | {r['ratio_p95']}× |"
+        f"| {r['rollups']} | {r['period']} | {r['page']} | {r['load']} | {r['n']} | {r['p50']} | "
+        f"{r['p95']} | {r['p99']} | {r['floor_p95']} | {r['ratio_p95']}× |"
         for r in report["results"]
     ]
     lines += ["", "| budget | value | ok |", "|---|---|---|"]
@@ -131,14 +167,21 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def readme_row(report: dict[str, Any]) -> str:
-    default = [r for r in report["results"] if r["period"] == DEFAULT_PERIOD]
-    cells = " | ".join(f"{r['p95']} ({r['ratio_p95']}×)" for r in default)
+    """One README row a path measured (rollups on/off), the default period's p95s."""
     missed = sum(not b["ok"] for b in report["budgets"])
     verdict = "all met" if not missed else f"{missed} missed"
-    return (
-        f"| {report['date']} | `{report['commit']}` | {label(report['leads'])} | {cells} | "
-        f"{verdict} |"
-    )
+    rows = []
+    for path, (before, after) in report["load"].items():
+        default = [
+            r for r in report["results"] if r["period"] == DEFAULT_PERIOD and r["rollups"] == path
+        ]
+        cells = " | ".join(f"{r['p95']} ({r['ratio_p95']}×)" for r in default)
+        contended = " contended" if max(before, after) > (os.cpu_count() or 1) else ""
+        rows.append(
+            f"| {report['date']} | `{report['commit']}` | {label(report['leads'])} "
+            f"rollups {path}, load {before}–{after}{contended} | {cells} | {verdict} |"
+        )
+    return "\n".join(rows)
 
 
 def main() -> None:
@@ -154,6 +197,15 @@ def main() -> None:
         help="report periods (presets); the budgets judge the first",
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8766)))
+    parser.add_argument(
+        "--rollups",
+        choices=["on", "off", "both"],
+        default="both",
+        help="measure the pages reading the daily rollups, raw, or both (on first)",
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild the tenant's rollups first (timed)"
+    )
     args = parser.parse_args()
 
     owner_url = os.environ.get("BENCH_ANALYTICS_OWNER_URL", OWNER_URL)
@@ -163,17 +215,28 @@ def main() -> None:
     plan = big_tenant(args.leads)
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], owner_env)
     run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], owner_env)
+    rebuild_s = None
+    if args.rebuild:
+        started = time.monotonic()
+        run([sys.executable, "manage.py", "rollups_rebuild", plan.slug], owner_env)
+        rebuild_s = round(time.monotonic() - started, 1)
     served = commit()
-    gunicorn = start_gunicorn(
-        app_env, args.port, Path(tempfile.gettempdir()) / "bench-analytics-gunicorn.log"
-    )
+    paths = ("on", "off") if args.rollups == "both" else (args.rollups,)
+    gunicorns = []
     try:
-        server = Server("127.0.0.1", args.port)
-        cookie = login(server, admin_email(plan.slug), BENCH_PASSWORD)
-        print(f"Measuring {plan.slug} as its administrator ({args.requests} requests a page)…")
-        results = measure(server, plan.slug, cookie, args)
+        servers: dict[str, tuple[Server, str]] = {}
+        for offset, path in enumerate(paths):
+            env = {**app_env, "ANALYTICS_ROLLUPS": "1" if path == "on" else "0"}
+            log = Path(tempfile.gettempdir()) / f"bench-analytics-gunicorn-{path}.log"
+            gunicorns.append(start_gunicorn(env, args.port + offset, log))
+            server = Server("127.0.0.1", args.port + offset)
+            servers[path] = (server, login(server, admin_email(plan.slug), BENCH_PASSWORD))
+        print(f"Measuring {plan.slug} as its administrator, rollups {' and '.join(paths)}…")
+        results, seen = measure(servers, plan.slug, args)
     finally:
-        stop_gunicorn(gunicorn)
+        for gunicorn in gunicorns:
+            stop_gunicorn(gunicorn)
+    loads = {path: (min(values), max(values)) for path, values in seen.items()}
     now = datetime.now(UTC)
     report = {
         "date": now.strftime("%Y-%m-%d"),
@@ -182,6 +245,8 @@ def main() -> None:
         "slug": plan.slug,
         "machine": machine(),
         "settings": vars(args),
+        "load": loads,
+        "rebuild_s": rebuild_s,
         "results": results,
         "budgets": budgets(args.leads, results),
     }

@@ -216,6 +216,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_return_postponed_all_task",
         "schedule": 60,
     },
+    # Analytics: recompute the rolled-up days that changed, roll up the finished ones.
+    "analytics-rollups": {"task": "analytics.tasks.rollups_refresh_all_task", "schedule": 60 * 10},
 }
 # How long a process may reuse a tenant's row (its settings) before reading it again.
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
@@ -263,6 +265,8 @@ SIGNUP_PER_HOUR = env.int("SIGNUP_PER_HOUR", default=10)
 # Sort memory of a report's queries on PostgreSQL (SET LOCAL in its transaction): the
 # percentiles of a period's leads sort in memory instead of on disk (analytics.sql).
 ANALYTICS_WORK_MEM = env.str("ANALYTICS_WORK_MEM", default="64MB")
+# Reports read the daily rollups where they hold (decision 011); off: every figure raw.
+ANALYTICS_ROLLUPS = env.bool("ANALYTICS_ROLLUPS", default=True)
 SIGNUP_MAILS_PER_ADDRESS = env.int("SIGNUP_MAILS_PER_ADDRESS", default=3)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"

@@ -8,14 +8,15 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Q, When
+from django.db.models import Case, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
 from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
-from analytics.sql import Percentile, Rows, Seconds
+from analytics.reports.rolled import lead_groups
+from analytics.sql import Percentile, Seconds
 from analytics.tables import (
     COUNT,
     PERCENT,
@@ -48,12 +49,8 @@ STEPS = (
     Step("converted", gettext_lazy("Converted"), {"state": LeadState.CONVERTED.value}),
     Step("won", gettext_lazy("Deal won"), {"deal_outcome": Outcome.WON.value}),
 )
-COUNTS = {
-    "created": Rows(),
-    "taken": Rows(Q(taken_at__isnull=False)),
-    "converted": Rows(Q(state=LeadState.CONVERTED)),
-    "won": Rows(Q(deal__outcome=Outcome.WON)),
-}
+# The steps' counts: measures of the leads (analytics.rollups.raw_measure).
+COUNTS = {"created": "leads", "taken": "taken", "converted": "converted", "won": "won"}
 
 
 def _medians() -> dict[str, Any]:
@@ -243,10 +240,9 @@ def _stops_by_source(table: Table) -> Chart:
 
 
 def build(params: Params) -> Report:
-    # One scan of both periods for the whole cohort and both splits (grouping sets).
-    whole, sources, managers = two_periods_sets(
-        params, params.leads, [[], ["source"], ["owner_id"]], **COUNTS
-    )
+    # One scan of both periods for the whole cohort and both splits (grouping sets), or
+    # the rollup's days from it where it holds (analytics.reports.rolled).
+    whole, sources, managers = lead_groups(params, [[], ["source"], ["owner_id"]], COUNTS)
     steps = _steps(params, whole)
     by_source = _split(
         params,

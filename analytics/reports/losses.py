@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, grouped, two_periods, value
+from analytics.reports.base import ReportSpec, two_periods, value
+from analytics.reports.rolled import lead_groups
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -40,14 +41,11 @@ _LOST = {"deals": Count("pk"), "amount": Sum("amount")}  # the figures of a reas
 # Junk leads by junk status ----------------------------------------------------------------
 
 
-def _junk_counts(params: Params, period: periods.Period) -> dict[Hashable, dict]:
-    """{status id: {"junk": junk leads, "leads": all leads}} of the period's cohort."""
-    return grouped(
-        params.leads(period),
-        ["status_id"],
-        leads=Count("pk"),
-        junk=Count("pk", filter=Q(state=LeadState.JUNK)),
-    )
+def _junk_counts(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
+    """{status id: {"junk": junk leads, "leads": all leads}} of both periods' cohorts (the
+    rollup's days from it where it holds: analytics.reports.rolled)."""
+    (groups,) = lead_groups(params, [["status_id"]], {"leads": "leads", "junk": "junk"})
+    return groups
 
 
 def junk_table(params: Params) -> Table:
@@ -56,7 +54,7 @@ def junk_table(params: Params) -> Table:
     statuses = LeadStatus.objects.filter(state=LeadState.JUNK).order_by("position", "pk")
     if params.data.get("status"):  # the report's own status filter leaves only those
         statuses = statuses.filter(pk__in=params.data["status"])
-    current, previous = _junk_counts(params, params.period), _junk_counts(params, params.previous)
+    current, previous = _junk_counts(params)
     totals = [_totals(current), _totals(previous)]
     table = Table(
         key="junk",

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import BLANK, Params
-from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
-from analytics.sql import Rows
+from analytics.reports.base import ReportSpec, ordered_keys, value
+from analytics.reports.rolled import lead_groups
 from analytics.tables import (
     COUNT,
     MONEY,
@@ -30,14 +29,9 @@ from channels.models import Channel
 from deals.models import Outcome
 from leads.models import LeadSource, LeadState
 
-# The figures of each row, as aggregates over the row's leads.
-AGGREGATES = {
-    "leads": Rows(),
-    "converted": Rows(Q(state=LeadState.CONVERTED)),
-    "closed": Rows(Q(state__in=[LeadState.CONVERTED, LeadState.JUNK])),
-    "won": Rows(Q(deal__outcome=Outcome.WON)),
-    "revenue": Sum("deal__amount", filter=Q(deal__outcome=Outcome.WON)),
-}
+# The figures of each row: measures of the row's leads (analytics.rollups.raw_measure —
+# leads, converted, converted + junk, with a won deal, the won deals' amounts).
+MEASURES = {name: name for name in ("leads", "converted", "closed", "won", "revenue")}
 UTM_ROWS = 50  # the campaigns shown: the biggest by leads
 
 
@@ -120,18 +114,16 @@ def _table(
 
 
 def _sum(groups: dict[Hashable, dict]) -> dict[str, Any]:
-    return {name: sum(g[name] or 0 for g in groups.values()) for name in AGGREGATES}
+    return {name: sum(g[name] or 0 for g in groups.values()) for name in MEASURES}
 
 
 def build(params: Params) -> Report:
     sources = dict(LeadSource.choices)
     channels = dict(Channel.objects.values_list("pk", "name"))
     # One scan of the period's leads for the three tables (grouping sets on PostgreSQL).
-    groups = two_periods_sets(
-        params,
-        params.leads,
-        [["source"], ["channel_id"], ["utm_source", "utm_campaign"]],
-        **AGGREGATES,
+    # The rollup's days from it where it holds (analytics.reports.rolled).
+    groups = lead_groups(
+        params, [["source"], ["channel_id"], ["utm_source", "utm_campaign"]], MEASURES
     )
     by_source = _table(
         params,

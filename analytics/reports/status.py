@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
 from analytics.reports.base import ReportSpec, two_periods
-from analytics.sql import Rows, Seconds
+from analytics.reports.rolled import lead_groups
+from analytics.sql import Seconds
 from analytics.tables import (
     COUNT,
     PERCENT,
@@ -35,9 +36,11 @@ CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
 
 
 def _counts(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
-    """The cohort's leads by (status, state, repeat), both periods in one GROUP BY."""
+    """The cohort's leads by (status, state, repeat), both periods in one GROUP BY (the
+    rollup's days from it: analytics.reports.rolled)."""
     keys = ["status_id", "state", "is_repeat"]
-    return two_periods(params, params.leads, keys, leads=Rows())
+    (groups,) = lead_groups(params, [keys], {"leads": "leads"})
+    return groups
 
 
 def _total(
