@@ -6,11 +6,13 @@ no reports. Screenshots of every page are kept (test-results/e2e/)."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
 
 from crm.demo import DEMO_PASSWORD, seed_demo
+from tests.e2e.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +26,7 @@ def demo():
     return tenant
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/demo/$"))
+_log_in = partial(log_in, workspace="demo", password=DEMO_PASSWORD)
 
 
 def test_a_director_reads_the_dashboard_and_the_reports(new_page, shots, demo):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -18,7 +19,8 @@ from deals.models import Deal, Pipeline
 from deals.services import deal_create
 from leads.models import Lead, LeadStatus
 from leads.services import lead_create, lead_move
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,12 +81,7 @@ def day():
     }
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def _fits(page) -> bool:

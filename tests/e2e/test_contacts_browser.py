@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -12,7 +13,8 @@ from contacts.services import record_activity_add
 from crm.models import Activity, Membership
 from crm.tenancy import tenant_context
 from tests.contacts.factories import make_company, make_contact
-from tests.factories import PASSWORD, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,12 +46,7 @@ def people():
     return {"tenant": tenant, "admin": admin, "keep": keep, "twin": twin, "call": call}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_an_admin_merges_two_contacts_and_undoes_it(new_page, shots, people):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -17,7 +18,8 @@ from crm.tenancy import tenant_context
 from deals.models import Deal, Pipeline
 from leads.models import Lead
 from leads.services import lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,12 +51,7 @@ def world():
     return {"tenant": tenant, "manager": manager, "known": known, "lead": lead, "won": won}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_a_manager_converts_a_lead_and_wins_its_deal(new_page, shots, world):

@@ -13,7 +13,8 @@ from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context
 from leads.models import Lead, LeadStatus
 from leads.services import lead_archive, lead_create, lead_move, lead_take
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,11 +38,7 @@ def shop():
 
 
 def _log_in(page, member) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", member.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+    log_in(page, member.user.email, workspace="shop")
 
 
 def test_a_marketers_inbox_has_nothing_to_take(new_page, shots, shop):

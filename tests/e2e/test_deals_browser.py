@@ -4,6 +4,7 @@ and start a repeat deal from a contact's card."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -13,7 +14,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from deals.models import Deal, Pipeline
 from deals.services import deal_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,12 +44,7 @@ def sales_team():
     return {"tenant": tenant, "manager": manager, "contact": contact, "deals": deals, **stages}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def _column(stage) -> str:

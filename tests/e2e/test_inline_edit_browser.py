@@ -5,7 +5,7 @@ reads the old → new values in the histories — the lead's history carried int
 from __future__ import annotations
 
 import datetime as dt
-import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -16,7 +16,8 @@ from deals.models import Deal
 from leads.conversion import Target, lead_convert
 from leads.models import Lead
 from leads.services import lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,12 +49,7 @@ def desk():
     return {"tenant": tenant, "manager": manager, "lead": lead, "deal": deal}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/desk/$"))
+_log_in = partial(log_in, workspace="desk")
 
 
 def test_a_manager_edits_fields_in_place_with_enter(new_page, shots, desk):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +12,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.models import Lead, LeadStatus
 from leads.services import lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,12 +42,7 @@ def team():
     return {"tenant": tenant, "manager": manager, "pool": pool, "mine": mine}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_a_manager_takes_a_lead_and_drags_one_across_the_board(new_page, shots, team):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -12,7 +13,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.models import Lead
 from leads.services import lead_assign, lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,12 +34,7 @@ def desk():
     return {"tenant": tenant, "manager": manager, "other": other, "admin": admin}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/desk/$"))
+_log_in = partial(log_in, workspace="desk")
 
 
 def test_a_new_lead_appears_in_the_open_inbox_within_two_seconds(new_page, shots, desk):

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import time
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -23,7 +24,8 @@ from crm.tenancy import tenant_context
 from deals.models import Deal
 from leads.models import Lead
 from leads.services import lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,12 +70,7 @@ def morning():
     }
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/utro/$"))
+_log_in = partial(log_in, workspace="utro")
 
 
 def test_a_managers_morning(new_page, shots, morning):

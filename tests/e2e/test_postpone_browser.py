@@ -5,7 +5,7 @@ loss reasons."""
 from __future__ import annotations
 
 import datetime as dt
-import re
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -15,7 +15,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from deals.models import LossReason
 from leads.models import Lead
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 from tests.leads.factories import make_lead
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,12 +33,7 @@ def team():
     return {"tenant": tenant, "manager": manager, "admin": admin, "lead": lead}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_a_manager_postpones_a_lead_and_brings_it_back(new_page, shots, team):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from django.core import mail
+
+from tests.e2e.pages import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,12 +17,7 @@ MANAGER_EMAIL = "ivan@romashka.example"
 PASSWORD = "a-long-passphrase-42"
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/romashka/$"))
+_log_in = partial(log_in, workspace="romashka", password=PASSWORD)
 
 
 def _log_out(page) -> None:

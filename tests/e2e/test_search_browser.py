@@ -4,6 +4,7 @@ manager presses "/", types them, picks the lead with the arrow keys and opens it
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from playwright.sync_api import expect
@@ -12,7 +13,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.services import lead_create
 from tests.contacts.factories import make_contact
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,12 +50,7 @@ def shop():
     return {"tenant": tenant, "manager": manager, "caller": caller, "older": older}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_a_manager_finds_a_caller_by_the_last_digits(new_page, shots, shop):

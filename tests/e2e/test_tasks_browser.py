@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -16,7 +17,8 @@ from crm.services import activity_create
 from crm.tenancy import tenant_context
 from tests.contacts.factories import make_company, make_contact
 from tests.deals.factories import make_deal, sales, stage
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 from tests.leads.factories import make_lead
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,12 +70,7 @@ def morning():
     }
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/okna/$"))
+_log_in = partial(log_in, workspace="okna")
 
 
 def test_a_team_lead_works_through_the_day_on_the_task_page(new_page, shots, morning):

@@ -3,9 +3,9 @@ another origin, and the lead appears in the manager's open inbox without a reloa
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -17,7 +17,8 @@ from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.models import Lead
 from leads.services import lead_create
-from tests.factories import PASSWORD, add_member, make_tenant
+from tests.e2e.pages import log_in
+from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -127,12 +128,7 @@ def shop(site, live_server):
     return {"tenant": tenant, "manager": manager, "channel": channel, "origin": origin}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/shop/$"))
+_log_in = partial(log_in, workspace="shop")
 
 
 def test_a_widget_on_another_site_puts_a_lead_into_the_open_inbox(new_page, shots, shop):
