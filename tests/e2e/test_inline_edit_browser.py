@@ -74,6 +74,8 @@ def test_a_manager_edits_fields_in_place_with_enter(new_page, shots, desk):
     # A wrong e-mail: the error under the input, nothing saved.
     page.click("[data-testid=inline-email]")
     email = page.locator("form.inline-form input[name=email]")
+    # Typed once the editor has settled (it takes the focus then), as a person would.
+    expect(email).to_be_focused()
     email.fill("не почта")
     email.press("Enter")
     expect(page.locator("[data-testid=inline-error]")).to_be_visible()
@@ -88,6 +90,7 @@ def test_a_manager_edits_fields_in_place_with_enter(new_page, shots, desk):
     # The amount: Enter saves, the card shows it formatted.
     page.click("[data-testid=inline-amount]")
     amount = page.locator("form.inline-form input[name=amount]")
+    expect(amount).to_be_focused()
     amount.fill("125000")
     amount.press("Enter")
     expect(page.locator("[data-testid=lead-amount]")).to_contain_text("125")
@@ -99,6 +102,7 @@ def test_a_manager_edits_fields_in_place_with_enter(new_page, shots, desk):
     expect(page.locator("[data-testid=carried]").first).to_be_visible()
     page.click("[data-testid=inline-expected_close]")
     date = page.locator("form.inline-form input[name=expected_close]")
+    expect(date).to_be_focused()
     date.fill("2027-01-01")
     date.press("Enter")
     expect(page.locator("[data-testid=expected-close]")).to_contain_text("01.01.2027")
