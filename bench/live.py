@@ -228,12 +228,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{r['stack']['db_cpu_s_per_min']:g} in PostgreSQL) and "
         f"{r['stack']['transactions_per_min']:g} transactions/min.",
         "",
-        "| budget | measured | |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
-        for b in report["budgets"]
+        *ratios.budget_table(report["budgets"]),
     ]
     judged = next(b for b in report["budgets"] if b["budget"] == LIVE_CPU.name)
     lines += ["", f"### {LIVE_CPU.name}", "", *ratios.table(LIVE_CPU, judged)]

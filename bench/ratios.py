@@ -73,6 +73,18 @@ def _figure(value: float) -> str:
     return f"{value:g}"
 
 
+def budget_table(budgets: list[dict[str, Any]]) -> list[str]:
+    """The run's budgets as a Markdown table: what, the value measured, met or missed."""
+    return [
+        "| budget | measured | |",
+        "|---|---|---|",
+        *(
+            f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
+            for b in budgets
+        ),
+    ]
+
+
 def table(budget: RatioBudget, judged: dict[str, Any]) -> list[str]:
     """The budget's pairs as a Markdown table: one row a pair, then the median, the range,
     the budget and met or missed."""

@@ -430,12 +430,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"each page's; the inbox in {report['settings']['pairs']} pairs (medians above), the "
         "other pages in one pair each (for reference).",
         "",
-        "| budget | measured | |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
-        for b in report["budgets"]
+        *ratios.budget_table(report["budgets"]),
     ]
     judged = next(b for b in report["budgets"] if b["budget"] == INBOX_THROUGHPUT.name)
     lines += ["", f"### {INBOX_THROUGHPUT.name}", "", *ratios.table(INBOX_THROUGHPUT, judged)]

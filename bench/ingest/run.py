@@ -709,12 +709,7 @@ def markdown(report: dict[str, Any]) -> str:
         f" Python {report['machine']['python']}. Settings: `{json.dumps(report['settings'])}`."
         + (f" Note: {report['note']}." if report.get("note") else ""),
         "",
-        "| budget | measured | |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {b['budget']} | {b['value']} | {'met' if b['ok'] else '**missed**'} |"
-        for b in report["budgets"]
+        *ratios.budget_table(report["budgets"]),
     ]
     cpu = r["totals"]["cpu_ms"]
     lines += [
