@@ -228,6 +228,9 @@ CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
 CHANNELS_EVENTS_KEEP_DAYS = env.int("CHANNELS_EVENTS_KEEP_DAYS", default=90)
 # The Telegram Bot API (tests point it at a local fake).
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Keys sealing secrets stored in the database (mailbox passwords, providers' tokens):
+# comma-separated Fernet keys, the first seals, all open; empty: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
