@@ -11,8 +11,9 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from channels import mailintake
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
-from channels.models import Channel, InboundEvent
+from channels.models import Channel, ChannelKind, InboundEvent
 from contacts.blocklist import blocked_reason
 from contacts.normalize import phone_e164
 from contacts.services import contact_add_phone
@@ -199,18 +200,27 @@ def _process(event: InboundEvent) -> None:
     if message.edit_of:
         _apply_edit(event, message, actor)
         return
+    inbound = _inbound_data(channel, event, message)
+    mail = None
+    if channel.kind == ChannelKind.EMAIL:  # replies join their thread; files are kept
+        mail = mailintake.mail_of(event)
+        if mailintake.thread_reply(event, message, mail, actor):
+            return
+        inbound.update(mailintake.inbound_extras(mail))
     try:
         result = inquiry_register(
             actor=actor,
             data=data,
             source=message.source,
             owner=_owner_for(channel, message),
-            inbound=_inbound_data(channel, event, message),
+            inbound=inbound,
             create_deal=channel.create_deal,
         )
     except DomainError as error:
         event.status, event.detail = Status.REJECTED, str(error)
         return
+    if mail is not None:
+        mailintake.keep_attachments(event, mail, result.lead or result.deal or result.contact)
     event.status = Status.DONE
     if message.own_phone:
         try:

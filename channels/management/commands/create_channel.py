@@ -18,13 +18,22 @@ from crm.tenancy import tenant_context
 from leads.selectors import assignable_members
 
 # Convenience flags for common kind options (the same as --option NAME=VALUE).
-OPTION_FLAGS = {"bot_token": "--bot-token", "allowed_origins": "--allowed-origins"}
+OPTION_FLAGS = {
+    "bot_token": "--bot-token",
+    "allowed_origins": "--allowed-origins",
+    "imap_host": "--imap-host",
+    "imap_port": "--imap-port",
+    "imap_security": "--imap-security",
+    "imap_user": "--imap-user",
+    "imap_password": "--imap-password",
+    "imap_folder": "--folder",
+}
 
 
 class Command(BaseCommand):
     help = (
         "Create an inbound channel in a tenant and print its public endpoint path "
-        "(and, for the api kind, its API token)."
+        "(and, for the api kind, its API token; for email, the raw-mail secret)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -101,5 +110,14 @@ class Command(BaseCommand):
             self.stdout.write(reverse("inbound", kwargs={"token": channel.token}))
             if kind == ChannelKind.API:
                 self.stdout.write(f"API token: {channel.secret}")
+            if kind == ChannelKind.EMAIL:
+                self.stdout.write(f"Raw-mail secret (Bearer or Basic password): {channel.secret}")
+                if channel.config.get("imap_host"):
+                    config = channel.config
+                    self.stdout.write(
+                        f"IMAP: {config['imap_user']}@{config['imap_host']}:"
+                        f"{config['imap_port']} ({config['imap_security']}), "
+                        f"folder {config['imap_folder']}, polled every minute"
+                    )
             if channel.config.get("webhook_error"):
                 self.stderr.write(f"Webhook not registered yet: {channel.config['webhook_error']}")
