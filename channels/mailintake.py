@@ -25,10 +25,11 @@ from crm.attachments import attachment_store
 from crm.models import Membership
 from crm.notifications import notify
 from crm.services import timeline_record
+from crm.sources import LeadSource
 from crm.urlnames import tenant_reverse
 from deals.models import Deal
 from deals.models import Outcome as DealOutcome
-from leads.models import OPEN_STATES, Lead, LeadSource
+from leads.models import OPEN_STATES, Lead
 
 Status = InboundEvent.Status
 # The largest HTML version kept with a timeline entry (larger: the text only).
@@ -75,7 +76,7 @@ def _thread_record(event: InboundEvent, mail: ParsedMail) -> Lead | Deal | None:
 
 
 def _timeline_data(event: InboundEvent, message: InboundMessage, mail: ParsedMail) -> dict:
-    """The timeline entry of an inquiry (as deals.inquiries writes them) for a reply."""
+    """The timeline entry of an inquiry (as intake.services writes them) for a reply."""
     sender = {k: getattr(message, k) for k in ("name", "email") if getattr(message, k)}
     inbound = {
         "channel": event.channel.name,

@@ -47,7 +47,7 @@ from channels.adapters import (
 from channels.mailparse import ParsedMail, parse_mail
 from channels.models import Channel
 from crm.secrets import seal
-from leads.models import LeadSource
+from crm.sources import LeadSource
 
 # The path the IMAP poller stores its deliveries under (never reachable over HTTP: the
 # endpoint answers 404 to any path but the root).
