@@ -271,6 +271,12 @@ class EmailAdapter(Adapter):
             }
         }
 
+    def respond(
+        self, request: HttpRequest, channel: Channel, event: Any, created: bool
+    ) -> HttpResponse:
+        body = {"id": event.pk, "status": "accepted", "duplicate": not created}
+        return JsonResponse(body, status=202 if created else 200)
+
     def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
         body, mail = read_mail(raw)
         key = mail_key(body, mail)

@@ -258,17 +258,17 @@ def huge_headers() -> bytes:
     return b"From: a@b.c\r\n" + b"X-Junk: " + b"a" * 300_000 + b"\r\n\r\nbody\r\n"
 
 
-def with_files(*, sender: str, message_id: str, files: dict[str, bytes]) -> bytes:
-    """A Thunderbird-like message with attachments (name: content)."""
+def with_files(*, sender: str, message_id: str, files: dict[str, tuple[str, bytes]]) -> bytes:
+    """A Thunderbird-like message with attachments (name: (type, content))."""
     parts = "".join(
         f"""--------------B0undary
-Content-Type: application/octet-stream; name="{name}"
+Content-Type: {kind}; name="{name}"
 Content-Disposition: attachment; filename="{name}"
 Content-Transfer-Encoding: base64
 
 {wrapped(data)}
 """
-        for name, data in files.items()
+        for name, (kind, data) in files.items()
     )
     return crlf(
         f"""From: Client <{sender}>
