@@ -275,3 +275,17 @@ def test_members_without_settings_rights_never_see_the_mailbox(tenant, channel, 
     manager: Membership = add_member(tenant, Role.Kind.MANAGER)
     page = client_for(manager).get(f"/{tenant.slug}/settings/channels/{channel.pk}/")
     assert page.status_code in (403, 404)
+
+
+def test_an_html_only_letter_shows_as_text_and_sanitized_html(
+    tenant, channel, send, client_for, admin
+):
+    assert send(channel, m.yandex_html_only(message_id="html@yandex.ru")).status_code == 202
+    [lead] = leads_of(tenant)
+    assert lead.message.startswith("Здравствуйте!")
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    start = page.index('data-testid="mail-html"')
+    html = page[start : page.index("</details>", start)]
+    assert "<b>счёт</b>" in html
+    for unsafe in ("<script", "onerror", "javascript:", "<style", "<img"):
+        assert unsafe not in html
