@@ -4,10 +4,17 @@ the worker's processing, leads in the inbox."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 
 from channels import mailbox
 from channels.models import Channel, InboundEvent
@@ -20,7 +27,10 @@ from leads.models import Lead
 from tests.channels import mail_samples as m
 from tests.channels.conftest import events_of, leads_of
 from tests.channels.imap_server import PASSWORD, Dovecot, require_dovecot
-from tests.factories import add_member
+from tests.factories import add_member, make_tenant
+from tests.processes import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Status = InboundEvent.Status
 
@@ -386,3 +396,74 @@ def test_create_channel_takes_the_mailbox_options_and_the_form_keeps_the_passwor
     assert f"/in/{channel.token}/" in page
     assert 'data-state="ok"' in page
     assert "imap.gmail.com" in page  # the providers' steps
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_poller_process_killed_with_sigkill_loses_and_doubles_nothing(imap, tmp_path, settings):
+    """The real thing: the poller in its own process, SIGKILLed right after a message's
+    delivery was committed and before its UID was saved; the next poll finishes the job."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    tenant = make_tenant("mailkill", name="Mail kill")
+    with tenant_context(tenant):
+        admin = Membership.objects.filter(role__kind=Role.Kind.ADMIN).first()
+    user = imap.new_user()
+    channel = email_channel(admin, imap, user)
+    imap.append(
+        user,
+        *(
+            m.gmail(
+                sender=f"buyer{n}@example.com",
+                name=f"Покупатель {n}",
+                subject=f"Заказ {n}",
+                text="Текст",
+                message_id=f"sigkill{n}@example.com",
+            )
+            for n in range(4)
+        ),
+    )
+    db = connections["default"].settings_dict
+    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        ENV_FILE="/nonexistent",
+        DATABASE_URL=(
+            f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+            f"{db['NAME']}"
+        ),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        TEST_POLLER_DIE_AFTER="2",
+        TEST_POLLER_DIR=str(tmp_path),
+    )
+    log = (tmp_path / "poller.log").open("wb")
+    poller = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "tests.channels.poller_app", str(tenant.pk), str(channel.pk)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(
+            lambda: (tmp_path / "stored").exists() or poller.poll() is not None,
+            "the poller to store two messages",
+            seconds=90,
+        )
+        assert (tmp_path / "stored").exists(), (tmp_path / "poller.log").read_text()
+    finally:
+        poller.send_signal(signal.SIGKILL)
+        poller.wait(timeout=30)
+        log.close()
+    assert [e.external_id for e in events_of(channel)] == [
+        "sigkill0@example.com",
+        "sigkill1@example.com",
+    ]
+    assert state(channel)["last_uid"] == 1  # the second one's UID was never saved
+
+    # The next poll (a killed poller's lock in a shared cache expires after LOCK_SECONDS).
+    assert mailbox.channel_poll(tenant=tenant, channel_id=channel.pk) == 3
+    events = events_of(channel)
+    assert sorted(e.external_id for e in events) == [f"sigkill{n}@example.com" for n in range(4)]
+    assert all(e.status == Status.DONE for e in events)
+    assert len(leads_of(tenant)) == 4
