@@ -284,4 +284,7 @@ class EmailAdapter(Adapter):
             raise Rejected(mail.problem)
         if mail.auto:
             return Delivery(key=key, ignored=mail.auto)
+        own = str(channel.config.get("imap_user") or "").strip().lower()
+        if own and mail.from_address.lower() == own:
+            return Delivery(key=key, ignored=_("A message from the mailbox itself."))
         return Delivery(key=key, message=inquiry_of(mail))

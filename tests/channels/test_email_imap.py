@@ -191,6 +191,33 @@ def test_real_mailbox_messages_become_leads_and_the_rest_is_ignored(
     assert len(events_of(channel)) == 12
 
 
+def test_a_letter_over_the_size_limit_lands_by_its_headers_and_own_mail_is_ignored(
+    imap, admin, media, django_capture_on_commit_callbacks, settings
+):
+    settings.CHANNELS_EMAIL_MAX_MESSAGE_BYTES = 3000
+    user = imap.new_user()
+    channel = email_channel(admin, imap, user)
+    big = m.with_files(
+        sender="big@example.com",
+        message_id="big@example.com",
+        files={"scan.pdf": ("application/pdf", b"%PDF" + b"0" * 6000)},
+    )
+    own = m.gmail(
+        sender=user.upper(), name="Мы", subject="Копия", text="Наш ответ", message_id="own@x"
+    )
+    imap.append(user, big, own)
+    assert poll(channel, django_capture_on_commit_callbacks) == 2
+    big_event, own_event = events_of(channel)
+    assert own_event.status == Status.IGNORED
+    assert big_event.status == Status.DONE
+    [lead] = leads_of(channel.tenant)
+    assert lead.email == "big@example.com"
+    assert "over the channel's limit" in lead.message
+    assert len(bytes(big_event.body)) < 3000
+    with tenant_context(channel.tenant):
+        assert not Attachment.objects.exists()
+
+
 class Killed(BaseException):
     """The poller's process dies (not an error it could record)."""
 
