@@ -16,8 +16,8 @@ before the channel was set up are not read (no import of a mailbox's history).
 
 A failure (no network, login refused, timeout, a folder that does not exist) never
 escapes: it is recorded in the channel's `imap_state` (error, time, consecutive failures)
-and, after NOTIFY_AFTER failures in a row, the workspace's admins are notified once until
-the mailbox is read again.
+and reported as the channel's problem (channels/health.py: the page shows it, and admins
+are told once per incident when it lasts); a poll that works again ends the incident.
 """
 
 from __future__ import annotations
@@ -38,20 +38,16 @@ from django.utils.translation import override
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
 
-from channels import services
+from channels import health, services
 from channels.adapters import RawDelivery, Rejected
 from channels.adapters.email import IMAP_PATH, Security
 from channels.models import Channel, ChannelKind
-from crm.models import Membership, Tenant
-from crm.notifications import notify
+from crm.models import Tenant
 from crm.secrets import SecretUnreadable, unseal
 from crm.tenancy import tenant_context
-from crm.urlnames import tenant_reverse
 
 logger = logging.getLogger(__name__)
 
-# Consecutive failed polls after which the admins are told (once, until it works again).
-NOTIFY_AFTER = 3
 # A poll of one channel holds this lock (a slow poll and the next tick never overlap).
 LOCK_SECONDS = 300
 CONTENT_HEADERS = re.compile(rb"(?im)^content-[a-z-]+:.*(\r?\n[ \t].*)*\r?\n")
@@ -257,15 +253,6 @@ def describe_error(error: BaseException) -> str:
     return _("The mailbox could not be read: %(detail)s") % {"detail": type(error).__name__}
 
 
-def _admins(tenant: Tenant) -> list[Membership]:
-    """Active people who manage the workspace's settings (channels)."""
-    return list(
-        Membership.objects.filter(
-            is_active=True, is_system=False, role__can_manage_settings=True
-        ).select_related("user")
-    )
-
-
 def _record_failure(channel: Channel, error: BaseException) -> None:
     with override(channel.tenant.language):
         message = describe_error(error)
@@ -273,23 +260,16 @@ def _record_failure(channel: Channel, error: BaseException) -> None:
     now = timezone.now().isoformat()
     with tenant_context(channel.tenant):
         state = dict(Channel.objects.get(pk=channel.pk).config.get("imap_state") or {})
-    failures = int(state.get("failures") or 0) + 1
     changes: dict[str, Any] = {
-        "failures": failures,
+        "failures": int(state.get("failures") or 0) + 1,
         "last_error": message,
         "last_error_at": now,
         "last_poll_at": now,
     }
-    if failures >= NOTIFY_AFTER and not state.get("notified"):
-        changes["notified"] = True
-        with tenant_context(channel.tenant):
-            notify(
-                recipients=_admins(channel.tenant),
-                kind="channel.mailbox_failing",
-                data={"title": channel.name, "error": message[:300]},
-                url=tenant_reverse("channels:detail", channel.tenant, pk=channel.pk),
-            )
     _state_update(channel, changes)
+    with tenant_context(channel.tenant):
+        fresh = Channel.objects.select_related("tenant").get(pk=channel.pk)
+        health.channel_trouble(channel=fresh, problem=message)
 
 
 def channel_poll(*, tenant: Tenant, channel_id: int) -> int:
@@ -324,9 +304,9 @@ def channel_poll(*, tenant: Tenant, channel_id: int) -> int:
         if lock:
             cache.delete(lock)
     now = timezone.now().isoformat()
-    _state_update(
-        channel, {"failures": 0, "notified": False, "last_poll_at": now, "last_ok_at": now}
-    )
+    _state_update(channel, {"failures": 0, "last_poll_at": now, "last_ok_at": now})
+    with tenant_context(channel.tenant):
+        health.channel_recovered(channel=channel)
     return count
 
 

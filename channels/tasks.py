@@ -1,5 +1,6 @@
 """Celery entry points for channels: drain a tenant's new deliveries in batches, process one
-delivery alone (retries, replays, the sweeper), sweep stuck deliveries."""
+delivery alone (retries, replays, the sweeper), sweep stuck deliveries, tell admins about
+channels whose deliveries keep failing."""
 
 from __future__ import annotations
 
@@ -84,3 +85,17 @@ def mailboxes_poll_task(*, tenant_id: int) -> int:
 def mailboxes_poll_all_task() -> int:
     """Beat entry point (every minute): poll every tenant's mailboxes."""
     return queue_for_every_tenant(mailboxes_poll_task)
+
+
+@app.task(base=TenantTask)
+def channels_check_failing_task(*, tenant_id: int) -> int:
+    """Tell one tenant's admins about channels whose deliveries keep failing."""
+    from channels.health import channels_check_failing
+
+    return channels_check_failing()
+
+
+@app.task
+def channels_check_failing_all_task() -> int:
+    """Beat entry point, every 5 minutes: queue the failing-channels check per tenant."""
+    return queue_for_every_tenant(channels_check_failing_task)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from channels import mailbox
+from channels import health, mailbox
 from channels.models import Channel, InboundEvent
 from channels.services import channel_create, channel_update
 from channels.tasks import mailboxes_poll_all_task
@@ -300,8 +301,9 @@ def test_a_rebuilt_folder_new_uidvalidity_is_read_again_without_duplicates(
 
 
 def test_a_failing_login_is_recorded_and_admins_are_told_once(
-    imap, admin, tenant, django_capture_on_commit_callbacks, client_for
+    imap, admin, tenant, django_capture_on_commit_callbacks, client_for, monkeypatch
 ):
+    monkeypatch.setattr(health, "TROUBLE_GRACE", timedelta(0))  # told at the first failure
     user = imap.new_user()
     channel = email_channel(admin, imap, user)
     config = {**channel.config, "imap_password": seal("wrong")}
@@ -309,16 +311,18 @@ def test_a_failing_login_is_recorded_and_admins_are_told_once(
         channel = channel_update(actor=admin, channel=channel, data={"config": config})
         manager = add_member(tenant, Role.Kind.MANAGER)
 
-    for _ in range(mailbox.NOTIFY_AFTER + 2):
+    for _ in range(4):
         assert poll(channel, django_capture_on_commit_callbacks) == 0
     failing = state(channel)
-    assert failing["failures"] == mailbox.NOTIFY_AFTER + 2
+    assert failing["failures"] == 4
     assert "login" in failing["last_error"].lower()
     assert "wrong" not in failing["last_error"]
     assert failing["last_error_at"]
     with tenant_context(tenant):
-        notes = list(Notification.objects.filter(kind="channel.mailbox_failing"))
+        notes = list(Notification.objects.filter(kind="channel.trouble"))
+        problem = Channel.objects.get(pk=channel.pk).problem
     assert [n.recipient_id for n in notes] == [admin.pk]  # once, to who manages channels
+    assert "login" in problem.lower()
     assert manager.pk not in {n.recipient_id for n in notes}
 
     page = client_for(admin).get(f"/{tenant.slug}/settings/channels/{channel.pk}/")
@@ -332,7 +336,8 @@ def test_a_failing_login_is_recorded_and_admins_are_told_once(
     imap.append(user, m.mailru_koi8(message_id="after-fix@mail.ru"))
     assert poll(channel, django_capture_on_commit_callbacks) == 1
     assert state(channel)["failures"] == 0
-    assert state(channel)["notified"] is False
+    with tenant_context(tenant):
+        assert Channel.objects.get(pk=channel.pk).problem == ""
     page = client_for(admin).get(f"/{tenant.slug}/settings/channels/{channel.pk}/")
     assert 'data-state="ok"' in page.content.decode()
 
