@@ -289,3 +289,12 @@ def test_an_html_only_letter_shows_as_text_and_sanitized_html(
     assert "<b>счёт</b>" in html
     for unsafe in ("<script", "onerror", "javascript:", "<style", "<img"):
         assert unsafe not in html
+
+
+def test_the_new_mailbox_form_asks_for_the_imap_settings(tenant, client_for, admin):
+    page = client_for(admin).get(f"/{tenant.slug}/settings/channels/new/email/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    for name in ("imap_host", "imap_port", "imap_security", "imap_user", "imap_folder"):
+        assert f'name="config-{name}"' in text
+    assert 'type="password" name="config-imap_password"' in text
