@@ -236,13 +236,20 @@ def _poll(channel: Channel, box: BaseMailBox) -> int:
     return len(uids)
 
 
+def _server_text(result: object) -> str:
+    """The server's words in an IMAP command result (`(typ, [b"…"])`), as text."""
+    if not isinstance(result, tuple) or len(result) < 2 or not isinstance(result[1], list):
+        return ""
+    parts = (p.decode("utf-8", "replace") if isinstance(p, bytes) else str(p) for p in result[1])
+    return " ".join(parts).strip()
+
+
 def describe_error(error: BaseException) -> str:
     """A failure as admins read it (never with the password)."""
     if isinstance(error, SecretUnreadable):
         return _("The stored password cannot be decrypted (FIELD_ENCRYPTION_KEYS changed?).")
     if isinstance(error, MailboxLoginError):
-        detail = getattr(error, "command_result", None)
-        text = str(detail[1] if isinstance(detail, tuple) and len(detail) > 1 else error)
+        text = _server_text(getattr(error, "command_result", None)) or str(error)
         return _("The server refused the login: %(detail)s") % {"detail": text[:300]}
     if isinstance(error, ImapToolsError | imaplib.IMAP4.error):
         return _("The IMAP server refused: %(detail)s") % {"detail": str(error)[:300]}

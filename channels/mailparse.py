@@ -50,6 +50,7 @@ BLOCK_TAGS = {
     "address", "article", "blockquote", "br", "div", "footer", "h1", "h2", "h3", "h4", "h5",
     "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "tr", "ul",
 }  # fmt: skip
+PARAGRAPH_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "ul", "ol"}
 SKIPPED_TAGS = {"script", "style", "head", "title", "noscript", "template"}
 
 
@@ -88,17 +89,27 @@ class _TextOfHtml(HTMLParser):
         self.parts: list[str] = []
         self.skipping = 0
 
+    def _break(self, tag: str) -> None:
+        """A line break at a block's edge (one, however many blocks meet); a paragraph or a
+        heading ends with an empty line."""
+        text = "".join(self.parts[-2:])
+        wanted = 2 if tag in PARAGRAPH_TAGS else 1
+        have = len(text) - len(text.rstrip("\n")) if text.strip(" \t") else wanted
+        self.parts.append("\n" * max(wanted - have, 0))
+
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in SKIPPED_TAGS:
             self.skipping += 1
-        elif tag in BLOCK_TAGS:
+        elif tag == "br":
             self.parts.append("\n")
+        elif tag in BLOCK_TAGS:
+            self._break("")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in SKIPPED_TAGS:
             self.skipping = max(self.skipping - 1, 0)
-        elif tag in BLOCK_TAGS:
-            self.parts.append("\n")
+        elif tag in BLOCK_TAGS and tag != "br":
+            self._break(tag)
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:
