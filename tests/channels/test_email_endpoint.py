@@ -199,6 +199,7 @@ def test_files_are_kept_within_limits_and_listed_on_the_timeline(
     assert f"/{tenant.slug}/attachments/{files['договор.txt'].pk}/" in page
     assert f"/{tenant.slug}/attachments/{files['huge.bin'].pk}/" not in page
     assert "Not kept: larger than" in page
+    assert "subject: <bdi>Files</bdi>" in page
 
 
 def test_a_file_is_served_only_to_those_who_may_see_the_record(

@@ -317,6 +317,8 @@ def test_a_failing_login_is_recorded_and_admins_are_told_once(
     assert failing["failures"] == 4
     assert "login" in failing["last_error"].lower()
     assert "wrong" not in failing["last_error"]
+    assert "AUTHENTICATIONFAILED" in failing["last_error"]
+    assert "b'" not in failing["last_error"]
     assert failing["last_error_at"]
     with tenant_context(tenant):
         notes = list(Notification.objects.filter(kind="channel.trouble"))
