@@ -299,3 +299,25 @@ def test_the_new_mailbox_form_asks_for_the_imap_settings(tenant, client_for, adm
     for name in ("imap_host", "imap_port", "imap_security", "imap_user", "imap_folder"):
         assert f'name="config-{name}"' in text
     assert 'type="password" name="config-imap_password"' in text
+
+
+def test_a_reply_to_a_deleted_lead_is_matched_by_its_sender_instead(tenant, admin, channel, send):
+    from leads.services import lead_delete
+
+    assert send(channel, LETTER).status_code == 202
+    [first] = leads_of(tenant)
+    with tenant_context(tenant):
+        lead_delete(actor=admin, lead=first)
+    reply = m.gmail(
+        sender="colleague@example.com",
+        name="Коллега",
+        subject="Re: Заказ",
+        text="Отвечаю за Марию",
+        message_id="raw2@mail.gmail.com",
+        in_reply_to="raw1@mail.gmail.com",
+    )
+    assert send(channel, reply).status_code == 202
+    event = events_of(channel)[-1]
+    assert event.status == Status.DONE
+    assert event.lead_id != first.pk
+    assert event.lead.email == "colleague@example.com"
