@@ -9,4 +9,4 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from channels.adapters import api, telegram, webform  # noqa: F401 - each registers itself
+        from channels.adapters import api, telegram, vk, webform, whatsapp  # noqa: F401 - each registers itself
