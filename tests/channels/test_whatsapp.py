@@ -160,7 +160,8 @@ def test_the_settings_page_sets_up_the_channel_with_a_sealed_app_secret(
         {"name": "WhatsApp продаж", "enabled": "on", "config-phone_number_id": PHONE_NUMBER_ID},
     )
     assert response.status_code == 302
-    channel.refresh_from_db()
+    with tenant_context(tenant):
+        channel.refresh_from_db()
     assert unseal(channel.config["app_secret"]) == APP_SECRET
     assert PHONE_NUMBER_ID in client.get(response["Location"]).content.decode()
 
