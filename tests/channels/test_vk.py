@@ -253,7 +253,7 @@ def test_a_new_message_makes_a_lead_answered_ok(tenant, admin, vk, send, client_
     inbox = client_for(admin).get(f"/{tenant.slug}/leads/inbox/").content.decode()
     assert f"VK id{USER}" in inbox
     card = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
-    assert f"id{USER}" in card
+    assert f'href="https://vk.com/id{USER}"' in card
 
 
 def test_the_old_api_shape_is_accepted_too(tenant, vk, send):
@@ -298,7 +298,9 @@ def test_a_second_message_joins_the_first_lead(tenant, vk, send):
     assert "Есть туры на май?" in texts
 
 
-def test_a_contact_with_the_vk_profile_address_is_the_same_person(tenant, admin, vk, send):
+def test_a_contact_with_the_vk_profile_address_is_the_same_person(
+    tenant, admin, vk, send, client_for
+):
     with tenant_context(tenant):
         contact = contact_create(
             actor=admin, data={"first_name": "Анна", "vk": f"https://vk.com/id{USER}"}, owner=admin
@@ -307,6 +309,8 @@ def test_a_contact_with_the_vk_profile_address_is_the_same_person(tenant, admin,
     (lead,) = leads_of(tenant)
     assert lead.contact_id == contact.pk
     assert lead.is_repeat
+    page = client_for(admin).get(f"/{tenant.slug}/contacts/{contact.pk}/").content.decode()
+    assert f'href="https://vk.com/id{USER}"' in page
 
 
 def test_ref_and_ref_source_are_the_attribution(tenant, vk, send):
