@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from channels import selectors, services
+from channels import health, selectors, services
 from channels.adapters import adapter_for
 from channels.forms import ChannelForm, config_form
 from channels.models import Channel, ChannelKind, InboundEvent
@@ -106,6 +106,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "setup_template": adapter.setup_template,
             "uses_secret": adapter.uses_secret,
             "counts": selectors.status_counts(channel=channel),
+            "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),
             "attention": selectors.events_needing_attention(channel=channel),
             "status": status,
