@@ -1,15 +1,43 @@
-"""Config forms whose secrets (app secrets, secret keys) are sealed at rest (crm.secrets)
-and never shown back."""
+"""Secrets of a channel's config (app secrets, secret keys): sealed at rest (crm.secrets),
+never shown back by the config forms, opened by the endpoint to check a delivery."""
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext as _
 
-from crm.secrets import is_sealed, seal
+from channels.adapters import Forbidden
+from channels.health import channel_recovered, channel_trouble
+from crm.secrets import SecretUnreadable, is_sealed, seal, unseal
+
+if TYPE_CHECKING:
+    from channels.models import Channel
+
+logger = logging.getLogger(__name__)
+
+
+def config_secret(channel: Channel, name: str) -> str:
+    """The channel's sealed config value `name`, opened ("" when not set). One that no
+    configured key opens (FIELD_ENCRYPTION_KEYS or SECRET_KEY changed) is the channel's
+    problem, shown on its page and told to admins (channels.health), and the delivery is
+    refused (Forbidden); once it opens again, the problem is cleared."""
+    try:
+        secret = unseal(str(channel.config.get(name) or ""))
+    except SecretUnreadable:
+        logger.error("Channel %s: its %s cannot be unsealed.", channel.pk, name)
+        problem = _(
+            "A secret of the channel cannot be decrypted (the encryption keys changed?): "
+            "enter it again (Edit)."
+        )
+        channel_trouble(channel=channel, problem=problem)
+        raise Forbidden from None
+    if channel.problem:
+        channel_recovered(channel=channel)
+    return secret
 
 
 def sealed_field(label: Any, help_text: Any, *, max_length: int) -> forms.CharField:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import re
 from typing import Any
 
@@ -41,13 +40,10 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.adapters.sealed import SealedConfigForm, sealed_field
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
 from channels.adapters.telegram import start_utm
 from channels.models import Channel
-from crm.secrets import SecretUnreadable, unseal
 from leads.models import LeadSource, Messenger
-
-logger = logging.getLogger(__name__)
 
 # VK's rule for a Callback API secret key: Latin letters and digits, up to 50.
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9]{1,50}$")
@@ -250,11 +246,7 @@ class VkAdapter(Adapter):
     def authenticate(self, request: HttpRequest, channel: Channel) -> None:
         data = _payload(request.body)
         sent = data.get("secret") if data is not None else None
-        try:
-            secret = unseal(str(channel.config.get("secret_key") or ""))
-        except SecretUnreadable:
-            logger.error("VK channel %s: the secret key cannot be unsealed.", channel.pk)
-            raise Forbidden from None
+        secret = config_secret(channel, "secret_key")
         if not isinstance(sent, str) or not sent or not secret:
             raise Forbidden
         if not hmac.compare_digest(sent.encode(), secret.encode()):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,12 +42,9 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.adapters.sealed import SealedConfigForm, sealed_field
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
 from channels.models import Channel
-from crm.secrets import SecretUnreadable, unseal
 from leads.models import LeadSource, Messenger
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 OBJECT = "whatsapp_business_account"
@@ -343,11 +339,7 @@ class WhatsAppAdapter(Adapter):
 
     def authenticate(self, request: HttpRequest, channel: Channel) -> None:
         header = request.headers.get(SIGNATURE_HEADER, "")
-        try:
-            secret = unseal(str(channel.config.get("app_secret") or ""))
-        except SecretUnreadable:
-            logger.error("WhatsApp channel %s: the app secret cannot be unsealed.", channel.pk)
-            raise Forbidden from None
+        secret = config_secret(channel, "app_secret")
         if not secret or not header.startswith("sha256="):
             raise Forbidden
         expected = signature_of(secret, request.body)

@@ -309,7 +309,9 @@ def test_the_signature_is_over_the_raw_bytes_not_a_reserialized_body(tenant, wha
     assert leads_of(tenant)[0].message == "Привет 👋"
 
 
-def test_a_channel_whose_app_secret_cannot_be_unsealed_refuses(tenant, admin, send, settings):
+def test_an_app_secret_that_cannot_be_unsealed_refuses_and_is_the_channels_problem(
+    tenant, admin, send, settings, client_for
+):
     settings.FIELD_ENCRYPTION_KEYS = ["9q3FzZC1ZmJ4bXhQdnYyS0ZyRnZ1b0t0S0lQQnhkR2s="]
     with tenant_context(tenant):
         channel = channel_create(
@@ -318,6 +320,24 @@ def test_a_channel_whose_app_secret_cannot_be_unsealed_refuses(tenant, admin, se
     settings.FIELD_ENCRYPTION_KEYS = []  # the key that sealed it is gone
     assert send(channel, notification([text_message("wamid.K")])).status_code == 403
     assert events_of(channel) == []
+    with tenant_context(tenant):
+        channel.refresh_from_db()
+    assert "cannot be decrypted" in channel.problem
+    client = client_for(admin)
+    assert "cannot be decrypted" in client.get(f"{_base(tenant)}{channel.pk}/").content.decode()
+    # The admin enters the secret again: deliveries are taken, the problem is over.
+    response = client.post(
+        f"{_base(tenant)}{channel.pk}/edit/",
+        {"name": "WA", "enabled": "on", "config-app_secret": APP_SECRET},
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        channel.refresh_from_db()
+    assert send(channel, notification([text_message("wamid.K")])).status_code == 200
+    with tenant_context(tenant):
+        channel.refresh_from_db()
+    assert channel.problem == ""
+    assert len(leads_of(tenant)) == 1
 
 
 # --- Batches, statuses, duplicates --------------------------------------------------------
