@@ -500,3 +500,18 @@ def test_communities_of_two_tenants_stay_apart(
     assert len(events_of(theirs)) == 1
     client = client_for(other_admin)
     assert client.get(f"{_base(other_tenant)}{vk.pk}/").status_code == 404
+
+
+def test_in_simple_mode_a_message_opens_a_deal_with_the_vk_contact(tenant, admin, vk, send):
+    from crm.models import Tenant
+    from crm.services import tenant_update
+    from deals.models import Deal
+
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(vk, message_new("s1"))
+    send(vk, message_new("s2", text="Ещё вопрос", message_id=1030))
+    with tenant_context(tenant):
+        (deal,) = Deal.objects.select_related("contact")
+        assert deal.contact.vk == f"id{USER}"
+    assert [e.outcome for e in events_of(vk)] == [Outcome.DEAL, Outcome.ATTACHED]

@@ -734,3 +734,23 @@ def test_channels_of_two_tenants_stay_apart(
     assert len(events_of(theirs)) == 1
     client = client_for(other_admin)
     assert client.get(f"{_base(other_tenant)}{whatsapp.pk}/").status_code == 404
+
+
+def test_in_simple_mode_messages_open_a_deal_and_a_contact_known_by_phone(
+    tenant, admin, whatsapp, send
+):
+    from crm.models import Tenant
+    from crm.services import tenant_update
+    from deals.models import Deal
+
+    with tenant_context(tenant):
+        tenant_update(actor=admin, tenant=tenant, data={"mode": Tenant.Mode.SIMPLE})
+    send(whatsapp, notification([text_message("wamid.S1", "Хочу заказать")]))
+    send(whatsapp, notification([text_message("wamid.S2", "И ещё вопрос")]))
+    with tenant_context(tenant):
+        (deal,) = Deal.objects.select_related("contact")
+        assert deal.contact.whatsapp == "+79991234567"
+        assert deal.contact.phones == ["+79991234567"]
+    first, second = events_of(whatsapp)
+    assert (first.outcome, second.outcome) == (Outcome.DEAL, Outcome.ATTACHED)
+    assert second.deal_id == deal.pk
