@@ -559,3 +559,49 @@ def test_a_whatsapp_batch_and_a_killed_worker_lose_and_duplicate_nothing(live, t
         "+79991234567",
     ]
     assert inquiry_records(tenant) == 3
+
+
+def test_vk_events_over_http_are_answered_ok_and_processed_once(live, tenant, admin):
+    from channels.services import channel_create
+    from crm.secrets import seal
+    from tests.channels.test_vk import GROUP_ID, SECRET_KEY, message_new
+
+    with tenant_context(tenant):
+        channel = channel_create(
+            actor=admin,
+            kind="vk",
+            name="VK",
+            config={
+                "group_id": GROUP_ID,
+                "confirmation": "1a2b3c4d",
+                "secret_key": seal(SECRET_KEY),
+            },
+        )
+
+    def vk(payload: dict[str, Any]) -> tuple[int, bytes]:
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            live.web + reverse("inbound", kwargs={"token": channel.token}),
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    assert vk({"type": "confirmation", "group_id": GROUP_ID}) == (200, b"1a2b3c4d")
+    assert vk(message_new("e-1")) == (200, b"ok")
+    assert vk(message_new("e-1")) == (200, b"ok")  # VK retries: the same event_id
+    assert vk(message_new("e-2", text="Ещё", message_id=2000)) == (200, b"ok")
+    assert vk(message_new("e-3", secret="wrong"))[0] == 403
+    wait_for(all_finished(channel, 2), "both events to be processed")
+    live.drain()
+    assert [(e.key, e.status) for e in events_of(channel)] == [
+        ("event:e-1", "done"),
+        ("event:e-2", "done"),
+    ]
+    (created,) = leads_of(tenant)
+    assert created.messenger_id.startswith("id")
+    assert inquiry_records(tenant) == 2
