@@ -254,6 +254,9 @@ def test_a_new_message_makes_a_lead_answered_ok(tenant, admin, vk, send, client_
     assert f"VK id{USER}" in inbox
     card = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
     assert f'href="https://vk.com/id{USER}"' in card
+    block = card[card.index('data-testid="identities"') :]
+    assert 'data-kind="vk"' in block
+    assert f'href="https://vk.com/id{USER}"' in block
 
 
 def test_the_old_api_shape_is_accepted_too(tenant, vk, send):

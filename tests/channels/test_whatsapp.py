@@ -272,6 +272,11 @@ def test_a_signed_message_makes_a_lead_in_the_inbox(tenant, admin, whatsapp, sen
     card = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
     assert "WhatsApp" in card
     assert 'href="https://wa.me/79991234567"' in card
+    # The card lists how each way to reach the person was learned: phone and WhatsApp.
+    block = card[card.index('data-testid="identities"') :]
+    assert 'data-kind="phone"' in block
+    assert 'data-kind="whatsapp"' in block
+    assert block.count('href="https://wa.me/79991234567"') == 1
 
 
 @pytest.mark.parametrize(
