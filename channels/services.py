@@ -273,8 +273,8 @@ def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, b
     Raises Rejected for a malformed delivery, after storing it as rejected. A request the
     adapter splits into parts (`Adapter.parts`: WhatsApp sends several messages in one
     POST) is stored as one event per part, each once under its own key (the message id),
-    in one transaction; a malformed part is stored as rejected and the others go on. Then
-    the first part's (event, created) is returned.
+    in one transaction; a malformed part is stored as rejected and the others go on, and
+    the first part taken is returned (Rejected when none was).
     """
     adapter = adapter_for(channel.kind)
     try:
