@@ -18,20 +18,32 @@ from crm.services import system_actor
 from crm.tenancy import tenant_context
 
 # Convenience flags for common kind options (the same as --option NAME=VALUE).
-OPTION_FLAGS = {"bot_token": "--bot-token", "allowed_origins": "--allowed-origins"}
+OPTION_FLAGS = {
+    "bot_token": "--bot-token",
+    "allowed_origins": "--allowed-origins",
+    "app_secret": "--app-secret",  # whatsapp
+    "phone_number_id": "--phone-number-id",  # whatsapp
+    "group_id": "--group-id",  # vk
+    "confirmation": "--confirmation",  # vk
+    "secret_key": "--secret-key",  # vk
+}
 
 
 class Command(BaseCommand):
     help = (
         "Create an inbound channel in a tenant and print its public endpoint path "
-        "(and, for the api kind, its API token)."
+        "(and, for the api kind, its API token; for whatsapp, its verify token)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="The tenant's slug")
         parser.add_argument("--kind", required=True, choices=ChannelKind.values)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--secret", default="", help="Use this secret instead of a new one")
+        parser.add_argument(
+            "--secret",
+            default="",
+            help="Use this secret instead of a new one (whatsapp: the verify token)",
+        )
         parser.add_argument("--owner", default="", help="E-mail of the member who gets the leads")
         parser.add_argument(
             "--create-deal", action="store_true", help="Open a deal for every submission"
@@ -101,5 +113,7 @@ class Command(BaseCommand):
             self.stdout.write(reverse("inbound", kwargs={"token": channel.token}))
             if kind == ChannelKind.API:
                 self.stdout.write(f"API token: {channel.secret}")
+            if kind == ChannelKind.WHATSAPP:
+                self.stdout.write(f"Verify token: {channel.secret}")
             if channel.config.get("webhook_error"):
                 self.stderr.write(f"Webhook not registered yet: {channel.config['webhook_error']}")
