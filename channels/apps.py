@@ -12,7 +12,14 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from channels import triggers
-        from channels.adapters import api, email, telegram, webform  # noqa: F401 - each registers itself
+        from channels.adapters import (  # noqa: F401 - each registers itself
+            api,
+            email,
+            telegram,
+            vk,
+            webform,
+            whatsapp,
+        )
 
         # SQLite drops a table's triggers when a migration remakes it (channels.triggers).
         post_migrate.connect(triggers.after_migrate, sender=self, dispatch_uid="channels.post")

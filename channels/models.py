@@ -32,10 +32,12 @@ class ChannelKind(models.TextChoices):
     API = "api", _("API")
     TELEGRAM = "telegram", _("Telegram bot")
     EMAIL = "email", _("E-mail")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    VK = "vk", _("VK community")
 
 
 class Channel(TenantModel):
-    """Where inquiries come from: a web form, the API, a Telegram bot…"""
+    """Where inquiries come from: a web form, the API, a Telegram bot, WhatsApp, VK…"""
 
     kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
     name = models.CharField(_("name"), max_length=120)
