@@ -15,6 +15,7 @@ from channels.models import Channel, InboundEvent
 from channels.services import channel_create
 from crm.models import Attachment, Membership, Role
 from crm.tenancy import tenant_context
+from leads.models import Lead
 from tests.channels import mail_samples as m
 from tests.channels.conftest import events_of, leads_of
 from tests.factories import add_member
@@ -320,4 +321,5 @@ def test_a_reply_to_a_deleted_lead_is_matched_by_its_sender_instead(tenant, admi
     event = events_of(channel)[-1]
     assert event.status == Status.DONE
     assert event.lead_id != first.pk
-    assert event.lead.email == "colleague@example.com"
+    with tenant_context(tenant):
+        assert Lead.objects.get(pk=event.lead_id).email == "colleague@example.com"
