@@ -9,4 +9,11 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
-        from channels.adapters import api, telegram, webform  # noqa: F401 - each registers itself
+        from channels.adapters import (  # noqa: F401 - each registers itself
+            api,
+            pbx,
+            telegram,
+            twilio,
+            webform,
+            zadarma,
+        )

@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
+from channels.calls import call_event_record
 from channels.models import Channel, InboundEvent
 from contacts.blocklist import blocked_reason
 from contacts.normalize import phone_e164
@@ -178,6 +179,11 @@ def _process(event: InboundEvent) -> None:
     message = delivery.message
     event.message, event.external_id = message.as_json(), message.external_id[:200]
     actor = system_actor(channel.tenant)
+    if message.kind == "call":  # one event of a call: its record, its outcome once ended
+        call_event_record(
+            event=event, message=message, actor=actor, owner=lambda: _owner_for(channel, message)
+        )
+        return
     data = message.lead_data()
     keys = inquiry_keys(data, channel.tenant.default_region)
     # A blocked sender's messages, edits, button presses and events all stop here.

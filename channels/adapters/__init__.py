@@ -255,6 +255,9 @@ class Adapter:
     config_form: ClassVar[type[forms.Form] | None] = None
     # The template fragment that explains the channel's setup on its page.
     setup_template: ClassVar[str] = ""
+    # The endpoint's paths a provider is given besides the bare one: (label, path under
+    # /in/<token>/); `create_channel` prints them.
+    endpoint_paths: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
         """Answer requests that are not deliveries (GET, preflight, pings), or None."""
