@@ -15,8 +15,8 @@ NOTIFY_OUT_END, the generic "end"), its outcome is made once:
   else the contact, else their closed lead) gets a done call activity on that record —
   duration and recording in its note; no new lead;
 - an incoming call (answered or missed) from an unknown number becomes a lead with source
-  "Call" (intake's register step, so the channel's responsible, assignment rules and deal
-  switch apply), with the call activity on it;
+  "Call" (handed to intake like any inquiry, so the blocklist, the channel's responsible,
+  the assignment rules and the deal switch apply), with the call activity on it;
 - an outgoing call to an unknown number, and a call whose caller withheld the number, stay
   call records only (nobody to match, nobody to call back).
 
@@ -27,7 +27,6 @@ call, its activity and the lead's message in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,24 +38,18 @@ from django.utils.translation import gettext as _
 
 from channels.adapters import InboundMessage
 from channels.models import Call, Channel, InboundEvent
-from contacts.blocklist import blocked_reason
 from contacts.normalize import phone_display, phone_e164
-from crm.errors import DomainError
 from crm.models import Activity, Membership, Tenant
 from crm.services import activity_create
 from crm.tenancy import tenant_zone
-from deals.inquiries import ATTACHED, CREATED, REPEAT, inquiry_keys, inquiry_register, matches_for
 from deals.models import Deal, Outcome
+from intake.matching import inquiry_keys, matches_for
+from intake.services import Inquiry, inquiry_receive, sender_blocked
 from leads.models import Lead, LeadSource, LeadState
 
 Status = InboundEvent.Status
 EventOutcome = InboundEvent.Outcome
 State, Direction = Call.State, Call.Direction
-OUTCOMES = {
-    CREATED: EventOutcome.CREATED,
-    ATTACHED: EventOutcome.ATTACHED,
-    REPEAT: EventOutcome.REPEAT,
-}
 
 # What callers with a withheld number show as: Twilio's "+266696687" ("ANONYMOUS" on a
 # keypad) and the words providers use.
@@ -384,19 +377,13 @@ def _log_activity(actor: Membership, call: Call, record: Any) -> Activity:
     return activity
 
 
-def _outcome(
-    call: Call,
-    event: InboundEvent,
-    actor: Membership,
-    owner: Callable[[], Membership | None],
-) -> None:
+def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
     """What the ended call means for the CRM (module docstring); notes it on the event."""
     e164 = _remote(call)[1]
     if not e164:
         event.detail = _("The number is hidden or unreadable: the call is recorded, nothing else.")
         return
-    blocked = blocked_reason(phone_e164=e164)
-    if blocked:
+    if blocked := sender_blocked(actor=actor, data={"phone": e164}):
         event.status, event.detail = Status.SPAM, blocked
         return
     record, contact = _known_record(actor, e164)
@@ -410,25 +397,24 @@ def _outcome(
         event.detail = _("An outgoing call to a number not known here: recorded only.")
         return
     channel = call.channel
-    try:
-        result = inquiry_register(
-            actor=actor,
+    receipt = inquiry_receive(
+        actor=actor,
+        inquiry=Inquiry(
             data={"phone": e164, "name": call.caller_name, "message": call_subject(call)},
             source=LeadSource.CALL,
-            owner=owner(),
             inbound={"channel": channel.name, "channel_id": channel.pk, "event_id": event.pk},
+            channel_id=channel.pk,
+            default_owner=channel.default_owner,
             create_deal=channel.create_deal,
-        )
-    except DomainError as error:
-        event.status, event.detail = Status.REJECTED, str(error)
-        return
-    call.lead, call.deal, call.contact = result.lead, result.deal, result.contact
-    record = result.lead or result.deal or result.contact
+        ),
+    )
+    event.status, event.outcome = receipt.status, receipt.outcome
+    if receipt.detail:
+        event.detail = receipt.detail
+    call.lead, call.deal, call.contact = receipt.lead, receipt.deal, receipt.contact
+    record = receipt.lead or receipt.deal or receipt.contact
     if record is not None:
         call.activity = _log_activity(actor, call, record)
-    event.outcome = OUTCOMES[result.outcome]
-    if result.outcome == CREATED and result.lead is None:
-        event.outcome = EventOutcome.DEAL
 
 
 def _correct(call: Call, old_subject: str) -> None:
@@ -450,17 +436,10 @@ def _correct(call: Call, old_subject: str) -> None:
         lead.save(update_fields=["message", "updated_at"])
 
 
-def call_event_record(
-    *,
-    event: InboundEvent,
-    message: InboundMessage,
-    actor: Membership,
-    owner: Callable[[], Membership | None],
-) -> None:
+def call_event_record(*, event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
     """Apply one stored call event to its call (worker, inside the event's transaction, as
     the tenant's robot); make the call's outcome once it has ended. Sets the event's
-    status, outcome, detail and links (the caller saves it). `owner`: who a new lead goes
-    to (the channel's responsible or the assignment rules), asked only when one is made."""
+    status, outcome, detail and links (the caller saves it)."""
     channel = event.channel
     tenant = channel.tenant
     call_event = CallEvent.from_properties(message.properties)
@@ -484,7 +463,7 @@ def call_event_record(
             "state": call.get_state_display().lower(),
         }
         if call.ended_at is not None and call.outcome_at is None:
-            _outcome(call, event, actor, owner)
+            _outcome(call, event, actor)
             call.outcome_at = timezone.now()
         elif call.outcome_at is not None:
             _correct(call, old_subject)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from channels.adapters import adapter_for
 from channels.models import Channel
 from crm.models import Membership
-from leads.selectors import assignable_members
+from crm.selectors import assignable_members
 
 
 class _MemberChoice(forms.ModelChoiceField):

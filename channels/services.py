@@ -34,7 +34,7 @@ from crm.memo import memo_scope
 from crm.models import Membership, Tenant
 from crm.services import system_actor, timeline_batch
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
-from deals.inquiries import inquiry_batch
+from intake.matching import inquiry_batch
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +386,7 @@ def _claim(tenant: Tenant, claim: str) -> list[int]:
 
 def _process_batch(tenant: Tenant, ids: list[int]) -> list[tuple[int, float]]:
     """Process claimed deliveries in one transaction, a savepoint each (the people's keys
-    locked and looked up once for the batch: deals.inquiries.inquiry_batch); what fails is
+    locked and looked up once for the batch: intake.matching.inquiry_batch); what fails is
     recorded on its event and returned as (event id, delay before its retry)."""
     retries: list[tuple[int, float]] = []
     with tenant_context(tenant), memo_scope(savepoints=False):

@@ -9,8 +9,6 @@ action adds a lead's ways to reach the person (leads.services.lead_mark_spam).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.core.exceptions import ValidationError
 from django.core.validators import DomainNameValidator, validate_email
 from django.db import IntegrityError, transaction
@@ -25,9 +23,6 @@ from crm.memo import memoized
 from crm.models import Membership
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
-
-if TYPE_CHECKING:
-    from leads.models import Lead
 
 MESSENGERS = ("telegram", "whatsapp", "vk")
 
@@ -177,15 +172,14 @@ def senders_block(
     return [entry for entry in added if entry is not None]
 
 
-def sender_of_lead(lead: Lead) -> list[tuple[str, str]]:
-    """The lead's ways to reach the person as blocklist (kind, value) pairs."""
+def sender_pairs(
+    *, phone_e164: str, email_key: str, messenger: str, messenger_id: str
+) -> list[tuple[str, str]]:
+    """A sender's ways to reach them (as a lead keeps them) as blocklist (kind, value) pairs."""
     pairs = [
-        (BlockedSender.Kind.PHONE, lead.phone_e164),
-        (BlockedSender.Kind.EMAIL, lead.email_key),
-        (
-            BlockedSender.Kind.MESSENGER,
-            messenger_value(lead.messenger, lead.messenger_id, _region()),
-        ),
+        (BlockedSender.Kind.PHONE, phone_e164),
+        (BlockedSender.Kind.EMAIL, email_key),
+        (BlockedSender.Kind.MESSENGER, messenger_value(messenger, messenger_id, _region())),
     ]
     return [(kind, value) for kind, value in pairs if value]
 

@@ -15,7 +15,7 @@ from contacts.services import COMPANY, CONTACT, merge_fields, merged_ways
 from crm import customfields
 from crm.forms import CleanInputMixin, LinesField, ServiceModelForm
 from crm.models import Membership
-from leads.selectors import assignable_members
+from crm.selectors import assignable_members
 
 
 class _MemberChoice(forms.ModelChoiceField):

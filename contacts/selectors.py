@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
@@ -23,15 +22,13 @@ from contacts.services import MESSENGERS, spec_of
 from crm import keyset
 from crm.access import Action, scope_queryset
 from crm.ids import parse_id
-from crm.models import Activity, Membership, TimelineEvent
+from crm.models import Activity, Membership
 from crm.text import clean_line
-from leads.models import Lead
 
 DUPLICATE_LIMIT = 10
-RELATED_LIMIT = 20
 
 
-def _owner_field(model: type[Party]) -> str:
+def owner_field(model: type[Party]) -> str:
     return "contact" if model is Contact else "company"
 
 
@@ -93,7 +90,7 @@ def record_in_trash(*, actor: Membership, model: type[Party], record_id: int) ->
 
 
 def _keys(model: type[Party], q: Q) -> QuerySet:
-    field = _owner_field(model)
+    field = owner_field(model)
     return MatchKey.objects.filter(q, **{f"{field}__isnull": False}).values(field)
 
 
@@ -151,28 +148,6 @@ def merged_ids(record: Party) -> list[int]:
     return found
 
 
-def timeline(record: Party) -> QuerySet[TimelineEvent]:
-    """The record's history with that of the records merged into it (their "merged into"
-    events aside: the survivor's own "merged" event tells the same) and of the leads
-    converted into it or registered as its repeat inquiries (their "converted" event aside:
-    the record's "converted from" tells it), newest first: one story of the client.
-
-    The leads' events are read where they are, in the same query (a subquery on the
-    lead's link), not copied at conversion: see docs/decisions/ on the history."""
-    content_type = ContentType.objects.get_for_model(type(record))
-    merged_in = Q(target_id__in=merged_ids(record)) & ~Q(
-        kind=f"{spec_of(record).prefix}.merged_into"
-    )
-    own = Q(target_id=record.pk) | merged_in
-    leads = Lead.objects.filter(**{_owner_field(type(record)): record}).values("pk")
-    of_leads = Q(target_type=ContentType.objects.get_for_model(Lead), target_id__in=leads) & ~Q(
-        kind="lead.converted"
-    )
-    return TimelineEvent.objects.filter(
-        (Q(target_type=content_type) & own) | of_leads
-    ).select_related("actor__user")
-
-
 def merges(record: Party) -> QuerySet:
     """The merges into this record that can still be undone, newest first."""
     return (
@@ -197,7 +172,7 @@ def merge_get(*, actor: Membership, model: type[Party], merge_id: int) -> Any:
     return merge
 
 
-def _my_keys(record: Party) -> list[tuple[str, str]]:
+def party_keys(record: Party) -> list[tuple[str, str]]:
     return list(record.keys.values_list("kind", "value"))
 
 
@@ -205,8 +180,8 @@ def likely_duplicates(record: Party, *, actor: Membership) -> list[Party]:
     """Other live records the actor may see that share a phone, e-mail, messenger or tax id
     with this one, or all of its name words (two or more)."""
     model = type(record)
-    field = _owner_field(model)
-    keys = _my_keys(record)
+    field = owner_field(model)
+    keys = party_keys(record)
     exact = Q()
     for kind, value in keys:
         if kind != MatchKey.Kind.WORD:
@@ -231,28 +206,6 @@ def likely_duplicates(record: Party, *, actor: Membership) -> list[Party]:
         return []
     visible = record_list(actor=actor, model=model).filter(pk__in=ids)
     return list(visible.order_by("-created_at")[:DUPLICATE_LIMIT])
-
-
-def related_leads(record: Party, *, actor: Membership) -> list[Lead]:
-    """Leads the actor may see that were converted into the record, or carry one of its
-    phones, e-mails or messenger handles."""
-    from leads.selectors import lead_base
-
-    match = Q(contact=record) if isinstance(record, Contact) else Q(company=record)
-    for kind, value in _my_keys(record):
-        if kind == MatchKey.Kind.PHONE:
-            match |= Q(phone_e164=value)
-        elif kind == MatchKey.Kind.EMAIL:
-            match |= Q(email_key=value)
-        elif kind in MESSENGERS:
-            match |= Q(messenger=kind, messenger_id__in=[value, f"@{value}"])
-    if isinstance(record, Contact):
-        for messenger in MESSENGERS:
-            raw = getattr(record, messenger)
-            if raw:
-                match |= Q(messenger=messenger, messenger_id=raw)
-    leads = scope_queryset(lead_base().filter(match), actor=actor, action=Action.VIEW)
-    return list(leads.order_by("-created_at")[:RELATED_LIMIT])
 
 
 def company_contacts(company: Company, *, actor: Membership) -> list[Contact]:
@@ -318,3 +271,56 @@ def limit_record_choices(form: Any, name: str, url_name: str, *, actor: Membersh
         return [("", field.empty_label), *((r.pk, field.label_from_instance(r)) for r in first)]
 
     field.widget.choices = LazyChoices(options)
+
+
+def find_contact(
+    *,
+    actor: Membership,
+    phone_e164: str = "",
+    email_key: str = "",
+    messenger: str = "",
+    messenger_id: str = "",
+) -> Contact | None:
+    """The newest live contact the actor may see with this phone (E.164), e-mail (case-
+    folded) or messenger identity, or None."""
+    keys = [(MatchKey.Kind.PHONE, phone_e164), (MatchKey.Kind.EMAIL, email_key)]
+    if messenger and messenger_id:
+        keys.append(
+            (messenger, messenger_key(messenger, messenger_id, actor.tenant.default_region))
+        )
+    wanted = Q()
+    for kind, value in keys:
+        if value:
+            wanted |= Q(kind=kind, value=value)
+    if not wanted:
+        return None
+    ids = MatchKey.objects.filter(wanted, contact__isnull=False).values("contact_id")
+    return (
+        record_list(actor=actor, model=Contact).filter(pk__in=ids).order_by("-created_at").first()
+    )
+
+
+def find_company(*, actor: Membership, name: str = "", tax_id: str = "") -> Company | None:
+    """The live company the actor may see with this tax id, or else with this very name
+    (case ignored), or None."""
+    visible = record_list(actor=actor, model=Company)
+    digits = tax_id_key(tax_id)
+    if digits:
+        found = visible.filter(
+            pk__in=MatchKey.objects.filter(kind=MatchKey.Kind.TAX_ID, value=digits).values(
+                "company_id"
+            )
+        ).first()
+        if found is not None:
+            return found
+    words = sorted(name_words(name))
+    if not words:
+        return None
+    # Candidates share the name's rarest-looking (longest) word; the whole name decides.
+    candidates = visible.filter(
+        pk__in=MatchKey.objects.filter(kind=MatchKey.Kind.WORD, value=max(words, key=len)).values(
+            "company_id"
+        )
+    ).order_by("-created_at")[:50]
+    wanted = " ".join(name.split()).casefold()
+    return next((c for c in candidates if " ".join(c.name.split()).casefold() == wanted), None)

@@ -344,15 +344,6 @@ def task_get(*, actor: Membership, kinds: list[TargetKind], activity_id: int) ->
     return rows[0]
 
 
-def assignable_members() -> QuerySet[Membership]:
-    """People an activity may be given to: active members, robots aside."""
-    return (
-        Membership.objects.filter(is_active=True, is_system=False)
-        .select_related("user", "role", "team")
-        .order_by("user__full_name", "user__email")
-    )
-
-
 # --- Records to attach a new activity to --------------------------------------------------
 
 PICK_LIMIT = 10

@@ -139,3 +139,13 @@ def activity_get(*, activity_id: int) -> Activity:
     if activity is None:
         raise Http404
     return activity
+
+
+def assignable_members() -> QuerySet[Membership]:
+    """Active people of the tenant (robots aside): whom records and activities may be
+    given to, in owner choices everywhere."""
+    return (
+        Membership.objects.filter(is_active=True, is_system=False)
+        .select_related("user", "role", "team")
+        .order_by("user__full_name", "user__email")
+    )

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "contacts",
     "leads",
     "deals",
+    "intake",
     "channels",
     "analytics",
 ]

@@ -22,9 +22,9 @@ from crm.filters import (
     RecordFilterSet,
 )
 from crm.models import Membership, Team
+from crm.sources import LeadSource
 from deals import selectors
 from deals.models import Deal, LossReason, Outcome, Pipeline, Stage
-from leads.models import LeadSource
 
 _DATE = forms.DateInput(attrs={"type": "date"})
 

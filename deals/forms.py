@@ -15,10 +15,10 @@ from crm.access import Entity
 from crm.forms import CleanInputMixin, ColouredItemForm, ServiceModelForm
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import Membership
+from crm.selectors import assignable_members
 from deals import selectors
 from deals.models import Deal, LossReason, Outcome, Pipeline, Stage
 from deals.services import EDITABLE_FIELDS
-from leads.forms import QuickLeadForm
 
 
 class _MemberChoice(forms.ModelChoiceField):
@@ -61,7 +61,7 @@ class DealForm(CleanInputMixin, ServiceModelForm):
         self.fields["company"].queryset = selectors.companies_for_choice()
         limit_record_choices(self, "contact", "contacts:options", actor=self.actor)
         limit_record_choices(self, "company", "companies:options", actor=self.actor)
-        self.fields["owner"].queryset = selectors.assignable_members()
+        self.fields["owner"].queryset = assignable_members()
         if self.instance.pk:
             del self.fields["stage"]
             self.fields["owner"].initial = self.instance.owner_id
@@ -188,11 +188,3 @@ class BulkMoveForm(forms.Form):
         if lost and not data.get("reason") and "reason" not in self.errors:
             self.add_error("reason", _("Choose why the deals were lost."))
         return data
-
-
-class QuickDealForm(QuickLeadForm):
-    """Simple mode's quick entry: the person's name plus a phone or an e-mail."""
-
-    looks_up_duplicates = False
-
-    name = forms.CharField(label=_("Contact name"), max_length=200)

@@ -172,15 +172,6 @@ def allowed_stage_ids(deal: Deal, stages: list[Stage]) -> set[int]:
     }
 
 
-def assignable_members() -> QuerySet[Membership]:
-    """Active members of the tenant, for owner choices."""
-    return (
-        Membership.objects.filter(is_active=True, is_system=False)
-        .select_related("user", "team")
-        .order_by("user__full_name")
-    )
-
-
 def contacts_for_choice() -> QuerySet[Contact]:
     return Contact.objects.filter(deleted_at=None, merged_into=None).order_by(
         "last_name", "first_name", "pk"

@@ -4,8 +4,8 @@
 transaction: the records are created (or matching ones reused), custom fields carried by
 name, products copied to the deal, the lead's activities moved to what it became, and the
 lead linked to them and moved to "converted" through the state machine. Anything failing
-leaves nothing behind. `find_contact` and `find_company` are the matching rules, also used
-by simple mode's inquiries (deals/inquiries.py).
+leaves nothing behind. The contact and company reused are found by the matching rules of
+`contacts.selectors` (find_contact, find_company), which intake uses too.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from contacts.models import Company, Contact, MatchKey, Party
-from contacts.normalize import messenger_key, name_words, tax_id_key
-from contacts.selectors import record_list
+from contacts.models import Company, Contact, Party
+from contacts.selectors import find_company, find_contact, record_list
 from contacts.services import company_create, contact_create
 from crm import customfields
 from crm.access import AccessDenied, Action, Entity, Scope, can, scope_for
@@ -60,59 +58,6 @@ class Conversion:
 
 
 # --- Matching -----------------------------------------------------------------------------
-
-
-def find_contact(
-    *,
-    actor: Membership,
-    phone_e164: str = "",
-    email_key: str = "",
-    messenger: str = "",
-    messenger_id: str = "",
-) -> Contact | None:
-    """The newest live contact the actor may see with this phone (E.164), e-mail (case-
-    folded) or messenger identity, or None."""
-    keys = [(MatchKey.Kind.PHONE, phone_e164), (MatchKey.Kind.EMAIL, email_key)]
-    if messenger and messenger_id:
-        keys.append(
-            (messenger, messenger_key(messenger, messenger_id, actor.tenant.default_region))
-        )
-    wanted = Q()
-    for kind, value in keys:
-        if value:
-            wanted |= Q(kind=kind, value=value)
-    if not wanted:
-        return None
-    ids = MatchKey.objects.filter(wanted, contact__isnull=False).values("contact_id")
-    return (
-        record_list(actor=actor, model=Contact).filter(pk__in=ids).order_by("-created_at").first()
-    )
-
-
-def find_company(*, actor: Membership, name: str = "", tax_id: str = "") -> Company | None:
-    """The live company the actor may see with this tax id, or else with this very name
-    (case ignored), or None."""
-    visible = record_list(actor=actor, model=Company)
-    digits = tax_id_key(tax_id)
-    if digits:
-        found = visible.filter(
-            pk__in=MatchKey.objects.filter(kind=MatchKey.Kind.TAX_ID, value=digits).values(
-                "company_id"
-            )
-        ).first()
-        if found is not None:
-            return found
-    words = sorted(name_words(name))
-    if not words:
-        return None
-    # Candidates share the name's rarest-looking (longest) word; the whole name decides.
-    candidates = visible.filter(
-        pk__in=MatchKey.objects.filter(kind=MatchKey.Kind.WORD, value=max(words, key=len)).values(
-            "company_id"
-        )
-    ).order_by("-created_at")[:50]
-    wanted = " ".join(name.split()).casefold()
-    return next((c for c in candidates if " ".join(c.name.split()).casefold() == wanted), None)
 
 
 def lead_matches(*, actor: Membership, lead: Lead) -> tuple[Contact | None, Company | None]:

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from crm import periods
 from crm.models import Activity, Membership
-from deals.inquiries import REPEAT, inquiry_register
 from deals.models import Deal, LossReason, Outcome, Stage
 from deals.services import deal_activity_add, deal_move
+from intake.services import REPEAT, inquiry_register
 from leads import services
 from leads.conversion import Target, lead_convert, lead_matches
 from leads.models import Lead, LeadSource, LeadState, LeadStatus, LeadWord, StatusStay, Temperature

@@ -20,6 +20,7 @@ from crm.forms import CleanInputMixin, ColouredItemForm, LinesField, ServiceMode
 from crm.ids import parse_id
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
+from crm.selectors import assignable_members
 from crm.tenancy import current_tenant
 from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
@@ -37,13 +38,13 @@ class _MemberChoice(forms.ModelChoiceField):
         return str(obj.user)
 
 
-def _phone_error(phone: str) -> str:
+def phone_error(phone: str) -> str:
     """Why a phone typed into a form cannot be used ("" when a number can be read in it)."""
     region = current_tenant().default_region
     return "" if not phone or phones_in(phone, region) else unreadable_phone(phone, region)
 
 
-def _looks_up_duplicates(form: forms.Form, *names: str) -> None:
+def looks_up_duplicates_on(form: forms.Form, *names: str) -> None:
     """Typing into these fields shows the matching leads, contacts and deals (htmx)."""
     include = ",".join(f"#id_{name}" for name in names)
     for name in names:
@@ -88,7 +89,7 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         self.custom_fields = customfields.add_form_fields(
             self, entity=Entity.LEAD, custom=self.instance.custom
         )
-        self.fields["owner"].queryset = selectors.assignable_members()
+        self.fields["owner"].queryset = assignable_members()
         self.fields["amount"].required = False
         if self.instance.pk:
             self.fields["owner"].initial = self.instance.owner_id
@@ -97,20 +98,20 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
             # (among those their role lets them give leads to) or to the shared inbox.
             self.fields["owner"].queryset = selectors.owners_for(actor=actor)
             self.fields["owner"].initial = actor.pk
-            _looks_up_duplicates(self, "phone", "email")
+            looks_up_duplicates_on(self, "phone", "email")
         self.products: list[ProductLine] = []
 
     def clean_other_phones(self) -> list[str]:
         phones = self.cleaned_data["other_phones"]
         if "other_phones" in self.changed_data:
             for phone in phones:
-                if error := _phone_error(phone):
+                if error := phone_error(phone):
                     raise forms.ValidationError(error)
         return phones
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"]
-        if "phone" in self.changed_data and (error := _phone_error(phone)):
+        if "phone" in self.changed_data and (error := phone_error(phone)):
             raise forms.ValidationError(error)
         return phone
 
@@ -134,34 +135,6 @@ class LeadForm(CleanInputMixin, ServiceModelForm):
         data = {f: self.cleaned_data[f] for f in self.Meta.fields}
         data["custom"] = customfields.values_from(self, self.custom_fields, self.instance.custom)
         return data
-
-
-class QuickLeadForm(CleanInputMixin, forms.Form):
-    """Name plus a phone or an e-mail: the fastest way to register a call."""
-
-    line_fields = ("name", "contact")
-    name = forms.CharField(label=_("Name"), max_length=200)
-    contact = forms.CharField(label=_("Phone or e-mail"), max_length=254)
-
-    looks_up_duplicates = True  # simple mode's quick deal (a subclass) has no leads
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.looks_up_duplicates:
-            _looks_up_duplicates(self, "contact")
-
-    def lead_data(self) -> dict[str, Any]:
-        contact = self.cleaned_data["contact"].strip()
-        key = "email" if "@" in contact else "phone"
-        return {"name": self.cleaned_data["name"], key: contact}
-
-    def clean_contact(self) -> str:
-        contact = self.cleaned_data["contact"].strip()
-        if "@" in contact:
-            forms.EmailField().clean(contact)
-        elif error := _phone_error(contact):
-            raise forms.ValidationError(error)
-        return contact
 
 
 class MoveForm(forms.Form):
@@ -206,7 +179,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         allowed = selectors.owners_for(actor=actor)
         if lead.owner_id is not None:
-            allowed = allowed | selectors.assignable_members().filter(pk=lead.owner_id)
+            allowed = allowed | assignable_members().filter(pk=lead.owner_id)
         self.fields["owner"].queryset = allowed
 
 
@@ -288,7 +261,7 @@ class RuleForm(forms.Form):
             ("", "—"),
             *((key, f.label) for key, f in self.condition_fields.items()),
         ]
-        self.fields["members"].queryset = selectors.assignable_members()
+        self.fields["members"].queryset = assignable_members()
         if rule is not None and not self.is_bound:
             self.initial = {
                 "name": rule.name,
@@ -421,7 +394,7 @@ class BulkForm(forms.Form):
 def _deal_owners(actor: Membership) -> Any:
     """Whom the actor may give a new deal to (deals.services._check_owner's rule)."""
     scope = scope_for(actor, Entity.DEAL, Action.CREATE)
-    members = deal_selectors.assignable_members()
+    members = assignable_members()
     if scope == Scope.ALL:
         return members
     if scope == Scope.TEAM and actor.team_id is not None:

@@ -15,6 +15,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from crm.access import Action, Entity, OwnedModel, can
 from crm.colours import DEFAULT_COLOUR, validate_colour
 from crm.lineitems import LineItem
+from crm.sources import LeadSource
 from crm.tenancy import TenantModel
 from leads.words import MAX_WORD
 
@@ -37,19 +38,6 @@ STATE_MOVES = {
     (LeadState.IN_PROGRESS, LeadState.JUNK): "junk",
     (LeadState.JUNK, LeadState.IN_PROGRESS): "reopen",
 }
-
-
-class LeadSource(models.TextChoices):
-    MANUAL = "manual", _("Manual")
-    WEB_FORM = "web_form", _("Web form")
-    EMAIL = "email", _("E-mail")
-    CALL = "call", _("Call")
-    TELEGRAM = "telegram", "Telegram"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    VK = "vk", _("VK")
-    IMPORT = "import", _("Import")
-    API = "api", _("API")
-    OTHER = "other", _("Other")
 
 
 class Messenger(models.TextChoices):

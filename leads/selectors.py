@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
@@ -15,13 +16,17 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
+from contacts.models import Contact, MatchKey, Party
 from contacts.normalize import DIGITS, email_key, phone_e164
+from contacts.selectors import merged_ids, owner_field, party_keys
+from contacts.services import MESSENGERS, spec_of
 from crm import keyset, nextactivity
 from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
-from crm.models import Membership
+from crm.models import Membership, TimelineEvent
 from crm.nextactivity import NextActivity
+from crm.selectors import assignable_members
 from crm.text import clean_line
 from leads.models import (
     OPEN_STATES,
@@ -459,15 +464,6 @@ def status_get(*, status_id: int) -> LeadStatus:
     return status
 
 
-def assignable_members() -> QuerySet[Membership]:
-    """Active members of the tenant, for owner choices."""
-    return (
-        Membership.objects.filter(is_active=True, is_system=False)
-        .select_related("user", "team")
-        .order_by("user__full_name")
-    )
-
-
 def owners_for(*, actor: Membership) -> QuerySet[Membership]:
     """Whom the actor may give leads to (leads.services._check_owner's rule): anyone with
     the edit scope "all", the own team with "team", only themselves with "own"."""
@@ -691,3 +687,50 @@ def board_card(*, actor: Membership, lead_id: int) -> Lead:
         raise Http404
     lead.next_activity = nextactivity.parse(lead.upcoming)
     return lead
+
+
+# --- A contact's or company's leads --------------------------------------------------------
+
+RELATED_LIMIT = 20
+
+
+def party_timeline(record: Party) -> QuerySet[TimelineEvent]:
+    """The record's history with that of the records merged into it (their "merged into"
+    events aside: the survivor's own "merged" event tells the same) and of the leads
+    converted into it or registered as its repeat inquiries (their "converted" event aside:
+    the record's "converted from" tells it), newest first: one story of the client.
+
+    The leads' events are read where they are, in the same query (a subquery on the
+    lead's link), not copied at conversion: see docs/decisions/ on the history."""
+    content_type = ContentType.objects.get_for_model(type(record))
+    merged_in = Q(target_id__in=merged_ids(record)) & ~Q(
+        kind=f"{spec_of(record).prefix}.merged_into"
+    )
+    own = Q(target_id=record.pk) | merged_in
+    leads = Lead.objects.filter(**{owner_field(type(record)): record}).values("pk")
+    of_leads = Q(target_type=ContentType.objects.get_for_model(Lead), target_id__in=leads) & ~Q(
+        kind="lead.converted"
+    )
+    return TimelineEvent.objects.filter(
+        (Q(target_type=content_type) & own) | of_leads
+    ).select_related("actor__user")
+
+
+def party_leads(record: Party, *, actor: Membership) -> list[Lead]:
+    """Leads the actor may see that were converted into the record, or carry one of its
+    phones, e-mails or messenger handles."""
+    match = Q(contact=record) if isinstance(record, Contact) else Q(company=record)
+    for kind, value in party_keys(record):
+        if kind == MatchKey.Kind.PHONE:
+            match |= Q(phone_e164=value)
+        elif kind == MatchKey.Kind.EMAIL:
+            match |= Q(email_key=value)
+        elif kind in MESSENGERS:
+            match |= Q(messenger=kind, messenger_id__in=[value, f"@{value}"])
+    if isinstance(record, Contact):
+        for messenger in MESSENGERS:
+            raw = getattr(record, messenger)
+            if raw:
+                match |= Q(messenger=messenger, messenger_id=raw)
+    leads = scope_queryset(lead_base().filter(match), actor=actor, action=Action.VIEW)
+    return list(leads.order_by("-created_at")[:RELATED_LIMIT])

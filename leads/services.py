@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from contacts.blocklist import sender_of_lead, senders_block
+from contacts.blocklist import sender_pairs, senders_block
 from contacts.normalize import (
     email_key,
     phone_e164,
@@ -860,7 +860,12 @@ def lead_mark_spam(*, actor: Membership, lead: Lead) -> list[str]:
         status = spam_status()
         if lead.status_id != status.pk:
             lead_move(actor=actor, lead=lead, status=status)
-        senders = sender_of_lead(lead)
+        senders = sender_pairs(
+            phone_e164=lead.phone_e164,
+            email_key=lead.email_key,
+            messenger=lead.messenger,
+            messenger_id=lead.messenger_id,
+        )
         reason = _("Spam: lead #%(id)s “%(title)s”") % {"id": lead.pk, "title": lead.title}
         added = senders_block(actor=actor, senders=senders, reason=reason)
         timeline_record(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("crm", "leads", "deals", "contacts", "channels", "analytics", "search")
+APPS = ("crm", "leads", "deals", "contacts", "intake", "channels", "analytics", "search")
 
 # Modules allowed to leave the tenant scope, each with its reason.
 UNSCOPED_ALLOWED = {
@@ -116,6 +116,49 @@ def no_nullable_strings(path: str, source: str) -> list[str]:
     return bad
 
 
+# Apps stand in layers; a module may import its own app and the apps below it (STYLE §1:
+# channels → intake → leads → deals → contacts → crm; analytics and search read everything).
+LAYERS = {
+    "crm": 0,
+    "contacts": 1,
+    "deals": 2,
+    "leads": 3,
+    "intake": 4,
+    "channels": 5,
+    "analytics": 6,
+    "search": 6,
+}
+# Modules that put apps together and so may import any of them: views (a page combines
+# what several apps know), URL confs, template tags, demo seeders and commands.
+COMPOSERS = re.compile(
+    r"(^|/)(views|templatetags|management)/|(^|/)(views|urls|demo)\.py$|_urls\.py$"
+)
+
+
+def _imported_apps(source: str) -> set[tuple[str, int]]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {(name.split(".")[0], node.lineno) for name in names}
+    return found
+
+
+def imports_point_down(path: str, source: str) -> list[str]:
+    app = path.split("/")[0]
+    if app not in LAYERS or COMPOSERS.search(path):
+        return []
+    return [
+        f"line {line}: {other}"
+        for other, line in sorted(_imported_apps(source))
+        if other in LAYERS and other != app and LAYERS[other] >= LAYERS[app]
+    ]
+
+
 RULES: dict[Callable[[str, str], list[str]], tuple[tuple[str, str], tuple[str, str]]] = {
     # rule: ((path, bad source), (path, good source))
     no_orm_in_views: (
@@ -138,6 +181,10 @@ RULES: dict[Callable[[str, str], list[str]], tuple[tuple[str, str], tuple[str, s
     delay_only_on_commit: (
         ("crm/x.py", "task.delay(tenant_id=1)"),
         ("crm/x.py", "transaction.on_commit(lambda: task.delay(tenant_id=1))"),
+    ),
+    imports_point_down: (
+        ("deals/services.py", "def f():\n    from leads.models import Lead"),
+        ("leads/services.py", "from deals.services import deal_create"),
     ),
     no_nullable_strings: (
         ("crm/x.py", "name = models.CharField(max_length=5, null=True)"),

@@ -21,6 +21,7 @@ from crm.forms import ActivityForm
 from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
+from leads import selectors as lead_selectors
 
 
 def _card(request: HttpRequest, kind: Kind, pk: int) -> HttpResponse:
@@ -49,14 +50,14 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "custom_fields": customfields.card_fields(defs, record.custom, members),
         "may_edit": can(record, actor=actor, action=Action.EDIT),
         "may_delete": may_delete,
-        "events": selectors.timeline(record)[:100],
+        "events": lead_selectors.party_timeline(record)[:100],
         "activities": list(crm_selectors.activities_for(target=record)),
         "activity_form": ActivityForm(),
         "add_url_name": f"{kind.namespace}:activity_add",
         "done_url_name": f"{kind.namespace}:activity_done",
         "duplicates": selectors.likely_duplicates(record, actor=actor),
         "sees_leads": sees_leads,
-        "related_leads": selectors.related_leads(record, actor=actor) if sees_leads else [],
+        "related_leads": lead_selectors.party_leads(record, actor=actor) if sees_leads else [],
         "sees_deals": sees_deals,
         "deals": deal_selectors.deals_of(record, actor=actor) if sees_deals else [],
         "may_create_deal": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,

@@ -23,6 +23,7 @@ from crm.access import Entity
 from crm.errors import DomainError
 from crm.forms import AssignActivityForm, RescheduleForm, TaskForm
 from crm.models import Activity
+from crm.selectors import assignable_members
 from crm.services import activity_assign, activity_complete, activity_reschedule
 from crm.text import clean_line
 from crm.urlnames import tenant_reverse
@@ -71,14 +72,14 @@ def _page(request: HttpRequest, *, form: TaskForm | None = None, status: int = 2
     groups = activities.task_groups(
         actor=actor, kinds=kinds, whose=chosen["whose"], kind=chosen["kind"]
     )
-    members = list(activities.assignable_members())
+    members = list(assignable_members())
     context = {
         **chosen,
         "section": "tasks",
         "groups": groups,
         "members": members,
         "type_choices": TYPE_CHOICES,
-        "form": form or TaskForm(members=activities.assignable_members()),
+        "form": form or TaskForm(members=assignable_members()),
         "records": activities.record_choices(actor=actor, kinds=kinds, query=""),
         "now": timezone.now(),
     }
@@ -110,7 +111,7 @@ def _answer(request: HttpRequest, pk: int, message: str) -> HttpResponse:
     if request.htmx:
         context = {
             "row": _row(request, pk),
-            "members": list(activities.assignable_members()),
+            "members": list(assignable_members()),
             "now": timezone.now(),
             "changed": message,
         }
@@ -167,7 +168,7 @@ def task_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_assign(request: HttpRequest, pk: int) -> HttpResponse:
     row = _row(request, pk)
-    form = AssignActivityForm(request.POST, members=activities.assignable_members())
+    form = AssignActivityForm(request.POST, members=assignable_members())
     if not form.is_valid():
         message = _("Choose whom to give it to.")
         if request.htmx:
@@ -185,7 +186,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
     notified). A record they cannot see is a form error; one they may only view is a 403."""
     actor = request.membership
     kinds = activities.target_kinds(tenant=request.tenant)
-    form = TaskForm(request.POST, members=activities.assignable_members())
+    form = TaskForm(request.POST, members=assignable_members())
     record = None
     if form.is_valid():
         record = activities.record_for_new(

@@ -17,8 +17,9 @@ from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors, services
 from deals.filters import DealFilter
-from deals.forms import BulkMoveForm, QuickDealForm
-from deals.inquiries import ATTACHED, inquiry_register
+from deals.forms import BulkMoveForm
+from intake.forms import QuickDealForm
+from intake.services import ATTACHED, inquiry_register
 from leads.models import LeadSource
 
 

@@ -19,7 +19,6 @@ from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
 from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
-from deals.inquiries import lead_is_repeat
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm
 from leads.models import OPEN_STATES, LeadState
@@ -58,7 +57,7 @@ def card_context(request: HttpRequest, lead) -> dict:
         "activity_form": ActivityForm(),
         "assign_form": AssignForm(actor=actor, lead=lead),
         "duplicates": selectors.likely_duplicates(lead, actor=actor),
-        "is_repeat": lead_is_repeat(lead),
+        "is_repeat": lead.is_repeat,
         "blocked": blocked_reason(
             phone_e164=lead.phone_e164,
             email_key=lead.email_key,

@@ -21,22 +21,15 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from contacts.blocklist import blocked_reason
 from crm.access import Action, Entity, check_entity
-from crm.errors import DomainError
 from crm.ids import parse_id
 from crm.lineitems import ProductLine
 from crm.models import Membership
+from crm.services import ACTOR, _Actor
 from crm.urlnames import tenant_reverse
-from deals.duplicates import Found, duplicate_lead, duplicates_lookup, lookup_keys
-from deals.inquiries import REPEAT, inquiry_attach, inquiry_keys, inquiry_register
-from leads.models import LeadSource
-from leads.services import ACTOR, _Actor, intake_fields
-
-
-def _keys(request: HttpRequest, data: dict[str, Any]):
-    region = request.tenant.default_region
-    return inquiry_keys(intake_fields(data, region), region)
+from intake.duplicates import Found, duplicates_lookup
+from intake.matching import lookup_keys
+from intake.services import ATTACHED, REPEAT, inquiry_register_manual
 
 
 def register_manual(
@@ -46,53 +39,37 @@ def register_manual(
     owner: Membership | _Actor | None = ACTOR,
     products: Iterable[ProductLine] = (),
 ) -> tuple[HttpResponse | None, Found | None]:
-    """Register the manager's inquiry as they chose: (redirect to the lead, None), or (None,
-    the matches) when an open lead matches and they chose neither "add to that lead" nor
-    "create a new lead anyway". Raises what inquiry_register and inquiry_attach raise."""
-    actor = request.membership
-    check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
-    source = data.get("source") or LeadSource.MANUAL
-    keys = _keys(request, data)
-    if "attach_to" in request.POST:
-        chosen = duplicate_lead(
-            actor=actor, keys=keys, lead_id=parse_id(request.POST.get("attach_to"))
-        )
-        if chosen is None:
-            raise DomainError(
-                _("That lead is closed now or does not match this phone or e-mail: choose again.")
-            )
-        lead = inquiry_attach(actor=actor, lead=chosen, data=data, source=source)
-        messages.info(
-            request,
-            _("The inquiry was added to the open lead “%(title)s”.") % {"title": lead.title},
-        )
-        return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk)), None
-    if request.POST.get("create_anyway") not in ("1", "on"):
-        found = duplicates_lookup(actor=actor, keys=keys)
-        if found.leads:
-            return None, found
-    result = inquiry_register(
-        actor=actor, data=data, source=source, owner=owner, products=products, attach=False
+    """Register the manager's inquiry as they chose (intake.services.inquiry_register_manual):
+    (redirect to the lead, None), or (None, the matches) when an open lead matches and they
+    chose neither "add to that lead" nor "create a new lead anyway". Raises what the service
+    raises."""
+    # A chosen lead that cannot be one (0) is refused by the service as gone.
+    chosen = request.POST.get("attach_to")
+    attach_to = (parse_id(chosen) or 0) if chosen is not None else None
+    result = inquiry_register_manual(
+        actor=request.membership,
+        data=data,
+        owner=owner,
+        products=products,
+        attach_to=attach_to,
+        create_anyway=request.POST.get("create_anyway") in ("1", "on"),
     )
-    lead = result.lead
-    values = {"title": lead.title}
-    if result.outcome == REPEAT:
+    if result.lead is None:
+        return None, result.found
+    values = {"title": result.lead.title}
+    if result.outcome == ATTACHED:
+        messages.info(request, _("The inquiry was added to the open lead “%(title)s”.") % values)
+    elif result.outcome == REPEAT:
         messages.success(
             request, _("Lead “%(title)s” created: a repeat inquiry of someone known.") % values
         )
     else:
         messages.success(request, _("Lead “%(title)s” created.") % values)
-    reason = blocked_reason(
-        phone_e164=keys.phone_e164,
-        email_key=keys.email_key,
-        messenger=keys.messenger,
-        messenger_id=keys.messenger_id,
-    )
-    if reason:
+    if result.blocked:
         messages.warning(
-            request, _("This sender is on the blocklist: %(reason)s") % {"reason": reason}
+            request, _("This sender is on the blocklist: %(reason)s") % {"reason": result.blocked}
         )
-    return redirect(tenant_reverse("leads:detail", request.tenant, pk=lead.pk)), None
+    return redirect(tenant_reverse("leads:detail", request.tenant, pk=result.lead.pk)), None
 
 
 def matches_found(request: HttpRequest, data: dict[str, Any]) -> Found:

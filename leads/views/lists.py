@@ -17,11 +17,13 @@ from crm import customfields, keyset, live, nextactivity, savedfilters
 from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
 from crm.errors import DomainError
 from crm.exports import FORMATS, render_table
+from crm.selectors import assignable_members
 from crm.urlnames import tenant_reverse
-from deals.duplicates import Found
+from intake.duplicates import Found
+from intake.forms import QuickLeadForm
 from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
-from leads.forms import BulkForm, QuickLeadForm, bulk_choices
+from leads.forms import BulkForm, bulk_choices
 from leads.models import LeadState
 from leads.resources import LeadExportResource
 from leads.views.inquiry import matches_found, register_manual
@@ -320,7 +322,7 @@ def export(request: HttpRequest) -> HttpResponse:
         fmt = "csv"
     defs = customfields.definitions(entity=Entity.LEAD)
     leads = list(rows.order_by("-created_at", "-pk")[:EXPORT_LIMIT])
-    members = {m.pk: str(m.user) for m in selectors.assignable_members()}
+    members = {m.pk: str(m.user) for m in assignable_members()}
     dataset = LeadExportResource(custom_fields=defs, members=members).export(leads)
     content = render_table(dataset.headers, dataset, fmt=fmt)
     response = HttpResponse(content, content_type=FORMATS[fmt])

@@ -9,6 +9,7 @@ from contacts.models import Company, Contact
 from crm.demo import seed_demo
 from crm.models import Membership
 from crm.tenancy import tenant_context
+from leads import selectors as lead_selectors
 
 
 @pytest.mark.django_db
@@ -22,6 +23,6 @@ def test_demo_has_contacts_companies_duplicates_and_related_leads():
         assert len(contacts) >= 24
         with_duplicates = [c for c in contacts if selectors.likely_duplicates(c, actor=admin)]
         assert len(with_duplicates) >= 6  # three pairs, each seeing the other
-        assert any(selectors.related_leads(c, actor=admin) for c in contacts)
+        assert any(lead_selectors.party_leads(c, actor=admin) for c in contacts)
         romashka = Company.objects.get(name="ООО «Ромашка»")
         assert selectors.likely_duplicates(romashka, actor=admin)

@@ -10,6 +10,7 @@ from crm.access import AccessDenied
 from crm.errors import DomainError
 from crm.models import Activity, CustomField
 from crm.tenancy import tenant_context
+from leads import selectors as lead_selectors
 from leads.conversion import Target, lead_convert
 from leads.models import Lead
 from tests.contacts.factories import make_company, make_contact
@@ -89,7 +90,7 @@ def test_merge_moves_everything_and_undo_restores_it_exactly(tenant, admin, pair
         hidden = Contact.objects.get(pk=merged.pk)
         assert hidden.merged_into_id == survivor.pk
         assert not selectors.contact_base().filter(pk=merged.pk).exists()
-        kinds = [e.kind for e in selectors.timeline(survivor)]
+        kinds = [e.kind for e in lead_selectors.party_timeline(survivor)]
         assert kinds[0] == "contact.merged"
         assert "contact.merged_into" not in kinds  # told once, by the survivor's own event
         assert "contact.created" in kinds  # the merged record's history shows on the survivor
@@ -100,7 +101,7 @@ def test_merge_moves_everything_and_undo_restores_it_exactly(tenant, admin, pair
         assert _state(merged) == before["merged"]
         assert ContactMerge.objects.get(pk=merge.pk).undone_at is not None
         survivor.refresh_from_db()
-        kinds = [e.kind for e in selectors.timeline(survivor)]
+        kinds = [e.kind for e in lead_selectors.party_timeline(survivor)]
         assert kinds[0] == "contact.merge_undone"
         assert kinds.count("contact.created") == 1  # the merged record's history left again
         with pytest.raises(DomainError, match="already been undone"):

@@ -6,8 +6,8 @@ from contacts.models import Contact
 from crm.models import Tenant
 from crm.navigation import nav_for
 from crm.tenancy import tenant_context
-from deals.inquiries import inquiry_register
 from deals.models import Deal, Pipeline
+from intake.services import inquiry_register
 from leads.models import Lead
 from tests.deals.factories import make_contact
 from tests.leads.factories import make_lead

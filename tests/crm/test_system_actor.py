@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from crm.models import Role
+from crm.selectors import assignable_members
 from crm.services import system_actor
 from crm.tenancy import tenant_context
-from leads.selectors import assignable_members
 
 
 def test_system_actor_is_created_once_per_tenant_and_cannot_log_in(tenant, other_tenant):

@@ -15,9 +15,9 @@ from crm.errors import DomainError
 from crm.models import Membership, Notification, Role, Tenant, TimelineEvent
 from crm.services import system_actor
 from crm.tenancy import tenant_context
-from deals.inquiries import inquiry_register
 from deals.models import Deal
 from deals.services import deal_move
+from intake.services import inquiry_register
 from leads.models import Lead, LeadState, LeadStatus
 from leads.services import default_status, lead_move
 from tests.deals.factories import make_contact, make_deal, sales, stage

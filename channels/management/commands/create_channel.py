@@ -14,9 +14,9 @@ from channels.services import channel_create
 from crm.access import AccessDenied
 from crm.errors import DomainError
 from crm.models import Tenant
+from crm.selectors import assignable_members
 from crm.services import system_actor
 from crm.tenancy import tenant_context
-from leads.selectors import assignable_members
 
 # Convenience flags for common kind options (the same as --option NAME=VALUE).
 OPTION_FLAGS = {

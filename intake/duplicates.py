@@ -1,5 +1,5 @@
 """Duplicates at creation: what the workspace already has for a phone or an e-mail typed
-into a manager's new-lead form, before the rest is typed (leads/views/duplicates.py).
+into a manager's new-lead form, before the rest is typed (the form's htmx look-up).
 
 The phone is read as intake reads it (E.164 with the workspace's region) and the e-mail as
 a case-folded key, so the form finds what `inquiry_register` would match. Records the
@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from contacts.models import Contact, MatchKey
-from contacts.normalize import email_key, phones_in
 from contacts.selectors import base_of
 from crm.access import Action, scope_queryset
 from crm.models import Membership
-from crm.text import clean_line
-from deals.inquiries import Keys
 from deals.models import Deal, Outcome
+from intake.matching import Keys
 from leads.models import OPEN_STATES, Lead
 
 SHOWN = 5  # records of each kind listed
@@ -44,16 +42,6 @@ class Found:
     @property
     def hidden(self) -> int:
         return self.hidden_leads + self.hidden_contacts + self.hidden_deals
-
-
-def lookup_keys(*, phone: str, email: str, region: str) -> Keys:
-    """The match keys of what was typed; a partial phone or e-mail gives none."""
-    email = clean_line(email)
-    phones = phones_in(clean_line(phone)[:200], region)
-    return Keys(
-        phone_e164=phones[0].e164 if phones else "",
-        email_key=email_key(email) if "@" in email.strip("@") else "",
-    )
 
 
 def _split(queryset: QuerySet, visible: QuerySet, limit: int) -> tuple[list, int]:

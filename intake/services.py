@@ -1,7 +1,8 @@
-"""Inquiries: the one entry point for "someone asked us" (channels, the quick lead and the
-lead form, simple mode's quick deal), with duplicate matching (DESIGN §2).
+"""Intake's use cases: every way "someone asked us" ends in a lead, an attached inquiry or
+a deal (DESIGN §2, §5).
 
-`inquiry_register` matches the person by E.164 phone, e-mail key and messenger identity:
+`inquiry_register` is the one entry point. It matches the person (intake.matching) by E.164
+phone, e-mail key and messenger identity:
 
 - classic mode: an open lead of the person takes the inquiry (a timeline event with the
   message and where it came from; its owner is notified) — "attached". Otherwise a known
@@ -12,41 +13,43 @@ lead form, simple mode's quick deal), with duplicate matching (DESIGN §2).
 - simple mode (no leads): the contact's open deal takes the inquiry, or a new deal is made
   with the known contact ("repeat") or a new one ("created").
 
-Matching sees what the actor may see (channels act as the tenant's robot member, who sees
-all). Two identical inquiries at once are serialized by a transaction-scoped advisory lock
-on each match key (PostgreSQL), so they make one lead, not two.
+Around it: `inquiry_receive` takes a channel's normalized `Inquiry` (the blocklist, the
+responsible, behaviour events and button presses, a shared own phone) and says in a
+`Receipt` what became of it; `inquiry_register_manual` is a manager's new lead with its
+explicit choice when an open lead matches; `inquiry_attach` adds an inquiry to a chosen
+lead. Matching sees what the actor may see (channels act as the tenant's robot member, who
+sees all).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Case, Q, Value, When
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from contacts.models import Contact, MatchKey
-from contacts.normalize import email_key, messenger_key, phone_e164
-from contacts.selectors import record_list
-from contacts.services import contact_create
+from contacts.blocklist import blocked_reason
+from contacts.models import Contact
+from contacts.normalize import phone_e164
+from contacts.services import contact_add_phone, contact_create
 from crm.access import Action, Entity, check_entity, scope_queryset
 from crm.errors import DomainError
 from crm.lineitems import ProductLine
 from crm.memo import nested_savepoints
 from crm.models import Membership, Tenant
 from crm.notifications import notify
-from crm.services import timeline_record
+from crm.services import ACTOR, _Actor, timeline_record
+from crm.sources import LeadSource
 from crm.urlnames import tenant_reverse
 from deals.models import Deal, Outcome
 from deals.services import deal_create, default_pipeline
-from leads.conversion import find_contact
-from leads.models import OPEN_STATES, Lead, LeadSource
-from leads.services import ACTOR, _Actor, intake_fields, lead_create
+from intake.duplicates import Found, duplicate_lead, duplicates_lookup
+from intake.matching import Keys, inquiry_keys, lock_keys, matches_for
+from leads.distribution import RoutingContext, pick_owner
+from leads.models import OPEN_STATES, Lead
+from leads.services import intake_fields, lead_create, lead_take_phone
 
 CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
 
@@ -76,177 +79,6 @@ class InquiryResult:
     contact: Contact | None = None
 
 
-@dataclass(frozen=True)
-class Keys:
-    """An inquiry's match keys."""
-
-    phone_e164: str = ""
-    email_key: str = ""
-    messenger: str = ""
-    messenger_id: str = ""  # the handle as given (leads keep it so)
-    messenger_key: str = ""  # the handle normalized (contacts' match keys)
-
-    def __bool__(self) -> bool:
-        return bool(self.phone_e164 or self.email_key or self.messenger_key)
-
-    def names(self) -> list[str]:
-        """The keys as strings, e.g. for locks."""
-        pairs = [("phone", self.phone_e164), ("email", self.email_key)]
-        pairs.append((self.messenger, self.messenger_key))
-        return sorted(f"{kind}:{value}" for kind, value in pairs if kind and value)
-
-
-def inquiry_keys(data: dict[str, Any], region: str) -> Keys:
-    """The match keys of inquiry `data` read with the tenant's phone `region`."""
-    messenger = data.get("messenger") or ""
-    handle = (data.get("messenger_id") or "").strip()
-    return Keys(
-        phone_e164=phone_e164(data.get("phone") or "", region),
-        email_key=email_key(data.get("email") or ""),
-        messenger=messenger if handle else "",
-        messenger_id=handle if messenger else "",
-        messenger_key=messenger_key(messenger, handle, region) if messenger and handle else "",
-    )
-
-
-@dataclass(frozen=True)
-class Matches:
-    """What the tenant already knows of a person, as one member may see it."""
-
-    open_lead: Lead | None = None
-    closed_lead: Lead | None = None
-    contact: Contact | None = None
-
-
-def _lead_q(keys: Keys) -> Q:
-    wanted = Q()
-    if keys.phone_e164:
-        wanted |= Q(phone_e164=keys.phone_e164)
-    if keys.email_key:
-        wanted |= Q(email_key=keys.email_key)
-    if keys.messenger_id:
-        # Leads keep handles as given: "@anna" and "anna" are both looked for.
-        handles = {keys.messenger_id, keys.messenger_key, f"@{keys.messenger_key}"} - {"", "@"}
-        wanted |= Q(messenger=keys.messenger, messenger_id__in=handles)
-    return wanted
-
-
-def _newest_lead(actor: Membership, keys: Keys) -> Lead | None:
-    """The newest open lead with these keys, else the newest closed one (one query)."""
-    leads = Lead.objects.filter(_lead_q(keys), deleted_at=None).annotate(
-        is_open=Case(When(state__in=list(OPEN_STATES), then=Value(1)), default=Value(0))
-    )
-    return (
-        scope_queryset(leads, actor=actor, action=Action.VIEW)
-        .select_related("status", "owner__user")
-        .order_by("-is_open", "-created_at", "-pk")
-        .first()
-    )
-
-
-@dataclass
-class _Batch:
-    """Inquiries registered together in one transaction (inquiry_batch)."""
-
-    locked: set[str]  # keys whose advisory locks the transaction holds
-    absent: set[str]  # phone and e-mail keys no lead or contact had when they were locked
-
-
-_BATCH: ContextVar[_Batch | None] = ContextVar("inquiry_batch", default=None)
-
-
-def _lock_ids(tenant: Tenant, names: Iterable[str]) -> list[int]:
-    return [
-        int.from_bytes(
-            hashlib.blake2b(f"inquiry:{tenant.pk}:{name}".encode(), digest_size=8).digest(),
-            "big",
-            signed=True,
-        )
-        for name in sorted(names)
-    ]
-
-
-def _take_locks(ids: list[int]) -> None:
-    # One statement; its target list is evaluated left to right, so in the sorted order.
-    locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
-
-
-def _known_names(phones: set[str], emails: set[str]) -> set[str]:
-    """The phone and e-mail keys some lead (live or not) or contact already has."""
-    wanted = Q(phone_e164__in=phones) | Q(email_key__in=emails)
-    known = set()
-    for phone, email in Lead.objects.filter(wanted).values_list("phone_e164", "email_key"):
-        known |= {f"phone:{phone}", f"email:{email}"}
-    kind = MatchKey.Kind
-    keys = MatchKey.objects.filter(
-        Q(kind=kind.PHONE, value__in=phones) | Q(kind=kind.EMAIL, value__in=emails)
-    )
-    known |= {f"{kind}:{value}" for kind, value in keys.values_list("kind", "value")}
-    return known
-
-
-@contextmanager
-def inquiry_batch(tenant: Tenant, batch: Iterable[Keys]) -> Iterator[None]:
-    """Register several inquiries in the current transaction with fewer statements.
-
-    Takes the advisory locks of every key of the batch at once (sorted, so two batches never
-    wait for each other in a cycle) and reads which phones and e-mails nobody has yet; inside
-    the block an inquiry whose keys are all among those skips the look-ups of matches_for
-    (its keys count as known from then on), and no key is locked twice. Holding the locks
-    makes that answer hold until the transaction ends: whoever adds such a key must take its
-    lock first. Use inside the transaction that registers them, for the tenant's robot
-    (who sees every record).
-    """
-    names = {name for keys in batch for name in keys.names()}
-    if connection.vendor == "postgresql" and names:
-        _take_locks(_lock_ids(tenant, names))
-    phones = {n.partition(":")[2] for n in names if n.startswith("phone:")}
-    emails = {n.partition(":")[2] for n in names if n.startswith("email:")}
-    absent = {f"phone:{p}" for p in phones} | {f"email:{e}" for e in emails}
-    if absent:
-        absent -= _known_names(phones, emails)
-    token = _BATCH.set(_Batch(locked=names, absent=absent))
-    try:
-        yield
-    finally:
-        _BATCH.reset(token)
-
-
-def matches_for(*, actor: Membership, keys: Keys, leads: bool = True) -> Matches:
-    """The newest open lead, the newest closed lead (when no lead is open) and the contact
-    with these keys that `actor` may see; `leads=False` looks for the contact only."""
-    if not keys:
-        return Matches()
-    batch = _BATCH.get()
-    if batch is not None:
-        names = keys.names()
-        unknown = batch.absent.issuperset(names)
-        batch.absent.difference_update(names)  # from now on they may be somebody's
-        if unknown:
-            return Matches()
-    newest = _newest_lead(actor, keys) if leads else None
-    is_open = newest is not None and newest.state in OPEN_STATES
-    open_lead, closed_lead = (newest, None) if is_open else (None, newest)
-    contact = find_contact(
-        actor=actor,
-        phone_e164=keys.phone_e164,
-        email_key=keys.email_key,
-        messenger=keys.messenger,
-        messenger_id=keys.messenger_id,
-    )
-    if contact is None and newest is not None and newest.contact_id is not None:
-        contact = record_list(actor=actor, model=Contact).filter(pk=newest.contact_id).first()
-    return Matches(open_lead=open_lead, closed_lead=closed_lead, contact=contact)
-
-
-def inquiry_matches(*, actor: Membership, data: dict[str, Any]) -> Matches:
-    """What the tenant knows of the person in inquiry `data` (the lead form warns with it)."""
-    keys = inquiry_keys(data, actor.tenant.default_region)
-    return matches_for(actor=actor, keys=keys, leads=actor.tenant.mode == Tenant.Mode.CLASSIC)
-
-
 def _open_deal(actor: Membership, contact: Contact) -> Deal | None:
     deals = Deal.objects.filter(contact=contact, outcome=Outcome.OPEN)
     return (
@@ -255,21 +87,6 @@ def _open_deal(actor: Membership, contact: Contact) -> Deal | None:
         .order_by("-created_at", "-pk")
         .first()
     )
-
-
-def _lock(tenant: Tenant, keys: Keys) -> None:
-    """Serialize inquiries with a shared key until the transaction ends (PostgreSQL).
-
-    A row lock cannot guard rows that do not exist yet, hence advisory locks on the keys.
-    They are taken in sorted order, so two inquiries never wait for each other in a cycle
-    (inquiry_batch holds its batch's locks already). SQLite (development) gets no lock.
-    """
-    if connection.vendor != "postgresql":
-        return
-    batch = _BATCH.get()
-    names = set(keys.names()) - (batch.locked if batch is not None else set())
-    if names:
-        _take_locks(_lock_ids(tenant, names))
 
 
 def _event_data(data: dict[str, Any], source: str, inbound: dict[str, Any]) -> dict[str, Any]:
@@ -470,8 +287,8 @@ def inquiry_register(
     Raises AccessDenied without the right to create leads (classic) or deals (simple),
     DomainError for an unknown source or an inquiry with no way to reach the person (a
     phone in which no number can be read is none; the error says how to write one). The
-    blocklist is the caller's business (contacts.blocklist.blocked_reason): a manager may
-    still enter a blocked sender.
+    blocklist is the caller's business (inquiry_receive refuses a blocked sender's
+    deliveries; a manager may still enter one, inquiry_register_manual points it out).
     """
     tenant: Tenant = actor.tenant
     classic = tenant.mode == Tenant.Mode.CLASSIC
@@ -487,7 +304,7 @@ def inquiry_register(
     event = _event_data(data, source, inbound or {})
     products = list(products)
     with transaction.atomic(savepoint=nested_savepoints()):
-        _lock(tenant, keys)
+        lock_keys(tenant, keys)
         if classic:
             return _register_lead(
                 actor,
@@ -536,7 +353,223 @@ def inquiry_attach(*, actor: Membership, lead: Lead, data: dict[str, Any], sourc
     return lead
 
 
-def lead_is_repeat(lead: Lead) -> bool:
-    """Whether the lead was a repeat inquiry of someone the tenant knew (Lead.is_repeat,
-    set when the inquiry registered it)."""
-    return lead.is_repeat
+# --- A manager's new lead ------------------------------------------------------------------
+
+
+@dataclass
+class ManualResult:
+    """What a manager's new lead did: "created", "repeat" or "attached" (to the lead they
+    chose), with the lead and the sender's blocklist entry if any; or nothing yet
+    (`outcome` "matches"), with the open leads that match for the manager to choose."""
+
+    outcome: str
+    lead: Lead | None = None
+    found: Found | None = None
+    blocked: str = ""
+
+
+def inquiry_register_manual(
+    *,
+    actor: Membership,
+    data: dict[str, Any],
+    owner: Membership | _Actor | None = ACTOR,
+    products: Iterable[ProductLine] = (),
+    attach_to: int | None = None,
+    create_anyway: bool = False,
+) -> ManualResult:
+    """Register a manager's inquiry (the lead form, the quick lead) as they chose.
+
+    `attach_to`: the open lead they chose to add it to ("Add to that lead"); it must still
+    be open, visible and match the typed phone or e-mail, else DomainError. Without it and
+    without `create_anyway`, an open lead that matches stops the registration: the result
+    carries the matches, so the choice stays explicit. A known contact makes a repeat lead.
+    A blocked sender is not refused here, only pointed out (`blocked`). Raises what
+    inquiry_register and inquiry_attach raise.
+    """
+    check_entity(actor=actor, entity=Entity.LEAD, action=Action.CREATE)
+    source = data.get("source") or LeadSource.MANUAL
+    region = actor.tenant.default_region
+    keys = inquiry_keys(intake_fields(data, region), region)
+    if attach_to is not None:
+        chosen = duplicate_lead(actor=actor, keys=keys, lead_id=attach_to)
+        if chosen is None:
+            raise DomainError(
+                _("That lead is closed now or does not match this phone or e-mail: choose again.")
+            )
+        lead = inquiry_attach(actor=actor, lead=chosen, data=data, source=source)
+        return ManualResult(ATTACHED, lead=lead)
+    if not create_anyway:
+        found = duplicates_lookup(actor=actor, keys=keys)
+        if found.leads:
+            return ManualResult("matches", found=found)
+    result = inquiry_register(
+        actor=actor, data=data, source=source, owner=owner, products=products, attach=False
+    )
+    return ManualResult(result.outcome, lead=result.lead, blocked=_blocked(keys))
+
+
+# --- What a channel hands over ---------------------------------------------------------------
+
+DONE, IGNORED, REJECTED, SPAM = "done", "ignored", "rejected", "spam"
+DEAL = "deal"  # simple mode: a new deal, no lead
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    """A normalized inquiry as a channel hands it over, whatever the provider.
+
+    `data`: the person and the message (inquiry_register's `data`); `source`: a LeadSource
+    value; `kind`: "inquiry", "behaviour" (an event on the site: noted on the person's open
+    lead) or "button" (a button pressed in a chat: noted on their record); `event` and
+    `properties`: the behaviour's or the button's name and details; `inbound`: where it came
+    from, for the timeline; `channel_id`, `default_owner`, `create_deal`: the channel's
+    settings; `own_phone`: the person shared their own number (it joins their record).
+    """
+
+    data: dict[str, Any]
+    source: str
+    kind: str = "inquiry"
+    event: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    inbound: dict[str, Any] = field(default_factory=dict)
+    channel_id: int | None = None
+    default_owner: Membership | None = None
+    create_deal: bool = False
+    own_phone: bool = False
+
+
+@dataclass
+class Receipt:
+    """What became of a channel's inquiry: `status` done, ignored, rejected or spam (with
+    `detail`), `outcome` created, attached, repeat or deal, and the records it touched."""
+
+    status: str
+    outcome: str = ""
+    detail: str = ""
+    lead: Lead | None = None
+    deal: Deal | None = None
+    contact: Contact | None = None
+
+
+def _owner_for(inquiry: Inquiry, region: str) -> Membership | None:
+    """The channel's responsible when available, else the assignment rules' pick, else
+    nobody (the shared inbox)."""
+    owner = inquiry.default_owner
+    if owner is not None and owner.is_active and not owner.is_away:
+        return owner
+    data = inquiry.data
+    context = RoutingContext(
+        channel_id=inquiry.channel_id,
+        source=inquiry.source,
+        utm={key: value for key, value in data.items() if key.startswith("utm_")},
+        custom=data.get("custom") or {},
+        phone_e164=phone_e164(data.get("phone") or "", region),
+    )
+    return pick_owner(context=context)
+
+
+def _behaviour(actor: Membership, inquiry: Inquiry, keys: Keys) -> Receipt:
+    lead = matches_for(actor=actor, keys=keys).open_lead
+    if lead is None:
+        return Receipt(IGNORED, detail=_("No open lead with these contacts."))
+    timeline_record(
+        actor=actor,
+        target=lead,
+        kind="lead.behaviour",
+        data={
+            "event": inquiry.event,
+            "properties": inquiry.properties,
+            "url": inquiry.inbound.get("page_url", ""),
+        },
+    )
+    return Receipt(DONE, ATTACHED, lead=lead)
+
+
+def _button(actor: Membership, inquiry: Inquiry, keys: Keys) -> Receipt:
+    """A button press: noted on the timeline of the person's lead (open, else the newest),
+    else of their contact; from someone unknown it is ignored — a press makes no lead."""
+    classic = actor.tenant.mode == Tenant.Mode.CLASSIC
+    found = matches_for(actor=actor, keys=keys, leads=classic)
+    record = found.open_lead or found.closed_lead or found.contact
+    if record is None:
+        return Receipt(
+            IGNORED,
+            detail=_("A button pressed by someone without a lead or contact: nothing made."),
+        )
+    timeline_record(
+        actor=actor,
+        target=record,
+        kind="inbound.button",
+        data={
+            "label": inquiry.event,
+            **inquiry.properties,
+            "channel": inquiry.inbound.get("channel", ""),
+        },
+    )
+    lead = record if isinstance(record, Lead) else None
+    return Receipt(DONE, ATTACHED, lead=lead, contact=found.contact)
+
+
+def _take_own_phone(actor: Membership, inquiry: Inquiry, result: InquiryResult) -> None:
+    """The person shared their own number: the open lead that took the inquiry gets it (a
+    new or repeat lead has it already); in simple mode their contact, new or known, has it
+    then."""
+    phone = inquiry.data.get("phone") or ""
+    if result.lead is not None:
+        if result.outcome == ATTACHED:
+            channel = inquiry.inbound.get("channel", "")
+            lead_take_phone(actor=actor, lead=result.lead, phone=phone, channel=channel)
+    elif result.contact is not None:
+        contact_add_phone(actor=actor, contact=result.contact, phone=phone)
+
+
+def sender_blocked(*, actor: Membership, data: dict[str, Any]) -> str:
+    """Why the sender of inquiry `data` is on the blocklist ("" when not): a blocked
+    sender's messages, edits, button presses and events all stop at intake."""
+    keys = inquiry_keys(data, actor.tenant.default_region)
+    return _blocked(keys)
+
+
+def _blocked(keys: Keys) -> str:
+    return blocked_reason(
+        phone_e164=keys.phone_e164,
+        email_key=keys.email_key,
+        messenger=keys.messenger,
+        messenger_id=keys.messenger_id,
+    )
+
+
+def inquiry_receive(*, actor: Membership, inquiry: Inquiry) -> Receipt:
+    """Take a channel's inquiry: a blocked sender's stops here (spam), a behaviour event or
+    a button press is noted on the person's record, anything else is registered
+    (inquiry_register) for the channel's responsible or the assignment rules' pick. Domain
+    refusals (no way to reach the person…) end rejected, with the reason."""
+    keys = inquiry_keys(inquiry.data, actor.tenant.default_region)
+    if blocked := _blocked(keys):
+        return Receipt(SPAM, detail=blocked)
+    if inquiry.kind == "behaviour":
+        return _behaviour(actor, inquiry, keys)
+    if inquiry.kind == "button":
+        return _button(actor, inquiry, keys)
+    try:
+        result = inquiry_register(
+            actor=actor,
+            data=inquiry.data,
+            source=inquiry.source,
+            owner=_owner_for(inquiry, actor.tenant.default_region),
+            inbound=inquiry.inbound,
+            create_deal=inquiry.create_deal,
+        )
+    except DomainError as error:
+        return Receipt(REJECTED, detail=str(error))
+    receipt = Receipt(
+        DONE, result.outcome, lead=result.lead, deal=result.deal, contact=result.contact
+    )
+    if result.outcome == CREATED and result.lead is None:
+        receipt.outcome = DEAL
+    if inquiry.own_phone:
+        try:
+            _take_own_phone(actor, inquiry, result)
+        except DomainError as error:  # the inquiry stands; the number is noted, not taken
+            receipt.detail = _("The shared phone was not taken: %(reason)s") % {"reason": error}
+    return receipt
