@@ -13,7 +13,8 @@ NOTIFY_OUT_END, the generic "end"), its outcome is made once:
 
 - someone the tenant knows by this number (an open lead, else their contact's open deal,
   else the contact, else their closed lead) gets a done call activity on that record —
-  duration and recording in its note; no new lead;
+  duration and recording in its note; no new lead; a missed incoming call also notifies
+  the record's owner;
 - an incoming call (answered or missed) from an unknown number becomes a lead with source
   "Call" (handed to intake like any inquiry, so the blocklist, the channel's responsible,
   the assignment rules and the deal switch apply), with the call activity on it;
@@ -39,9 +40,12 @@ from django.utils.translation import gettext as _
 from channels.adapters import InboundMessage
 from channels.models import Call, Channel, InboundEvent
 from contacts.normalize import phone_display, phone_e164
+from crm.activities import DETAIL_URLS
 from crm.models import Activity, Membership, Tenant
+from crm.notifications import notify
 from crm.services import activity_create
 from crm.tenancy import tenant_zone
+from crm.urlnames import tenant_reverse
 from deals.models import Deal, Outcome
 from intake.matching import inquiry_keys, matches_for
 from intake.services import Inquiry, inquiry_receive, sender_blocked
@@ -377,6 +381,16 @@ def _log_activity(actor: Membership, call: Call, record: Any) -> Activity:
     return activity
 
 
+def _notify_missed(actor: Membership, call: Call, record: Any) -> None:
+    """Tell the record's owner that someone they deal with called and nobody answered."""
+    owner = getattr(record, "owner", None)
+    if owner is None or owner.pk == actor.pk:
+        return
+    url = tenant_reverse(DETAIL_URLS[record.access_entity], actor.tenant, pk=record.pk)
+    data = {"number": _shown(*_remote(call)), "title": str(record)}
+    notify(recipients=[owner], kind="call.missed", data=data, url=url)
+
+
 def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
     """What the ended call means for the CRM (module docstring); notes it on the event."""
     e164 = _remote(call)[1]
@@ -392,6 +406,8 @@ def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
         _link(call, record)
         call.activity = _log_activity(actor, call, record)
         event.outcome = EventOutcome.ATTACHED
+        if call.direction == Direction.INBOUND and call.state in (State.MISSED, State.FAILED):
+            _notify_missed(actor, call, record)
         return
     if call.direction != Direction.INBOUND:
         event.detail = _("An outgoing call to a number not known here: recorded only.")
@@ -446,7 +462,7 @@ def call_event_record(*, event: InboundEvent, message: InboundMessage, actor: Me
     if not call_event.call_id:
         event.status, event.detail = Status.REJECTED, _("A call event needs its call's id.")
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the event's transaction (worker)
         call = _locked_call(channel, call_event.call_id[:200])
         call.channel = channel
         old_subject = call_subject(call)
@@ -464,7 +480,8 @@ def call_event_record(*, event: InboundEvent, message: InboundMessage, actor: Me
         }
         if call.ended_at is not None and call.outcome_at is None:
             _outcome(call, event, actor)
-            call.outcome_at = timezone.now()
+            if event.status != Status.REJECTED:  # else a later event (or a replay) retries
+                call.outcome_at = timezone.now()
         elif call.outcome_at is not None:
             _correct(call, old_subject)
         call.save()

@@ -240,3 +240,14 @@ def test_create_channel_prints_the_endpoint_paths(tenant, kind, options, paths):
         assert channel.config[secret_option].startswith("sealed:")
     else:
         assert f"API token: {channel.secret}" in lines
+
+
+def test_the_channel_pages_show_the_urls_to_admins_only(pbx, tenant, admin, manager, client_for):
+    base = f"/{tenant.slug}/settings/channels/"
+    page = client_for(admin).get(base + f"{pbx.pk}/").content.decode()
+    assert f"{SITE}/in/{pbx.token}/" in page
+    assert pbx.secret in page
+    for kind in ("twilio", "zadarma", "pbx"):
+        assert client_for(admin).get(base + f"new/{kind}/").status_code == 200
+    assert client_for(manager).get(base + f"{pbx.pk}/").status_code in (403, 404)
+    assert client_for(manager).get(base + "new/pbx/").status_code in (403, 404)

@@ -11,7 +11,7 @@ from django.test import Client
 
 from channels.models import Call, Channel, InboundEvent
 from channels.services import channel_create
-from crm.models import TimelineEvent
+from crm.models import Notification, TimelineEvent
 from crm.secrets import is_sealed, unseal
 from crm.tenancy import tenant_context
 from leads.services import lead_create
@@ -312,6 +312,20 @@ def test_a_known_number_in_another_format_gets_an_activity_not_a_lead(
         assert TimelineEvent.objects.filter(
             kind="activity.created", target_id=known.pk, data__kind="call"
         ).exists()
+        (notice,) = Notification.objects.filter(kind="call.missed")
+    assert notice.recipient_id == manager.pk
+    assert notice.data["number"] == "+7 999 123-45-67"
+    assert notice.url.endswith(f"/leads/{known.pk}/")
+
+
+def test_an_answered_call_with_a_known_person_notifies_nobody(twilio, send, tenant, manager):
+    with tenant_context(tenant):
+        lead_create(actor=manager, data={"phone": "+7 999 123 45 67"}, owner=manager)
+    send(twilio, "dial", dial("completed", DialCallDuration="9"))
+    send(twilio, "status", parent("completed"))
+    assert call_activities(tenant)[0].subject == "Incoming call, 0:09"
+    with tenant_context(tenant):
+        assert not Notification.objects.filter(kind="call.missed").exists()
 
 
 def test_an_outbound_api_call_is_logged_and_never_makes_a_lead(twilio, send, tenant):
