@@ -60,6 +60,12 @@ class Channel(TenantModel):
         default=False,
         help_text=_("Besides the lead, open a deal with its contact at once."),
     )
+    # Health (channels/health.py): what keeps the channel from working (a mailbox refusing
+    # the login…) since when, and when admins were last told about it or about failing
+    # deliveries.
+    problem = models.CharField(max_length=500, blank=True, default="")
+    problem_since = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
         ordering = ["name"]

@@ -1,5 +1,6 @@
 """Celery entry points for channels: drain a tenant's new deliveries in batches, process one
-delivery alone (retries, replays, the sweeper), sweep stuck deliveries."""
+delivery alone (retries, replays, the sweeper), sweep stuck deliveries, tell admins about
+channels whose deliveries keep failing."""
 
 from __future__ import annotations
 
@@ -69,3 +70,17 @@ def events_purge_task(*, tenant_id: int) -> int:
 def events_purge_all_task() -> int:
     """Beat entry point (daily): purge every tenant's old deliveries, each in its context."""
     return queue_for_every_tenant(events_purge_task)
+
+
+@app.task(base=TenantTask)
+def channels_check_failing_task(*, tenant_id: int) -> int:
+    """Tell one tenant's admins about channels whose deliveries keep failing."""
+    from channels.health import channels_check_failing
+
+    return channels_check_failing()
+
+
+@app.task
+def channels_check_failing_all_task() -> int:
+    """Beat entry point, every 5 minutes: queue the failing-channels check per tenant."""
+    return queue_for_every_tenant(channels_check_failing_task)

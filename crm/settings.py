@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     # queued again long before the broker's visibility timeout would return them.
     "channels-sweep": {"task": "channels.tasks.events_sweep_all_task", "schedule": 30},
     "channels-purge": {"task": "channels.tasks.events_purge_all_task", "schedule": 60 * 60 * 24},
+    # Admins hear when a channel's deliveries keep failing (channels/health.py).
+    "channels-failing": {
+        "task": "channels.tasks.channels_check_failing_all_task",
+        "schedule": 60 * 5,
+    },
     "leads-escalate-overdue": {
         "task": "leads.tasks.leads_escalate_overdue_all_task",
         "schedule": 60,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from channels import selectors, services
+from channels import health, selectors, services
 from channels.adapters import adapter_for
 from channels.forms import ChannelForm, config_form
 from channels.models import Channel, ChannelKind, InboundEvent
@@ -108,6 +108,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "opened_at": _other_host(request),
             "setup_template": adapter.setup_template,
             "counts": selectors.status_counts(channel=channel),
+            "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),
             "attention": selectors.events_needing_attention(channel=channel),
             "status": status,

@@ -266,7 +266,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
     "leads:create": TenantUrl({"GET": EVERYONE, "POST": EVERYONE}),
     "leads:quick_create": TenantUrl({"POST": EVERYONE}),
-    # The new-lead form's look-up of a typed phone or e-mail (tests/leads/test_duplicates.py).
+    # The new-lead form's look-up of a typed phone or e-mail (tests/intake/test_duplicates.py).
     "leads:duplicates": TenantUrl({"GET": EVERYONE}),
     "leads:detail": TenantUrl({"GET": LEAD_VIEW}, obj="lead"),
     "leads:edit": TenantUrl(

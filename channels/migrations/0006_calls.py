@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels', '0004_route_trigger'),
+        ('channels', '0005_channel_health'),
         ('contacts', '0003_match_key_phone_tail'),
         ('crm', '0009_membership_alerts'),
         ('deals', '0008_drop_loss_reason_text'),
