@@ -86,6 +86,7 @@ FAILED_REASONS = (
     "no money, no limit",
 )
 SIP_USER = re.compile(r"^sips?:([^@;]+)", re.IGNORECASE)
+LINK = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
 @dataclass
@@ -144,6 +145,8 @@ def usable_number(raw: str) -> str:
     sip = SIP_USER.match(value)
     if sip:
         value = sip.group(1)
+    elif value[:4].lower() == "tel:":
+        value = value[4:].partition(";")[0]
     if value.casefold() in WITHHELD or value.replace(" ", "") in WITHHELD:
         return ""
     if ":" in value or sum(ch.isdigit() for ch in value) < 3:
@@ -269,8 +272,8 @@ def _apply(call: Call, event: CallEvent, *, received: datetime, tz: Any, region:
         call.end_reason = event.end_reason[:64]
     if event.duration is not None and event.answered:
         call.duration = max(call.duration or 0, event.duration)
-    if event.recording_url:
-        call.recording_url = event.recording_url[:1000]
+    if LINK.match(event.recording_url) and len(event.recording_url) <= 1000:
+        call.recording_url = event.recording_url
     if event.recording_id:
         call.recording_id = event.recording_id[:200]
     call.state = _state(call)
@@ -416,7 +419,11 @@ def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
     receipt = inquiry_receive(
         actor=actor,
         inquiry=Inquiry(
-            data={"phone": e164, "name": call.caller_name, "message": call_subject(call)},
+            data={
+                "phone": phone_display(e164),
+                "name": call.caller_name,
+                "message": call_subject(call),
+            },
             source=LeadSource.CALL,
             inbound={"channel": channel.name, "channel_id": channel.pk, "event_id": event.pk},
             channel_id=channel.pk,

@@ -251,3 +251,13 @@ def test_the_channel_pages_show_the_urls_to_admins_only(pbx, tenant, admin, mana
         assert client_for(admin).get(base + f"new/{kind}/").status_code == 200
     assert client_for(manager).get(base + f"{pbx.pk}/").status_code in (403, 404)
     assert client_for(manager).get(base + "new/pbx/").status_code in (403, 404)
+
+
+def test_uris_and_odd_recording_links(pbx, send, tenant):
+    odd = {"from": "tel:+79991234567;phone-context=example", "recording_url": "javascript:alert(1)"}
+    send(pbx, event("end", status="answered", duration=3, **odd))
+    (call,) = calls_of(pbx)
+    assert call.from_e164 == "+79991234567"
+    assert call.recording_url == ""
+    (lead,) = leads_of(tenant)
+    assert lead.phone == "+7 999 123-45-67"
