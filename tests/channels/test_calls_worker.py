@@ -6,6 +6,8 @@ out of order and repeated, are one call and one activity on the known contact.""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import urllib.error
 import urllib.request
@@ -25,7 +27,13 @@ from tests.channels.calls_helpers import (
     twilio_signature,
 )
 from tests.channels.conftest import events_of, leads_of
-from tests.channels.test_worker import Stack, all_finished, live, stack  # noqa: F401
+from tests.channels.test_worker import (  # noqa: F401 - the stack's fixtures
+    Stack,
+    all_finished,
+    children_of,
+    live,
+    stack,
+)
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -119,3 +127,33 @@ def test_a_pbx_calls_events_at_once_and_out_of_order_are_one_call(live, tenant, 
     assert leads_of(tenant) == []
     (activity,) = call_activities(tenant)
     assert (activity.target_id, activity.subject) == (contact.pk, "Incoming call, 0:48")
+
+
+def test_a_worker_killed_while_ending_a_call_makes_its_lead_once(live, tenant, admin):  # noqa: F811
+    with tenant_context(tenant):
+        pbx = channel_create(actor=admin, kind="pbx", name="Asterisk")
+    # The generic format ignores keys it does not know: the test worker reads this one and
+    # sleeps after the outcome, before the commit, on the first attempt (worker_app.py).
+    end = {
+        "call_id": "1700000000.9",
+        "event": "end",
+        "from": "+7 999 765-43-21",
+        "status": "missed",
+        "test_fault": "slow-once",
+    }
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {pbx.secret}"}
+    assert _send(live, pbx, "", json.dumps(end).encode(), headers) == 202
+    (event,) = events_of(pbx)
+    marker = live.folder / f"slow-{event.pk}"
+    wait_for(marker.exists, "the slow attempt to reach its sleep")
+    victim = int(marker.read_text())
+    assert victim in children_of(live.worker.pid)  # only our worker's own pool process
+    os.kill(victim, signal.SIGKILL)
+    wait_for(all_finished(pbx, 1), "the call's end to be processed again", seconds=60)
+    live.drain()
+    (event,) = events_of(pbx)
+    assert (event.status, event.outcome, event.attempts) == ("done", "created", 2)
+    (call,) = calls_of(pbx)
+    (lead,) = leads_of(tenant)
+    assert (call.lead_id, call.state) == (lead.pk, "missed")
+    assert len(call_activities(tenant)) == 1
