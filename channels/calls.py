@@ -237,6 +237,16 @@ def _state(call: Call) -> str:
     return State.MISSED
 
 
+def _take_party(call: Call, side: str, raw: str, region: str) -> None:
+    """A party's number: the first one given, unless it reads as no number (an extension,
+    a client name) and a later event names one that does."""
+    current = getattr(call, f"{side}_raw")
+    if not raw or (current and (getattr(call, f"{side}_e164") or not number_e164(raw, region))):
+        return
+    setattr(call, f"{side}_raw", raw[:200])
+    setattr(call, f"{side}_e164", number_e164(raw, region))
+
+
 def _apply(call: Call, event: CallEvent, *, received: datetime, tz: Any, region: str) -> None:
     """Add what `event` says to the call (facts only grow: order and repeats do not matter)."""
     at = parse_time(event.at, tz) or received
@@ -253,12 +263,8 @@ def _apply(call: Call, event: CallEvent, *, received: datetime, tz: Any, region:
     else:
         if event.direction and not call.direction:
             call.direction = event.direction
-        if event.from_raw and not call.from_raw:
-            call.from_raw = event.from_raw[:200]
-            call.from_e164 = number_e164(event.from_raw, region)
-        if event.to_raw and not call.to_raw:
-            call.to_raw = event.to_raw[:200]
-            call.to_e164 = number_e164(event.to_raw, region)
+        _take_party(call, "from", event.from_raw, region)
+        _take_party(call, "to", event.to_raw, region)
     if event.caller_name and not call.caller_name:
         call.caller_name = event.caller_name[:200]
     if event.answered:

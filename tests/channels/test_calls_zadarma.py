@@ -234,6 +234,8 @@ def test_an_outgoing_call_is_logged_without_a_lead(zadarma, notify, tenant):
     )
     (call,) = calls_of(zadarma)
     assert (call.direction, call.state, call.to_e164) == ("outbound", "completed", "+79165554433")
+    # The extension first, then the number the call went out from.
+    assert (call.from_raw, call.from_e164) == (DID, "+74951234567")
     assert leads_of(tenant) == []
 
 
