@@ -243,6 +243,20 @@ def test_an_unanswered_call_completed_on_the_parent_leg_is_missed_and_makes_a_le
     assert events[-1].lead_id == lead.pk
 
 
+def test_the_channel_and_delivery_pages_show_call_events(
+    twilio, send, tenant, admin, client_for
+):
+    send(twilio, "status", parent("completed", CallerName="Иванов Пётр"))
+    client = client_for(admin)
+    base = f"/{tenant.slug}/settings/channels/{twilio.pk}/"
+    page = client.get(base).content.decode()
+    assert "+7 999 123-45-67" in page
+    (event,) = events_of(twilio)
+    detail = client.get(base + f"events/{event.pk}/")
+    assert detail.status_code == 200
+    assert "Иванов Пётр" in detail.content.decode()
+
+
 def test_dial_call_status_busy_alone_marks_the_call_missed(twilio, send, tenant):
     send(twilio, "dial", dial("busy"))
     send(twilio, "status", parent("completed", CallDuration="4"))
