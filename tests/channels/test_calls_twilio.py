@@ -243,9 +243,7 @@ def test_an_unanswered_call_completed_on_the_parent_leg_is_missed_and_makes_a_le
     assert events[-1].lead_id == lead.pk
 
 
-def test_the_channel_and_delivery_pages_show_call_events(
-    twilio, send, tenant, admin, client_for
-):
+def test_the_channel_and_delivery_pages_show_call_events(twilio, send, tenant, admin, client_for):
     send(twilio, "status", parent("completed", CallerName="Иванов Пётр"))
     client = client_for(admin)
     base = f"/{tenant.slug}/settings/channels/{twilio.pk}/"
