@@ -453,3 +453,16 @@ def test_another_tenants_call_stays_in_its_tenant(
     assert lead.tenant_id == tenant.pk
     assert len(leads_of(other_tenant)) == 1
     assert calls_of(theirs) == []
+
+
+def test_the_call_activity_shows_on_the_lead_card_with_a_recording_link(
+    twilio, send, tenant, admin, client_for
+):
+    recording = "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE2"
+    send(twilio, "dial", dial("completed", DialCallDuration="61", RecordingUrl=recording))
+    send(twilio, "status", parent("completed"))
+    (lead,) = leads_of(tenant)
+    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    assert "Incoming call, 1:01" in page
+    assert f'href="{recording}"' in page
+    assert "Duration: 1:01<br>" in page
