@@ -1,6 +1,8 @@
-"""App config for channels: registers the provider adapters when Django starts."""
+"""App config for channels: registers the provider adapters when Django starts and keeps the
+route triggers after every migrate."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +11,7 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
+        from channels import triggers
         from channels.adapters import (  # noqa: F401 - each registers itself
             api,
             pbx,
@@ -17,3 +20,6 @@ class ChannelsConfig(AppConfig):
             webform,
             zadarma,
         )
+
+        # SQLite drops a table's triggers when a migration remakes it (channels.triggers).
+        post_migrate.connect(triggers.after_migrate, sender=self, dispatch_uid="channels.post")

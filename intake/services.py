@@ -46,10 +46,11 @@ from crm.urlnames import tenant_reverse
 from deals.models import Deal, Outcome
 from deals.services import deal_create, default_pipeline
 from intake.duplicates import Found, duplicate_lead, duplicates_lookup
+from intake.identities import identities_note
 from intake.matching import Keys, inquiry_keys, lock_keys, matches_for
 from leads.distribution import RoutingContext, pick_owner
 from leads.models import OPEN_STATES, Lead
-from leads.services import intake_fields, lead_create, lead_take_phone
+from leads.services import intake_fields, lead_create, lead_learn_ways, lead_take_phone
 
 CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
 
@@ -118,8 +119,23 @@ def _notify(owner: Membership | None, actor: Membership, title: str, url: str) -
         notify(recipients=[owner], kind="inquiry.repeat", data={"title": title}, url=url)
 
 
-def _attach_to_lead(actor: Membership, lead: Lead, event: dict[str, Any]) -> None:
+def _attach_to_lead(
+    actor: Membership,
+    lead: Lead,
+    event: dict[str, Any],
+    data: dict[str, Any],
+    source: str,
+    *,
+    own_phone: bool = False,
+) -> None:
+    """The open lead takes the inquiry: it goes to the lead's history, the ways to reach
+    the person it brings are noted and fill what the lead lacks, its owner is told. A phone
+    the person shared as their own is left to inquiry_receive (it becomes the main one)."""
     timeline_record(actor=actor, target=lead, kind="lead.inquiry", data=event)
+    via = str((event.get("inbound") or {}).get("channel", ""))
+    identities_note(tenant=actor.tenant, data=data, source=source, via=via, lead=lead)
+    learned = {k: v for k, v in data.items() if k not in ("phone", "other_phones")}
+    lead_learn_ways(actor=actor, lead=lead, data=learned if own_phone else data)
     url = tenant_reverse("leads:detail", actor.tenant, pk=lead.pk)
     _notify(lead.owner, actor, lead.title, url)
 
@@ -185,10 +201,11 @@ def _register_lead(
     channel_id: int | None,
     create_deal: bool,
     attach: bool,
+    own_phone: bool,
 ) -> InquiryResult:
     found = matches_for(actor=actor, keys=keys)
     if attach and found.open_lead is not None:
-        _attach_to_lead(actor, found.open_lead, event)
+        _attach_to_lead(actor, found.open_lead, event, data, source, own_phone=own_phone)
         return InquiryResult(ATTACHED, lead=found.open_lead, contact=found.contact)
     lead = lead_create(
         actor=actor,
@@ -199,6 +216,10 @@ def _register_lead(
     )
     contact, previous = found.contact, found.open_lead or found.closed_lead
     result = InquiryResult(CREATED, lead=lead, contact=contact)
+    via = str((event.get("inbound") or {}).get("channel", ""))
+    identities_note(
+        tenant=actor.tenant, data=data, source=source, via=via, lead=lead, contact=contact
+    )
     if contact is not None or previous is not None:
         lead.contact, lead.is_repeat = contact, True
         lead.save(update_fields=["contact", "is_repeat", "updated_at"])
@@ -213,7 +234,11 @@ def _register_lead(
         timeline_record(actor=actor, target=lead, kind="lead.inquiry", data=event)
     if create_deal:
         deal_owner = lead.owner
-        result.contact = contact or _new_contact(actor, data, deal_owner)
+        if contact is None:
+            result.contact = _new_contact(actor, data, deal_owner)
+            identities_note(
+                tenant=actor.tenant, data=data, source=source, via=via, contact=result.contact
+            )
         result.deal, attached = _deal_for(
             actor,
             contact=result.contact,
@@ -238,6 +263,7 @@ def _register_deal(
     actor: Membership,
     *,
     data: dict[str, Any],
+    source: str,
     keys: Keys,
     owner: Membership,
     products: list[ProductLine],
@@ -246,6 +272,8 @@ def _register_deal(
 ) -> InquiryResult:
     known = matches_for(actor=actor, keys=keys, leads=False).contact
     contact = known or _new_contact(actor, data, owner)
+    via = str((event.get("inbound") or {}).get("channel", ""))
+    identities_note(tenant=actor.tenant, data=data, source=source, via=via, contact=contact)
     deal, attached = _deal_for(
         actor,
         contact=contact,
@@ -269,6 +297,7 @@ def inquiry_register(
     inbound: dict[str, Any] | None = None,
     create_deal: bool = False,
     attach: bool = True,
+    own_phone: bool = False,
 ) -> InquiryResult:
     """Register an inquiry from `source` (a LeadSource value), matching the person first.
 
@@ -281,7 +310,9 @@ def inquiry_register(
     kept as text). `owner` as in lead_create (default: the actor; None: the shared inbox;
     a deal always has an owner: the lead's, else the actor). `create_deal`: classic mode
     also makes a deal with its contact. `attach=False` (a manager's "create anyway") never
-    attaches to an open lead or deal. The module docstring says what happens when. One
+    attaches to an open lead or deal. `own_phone`: the phone is the person's own, as their
+    messenger confirms it; the caller makes it the lead's (an open lead then does not
+    learn it as a further number). The module docstring says what happens when. One
     transaction.
 
     Raises AccessDenied without the right to create leads (classic) or deals (simple),
@@ -317,10 +348,12 @@ def inquiry_register(
                 channel_id=(inbound or {}).get("channel_id"),
                 create_deal=create_deal,
                 attach=attach,
+                own_phone=own_phone,
             )
         return _register_deal(
             actor,
             data=data,
+            source=source,
             keys=keys,
             owner=actor if isinstance(owner, _Actor) else owner,
             products=products,
@@ -349,7 +382,7 @@ def inquiry_attach(*, actor: Membership, lead: Lead, data: dict[str, Any], sourc
         lead = locked.get(pk=lead.pk)
         if lead.state not in OPEN_STATES or lead.deleted_at is not None:
             raise DomainError(_("That lead is closed now: create a new lead instead."))
-        _attach_to_lead(actor, lead, _event_data(data, source, {}))
+        _attach_to_lead(actor, lead, _event_data(data, source, {}), data, source)
     return lead
 
 
@@ -559,6 +592,7 @@ def inquiry_receive(*, actor: Membership, inquiry: Inquiry) -> Receipt:
             owner=_owner_for(inquiry, actor.tenant.default_region),
             inbound=inquiry.inbound,
             create_deal=inquiry.create_deal,
+            own_phone=inquiry.own_phone,
         )
     except DomainError as error:
         return Receipt(REJECTED, detail=str(error))

@@ -349,6 +349,54 @@ def lead_update(
     return lead
 
 
+def lead_learn_ways(*, actor: Membership, lead: Lead, data: dict[str, Any]) -> bool:
+    """Fill the ways to reach the person the open `lead` lacks from a later inquiry of
+    theirs (`data` as intake_fields reads it): the phone (or, when it has one, a new number
+    joins the other phones), the e-mail, the messenger account — so their next message from
+    there finds this lead. What it has is never overwritten. Recorded as a change of the
+    lead; returns whether it changed. Nothing for a converted lead or an actor who may not
+    edit it (the inquiry still joins it)."""
+    if lead.state == LeadState.CONVERTED or not can(lead, actor=actor, action=Action.EDIT):
+        return False
+    region = actor.tenant.default_region
+    changes = Changes()
+    phones = [p for p in (data.get("phone") or "", *(data.get("other_phones") or [])) if p]
+    known = {lead.phone_e164, *(phone_e164(p, region) for p in lead.other_phones or [])}
+    new_phones = [p for p in phones if phone_e164(p, region) not in known]
+    if new_phones and not lead.phone:
+        changes.add("phone", lead.phone, new_phones[0])
+        lead.phone, new_phones = new_phones[0], new_phones[1:]
+    if new_phones:
+        others = phones_merged(
+            lead.other_phones or [],
+            new_phones,
+            besides=phone_e164(lead.phone, region),
+            region=region,
+        )
+        changes.add("other_phones", lead.other_phones or [], others)
+        lead.other_phones = others
+    if not lead.email and (email := str(data.get("email") or "").strip()):
+        changes.add("email", "", email)
+        lead.email = email
+    messenger, handle = data.get("messenger") or "", str(data.get("messenger_id") or "").strip()
+    if not lead.messenger_id and messenger and handle:
+        changes.add("messenger", lead.messenger, messenger)
+        changes.add("messenger_id", "", handle)
+        lead.messenger, lead.messenger_id = messenger, handle
+    if not changes:
+        return False
+    with transaction.atomic(savepoint=nested_savepoints()):
+        _normalize(lead, actor.tenant, read_phone=False)
+        lead.save()
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.changed",
+            data=changes.event_data(currency=lead.currency or actor.tenant.currency),
+        )
+    return True
+
+
 def lead_take_phone(*, actor: Membership, lead: Lead, phone: str, channel: str = "") -> bool:
     """Make `phone` — the person's own number, as their messenger confirms it (a Telegram
     contact they shared of themselves) — the lead's phone, so a manager can call and later

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import selectors, services
-from contacts.models import Company, Party
+from contacts.models import Company, Contact, Party
 from contacts.views.kinds import Kind
 from crm import customfields
 from crm import selectors as crm_selectors
@@ -21,6 +21,7 @@ from crm.forms import ActivityForm
 from crm.modes import has_leads
 from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
+from intake.identities import identities_of
 from leads import selectors as lead_selectors
 
 
@@ -57,6 +58,7 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "done_url_name": f"{kind.namespace}:activity_done",
         "duplicates": selectors.likely_duplicates(record, actor=actor),
         "sees_leads": sees_leads,
+        "identities": identities_of(contact=record) if isinstance(record, Contact) else [],
         "related_leads": lead_selectors.party_leads(record, actor=actor) if sees_leads else [],
         "sees_deals": sees_deals,
         "deals": deal_selectors.deals_of(record, actor=actor) if sees_deals else [],

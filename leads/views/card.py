@@ -19,6 +19,7 @@ from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
 from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
+from intake.identities import identities_of
 from leads import selectors, services
 from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm
 from leads.models import OPEN_STATES, LeadState
@@ -58,6 +59,7 @@ def card_context(request: HttpRequest, lead) -> dict:
         "assign_form": AssignForm(actor=actor, lead=lead),
         "duplicates": selectors.likely_duplicates(lead, actor=actor),
         "is_repeat": lead.is_repeat,
+        "identities": identities_of(lead=lead),
         "blocked": blocked_reason(
             phone_e164=lead.phone_e164,
             email_key=lead.email_key,
