@@ -14,6 +14,7 @@ from channels.services import channel_create
 from crm.models import Notification, TimelineEvent
 from crm.secrets import is_sealed, unseal
 from crm.tenancy import tenant_context
+from intake.identities import identities_of
 from leads.services import lead_create
 from tests.channels.calls_helpers import (
     ACCOUNT,
@@ -237,6 +238,14 @@ def test_an_unanswered_call_completed_on_the_parent_leg_is_missed_and_makes_a_le
     assert activity.done_at is not None
     assert activity.subject == "Missed call"
     assert "no-answer" in activity.note
+    with tenant_context(tenant):
+        (identity,) = identities_of(lead=lead)
+    assert (identity.kind, identity.value, identity.source, identity.via) == (
+        "phone",
+        CALLER,
+        "call",
+        "Twilio",
+    )
     events = events_of(twilio)
     assert [e.status for e in events] == [Status.DONE] * 5
     assert events[-1].outcome == Outcome.CREATED
