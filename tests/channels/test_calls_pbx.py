@@ -261,3 +261,21 @@ def test_uris_and_odd_recording_links(pbx, send, tenant):
     assert call.recording_url == ""
     (lead,) = leads_of(tenant)
     assert lead.phone == "+7 999 123-45-67"
+
+
+def test_a_caller_who_then_writes_through_the_api_stays_one_lead(
+    pbx, send, tenant, api_channel, deliver
+):
+    send(pbx, event("end", status="missed"))
+    (lead,) = leads_of(tenant)
+    # The same person, the number written another way, asks through the site's API.
+    answer = deliver(
+        api_channel, {"name": "Анна", "phone": "+7 999 1234567", "message": "Перезвоните"}
+    )
+    assert answer.status_code == 202
+    assert [found.pk for found in leads_of(tenant)] == [lead.pk]
+    assert events_of(api_channel)[0].outcome == Outcome.ATTACHED
+    # …and calls again: the call joins the same lead.
+    send(pbx, event("end", call_id="second", status="answered", duration=40))
+    assert [found.pk for found in leads_of(tenant)] == [lead.pk]
+    assert [a.target_id for a in call_activities(tenant)] == [lead.pk, lead.pk]
