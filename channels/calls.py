@@ -55,8 +55,8 @@ Status = InboundEvent.Status
 EventOutcome = InboundEvent.Outcome
 State, Direction = Call.State, Call.Direction
 
-# What callers with a withheld number show as: Twilio's "+266696687" ("ANONYMOUS" on a
-# keypad) and the words providers use.
+# What callers with a withheld number show as: the words providers use, and Twilio's
+# stand-ins, ANONYMOUS, UNKNOWN, RESTRICTED and BLOCKED spelled on a keypad.
 WITHHELD = {
     "anonymous",
     "restricted",
@@ -98,8 +98,8 @@ class CallEvent:
     Times are ISO 8601 ("" when the provider gave none: the time it was received counts).
     """
 
-    provider: str
-    call_id: str
+    provider: str = ""
+    call_id: str = ""
     name: str = ""  # start | ringing | answer | end | leg | dial, as shown in the log
     leg: str = ""
     direction: str = ""  # inbound | outbound | ""
@@ -191,7 +191,7 @@ def parse_time(value: str, tz: Any = None) -> datetime | None:
         moment = parse_datetime(value.strip().replace(" ", "T", 1))
     except ValueError:
         return None
-    if moment is None:
+    if moment is None or not 2000 <= moment.year <= 2200:  # a year no call is from
         return None
     if timezone.is_naive(moment):
         try:

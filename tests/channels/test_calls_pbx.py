@@ -253,6 +253,17 @@ def test_the_channel_pages_show_the_urls_to_admins_only(pbx, tenant, admin, mana
     assert client_for(manager).get(base + "new/pbx/").status_code in (403, 404)
 
 
+@pytest.mark.parametrize(
+    "occurred_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "вчера", "2026-13-45"]
+)
+def test_odd_times_fall_back_to_when_the_event_came(pbx, send, tenant, occurred_at):
+    assert send(pbx, event("end", status="missed", occurred_at=occurred_at)).status_code == 202
+    (call,) = calls_of(pbx)
+    (stored,) = events_of(pbx)
+    assert stored.status == Status.DONE
+    assert call.ended_at == call.started_at == stored.created_at
+
+
 def test_uris_and_odd_recording_links(pbx, send, tenant):
     odd = {"from": "tel:+79991234567;phone-context=example", "recording_url": "javascript:alert(1)"}
     send(pbx, event("end", status="answered", duration=3, **odd))
