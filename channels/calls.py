@@ -441,6 +441,10 @@ def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
     if receipt.detail:
         event.detail = receipt.detail
     call.lead, call.deal, call.contact = receipt.lead, receipt.deal, receipt.contact
+    call.made_lead = receipt.lead is not None and receipt.outcome in (
+        EventOutcome.CREATED,
+        EventOutcome.REPEAT,
+    )
     record = receipt.lead or receipt.deal or receipt.contact
     if record is not None:
         call.activity = _log_activity(actor, call, record)
@@ -448,13 +452,14 @@ def _outcome(call: Call, event: InboundEvent, actor: Membership) -> None:
 
 def _correct(call: Call, old_subject: str) -> None:
     """A fact learnt after the outcome (an answer, the talk time, a recording): the call's
-    activity and, while it still says what the call said, its lead's message follow."""
+    activity and, while it still says what the call said, the message of the lead the call
+    made follow."""
     subject, note = call_subject(call)[:200], call_note(call)
     activity = call.activity
     if activity is not None and (activity.subject, activity.note) != (subject, note):
         activity.subject, activity.note = subject, note
         activity.save(update_fields=["subject", "note", "updated_at"])
-    lead = call.lead
+    lead = call.lead if call.made_lead else None
     if (
         lead is not None
         and subject != old_subject

@@ -230,6 +230,8 @@ class Call(TenantModel):
     # Legs (Twilio's child calls, Zadarma's extensions) and what each said, by leg id.
     legs = models.JSONField(default=dict, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    # The call made its lead (an unknown caller), rather than joining a known one's record.
+    made_lead = models.BooleanField(default=False)
     lead = models.ForeignKey(
         "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

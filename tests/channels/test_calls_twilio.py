@@ -475,3 +475,18 @@ def test_the_call_activity_shows_on_the_lead_card_with_a_recording_link(
     assert "Incoming call, 1:01" in page
     assert f'href="{recording}"' in page
     assert "Duration: 1:01<br>" in page
+
+
+def test_a_later_calls_correction_leaves_the_message_of_a_lead_it_did_not_make(
+    twilio, send, tenant
+):
+    send(twilio, "status", parent("completed"))  # call 1: missed, makes the lead
+    second = "CA" + "5" * 32
+    send(twilio, "status", {**parent("completed"), "CallSid": second})  # call 2: missed…
+    late = {**child("completed", CallDuration="15"), "CallSid": "CA" + "6" * 32}
+    send(twilio, "status", {**late, "ParentCallSid": second})  # …then its answer comes
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Missed call"
+    first_activity, second_activity = call_activities(tenant)
+    assert first_activity.subject == "Missed call"
+    assert second_activity.subject == "Incoming call, 0:15"
