@@ -36,6 +36,10 @@ class ChannelKind(models.TextChoices):
     PBX = "pbx", _("Phone system (calls, JSON)")
 
 
+# Kinds whose deliveries are call events (channels/calls.py).
+TELEPHONY_KINDS = (ChannelKind.TWILIO, ChannelKind.ZADARMA, ChannelKind.PBX)
+
+
 class Channel(TenantModel):
     """Where inquiries come from: a web form, the API, a Telegram bot…"""
 

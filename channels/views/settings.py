@@ -110,6 +110,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": selectors.status_counts(channel=channel),
             "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),
+            "calls": selectors.recent_calls(channel=channel),
             "attention": selectors.events_needing_attention(channel=channel),
             "status": status,
             "statuses": InboundEvent.Status.choices,

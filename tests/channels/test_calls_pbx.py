@@ -246,6 +246,7 @@ def test_the_channel_pages_show_the_urls_to_admins_only(pbx, tenant, admin, mana
     base = f"/{tenant.slug}/settings/channels/"
     page = client_for(admin).get(base + f"{pbx.pk}/").content.decode()
     assert f"{SITE}/in/{pbx.token}/" in page
+    assert "No calls yet." in page
     assert pbx.secret in page
     for kind in ("twilio", "zadarma", "pbx"):
         assert client_for(admin).get(base + f"new/{kind}/").status_code == 200

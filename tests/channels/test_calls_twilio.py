@@ -253,12 +253,17 @@ def test_an_unanswered_call_completed_on_the_parent_leg_is_missed_and_makes_a_le
 
 
 def test_the_channel_and_delivery_pages_show_call_events(twilio, send, tenant, admin, client_for):
+    send(twilio, "status", child("ringing"))
     send(twilio, "status", parent("completed", CallerName="Иванов Пётр"))
     client = client_for(admin)
     base = f"/{tenant.slug}/settings/channels/{twilio.pk}/"
     page = client.get(base).content.decode()
     assert "+7 999 123-45-67" in page
-    (event,) = events_of(twilio)
+    # One row per call, linking the lead it made.
+    assert page.count('data-testid="call-row"') == 1
+    assert 'data-state="missed"' in page
+    assert f"/leads/{leads_of(tenant)[0].pk}/" in page
+    event = events_of(twilio)[-1]
     detail = client.get(base + f"events/{event.pk}/")
     assert detail.status_code == 200
     assert "Иванов Пётр" in detail.content.decode()
