@@ -17,7 +17,9 @@ class ChannelsConfig(AppConfig):
             pbx,
             telegram,
             twilio,
+            vk,
             webform,
+            whatsapp,
             zadarma,
         )
 

@@ -34,6 +34,8 @@ class ChannelKind(models.TextChoices):
     TWILIO = "twilio", _("Twilio (calls)")
     ZADARMA = "zadarma", _("Zadarma (calls)")
     PBX = "pbx", _("Phone system (calls, JSON)")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    VK = "vk", _("VK community")
 
 
 # Kinds whose deliveries are call events (channels/calls.py).
@@ -41,7 +43,7 @@ TELEPHONY_KINDS = (ChannelKind.TWILIO, ChannelKind.ZADARMA, ChannelKind.PBX)
 
 
 class Channel(TenantModel):
-    """Where inquiries come from: a web form, the API, a Telegram bot…"""
+    """Where inquiries come from: a web form, the API, a Telegram bot, WhatsApp, VK…"""
 
     kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
     name = models.CharField(_("name"), max_length=120)

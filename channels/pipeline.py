@@ -28,7 +28,7 @@ Outcome = InboundEvent.Outcome
 
 def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage) -> dict:
     data: dict[str, Any] = {"channel": channel.name, "channel_id": channel.pk, "event_id": event.pk}
-    for key in ("page_url", "consent", "start_param"):
+    for key in ("page_url", "consent", "start_param", "ad"):
         if getattr(message, key):
             data[key] = getattr(message, key)
     return data

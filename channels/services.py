@@ -26,7 +26,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels import pipeline
-from channels.adapters import RawDelivery, Rejected, adapter_for, read_delivery, without_nul
+from channels.adapters import (
+    Adapter,
+    RawDelivery,
+    Rejected,
+    adapter_for,
+    read_delivery,
+    without_nul,
+)
 from channels.models import Channel, InboundEvent, new_secret
 from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
@@ -263,9 +270,32 @@ def _insert_once(event: InboundEvent) -> tuple[InboundEvent, bool]:
 def event_accept(*, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, bool]:
     """Store a delivery once and queue it (after commit); (event, created).
 
-    Raises Rejected for a malformed delivery, after storing it as rejected.
+    Raises Rejected for a malformed delivery, after storing it as rejected. A request the
+    adapter splits into parts (`Adapter.parts`: WhatsApp sends several messages in one
+    POST) is stored as one event per part, each once under its own key (the message id),
+    in one transaction; a malformed part is stored as rejected and the others go on, and
+    the first part taken is returned (Rejected when none was).
     """
     adapter = adapter_for(channel.kind)
+    try:
+        parts = adapter.parts(raw, channel)
+    except Rejected as error:
+        event_reject(channel=channel, raw=raw, reason=error.reason)
+        raise
+    if len(parts) == 1:
+        return _accept_part(adapter, channel, parts[0])
+    accepted = []
+    for part in parts:
+        try:
+            accepted.append(_accept_part(adapter, channel, part))
+        except Rejected:  # stored as rejected, with its reason
+            continue
+    if not accepted:
+        raise Rejected(_("No part of the delivery could be read."))
+    return accepted[0]
+
+
+def _accept_part(adapter: Adapter, channel: Channel, raw: RawDelivery) -> tuple[InboundEvent, bool]:
     try:
         delivery = read_delivery(adapter, raw, channel)
     except Rejected as error:

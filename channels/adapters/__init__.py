@@ -125,8 +125,12 @@ class InboundMessage:
     custom: dict[str, Any] = field(default_factory=dict)
     page_url: str = ""
     consent: str = ""
-    # A Telegram deep link's /start parameter, as sent (its UTM tags are in `utm`).
+    # A Telegram deep link's /start parameter or a VK link's `ref`, as sent (its UTM tags
+    # are in `utm`).
     start_param: str = ""
+    # The ad the person came from, as one line for the timeline (a Click-to-WhatsApp ad's
+    # referral: headline, ad id, click id); its UTM tags are in `utm`.
+    ad: str = ""
     # The provider's id of this message, and of an earlier message this one edits.
     external_id: str = ""
     edit_of: str = ""
@@ -149,6 +153,7 @@ class InboundMessage:
         "company_name",
         "page_url",
         "start_param",
+        "ad",
         "event",
     )
 
@@ -258,6 +263,9 @@ class Adapter:
     # The endpoint's paths a provider is given besides the bare one: (label, path under
     # /in/<token>/); `create_channel` prints them.
     endpoint_paths: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Whether the channel's own secret (Channel.secret) means something to its provider,
+    # so that the page offers to issue a new one.
+    uses_secret: ClassVar[bool] = True
 
     def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
         """Answer requests that are not deliveries (GET, preflight, pings), or None."""
@@ -269,6 +277,13 @@ class Adapter:
     def throttle(self, request: HttpRequest, channel: Channel) -> HttpResponse | None:
         """A 429 response when the sender is over its rate limit, or None."""
         return None
+
+    def parts(self, raw: RawDelivery, channel: Channel) -> list[RawDelivery]:
+        """What to store of an authenticated request: the request itself, or — for a
+        provider that sends several messages in one request (WhatsApp) — one delivery per
+        message, each read and stored under its own key, or a copy without a shared secret
+        the body carried (VK). Raises Rejected for a malformed body."""
+        return [raw]
 
     def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
         """The delivery's key and message; raises Rejected for a malformed one."""

@@ -241,6 +241,7 @@ class TwilioAdapter(Adapter):
     config_form = TwilioConfigForm
     setup_template = "channels/kinds/twilio.html"
     endpoint_paths = (("Status callback", "status"), ("Dial action", "dial"))
+    uses_secret = False  # the provider signs with its own credentials
 
     def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
         if path.strip("/") not in PATHS:

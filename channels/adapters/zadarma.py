@@ -176,6 +176,7 @@ class ZadarmaAdapter(Adapter):
     config_form = ZadarmaConfigForm
     setup_template = "channels/kinds/zadarma.html"
     endpoint_paths = (("Notifications", ""),)
+    uses_secret = False  # the provider signs with its own credentials
 
     def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
         if path.strip("/"):

@@ -107,6 +107,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "site_url": site_url(),
             "opened_at": _other_host(request),
             "setup_template": adapter.setup_template,
+            "uses_secret": adapter.uses_secret,
             "counts": selectors.status_counts(channel=channel),
             "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from contacts.normalize import phones_in
+from contacts.normalize import messenger_key, phones_in
 from crm import notifications
 from crm.history import change_lines
 from crm.models import Notification, TimelineEvent
@@ -146,6 +147,27 @@ def tel_href(phone: str) -> str:
         return "tel:" + "".join(c for c in phone or "" if c.isdigit() or c == "+")
     first = found[0]
     return f"tel:{first.e164};ext={first.extension}" if first.extension else f"tel:{first.e164}"
+
+
+HANDLE = re.compile(r"^[a-z0-9_.]{1,64}$")
+
+
+@register.filter
+def messenger_href(handle: str, messenger: str) -> str:
+    """A link that opens a person's messenger identity: WhatsApp `https://wa.me/<number>`,
+    Telegram `tg://user?id=<id>` or `https://t.me/<username>`, VK `https://vk.com/<id or
+    name>`; "" when the handle cannot be one."""
+    tenant = current_tenant()
+    key = messenger_key(messenger or "", handle or "", tenant.default_region if tenant else "")
+    if messenger == "whatsapp":
+        # wa.me's digits are international without "+" ("4915123456789").
+        found = phones_in(key, "") or (phones_in("+" + key, "") if key.isdigit() else ())
+        return f"https://wa.me/{found[0].e164.lstrip('+')}" if found else ""
+    if not HANDLE.match(key):
+        return ""
+    if messenger == "telegram":
+        return f"tg://user?id={key}" if key.isdigit() else f"https://t.me/{key}"
+    return f"https://vk.com/{key}" if messenger == "vk" else ""
 
 
 @register.simple_tag(takes_context=True)

@@ -499,3 +499,109 @@ def test_worker_processes_keep_their_database_connection_between_tasks(live):
     live.drain()
     backends = {(live.folder / name).read_text() for name in names}
     assert 1 <= len(backends) <= 2  # one connection per pool process, not one per task
+
+
+def test_a_whatsapp_batch_and_a_killed_worker_lose_and_duplicate_nothing(live, tenant, admin):
+    from channels.adapters.whatsapp import signature_of
+    from channels.services import channel_create
+    from crm.secrets import seal
+    from tests.channels.test_whatsapp import APP_SECRET, notification, status, text_message
+
+    with tenant_context(tenant):
+        channel = channel_create(
+            actor=admin, kind="whatsapp", name="WhatsApp", config={"app_secret": seal(APP_SECRET)}
+        )
+
+    def signed(payload: dict[str, Any]) -> int:
+        body = json.dumps(payload).encode()
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            live.web + reverse("inbound", kwargs={"token": channel.token}),
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": signature_of(APP_SECRET, body),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return answer.status
+
+    batch = notification(
+        [text_message("wamid.W1", "Первый"), text_message("wamid.W2", sender="79160000002")],
+        contacts=[],
+        statuses=[status("wamid.OUT", "read")],
+    )
+    assert signed(batch) == 200
+    # A single message whose first attempt is killed half-way (the worker's test fault).
+    slow = notification([text_message("wamid.W3", sender="79160000003")])
+    assert signed({**slow, "test_fault": "slow-once"}) == 200
+    marker_event = events_of(channel)[-1]
+    marker = live.folder / f"slow-{marker_event.pk}"
+    wait_for(marker.exists, "the slow attempt to reach its sleep")
+    victim = int(marker.read_text())
+    assert victim in children_of(live.worker.pid)
+    os.kill(victim, signal.SIGKILL)
+
+    wait_for(all_finished(channel, 4), "every message and status to be processed")
+    assert signed(batch) == 200  # Meta delivers the batch again: nothing new
+    live.drain()
+    events = events_of(channel)
+    assert [(e.key, e.status) for e in events] == [
+        ("wamid:wamid.W1", "done"),
+        ("wamid:wamid.W2", "done"),
+        ("status:wamid.OUT:read", "ignored"),
+        ("wamid:wamid.W3", "done"),
+    ]
+    assert events[-1].attempts == 2
+    assert sorted(lead.phone_e164 for lead in leads_of(tenant)) == [
+        "+79160000002",
+        "+79160000003",
+        "+79991234567",
+    ]
+    assert inquiry_records(tenant) == 3
+
+
+def test_vk_events_over_http_are_answered_ok_and_processed_once(live, tenant, admin):
+    from channels.services import channel_create
+    from crm.secrets import seal
+    from tests.channels.test_vk import GROUP_ID, SECRET_KEY, message_new
+
+    with tenant_context(tenant):
+        channel = channel_create(
+            actor=admin,
+            kind="vk",
+            name="VK",
+            config={
+                "group_id": GROUP_ID,
+                "confirmation": "1a2b3c4d",
+                "secret_key": seal(SECRET_KEY),
+            },
+        )
+
+    def vk(payload: dict[str, Any]) -> tuple[int, bytes]:
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            live.web + reverse("inbound", kwargs={"token": channel.token}),
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    assert vk({"type": "confirmation", "group_id": GROUP_ID}) == (200, b"1a2b3c4d")
+    assert vk(message_new("e-1")) == (200, b"ok")
+    assert vk(message_new("e-1")) == (200, b"ok")  # VK retries: the same event_id
+    assert vk(message_new("e-2", text="Ещё", message_id=2000)) == (200, b"ok")
+    assert vk(message_new("e-3", secret="wrong"))[0] == 403
+    wait_for(all_finished(channel, 2), "both events to be processed")
+    live.drain()
+    assert [(e.key, e.status) for e in events_of(channel)] == [
+        ("event:e-1", "done"),
+        ("event:e-2", "done"),
+    ]
+    (created,) = leads_of(tenant)
+    assert created.messenger_id.startswith("id")
+    assert inquiry_records(tenant) == 2

@@ -26,21 +26,30 @@ OPTION_FLAGS = {
     "auth_token": "--auth-token",
     "api_key": "--api-key",
     "api_secret": "--api-secret",
+    "app_secret": "--app-secret",  # whatsapp
+    "phone_number_id": "--phone-number-id",  # whatsapp
+    "group_id": "--group-id",  # vk
+    "confirmation": "--confirmation",  # vk
+    "secret_key": "--secret-key",  # vk
 }
 
 
 class Command(BaseCommand):
     help = (
         "Create an inbound channel in a tenant and print its public endpoint path "
-        "(and, for the api and pbx kinds, its API token; for telephony kinds, the URL of each "
-        "callback)."
+        "(and, for the api and pbx kinds, its token; for whatsapp, its verify token; for "
+        "telephony kinds, the path of each callback)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="The tenant's slug")
         parser.add_argument("--kind", required=True, choices=ChannelKind.values)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--secret", default="", help="Use this secret instead of a new one")
+        parser.add_argument(
+            "--secret",
+            default="",
+            help="Use this secret instead of a new one (whatsapp: the verify token)",
+        )
         parser.add_argument("--owner", default="", help="E-mail of the member who gets the leads")
         parser.add_argument(
             "--create-deal", action="store_true", help="Open a deal for every submission"
@@ -113,5 +122,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: {endpoint}{path}")
             if kind in (ChannelKind.API, ChannelKind.PBX):
                 self.stdout.write(f"API token: {channel.secret}")
+            if kind == ChannelKind.WHATSAPP:
+                self.stdout.write(f"Verify token: {channel.secret}")
             if channel.config.get("webhook_error"):
                 self.stderr.write(f"Webhook not registered yet: {channel.config['webhook_error']}")

@@ -1,0 +1,284 @@
+"""The VK Callback API channel: people write to the tenant's VK community.
+
+In the community's settings (Manage → API usage → Callback API) the admin adds the
+channel's endpoint as a server, with a secret key of their own; VK first POSTs
+`{"type": "confirmation", "group_id": …}` and expects the community's confirmation string
+(shown there, entered here) as the answer. Every later event carries the `secret`, checked
+in constant time (a wrong one is answered 403 and nothing is stored: VK shows the server's
+error in its settings); each is answered `ok` at once — VK pauses a server that keeps
+failing — and stored without the secret, keyed by its `event_id`.
+
+`message_new` from a person (API 5.103+: `object.message`; older versions: the object is
+the message) becomes an inquiry from `from_id`: VK sends no name, so the lead is
+"VK id<from_id>" with the VK handle `id<from_id>` (as in the profile address
+vk.com/id<from_id>); the link's `ref` and `ref_source` are its UTM tags. Messages in group
+chats (peer_id ≥ 2000000000), from communities, the community's own messages
+(`message_reply`, `message_edit`, `out` = 1) and every other event type are recorded and
+ignored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from channels.adapters import (
+    Adapter,
+    Delivery,
+    Forbidden,
+    InboundMessage,
+    RawDelivery,
+    Rejected,
+    load_json,
+    register,
+)
+from channels.adapters.api import json_object
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
+from channels.adapters.telegram import start_utm
+from channels.models import Channel
+from leads.models import LeadSource, Messenger
+
+# VK's rule for a Callback API secret key: Latin letters and digits, up to 50.
+SECRET_FORMAT = re.compile(r"^[A-Za-z0-9]{1,50}$")
+CONFIRMATION_FORMAT = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# Peer ids of group chats start here (VK API: peer_id = 2000000000 + chat_id).
+CHAT_PEER = 2_000_000_000
+OUTGOING = ("message_reply", "message_edit")
+# What a message without text carries: VK attachment types, as a line for the timeline.
+ATTACHMENTS = (
+    "photo",
+    "video",
+    "audio",
+    "audio_message",
+    "doc",
+    "link",
+    "market",
+    "market_album",
+    "wall",
+    "wall_reply",
+    "sticker",
+    "gift",
+    "graffiti",
+    "poll",
+    "call",
+)
+
+
+class VkConfigForm(SealedConfigForm):
+    group_id = forms.IntegerField(
+        label=gettext_lazy("Community ID"),
+        min_value=1,
+        help_text=gettext_lazy(
+            "The digits of the community's address vk.com/club<ID>, also shown on the "
+            "Callback API page (group_id)."
+        ),
+    )
+    confirmation = forms.CharField(
+        label=gettext_lazy("Confirmation string"),
+        max_length=64,
+        strip=True,
+        help_text=gettext_lazy(
+            "Callback API page: “String to be returned” — VK asks the server for it once."
+        ),
+    )
+    secret_key = sealed_field(
+        gettext_lazy("Secret key"),
+        gettext_lazy(
+            "Make up a key of Latin letters and digits (up to 50) and enter the same in the "
+            "Callback API's “Secret key” field; it is stored encrypted."
+        ),
+        max_length=50,
+    )
+
+    sealed_fields = (
+        (
+            "secret_key",
+            SECRET_FORMAT,
+            gettext_lazy("VK takes a secret key of Latin letters and digits, up to 50."),
+        ),
+    )
+
+    def clean_confirmation(self) -> str:
+        value = self.cleaned_data["confirmation"]
+        if not CONFIRMATION_FORMAT.match(value):
+            raise forms.ValidationError(_("Copy the string exactly as VK shows it, e.g. 1a2b3c4d."))
+        return value
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _payload(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = load_json(body)
+    except Rejected:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe(message: dict[str, Any]) -> str:
+    """A message without text as a line: "[photo]", "[doc] name.pdf", "[geo] …"."""
+    kinds = []
+    for attachment in message.get("attachments") or []:
+        if not isinstance(attachment, dict):
+            continue
+        kind = str(attachment.get("type") or "attachment")[:32]
+        body = attachment.get(kind) if isinstance(attachment.get(kind), dict) else {}
+        detail = str(body.get("title") or body.get("url") or "") if kind in ("doc", "link") else ""
+        kinds.append(f"[{kind.replace('_', ' ')}] {detail}".strip())
+    geo = message.get("geo")
+    if isinstance(geo, dict):
+        place = geo.get("place") if isinstance(geo.get("place"), dict) else {}
+        coordinates = geo.get("coordinates") if isinstance(geo.get("coordinates"), dict) else {}
+        where = str(place.get("title") or "")
+        if coordinates:
+            where = f"{where} ({coordinates.get('latitude')}, {coordinates.get('longitude')})"
+        kinds.append(f"[geo] {where.strip()}".strip())
+    if message.get("fwd_messages"):
+        kinds.append("[forwarded messages]")
+    return " ".join(kinds) or "[message]"
+
+
+def _key(data: dict[str, Any], message: dict[str, Any] | None, body_hash: str) -> str:
+    """The event's `event_id` (VK sends it again with a retried event); without it (older
+    servers) the message's peer and id; else the body."""
+    event_id = data.get("event_id")
+    if isinstance(event_id, str) and event_id.strip():
+        return "event:" + event_id.strip()[:150]
+    if message is not None:
+        number = _int(message.get("id")) or _int(message.get("conversation_message_id"))
+        peer = _int(message.get("peer_id")) or _int(message.get("from_id"))
+        if number and peer:
+            return f"msg:{peer}:{number}"
+    return body_hash
+
+
+def read_event(data: dict[str, Any], group_id: int | None, body_hash: str) -> Delivery:
+    """A Callback API event as a delivery: a person's new message, or why it is ignored."""
+    kind = data.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise Rejected(_("A VK event needs its type."))
+    their_group = _int(data.get("group_id"))
+    if kind != "message_new":
+        key = _key(data, None, body_hash)
+        if kind in OUTGOING:
+            return Delivery(key=key, ignored=_("The community's own message."))
+        reason = _("Events of type “%(type)s” are not used.") % {"type": kind[:64]}
+        return Delivery(key=key, ignored=reason)
+    obj = data.get("object")
+    if not isinstance(obj, dict):
+        raise Rejected(_("A message_new event needs its object."))
+    # API 5.103+: {"message": {...}, "client_info": {...}}; before: the message itself.
+    message = obj.get("message") if isinstance(obj.get("message"), dict) else obj
+    key = _key(data, message, body_hash)
+    if group_id and their_group != group_id:
+        return Delivery(
+            key=key,
+            ignored=_("An event of another community (%(group)s).") % {"group": their_group or "?"},
+        )
+    sender = _int(message.get("from_id")) or _int(message.get("user_id"))
+    if not sender:
+        raise Rejected(_("A VK message needs its sender (from_id)."))
+    peer = _int(message.get("peer_id")) or sender
+    if message.get("out") == 1:
+        return Delivery(key=key, ignored=_("The community's own message."))
+    if peer >= CHAT_PEER:
+        reason = _("A message in a group chat: only private messages make leads.")
+        return Delivery(key=key, ignored=reason)
+    if sender < 0:
+        return Delivery(key=key, ignored=_("A message from a community."))
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        text = message.get("body")  # API before 5.80
+    text = text.strip() if isinstance(text, str) and text.strip() else _describe(message)
+    ref = str(message.get("ref") or "").strip()[:200]
+    ref_source = str(message.get("ref_source") or "").strip()[:200]
+    utm = start_utm(ref)
+    if ref_source:
+        utm.setdefault("utm_source", ref_source)
+    number = _int(message.get("id")) or _int(message.get("conversation_message_id")) or 0
+    handle = f"id{sender}"
+    return Delivery(
+        key=key,
+        message=InboundMessage(
+            source=LeadSource.VK,
+            messenger=Messenger.VK,
+            messenger_id=handle,
+            name=f"VK {handle}",
+            message=text[:10_000],
+            utm=utm,
+            start_param=" ".join(p for p in (ref, ref_source and f"({ref_source})") if p),
+            external_id=f"vk:{peer}:{number}" if number else "",
+        ),
+    )
+
+
+@register
+class VkAdapter(Adapter):
+    kind = "vk"
+    config_form = VkConfigForm
+    setup_template = "channels/kinds/vk.html"
+    uses_secret = False
+
+    def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
+        if path.strip("/"):
+            return HttpResponse(status=404)
+        if request.method != "POST":
+            return None
+        data = _payload(request.body)
+        if data is None or data.get("type") != "confirmation":
+            return None
+        # The server check: the confirmation string, only for the channel's community.
+        confirmation = str(channel.config.get("confirmation") or "")
+        wanted = _int(channel.config.get("group_id"))
+        if not confirmation or _int(data.get("group_id")) != wanted:
+            return HttpResponse("unknown community", status=403, content_type="text/plain")
+        return HttpResponse(confirmation, content_type="text/plain")
+
+    def authenticate(self, request: HttpRequest, channel: Channel) -> None:
+        data = _payload(request.body)
+        sent = data.get("secret") if data is not None else None
+        secret = config_secret(channel, "secret_key")
+        if not isinstance(sent, str) or not sent or not secret:
+            raise Forbidden
+        if not hmac.compare_digest(sent.encode(), secret.encode()):
+            raise Forbidden
+
+    def parts(self, raw: RawDelivery, channel: Channel) -> list[RawDelivery]:
+        """The event without its `secret`: admins see stored deliveries."""
+        data = json_object(raw)
+        if "secret" not in data:
+            return [raw]
+        del data["secret"]
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return [
+            RawDelivery(
+                body=body,
+                content_type=raw.content_type,
+                headers=raw.headers,
+                path=raw.path,
+                query=raw.query,
+                remote_addr=raw.remote_addr,
+            )
+        ]
+
+    def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
+        group_id = _int(channel.config.get("group_id"))
+        return read_event(json_object(raw), group_id, raw.body_hash())
+
+    def respond(
+        self, request: HttpRequest, channel: Channel, event: Any, created: bool
+    ) -> HttpResponse:
+        return HttpResponse("ok", content_type="text/plain")
+
+    def reject(self, request: HttpRequest, channel: Channel, error: Rejected) -> HttpResponse:
+        # Stored as rejected with its reason; anything but "ok" makes VK send it again.
+        return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,381 @@
+"""The WhatsApp Cloud API channel: people write to the tenant's WhatsApp Business number.
+
+In the Meta developer console (the app → WhatsApp → Configuration) the admin sets the
+channel's endpoint as the callback URL with the channel's secret as the verify token and
+subscribes to the `messages` field. Meta then checks the URL once with a GET
+(`hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`: the challenge is answered) and
+POSTs every notification signed with the app secret: `X-Hub-Signature-256:
+sha256=<hex HMAC-SHA256(app secret, raw body)>`, checked over the bytes as received.
+
+One POST may carry several entries, changes, messages and delivery statuses: the endpoint
+stores one delivery per message and per status (`parts`), each keyed by its id, so a
+message Meta sends again (alone or in another batch) is stored once. A message becomes an
+inquiry from its sender: `wa_id` is their number in international format without "+", so
+the lead gets the phone `+<wa_id>` (and WhatsApp `+<wa_id>`) and matches people known by
+phone from other channels; the profile name is the lead's name. A Click-to-WhatsApp ad's
+`referral` is the lead's attribution (UTM tags, the ad's URL as the page, the ad on the
+timeline). Statuses (sent, delivered, read, failed) and other fields are recorded and
+ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from channels.adapters import (
+    Adapter,
+    Delivery,
+    Forbidden,
+    InboundMessage,
+    RawDelivery,
+    Rejected,
+    register,
+)
+from channels.adapters.api import json_object
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
+from channels.models import Channel
+from leads.models import LeadSource, Messenger
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+OBJECT = "whatsapp_business_account"
+# Meta's app secret: 32 hex characters today; a little room for other shapes.
+APP_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9]{16,128}$")
+PHONE_NUMBER_ID_FORMAT = re.compile(r"^\d{5,32}$")
+WA_ID_FORMAT = re.compile(r"^\d{5,20}$")
+# The longest hub.challenge answered (Meta sends a number).
+MAX_CHALLENGE = 256
+# The header naming a part of a batch the endpoint split (`parts`): "2/5 sha256:<hex of the
+# request's body>".
+PART_HEADER = "X-Voronka-Part"
+MEDIA = ("image", "video", "audio", "document", "sticker")
+
+
+class WhatsAppConfigForm(SealedConfigForm):
+    app_secret = sealed_field(
+        gettext_lazy("App secret"),
+        gettext_lazy(
+            "Meta developer console → your app → App settings → Basic → App secret. "
+            "Every notification is checked against it; it is stored encrypted."
+        ),
+        max_length=128,
+    )
+    phone_number_id = forms.CharField(
+        label=gettext_lazy("Phone number ID"),
+        max_length=32,
+        required=False,
+        strip=True,
+        help_text=gettext_lazy(
+            "Optional. WhatsApp → API Setup → Phone number ID: messages to the app's other "
+            "numbers are then recorded and ignored."
+        ),
+    )
+
+    sealed_fields = (
+        (
+            "app_secret",
+            APP_SECRET_FORMAT,
+            gettext_lazy("An app secret is 32 letters and digits, as the console shows it."),
+        ),
+    )
+
+    def clean_phone_number_id(self) -> str:
+        value = self.cleaned_data["phone_number_id"]
+        if value and not PHONE_NUMBER_ID_FORMAT.match(value):
+            raise forms.ValidationError(_("A phone number ID is digits only."))
+        return value
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature-256 value Meta sends with `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _changes(data: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(entry, change) pairs of a notification, skipping whatever is not an object."""
+    entries = _dicts(data.get("entry"))
+    return [(entry, change) for entry in entries for change in _dicts(entry.get("changes"))]
+
+
+def _part(entry: dict[str, Any], change: dict[str, Any], value: Any) -> dict[str, Any]:
+    """A notification holding one change of one entry, with `value`."""
+    return {
+        "object": OBJECT,
+        "entry": [{"id": entry.get("id"), "changes": [{**change, "value": value}]}],
+    }
+
+
+def split_notification(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A notification as notifications of one message or one status each (the others:
+    one per change); [] when it holds nothing at all."""
+    parts: list[dict[str, Any]] = []
+    for entry, change in _changes(data):
+        value = change.get("value")
+        if change.get("field") != "messages" or not isinstance(value, dict):
+            parts.append(_part(entry, change, value))
+            continue
+        base = {k: v for k, v in value.items() if k not in ("messages", "statuses", "contacts")}
+        contacts = _dicts(value.get("contacts"))
+        messages, statuses = _dicts(value.get("messages")), _dicts(value.get("statuses"))
+        for message in messages:
+            theirs = [c for c in contacts if c.get("wa_id") == message.get("from")]
+            theirs = theirs or (contacts if len(contacts) == 1 else [])
+            parts.append(_part(entry, change, {**base, "contacts": theirs, "messages": [message]}))
+        parts.extend(_part(entry, change, {**base, "statuses": [s]}) for s in statuses)
+        if not messages and not statuses:
+            parts.append(_part(entry, change, value))
+    return parts
+
+
+def _location(place: dict[str, Any]) -> str:
+    where = ", ".join(t for t in (_text(place.get("name")), _text(place.get("address"))) if t)
+    latitude, longitude = place.get("latitude"), place.get("longitude")
+    if latitude is not None and longitude is not None:
+        where = f"{where} ({latitude}, {longitude})" if where else f"{latitude}, {longitude}"
+    return where
+
+
+def _contact_card(card: dict[str, Any]) -> str:
+    name = card.get("name") if isinstance(card.get("name"), dict) else {}
+    phones = [_text(p.get("phone")) for p in _dicts(card.get("phones"))]
+    return " ".join(t for t in (_text(name.get("formatted_name")), *phones) if t)
+
+
+def describe(message: dict[str, Any]) -> str:
+    """A message as text for the lead and the timeline: a text message's body, else what
+    it is ("[image] caption", "[location] …", "[button] Yes"); never fails on odd shapes."""
+    kind = _text(message.get("type")) or "message"
+    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    if kind == "text":
+        return _text(body.get("body"))
+    detail = ""
+    if kind in MEDIA:
+        if kind == "audio" and body.get("voice"):
+            kind = "voice message"
+        detail = " ".join(t for t in (_text(body.get("filename")), _text(body.get("caption"))) if t)
+    elif kind == "location":
+        detail = _location(body)
+    elif kind == "contacts":
+        detail = "; ".join(_contact_card(c) for c in _dicts(message.get("contacts")))
+    elif kind == "interactive":
+        reply = body.get(_text(body.get("type"))) if body else None
+        reply = reply if isinstance(reply, dict) else {}
+        kind = "button" if body.get("type") == "button_reply" else "reply"
+        texts = (_text(reply.get("title")), _text(reply.get("description")))
+        detail = " — ".join(t for t in texts if t)
+    elif kind == "button":  # a template's quick-reply button
+        detail = _text(body.get("text")) or _text(body.get("payload"))
+    elif kind == "reaction":
+        detail = _text(body.get("emoji")) or _("(removed)")
+    elif kind == "order":
+        items = _dicts(body.get("product_items"))
+        detail = " ".join(t for t in (_text(body.get("text")), f"({len(items)})") if t)
+    elif kind == "system":
+        detail = _text(body.get("body"))
+    errors = _dicts(message.get("errors"))
+    if errors and not detail:
+        detail = _text(errors[0].get("title")) or _text(errors[0].get("message"))
+    return f"[{kind}] {detail}".strip()[:10_000]
+
+
+def _platform(url: str) -> str:
+    host = (urlsplit(url).hostname or "") if url.startswith(("https://", "http://")) else ""
+    if "instagram" in host:
+        return "instagram"
+    if host in ("fb.me", "fb.com", "m.me") or "facebook" in host:
+        return "facebook"
+    return "meta"
+
+
+def attribution(referral: dict[str, Any]) -> tuple[dict[str, str], str, str]:
+    """A Click-to-WhatsApp `referral` as (UTM tags, the ad's URL, the ad as one line):
+    utm_source facebook / instagram / meta (by the ad's URL), utm_medium its source_type
+    ("ad", "post"), utm_campaign its headline, utm_content its source_id."""
+    url = _text(referral.get("source_url"))
+    headline = _text(referral.get("headline"))
+    source_id = _text(str(referral.get("source_id") or ""))
+    utm = {
+        "utm_source": _platform(url),
+        "utm_medium": _text(referral.get("source_type")) or "ad",
+        "utm_campaign": headline[:200],
+        "utm_content": source_id[:200],
+    }
+    parts = [f"“{headline}”" if headline else "", _text(referral.get("body"))[:200]]
+    if source_id:
+        parts.append(_("id %(id)s") % {"id": source_id})
+    if _text(referral.get("ctwa_clid")):
+        parts.append(f"ctwa_clid {_text(referral.get('ctwa_clid'))}")
+    line = " · ".join(p for p in parts if p) or _("an ad")
+    return utm, url[:2000] if url.startswith(("https://", "http://")) else "", line[:500]
+
+
+def read_notification(data: dict[str, Any], phone_number_id: str = "") -> Delivery:
+    """A notification (one message or status after `split_notification`) as a delivery:
+    its first message, else its first status (ignored), else why it is ignored.
+    `phone_number_id`: the channel's number (others are ignored), or "" for any."""
+    if data.get("object") != OBJECT:
+        kind = _text(str(data.get("object") or "")) or "?"
+        reason = _("Notifications of “%(object)s” are not used.") % {"object": kind}
+        return Delivery(key="", ignored=reason)
+    for _entry, change in _changes(data):
+        value = change.get("value")
+        if change.get("field") != "messages" or not isinstance(value, dict):
+            field = _text(str(change.get("field") or "")) or "?"
+            reason = _("Changes of “%(field)s” are not used.") % {"field": field}
+            return Delivery(key="", ignored=reason)
+        metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+        number = str(metadata.get("phone_number_id") or "")
+        messages, statuses = _dicts(value.get("messages")), _dicts(value.get("statuses"))
+        if messages:
+            return _message(messages[0], _dicts(value.get("contacts")), phone_number_id, number)
+        if statuses:
+            return _status(statuses[0])
+        if _dicts(value.get("errors")):
+            error = _dicts(value.get("errors"))[0]
+            reason = _text(error.get("title")) or _text(error.get("message")) or "?"
+            reason = _("An error reported by WhatsApp: %(error)s") % {"error": reason}
+            return Delivery(key="", ignored=reason)
+    return Delivery(key="", ignored=_("A notification without messages."))
+
+
+def _message(
+    message: dict[str, Any], contacts: list[dict[str, Any]], wanted: str, number: str
+) -> Delivery:
+    message_id, sender = message.get("id"), message.get("from")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise Rejected(_("A WhatsApp message needs its id."))
+    key = "wamid:" + message_id.strip()[:180]
+    if not isinstance(sender, str) or not WA_ID_FORMAT.match(sender):
+        raise Rejected(_("A WhatsApp message needs its sender's number (from)."))
+    if wanted and number != wanted:
+        return Delivery(
+            key=key,
+            ignored=_("A message to another number of the app (phone number ID %(id)s).")
+            % {"id": number[:32] or "?"},
+        )
+    profile = next((c.get("profile") for c in contacts if c.get("wa_id") == sender), None) or next(
+        (c.get("profile") for c in contacts), None
+    )
+    name = _text(profile.get("name")) if isinstance(profile, dict) else ""
+    referral = message.get("referral")
+    utm, page_url, ad = attribution(referral) if isinstance(referral, dict) else ({}, "", "")
+    return Delivery(
+        key=key,
+        message=InboundMessage(
+            source=LeadSource.WHATSAPP,
+            messenger=Messenger.WHATSAPP,
+            messenger_id="+" + sender,
+            phone="+" + sender,
+            name=name[:200],
+            message=describe(message),
+            utm=utm,
+            page_url=page_url,
+            ad=ad,
+            external_id="wa:" + message_id.strip()[:180],
+        ),
+    )
+
+
+def _status(status: dict[str, Any]) -> Delivery:
+    message_id, state = _text(status.get("id")), _text(status.get("status"))
+    if not message_id or not state:
+        raise Rejected(_("A WhatsApp status needs its message id and status."))
+    reason = _("Delivery status “%(status)s” of a message sent from WhatsApp.") % {"status": state}
+    errors = _dicts(status.get("errors"))
+    if errors:
+        error = _text(errors[0].get("title")) or _text(errors[0].get("message"))
+        reason = f"{reason} {error}".strip()
+    return Delivery(key=f"status:{message_id[:150]}:{state[:20]}", ignored=reason)
+
+
+@register
+class WhatsAppAdapter(Adapter):
+    kind = "whatsapp"
+    config_form = WhatsAppConfigForm
+    setup_template = "channels/kinds/whatsapp.html"
+
+    def handle(self, request: HttpRequest, channel: Channel, path: str) -> HttpResponse | None:
+        if path.strip("/"):
+            return HttpResponse(status=404)
+        if request.method == "GET":
+            return self._verify(request, channel)
+        return None
+
+    @staticmethod
+    def _verify(request: HttpRequest, channel: Channel) -> HttpResponse:
+        """The subscription handshake: the challenge back for the right verify token."""
+        mode = request.GET.get("hub.mode", "")
+        token = request.GET.get("hub.verify_token", "")
+        challenge = request.GET.get("hub.challenge", "")
+        valid = (
+            mode == "subscribe"
+            and token
+            and hmac.compare_digest(token.encode(), channel.secret.encode())
+            and 0 < len(challenge) <= MAX_CHALLENGE
+            and challenge.isprintable()
+        )
+        if not valid:
+            return HttpResponse("forbidden", status=403, content_type="text/plain")
+        response = HttpResponse(challenge, content_type="text/plain; charset=utf-8")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def authenticate(self, request: HttpRequest, channel: Channel) -> None:
+        header = request.headers.get(SIGNATURE_HEADER, "")
+        secret = config_secret(channel, "app_secret")
+        if not secret or not header.startswith("sha256="):
+            raise Forbidden
+        expected = signature_of(secret, request.body)
+        if not hmac.compare_digest(header.strip().lower().encode(), expected.encode()):
+            raise Forbidden
+
+    def parts(self, raw: RawDelivery, channel: Channel) -> list[RawDelivery]:
+        data = json_object(raw)
+        parts = split_notification(data) if data.get("object") == OBJECT else []
+        if len(parts) <= 1:
+            return [raw]  # one message (the usual case): stored as received
+        digest = hashlib.sha256(raw.body).hexdigest()
+        return [
+            RawDelivery(
+                body=json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode(),
+                content_type=raw.content_type,
+                headers={**raw.headers, PART_HEADER: f"{number}/{len(parts)} sha256:{digest}"},
+                path=raw.path,
+                query=raw.query,
+                remote_addr=raw.remote_addr,
+            )
+            for number, part in enumerate(parts, start=1)
+        ]
+
+    def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
+        number = str(channel.config.get("phone_number_id") or "")
+        delivery = read_notification(json_object(raw), number)
+        if not delivery.key:
+            delivery.key = raw.body_hash()
+        return delivery
+
+    def respond(
+        self, request: HttpRequest, channel: Channel, event: Any, created: bool
+    ) -> HttpResponse:
+        return HttpResponse(status=200)
+
+    def reject(self, request: HttpRequest, channel: Channel, error: Rejected) -> HttpResponse:
+        # Stored as rejected with its reason; Meta would only send it again and again.
+        return HttpResponse(status=200)
