@@ -210,6 +210,7 @@ def test_the_channel_page_shows_both_urls_under_public_url(
     text = page.content.decode()
     assert f"https://hooks.example.net/in/{twilio.token}/status" in text
     assert f"https://hooks.example.net/in/{twilio.token}/dial" in text
+    assert "with a &lt;Dial&gt; whose action" in text  # the verb shows as text, not a tag
     assert TWILIO_TOKEN not in text
 
 
