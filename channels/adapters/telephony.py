@@ -13,6 +13,8 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from channels.adapters import RawDelivery, Rejected
+from channels.health import channel_recovered, channel_trouble
+from channels.models import Channel
 from crm.secrets import SecretUnreadable, seal, unseal
 
 logger = logging.getLogger(__name__)
@@ -46,14 +48,25 @@ def number(value: str) -> int | None:
     return int(value)
 
 
-def channel_secret(config: dict[str, Any], name: str, channel_id: int | None) -> str:
-    """A sealed option of a channel, opened; "" when it is missing or no key opens it
-    (logged: the keys changed, FIELD_ENCRYPTION_KEYS)."""
+def channel_secret(channel: Channel, name: str) -> str:
+    """A sealed option of the channel, opened; "" when it is missing. One that no key opens
+    (FIELD_ENCRYPTION_KEYS changed) is the channel's problem, shown on its page and told
+    to the admins (channels.health): every delivery is refused until it is entered again."""
     try:
-        return unseal(str(config.get(name) or ""))
+        secret = unseal(str(channel.config.get(name) or ""))
     except SecretUnreadable:
-        logger.error("Channel %s: its %s cannot be unsealed with the keys.", channel_id, name)
+        logger.error("Channel %s: its %s cannot be unsealed with the keys.", channel.pk, name)
+        channel_trouble(
+            channel=channel,
+            problem=_(
+                "The saved secret (%(name)s) cannot be read with the configured encryption "
+                "keys (FIELD_ENCRYPTION_KEYS): enter it again in the channel's settings."
+            )
+            % {"name": name},
+        )
         return ""
+    channel_recovered(channel=channel)
+    return secret
 
 
 class SealedOptionsForm(forms.Form):

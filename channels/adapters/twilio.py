@@ -249,7 +249,7 @@ class TwilioAdapter(Adapter):
         return None
 
     def authenticate(self, request: HttpRequest, channel: Channel) -> None:
-        token = channel_secret(channel.config, "auth_token", channel.pk)
+        token = channel_secret(channel, "auth_token")
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not token or not given:
             raise Forbidden

@@ -190,7 +190,7 @@ class ZadarmaAdapter(Adapter):
         return None
 
     def authenticate(self, request: HttpRequest, channel: Channel) -> None:
-        secret = channel_secret(channel.config, "api_secret", channel.pk)
+        secret = channel_secret(channel, "api_secret")
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not secret or not given:
             raise Forbidden

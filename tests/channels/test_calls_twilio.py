@@ -496,3 +496,26 @@ def test_a_later_calls_correction_leaves_the_message_of_a_lead_it_did_not_make(
     first_activity, second_activity = call_activities(tenant)
     assert first_activity.subject == "Missed call"
     assert second_activity.subject == "Incoming call, 0:15"
+
+
+def test_a_token_no_key_opens_refuses_callbacks_and_shows_on_the_channel_page(
+    twilio, send, tenant, admin, client_for
+):
+    with tenant_context(tenant):
+        Channel.objects.filter(pk=twilio.pk).update(
+            config={"auth_token": "sealed:gAAAAAB-sealed-with-a-key-gone"}
+        )
+    assert send(twilio, "status", parent("ringing")).status_code == 403
+    assert events_of(twilio) == []
+    with tenant_context(tenant):
+        twilio.refresh_from_db()
+    assert "FIELD_ENCRYPTION_KEYS" in twilio.problem
+    page = client_for(admin).get(f"/{tenant.slug}/settings/channels/{twilio.pk}/")
+    assert "FIELD_ENCRYPTION_KEYS" in page.content.decode()
+    # Entered again, it works and the problem is gone.
+    with tenant_context(tenant):
+        Channel.objects.filter(pk=twilio.pk).update(config={"auth_token": TWILIO_TOKEN})
+    assert send(twilio, "status", parent("ringing")).status_code == 200
+    with tenant_context(tenant):
+        twilio.refresh_from_db()
+    assert twilio.problem == ""
