@@ -14,10 +14,13 @@ class ChannelsConfig(AppConfig):
         from channels import triggers
         from channels.adapters import (  # noqa: F401 - each registers itself
             api,
+            pbx,
             telegram,
+            twilio,
             vk,
             webform,
             whatsapp,
+            zadarma,
         )
 
         # SQLite drops a table's triggers when a migration remakes it (channels.triggers).
