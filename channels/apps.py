@@ -15,10 +15,13 @@ class ChannelsConfig(AppConfig):
         from channels.adapters import (  # noqa: F401 - each registers itself
             api,
             email,
+            pbx,
             telegram,
+            twilio,
             vk,
             webform,
             whatsapp,
+            zadarma,
         )
 
         # SQLite drops a table's triggers when a migration remakes it (channels.triggers).

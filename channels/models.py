@@ -32,8 +32,15 @@ class ChannelKind(models.TextChoices):
     API = "api", _("API")
     TELEGRAM = "telegram", _("Telegram bot")
     EMAIL = "email", _("E-mail")
+    TWILIO = "twilio", _("Twilio (calls)")
+    ZADARMA = "zadarma", _("Zadarma (calls)")
+    PBX = "pbx", _("Phone system (calls, JSON)")
     WHATSAPP = "whatsapp", _("WhatsApp")
     VK = "vk", _("VK community")
+
+
+# Kinds whose deliveries are call events (channels/calls.py).
+TELEPHONY_KINDS = (ChannelKind.TWILIO, ChannelKind.ZADARMA, ChannelKind.PBX)
 
 
 class Channel(TenantModel):
@@ -184,3 +191,77 @@ class InboundEvent(TenantModel):
     def replayable(self) -> bool:
         """Whether admins may have it processed again (channels.services.event_replay)."""
         return self.status in (self.Status.PENDING, self.Status.FAILED, self.Status.REJECTED)
+
+
+class Call(TenantModel):
+    """One phone call, whatever number of provider events (legs, retries) told of it.
+
+    Every event of the call updates this one row (channels/calls.py): facts only grow
+    (earliest start, first answer, end), so events arriving twice or out of order leave the
+    same record. When the call has ended, what it means for the CRM is done once
+    (`outcome_at`): a lead, or a call activity on the person's record.
+    """
+
+    class Direction(models.TextChoices):
+        UNKNOWN = "", "—"
+        INBOUND = "inbound", _("Incoming")
+        OUTBOUND = "outbound", _("Outgoing")
+
+    class State(models.TextChoices):
+        RINGING = "ringing", _("Ringing")
+        ANSWERED = "answered", _("In progress")
+        COMPLETED = "completed", _("Answered")
+        MISSED = "missed", _("Missed")
+        FAILED = "failed", _("Failed")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="calls")
+    call_id = models.CharField(max_length=200)
+    direction = models.CharField(
+        max_length=16, choices=Direction.choices, default=Direction.UNKNOWN, blank=True
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RINGING)
+    # Why it ended unanswered, as the provider said it (busy, no-answer, cancel, failed…).
+    end_reason = models.CharField(max_length=64, blank=True, default="")
+    from_raw = models.CharField(max_length=200, blank=True, default="")
+    to_raw = models.CharField(max_length=200, blank=True, default="")
+    from_e164 = models.CharField(max_length=32, blank=True, default="")
+    to_e164 = models.CharField(max_length=32, blank=True, default="")
+    caller_name = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Talk time in seconds (not the ringing).
+    duration = models.PositiveIntegerField(null=True, blank=True)
+    recording_url = models.URLField(max_length=1000, blank=True, default="")
+    recording_id = models.CharField(max_length=200, blank=True, default="")
+    # Legs (Twilio's child calls, Zadarma's extensions) and what each said, by leg id.
+    legs = models.JSONField(default=dict, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    # The call made its lead (an unknown caller), rather than joining a known one's record.
+    made_lead = models.BooleanField(default=False)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activity = models.ForeignKey(
+        "crm.Activity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "channel", "call_id"], name="channels_call_unique_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "channel", "-created_at"], name="channels_call_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.call_id

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from channels import mailintake
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
+from channels.calls import call_event_record
 from channels.models import Channel, ChannelKind, InboundEvent
 from crm.models import Membership
 from crm.services import system_actor, timeline_record
@@ -114,6 +115,9 @@ def _process(event: InboundEvent) -> None:
     message = delivery.message
     event.message, event.external_id = message.as_json(), message.external_id[:200]
     actor = system_actor(channel.tenant)
+    if message.kind == "call":  # one event of a call: its record, its outcome once ended
+        call_event_record(event=event, message=message, actor=actor)
+        return
     if message.edit_of:
         # A blocked sender's edits stop here too (intake refuses the rest of theirs).
         if blocked := sender_blocked(actor=actor, data=message.lead_data()):

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from channels.models import Channel, ChannelRoute, InboundEvent
+from channels.models import TELEPHONY_KINDS, Call, Channel, ChannelRoute, InboundEvent
 
 RECENT_EVENTS = 50
+RECENT_CALLS = 20
 
 
 # Routes by token, kept per process: a route never changes (a channel's token is its
@@ -84,6 +85,15 @@ def recent_events(*, channel: Channel, status: str = "") -> QuerySet[InboundEven
     return events.select_related("lead", "deal", "contact").order_by("-created_at", "-id")[
         :RECENT_EVENTS
     ]
+
+
+def recent_calls(*, channel: Channel) -> list[Call] | None:
+    """A telephony channel's latest calls with the records they reached, newest first;
+    None for other kinds."""
+    if channel.kind not in TELEPHONY_KINDS:
+        return None
+    calls = Call.objects.filter(channel=channel).select_related("lead", "deal", "contact")
+    return list(calls.order_by("-created_at", "-id")[:RECENT_CALLS])
 
 
 def events_needing_attention(*, channel: Channel) -> QuerySet[InboundEvent]:

@@ -393,3 +393,8 @@ SITE_URL = env.str("SITE_URL", default="")
 LOCAL_SITE_URL = "http://127.0.0.1:8000"
 if not SITE_URL and not DEBUG:
     raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (links in e-mails use it).")
+# The base URL providers call the channels' endpoints at, when it differs from SITE_URL (a
+# proxy or tunnel in front of the app with another host or path prefix): Twilio signs the
+# exact URL it called, so its signatures are checked against this base; telephony channel
+# pages show their webhook URLs under it. Unset: SITE_URL (crm.urlnames.public_url).
+PUBLIC_URL = env.str("PUBLIC_URL", default="")

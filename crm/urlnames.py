@@ -34,3 +34,11 @@ def site_url(request: HttpRequest | None = None) -> str:
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
     return settings.LOCAL_SITE_URL
+
+
+def public_url(request: HttpRequest | None = None) -> str:
+    """The base URL providers call the CRM at, without a trailing slash: PUBLIC_URL (a
+    proxy or tunnel with another host or prefix), else `site_url`."""
+    if settings.PUBLIC_URL:
+        return settings.PUBLIC_URL.rstrip("/")
+    return site_url(request)

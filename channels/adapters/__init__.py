@@ -260,6 +260,9 @@ class Adapter:
     config_form: ClassVar[type[forms.Form] | None] = None
     # The template fragment that explains the channel's setup on its page.
     setup_template: ClassVar[str] = ""
+    # The endpoint's paths a provider is given besides the bare one: (label, path under
+    # /in/<token>/); `create_channel` prints them.
+    endpoint_paths: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Whether the channel's own secret (Channel.secret) means something to its provider,
     # so that the page offers to issue a new one.
     uses_secret: ClassVar[bool] = True

@@ -18,7 +18,7 @@ from channels.forms import ChannelForm, config_form
 from channels.models import Channel, ChannelKind, InboundEvent
 from crm.access import TenantRight, require_right
 from crm.errors import DomainError
-from crm.urlnames import site_url, tenant_reverse
+from crm.urlnames import public_url, site_url, tenant_reverse
 
 SETTINGS = TenantRight.SETTINGS
 ATTENTION_ROW = "channels/channel_detail.html#attention-row"
@@ -101,6 +101,9 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "channel": channel,
             "endpoint": endpoint_url(request, channel),
+            # What providers that sign the URL they call (Twilio) are given: under PUBLIC_URL.
+            "public_endpoint": public_url(request)
+            + reverse("inbound", kwargs={"token": channel.token}),
             "site_url": site_url(),
             "opened_at": _other_host(request),
             "setup_template": adapter.setup_template,
@@ -109,6 +112,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": selectors.status_counts(channel=channel),
             "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),
+            "calls": selectors.recent_calls(channel=channel),
             "attention": selectors.events_needing_attention(channel=channel),
             "status": status,
             "statuses": InboundEvent.Status.choices,

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
+from channels.adapters import adapter_for
 from channels.forms import config_form
 from channels.models import ChannelKind
 from channels.services import channel_create
@@ -27,6 +28,10 @@ OPTION_FLAGS = {
     "imap_user": "--imap-user",
     "imap_password": "--imap-password",
     "imap_folder": "--folder",
+    "account_sid": "--account-sid",
+    "auth_token": "--auth-token",
+    "api_key": "--api-key",
+    "api_secret": "--api-secret",
     "app_secret": "--app-secret",  # whatsapp
     "phone_number_id": "--phone-number-id",  # whatsapp
     "group_id": "--group-id",  # vk
@@ -38,8 +43,8 @@ OPTION_FLAGS = {
 class Command(BaseCommand):
     help = (
         "Create an inbound channel in a tenant and print its public endpoint path "
-        "(and, for the api kind, its API token; for whatsapp, its verify token; for email, "
-        "the raw-mail secret)."
+        "(and, for the api and pbx kinds, its token; for whatsapp, its verify token; for "
+        "telephony kinds, the path of each callback; for email, the raw-mail secret)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -117,8 +122,11 @@ class Command(BaseCommand):
                 )
             except (DomainError, AccessDenied) as error:
                 raise CommandError(str(error)) from error
-            self.stdout.write(reverse("inbound", kwargs={"token": channel.token}))
-            if kind == ChannelKind.API:
+            endpoint = reverse("inbound", kwargs={"token": channel.token})
+            self.stdout.write(endpoint)
+            for label, path in adapter_for(kind).endpoint_paths:
+                self.stdout.write(f"{label}: {endpoint}{path}")
+            if kind in (ChannelKind.API, ChannelKind.PBX):
                 self.stdout.write(f"API token: {channel.secret}")
             if kind == ChannelKind.EMAIL:
                 self.stdout.write(f"Raw-mail secret (Bearer or Basic password): {channel.secret}")
