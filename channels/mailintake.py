@@ -23,12 +23,10 @@ from channels.mailparse import ParsedMail
 from channels.models import Channel, ChannelKind, InboundEvent
 from crm.attachments import attachment_store
 from crm.models import Membership
-from crm.notifications import notify
-from crm.services import timeline_record
 from crm.sources import LeadSource
-from crm.urlnames import tenant_reverse
 from deals.models import Deal
 from deals.models import Outcome as DealOutcome
+from intake.services import inquiry_join
 from leads.models import OPEN_STATES, Lead
 
 Status = InboundEvent.Status
@@ -75,43 +73,28 @@ def _thread_record(event: InboundEvent, mail: ParsedMail) -> Lead | Deal | None:
     return None
 
 
-def _timeline_data(event: InboundEvent, message: InboundMessage, mail: ParsedMail) -> dict:
-    """The timeline entry of an inquiry (as intake.services writes them) for a reply."""
-    sender = {k: getattr(message, k) for k in ("name", "email") if getattr(message, k)}
-    inbound = {
-        "channel": event.channel.name,
-        "channel_id": str(event.channel_id),
-        "event_id": str(event.pk),
-        **inbound_extras(mail),
-    }
-    return {
-        "source": str(LeadSource.EMAIL.label),
-        "message": message.message,
-        "sender": sender,
-        "inbound": inbound,
-    }
-
-
 def thread_reply(
     event: InboundEvent, message: InboundMessage, mail: ParsedMail, actor: Membership
 ) -> bool:
-    """Put a reply on the open record of its thread; whether it was one."""
+    """Put a reply on the open record of its thread (through intake, as any attached
+    inquiry); whether it was one."""
     record = _thread_record(event, mail)
     if record is None:
         return False
-    is_lead = isinstance(record, Lead)
-    timeline_record(
+    inbound = {
+        "channel": event.channel.name,
+        "channel_id": event.channel_id,
+        "event_id": event.pk,
+        **inbound_extras(mail),
+    }
+    inquiry_join(
         actor=actor,
-        target=record,
-        kind="lead.inquiry" if is_lead else "deal.inquiry",
-        data=_timeline_data(event, message, mail),
+        record=record,
+        data=message.lead_data(),
+        source=LeadSource.EMAIL,
+        inbound=inbound,
     )
-    owner = record.owner
-    if owner is not None and owner.pk != actor.pk:
-        url = tenant_reverse(
-            "leads:detail" if is_lead else "deals:detail", actor.tenant, pk=record.pk
-        )
-        notify(recipients=[owner], kind="inquiry.repeat", data={"title": record.title}, url=url)
+    is_lead = isinstance(record, Lead)
     event.status, event.outcome = Status.DONE, InboundEvent.Outcome.ATTACHED
     event.lead = record if is_lead else None
     event.deal = record if not is_lead else None

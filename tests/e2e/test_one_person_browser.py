@@ -55,6 +55,8 @@ def test_telegram_form_call_and_email_of_one_person_are_one_card(new_page, shots
         bot = Channel.objects.create(kind="telegram", name="Бот студии", config={})
         form = channel_create(actor=admin, kind="api", name="Форма на сайте")
         pbx = channel_create(actor=admin, kind="pbx", name="Офисная АТС")
+        # Mail forwarded by the provider to the raw endpoint (no mailbox to poll here).
+        mailbox = Channel.objects.create(kind="email", name="Почта студии", config={})
 
     def url(channel: Channel) -> str:
         return f"{live_server.url}/in/{channel.token}/"
@@ -87,6 +89,19 @@ def test_telegram_form_call_and_email_of_one_person_are_one_card(new_page, shots
     bearer = {"Content-Type": "application/json", "Authorization": f"Bearer {pbx.secret}"}
     assert _post(url(pbx), json.dumps(call).encode(), bearer) == 202
 
+    letter = (
+        b"From: =?utf-8?b?0JDQvdC90LA=?= <ANNA.SMIRNOVA@example.com>\r\n"
+        b"To: hello@studio.example\r\n"
+        b"Subject: =?utf-8?q?=D0=94=D0=BE=D0=B3=D0=BE=D0=B2=D0=BE=D1=80?=\r\n"
+        b"Message-ID: <anna-1@example.com>\r\n"
+        b"Date: Sat, 05 Dec 2026 10:00:00 +0300\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=windows-1251\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ) + "Пришлите, пожалуйста, договор.\r\n".encode("cp1251")
+    raw = {"Content-Type": "message/rfc822", "Authorization": f"Bearer {mailbox.secret}"}
+    assert _post(url(mailbox), letter, raw) == 202
+
     with tenant_context(tenant):
         (lead,) = Lead.objects.all()
         assert lead.phone_e164 == "+79161000001"
@@ -105,6 +120,8 @@ def test_telegram_form_call_and_email_of_one_person_are_one_card(new_page, shots
     expect(timeline).to_contain_text("Сколько стоит съёмка?")
     expect(timeline).to_contain_text("Хочу съёмку 12 декабря")
     expect(timeline).to_contain_text("Офисная АТС")
+    expect(timeline).to_contain_text("Пришлите, пожалуйста, договор.")
+    expect(timeline).to_contain_text("Почта студии")
     # The Russian top bar with a long name fits a 1280 px laptop: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=shots / "01-one-person-one-card.png", full_page=True)
