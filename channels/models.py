@@ -13,6 +13,7 @@ import secrets
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.tenancy import TenantModel
 
@@ -208,11 +209,11 @@ class Call(TenantModel):
         OUTBOUND = "outbound", _("Outgoing")
 
     class State(models.TextChoices):
-        RINGING = "ringing", _("Ringing")
-        ANSWERED = "answered", _("In progress")
-        COMPLETED = "completed", _("Answered")
-        MISSED = "missed", _("Missed")
-        FAILED = "failed", _("Failed")
+        RINGING = "ringing", pgettext_lazy("call", "Ringing")
+        ANSWERED = "answered", pgettext_lazy("call", "In progress")
+        COMPLETED = "completed", pgettext_lazy("call", "Answered")
+        MISSED = "missed", pgettext_lazy("call", "Missed")
+        FAILED = "failed", pgettext_lazy("call", "Failed")
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="calls")
     call_id = models.CharField(max_length=200)

@@ -107,7 +107,9 @@ def test_every_page_takes_hostile_query_values(tenant):
     pages = []
     for name, spec in _admin_gets():
         url = _url(name, world, spec)
-        html = client.get(url).content.decode()
+        response = client.get(url)
+        # A download (a kept file) has no page to read fields from; its query still counts.
+        html = "" if response.streaming else response.content.decode()
         pages.append(
             (url, sorted(_fields(html) | set(ALWAYS) | READ_BY_HAND), _filter_fields(html))
         )

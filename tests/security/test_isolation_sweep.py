@@ -29,6 +29,7 @@ from contacts.services import (
     record_delete,
     record_merge,
 )
+from crm.attachments import attachment_store
 from crm.models import CustomField, Invitation, Role, Team, Tenant
 from crm.notifications import notify
 from crm.savedfilters import saved_filter_create
@@ -245,6 +246,8 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"POST": TASK_EDIT}, obj="activity", data=lambda w: {"owner": w["member"].pk}
     ),
     "crm:notifications": TenantUrl({"GET": EVERYONE}),
+    # A file kept with the world's lead (an e-mail's attachment): those who may see the lead.
+    "crm:attachment": TenantUrl({"GET": LEAD_VIEW}, obj="attachment"),
     # Only the recipient opens a notification; everyone else gets the "missing" 404.
     "crm:notification_open": TenantUrl(
         {"GET": {"admin": 302, "director": 404, "manager": 404, "marketer": 404}},
@@ -492,6 +495,9 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         trashed = lead_create(actor=admin, data={"email": "trash@example.com"}, owner=owner)
         lead_delete(actor=admin, lead=trashed)
         activity = lead_activity_add(actor=admin, lead=lead, kind="task", subject="Перезвонить")
+        attachment = attachment_store(
+            target=lead, filename="прайс.pdf", content_type="application/pdf", payload=b"%PDF-1.4"
+        )
         in_progress = list(LeadStatus.objects.filter(state="in_progress"))
         (notification,) = notify(recipients=[admin], kind="lead.assigned", data={"title": "X"})
         saved_filter = saved_filter_create(
@@ -557,6 +563,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "archived_lead": archived,
             "trashed_lead": trashed,
             "activity": activity,
+            "attachment": attachment,
             "junk_status": junk_status,
             "status": in_progress[1],
             "other_status": in_progress[0],
