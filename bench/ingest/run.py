@@ -39,6 +39,7 @@ cycle below begins with a VACUUM (ANALYZE), as autovacuum would run between them
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -1145,8 +1146,12 @@ def main() -> None:
     broker = os.environ.get("BENCH_INGEST_REDIS_URL", REDIS_URL)
     app_role = conninfo.conninfo_to_dict(app_url)["user"]
     owner_env, app_env = django_env(owner_url, app_role), django_env(app_url, app_role)
+    # One key seals the mixed channels' secrets (setup, as the owner) and opens them (the
+    # endpoint): each env has a SECRET_KEY of its own, from which the key would be derived.
+    sealing = base64.urlsafe_b64encode(os.urandom(32)).decode()
     for env in (owner_env, app_env):
         env["REDIS_URL"] = broker
+        env["FIELD_ENCRYPTION_KEYS"] = sealing
 
     create_database(owner_url)
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], owner_env)

@@ -51,6 +51,8 @@ MIXED = {
     "pbx": "Bench PBX",
     "email": "Bench e-mail",
 }
+# The config value each kind keeps sealed (crm.secrets).
+SEALED = {"whatsapp": "app_secret", "vk": "secret_key"}
 # The first person number not used yet: above every phone +79XXXXXXXXX and every Telegram
 # id, VK id and e-mail address bench/ingest/mixed.py gives its people.
 LAST_PERSON = r"""
@@ -74,11 +76,11 @@ def _user(email: str, full_name: str) -> User:
 def _mixed_channel(tenant: Tenant, admin: Membership, kind: str) -> Channel:
     """The mixed run's channel of `kind`, set up once with the config its adapter reads.
     Telegram's is created directly: `channel_create` would register its webhook with the
-    Bot API."""
+    Bot API. Sealed secrets are sealed anew each run (`_reseal`)."""
     name = MIXED[kind]
     channel = Channel.objects.filter(name=name).first()
     if channel is not None:
-        return channel
+        return _reseal(channel)
     if kind == "telegram":
         bot = {
             "bot_token": f"1000000001:{secrets.token_urlsafe(27)}",
@@ -112,6 +114,19 @@ def _mixed_channel(tenant: Tenant, admin: Membership, kind: str) -> Channel:
         },
     }[kind]
     return channel_create(actor=admin, kind=kind, name=name, config=config)
+
+
+def _reseal(channel: Channel) -> Channel:
+    """New sealed secrets for `channel` (WhatsApp's app secret, VK's secret key): each run
+    seals with a key of its own (run.py's FIELD_ENCRYPTION_KEYS), so an earlier run's
+    sealed value opens no more; the problem that left on the channel goes with it."""
+    name = SEALED.get(channel.kind)
+    if name is None:
+        return channel
+    channel.config = {**channel.config, name: seal(secrets.token_hex(16))}
+    channel.problem, channel.problem_since = "", None
+    channel.save(update_fields=["config", "problem", "problem_since"])
+    return channel
 
 
 def _mixed_entry(channel: Channel) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 
 from bench.ingest import mixed
@@ -22,16 +23,21 @@ Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
 RUN = "mixed-test"
 
 
-def _channels(tenant: Tenant, admin: Membership) -> dict[str, dict[str, Any]]:
-    """The mixed run's channels of `tenant`, as setup.py makes them and prints them."""
+def _channels(tenant: Tenant, admin: Membership, settings: Any) -> dict[str, dict[str, Any]]:
+    """The mixed run's channels of `tenant`, as setup.py makes them and prints them: set up
+    by one run, then found by the next, whose sealing key is another (run.py gives each
+    run its own FIELD_ENCRYPTION_KEYS)."""
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with tenant_context(tenant):
         api = channel_create(
             actor=admin, kind="api", name=bench_setup.CHANNEL, config={"rate_limit": 100_000}
         )
         kinds = [kind for kind in bench_setup.MIXED if kind in ChannelKind.values]
+        first = {kind: bench_setup._mixed_channel(tenant, admin, kind) for kind in kinds}
+        # Idempotent: the next run's setup finds them by name (sealing their secrets anew).
+        settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
         made = {kind: bench_setup._mixed_channel(tenant, admin, kind) for kind in kinds}
-        # Idempotent: a second setup finds them by name.
-        assert all(bench_setup._mixed_channel(tenant, admin, k).pk == c.pk for k, c in made.items())
+        assert {k: c.pk for k, c in made.items()} == {k: c.pk for k, c in first.items()}
         return {
             "api": bench_setup._mixed_entry(api),
             **{kind: bench_setup._mixed_entry(c) for kind, c in made.items()},
@@ -39,8 +45,8 @@ def _channels(tenant: Tenant, admin: Membership) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def channels(tenant, admin) -> dict[str, dict[str, Any]]:
-    return _channels(tenant, admin)
+def channels(tenant, admin, settings) -> dict[str, dict[str, Any]]:
+    return _channels(tenant, admin, settings)
 
 
 @pytest.fixture
@@ -102,10 +108,10 @@ def test_every_kind_of_the_rotation_makes_one_lead_per_person(tenant, channels, 
     assert _leads(tenant) == len(sent)
 
 
-def test_the_requests_carry_what_the_adapters_check(tenant, channels, other_admin, post):
+def test_the_requests_carry_what_the_adapters_check(tenant, channels, other_admin, post, settings):
     # Another tenant's channels of the same kinds: this run's secrets and signatures open
     # none of them, and nothing is stored on either side.
-    theirs = _channels(other_admin.tenant, other_admin)
+    theirs = _channels(other_admin.tenant, other_admin, settings)
     for i, kind in enumerate(mixed.rotation(channels)):
         if kind == "web_form":  # a site builder's webhook carries no secret
             continue
