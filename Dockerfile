@@ -15,7 +15,8 @@ COPY . .
 RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput \
  && useradd --create-home --uid 1000 voronka \
- && chown -R voronka /app/staticfiles
+ && mkdir -p /app/media \
+ && chown -R voronka /app/staticfiles /app/media
 
 USER voronka
 # 8000: pages (and everything else); 8001: the inbound endpoint, on the same workers with

@@ -14,6 +14,7 @@ class ChannelsConfig(AppConfig):
         from channels import triggers
         from channels.adapters import (  # noqa: F401 - each registers itself
             api,
+            email,
             pbx,
             telegram,
             twilio,

@@ -31,6 +31,7 @@ class ChannelKind(models.TextChoices):
     WEB_FORM = "web_form", _("Web form")
     API = "api", _("API")
     TELEGRAM = "telegram", _("Telegram bot")
+    EMAIL = "email", _("E-mail")
     TWILIO = "twilio", _("Twilio (calls)")
     ZADARMA = "zadarma", _("Zadarma (calls)")
     PBX = "pbx", _("Phone system (calls, JSON)")

@@ -13,9 +13,10 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from channels import mailintake
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
 from channels.calls import call_event_record
-from channels.models import Channel, InboundEvent
+from channels.models import Channel, ChannelKind, InboundEvent
 from crm.models import Membership
 from crm.services import system_actor, timeline_record
 from intake.matching import Keys, inquiry_keys
@@ -124,6 +125,17 @@ def _process(event: InboundEvent) -> None:
             return
         _apply_edit(event, message, actor)
         return
-    receipt = inquiry_receive(actor=actor, inquiry=_inquiry(channel, event, message))
+    inquiry = _inquiry(channel, event, message)
+    mail = None
+    if channel.kind == ChannelKind.EMAIL:  # replies join their thread; files are kept
+        mail = mailintake.mail_of(event)
+        if not sender_blocked(actor=actor, data=inquiry.data) and mailintake.thread_reply(
+            event, message, mail, actor
+        ):
+            return
+        inquiry.inbound.update(mailintake.inbound_extras(mail))
+    receipt = inquiry_receive(actor=actor, inquiry=inquiry)
     event.status, event.outcome, event.detail = receipt.status, receipt.outcome, receipt.detail
     event.lead, event.deal, event.contact = receipt.lead, receipt.deal, receipt.contact
+    if mail is not None and receipt.status == Status.DONE:
+        mailintake.keep_attachments(event, mail, receipt.lead or receipt.deal or receipt.contact)

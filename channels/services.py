@@ -136,7 +136,10 @@ def channel_update(*, actor: Membership, channel: Channel, data: dict[str, Any])
         raise DomainError(_("A channel with this name already exists."))
     _check_owner(channel)
     with transaction.atomic():
-        channel.save()
+        # Only what the admin changed: the health fields and the poller's state are written
+        # by others meanwhile (channels.health, the IMAP poller) and must not be undone.
+        fields = [f for f in ("enabled", "default_owner", "create_deal", "config") if f in data]
+        channel.save(update_fields=["name", *fields, "updated_at"])
         adapter_for(channel.kind).on_save(channel)
     return channel
 

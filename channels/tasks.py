@@ -8,7 +8,7 @@ import contextlib
 
 from celery import Task
 
-from channels import services
+from channels import mailbox, services
 from crm.celery import TenantTask, app, queue_for_every_tenant
 
 
@@ -70,6 +70,21 @@ def events_purge_task(*, tenant_id: int) -> int:
 def events_purge_all_task() -> int:
     """Beat entry point (daily): purge every tenant's old deliveries, each in its context."""
     return queue_for_every_tenant(events_purge_task)
+
+
+@app.task(acks_late=True)
+def mailboxes_poll_task(*, tenant_id: int) -> int:
+    """Read the new messages of one tenant's e-mail channels (IMAP). Not a TenantTask: the
+    mailbox is read outside any transaction, each message committed on its own."""
+    from crm.models import Tenant
+
+    return mailbox.tenant_poll(tenant=Tenant.objects.get(pk=tenant_id))
+
+
+@app.task
+def mailboxes_poll_all_task() -> int:
+    """Beat entry point (every minute): poll every tenant's mailboxes."""
+    return queue_for_every_tenant(mailboxes_poll_task)
 
 
 @app.task(base=TenantTask)

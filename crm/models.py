@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -497,3 +498,38 @@ class SavedFilter(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Where a stored file goes: per tenant and month, under a random name (the original
+    name is kept on the row only, so no path or name from a sender reaches the disk)."""
+    month = timezone.now().strftime("%Y/%m")
+    return f"attachments/{instance.tenant_id}/{month}/{secrets.token_hex(16)}"
+
+
+class Attachment(TenantModel):
+    """A file that came with a record's inquiry (an e-mail's attachment), or a note that it
+    was not kept (`skipped`: too large…). Belongs to one record (lead, deal, contact…);
+    `event_id` is the inbound delivery it came with (its timeline entry lists it)."""
+
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.BigIntegerField()
+    target = GenericForeignKey("target_type", "target_id")
+    event_id = models.BigIntegerField(null=True, blank=True)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to=attachment_path, max_length=255, blank=True)
+    skipped = models.CharField(max_length=300, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "target_type", "target_id"], name="crm_attachment_target"
+            ),
+            models.Index(fields=["tenant", "event_id"], name="crm_attachment_event"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

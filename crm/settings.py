@@ -213,6 +213,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels.tasks.channels_check_failing_all_task",
         "schedule": 60 * 5,
     },
+    # E-mail channels' mailboxes: new messages read over IMAP (channels/mailbox.py).
+    "channels-mailboxes": {
+        "task": "channels.tasks.mailboxes_poll_all_task",
+        "schedule": env.int("CHANNELS_EMAIL_POLL_SECONDS", default=60),
+    },
     "leads-escalate-overdue": {
         "task": "leads.tasks.leads_escalate_overdue_all_task",
         "schedule": 60,
@@ -234,6 +239,18 @@ CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
 CHANNELS_EVENTS_KEEP_DAYS = env.int("CHANNELS_EVENTS_KEEP_DAYS", default=90)
 # The Telegram Bot API (tests point it at a local fake).
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# E-mail channels: IMAP socket timeout (s), messages read per poll, the largest message
+# downloaded (larger ones: headers only), attachments kept per file and per message.
+CHANNELS_EMAIL_IMAP_TIMEOUT = env.int("CHANNELS_EMAIL_IMAP_TIMEOUT", default=30)
+CHANNELS_EMAIL_MAX_PER_POLL = env.int("CHANNELS_EMAIL_MAX_PER_POLL", default=50)
+CHANNELS_EMAIL_MAX_MESSAGE_BYTES = env.int("CHANNELS_EMAIL_MAX_MESSAGE_BYTES", default=25 << 20)
+CHANNELS_EMAIL_MAX_ATTACHMENT_BYTES = env.int(
+    "CHANNELS_EMAIL_MAX_ATTACHMENT_BYTES", default=10 << 20
+)
+CHANNELS_EMAIL_MAX_ATTACHMENTS_BYTES = env.int(
+    "CHANNELS_EMAIL_MAX_ATTACHMENTS_BYTES", default=20 << 20
+)
+CHANNELS_EMAIL_MAX_ATTACHMENTS = env.int("CHANNELS_EMAIL_MAX_ATTACHMENTS", default=20)
 # Keys sealing secrets stored in the database (mailbox passwords, providers' tokens):
 # comma-separated Fernet keys, the first seals, all open; empty: derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -335,6 +352,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and received files (e-mail attachments): Django's default storage.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "/media/"  # never served as is: files go out through views that check rights
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

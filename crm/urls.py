@@ -8,6 +8,7 @@ from analytics import views as analytics_views
 from channels.views.inbound import inbound
 from crm.forms import LoginForm
 from crm.views import accounts, pages
+from crm.views import attachments as attachment_views
 from crm.views import filters as filter_views
 from crm.views import notifications as notification_views
 from crm.views import settings as settings_views
@@ -120,6 +121,7 @@ tenant_patterns = (
             filter_views.saved_filter_delete,
             name="saved_filter_delete",
         ),
+        path("attachments/<int:pk>/", attachment_views.attachment_download, name="attachment"),
         path("notifications/", notification_views.notification_list, name="notifications"),
         path(
             "notifications/<int:pk>/",

@@ -386,6 +386,32 @@ def inquiry_attach(*, actor: Membership, lead: Lead, data: dict[str, Any], sourc
     return lead
 
 
+def inquiry_join(
+    *,
+    actor: Membership,
+    record: Lead | Deal,
+    data: dict[str, Any],
+    source: str,
+    inbound: dict[str, Any],
+) -> None:
+    """Add an inquiry to the open lead or deal its channel already tied it to (an e-mail
+    that replies to one this record received): the same history entry, ways to reach the
+    person and notice to the owner as an inquiry attached by matching. `data` is read as
+    inquiry_register reads it."""
+    data = intake_fields(data, actor.tenant.default_region)
+    event = _event_data(data, source, inbound)
+    via = str(inbound.get("channel", ""))
+    with transaction.atomic(savepoint=nested_savepoints()):
+        if isinstance(record, Lead):
+            _attach_to_lead(actor, record, event, data, source)
+            return
+        _attach_to_deal(actor, record, event)
+        if record.contact_id is not None:
+            identities_note(
+                tenant=actor.tenant, data=data, source=source, via=via, contact=record.contact
+            )
+
+
 # --- A manager's new lead ------------------------------------------------------------------
 
 

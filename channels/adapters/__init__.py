@@ -299,6 +299,10 @@ class Adapter:
         """The answer to a rejected delivery."""
         return JsonResponse({"status": "rejected", "error": error.reason}, status=error.status)
 
+    def setup_context(self, channel: Channel) -> dict[str, Any]:
+        """Extra values for the kind's setup template (e.g. a mailbox's status)."""
+        return {}
+
     def on_save(self, channel: Channel) -> None:
         """After the channel is created or changed (e.g. register a webhook)."""
 

@@ -108,6 +108,7 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "opened_at": _other_host(request),
             "setup_template": adapter.setup_template,
             "uses_secret": adapter.uses_secret,
+            **adapter.setup_context(channel),
             "counts": selectors.status_counts(channel=channel),
             "health": health.channel_health(channel=channel),
             "events": selectors.recent_events(channel=channel, status=status),

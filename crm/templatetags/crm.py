@@ -11,13 +11,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.forms import BoundField
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from contacts.normalize import messenger_key, phones_in
 from crm import notifications
+from crm.attachments import attachments_of_event
 from crm.history import change_lines
-from crm.models import Notification, TimelineEvent
+from crm.htmlsafe import safe_html
+from crm.models import Attachment, Notification, TimelineEvent
 from crm.nextactivity import NextActivity, Renderer, parse
 from crm.nextactivity import age as age_of
 from crm.tenancy import current_tenant
@@ -186,3 +188,30 @@ def next_activity(context: template.Context, activity: Any) -> str:
 def age(created_at: datetime | None) -> str:
     """{{ record.created_at|age }}: "5 min", "3 h", "2 d"."""
     return age_of(created_at) if created_at else ""
+
+
+@register.filter
+def inquiry_attachments(event: TimelineEvent) -> list[Attachment]:
+    """The files that came with an inquiry's timeline entry (its delivery's), if any."""
+    inbound = (event.data or {}).get("inbound") or {}
+    event_id = str(inbound.get("event_id") or "")
+    if not inbound.get("attachments") or not event_id.isdigit():
+        return []
+    return list(
+        attachments_of_event(
+            target_type_id=event.target_type_id, target_id=event.target_id, event_id=int(event_id)
+        )
+    )
+
+
+@register.filter
+def mail_html(value: str) -> SafeString:
+    """An e-mail's HTML version, sanitized (nh3) at display whatever stored it."""
+    return safe_html(str(value or ""))
+
+
+@register.filter
+def basic_auth_url(url: str, secret: str) -> str:
+    """`url` with the secret as Basic-auth password (https://voronka:SECRET@host/…)."""
+    scheme, sep, rest = str(url).partition("://")
+    return f"{scheme}{sep}voronka:{secret}@{rest}" if sep else str(url)

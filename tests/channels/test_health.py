@@ -156,3 +156,14 @@ def test_health_is_for_admins_only(channel, manager, client_for, other_admin):
     url = tenant_reverse("channels:detail", channel.tenant, pk=channel.pk)
     assert client_for(manager).get(url).status_code == 403
     assert client_for(other_admin).get(url).status_code == 404
+
+
+def test_saving_the_settings_from_an_old_copy_keeps_the_health(channel, admin):
+    from channels.services import channel_update
+
+    with tenant_context(channel.tenant):
+        stale = Channel.objects.get(pk=channel.pk)
+        channel_trouble(channel=channel, problem="LOGIN failed", now=NOW)
+        channel_update(actor=admin, channel=stale, data={"name": "Партнёр 2"})
+        fresh = Channel.objects.get(pk=channel.pk)
+    assert (fresh.name, fresh.problem) == ("Партнёр 2", "LOGIN failed")

@@ -22,6 +22,12 @@ from crm.tenancy import tenant_context
 OPTION_FLAGS = {
     "bot_token": "--bot-token",
     "allowed_origins": "--allowed-origins",
+    "imap_host": "--imap-host",
+    "imap_port": "--imap-port",
+    "imap_security": "--imap-security",
+    "imap_user": "--imap-user",
+    "imap_password": "--imap-password",
+    "imap_folder": "--folder",
     "account_sid": "--account-sid",
     "auth_token": "--auth-token",
     "api_key": "--api-key",
@@ -38,7 +44,7 @@ class Command(BaseCommand):
     help = (
         "Create an inbound channel in a tenant and print its public endpoint path "
         "(and, for the api and pbx kinds, its token; for whatsapp, its verify token; for "
-        "telephony kinds, the path of each callback)."
+        "telephony kinds, the path of each callback; for email, the raw-mail secret)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -122,6 +128,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: {endpoint}{path}")
             if kind in (ChannelKind.API, ChannelKind.PBX):
                 self.stdout.write(f"API token: {channel.secret}")
+            if kind == ChannelKind.EMAIL:
+                self.stdout.write(f"Raw-mail secret (Bearer or Basic password): {channel.secret}")
+                if channel.config.get("imap_host"):
+                    config = channel.config
+                    self.stdout.write(
+                        f"IMAP: {config['imap_user']}@{config['imap_host']}:"
+                        f"{config['imap_port']} ({config['imap_security']}), "
+                        f"folder {config['imap_folder']}, polled every minute"
+                    )
             if kind == ChannelKind.WHATSAPP:
                 self.stdout.write(f"Verify token: {channel.secret}")
             if channel.config.get("webhook_error"):
