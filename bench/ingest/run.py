@@ -6,31 +6,40 @@ cycle below begins with a VACUUM (ANALYZE), as autovacuum would run between them
 
 1. creates the database `voronka_bench_ingest` when missing, migrates it as the owner,
    collects static files, empties the benchmark's Redis database, and prepares the tenant
-   `ingest`, its API channel, a web form channel and the floor's table, then VACUUM ANALYZE
-   (bench/ingest/setup.py);
+   `ingest`, its API channel, a web form channel, one channel of each kind for the mixed
+   run and the floor's table, then VACUUM ANALYZE (bench/ingest/setup.py);
 2. starts gunicorn (2 sync workers, production settings, the application role) listening on
    127.0.0.1:BENCH_INGEST_PORT for pages and on the next port for deliveries (as
    gunicorn.conf.py), and a Celery worker (prefork, 2 processes, `nice -n 10`) on Redis;
-   100 warm-up deliveries, processed; 50 warm-up floor tasks;
+   100 warm-up deliveries, processed (and 100 mixed ones); 50 warm-up floor tasks;
 3. the endpoint against the trivial endpoint, --pairs pairs: N / pairs distinct deliveries
    POSTed at a constant --rate (200/s) by an open-loop client, then — once they are
    processed — as many GETs of the web form's address (200, nothing stored: the same
    listener, workers and middleware path) at the same rate; each pair's ratio of the
    endpoints' p99s, and the CPU our processes spent per request (bench/cpu.py);
-4. idle, burst, floor, --pairs times: the inbox of a manager requested 4 times a second for
+4. the mixed run against the trivial endpoint, --mixed-pairs pairs (0: none): as many
+   deliveries of every kind in rotation — API, web form (Tilda), Telegram, WhatsApp, VK,
+   PBX call, e-mail where the channel exists — each in its provider's shape
+   (bench/ingest/mixed.py) and a new person, at --rate until processed, then the trivial
+   endpoint at the same rate; each pair's ratio of the p99s (its own budget), and per kind
+   the requests, events stored and processed and the leads made (the window's deliveries:
+   the mixed channels' events since it began — it runs alone);
+5. idle, burst, floor, --pairs times: the inbox of a manager requested 4 times a second for
    --idle-seconds with nothing else running; then wrk posting distinct deliveries as fast as
    the endpoint takes them for --burst-seconds (post.lua), the inbox sampled the same way
    until the last delivery is processed; then --floor-tasks one-row-insert tasks through the
    same Redis and worker. Pairs: the inbox's p99 during the burst over idle; end-to-end
    leads/s of the burst over the floor's tasks/s;
-5. writes bench/results/<date>-<HHMM>-ingest-<N>-<commit>.{json,md}, adds a row to the
-   "Ingestion" table of bench/README.md and checks the budgets (exit status 1 when one is
-   missed).
+6. writes bench/results/<date>-<HHMM>-ingest-<N>-<commit>.{json,md}, adds a row to the
+   "Ingestion" table of bench/README.md (and to its mixed table) and checks the budgets
+   (exit status 1 when one is missed): lost, duplicated and refused deliveries are counted
+   over every window, the mixed ones included.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -56,6 +65,7 @@ from psycopg import conninfo
 
 from bench import ratios
 from bench.cpu import CpuMeter, family
+from bench.ingest import mixed
 from bench.measure import Latency, Server, login
 from bench.plan import BENCH_PASSWORD, label
 from bench.run import (
@@ -70,6 +80,7 @@ from bench.run import (
     run,
     start_gunicorn,
     stop_gunicorn,
+    update_readme,
 )
 
 OWNER_URL = "postgres://voronka_owner:voronka_owner@127.0.0.1:5432/voronka_bench_ingest"
@@ -77,6 +88,8 @@ APP_URL = "postgres://voronka_app:voronka_app@127.0.0.1:5432/voronka_bench_inges
 REDIS_URL = "redis://127.0.0.1:6379/9"
 README_BEGIN = "<!-- ingest-ratios:begin -->"
 README_END = "<!-- ingest-ratios:end -->"
+MIXED_BEGIN = "<!-- ingest-mixed:begin -->"
+MIXED_END = "<!-- ingest-mixed:end -->"
 WARMUP = 100  # deliveries before measuring
 FLOOR_WARMUP = 50  # floor tasks before measuring
 WRK_STRIDE = 100_000  # phone numbers a wrk thread may use in one burst
@@ -104,7 +117,16 @@ INBOX_BURST = ratios.RatioBudget(
     bound=2.0,
     at_least=False,
 )
+MIXED_P99 = ratios.RatioBudget(
+    name="mixed endpoint p99 ≤ 3× the trivial endpoint's p99 at the same rate",
+    subject="mixed p99 ms",
+    floor="trivial p99 ms",
+    bound=3.0,
+    at_least=False,
+)
 RATIO_BUDGETS = (ENDPOINT_P99, END_TO_END, INBOX_BURST)
+ACCEPTED = -1  # what a mixed window's request returns when its kind's answer was a success
+MIXED_COUNTS = ("sent", "accepted", "stored", "done", "leads", "lost")  # by kind, summed
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -215,6 +237,76 @@ class Database:
             "stored_per_s": round(stored / float(stored_span), 1) if stored_span else 0.0,
             "leads": leads,
             "distinct_phones": phones,
+            "queue_ms": percentiles(waits),
+            "e2e_seconds": round(float(e2e or 0), 2),
+            "e2e_leads_per_s": round(leads / float(e2e), 1) if e2e else 0.0,
+        }
+
+    def channel_kinds(self, tokens: dict[str, str]) -> dict[int, str]:
+        """{channel id: kind} of the tenant's channels with these tokens ({kind: token})."""
+        kind_of = {token: kind for kind, token in tokens.items()}
+        rows = self.connection.execute(
+            "SELECT id, token FROM channels_channel WHERE tenant_id = %s AND token = ANY(%s)",
+            [self.tenant_id, list(kind_of)],
+        ).fetchall()
+        return {pk: kind_of[token] for pk, token in rows}
+
+    def mixed_unfinished(self, channels: list[int], since: datetime) -> tuple[int, int]:
+        """(stored, still pending) deliveries to the mixed channels since `since` (a mixed
+        window runs alone: they are the window's)."""
+        stored, pending = self.connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'pending') "
+            "FROM channels_inboundevent WHERE tenant_id = %s AND created_at >= %s "
+            "AND channel_id = ANY(%s)",
+            [self.tenant_id, since, channels],
+        ).fetchone()
+        return stored, pending
+
+    def mixed_outcome(self, channels: dict[int, str], since: datetime) -> dict[str, Any]:
+        """What became of a mixed window's deliveries, by kind: events by status, those
+        processed (done), the new leads they made; the tenant's leads created since the
+        window began (it runs alone: all the window's), the queue waits and end-to-end time."""
+        run = (
+            "FROM channels_inboundevent WHERE tenant_id = %s AND created_at >= %s "
+            "AND channel_id = ANY(%s)"
+        )
+        params = [self.tenant_id, since, list(channels)]
+        kinds: dict[str, dict[str, Any]] = {
+            kind: {"events": {}, "stored": 0, "done": 0, "leads": 0}
+            for kind in sorted(set(channels.values()), key=mixed.KINDS.index)
+        }
+        rows = self.connection.execute(
+            "SELECT channel_id, status, count(*), "
+            f"count(DISTINCT lead_id) FILTER (WHERE outcome = 'created') {run} "
+            "GROUP BY channel_id, status",
+            params,
+        ).fetchall()
+        for channel_id, status, count, leads in rows:
+            kind = kinds[channels[channel_id]]
+            kind["events"][status] = count
+            kind["stored"] += count
+            kind["done"] += count if status == "done" else 0
+            kind["leads"] += leads
+        waits = [
+            float(row[0])
+            for row in self.connection.execute(
+                "SELECT extract(epoch FROM processed_at - created_at) * 1000 "  # noqa: S608
+                f"{run} AND processed_at IS NOT NULL",
+                params,
+            ).fetchall()
+        ]
+        e2e = self.connection.execute(
+            f"SELECT extract(epoch FROM max(processed_at) - min(created_at)) {run}",  # noqa: S608
+            params,
+        ).fetchone()[0]
+        leads = self.connection.execute(
+            "SELECT count(*) FROM leads_lead WHERE tenant_id = %s AND created_at >= %s",
+            [self.tenant_id, since],
+        ).fetchone()[0]
+        return {
+            "kinds": kinds,
+            "stored": sum(k["stored"] for k in kinds.values()),
+            "leads": leads,
             "queue_ms": percentiles(waits),
             "e2e_seconds": round(float(e2e or 0), 2),
             "e2e_leads_per_s": round(leads / float(e2e), 1) if e2e else 0.0,
@@ -369,6 +461,48 @@ def trivial(server: Server, path: str, *, count: int, rate: float, clients: int)
     return summary
 
 
+def paced_mixed(
+    server: Server,
+    channels: dict[str, dict[str, Any]],
+    *,
+    count: int,
+    rate: float,
+    clients: int,
+    base: int,
+) -> tuple[str, dict[str, Any]]:
+    """POST `count` deliveries at `rate`/s, the kinds of `channels` in rotation (person
+    `base + i` the i-th: bench/ingest/mixed.py); the window's summary and each kind's
+    requests, successes and latency."""
+    run_id = f"mixed-{uuid.uuid4().hex[:10]}"
+    kinds = mixed.rotation(channels)
+    answers: list[tuple[str, float, int]] = []  # (kind, ms, status) of each request
+
+    def send(i: int) -> int:
+        kind = kinds[i % len(kinds)]
+        request = mixed.request(kind, channels[kind], base + i, run_id)
+        began = time.monotonic()
+        try:
+            status = server.request(
+                request.path, method="POST", body=request.body, headers=request.headers
+            )[0]
+        except Exception:  # counted as refused
+            status = 0
+        answers.append((kind, (time.monotonic() - began) * 1000, status))
+        return ACCEPTED if status == mixed.ACCEPTED[kind] else status
+
+    start, results = pace(send, count=count, rate=rate, clients=clients)
+    summary = paced_summary(start, results, expected=ACCEPTED)
+    summary["by_kind"] = {
+        kind: {
+            "sent": sum(1 for k, _ms, _s in answers if k == kind),
+            "accepted": sum(1 for k, _ms, s in answers if k == kind and s == mixed.ACCEPTED[k]),
+            "latency_ms": percentiles([ms for k, ms, _s in answers if k == kind]),
+        }
+        for kind in kinds
+    }
+    return run_id, summary
+
+
 def burst(
     url: str, secret: str, *, seconds: int, threads: int, connections: int, base: int
 ) -> tuple[str, dict[str, Any]]:
@@ -416,6 +550,40 @@ def settle(db: Database, run_id: str, since: datetime, sent: int, seconds: float
     accepted = max(sent, outcome["stored"])
     outcome["lost"] = accepted - outcome["distinct_phones"]
     outcome["duplicated"] = outcome["leads"] - outcome["distinct_phones"]
+    return outcome
+
+
+def settle_mixed(
+    db: Database, channels: dict[int, str], since: datetime, sent: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    """Wait until every stored delivery of the mixed window is processed; its outcome with
+    the losses: by kind, a delivery accepted (or stored) that is not done or made no lead is
+    lost; leads beyond the deliveries are duplicated (`mixed_losses`)."""
+    ids = list(channels)
+
+    def finished() -> bool:
+        stored, pending = db.mixed_unfinished(ids, since)
+        return stored >= sent["accepted"] and pending == 0
+
+    wait_until(finished, seconds, "the mixed deliveries to be processed", every=0.25)
+    return mixed_losses(db.mixed_outcome(channels, since), sent["by_kind"])
+
+
+def mixed_losses(outcome: dict[str, Any], by_kind: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`outcome` (Database.mixed_outcome) with each kind's requests (`by_kind`: sent,
+    accepted, latency) and losses: per kind, what was accepted or stored beyond what was
+    processed into a new lead is lost; the window's leads beyond its deliveries are
+    duplicated."""
+    expected = 0
+    for kind, figures in outcome["kinds"].items():
+        sent_kind = by_kind.get(kind, {"sent": 0, "accepted": 0})
+        figures.update(sent=sent_kind["sent"], accepted=sent_kind["accepted"])
+        wanted = max(figures["accepted"], figures["stored"])
+        figures["lost"] = max(0, wanted - min(figures["done"], figures["leads"]))
+        figures["latency_ms"] = sent_kind.get("latency_ms", percentiles([]))
+        expected += wanted
+    outcome["lost"] = sum(k["lost"] for k in outcome["kinds"].values())
+    outcome["duplicated"] = max(0, outcome["leads"] - expected)
     return outcome
 
 
@@ -503,6 +671,8 @@ class Bench:
     queue: redis.Redis
     task: Any  # the floor task's signature
     cpu: dict[str, Callable[[], list[int]]]  # our processes: web, worker, postgres
+    mixed: dict[str, dict[str, Any]]  # the mixed run's channels by kind (setup's "mixed")
+    mixed_ids: dict[int, str]  # their ids: {channel id: kind}
 
     def meter(self) -> CpuMeter:
         return CpuMeter(self.cpu)
@@ -537,6 +707,36 @@ def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
     return {
         "vacuum_s": vacuum_s,
         "endpoint": {**sent, **outcome, "run": run_id, "cpu_ms": endpoint_cpu.per(count)},
+        "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
+    }
+
+
+def mixed_pair(b: Bench, count: int) -> dict[str, Any]:
+    """After a VACUUM: `count` deliveries of every kind in rotation (API, web form, Telegram,
+    WhatsApp, VK, PBX, e-mail) at --rate, until processed; then `count` GETs of the web
+    form's address at the same rate — as `endpoint_pair`, the mixed endpoints against the
+    trivial one. The window's events are the mixed channels' since it began (it runs alone)."""
+    args = b.args
+    vacuum_s = b.db.vacuum()
+    wait_idle(b.queue)
+    since = b.db.now()
+    with b.meter() as mixed_cpu:
+        run_id, sent = paced_mixed(
+            b.ingest,
+            b.mixed,
+            count=count,
+            rate=args.rate,
+            clients=args.clients,
+            base=b.phones.take(count),
+        )
+        outcome = settle_mixed(b.db, b.mixed_ids, since, sent, 120 + count / 20)
+    del sent["by_kind"]  # in the outcome's kinds
+    wait_idle(b.queue)
+    with b.meter() as trivial_cpu:
+        base = trivial(b.ingest, b.form, count=count, rate=args.rate, clients=args.clients)
+    return {
+        "vacuum_s": vacuum_s,
+        "mixed": {**sent, **outcome, "run": run_id, "cpu_ms": mixed_cpu.per(count)},
         "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
     }
 
@@ -577,20 +777,31 @@ def cycle(b: Bench) -> dict[str, Any]:
     }
 
 
-def budgets(r: dict[str, Any], rate: float) -> list[dict[str, Any]]:
-    """The ratio budgets on the medians of their pairs; enqueueing and losses as counts."""
-    pairs, cycles = r["endpoint_pairs"], r["cycles"]
-    endpoint = ratios.judge(
-        ENDPOINT_P99,
-        [(p["endpoint"]["latency_ms"]["p99"], p["trivial"]["latency_ms"]["p99"]) for p in pairs],
+def _paced_budget(
+    budget: ratios.RatioBudget, pairs: list[dict[str, Any]], side: str, rate: float
+) -> dict[str, Any]:
+    """A paced window's p99 against the trivial endpoint's, pair by pair (`side`: the
+    window's key, "endpoint" or "mixed"), missed too when either could not keep the rate."""
+    judged = ratios.judge(
+        budget, [(p[side]["latency_ms"]["p99"], p["trivial"]["latency_ms"]["p99"]) for p in pairs]
     )
     # "At the same rate": windows that could not keep the pace compare nothing. Judged on
     # the median too, like the ratio: one window a neighbour slowed does not decide.
-    for side in ("endpoint", "trivial"):
-        kept = statistics.median(p[side]["rate"] for p in pairs)
+    for window in (side, "trivial"):
+        kept = statistics.median(p[window]["rate"] for p in pairs)
         if kept < RATE_HELD * rate:
-            endpoint["ok"] = False
-            endpoint["value"] += f"; the {side} kept {kept:g} of {rate:g} requests/s (median)"
+            judged["ok"] = False
+            judged["value"] += f"; the {window} kept {kept:g} of {rate:g} requests/s (median)"
+    return judged
+
+
+def budgets(r: dict[str, Any], rate: float) -> list[dict[str, Any]]:
+    """The ratio budgets on the medians of their pairs; enqueueing and losses as counts."""
+    pairs, cycles = r["endpoint_pairs"], r["cycles"]
+    endpoint = _paced_budget(ENDPOINT_P99, pairs, "endpoint", rate)
+    # The mixed run (when it ran): its own ratio, judged the same way.
+    mixed_pairs = r.get("mixed_pairs") or []
+    mixed_budget = [_paced_budget(MIXED_P99, mixed_pairs, "mixed", rate)] if mixed_pairs else []
     end_to_end = ratios.judge(
         END_TO_END, [(c["burst"]["e2e_leads_per_s"], c["floor"]["tasks_per_s"]) for c in cycles]
     )
@@ -601,6 +812,7 @@ def budgets(r: dict[str, Any], rate: float) -> list[dict[str, Any]]:
     lost, duplicated, refused = totals["lost"], totals["duplicated"], totals["refused"]
     return [
         endpoint,
+        *mixed_budget,
         end_to_end,
         inbox,
         {
@@ -617,14 +829,43 @@ def budgets(r: dict[str, Any], rate: float) -> list[dict[str, Any]]:
 
 
 def totals(r: dict[str, Any], enqueue: list[float]) -> dict[str, Any]:
-    """Losses over every window, enqueueing over every floor task, and the absolute
-    figures' medians (for reference)."""
-    phases = [p["endpoint"] for p in r["endpoint_pairs"]] + [c["burst"] for c in r["cycles"]]
+    """Losses over every window (the mixed ones too), enqueueing over every floor task, the
+    absolute figures' medians (for reference) and the mixed windows' figures by kind."""
+    mixed_pairs = r.get("mixed_pairs") or []
+    phases = [
+        *(p["endpoint"] for p in r["endpoint_pairs"]),
+        *(p["mixed"] for p in mixed_pairs),
+        *(c["burst"] for c in r["cycles"]),
+    ]
 
     def median(values: list[float]) -> float:
         return round(statistics.median(values), 2)
 
+    mixed_totals: dict[str, Any] = {}
+    if mixed_pairs:
+        by_kind: dict[str, dict[str, int]] = {}
+        for pair in mixed_pairs:
+            for kind, figures in pair["mixed"]["kinds"].items():
+                into = by_kind.setdefault(kind, dict.fromkeys(MIXED_COUNTS, 0))
+                for name in MIXED_COUNTS:
+                    into[name] += figures[name]
+        mixed_totals = {
+            "mixed": {
+                "kinds": by_kind,
+                "p99_ms": median([p["mixed"]["latency_ms"]["p99"] for p in mixed_pairs]),
+                "trivial_p99_ms": median([p["trivial"]["latency_ms"]["p99"] for p in mixed_pairs]),
+                "e2e_leads_per_s": median([p["mixed"]["e2e_leads_per_s"] for p in mixed_pairs]),
+                "cpu_ms_delivery": median(
+                    [sum(p["mixed"]["cpu_ms"].values()) for p in mixed_pairs]
+                ),
+                "lost": sum(p["mixed"]["lost"] for p in mixed_pairs),
+                "duplicated": sum(p["mixed"]["duplicated"] for p in mixed_pairs),
+                "refused": sum(p["mixed"]["refused"] for p in mixed_pairs),
+            }
+        }
+
     return {
+        **mixed_totals,
         "lost": sum(p["lost"] for p in phases),
         "duplicated": sum(p["duplicated"] for p in phases),
         "refused": sum(p["refused"] for p in phases),
@@ -698,6 +939,75 @@ def readme_row(report: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _kinds_cell(kinds: dict[str, dict[str, int]]) -> str:
+    return " · ".join(
+        f"{kind} {k['stored']}/{k['done']}/{k['leads']}"
+        for kind, k in sorted(kinds.items(), key=lambda item: mixed.KINDS.index(item[0]))
+    )
+
+
+def mixed_row(report: dict[str, Any]) -> str:
+    """The run's row of the README's "mixed" table (only when the mixed windows ran)."""
+    m = report["results"]["totals"]["mixed"]
+    settings = report["settings"]
+    judged = _budget(report, MIXED_P99)
+    cells = [
+        report["date"],
+        f"`{report['commit']}`",
+        str(sum(p["mixed"]["sent"] for p in report["results"]["mixed_pairs"])),
+        str(settings["mixed_pairs"]),
+        _ratio_cell(report, MIXED_P99),
+        f"{m['p99_ms']:g} / {m['trivial_p99_ms']:g}",
+        _kinds_cell(m["kinds"]),
+        f"{m['lost']} / {m['duplicated']} / {m['refused']}",
+        "met" if judged["ok"] else "missed",
+        report.get("note", ""),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mixed_markdown(report: dict[str, Any]) -> list[str]:
+    """The mixed windows: each pair's figures, then each kind's over every window."""
+    r, settings = report["results"], report["settings"]
+    kinds = r["totals"]["mixed"]["kinds"]
+    lines = [
+        "",
+        f"Mixed pairs: the kinds in rotation ({', '.join(kinds)}) at {settings['rate']:g}/s, "
+        "each delivery a new person, until processed; then the trivial endpoint at the same "
+        "rate. Milliseconds p50 / p99; CPU as above.",
+        "",
+        "| pair | mixed | rate | leads/s | CPU a delivery | lost / dup / refused | trivial "
+        "| rate | CPU a request |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for number, pair in enumerate(r["mixed_pairs"], 1):
+        x, t = pair["mixed"], pair["trivial"]
+        lines.append(
+            f"| {number} | {x['latency_ms']['p50']:g} / {x['latency_ms']['p99']:g} "
+            f"| {x['rate']:g} | {x['e2e_leads_per_s']:g} | {_cpu(x)} "
+            f"| {x['lost']} / {x['duplicated']} / {x['refused']} "
+            f"| {t['latency_ms']['p50']:g} / {t['latency_ms']['p99']:g} | {t['rate']:g} "
+            f"| {_cpu(t)} |"
+        )
+    lines += [
+        "",
+        "By kind, over the mixed windows (lost: accepted or stored, but not processed or no "
+        "lead made; p99: the median of the windows' p99s):",
+        "",
+        "| kind | sent | accepted | stored | done | leads | lost | p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, k in kinds.items():
+        p99 = statistics.median(
+            p["mixed"]["kinds"][kind]["latency_ms"]["p99"] for p in r["mixed_pairs"]
+        )
+        lines.append(
+            f"| {kind} | {k['sent']} | {k['accepted']} | {k['stored']} | {k['done']} "
+            f"| {k['leads']} | {k['lost']} | {round(p99, 2):g} |"
+        )
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The run: the budgets, a table of pairs per ratio budget, the absolute figures of
     every window (every sample is in the JSON file)."""
@@ -719,7 +1029,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"against {cpu['trivial_request']:g} ms a trivial request; {cpu['lead_burst']:g} ms "
         f"a lead of a burst against {cpu['floor_task']:g} ms a floor task.",
     ]
-    for budget in RATIO_BUDGETS:
+    ran = (ENDPOINT_P99, MIXED_P99, END_TO_END, INBOX_BURST)  # as in the budgets' list
+    ran = ran if r.get("mixed_pairs") else RATIO_BUDGETS
+    for budget in ran:
         lines += ["", f"## {budget.name}", "", *ratios.table(budget, _budget(report, budget))]
     lines += [
         "",
@@ -742,6 +1054,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {t['latency_ms']['p50']:g} / {t['latency_ms']['p99']:g} | {t['rate']:g} "
             f"| {_cpu(t)} |"
         )
+    if r.get("mixed_pairs"):
+        lines += _mixed_markdown(report)
     lines += [
         "",
         f"Cycles: the inbox idle for {report['settings']['idle_seconds']} s; wrk for "
@@ -778,6 +1092,13 @@ def main() -> None:
         type=int,
         default=5,
         help=f"pairs of windows for each ratio budget (at least {ratios.MIN_PAIRS})",
+    )
+    parser.add_argument(
+        "--mixed-pairs",
+        type=int,
+        default=ratios.MIN_PAIRS,
+        help="pairs of mixed and trivial windows after the endpoint pairs (every kind of "
+        f"channel in rotation; at least {ratios.MIN_PAIRS}, 0: no mixed run)",
     )
     parser.add_argument("--rate", type=float, default=200, help="paced requests per second")
     parser.add_argument("--clients", type=int, default=16, help="threads of the paced client")
@@ -816,6 +1137,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.pairs < ratios.MIN_PAIRS:
         parser.error(f"--pairs: at least {ratios.MIN_PAIRS}")
+    if 0 < args.mixed_pairs < ratios.MIN_PAIRS or args.mixed_pairs < 0:
+        parser.error(f"--mixed-pairs: 0 or at least {ratios.MIN_PAIRS}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
 
@@ -824,8 +1147,12 @@ def main() -> None:
     broker = os.environ.get("BENCH_INGEST_REDIS_URL", REDIS_URL)
     app_role = conninfo.conninfo_to_dict(app_url)["user"]
     owner_env, app_env = django_env(owner_url, app_role), django_env(app_url, app_role)
+    # One key seals the mixed channels' secrets (setup, as the owner) and opens them (the
+    # endpoint): each env has a SECRET_KEY of its own, from which the key would be derived.
+    sealing = base64.urlsafe_b64encode(os.urandom(32)).decode()
     for env in (owner_env, app_env):
         env["REDIS_URL"] = broker
+        env["FIELD_ENCRYPTION_KEYS"] = sealing
 
     create_database(owner_url)
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], owner_env)
@@ -887,6 +1214,8 @@ def main() -> None:
                     "worker": lambda: family(worker.pid),
                     "postgres": db.backends,
                 },
+                mixed=setup["mixed"],
+                mixed_ids=db.channel_kinds({k: c["token"] for k, c in setup["mixed"].items()}),
             )
             # Warm-up: each web and worker process imports and caches what the endpoint, the
             # drain and the floor's task use on their first calls (≈ 0.2 s, enough to move a
@@ -902,6 +1231,12 @@ def main() -> None:
                 base=phones.take(WARMUP),
             )
             settle(db, warm_id, since, warm["accepted"], 120)
+            if args.mixed_pairs:
+                since = db.now()
+                _run, warm = paced_mixed(
+                    ingest, b.mixed, count=WARMUP, rate=50, clients=4, base=phones.take(WARMUP)
+                )
+                settle_mixed(db, b.mixed_ids, since, warm, 120)
             trivial(ingest, b.form, count=WARMUP, rate=50, clients=4)
             floor(b.task, db, FLOOR_WARMUP)
             for _ in range(5):
@@ -916,6 +1251,20 @@ def main() -> None:
                     f"  endpoint p99 {pair['endpoint']['latency_ms']['p99']} ms at "
                     f"{pair['endpoint']['rate']}/s, trivial p99 "
                     f"{pair['trivial']['latency_ms']['p99']} ms at {pair['trivial']['rate']}/s",
+                    flush=True,
+                )
+            if args.mixed_pairs:
+                results["mixed_pairs"] = []
+            for number in range(1, args.mixed_pairs + 1):
+                kinds = ", ".join(mixed.rotation(b.mixed))
+                print(f"Mixed pair {number}/{args.mixed_pairs} ({kinds}): {per_window} each…")
+                pair = mixed_pair(b, per_window)
+                results["mixed_pairs"].append(pair)
+                print(
+                    f"  mixed p99 {pair['mixed']['latency_ms']['p99']} ms at "
+                    f"{pair['mixed']['rate']}/s, trivial p99 "
+                    f"{pair['trivial']['latency_ms']['p99']} ms at {pair['trivial']['rate']}/s; "
+                    f"{pair['mixed']['lost']} lost, {pair['mixed']['duplicated']} duplicated",
                     flush=True,
                 )
             enqueue: list[float] = []
@@ -950,6 +1299,9 @@ def main() -> None:
         BENCH / "results" / f"{report['date']}-{now:%H%M}-ingest-{label(args.deliveries)}-"
         f"{served.replace('+', '-')}"
     )
+    if results.get("mixed_pairs"):
+        # The mixed run's own table (publish() adds the run's row to the ratios table).
+        update_readme(mixed_row(report), begin=MIXED_BEGIN, end=MIXED_END)
     publish(
         report,
         stem,

@@ -155,3 +155,66 @@ def test_the_profile_keeps_the_runs_with_the_usual_statements():
     assert [r[0]["run"] for r in kept] == ["a", "c"]
     # A tie keeps the latest run's kind.
     assert [r[0]["run"] for r in typical([run(10, "a"), run(11, "b")])] == ["b"]
+
+
+def _mixed_pair(mixed_p99: float, trivial_p99: float, rate: float = 200.0) -> dict[str, Any]:
+    return {
+        "mixed": {"latency_ms": {"p99": mixed_p99}, "rate": rate},
+        "trivial": {"latency_ms": {"p99": trivial_p99}, "rate": 200.0},
+    }
+
+
+def test_the_mixed_run_is_judged_on_its_own_pairs():
+    pairs = [_pair(24, 9)] * 5
+    cycles = [_cycle(32, 20, 260, 850)] * 5
+    results = _ingest(pairs, cycles)
+    results["mixed_pairs"] = [_mixed_pair(p, 10) for p in (25, 40, 28, 90, 31)]
+
+    judged = _by_name(ingest_bench.budgets(results, rate=200))
+
+    mixed = judged[ingest_bench.MIXED_P99.name]
+    assert mixed["ratio"]["median"] == 3.1  # 31 / 10: over 3×, though the endpoint met its own
+    assert mixed["ok"] is False
+    assert judged[ingest_bench.ENDPOINT_P99.name]["ok"] is True
+    # Without a mixed run (--mixed-pairs 0) there is no such budget.
+    del results["mixed_pairs"]
+    assert ingest_bench.MIXED_P99.name not in _by_name(ingest_bench.budgets(results, rate=200))
+
+
+def test_a_mixed_window_that_could_not_keep_the_rate_misses_its_budget():
+    pairs = [_pair(24, 9)] * 5
+    results = _ingest(pairs, [_cycle(32, 20, 260, 850)] * 5)
+    results["mixed_pairs"] = [_mixed_pair(20, 10, rate=r) for r in (150, 150, 150, 200, 200)]
+
+    mixed = _by_name(ingest_bench.budgets(results, rate=200))[ingest_bench.MIXED_P99.name]
+
+    assert mixed["ok"] is False
+    assert "the mixed kept 150 of 200 requests/s (median)" in mixed["value"]
+
+
+def _kind(stored: int, done: int, leads: int) -> dict[str, Any]:
+    return {"events": {}, "stored": stored, "done": done, "leads": leads}
+
+
+def test_a_mixed_delivery_not_processed_or_making_no_lead_is_lost():
+    outcome = {
+        "kinds": {
+            "api": _kind(10, 10, 10),
+            "vk": _kind(10, 10, 0),  # processed, but no lead: the payload drifted
+            "pbx": _kind(9, 9, 9),  # one answered 202 but never stored
+            "whatsapp": _kind(10, 8, 8),  # two stored, not done
+        },
+        "leads": 29,  # the tenant's leads since the window began
+    }
+    sent = {kind: {"sent": 10, "accepted": 10} for kind in outcome["kinds"]}
+
+    judged = ingest_bench.mixed_losses(outcome, sent)
+
+    lost = {kind: k["lost"] for kind, k in judged["kinds"].items()}
+    assert lost == {"api": 0, "vk": 10, "pbx": 1, "whatsapp": 2}
+    assert judged["lost"] == 13
+    assert judged["duplicated"] == 0  # 29 leads of 40 deliveries
+    duplicated = ingest_bench.mixed_losses(
+        {"kinds": {"api": _kind(10, 10, 10)}, "leads": 12}, {"api": {"sent": 10, "accepted": 10}}
+    )
+    assert (duplicated["lost"], duplicated["duplicated"]) == (0, 2)
