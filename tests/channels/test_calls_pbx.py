@@ -24,6 +24,8 @@ from deals.services import deal_create
 from tests.channels.calls_helpers import SITE, call_activities, calls_of, endpoint, post_json
 from tests.channels.conftest import events_of, leads_of
 
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
 
 

@@ -28,6 +28,8 @@ from tests.channels.calls_helpers import (
 )
 from tests.channels.conftest import events_of, leads_of
 
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 Status, Outcome = InboundEvent.Status, InboundEvent.Outcome
 PARENT = "CA" + "1" * 32
 CHILD = "CA" + "2" * 32

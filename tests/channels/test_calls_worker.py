@@ -36,7 +36,11 @@ from tests.channels.test_worker import (  # noqa: F401 - the stack's fixtures
 )
 from tests.processes import wait_for
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("english_workspace"),
+]
 
 Status = InboundEvent.Status
 # The address the stack's settings give as SITE_URL (tests/settings.py): what Twilio

@@ -31,6 +31,8 @@ from tests.channels.calls_helpers import (
 )
 from tests.channels.conftest import events_of, leads_of
 
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 Status = InboundEvent.Status
 CALL_ID = "in_1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"
 CALLER = "79991234567"  # Zadarma sends international numbers without "+"

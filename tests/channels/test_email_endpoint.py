@@ -180,6 +180,7 @@ def files_letter(message_id: str = "files@x") -> bytes:
     )
 
 
+@pytest.mark.usefixtures("english_workspace")  # the note of a file not kept is written then
 def test_files_are_kept_within_limits_and_listed_on_the_timeline(
     tenant, channel, send, settings, client_for, admin
 ):
@@ -195,7 +196,7 @@ def test_files_are_kept_within_limits_and_listed_on_the_timeline(
     assert files["договор.txt"].file
     assert files["договор.txt"].target_id == lead.pk
 
-    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    page = client_for(admin, "en").get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
     assert page.count('data-testid="attachment"') == 3
     assert f"/{tenant.slug}/attachments/{files['договор.txt'].pk}/" in page
     assert f"/{tenant.slug}/attachments/{files['huge.bin'].pk}/" not in page
@@ -285,7 +286,7 @@ def test_an_html_only_letter_shows_as_text_and_sanitized_html(
     assert send(channel, m.yandex_html_only(message_id="html@yandex.ru")).status_code == 202
     [lead] = leads_of(tenant)
     assert lead.message.startswith("Здравствуйте!")
-    page = client_for(admin).get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
+    page = client_for(admin, "en").get(f"/{tenant.slug}/leads/{lead.pk}/").content.decode()
     start = page.index('data-testid="mail-html"')
     html = page[start : page.index("</details>", start)]
     assert "<b>счёт</b>" in html

@@ -300,6 +300,7 @@ def test_a_rebuilt_folder_new_uidvalidity_is_read_again_without_duplicates(
     assert len(leads_of(channel.tenant)) == 4
 
 
+@pytest.mark.usefixtures("english_workspace")
 def test_a_failing_login_is_recorded_and_admins_are_told_once(
     imap, admin, tenant, django_capture_on_commit_callbacks, client_for, monkeypatch
 ):
