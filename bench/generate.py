@@ -411,7 +411,7 @@ def analytics_triggers(*, enabled: bool) -> None:
     """Turn the tables' own triggers (analytics marks) on or off, as their owner."""
     action = sql.SQL("ENABLE" if enabled else "DISABLE")
     with connection.cursor() as cursor:
-        for table in ("leads_lead", "deals_deal"):
+        for table in ("leads_lead", "deals_deal", "leads_statusstay"):
             cursor.execute(
                 sql.SQL("ALTER TABLE {} {} TRIGGER USER").format(sql.Identifier(table), action)
             )
