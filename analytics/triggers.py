@@ -171,7 +171,9 @@ SQLITE = [
     f"{_sqlite_lead_mark('OLD')} END",
     "CREATE TRIGGER analytics_mark_stay_update AFTER UPDATE ON leads_statusstay WHEN "
     + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in STAY_COLUMNS)
-    + f" BEGIN {_sqlite_lead_mark('OLD')} {_sqlite_lead_mark('NEW')} END",
+    + f" BEGIN {_sqlite_lead_mark('OLD')} "
+    + _sqlite_lead_mark("NEW").replace(";", " AND NEW.lead_id IS NOT OLD.lead_id;")
+    + " END",
 ]
 SQLITE_REVERSE = [
     f"DROP TRIGGER IF EXISTS {name}"

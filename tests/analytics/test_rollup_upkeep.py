@@ -14,9 +14,10 @@ import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db.models import F
 
 from analytics import rollups, triggers
-from analytics.models import Grain, LeadDay, RollupDay, RollupMark
+from analytics.models import Grain, LeadDay, LeadDuration, RollupDay, RollupMark, StayDay
 from analytics.tasks import rollups_refresh_all_task
 from crm.celery import app
 from crm.models import Membership, Role, Tenant
@@ -187,8 +188,12 @@ def test_rollup_tables_are_isolated_per_workspace(tenant, other_tenant):
     with time_machine.travel(NOW, tick=False):
         for workspace in (tenant, other_tenant):
             with tenant_context(workspace):
+                answered = F("created_at") + dt.timedelta(minutes=5)
+                Lead.objects.update(first_response_at=answered)
                 rollups.refresh(workspace)
-    for model in (LeadDay, RollupDay):
+                assert LeadDuration.objects.exists()
+                assert StayDay.objects.exists()
+    for model in (LeadDay, LeadDuration, StayDay, RollupDay):
         table = model._meta.db_table
         with tenant_context(tenant), connection.cursor() as cursor:
             cursor.execute(f'SELECT DISTINCT tenant_id FROM "{table}"')  # noqa: S608

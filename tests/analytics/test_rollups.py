@@ -424,3 +424,9 @@ def test_marks_are_written_by_the_change_in_its_transaction(worlds):
         rollups.refresh(world.tenant)
         assert RollupMark.objects.count() == 0
         assert day in rollups.clean_days(day, day, world.tenant.response_sla_minutes)
+        # A stay closed, moved to another status or deleted by itself marks its lead.
+        stay = StatusStay.objects.filter(left_at=None).select_related("lead").first()
+        StatusStay.objects.filter(pk=stay.pk).update(left_at=NOW)
+        StatusStay.objects.filter(pk=stay.pk).update(status=world.statuses[-1])
+        StatusStay.objects.filter(pk=stay.pk).delete()
+        assert list(RollupMark.objects.values_list("at", flat=True)) == [stay.lead.created_at] * 3
