@@ -7,6 +7,9 @@ days plus the raw leads' of the other days, grouped by the duration in the minut
 (analytics.sql.duration); the value at the percentile's position is the one
 `percentile_disc` gives over the leads. The time in status adds the stays' sums."""
 
+# ruff: noqa: S608 - _percentiles_in_sql builds its statement from compiled querysets,
+# this module's names and placeholders only
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +18,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from django.db.models import Case, Q, QuerySet, Sum, Value, When
+from django.db import connection
+from django.db.models import Case, CharField, Q, QuerySet, Sum, Value, When
 
 from analytics.models import (
     DURATION_GRAINS,
@@ -44,6 +48,7 @@ from analytics.rollups import (
 )
 from analytics.sql import Percentiles, Rows, local_day, local_hour
 from crm import customfields
+from crm.periods import Period
 
 # A report's durations: its name of a figure → (analytics.models.Metric, percentile).
 Durations = dict[str, tuple[str, float]]
@@ -112,28 +117,76 @@ def lead_groups(
     report's grouped figures of both periods — with the measures (`names`: the report's
     name → a measure of analytics.rollups.COLUMNS) from the rollup where it holds (each set
     from the grain that covers it) and raw over every other day. `durations` (name →
-    metric and percentile) come from the histograms where the rollup holds, else raw in
-    the same scan. `extra` aggregates always run raw: in the same scan when the measures
-    do, else in a scan of their own. A key "hour" is the local hour of creation."""
+    metric and percentile) come from the histograms where the rollup holds. Each set is
+    read from the rollup when a grain holds it (its keys, the request's filters, its
+    metrics), else with the other such sets in one raw scan of both periods, durations
+    included. `extra` aggregates always run raw: in the same scan when the measures do,
+    else in a scan of their own. A key "hour" is the local hour of creation."""
     sla_minutes = params.actor.tenant.response_sla_minutes
     raw = measures(sla_minutes, **names)
     extra = extra or {}
     durations = durations or {}
     metrics = {metric for metric, _p in durations.values()}
-    rows_of = _rows_of(params, sets)
-    grains = [grain_for(params, keys) for keys in sets]
-    if durations:
-        grains += [duration_grain_for(params, keys, metrics) for keys in sets]
-    clean = _clean(params, grains)
-    if not clean:
-        result = two_periods_sets(
-            params, rows_of, sets, **raw, **extra, **_raw_percentiles(durations)
+    count_grains = [grain_for(params, keys) for keys in sets]
+    duration_grains = [
+        duration_grain_for(params, keys, metrics) if durations else None for keys in sets
+    ]
+    held = [
+        index
+        for index, (counts, times) in enumerate(zip(count_grains, duration_grains, strict=True))
+        if counts is not None and (times is not None or not durations)
+    ]
+    clean = _clean(params, [count_grains[i] for i in held]) if held else set()
+    rolled = held if clean else []
+    result: list[tuple[Groups, Groups]] = [({}, {}) for _ in sets]
+    # The sets no rollup holds (or all, nothing being clean): one raw scan of both periods.
+    unheld = [index for index in range(len(sets)) if index not in rolled]
+    if unheld:
+        raw_sets = [sets[i] for i in unheld]
+        parts = two_periods_sets(
+            params,
+            _rows_of(params, raw_sets),
+            raw_sets,
+            **raw,
+            **extra,
+            **_raw_percentiles(durations),
         )
-        for part in result:
+        for index, part in zip(unheld, parts, strict=True):
             for side in part:
                 for values in side.values():
                     _split_percentiles(values, durations)
-        return result
+            result[index] = part
+    if rolled:
+        parts = _from_rollup(
+            params,
+            [sets[i] for i in rolled],
+            names,
+            extra,
+            durations,
+            [count_grains[i] for i in rolled],
+            [duration_grains[i] for i in rolled],
+            clean,
+        )
+        for index, part in zip(rolled, parts, strict=True):
+            result[index] = part
+    return result
+
+
+def _from_rollup(
+    params: Params,
+    sets: list[list[str]],
+    names: dict[str, str],
+    extra: dict[str, Any],
+    durations: Durations,
+    count_grains: list[str | None],
+    duration_grains: list[str | None],
+    clean: set[dt.date],
+) -> list[tuple[Groups, Groups]]:
+    """`lead_groups` of sets every one of which a grain holds: the clean days from the
+    rollup, the other days raw, added up."""
+    raw = measures(params.actor.tenant.response_sla_minutes, **names)
+    metrics = {metric for metric, _p in durations.values()}
+    rows_of = _rows_of(params, sets)
     first, last = params.previous.first, params.period.last
     # Today, the days not rolled up yet, the changed days: raw.
     rest = day_ranges(day for day in days_of(first, last) if day not in clean)
@@ -144,19 +197,25 @@ def lead_groups(
         for target, part in zip(merged, parts, strict=True):
             _add(target, part, names)
     if names:
-        rolled_sets = _rolled(params, sets, grains[: len(sets)], names, clean)
+        rolled_sets = _rolled(params, sets, count_grains, names, clean)
         for target, part in zip(merged, rolled_sets, strict=True):
             _add(target, part, names)
     if durations:
-        histograms = _histograms(params, sets, grains[len(sets) :], metrics, clean, rest, rows_of)
-        for target, part in zip(merged, histograms, strict=True):
+        if connection.vendor == "postgresql":
+            found_sets = [
+                _percentiles_in_sql(params, keys, grain, durations, clean, rest, rows_of)
+                for keys, grain in zip(sets, duration_grains, strict=True)
+            ]
+        else:
+            histograms = _histograms(params, sets, duration_grains, metrics, clean, rest, rows_of)
+            found_sets = [_percentiles_of(part, durations) for part in histograms]
+        for target, part in zip(merged, found_sets, strict=True):
             for side, found in zip(target, part, strict=True):
-                for key, by_metric in found.items():
-                    side.setdefault(key, {})["_histograms"] = by_metric
+                for key, values in found.items():
+                    side.setdefault(key, {}).update(values)
                 for values in side.values():
-                    by_metric = values.pop("_histograms", {})
-                    for name, (metric, p) in durations.items():
-                        values[name] = percentile(by_metric.get(metric), p)
+                    for name in durations:
+                        values.setdefault(name, None)
     if extra:
         raw_sets = two_periods_sets(params, rows_of, sets, **extra)
         for target, part in zip(merged, raw_sets, strict=True):
@@ -268,6 +327,105 @@ def _histograms(
                     for values in groups.values():
                         _count(target, _key(values, keys), metric, values["_minutes"], values["n"])
     return result
+
+
+def _percentiles_in_sql(
+    params: Params,
+    keys: list[str],
+    grain: str | None,
+    durations: Durations,
+    clean: set[dt.date],
+    rest: list[Any],
+    rows_of: Callable[[Any], QuerySet],
+) -> tuple[dict, dict]:
+    """PostgreSQL: the durations' percentiles per group of `keys`, both periods, in one
+    statement: the rollup's histogram rows of the clean days and the `rest` days' leads
+    grouped by minutes, summed per minute, then the first minute whose running count
+    reaches ⌈p × n⌉ (`percentile_disc`'s rule, in double precision as PostgreSQL computes
+    it) — one row a group and percentile comes back, not the histograms."""
+    metrics = sorted({metric for metric, _p in durations.values()})
+    day_side = Case(When(day__gte=params.period.first, then=Value(True)), default=Value(False))
+    rolled = (
+        params.lead_filters(
+            LeadDuration.objects.filter(_on_days(clean), grain=grain, metric__in=metrics)
+        )
+        .annotate(_current=day_side)
+        .order_by()
+        .values(*keys, "metric", "minutes", "_current")
+        .annotate(n=Sum("leads"))
+    )
+    parts = [(rolled, "metric", "minutes")]
+    if rest:
+        rest_q = created_in(rest)
+        both = Period(params.previous.first, params.period.last)
+        lead_side = Case(
+            When(created_at__gte=params.period.start, then=Value(True)), default=Value(False)
+        )
+        for metric in metrics:
+            leads = (
+                rows_of(both)
+                .filter(rest_q)
+                .annotate(_minutes=duration_of(metric))
+                .filter(_minutes__isnull=False)
+                .annotate(_metric=Value(metric, output_field=CharField()), _current=lead_side)
+                .order_by()
+                .values(*keys, "_metric", "_minutes", "_current")
+                .annotate(n=Rows())
+            )
+            parts.append((leads, "_metric", "_minutes"))
+    columns = [connection.ops.quote_name(k) for k in keys]
+    selects, sql_params = [], []
+    for query, metric_column, minutes_column in parts:
+        sql, part_params = query.query.get_compiler(using=query.db).as_sql()
+        picked = ", ".join([*columns, f'"{metric_column}"', f'"{minutes_column}"'])
+        # Compiled querysets and this module's own names: no outside text.
+        selects.append(f'SELECT {picked}, "_current", "n" FROM ({sql}) AS part')
+        sql_params += part_params
+    ps = sorted({(metric, p) for metric, p in durations.values()})
+    names = [f"k{i}" for i in range(len(keys))]
+    inner = " UNION ALL ".join(selects)
+    aliases = ", ".join([*names, "metric", "minutes", "_current", "n"])
+    key_list = "".join(f"{n}, " for n in names)
+    values_sql = ", ".join("(%s, %s::float8)" for _ in ps)
+    statement = (
+        f"WITH bars AS (SELECT {key_list}metric, minutes, _current, SUM(n) AS n "
+        f"FROM ({inner}) AS u ({aliases}) GROUP BY {key_list}metric, minutes, _current), "
+        f"runs AS (SELECT *, SUM(n) OVER (PARTITION BY {key_list}metric, _current "
+        f"ORDER BY minutes) AS running, SUM(n) OVER (PARTITION BY {key_list}metric, _current) "
+        f"AS total FROM bars) "
+        f"SELECT {key_list}runs.metric, _current, ps.p, MIN(minutes) FROM runs "
+        f"JOIN (VALUES {values_sql}) AS ps (metric, p) ON ps.metric = runs.metric "
+        f"WHERE running::float8 >= ceil(ps.p * total::float8) "
+        f"GROUP BY {key_list}runs.metric, _current, ps.p"
+    )
+    for metric, p in ps:
+        sql_params += [metric, p]
+    by_percentile: dict[tuple[str, float], list[str]] = {}
+    for name, (metric, p) in durations.items():
+        by_percentile.setdefault((metric, p), []).append(name)
+    current: dict = {}
+    before: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(statement, sql_params)
+        for row in cursor.fetchall():
+            *group, metric, is_current, p, minutes = row
+            key = tuple(group) if len(group) > 1 else (group[0] if group else None)
+            target = current if is_current else before
+            for name in by_percentile.get((metric, float(p)), []):
+                target.setdefault(key, {})[name] = int(minutes)
+    return current, before
+
+
+def _percentiles_of(part: tuple[dict, dict], durations: Durations) -> tuple[dict, dict]:
+    """The durations' percentiles of each group's histograms, both periods."""
+    current, before = (
+        {
+            key: {name: percentile(by_metric.get(m), p) for name, (m, p) in durations.items()}
+            for key, by_metric in side.items()
+        }
+        for side in part
+    )
+    return current, before
 
 
 def _count(target: dict, key: Hashable, metric: str, minutes: int, n: int) -> None:
