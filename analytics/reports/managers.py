@@ -138,11 +138,12 @@ def _row(
 
 
 def build(params: Params) -> Report:
-    # By owner and for the whole cohort — its median: a median of medians is not one —
-    # from the rollup's counts and histograms where the request allows, else in one scan of
-    # both periods (grouping sets on PostgreSQL).
+    # By owner and for the whole cohort — its median: a median of medians is not one — in
+    # one scan of both periods (grouping sets on PostgreSQL): medians by owner are never
+    # rolled up (decision 011), and beside their scan the whole cohort's figures are
+    # nearly free (lead_groups, split=False).
     (whole, whole_before), (leads, leads_before) = lead_groups(
-        params, [[], ["owner_id"]], LEAD_COUNTS, durations=LEAD_MEDIANS
+        params, [[], ["owner_id"]], LEAD_COUNTS, durations=LEAD_MEDIANS, split=False
     )
     deals, deals_before = two_periods(
         params,

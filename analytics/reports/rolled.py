@@ -112,6 +112,8 @@ def lead_groups(
     names: dict[str, str],
     extra: dict[str, Any] | None = None,
     durations: Durations | None = None,
+    *,
+    split: bool = True,
 ) -> list[tuple[Groups, Groups]]:
     """`two_periods_sets(params, params.leads, sets, **measures(**names), **extra)` — the
     report's grouped figures of both periods — with the measures (`names`: the report's
@@ -120,8 +122,10 @@ def lead_groups(
     metric and percentile) come from the histograms where the rollup holds. Each set is
     read from the rollup when a grain holds it (its keys, the request's filters, its
     metrics), else with the other such sets in one raw scan of both periods, durations
-    included. `extra` aggregates always run raw: in the same scan when the measures do,
-    else in a scan of their own. A key "hour" is the local hour of creation."""
+    included (`split=False`: all sets raw when one is — where the scan it needs anyway
+    makes the others nearly free). `extra` aggregates always run raw: in the same scan when
+    the measures do, else in a scan of their own. A key "hour" is the local hour of
+    creation."""
     sla_minutes = params.actor.tenant.response_sla_minutes
     raw = measures(sla_minutes, **names)
     extra = extra or {}
@@ -136,6 +140,8 @@ def lead_groups(
         for index, (counts, times) in enumerate(zip(count_grains, duration_grains, strict=True))
         if counts is not None and (times is not None or not durations)
     ]
+    if not split and len(held) < len(sets):
+        held = []
     clean = _clean(params, [count_grains[i] for i in held]) if held else set()
     rolled = held if clean else []
     result: list[tuple[Groups, Groups]] = [({}, {}) for _ in sets]
