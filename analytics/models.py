@@ -60,7 +60,6 @@ class Metric(models.TextChoices):
     WON = "won", _("Deal won")  # converted → its deal won
 
 
-FUNNEL_METRICS = frozenset({Metric.TAKEN, Metric.CONVERTED, Metric.WON})
 ALL_METRICS = frozenset(Metric.values)
 
 

@@ -128,11 +128,6 @@ def duration(end: Any, start: Any) -> Case:
     return bucket(Minutes(end, start))
 
 
-def bucket_value(minutes: int) -> int:
-    """`bucket` in Python."""
-    return minutes if minutes < DAY_MINUTES else minutes // 60 * 60
-
-
 class EpochSeconds(Func):
     """An instant as whole seconds since 1970 (floored), an integer: sums of them are exact."""
 

@@ -17,7 +17,7 @@ from analytics.formats import figure_text, minutes_text
 from analytics.models import LeadDuration, Metric
 from analytics.params import params_for
 from analytics.reports.speed import SPEC
-from analytics.sql import bucket_value, duration
+from analytics.sql import DAY_MINUTES, duration
 from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.models import Lead
@@ -62,6 +62,11 @@ def test_minutes_as_text(minutes, text):
     with translation.override("en"):
         assert minutes_text(minutes) == text
         assert figure_text(minutes, "minutes") == text
+
+
+def bucket_value(minutes: int) -> int:
+    """analytics.sql.bucket in Python."""
+    return minutes if minutes < DAY_MINUTES else minutes // 60 * 60
 
 
 def test_the_bucket_keeps_what_is_shown():
