@@ -14,10 +14,11 @@ from django.db.models import F, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
+from analytics.models import Metric
 from analytics.params import Params
 from analytics.reports.rolled import lead_groups, leads_by_day
-from analytics.sql import Percentile, Rows, Seconds
-from analytics.tables import COUNT, MONEY, PERCENT, SECONDS, Cell, Chart, Column, Dataset, share
+from analytics.sql import Rows
+from analytics.tables import COUNT, MINUTES, MONEY, PERCENT, Cell, Chart, Column, Dataset, share
 from crm import periods
 from crm.urlnames import tenant_reverse
 from deals.models import Outcome
@@ -44,10 +45,10 @@ LEAD_MEASURES = {name: name for name in ("leads", "converted", "closed", "within
 
 def _lead_figures(params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
     """The cohort's figures of the period and of the previous one: leads, converted,
-    closed, within the response time (from the rollup's days where it holds), and the
-    median time to first response (raw: a median does not add up)."""
-    median = {"median_response": Percentile(Seconds("first_response_at", "created_at"), 0.5)}
-    ((current, previous),) = lead_groups(params, [[]], LEAD_MEASURES, median)
+    closed, within the response time, and the median time to first response in whole
+    minutes (from the rollup's days and histograms where it holds)."""
+    median = {"median_response": (Metric.RESPONSE, 0.5)}
+    ((current, previous),) = lead_groups(params, [[]], LEAD_MEASURES, durations=median)
     empty = {**dict.fromkeys(LEAD_MEASURES, 0), "median_response": None}
     return (
         {**empty, **current.get(None, {})},
@@ -161,7 +162,7 @@ def _lead_tiles(params: Params, report: Any) -> list[Tile]:
             "response",
             Column(
                 _("Median first response"),
-                SECONDS,
+                MINUTES,
                 _("Half of the period's answered leads got a first response faster than this."),
                 higher_is_better=False,
             ),

@@ -1,5 +1,6 @@
 """Figures as people read them, in the active language: counts with grouping, money,
-shares in percent, durations in days, hours, minutes and seconds."""
+shares in percent, durations in days, hours and minutes (a deal's sales cycle also in
+seconds)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,32 @@ def duration_text(seconds: float | None) -> str:
     return " ".join(shown) if shown else _("%(n)s s") % {"n": 0}
 
 
+def minutes_text(minutes: float | None) -> str:
+    """A duration in whole minutes, its largest unit and the next one when not zero: "2 d
+    3 h", "1 d", "1 h 5 min", "4 min"; "< 1 min" below a minute (decision 011: a director
+    reads minutes, and a day's hours — so durations are kept at that resolution)."""
+    if minutes is None:
+        return ""
+    total = int(minutes // 1)
+    if total < 1:
+        return _("< 1 min")
+    days, rest = divmod(total, 1440)
+    hours, mins = divmod(rest, 60)
+    units = [(days, _("%(n)s d")), (hours, _("%(n)s h")), (mins, _("%(n)s min"))]
+    first = next(index for index, (n, _text) in enumerate(units) if n)
+    shown = [units[first][1] % {"n": units[first][0]}]
+    if first < 2 and units[first + 1][0]:
+        shown.append(units[first + 1][1] % {"n": units[first + 1][0]})
+    return " ".join(shown)
+
+
 def figure_text(value: Any, kind: str, currency: str = "") -> str:
-    """A figure of `kind` (count, money, percent, seconds, text) as text; "" for none."""
+    """A figure of `kind` (count, money, percent, minutes, seconds, text) as text; "" for
+    none."""
     if value is None:
         return ""
+    if kind == "minutes":
+        return minutes_text(value)
     if kind == "seconds":
         return duration_text(value)
     if kind == "percent":

@@ -1,19 +1,24 @@
 """Daily rollups of the lead cohort: how they are kept, and how reports read them.
 
 Keeping (the worker, `refresh`): every finished local day of a workspace gets its
-`LeadDay` rows (one set per grain) computed from the leads by the same aggregates the
-reports run raw, and a `RollupDay` row saying in which time zone and with which response
-time limit. Triggers mark every change of a lead or of its deal (`RollupMark`, the lead's
-creation instant); `refresh` recomputes the rolled-up days that have marks, and the days
-whose zone or limit no longer match, then drops the marks it has dealt with. Idempotent:
-a day is deleted and computed again from the leads.
+`LeadDay` rows (one set per grain), its `LeadDuration` histograms (per duration grain and
+metric) and its `StayDay` rows computed from the leads and their stays by the same
+expressions the reports run raw, and a `RollupDay` row saying in which time zone, with which
+response time limit and by which version. Triggers mark every change of a lead, of its deal
+or of its stays (`RollupMark`, the lead's creation instant); `refresh` recomputes the
+rolled-up days that have marks, and the days whose zone, limit or version no longer match,
+then drops the marks it has dealt with. Idempotent: a day is deleted and computed again
+from the leads.
 
-Reading (`lead_groups`): a day is *clean* when it has a `RollupDay` in the workspace's zone
-and limit and no mark. A request whose every filter and grouping is a dimension of one
-grain reads the clean days from the rollup and every other day (today, days not rolled up
-yet, marked days) raw, and adds the two: figures are never stale and equal the raw ones.
-Any other request (a UTM or custom field filter, a grouping no grain has), and any figure
-that does not add up (medians, percentiles), runs raw as before.
+Reading (analytics.reports.rolled): a day is *clean* when it has a `RollupDay` in the
+workspace's zone and limit, of the current version, and no mark. A request whose every
+filter and grouping is a dimension of one grain reads the clean days from the rollup and
+every other day (today, days not rolled up yet, marked days) raw, and adds the two: figures
+are never stale and equal the raw ones.
+Medians and percentiles are read off the histograms of both (exact: a duration is kept in
+the resolution it is shown in, analytics.sql.duration), the time in status from the stays'
+sums and now. Any other request (a UTM or custom field filter, a grouping no grain has)
+runs raw as before.
 """
 
 from __future__ import annotations
@@ -24,11 +29,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Max, Q, Sum
+from django.db.models import Case, F, Max, Q, Sum, When
 from django.utils import timezone
 
-from analytics.models import GRAIN_DIMENSIONS, LeadDay, RollupDay, RollupMark
-from analytics.sql import Rows, local_day
+from analytics.models import (
+    DURATION_GRAINS,
+    GRAIN_DIMENSIONS,
+    ROLLUP_VERSION,
+    LeadDay,
+    LeadDuration,
+    Metric,
+    RollupDay,
+    RollupMark,
+    StayDay,
+)
+from analytics.sql import EpochSeconds, Rows, duration, local_day, local_hour
 from crm import periods
 from crm.models import Tenant
 from deals.models import Outcome
@@ -49,6 +64,7 @@ KEY_DIMENSIONS = {
     "channel_id": "channel_id",
     "utm_source": "utm_source",
     "utm_campaign": "utm_campaign",
+    "hour": "hour",
 }
 # The measures that add up, as a column (or a sum of columns) of the rollup.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -94,6 +110,45 @@ def rolled_measure(name: str) -> Sum:
     return Sum(expression)
 
 
+def duration_of(metric: str) -> Any:
+    """A lead's duration of `metric` as the reports show it (NULL when it has none): the
+    expression both the raw reports and the histograms group by."""
+    if metric == Metric.RESPONSE:
+        return duration("first_response_at", "created_at")
+    if metric == Metric.TAKEN:
+        return duration("taken_at", "created_at")
+    if metric == Metric.CONVERTED:
+        return Case(When(state=LeadState.CONVERTED, then=duration("closed_at", "taken_at")))
+    if metric == Metric.WON:
+        return Case(When(deal__outcome=Outcome.WON, then=duration("deal__closed_at", "closed_at")))
+    raise ValueError(metric)
+
+
+def stay_sums() -> dict[str, Any]:
+    """The aggregates of a group of stays (`stays__…` of leads): closed ones, their lengths
+    in whole seconds; open ones, the sum of their entering instants (epoch seconds)."""
+    closed = Q(stays__left_at__isnull=False)
+    open_ = Q(stays__left_at__isnull=True)
+    return {
+        "closed": Rows(closed),
+        "closed_seconds": Sum(
+            EpochSeconds("stays__left_at") - EpochSeconds("stays__entered_at"), filter=closed
+        ),
+        "open": Rows(open_),
+        "open_entered": Sum(EpochSeconds("stays__entered_at"), filter=open_),
+    }
+
+
+def stays_of(leads: Any, since: dt.datetime | None = None) -> Any:
+    """The leads joined to their stays entered since the lead's creation (one before it
+    would be an inconsistency): one join, in one filter(). `since` (the period's start,
+    implied) lets the stays' index skip the older ones."""
+    conditions = [Q(stays__entered_at__gte=F("created_at"))]
+    if since is not None:
+        conditions.append(Q(stays__entered_at__gte=since))
+    return leads.filter(*conditions)
+
+
 def measures(sla_minutes: int = 0, **names: str) -> dict[str, Any]:
     """Raw aggregates under a report's names: `measures(created="leads")`."""
     return {alias: raw_measure(name, sla_minutes) for alias, name in names.items()}
@@ -119,6 +174,7 @@ def clean_days(first: dt.date, last: dt.date, sla_minutes: int) -> set[dt.date]:
             day__lte=last,
             time_zone=_zone(),
             response_sla_minutes=sla_minutes,
+            version=ROLLUP_VERSION,
         ).values_list("day", flat=True)
     )
     if not rolled:
@@ -182,26 +238,77 @@ def compute_days(tenant: Tenant, days: Iterable[dt.date]) -> int:
     written = 0
     runs = _chunks(day_ranges(days))
     for run in runs:
-        LeadDay.objects.filter(day__gte=run.first, day__lte=run.last).delete()
+        between = {"day__gte": run.first, "day__lte": run.last}
+        for model in (LeadDay, LeadDuration, StayDay):
+            model.objects.filter(**between).delete()
         leads = Lead.objects.filter(
             deleted_at=None, created_at__gte=run.start, created_at__lt=run.end
         ).annotate(day=local_day("created_at"))
-        aggregates = {name: raw_measure(name, sla) for name in COLUMNS if name != "closed"}
-        rows = []
-        for grain, dimensions in GRAIN_DIMENSIONS.items():
-            fields = [f"{d}_id" if d in ("owner", "status") else d for d in sorted(dimensions)]
-            for values in leads.order_by().values("day", *fields).annotate(**aggregates):
-                rows.append(LeadDay(grain=grain, **values))
-        LeadDay.objects.bulk_create(rows, batch_size=2000)
-        written += len(rows)
-        RollupDay.objects.filter(day__gte=run.first, day__lte=run.last).delete()
+        written += _count_rows(leads, sla)
+        written += _duration_rows(leads)
+        written += _stay_rows(leads)
+        RollupDay.objects.filter(**between).delete()
         RollupDay.objects.bulk_create(
             [
-                RollupDay(day=day, time_zone=zone, response_sla_minutes=sla)
+                RollupDay(day=day, time_zone=zone, response_sla_minutes=sla, version=ROLLUP_VERSION)
                 for day in days_of(run.first, run.last)
             ]
         )
     return written
+
+
+def _fields(dimensions: Iterable[str]) -> list[str]:
+    return [f"{d}_id" if d in ("owner", "status") else d for d in sorted(dimensions)]
+
+
+def _with_hour(leads: Any, dimensions: Iterable[str]) -> Any:
+    return leads.annotate(hour=local_hour("created_at")) if "hour" in dimensions else leads
+
+
+def _count_rows(leads: Any, sla: int) -> int:
+    aggregates = {name: raw_measure(name, sla) for name in COLUMNS if name != "closed"}
+    rows = []
+    for grain, dimensions in GRAIN_DIMENSIONS.items():
+        grouped = _with_hour(leads, dimensions).order_by().values("day", *_fields(dimensions))
+        for values in grouped.annotate(**aggregates):
+            rows.append(LeadDay(grain=grain, **values))
+    LeadDay.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _duration_rows(leads: Any) -> int:
+    """The histograms: per duration grain and metric, how many leads a day took each
+    number of minutes (as shown)."""
+    rows = []
+    for grain, (dimensions, metrics) in DURATION_GRAINS.items():
+        for metric in sorted(metrics):
+            grouped = (
+                _with_hour(leads, dimensions)
+                .annotate(minutes=duration_of(metric))
+                .filter(minutes__isnull=False)
+                .order_by()
+                .values("day", *_fields(dimensions), "minutes")
+                .annotate(leads=Rows())
+            )
+            rows += [LeadDuration(grain=grain, metric=metric, **values) for values in grouped]
+    LeadDuration.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
+
+
+def _stay_rows(leads: Any) -> int:
+    grouped = (
+        stays_of(leads)
+        .order_by()
+        .values("day", "owner_id", "status_id", stay_status_id=F("stays__status_id"))
+        .annotate(**stay_sums())
+    )
+    rows = []
+    for values in grouped:
+        values["closed_seconds"] = values["closed_seconds"] or 0  # SUM over no rows
+        values["open_entered"] = values["open_entered"] or 0
+        rows.append(StayDay(**values))
+    StayDay.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def _chunks(runs: list[periods.Period]) -> list[periods.Period]:
@@ -230,9 +337,9 @@ def refresh(tenant: Tenant, *, limit: int = REFRESH_DAYS) -> dict[str, int]:
     )
     rolled = dict(RollupDay.objects.values_list("day", "time_zone"))
     stale = set(
-        RollupDay.objects.exclude(time_zone=zone, response_sla_minutes=sla).values_list(
-            "day", flat=True
-        )
+        RollupDay.objects.exclude(
+            time_zone=zone, response_sla_minutes=sla, version=ROLLUP_VERSION
+        ).values_list("day", flat=True)
     )
     first = _first_day()
     missing = set()
@@ -242,8 +349,8 @@ def refresh(tenant: Tenant, *, limit: int = REFRESH_DAYS) -> dict[str, int]:
     chosen = set(sorted(wanted, reverse=True)[:limit])
     written = compute_days(tenant, chosen)
     # Days rolled up for the future (a clock moved back) or today: not finished, read raw.
-    RollupDay.objects.filter(day__gte=today).delete()
-    LeadDay.objects.filter(day__gte=today).delete()
+    for model in (RollupDay, LeadDay, LeadDuration, StayDay):
+        model.objects.filter(day__gte=today).delete()
     # A mark is dealt with when its day was computed now or is not rolled up at all.
     kept = (mark_days & set(rolled)) - chosen
     dropped = 0
@@ -282,8 +389,8 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
     """Throw the workspace's rollup away and roll up every finished day again (inside its
     context): the answer to a doubt, or to rows written around the triggers."""
     _lock(tenant)
-    LeadDay.objects.all().delete()
-    RollupDay.objects.all().delete()
+    for model in (LeadDay, LeadDuration, StayDay, RollupDay):
+        model.objects.all().delete()
     RollupMark.objects.all().delete()
     first = _first_day()
     today = periods.today()

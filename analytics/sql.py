@@ -1,6 +1,10 @@
 """SQL pieces the reports share, the same on PostgreSQL and SQLite.
 
 * `Seconds(end, start)`: the time between two instants in seconds (a float).
+* `duration(end, start)`: the time between two instants as the reports show it — whole
+  minutes (floored), and whole hours' worth of minutes from a day on (`Minutes`, `bucket`):
+  an integer, exact on both databases, the key of the rollups' histograms.
+* `EpochSeconds(instant)`: an instant as whole seconds since 1970 (an integer, exact).
 * `Percentile(expr, p)`: the discrete percentile of a group (PostgreSQL's
   `percentile_disc`: the smallest value whose cumulative share reaches `p` — for the median
   of 1, 2, 3, 4 that is 2, a value that occurred). SQLite, the embedded default, gets the
@@ -11,6 +15,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Iterator
@@ -19,11 +24,27 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Aggregate, Count, F, FloatField, Func, IntegerField, Q, Value
+from django.db.backends.utils import typecast_timestamp
+from django.db.models import (
+    Aggregate,
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import ExtractHour, TruncDate
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from crm.tenancy import local_settings
+
+EPOCH = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - SQLite holds naive UTC instants
 
 
 class Seconds(Func):
@@ -58,6 +79,84 @@ class Seconds(Func):
 
 def _expr(value: Any) -> Any:
     return F(value) if isinstance(value, str) else value
+
+
+# A duration is shown to the minute below a day and to the hour from a day on ("2 d 3 h":
+# analytics.formats.minutes_text), so it is kept at that resolution: exact as shown, and
+# the rollups' histograms need no bucket a minute wide beyond a day.
+DAY_MINUTES = 1440
+
+
+class Minutes(Func):
+    """Whole minutes from `start` to `end`, floored (NULL if either is NULL). Exact: from
+    the interval on PostgreSQL (its epoch is the microseconds ÷ 10⁶ of a small number, no
+    difference of two large floats), from integer microseconds on SQLite."""
+
+    output_field = IntegerField()
+    arity = 2
+
+    def __init__(self, end: Any, start: Any, **extra: Any) -> None:
+        super().__init__(_expr(end), _expr(start), **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="floor(date_part('epoch', %(expressions)s) / 60)::integer",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="analytics_minutes", **extra)
+
+
+def bucket(minutes: Any) -> Case:
+    """Whole minutes as shown: unchanged below a day, floored to the hour from a day on."""
+    return Case(
+        When(
+            GreaterThanOrEqual(minutes, DAY_MINUTES),
+            then=minutes / Value(60) * Value(60),  # integer division on both databases
+        ),
+        default=minutes,
+        output_field=IntegerField(),
+    )
+
+
+def duration(end: Any, start: Any) -> Case:
+    """The time from `start` to `end` as the reports show it (`Minutes`, then `bucket`)."""
+    return bucket(Minutes(end, start))
+
+
+class EpochSeconds(Func):
+    """An instant as whole seconds since 1970 (floored), an integer: sums of them are exact."""
+
+    output_field = BigIntegerField()
+    arity = 1
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # date_part() is a float with 0.25 µs to spare at today's epochs: floor() is exact.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="floor(date_part('epoch', %(expressions)s))::bigint",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="analytics_epoch", **extra)
+
+
+def _sqlite_minutes(end: str | None, start: str | None) -> int | None:
+    if end is None or start is None:
+        return None
+    return (typecast_timestamp(end) - typecast_timestamp(start)) // dt.timedelta(minutes=1)
+
+
+def _sqlite_epoch(instant: str | None) -> int | None:
+    if instant is None:
+        return None
+    return (typecast_timestamp(instant) - EPOCH) // dt.timedelta(seconds=1)
 
 
 def Rows(filter: Q | None = None) -> Count:  # noqa: N802 - reads as the aggregate it is
@@ -186,8 +285,15 @@ class _PercentilesDisc(_PercentileDisc):
 
 
 def install(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """connection_created receiver: give SQLite the percentile aggregates."""
+    """connection_created receiver: give SQLite the percentile aggregates and the exact
+    duration functions."""
     if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "analytics_minutes", 2, _sqlite_minutes, deterministic=True
+        )
+        connection.connection.create_function(
+            "analytics_epoch", 1, _sqlite_epoch, deterministic=True
+        )
         connection.connection.create_aggregate("percentile_disc", 2, _PercentileDisc)
         connection.connection.create_aggregate("percentiles_disc", 2, _PercentilesDisc)
 

@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from analytics.formats import figure_text
 
 COUNT, MONEY, PERCENT, SECONDS, TEXT = "count", "money", "percent", "seconds", "text"
+# A duration in whole minutes (analytics.sql.duration; shown by formats.minutes_text).
+MINUTES = "minutes"
 Number = int | float | Decimal | None
 
 

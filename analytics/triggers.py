@@ -2,8 +2,9 @@
 the same transaction as the change, whatever wrote it: a service's save, a
 `QuerySet.update`, a cascade, a bulk import. A lead marks its creation instant when it is
 inserted, deleted or changed in a column a rollup reads (both instants when its creation
-moves); a deal marks the creation instants of the leads it came from when its outcome or
-amount changes, or when it is deleted.
+moves); a deal marks the creation instants of the leads it came from when its outcome,
+amount or closing changes, or when it is deleted; a status stay (time in status) marks its
+lead's creation instant when it is inserted, deleted or changed (closed, say).
 
 Installed after every `migrate` (a post_migrate receiver, as the RLS policies are:
 decision 001) rather than by a migration: SQLite remakes a table to alter it, which drops
@@ -23,6 +24,13 @@ from typing import Any
 from django.db import connections
 
 MARKS = "analytics_rollupmark"
+ROLLUP_TABLES = (
+    "analytics_rollupday",
+    "analytics_leadday",
+    "analytics_leadduration",
+    "analytics_stayday",
+    MARKS,
+)
 # The lead columns the rollups group or count by.
 LEAD_COLUMNS = (
     "created_at",
@@ -36,11 +44,13 @@ LEAD_COLUMNS = (
     "is_repeat",
     "taken_at",
     "first_response_at",
+    "closed_at",
     "deal_id",
     "utm_source",
     "utm_campaign",
 )
-DEAL_COLUMNS = ("outcome", "amount")
+DEAL_COLUMNS = ("outcome", "amount", "closed_at")
+STAY_COLUMNS = ("lead_id", "status_id", "entered_at", "left_at", "tenant_id")
 
 POSTGRESQL = [
     """
@@ -82,8 +92,34 @@ POSTGRESQL = [
     CREATE TRIGGER analytics_mark_deal_delete AFTER DELETE ON deals_deal
     FOR EACH ROW EXECUTE FUNCTION analytics_mark_deal()
     """,
+    """
+    CREATE FUNCTION analytics_mark_stay() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at)
+            SELECT lead.tenant_id, lead.created_at, now(), now()
+            FROM leads_lead lead WHERE lead.id = OLD.lead_id;
+        END IF;
+        IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.lead_id <> OLD.lead_id) THEN
+            INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at)
+            SELECT lead.tenant_id, lead.created_at, now(), now()
+            FROM leads_lead lead WHERE lead.id = NEW.lead_id;
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER analytics_mark_stay AFTER INSERT OR DELETE ON leads_statusstay
+    FOR EACH ROW EXECUTE FUNCTION analytics_mark_stay()
+    """,
+    "CREATE TRIGGER analytics_mark_stay_update AFTER UPDATE ON leads_statusstay FOR EACH ROW "
+    "WHEN (" + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in STAY_COLUMNS) + ") "
+    "EXECUTE FUNCTION analytics_mark_stay()",
 ]
 POSTGRESQL_REVERSE = [
+    "DROP TRIGGER IF EXISTS analytics_mark_stay_update ON leads_statusstay",
+    "DROP TRIGGER IF EXISTS analytics_mark_stay ON leads_statusstay",
+    "DROP FUNCTION IF EXISTS analytics_mark_stay()",
     "DROP TRIGGER IF EXISTS analytics_mark_deal_delete ON deals_deal",
     "DROP TRIGGER IF EXISTS analytics_mark_deal ON deals_deal",
     "DROP FUNCTION IF EXISTS analytics_mark_deal()",
@@ -99,6 +135,15 @@ def _sqlite_mark(row: str) -> str:
     return (
         "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
         f"VALUES ({row}.tenant_id, {row}.created_at, {_NOW}, {_NOW});"
+    )
+
+
+def _sqlite_lead_mark(row: str) -> str:
+    """The mark of the lead a stay row belongs to."""
+    return (
+        "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
+        f"SELECT tenant_id, created_at, {_NOW}, {_NOW} FROM leads_lead "
+        f"WHERE id = {row}.lead_id;"
     )
 
 
@@ -120,10 +165,22 @@ SQLITE = [
     "CREATE TRIGGER analytics_mark_deal_delete AFTER DELETE ON deals_deal BEGIN "
     "INSERT INTO analytics_rollupmark (tenant_id, at, created_at, updated_at) "
     f"SELECT tenant_id, created_at, {_NOW}, {_NOW} FROM leads_lead WHERE deal_id = OLD.id; END",
+    "CREATE TRIGGER analytics_mark_stay_insert AFTER INSERT ON leads_statusstay BEGIN "
+    f"{_sqlite_lead_mark('NEW')} END",
+    "CREATE TRIGGER analytics_mark_stay_delete AFTER DELETE ON leads_statusstay BEGIN "
+    f"{_sqlite_lead_mark('OLD')} END",
+    "CREATE TRIGGER analytics_mark_stay_update AFTER UPDATE ON leads_statusstay WHEN "
+    + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in STAY_COLUMNS)
+    + f" BEGIN {_sqlite_lead_mark('OLD')} "
+    + _sqlite_lead_mark("NEW").replace(";", " AND NEW.lead_id IS NOT OLD.lead_id;")
+    + " END",
 ]
 SQLITE_REVERSE = [
     f"DROP TRIGGER IF EXISTS {name}"
     for name in (
+        "analytics_mark_stay_update",
+        "analytics_mark_stay_delete",
+        "analytics_mark_stay_insert",
         "analytics_mark_deal_delete",
         "analytics_mark_deal_update",
         "analytics_mark_lead_update",
@@ -149,7 +206,8 @@ def _may_alter(cursor: Any, vendor: str) -> bool:
     cursor.execute(
         "SELECT bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relname IN ('leads_lead', 'deals_deal')"
+        "WHERE n.nspname = current_schema() "
+        "AND c.relname IN ('leads_lead', 'deals_deal', 'leads_statusstay')"
     )
     return bool(cursor.fetchone()[0])
 
@@ -190,8 +248,9 @@ def after_migrate(sender: Any, using: str = "default", plan: Any = None, **kwarg
     connection = connections[using]
     if connection.vendor == "sqlite" and plan:
         with connection.cursor() as cursor:
-            if MARKS in connection.introspection.table_names(cursor):
-                cursor.execute("DELETE FROM analytics_rollupday")
-                cursor.execute("DELETE FROM analytics_leadday")
-                cursor.execute("DELETE FROM analytics_rollupmark")
+            tables = set(connection.introspection.table_names(cursor))
+            if MARKS in tables:
+                for table in ROLLUP_TABLES:
+                    if table in tables:
+                        cursor.execute(f"DELETE FROM {table}")
     install(using)

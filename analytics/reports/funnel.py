@@ -8,19 +8,18 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from analytics.models import Metric
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, ordered_keys, two_periods_sets, value
+from analytics.reports.base import ReportSpec, ordered_keys, value
 from analytics.reports.rolled import lead_groups
-from analytics.sql import Percentile, Seconds
 from analytics.tables import (
     COUNT,
+    MINUTES,
     PERCENT,
-    SECONDS,
     Cell,
     Chart,
     Column,
@@ -53,26 +52,22 @@ STEPS = (
 COUNTS = {"created": "leads", "taken": "taken", "converted": "converted", "won": "won"}
 
 
-def _medians() -> dict[str, Any]:
-    """The median time into each step from the one before (NULL instants are skipped)."""
-    return {
-        "taken_time": Percentile(Seconds("taken_at", "created_at"), 0.5),
-        "converted_time": Percentile(
-            Case(When(state=LeadState.CONVERTED, then=Seconds("closed_at", "taken_at"))), 0.5
-        ),
-        "won_time": Percentile(
-            Case(When(deal__outcome=Outcome.WON, then=Seconds("deal__closed_at", "closed_at"))),
-            0.5,
-        ),
-    }
+# The median time into each step from the one before, in whole minutes (a lead that did
+# not reach the step has none): analytics.rollups.duration_of.
+MEDIANS = {
+    "taken_time": (Metric.TAKEN, 0.5),
+    "converted_time": (Metric.CONVERTED, 0.5),
+    "won_time": (Metric.WON, 0.5),
+}
 
 
 def _steps(params: Params, counts: tuple[dict, dict]) -> Table:
     """The four steps of the whole cohort: `counts` (both periods, from the scan of the
-    splits) and the medians, in one more scan of both periods."""
-    (medians,) = two_periods_sets(params, params.leads, [[]], **_medians())
+    splits) and the medians: from the rollup's histograms where the request allows, else
+    in one more scan of both periods."""
+    (medians,) = lead_groups(params, [[]], {}, durations=MEDIANS)
     current, previous = (
-        {**(c.get(None) or dict.fromkeys(COUNTS, 0)), **(m.get(None) or dict.fromkeys(_medians()))}
+        {**(c.get(None) or dict.fromkeys(COUNTS, 0)), **(m.get(None) or dict.fromkeys(MEDIANS))}
         for c, m in zip(counts, medians, strict=True)
     )
     table = Table(
@@ -102,10 +97,11 @@ def _steps(params: Params, counts: tuple[dict, dict]) -> Table:
             ),
             Column(
                 _("Median time from the previous step"),
-                SECONDS,
+                MINUTES,
                 _(
                     "Of the step's leads, the median time from creation to going into work; "
-                    "from going into work to conversion; from conversion to the deal's win."
+                    "from going into work to conversion; from conversion to the deal's win "
+                    "(in whole minutes)."
                 ),
                 higher_is_better=False,
             ),

@@ -1,31 +1,30 @@
 """Speed of first response: how long the leads created in the period waited for their
-first answer (first_response_at − created_at), by source, by manager and by the hour of
-the workspace's day they arrived, and how many were answered within the workspace's
-response time limit (its SLA)."""
+first answer (first_response_at − created_at, in whole minutes as shown), by source, by
+manager and by the hour of the workspace's day they arrived, and how many were answered
+within the workspace's response time limit (its SLA). Counts and percentiles come from the
+daily rollups where the request allows (analytics.reports.rolled)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.db.models import Count, F, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from analytics.models import Metric
 from analytics.params import Params
 from analytics.reports.base import (
     ReportSpec,
     member_labels,
     ordered_keys,
-    two_periods_sets,
     value,
 )
-from analytics.sql import Percentiles, Rows, Seconds, local_hour
+from analytics.reports.rolled import lead_groups
 from analytics.tables import (
     COUNT,
+    MINUTES,
     PERCENT,
-    SECONDS,
     Cell,
     Column,
     Report,
@@ -40,17 +39,10 @@ HOURS = range(24)
 MEDIAN, SLA_SHARE = 2, 5  # the columns charted
 
 
-def aggregates(sla_minutes: int) -> dict[str, Any]:
-    """The figures of a group of leads, as aggregates over them."""
-    response = Seconds("first_response_at", "created_at")  # NULL when not answered
-    # Compared as instants, not as float seconds: exact at the limit itself on SQLite too.
-    limit = F("created_at") + dt.timedelta(minutes=sla_minutes)
-    return {
-        "leads": Rows(),
-        "answered": Rows(Q(first_response_at__isnull=False)),
-        "percentiles": Percentiles(response, (0.5, 0.9)),  # the median and p90, one sort
-        "within": Rows(Q(first_response_at__lte=limit)),
-    }
+# The counts of a group of leads (analytics.rollups measures: "within" compares instants,
+# exact at the limit itself) and its percentiles of the first response (whole minutes).
+COUNTS = {"leads": "leads", "answered": "answered", "within": "within_sla"}
+PERCENTILES = {"median": (Metric.RESPONSE, 0.5), "p90": (Metric.RESPONSE, 0.9)}
 
 
 def columns(sla_minutes: int) -> list[Column]:
@@ -59,13 +51,16 @@ def columns(sla_minutes: int) -> list[Column]:
         Column(_("Answered"), COUNT, _("Of those leads, how many have had a first response.")),
         Column(
             _("Median response time"),
-            SECONDS,
-            _("The median time from creation to the first response, over the answered leads."),
+            MINUTES,
+            _(
+                "The median time from creation to the first response, in whole minutes, over "
+                "the answered leads."
+            ),
             higher_is_better=False,
         ),
         Column(
             _("90th percentile"),
-            SECONDS,
+            MINUTES,
             _("Nine in ten answered leads had their first response within this time."),
             higher_is_better=False,
         ),
@@ -118,12 +113,6 @@ def _row(
     )
 
 
-def _split_percentiles(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with the percentiles aggregate as the median and the 90th percentile."""
-    values["median"], values["p90"] = values.pop("percentiles", None) or (None, None)
-    return values
-
-
 def _figures(current: dict, previous: dict, key: Hashable) -> Callable[[str, bool], Any]:
     def figures(name: str, before: bool) -> Any:
         default = None if name in ("median", "p90") else 0
@@ -161,22 +150,13 @@ def _table(
 
 def build(params: Params) -> Report:
     sla = params.actor.tenant.response_sla_minutes
-    figures = aggregates(sla)
-    # One scan of both periods for every table and the whole cohort — the total row of each
-    # (percentiles do not add up) — by grouping sets on PostgreSQL.
-    whole_groups, source_groups, owner_groups, hour_groups = two_periods_sets(
-        params,
-        lambda period: params.leads(period).annotate(hour=local_hour("created_at")),
-        [[], ["source"], ["owner_id"], ["hour"]],
-        **figures,
+    # Every table and the whole cohort — the total row of each (percentiles do not add
+    # up): from the rollup's counts and histograms where the request allows, else one scan
+    # of both periods (grouping sets on PostgreSQL).
+    whole_groups, source_groups, owner_groups, hour_groups = lead_groups(
+        params, [[], ["source"], ["owner_id"], ["hour"]], COUNTS, durations=PERCENTILES
     )
-    for groups in (whole_groups, source_groups, owner_groups, hour_groups):
-        for side in groups:
-            for values in side.values():
-                _split_percentiles(values)
-    empty = _split_percentiles(
-        {name: (0 if isinstance(f, Count) else None) for name, f in figures.items()}
-    )
+    empty = {**dict.fromkeys(COUNTS, 0), **dict.fromkeys(PERCENTILES)}
     whole = {False: whole_groups[0].get(None, empty), True: whole_groups[1].get(None, empty)}
     total = _row(
         _("Total"),

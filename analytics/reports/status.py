@@ -4,22 +4,20 @@ repeat inquiries, and how long the leads stayed in each status."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable
 
-from django.db.models import Avg, Count, DateTimeField, QuerySet, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.params import Params
-from analytics.reports.base import ReportSpec, two_periods
-from analytics.reports.rolled import lead_groups
-from analytics.sql import Seconds
+from analytics.reports.base import ReportSpec
+from analytics.reports.rolled import lead_groups, stay_groups
 from analytics.tables import (
     COUNT,
+    MINUTES,
     PERCENT,
-    SECONDS,
     Cell,
     Column,
     Report,
@@ -28,8 +26,7 @@ from analytics.tables import (
     chart_of,
     share,
 )
-from crm.periods import Period
-from leads.models import Lead, LeadState, LeadStatus
+from leads.models import LeadState, LeadStatus
 
 STATES = list(LeadState)
 CLOSED = (LeadState.CONVERTED.value, LeadState.JUNK.value)
@@ -180,22 +177,30 @@ def _by_repeat(params: Params, current: dict, previous: dict) -> Table:
     return table
 
 
-def _stays(params: Params) -> tuple[dict[Hashable, dict], dict[Hashable, dict]]:
-    """The stays of the cohort's leads by status, both periods in one scan: how many, and
-    their average length (a hash aggregate over the leads joined to their stays)."""
-    now = Value(timezone.now(), output_field=DateTimeField())
-    length = Seconds(Coalesce("stays__left_at", now), "stays__entered_at")
+def average_minutes(sums: dict | None, now_s: int) -> int | None:
+    """The average length of a group's stays, in whole minutes (floored), up to `now_s`
+    (epoch seconds) for the open ones: (closed seconds + open × now − the open ones'
+    entering instants) ÷ stays, in integers — the same whether the sums come from the
+    rollup or from the stays."""
+    if not sums:
+        return None
+    stays = sums["closed"] + sums["open"]
+    if not stays:
+        return None
+    total = sums["closed_seconds"] + sums["open"] * now_s - sums["open_entered"]
+    return total // (stays * 60)
 
-    def rows(period: Period) -> QuerySet[Lead]:
-        # A lead's stays begin when it is created: the bound lets the index skip older ones.
-        return params.leads(period).filter(stays__entered_at__gte=period.start)
 
-    figures = {"average": Avg(length), "stays": Count("stays")}
-    return two_periods(params, rows, ["stays__status_id"], **figures)
+def _now_s() -> int:
+    """Now in whole epoch seconds (analytics.sql.EpochSeconds)."""
+    return (timezone.now() - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(seconds=1)
 
 
 def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
-    current, previous = _stays(params)
+    # The stays of the cohort's leads by status, both periods (the rollup's days where it
+    # holds: analytics.reports.rolled), and their averages up to now.
+    current, previous = stay_groups(params)
+    now_s = _now_s()
     table = Table(
         key="time",
         title=_("Average time in status"),
@@ -203,11 +208,11 @@ def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
         columns=[
             Column(
                 _("Average time"),
-                SECONDS,
+                MINUTES,
                 _(
                     "The average length of a stay in the status of the leads created in the "
-                    "period; each stay counts (a lead that came back counts twice); a stay "
-                    "still going counts up to now."
+                    "period, in whole minutes; each stay counts (a lead that came back counts "
+                    "twice); a stay still going counts up to now."
                 ),
                 higher_is_better=False,
             ),
@@ -222,13 +227,13 @@ def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
         ],
     )
     for status in statuses:
-        now, before = current.get(status.pk, {}), previous.get(status.pk, {})
+        now, before = current.get(status.pk), previous.get(status.pk)
         table.rows.append(
             Row(
                 label=status.name,
                 cells=[
-                    Cell(now.get("average"), before.get("average")),
-                    Cell(now.get("stays", 0), before.get("stays", 0)),
+                    Cell(average_minutes(now, now_s), average_minutes(before, now_s)),
+                    Cell(_stay_count(now), _stay_count(before)),
                 ],
             )
         )
@@ -237,6 +242,10 @@ def _time_in_status(params: Params, statuses: list[LeadStatus]) -> Table:
         "figures link to no list."
     )
     return table
+
+
+def _stay_count(sums: dict | None) -> int:
+    return sums["closed"] + sums["open"] if sums else 0
 
 
 def build(params: Params) -> Report:

@@ -3,14 +3,15 @@
 // <script type="application/json" id="ID"> (Django's json_script; templates/analytics/
 // _chart.html writes both). The spec, built by the server:
 //   {"kind": "bar"|"hbar"|"line"|"doughnut"|"sparkline", "labels": [...],
-//    "unit": "count"|"money"|"percent"|"seconds", "currency": "RUB", "stacked": false,
+//    "unit": "count"|"money"|"percent"|"minutes"|"seconds", "currency": "RUB", "stacked": false,
 //    "datasets": [{"label": "...", "data": [n|null, ...], "urls": [url|null, ...],
 //                  "previous": false}]}
 // Money is in major units (roubles), percent in percentage points (12.5 means 12.5 %), and a
 // number may come as a string (json_script writes a Decimal so). A point with a url is a
 // link: the pointer shows over it and a click goes there. Numbers are formatted in the
 // page's language (<html lang>); the duration words come from the canvas's data-day,
-// data-hour, data-minute and data-second (translated by the server). Content swapped in by
+// data-hour, data-minute, data-second and data-under-minute (translated by the server);
+// "minutes" are whole minutes, shown as the server shows them ("< 1 min" below one). Content swapped in by
 // htmx is drawn too (its json_script is read from the response: htmx drops <script> tags); a
 // canvas is drawn once, and redrawn only when its spec changed.
 (function () {
@@ -49,13 +50,13 @@
     return (seconds < 0 ? "−" : "") + shown.join(" ");
   }
 
-  function durationStep(spec) {
-    // Ticks at whole minutes, hours or days rather than at 500 s.
+  function durationStep(spec, scale) {
+    // Ticks at whole minutes, hours or days rather than at 500 s (`scale`: seconds a unit).
     let max = 0;
     (spec.labels || []).forEach(function (_, i) {
       let sum = 0;
       spec.datasets.forEach(function (set) {
-        const v = Math.abs(Number(set.data[i]) || 0);
+        const v = Math.abs(Number(set.data[i]) || 0) * scale;
         sum = spec.stacked ? sum + v : Math.max(sum, v);
       });
       max = Math.max(max, sum);
@@ -64,13 +65,18 @@
     const step = steps.find(function (s) { return max >= 2 * s[0]; }) || steps[3];
     const wanted = max / step[0] / 5;
     const nice = step[1].find(function (n) { return n >= wanted; });
-    return step[0] * (nice || Math.ceil(wanted / 10) * 10);
+    return Math.max(step[0] * (nice || Math.ceil(wanted / 10) * 10) / scale, 1);
   }
 
   function formatter(spec, words) {
     // (value, short) → text; short: an axis tick, where money drops its kopecks.
     const unit = spec.unit || "count";
     if (unit === "seconds") return function (value) { return duration(value, words); };
+    if (unit === "minutes") {
+      return function (value) {
+        return value >= 0 && value < 1 ? words.underMinute : duration(Math.floor(value) * 60, words);
+      };
+    }
     let full, short;
     if (unit === "money") {
       const currency = spec.currency || "RUB";
@@ -174,7 +180,8 @@
         ticks: { callback: function (v) { return format(v, true); } },
       };
       if ((spec.unit || "count") === "count") value.ticks.precision = 0;
-      if (spec.unit === "seconds") value.ticks.stepSize = durationStep(spec);
+      if (spec.unit === "seconds") value.ticks.stepSize = durationStep(spec, 1);
+      if (spec.unit === "minutes") value.ticks.stepSize = durationStep(spec, 60);
       const category = { display: !sparkline, stacked: !!spec.stacked, grid: { display: false } };
       options.scales = kind === "hbar" ? { x: value, y: category } : { x: category, y: value };
       if (kind === "hbar") options.indexAxis = "y";
@@ -218,6 +225,7 @@
       hour: canvas.dataset.hour || "h",
       minute: canvas.dataset.minute || "min",
       second: canvas.dataset.second || "s",
+      underMinute: canvas.dataset.underMinute || "< 1 min",
     };
     if (spec.kind === "hbar") {
       // A bar per label: the box grows with them (CSSOM, which the CSP allows).

@@ -32,9 +32,11 @@ NOW = dt.datetime(2026, 3, 15, 12, 0, tzinfo=BOGOTA)
 PERIOD = "period=custom&date_from=2026-03-01&date_to=2026-03-10"  # previous: Feb 19–28
 
 
-def secs(value: float):
-    """A duration as SQL measures it: SQLite's julianday arithmetic is exact to about 0.1 ms."""
-    return pytest.approx(value, abs=0.001)
+def secs(value: float) -> int:
+    """A duration of `value` seconds as the report shows it: whole minutes, floored (601 s
+    is 10 min; 30 s is 0, shown "< 1 min"). Exact on both databases."""
+    assert value < 86400  # from a day on, to the whole hour (analytics.sql.bucket)
+    return int(value // 60)
 
 
 def local(*args: int) -> dt.datetime:

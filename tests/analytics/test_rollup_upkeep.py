@@ -14,9 +14,10 @@ import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db.models import F
 
 from analytics import rollups, triggers
-from analytics.models import Grain, LeadDay, RollupDay, RollupMark
+from analytics.models import Grain, LeadDay, LeadDuration, RollupDay, RollupMark, StayDay
 from analytics.tasks import rollups_refresh_all_task
 from crm.celery import app
 from crm.models import Membership, Role, Tenant
@@ -112,7 +113,9 @@ def test_a_refresh_catches_up_in_turns_newest_first(far_east):
         days = sorted(RollupDay.objects.values_list("day", flat=True))
         assert days == [dt.date(2026, 3, d) for d in range(11, 15)]
         assert rollups.refresh(far_east, limit=4)["left"] == 2
-        assert rollups.refresh(far_east, limit=4) == {"days": 2, "rows": 3, "marks": 0, "left": 0}
+        # The two days' rows: 5 counts (status, source and hour grains; no UTM), no
+        # durations or stays (these leads were never answered, taken or moved).
+        assert rollups.refresh(far_east, limit=4) == {"days": 2, "rows": 5, "marks": 0, "left": 0}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -185,8 +188,12 @@ def test_rollup_tables_are_isolated_per_workspace(tenant, other_tenant):
     with time_machine.travel(NOW, tick=False):
         for workspace in (tenant, other_tenant):
             with tenant_context(workspace):
+                answered = F("created_at") + dt.timedelta(minutes=5)
+                Lead.objects.update(first_response_at=answered)
                 rollups.refresh(workspace)
-    for model in (LeadDay, RollupDay):
+                assert LeadDuration.objects.exists()
+                assert StayDay.objects.exists()
+    for model in (LeadDay, LeadDuration, StayDay, RollupDay):
         table = model._meta.db_table
         with tenant_context(tenant), connection.cursor() as cursor:
             cursor.execute(f'SELECT DISTINCT tenant_id FROM "{table}"')  # noqa: S608
@@ -227,7 +234,8 @@ def _triggers() -> set[str]:
 
 @pytest.mark.django_db
 def test_the_triggers_are_installed_after_every_migrate(far_east):
-    assert len(_triggers()) in (4, 5)  # PostgreSQL: 4 (2 functions); SQLite: 5
+    # Leads, deals and stays: PostgreSQL 6 (3 functions); SQLite 8.
+    assert len(_triggers()) in (6, 8)
     _leads(far_east, 30)
     with time_machine.travel(NOW, tick=False), tenant_context(far_east):
         rollups.refresh(far_east)
@@ -244,4 +252,4 @@ def test_the_triggers_are_installed_after_every_migrate(far_east):
         triggers.after_migrate(sender=None, plan=[("a migration", False)])
         with tenant_context(far_east):
             assert RollupDay.objects.exists()  # PostgreSQL kept the triggers through it
-    assert len(_triggers()) in (4, 5)
+    assert len(_triggers()) in (6, 8)

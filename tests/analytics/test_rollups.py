@@ -3,8 +3,13 @@ the dashboard is the same read through the rollups as read raw, on random data (
 three workspaces — Moscow, Bogotá (UTC−5) and Kiritimati (UTC+14) — for every period and
 a spread of filters and viewers; and stays the same after late changes (a lead converted,
 junked, reassigned, moved, deleted or answered a month after it came, a deal won later, a
-lead imported into an old day, the time zone and the response time limit changed), before
-the worker has seen them (the marks make those days raw) and after it has (recomputed).
+stay closed or deleted, a lead imported into an old day, the time zone and the response
+time limit changed), before the worker has seen them (the marks make those days raw) and
+after it has (recomputed), and later the same day (open stays grow with now).
+
+The counts, the medians and percentiles (from the per-minute histograms) and the time in
+status (from the stays' sums) are all compared, with durations on the edges of a minute
+(a microsecond short of one, exactly on one, negative ones, several days long).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from analytics import dashboard, rollups
-from analytics.models import LeadDay, RollupDay, RollupMark
+from analytics.models import LeadDay, LeadDuration, RollupDay, RollupMark, StayDay
 from analytics.params import params_for
 from analytics.reports import REPORTS
 from analytics.tasks import rollups_refresh_all_task
@@ -37,7 +42,7 @@ from deals.models import Deal, Outcome, Pipeline
 from deals.services import first_stage
 from leads import services as lead_services
 from leads.conversion import lead_convert_to_deal
-from leads.models import Lead, LeadSource, LeadState, LeadStatus
+from leads.models import Lead, LeadSource, LeadState, LeadStatus, StatusStay
 from tests.factories import add_member, make_tenant
 
 NOW = dt.datetime(2026, 3, 15, 9, 30, tzinfo=dt.UTC)  # Kiritimati: 23:30 on the 15th
@@ -46,6 +51,7 @@ LEADS = 140  # a workspace
 DAYS = 130  # spread over the days before now
 SOURCES = [LeadSource.WEB_FORM, LeadSource.CALL, LeadSource.EMAIL, LeadSource.MANUAL]
 UTM = [("", ""), ("google", "brand"), ("google", "generic"), ("yandex", "brand")]
+ROLLUP_TABLES = ("analytics_leadday", "analytics_leadduration", "analytics_stayday")
 
 
 @dataclasses.dataclass
@@ -69,6 +75,45 @@ def _instant(rng: random.Random, zone: zoneinfo.ZoneInfo) -> dt.datetime:
         edge = midnight if rng.random() < 0.5 else midnight + dt.timedelta(days=1, microseconds=-1)
         moment = min(edge, NOW - dt.timedelta(seconds=1))
     return moment
+
+
+def _delay(rng: random.Random, longest: float) -> dt.timedelta:
+    """A random duration up to `longest` seconds; one in five on the edge of a minute
+    (a microsecond short of it, or exactly on it)."""
+    seconds = rng.uniform(0, longest)
+    if rng.random() < 0.2:
+        minutes = dt.timedelta(minutes=int(seconds // 60) + 1)
+        return minutes - dt.timedelta(microseconds=1) if rng.random() < 0.5 else minutes
+    return dt.timedelta(seconds=seconds)
+
+
+def _stays(rng: random.Random, world_statuses: list[LeadStatus], leads: list[Lead]) -> None:
+    """Random stays: a closed one or two from creation on, then an open one in the lead's
+    status (some leads without any); a few entered before the lead's creation (an
+    inconsistency both ways leave out) or closed a microsecond short of a second."""
+    stays = []
+    for lead in leads:
+        if rng.random() < 0.15:
+            continue
+        at = lead.created_at
+        if rng.random() < 0.05:
+            at -= dt.timedelta(hours=1)
+        for _ in range(rng.randint(0, 2)):
+            left = at + _delay(rng, 2 * 86400)
+            if rng.random() < 0.1:
+                left = left.replace(microsecond=999_999)
+            stays.append(
+                StatusStay(
+                    tenant=lead.tenant,
+                    lead=lead,
+                    status=rng.choice(world_statuses),
+                    entered_at=at,
+                    left_at=left,
+                )
+            )
+            at = left
+        stays.append(StatusStay(tenant=lead.tenant, lead=lead, status=lead.status, entered_at=at))
+    StatusStay.objects.bulk_create(stays)
 
 
 def build_world(slug: str, zone_name: str, seed: int) -> World:
@@ -104,12 +149,15 @@ def build_world(slug: str, zone_name: str, seed: int) -> World:
             utm = rng.choice(UTM)
             response = None
             if rng.random() < 0.7:
-                # Some exactly at the limit (30 min), the rest anywhere in three days.
-                seconds = 1800 if rng.random() < 0.1 else rng.uniform(0, 3 * 86400)
-                response = at + dt.timedelta(seconds=seconds)
+                # Some exactly at the limit (30 min), some within a few minutes (the
+                # histograms' busy bars), the rest anywhere in three days.
+                delay = _delay(rng, rng.choice([600, 3 * 86400]))
+                response = at + (dt.timedelta(minutes=30) if rng.random() < 0.1 else delay)
             taken = None
             if status.state != LeadState.NEW and rng.random() < 0.8:
-                taken = at + dt.timedelta(seconds=rng.uniform(0, 2 * 86400))
+                # Taken up to two days later: after the lead's closing (a day later) too,
+                # a negative time from work to conversion.
+                taken = at + _delay(rng, 2 * 86400)
             leads.append(
                 Lead(
                     tenant=tenant,
@@ -154,6 +202,7 @@ def build_world(slug: str, zone_name: str, seed: int) -> World:
                 lead.deal = deal
         Deal.objects.bulk_create(deals)
         Lead.objects.bulk_update([deal.source_lead for deal in deals], ["deal"])
+        _stays(rng, statuses, leads)
     return World(tenant, admin, managers, director, team, channel, statuses, leads)
 
 
@@ -202,12 +251,12 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def rolled_and_raw(world: World, viewer: Membership, query: str) -> tuple[str, str, bool]:
-    """The figures through the rollups and raw, and whether the rollups were read."""
+def rolled_and_raw(world: World, viewer: Membership, query: str) -> tuple[str, str, set[str]]:
+    """The figures through the rollups and raw, and which rollup tables were read."""
     connection.queries_log.clear()  # a full log (9,000 queries) would capture nothing
     with CaptureQueriesContext(connection) as captured:
         rolled = figures(world, viewer, query)
-    used = any("analytics_leadday" in q["sql"] for q in captured.captured_queries)
+    used = {t for t in ROLLUP_TABLES for q in captured.captured_queries if t in q["sql"]}
     with override_settings(ANALYTICS_ROLLUPS=False):
         raw = figures(world, viewer, query)
     return rolled, raw, used
@@ -217,7 +266,7 @@ def assert_same_everywhere(worlds: list[World], *, expect_rollups: bool, few: bo
     """Every figure the same both ways, for each workspace, query and viewer; `few`: the
     default period only (when nothing can be read from the rollups anyway)."""
     for world in worlds:
-        used_any = False
+        used_any: set[str] = set()
         for query in [""] if few else queries(world):
             rolled, raw, used = rolled_and_raw(world, world.admin, query)
             assert rolled == raw, (world.tenant.time_zone, query)
@@ -226,7 +275,8 @@ def assert_same_everywhere(worlds: list[World], *, expect_rollups: bool, few: bo
             for query in ("", "period=this_quarter", "source=call"):
                 rolled, raw, used = rolled_and_raw(world, viewer, query)
                 assert rolled == raw, (world.tenant.time_zone, viewer.role.kind, query)
-        assert used_any == expect_rollups, world.tenant.time_zone
+        # The counts, the histograms and the stays were all read (or none of them).
+        assert used_any == (set(ROLLUP_TABLES) if expect_rollups else set()), world.tenant
 
 
 def refresh_all() -> None:
@@ -280,6 +330,22 @@ def late_changes(world: World, rng: random.Random) -> None:
         )
         Deal.objects.filter(pk=with_deal[0]).update(outcome=Outcome.WON, closed_at=NOW)
         Deal.objects.filter(pk=with_deal[1]).update(amount=Decimal("123456.78"))
+        # A won deal's closing moved alone (the time from conversion to the win), a lead's
+        # closing moved alone (the time from work to conversion).
+        won = Lead.objects.filter(deal__outcome=Outcome.WON, created_at__lt=NOW - dt.timedelta(2))
+        Deal.objects.filter(pk=won.order_by("pk").values("deal_id")[:1]).update(
+            closed_at=NOW - dt.timedelta(hours=5)
+        )
+        converted = Lead.objects.filter(state=LeadState.CONVERTED, taken_at__isnull=False)
+        Lead.objects.filter(pk=converted.order_by("-pk").values("pk")[:1]).update(
+            closed_at=NOW - dt.timedelta(days=3, seconds=59)
+        )
+        # An old open stay closed, another old stay deleted, by themselves.
+        stays = StatusStay.objects.filter(lead__created_at__lt=NOW - dt.timedelta(days=30))
+        StatusStay.objects.filter(pk=stays.filter(left_at=None).order_by("pk")[0].pk).update(
+            left_at=NOW - dt.timedelta(hours=1)
+        )
+        StatusStay.objects.filter(pk=stays.exclude(left_at=None).order_by("-pk")[0].pk).delete()
         imported = Lead(
             tenant=world.tenant,
             title="Imported",
@@ -304,6 +370,9 @@ def test_rollups_equal_the_raw_figures_through_late_changes(worlds):
                 days = set(RollupDay.objects.values_list("day", flat=True))
                 assert max(days) == local_today - dt.timedelta(days=1)  # never today
                 assert LeadDay.objects.exists()
+                assert LeadDuration.objects.exists()
+                assert StayDay.objects.filter(open__gt=0).exists()
+                assert StayDay.objects.filter(closed__gt=0).exists()
             assert marks(world) == 0
         assert_same_everywhere(worlds, expect_rollups=True)
 
@@ -316,6 +385,10 @@ def test_rollups_equal_the_raw_figures_through_late_changes(worlds):
         refresh_all()
         assert all(marks(world) == 0 for world in worlds)
         assert_same_everywhere(worlds, expect_rollups=True)
+
+        # Later the same day: open stays are longer (their average is computed on reading).
+        with time_machine.travel(NOW + dt.timedelta(minutes=97, seconds=13), tick=False):
+            assert_same_everywhere(worlds, expect_rollups=True, few=True)
 
         # The zone and the response time limit change: no day holds until recomputed.
         for world, zone in zip(worlds, reversed(ZONES), strict=True):
@@ -351,3 +424,9 @@ def test_marks_are_written_by_the_change_in_its_transaction(worlds):
         rollups.refresh(world.tenant)
         assert RollupMark.objects.count() == 0
         assert day in rollups.clean_days(day, day, world.tenant.response_sla_minutes)
+        # A stay closed, moved to another status or deleted by itself marks its lead.
+        stay = StatusStay.objects.filter(left_at=None).select_related("lead").first()
+        StatusStay.objects.filter(pk=stay.pk).update(left_at=NOW)
+        StatusStay.objects.filter(pk=stay.pk).update(status=world.statuses[-1])
+        StatusStay.objects.filter(pk=stay.pk).delete()
+        assert list(RollupMark.objects.values_list("at", flat=True)) == [stay.lead.created_at] * 3

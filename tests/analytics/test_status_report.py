@@ -19,7 +19,6 @@ from crm.urlnames import tenant_reverse
 from leads.models import LeadStatus, StatusStay
 from tests.analytics.status_funnel_data import (
     CLARIFYING,
-    HOUR,
     IN_PROGRESS,
     NEW,
     NOW,
@@ -135,17 +134,18 @@ def test_time_in_status_is_per_stay_with_open_stays_up_to_now(data):
         r = by_status[names[index]]
         return [(c.value, c.previous) for c in r.cells]
 
-    # New: L1 still there (14 d 12 h), L2 1 h, L3 30 min, L4 2 h; L9 4 h before.
-    assert row(NEW) == [pytest.approx((316350.0, 4 * HOUR), abs=0.01), (4, 1)]
+    # In whole minutes (floored). New: L1 still there (14 d 12 h), L2 1 h, L3 30 min, L4
+    # 2 h (316,350 s on average); L9 4 h before.
+    assert row(NEW) == [(316350 // 60, 4 * 60), (4, 1)]
     # In progress: L2 still there (13 d 1 h), L3 3 h, L4 24 h.
-    assert row(IN_PROGRESS)[0][0] == pytest.approx(408000.0, abs=0.01)
+    assert row(IN_PROGRESS)[0][0] == 408000 // 60
     assert row(IN_PROGRESS)[1] == (3, 0)
     assert row(IN_PROGRESS)[0][1] is None
     # Clarifying: two stays of L3, 1 h and still there (11 d 22 h 30 min).
-    assert row(CLARIFYING)[0][0] == pytest.approx(517500.0, abs=0.01)
+    assert row(CLARIFYING)[0][0] == 517500 // 60
     assert row(CLARIFYING)[1] == (2, 0)
     # Converted: L4 still there (10 d 2 h); no stays in the junk statuses.
-    assert row(3)[0][0] == pytest.approx(242 * HOUR, abs=0.01)
+    assert row(3)[0][0] == 242 * 60
     assert row(3)[1] == (1, 0)
     assert row(5) == [(None, None), (0, 0)]
     assert all(c.url is None for r in t.rows for c in r.cells)
@@ -156,7 +156,7 @@ def test_open_stays_grow_with_now(data):
     with time_machine.travel(local(16, 12), tick=False):
         t = table(report(data, data.admin), "time")
     converted = next(r for r in t.rows if r.label == data.statuses[3].name)
-    assert converted.cells[0].value == pytest.approx(266 * HOUR, abs=0.01)
+    assert converted.cells[0].value == 266 * 60
 
 
 def test_period_edges_are_local_days(data):

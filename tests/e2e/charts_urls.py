@@ -61,11 +61,11 @@ def _charts() -> list[dict]:
             "empty": False,
             "kind": "line",
             "labels": months,
-            "unit": "seconds",
+            "unit": "minutes",
             "stacked": False,
             "datasets": [
-                {"label": "Median", "data": [45, 3900, 7200, 93600]},
-                {"label": "Median before", "data": [60, 1800, 5400, 40000], "previous": True},
+                {"label": "Median", "data": [0, 65, 120, 1560]},
+                {"label": "Median before", "data": [1, 30, 90, 666], "previous": True},
             ],
         },
         {

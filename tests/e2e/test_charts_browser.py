@@ -89,10 +89,11 @@ def test_charts_are_drawn_formatted_and_a_bar_leads_to_its_page(new_page, live_s
 
     assert "RUB\xa0250,000" in _chart(page, "chart-revenue", TICKS, "y")
     durations = _chart(page, "chart-response", TICKS, "y")
-    assert durations[:4] == ["0\xa0s", "6\xa0h", "12\xa0h", "18\xa0h"], durations
-    assert _chart(page, "chart-response", LABEL, 45, 0, "") == "Median: 45\xa0s"
-    assert _chart(page, "chart-response", LABEL, 3900, 0, "") == "Median: 1\xa0h 5\xa0min"
-    assert _chart(page, "chart-response", LABEL, 93600, 1, "") == "Median before: 1\xa0d 2\xa0h"
+    # Whole minutes (analytics.formats.minutes_text): "< 1 min" below one.
+    assert durations[:4] == ["< 1 min", "6\xa0h", "12\xa0h", "18\xa0h"], durations
+    assert _chart(page, "chart-response", LABEL, 0, 0, "") == "Median: < 1 min"
+    assert _chart(page, "chart-response", LABEL, 65, 0, "") == "Median: 1\xa0h 5\xa0min"
+    assert _chart(page, "chart-response", LABEL, 1560, 1, "") == "Median before: 1\xa0d 2\xa0h"
     assert _chart(page, "chart-revenue", LABEL, 250000.5, 0, "") == "This year: RUB\xa0250,000.50"
     assert _chart(page, "chart-revenue", LABEL, 90000, 0, "") == "This year: RUB\xa090,000"
     # A sparkline: a value, no axes, no legend.
