@@ -30,6 +30,7 @@ from contacts.normalize import (
     tax_id_key,
 )
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
+from crm.attachments import attachments_purge
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.models import Activity, Membership, Tenant
@@ -336,6 +337,7 @@ def parties_purge_trash(*, tenant: Tenant, older_than_days: int = TRASH_DAYS) ->
                 continue
             content_type = ContentType.objects.get_for_model(model)
             Activity.objects.filter(target_type=content_type, target_id__in=stale).delete()
+            attachments_purge(model=model, ids=stale)
             model.objects.filter(pk__in=stale).delete()
             count += len(stale)
     return count

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -91,3 +91,23 @@ def attachment_get_for_user(*, actor: Membership, attachment_id: int) -> Attachm
     if not scope_queryset(records, actor=actor, action=Action.VIEW).exists():
         raise Http404
     return attachment
+
+
+def attachments_purge(*, model: type[models.Model], ids: list[int]) -> int:
+    """Forget the files kept with records of `model` deleted for good (the trash purges):
+    their rows at once, their files once the transaction commits (a rollback keeps both).
+    Returns how many rows went."""
+    if not ids:
+        return 0
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    rows = Attachment.objects.filter(target_type=content_type, target_id__in=ids)
+    names = [name for name in rows.values_list("file", flat=True) if name]
+    count = rows.delete()[0]
+    storage = Attachment._meta.get_field("file").storage
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
+    return count

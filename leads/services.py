@@ -36,6 +36,7 @@ from crm.access import (
     check_object,
     scope_for,
 )
+from crm.attachments import attachments_purge
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -749,10 +750,11 @@ def leads_purge_trash(*, tenant: Tenant, older_than_days: int = TRASH_DAYS) -> i
     cutoff = timezone.now() - timedelta(days=older_than_days)
     with transaction.atomic():
         stale = Lead.objects.filter(deleted_at__lt=cutoff)
-        count = stale.count()
+        ids = list(stale.values_list("pk", flat=True))
         LeadProduct.objects.filter(lead__in=stale).delete()
+        attachments_purge(model=Lead, ids=ids)
         stale.delete()
-    return count
+    return len(ids)
 
 
 # --- Activities on a lead -----------------------------------------------------------------
