@@ -47,14 +47,19 @@ from crm.tenancy import local_settings
 EPOCH = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - SQLite holds naive UTC instants
 
 
-class Seconds(Func):
-    """Seconds from `start` to `end` (negative when end comes first; NULL if either is)."""
+class _Between(Func):
+    """A function of two instants, `end` and `start` (field names or expressions)."""
 
-    output_field = FloatField()
     arity = 2
 
     def __init__(self, end: Any, start: Any, **extra: Any) -> None:
         super().__init__(_expr(end), _expr(start), **extra)
+
+
+class Seconds(_Between):
+    """Seconds from `start` to `end` (negative when end comes first; NULL if either is)."""
+
+    output_field = FloatField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # date_part() is double precision; EXTRACT() is numeric since PostgreSQL 14, and its
@@ -87,16 +92,12 @@ def _expr(value: Any) -> Any:
 DAY_MINUTES = 1440
 
 
-class Minutes(Func):
+class Minutes(_Between):
     """Whole minutes from `start` to `end`, floored (NULL if either is NULL). Exact: from
     the interval on PostgreSQL (its epoch is the microseconds ÷ 10⁶ of a small number, no
     difference of two large floats), from integer microseconds on SQLite."""
 
     output_field = IntegerField()
-    arity = 2
-
-    def __init__(self, end: Any, start: Any, **extra: Any) -> None:
-        super().__init__(_expr(end), _expr(start), **extra)
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(

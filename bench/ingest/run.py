@@ -681,64 +681,67 @@ class Bench:
         return InboxSampler(self.server, self.inbox, self.cookie)
 
 
-def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
-    """After a VACUUM: `count` API deliveries at --rate, until processed; then `count` GETs
-    of the web form's address at the same rate, on the same listener. The CPU our processes
-    spent in each window, per request. (No inbox sampler here: its requests would count in
-    the CPU of the cheaper window most.)"""
-    args = b.args
+Window = Callable[[datetime], tuple[str, dict[str, Any], dict[str, Any]]]
+
+
+def _against_trivial(b: Bench, count: int, side: str, window: Window) -> dict[str, Any]:
+    """After a VACUUM: `window(since)` — deliveries at --rate until processed, giving (run
+    id, what was sent, what became of it) — then `count` GETs of the web form's address at
+    the same rate, on the same listener. The CPU our processes spent in each window, per
+    request. (No inbox sampler here: its requests would count in the CPU of the cheaper
+    window most.)"""
     vacuum_s = b.db.vacuum()
     wait_idle(b.queue)
     since = b.db.now()
-    with b.meter() as endpoint_cpu:
+    with b.meter() as window_cpu:
+        run_id, sent, outcome = window(since)
+    wait_idle(b.queue)
+    with b.meter() as trivial_cpu:
+        base = trivial(b.ingest, b.form, count=count, rate=b.args.rate, clients=b.args.clients)
+    return {
+        "vacuum_s": vacuum_s,
+        side: {**sent, **outcome, "run": run_id, "cpu_ms": window_cpu.per(count)},
+        "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
+    }
+
+
+def endpoint_pair(b: Bench, count: int) -> dict[str, Any]:
+    """`count` API deliveries against as many GETs of the trivial endpoint."""
+
+    def window(since: datetime) -> tuple[str, dict[str, Any], dict[str, Any]]:
         run_id, sent = paced(
             b.ingest,
             b.endpoint,
             b.secret,
             count=count,
-            rate=args.rate,
-            clients=args.clients,
+            rate=b.args.rate,
+            clients=b.args.clients,
             base=b.phones.take(count),
         )
-        outcome = settle(b.db, run_id, since, sent["accepted"], 120 + count / 20)
-    wait_idle(b.queue)
-    with b.meter() as trivial_cpu:
-        base = trivial(b.ingest, b.form, count=count, rate=args.rate, clients=args.clients)
-    return {
-        "vacuum_s": vacuum_s,
-        "endpoint": {**sent, **outcome, "run": run_id, "cpu_ms": endpoint_cpu.per(count)},
-        "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
-    }
+        return run_id, sent, settle(b.db, run_id, since, sent["accepted"], 120 + count / 20)
+
+    return _against_trivial(b, count, "endpoint", window)
 
 
 def mixed_pair(b: Bench, count: int) -> dict[str, Any]:
-    """After a VACUUM: `count` deliveries of every kind in rotation (API, web form, Telegram,
-    WhatsApp, VK, PBX, e-mail) at --rate, until processed; then `count` GETs of the web
-    form's address at the same rate — as `endpoint_pair`, the mixed endpoints against the
-    trivial one. The window's events are the mixed channels' since it began (it runs alone)."""
-    args = b.args
-    vacuum_s = b.db.vacuum()
-    wait_idle(b.queue)
-    since = b.db.now()
-    with b.meter() as mixed_cpu:
+    """`count` deliveries of every kind in rotation (API, web form, Telegram, WhatsApp, VK,
+    PBX, e-mail) against as many GETs of the trivial endpoint. The window's events are the
+    mixed channels' since it began (it runs alone)."""
+
+    def window(since: datetime) -> tuple[str, dict[str, Any], dict[str, Any]]:
         run_id, sent = paced_mixed(
             b.ingest,
             b.mixed,
             count=count,
-            rate=args.rate,
-            clients=args.clients,
+            rate=b.args.rate,
+            clients=b.args.clients,
             base=b.phones.take(count),
         )
         outcome = settle_mixed(b.db, b.mixed_ids, since, sent, 120 + count / 20)
-    del sent["by_kind"]  # in the outcome's kinds
-    wait_idle(b.queue)
-    with b.meter() as trivial_cpu:
-        base = trivial(b.ingest, b.form, count=count, rate=args.rate, clients=args.clients)
-    return {
-        "vacuum_s": vacuum_s,
-        "mixed": {**sent, **outcome, "run": run_id, "cpu_ms": mixed_cpu.per(count)},
-        "trivial": {**base, "cpu_ms": trivial_cpu.per(count)},
-    }
+        del sent["by_kind"]  # in the outcome's kinds
+        return run_id, sent, outcome
+
+    return _against_trivial(b, count, "mixed", window)
 
 
 def cycle(b: Bench) -> dict[str, Any]:
