@@ -354,9 +354,10 @@ def lead_learn_ways(*, actor: Membership, lead: Lead, data: dict[str, Any]) -> b
     """Fill the ways to reach the person the open `lead` lacks from a later inquiry of
     theirs (`data` as intake_fields reads it): the phone (or, when it has one, a new number
     joins the other phones), the e-mail, the messenger account — so their next message from
-    there finds this lead. What it has is never overwritten. Recorded as a change of the
-    lead; returns whether it changed. Nothing for a converted lead or an actor who may not
-    edit it (the inquiry still joins it)."""
+    there finds this lead — and the name, when it has none (a missed call's lead). What it
+    has is never overwritten. Recorded as a change of the lead; returns whether it changed.
+    Nothing for a converted lead or an actor who may not edit it (the inquiry still joins
+    it)."""
     if lead.state == LeadState.CONVERTED or not can(lead, actor=actor, action=Action.EDIT):
         return False
     region = actor.tenant.default_region
@@ -379,6 +380,9 @@ def lead_learn_ways(*, actor: Membership, lead: Lead, data: dict[str, Any]) -> b
     if not lead.email and (email := str(data.get("email") or "").strip()):
         changes.add("email", "", email)
         lead.email = email
+    if not lead.name and (name := str(data.get("name") or "").strip()):
+        changes.add("name", "", name)  # a missed call's lead learns who called
+        lead.name = name
     messenger, handle = data.get("messenger") or "", str(data.get("messenger_id") or "").strip()
     if not lead.messenger_id and messenger and handle:
         changes.add("messenger", lead.messenger, messenger)
@@ -389,6 +393,8 @@ def lead_learn_ways(*, actor: Membership, lead: Lead, data: dict[str, Any]) -> b
     with transaction.atomic(savepoint=nested_savepoints()):
         _normalize(lead, actor.tenant, read_phone=False)
         lead.save()
+        if changes.keys() & set(SOURCE_FIELDS):
+            _index_words(lead, replace=True)
         timeline_record(
             actor=actor,
             target=lead,

@@ -16,7 +16,7 @@ from intake.identities import identities_of
 from intake.models import Identity
 from intake.services import ATTACHED, CREATED, inquiry_register
 from leads.conversion import Target, lead_convert
-from leads.models import Lead
+from leads.models import Lead, LeadWord
 
 TELEGRAM = {"channel": "Бот в Telegram", "channel_id": 1}
 FORM = {"channel": "Форма на сайте", "channel_id": 2}
@@ -149,6 +149,30 @@ def test_a_contact_card_lists_its_ways_and_its_leads_ways_once(tenant, admin, cl
         assert sorted(w.kind for w in ways) == ["email", "phone", "vk"]
     page = client_for(admin, "en").get(tenant_reverse("contacts:detail", tenant, pk=contact.pk))
     assert page.content.decode().count('data-testid="identity"') == 3
+
+
+def test_a_nameless_lead_learns_the_name_and_is_found_by_it(tenant, admin):
+    with tenant_context(tenant):
+        robot = system_actor(tenant)
+        lead = inquiry_register(
+            actor=robot, data={"phone": "+7 903 555-12-34"}, source="call", inbound=FORM
+        ).lead
+        assert lead.name == ""
+        inquiry_register(
+            actor=robot,
+            data={
+                "name": "Пётр Сидоров",
+                "phone": "79035551234",
+                "messenger": "whatsapp",
+                "messenger_id": "+79035551234",
+            },
+            source="whatsapp",
+        )
+        lead.refresh_from_db()
+        assert lead.name == "Пётр Сидоров"
+        # The search words follow the name (the top-bar and list searches find him).
+        words = LeadWord.objects.filter(lead=lead).values_list("word", flat=True)
+        assert {"ПЕТР", "СИДОРОВ"} <= set(words)  # as words are kept: Ё read as Е
 
 
 def test_identities_stay_in_their_workspace(tenant, other_tenant):
