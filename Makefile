@@ -34,6 +34,9 @@ run: install
 	  $(PY) manage.py runembedded 127.0.0.1:8000; \
 	fi
 
+# Two test processes (pytest-xdist): the suite's real servers, workers and browsers wait
+# more than they compute. On PostgreSQL + Redis + Chromium: 9 min instead of 15 (2026-12-05).
+PYTEST_ARGS ?= -n 2
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
