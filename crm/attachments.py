@@ -8,14 +8,15 @@ a safe content type: never HTML or SVG inline (crm/views/attachments.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import QuerySet
 from django.http import Http404
 
 from crm.access import Action, scope_queryset
-from crm.models import Attachment, Membership
+from crm.models import Attachment, Membership, TimelineEvent
 
 # Types served as declared; anything else goes out as application/octet-stream.
 SAFE_TYPES = {
@@ -70,11 +71,28 @@ def attachment_store(
     return attachment
 
 
-def attachments_of_event(*, target_type_id: int, target_id: int, event_id: int) -> QuerySet:
-    """The files that came with one inbound delivery onto one record."""
-    return Attachment.objects.filter(
-        target_type_id=target_type_id, target_id=target_id, event_id=event_id
-    ).order_by("pk")
+def timeline_with_files(events: Iterable[TimelineEvent]) -> list[TimelineEvent]:
+    """A card's timeline entries, each inquiry's kept files on it as `event.files` (those of
+    its delivery onto its record), read in one query for the whole page."""
+    events = list(events)
+    wanted = {}
+    for event in events:
+        event.files = []
+        inbound = (event.data or {}).get("inbound") or {}
+        delivery = str(inbound.get("event_id") or "")
+        if inbound.get("attachments") and delivery.isdigit():
+            wanted[(event.target_type_id, event.target_id, int(delivery))] = event
+    if wanted:
+        rows = Attachment.objects.filter(
+            target_type_id__in={key[0] for key in wanted},
+            target_id__in={key[1] for key in wanted},
+            event_id__in={key[2] for key in wanted},
+        ).order_by("pk")
+        for row in rows:
+            event = wanted.get((row.target_type_id, row.target_id, row.event_id))
+            if event is not None:
+                event.files.append(row)
+    return events
 
 
 def attachment_get_for_user(*, actor: Membership, attachment_id: int) -> Attachment:

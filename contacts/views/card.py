@@ -16,6 +16,7 @@ from crm import customfields
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import Action, Entity, Scope, can, check_entity, check_object, scope_for
+from crm.attachments import timeline_with_files
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.modes import has_leads
@@ -51,7 +52,7 @@ def card_context(request: HttpRequest, kind: Kind, record: Party) -> dict:
         "custom_fields": customfields.card_fields(defs, record.custom, members),
         "may_edit": can(record, actor=actor, action=Action.EDIT),
         "may_delete": may_delete,
-        "events": lead_selectors.party_timeline(record)[:100],
+        "events": timeline_with_files(lead_selectors.party_timeline(record)[:100]),
         "activities": list(crm_selectors.activities_for(target=record)),
         "activity_form": ActivityForm(),
         "add_url_name": f"{kind.namespace}:activity_add",

@@ -16,10 +16,9 @@ from django.utils.timesince import timesince
 
 from contacts.normalize import messenger_key, phones_in
 from crm import notifications
-from crm.attachments import attachments_of_event
 from crm.history import change_lines
 from crm.htmlsafe import safe_html
-from crm.models import Attachment, Notification, TimelineEvent
+from crm.models import Notification, TimelineEvent
 from crm.nextactivity import NextActivity, Renderer, parse
 from crm.nextactivity import age as age_of
 from crm.tenancy import current_tenant
@@ -188,20 +187,6 @@ def next_activity(context: template.Context, activity: Any) -> str:
 def age(created_at: datetime | None) -> str:
     """{{ record.created_at|age }}: "5 min", "3 h", "2 d"."""
     return age_of(created_at) if created_at else ""
-
-
-@register.filter
-def inquiry_attachments(event: TimelineEvent) -> list[Attachment]:
-    """The files that came with an inquiry's timeline entry (its delivery's), if any."""
-    inbound = (event.data or {}).get("inbound") or {}
-    event_id = str(inbound.get("event_id") or "")
-    if not inbound.get("attachments") or not event_id.isdigit():
-        return []
-    return list(
-        attachments_of_event(
-            target_type_id=event.target_type_id, target_id=event.target_id, event_id=int(event_id)
-        )
-    )
 
 
 @register.filter

@@ -17,6 +17,7 @@ from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
+from crm.attachments import timeline_with_files
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.ids import parse_id
@@ -51,7 +52,7 @@ def card_context(request: HttpRequest, deal: Deal) -> dict[str, Any]:
         "allowed_stage_ids": selectors.allowed_stage_ids(deal, stages),
         "may_edit": can(deal, actor=actor, action=Action.EDIT),
         "products": list(deal.products.all()),
-        "events": selectors.deal_timeline(deal)[:100],
+        "events": timeline_with_files(selectors.deal_timeline(deal)[:100]),
         "activities": list(crm_selectors.activities_for(target=deal)),
         "activity_form": ActivityForm(),
         # What the "Lost…" form offers (an open deal only).

@@ -14,6 +14,7 @@ from crm import customfields, nextactivity
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.access import AccessDenied, Action, Entity, can, check_entity
+from crm.attachments import timeline_with_files
 from crm.errors import DomainError
 from crm.forms import ActivityForm
 from crm.urlnames import tenant_reverse
@@ -53,7 +54,7 @@ def card_context(request: HttpRequest, lead) -> dict:
         "may_postpone": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.EDIT),
         "postpone_form": PostponeForm(),
         "products": list(lead.products.all()),
-        "events": crm_selectors.timeline_for(target=lead)[:100],
+        "events": timeline_with_files(crm_selectors.timeline_for(target=lead)[:100]),
         "activities": list(crm_selectors.activities_for(target=lead)),
         "activity_form": ActivityForm(),
         "assign_form": AssignForm(actor=actor, lead=lead),

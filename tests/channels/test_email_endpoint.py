@@ -8,7 +8,9 @@ import base64
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from channels.models import Channel, InboundEvent
@@ -178,6 +180,25 @@ def files_letter(message_id: str = "files@x") -> bytes:
             "huge.bin": ("application/octet-stream", b"\x00" * 5000),
         },
     )
+
+
+def test_a_card_reads_its_letters_files_in_one_query_however_many_letters(
+    tenant, channel, send, settings, client_for, admin
+):
+    settings.CHANNELS_EMAIL_MAX_ATTACHMENT_BYTES = 4000
+    url = None
+    counts = []
+    for number in range(1, 4):
+        assert send(channel, files_letter(f"files-{number}@x")).status_code == 202
+        [lead] = leads_of(tenant)
+        url = f"/{tenant.slug}/leads/{lead.pk}/"
+        client = client_for(admin, "en")
+        client.get(url)  # caches warmed
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).content.decode()
+        assert page.count('data-testid="attachment"') == 3 * number
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2]
 
 
 @pytest.mark.usefixtures("english_workspace")  # the note of a file not kept is written then
