@@ -25,6 +25,10 @@ class Party(OwnedModel):
         "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The record's id in the system it was imported from (an import may match by it).
+    external_id = models.CharField(
+        _("external ID"), max_length=100, blank=True, default="", db_default=""
+    )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
     )
@@ -54,6 +58,11 @@ class Company(Party):
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="contacts_company_recent"),
             models.Index(fields=["tenant", "owner", "-created_at"], name="contacts_company_owner"),
+            models.Index(
+                fields=["tenant", "external_id"],
+                condition=~Q(external_id=""),
+                name="contacts_company_external",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -89,6 +98,11 @@ class Contact(Party):
             models.Index(fields=["tenant", "-created_at", "-id"], name="contacts_contact_recent"),
             models.Index(fields=["tenant", "owner", "-created_at"], name="contacts_contact_owner"),
             models.Index(fields=["tenant", "company"], name="contacts_contact_company"),
+            models.Index(
+                fields=["tenant", "external_id"],
+                condition=~Q(external_id=""),
+                name="contacts_contact_external",
+            ),
         ]
 
     def __str__(self) -> str:

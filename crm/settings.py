@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "deals",
     "intake",
     "channels",
+    "transfer",
     "analytics",
 ]
 
@@ -173,6 +174,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker the queue is embedded: tasks run in-process right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Long jobs without a broker run in a thread of the server (crm/background.py); tests: inline.
+BACKGROUND_INLINE = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -168,6 +168,10 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
         "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The record's id in the system it was imported from (an import may match by it).
+    external_id = models.CharField(
+        _("external ID"), max_length=100, blank=True, default="", db_default=""
+    )
 
     class Meta(OwnedModel.Meta):
         ordering = ["-created_at", "-pk"]
@@ -186,6 +190,11 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
             ),
             models.Index(fields=["tenant", "contact"], name="deals_contact"),
             models.Index(fields=["tenant", "company"], name="deals_company"),
+            models.Index(
+                fields=["tenant", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="deals_external_id",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -180,6 +180,10 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
         _("postponement reason"), max_length=200, blank=True, editable=False
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The record's id in the system it was imported from (an import may match by it).
+    external_id = models.CharField(
+        _("external ID"), max_length=100, blank=True, default="", db_default=""
+    )
     # What the lead became (set by conversion only).
     contact = models.ForeignKey(
         "contacts.Contact",
@@ -224,6 +228,11 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
             # The top-bar search: a phone by its last digits (phone_tail's prefix).
             models.Index(fields=["tenant", "phone_tail"], name="leads_phone_tail"),
             models.Index(fields=["tenant", "email_key"], name="leads_email"),
+            models.Index(
+                fields=["tenant", "external_id"],
+                condition=~Q(external_id=""),
+                name="leads_external_id",
+            ),
             models.Index(fields=["tenant", "messenger", "messenger_id"], name="leads_messenger"),
             # The shared inbox in date order (owner IS NULL cannot walk leads_owner_state).
             models.Index(

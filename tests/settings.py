@@ -31,8 +31,9 @@ if os.environ.get("TEST_LIVE_STACK") == "1":
     CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
 else:
     CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Tasks run in-process.
+    # Tasks run in-process; long jobs too, at once rather than in a thread (crm/background.py).
     CELERY_TASK_ALWAYS_EAGER = True
+    BACKGROUND_INLINE = True
 # No per-process tenant rows between requests (tests/crm/test_tenant_cache.py turns it on).
 TENANT_CACHE_SECONDS = 0
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,1 @@
+"""Import and export of leads, contacts, companies and deals (DESIGN §10)."""
