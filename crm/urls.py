@@ -151,6 +151,7 @@ urlpatterns = [
     path("<slug:tenant_slug>/companies/", include("contacts.company_urls")),
     path("<slug:tenant_slug>/analytics/", include("analytics.urls")),
     path("<slug:tenant_slug>/search/", include("search.urls")),
+    path("<slug:tenant_slug>/transfer/", include("transfer.urls")),
     path("<slug:tenant_slug>/", include(tenant_patterns)),
 ]
 

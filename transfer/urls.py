@@ -1,0 +1,5 @@
+"""Import and export pages under /<workspace>/transfer/."""
+
+app_name = "transfer"
+
+urlpatterns: list = []
