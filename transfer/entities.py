@@ -29,6 +29,8 @@ from crm.errors import DomainError
 from crm.models import CustomField, Membership
 from crm.sources import LeadSource
 from crm.text import clean_line
+from deals.models import Deal, Outcome, Pipeline, Stage
+from deals.services import deals_bulk_create, deals_bulk_update
 from intake.identities import identities_note_many
 from leads.models import OPEN_STATES, Lead, LeadState, LeadStatus, Messenger
 from leads.services import intake_fields, leads_bulk_create, leads_bulk_update
@@ -97,14 +99,6 @@ SOURCE_WORDS = {
 }
 TRUE_WORDS = {"да", "yes", "true", "1", "y", "д", "+", "истина"}
 FALSE_WORDS = {"нет", "no", "false", "0", "n", "н", "-", "ложь"}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime.date | datetime.datetime):
-        return value.isoformat()
-    return value
 
 
 def _person_key(text: str) -> str:
@@ -252,7 +246,7 @@ class Adapter:
         old = getattr(record, attname)
         if old == value or (old not in (None, "", [], {}, Decimal("0")) and not replace):
             return False
-        self.before.setdefault(record.pk, {}).setdefault(attname, _jsonable(old))
+        self.before.setdefault(record.pk, {}).setdefault(attname, parse.jsonable(old))
         setattr(record, attname, value)
         return True
 
@@ -280,7 +274,7 @@ class Adapter:
         return changed
 
     def after_values(self, record: Any, before: dict[str, Any]) -> dict[str, Any]:
-        return {name: _jsonable(getattr(record, name)) for name in before}
+        return {name: parse.jsonable(getattr(record, name)) for name in before}
 
     def changed_fields(self, items: list[Item]) -> set[str]:
         return {name for item in items for name in self.before.get(item.record.pk, {})}
@@ -821,10 +815,291 @@ class CompanyAdapter(PartyAdapter):
         self.save_parties(outcome)
 
 
+# Stage names of other CRMs by the outcome they mean (a workspace's own names first).
+OUTCOME_WORDS = {
+    Outcome.WON: (
+        "успешно реализовано",
+        "сделка успешна",
+        "успешно",
+        "выиграна",
+        "closed won",
+        "won",
+    ),
+    Outcome.LOST: (
+        "закрыто и не реализовано",
+        "сделка провалена",
+        "провалена",
+        "проиграна",
+        "closed lost",
+        "lost",
+    ),
+}
+
+
+class DealAdapter(Adapter):
+    """Deals: pipeline and stage by name, the customer found (or made) by phone, e-mail or
+    name; a row's duplicate is the deal with its external id, or its customer's newest open
+    deal."""
+
+    model = Deal
+    entity = Entity.DEALS
+    merged = ("title", "amount", "currency", "expected_close", "external_id")
+
+    def __init__(self, job: ImportJob, actor: Membership) -> None:
+        super().__init__(job, actor)
+        defaults = job.defaults or {}
+        self.pipelines = {parse.same_name(p.name): p for p in Pipeline.objects.all()}
+        pipelines = list(self.pipelines.values())
+        chosen = next((p for p in pipelines if p.pk == defaults.get("pipeline")), None)
+        self.default_pipeline = (
+            chosen
+            or next((p for p in pipelines if p.is_default), None)
+            or (pipelines[0] if pipelines else None)
+        )
+        self.stages: dict[int, list[Stage]] = {}
+        for stage in Stage.objects.order_by("position", "pk"):
+            self.stages.setdefault(stage.pipeline_id, []).append(stage)
+        self.default_stage = next(
+            (
+                st
+                for stages in self.stages.values()
+                for st in stages
+                if st.pk == defaults.get("stage")
+            ),
+            None,
+        )
+        self.outcome_names = {
+            parse.same_name(word): outcome
+            for outcome, words in OUTCOME_WORDS.items()
+            for word in words
+        }
+
+    def _pipeline(self, cells: Cells, notes: list[str]) -> Pipeline:
+        text = cells.text("pipeline")
+        if text:
+            found = self.pipelines.get(parse.same_name(text))
+            if found is not None:
+                return found
+            notes.append(_note(_("Pipeline in the file"), text))
+        if self.default_pipeline is None:
+            raise RowError(_("No pipeline is set up: ask an administrator."))
+        return self.default_pipeline
+
+    def _stage(self, pipeline: Pipeline, cells: Cells, notes: list[str]) -> Stage:
+        stages = self.stages.get(pipeline.pk, [])
+        text = cells.text("stage")
+        if text:
+            key = parse.same_name(text)
+            found = next((st for st in stages if parse.same_name(st.name) == key), None)
+            outcome = self.outcome_names.get(key)
+            found = found or next((st for st in stages if st.kind == outcome), None)
+            if found is not None:
+                return found
+            notes.append(_note(_("Stage in the file"), text))
+        if self.default_stage is not None and self.default_stage.pipeline_id == pipeline.pk:
+            return self.default_stage
+        first = next((st for st in stages if st.kind == Outcome.OPEN), None)
+        if first is None:
+            raise RowError(_("This pipeline has no stage of that kind: ask an administrator."))
+        return first
+
+    def read(self, cells: Cells) -> Item:
+        notes: list[str] = []
+        pipeline = self._pipeline(cells, notes)
+        stage = self._stage(pipeline, cells, notes)
+        phones: list[str] = []
+        for text in cells.texts("phone"):
+            found = phones_in(clean_line(text), self.region)
+            if not found:
+                notes.append(_note(_("Phone in the file"), text))
+            phones += [p.display for p in found]
+        data: dict[str, Any] = {
+            "title": cells.text("title")[:200],
+            "pipeline": pipeline,
+            "stage": stage,
+            "contact_name": cells.text("contact_name")[:200],
+            "phones": phones,
+            "emails": self.emails(cells, notes),
+            "company": cells.text("company")[:200],
+            "notes": "\n".join(cells.texts("notes")),
+            "external_id": cells.text("external_id")[:100],
+            "created_at": self.created(cells),
+        }
+        if amount := cells.text("amount"):
+            try:
+                data["amount"] = parse.parse_decimal(amount)
+            except ValueError as error:
+                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
+            data["currency"] = parse.currency_in(amount)
+        if currency := cells.text("currency"):
+            try:
+                data["currency"] = parse.parse_currency(currency)
+            except ValueError:
+                notes.append(_note(_("Currency"), currency))
+        for key in ("expected_close", "closed_at"):
+            if text := cells.text(key):
+                try:
+                    data[key] = (
+                        parse.parse_date(text, self.order)
+                        if key == "expected_close"
+                        else parse.parse_datetime(text, self.order)
+                    )
+                except ValueError as error:
+                    raise RowError(f"{FIELD_LABELS[key]}: {error}") from None
+        if not (
+            data["title"] or data["contact_name"] or data["company"] or phones or data["emails"]
+        ):
+            raise RowError(_("Give the deal's title or its customer."))
+        data["owner"] = self.owner(cells, notes)
+        data["custom"] = self.custom_values(cells, notes)
+        keys = self.keys_for(
+            phones=[phone_e164(p, self.region) for p in phones],
+            emails=[email_key(e) for e in data["emails"]],
+            external_id=data["external_id"],
+        )
+        return Item(cells=cells, data=data, keys=keys, notes=notes)
+
+    def _contacts(self, items: list[Item]) -> None:
+        """Every row's customer: the contact with one of its phones or e-mails, else a new
+        contact made from its name, phones and e-mails (one query, one insert)."""
+        values = {
+            (kind, key)
+            for item in items
+            for kind, key in [
+                *((MatchKey.Kind.PHONE, phone_e164(p, self.region)) for p in item.data["phones"]),
+                *((MatchKey.Kind.EMAIL, email_key(e)) for e in item.data["emails"]),
+            ]
+            if key
+        }
+        known: dict[str, Contact] = {}
+        if values:
+            wanted = Q()
+            for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
+                keys = {v for k, v in values if k == kind}
+                if keys:
+                    wanted |= Q(kind=kind, value__in=keys)
+            rows = MatchKey.objects.filter(wanted, contact__isnull=False).select_related("contact")
+            for row in rows.order_by("-contact__created_at"):
+                if row.contact.is_live:
+                    known.setdefault(f"{row.kind}:{row.value}", row.contact)
+        new: list[Contact] = []
+        for item in items:
+            data = item.data
+            keys = [f"phone:{phone_e164(p, self.region)}" for p in data["phones"]]
+            keys += [f"email:{email_key(e)}" for e in data["emails"]]
+            contact = next((known[k] for k in keys if k in known), None)
+            if contact is None and (data["contact_name"] or data["phones"] or data["emails"]):
+                parts = split_full_name(data["contact_name"])
+                contact = Contact(
+                    tenant=self.tenant,
+                    last_name=parts.last[:100],
+                    first_name=parts.first[:100],
+                    middle_name=parts.middle[:100],
+                    phones=data["phones"],
+                    emails=data["emails"],
+                    company=data.get("company_obj"),
+                    owner=data["owner"],
+                    created_by=self.actor,
+                )
+                try:
+                    party_normalize(contact, self.tenant)
+                except DomainError:
+                    contact = None
+                else:
+                    new.append(contact)
+                    for key in keys:
+                        known.setdefault(key, contact)
+            data["contact_obj"] = contact
+        if new:
+            parties_bulk_create(actor=self.actor, records=new, created={}, event=self.event)
+            self.other_created.setdefault("contact", []).extend(c.pk for c in new)
+            pairs = [(_ways({"phones": c.phones, "emails": c.emails}), c) for c in new]
+            identities_note_many(tenant=self.tenant, pairs=pairs, source=LeadSource.IMPORT)
+
+    def find(self, items: list[Item]) -> None:
+        Companies(self).resolve(items, key="company")
+        self._contacts(items)
+        records: dict[str, Deal] = {}
+        externals = {k[9:] for item in items for k in item.keys if k.startswith("external:")}
+        if externals:
+            for deal in Deal.objects.filter(external_id__in=externals).order_by("-created_at"):
+                records.setdefault(f"external:{deal.external_id}", deal)
+        contacts = {item.data["contact_obj"].pk for item in items if item.data.get("contact_obj")}
+        by_contact: dict[int, Deal] = {}
+        if contacts and self.match_by != ImportJob.MatchBy.EXTERNAL_ID:
+            open_deals = Deal.objects.filter(contact_id__in=contacts, outcome=Outcome.OPEN)
+            for deal in open_deals.order_by("-created_at", "-pk"):
+                by_contact.setdefault(deal.contact_id, deal)
+        for item in items:
+            item.match = next((records[k] for k in item.keys if k in records), None)
+            contact = item.data.get("contact_obj")
+            by_person = any(k.startswith(("phone:", "email:")) for k in item.keys)
+            if item.match is None and by_person and contact is not None:
+                item.match = by_contact.get(contact.pk)
+
+    def build(self, item: Item) -> Deal:
+        data = item.data
+        stage: Stage = data["stage"]
+        return Deal(
+            tenant=self.tenant,
+            title=data["title"],
+            amount=data.get("amount") or Decimal("0"),
+            currency=data.get("currency") or "",
+            pipeline=data["pipeline"],
+            stage=stage,
+            outcome=stage.kind,
+            closed_at=data.get("closed_at") if stage.kind != Outcome.OPEN else None,
+            expected_close=data.get("expected_close"),
+            contact=data.get("contact_obj"),
+            company=data.get("company_obj"),
+            owner=data["owner"],
+            created_by=self.actor,
+            custom=data["custom"],
+            external_id=data["external_id"],
+        )
+
+    def merge(self, item: Item, *, replace: bool) -> bool:
+        deal: Deal = item.record
+        changed = False
+        for name in self.merged:
+            changed |= self.set_field(deal, name, item.data.get(name), replace=replace)
+        for name, obj in (("contact_id", "contact_obj"), ("company_id", "company_obj")):
+            if item.data.get(obj) is not None:
+                changed |= self.set_field(deal, name, item.data[obj].pk, replace=replace)
+        if replace and cells_named(item, "owner") and item.data["owner"] is not None:
+            changed |= self.set_field(deal, "owner_id", item.data["owner"].pk, replace=True)
+        changed |= self.merge_custom(deal, item.data["custom"], replace=replace)
+        return changed
+
+    def save(self, outcome: BatchOutcome) -> None:
+        notes = {
+            i: "\n".join(p for p in (item.data["notes"], *item.notes) if p)
+            for i, item in enumerate(outcome.created)
+            if item.data["notes"] or item.notes
+        }
+        deals_bulk_create(
+            actor=self.actor,
+            deals=[item.record for item in outcome.created],
+            created=self.created_moments(outcome.created),
+            notes=notes,
+            event=self.event,
+        )
+        deals_bulk_update(
+            actor=self.actor,
+            deals=[item.record for item in outcome.updated],
+            fields=self.changed_fields(outcome.updated),
+            event=self.event,
+        )
+
+
+FIELD_LABELS = {"expected_close": _("Expected close date"), "closed_at": _("Closed")}
+
+
 ADAPTERS: dict[str, type[Adapter]] = {
     Entity.LEADS: LeadAdapter,
     Entity.CONTACTS: ContactAdapter,
     Entity.COMPANIES: CompanyAdapter,
+    Entity.DEALS: DealAdapter,
 }
 
 

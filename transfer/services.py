@@ -25,6 +25,7 @@ from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import timeline_record_many
 from deals.models import Deal
+from deals.services import deals_bulk_update
 from leads.models import Lead
 from leads.services import leads_bulk_update
 from transfer import reading, values
@@ -282,10 +283,12 @@ def import_start(
     policy: str,
     match_by: str,
     defaults: dict[str, Any] | None = None,
+    background: bool = True,
 ) -> ImportJob:
     """Queue the import with its duplicate policy, what duplicates are matched by and the
     defaults of the records it makes (owner, status, source; for deals pipeline and stage).
-    Under an own or team import scope the owner is the actor (or their team)."""
+    Under an own or team import scope the owner is the actor (or their team). Without
+    `background` the caller runs it (the command line)."""
     _editable(job, actor)
     scope = check_import(actor, job.entity)
     if policy not in ImportJob.Policy.values:
@@ -301,7 +304,8 @@ def import_start(
     job.defaults = _check_defaults(actor, job, defaults or {}, scope)
     job.state = ImportJob.State.QUEUED
     job.save()
-    enqueue(job)
+    if background:
+        enqueue(job)
     return job
 
 
@@ -335,19 +339,20 @@ def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
 
 
 def _restore(model: type, update: ImportUpdate, record: Any) -> tuple[set[str], bool]:
-    """Put back the fields an import changed, unless someone changed them since."""
+    """Put back the fields an import changed, unless someone changed them since; the
+    names of the fields restored, and whether one was kept as someone changed it."""
     restored: set[str] = set()
     kept = False
     for name, old in update.before.items():
-        field = model._meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name)
-        current = getattr(record, name)
-        now = current.isoformat() if hasattr(current, "isoformat") else current
-        now = str(now) if hasattr(current, "as_tuple") else now
-        if now != update.after.get(name):
+        if values.jsonable(getattr(record, name)) != update.after.get(name):
             kept = True
             continue
-        setattr(record, name, field.to_python(old) if name != "owner_id" else old)
-        restored.add(name.removesuffix("_id") if name == "owner_id" else name)
+        if name.endswith("_id"):
+            setattr(record, name, old)
+            restored.add(name.removesuffix("_id"))
+        else:
+            setattr(record, name, model._meta.get_field(name).to_python(old))
+            restored.add(name)
     return restored, kept
 
 
@@ -404,7 +409,9 @@ def import_undo(*, actor: Membership, job: ImportJob) -> ImportJob:
                 actor=actor, records=changed, fields=fields, event=event, kind="import_undone"
             )
         elif changed:
-            model.objects.bulk_update(changed, sorted(fields | {"updated_at"}))
+            deals_bulk_update(
+                actor=actor, deals=changed, fields=fields, event=event, kind="import_undone"
+            )
         created, others = [], {}
         for batch in ImportBatch.objects.filter(job=job):
             created += batch.created_ids

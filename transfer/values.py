@@ -48,6 +48,15 @@ CURRENCIES = {
 }
 
 
+def jsonable(value: object) -> object:
+    """A field's value as an import's undo record keeps it (JSON)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    return value
+
+
 def same_name(text: str) -> str:
     """A name as compared with others: case, ё, spaces, punctuation and invisible
     characters do not count ("Иванов  Пётр" = "иванов петр")."""
