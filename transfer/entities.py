@@ -632,7 +632,6 @@ class PartyAdapter(Adapter):
             emails=data["emails"],
             notes=notes,
             custom=data["custom"],
-            external_id=data["external_id"],
             **fields,
         )
         try:
