@@ -18,7 +18,8 @@ tests/transfer/files/README.md for the links):
   "Название сделки", "Бюджет", "Ответственный", "Дата создания сделки", "Этап сделки",
   "Воронка", "Полное имя контакта", "Компания контакта", "Рабочий телефон", "Рабочий email",
   "Примечание" .. "Примечание 5"...); newer exports add "(контакт)" / "(компания)" after the
-  contact's and the company's fields, which `_QUALIFIERS` strips.
+  contact's and the company's fields ("Рабочий телефон (контакт)", "Полное имя (контакт)",
+  "Название (компания)"), which `_QUALIFIERS` strips where they name the imported record.
 * HubSpot: the default properties of a contacts / companies / deals export ("Record ID",
   "First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number", "Contact owner",
   "Lead Status", "Create Date", "Company name", "Deal Name", "Deal Stage", "Pipeline",
@@ -84,6 +85,7 @@ _COMPANY = (
     "Компания",
     "Название компании",
     "Компания контакта",
+    "Название (компания)",
     "Организация",
     "Наименование организации",
     "Company",
@@ -171,6 +173,8 @@ _OWNER = (
 _AMOUNT = (
     "Сумма",
     "Бюджет",
+    "Бюджет сделки",
+    "Бюджет, руб.",
     "Сумма сделки",
     "Возможная сумма",
     "Возможная сумма сделки",
@@ -236,6 +240,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "source": (
             "Источник",
             "Источник лида",
+            "Источник сделки",
             "Канал",
             "Source",
             "Lead Source",
@@ -243,7 +248,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "Original Traffic Source",
         ),
         "status": ("Статус", "Статус лида", "Этап сделки", "Статус сделки", "Этап", "Lead Status"),
-        "owner": (*_OWNER, "Lead owner", "Contact owner"),
+        "owner": (*_OWNER, "Ответственный за сделку", "Lead owner", "Contact owner"),
         "amount": _AMOUNT,
         "currency": _CURRENCY,
         **_UTM,
@@ -339,7 +344,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "phone": _PHONE,
         "email": _EMAIL_HEADERS,
         "company": _COMPANY,
-        "owner": (*_OWNER, "Deal owner"),
+        "owner": (*_OWNER, "Ответственный за сделку", "Deal owner"),
         "expected_close": (
             "Предполагаемая дата закрытия",
             "Плановая дата закрытия",
