@@ -31,6 +31,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from functools import cache
+
+from django.utils import translation
 
 from transfer.fields import FIELDS
 from transfer.models import Entity
@@ -367,16 +370,26 @@ _QUALIFIERS: dict[str, frozenset[str]] = {
 }
 
 
+# Rank of the fields' own keys and labels (Voronka's template and exports): after synonyms.
+_OWN_NAME_RANK = 1000
+
+
+@cache
 def _lookup(entity: str) -> dict[str, tuple[str, int]]:
-    """Normalized header -> (field key, its rank among the key's synonyms)."""
+    """Normalized header -> (field key, its rank among the key's synonyms). The synonyms
+    first, then each field's key and its label in Russian and English."""
     table: dict[str, tuple[str, int]] = {}
     for key, headers in SYNONYMS[entity].items():
         for rank, header in enumerate(headers):
             table.setdefault(normalize_header(header), (key, rank))
+    for spec in FIELDS[entity]:
+        table.setdefault(normalize_header(spec.key), (spec.key, _OWN_NAME_RANK))
+        for language in ("ru", "en"):
+            with translation.override(language):
+                table.setdefault(normalize_header(str(spec.label)), (spec.key, _OWN_NAME_RANK))
     return table
 
 
-_LOOKUPS = {entity: _lookup(entity) for entity in SYNONYMS}
 _MULTI = {entity: {s.key for s in specs if s.multi} for entity, specs in FIELDS.items()}
 
 # How sure a match is: a custom field's exact label, a synonym, a synonym with a qualifier
@@ -391,7 +404,7 @@ def _match(entity: str, header: str, custom: Mapping[str, str]) -> tuple[str, in
         return None
     if norm in custom:
         return custom[norm], _CUSTOM, 0
-    lookup = _LOOKUPS[entity]
+    lookup = _lookup(entity)
     if norm in lookup:
         key, rank = lookup[norm]
         return key, _EXACT, rank

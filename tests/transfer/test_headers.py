@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from openpyxl import load_workbook
 
 from transfer.fields import FIELDS
@@ -317,6 +318,25 @@ def test_numbered_headers_only_feed_fields_that_take_several_columns():
 )
 def test_field_for_header(entity, header, expected):
     assert field_for_header(entity, header) == expected
+
+
+@pytest.mark.parametrize("entity", list(Entity))
+def test_the_fields_own_keys_and_labels_are_recognised(entity):
+    for spec in FIELDS[entity]:
+        assert field_for_header(entity, spec.key) == spec.key
+        for language in ("ru", "en"):
+            with translation.override(language):
+                label = str(spec.label)
+            assert field_for_header(entity, label) == spec.key, (language, label)
+
+
+def test_a_synonym_wins_over_a_fields_own_label():
+    with translation.override("en"):
+        label = str(next(s.label for s in FIELDS[Entity.COMPANIES] if s.key == "tax_id"))
+    assert normalize_header(label) not in map(
+        normalize_header, SYNONYMS[Entity.COMPANIES]["tax_id"]
+    )
+    assert guess_mapping(Entity.COMPANIES, [label, "ИНН"], {}) == {1: "tax_id"}
 
 
 def test_unknown_and_empty_headers_are_left_out():
