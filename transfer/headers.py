@@ -3,8 +3,9 @@
 Headers are compared after `normalize_header` (case, spacing, punctuation, invisible
 characters and ё do not matter) against a table of synonyms per entity: Russian and English
 names people type, plus the exact header rows that Bitrix24, amoCRM and HubSpot write into
-their exports. Custom fields match by their label. The user corrects the result in the
-wizard; this module only guesses, and never touches the database.
+their exports; after them, each field's own key and label in Russian and English (so
+Voronka's own template and exports map back). Custom fields match by their label. The user
+corrects the result in the wizard; this module only guesses, and never touches the database.
 
 Where each CRM's headers come from (checked against public sources, see
 tests/transfer/files/README.md for the links):
