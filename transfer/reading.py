@@ -171,6 +171,8 @@ def detect_delimiter(text: str) -> str:
 
 def _text_stream(fileobj: IO[bytes], encoding: str) -> io.TextIOWrapper:
     fileobj.seek(0)
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # a BOM, if any, is not part of the first header
     return io.TextIOWrapper(fileobj, encoding=encoding, errors="replace", newline="")
 
 
