@@ -110,7 +110,8 @@ def test_a_marketer_imports_leads_but_not_deals(tenant, marketer, client_for, se
     settings.MEDIA_ROOT = tmp_path
     client = client_for(marketer, "en")
     page = client.get(tenant_reverse("transfer:import_list", tenant)).content.decode()
-    assert 'value="leads"' in page and 'value="deals"' not in page
+    assert 'value="leads"' in page
+    assert 'value="deals"' not in page
     assert _upload(client, tenant, entity="deals").status_code == 400  # not a choice
     assert _upload(client, tenant).status_code == 302
 
@@ -138,7 +139,8 @@ def test_templates_download_with_the_fields_the_wizard_recognises(tenant, admin,
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     headers = [cell.value for cell in sheet[1]]
-    assert "Телефон" in headers and "Ответственный" in headers
+    assert "Телефон" in headers
+    assert "Ответственный" in headers
     assert client.get(
         tenant_reverse("transfer:import_template", tenant, entity="nope", fmt="csv")
     ).status_code in (400, 404)
