@@ -176,6 +176,14 @@ def _text_stream(fileobj: IO[bytes], encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(fileobj, encoding=encoding, errors="replace", newline="")
 
 
+def _release(text: io.TextIOWrapper) -> None:
+    """Leave the underlying file open for its owner (closed already if the run stopped)."""
+    try:
+        text.detach()
+    except ValueError:
+        pass
+
+
 def _clip(row: list[Any]) -> list[Any]:
     return [cell[:MAX_CELL] if isinstance(cell, str) else cell for cell in row[:MAX_COLUMNS]]
 
@@ -192,7 +200,7 @@ def _csv_rows(fileobj: IO[bytes], encoding: str, delimiter: str) -> Iterator[lis
         message = _("The file cannot be read as CSV: %(error)s") % {"error": error}
         raise UnreadableFileError(message) from error
     finally:
-        text.detach()
+        _release(text)
 
 
 def _xlsx_rows(fileobj: IO[bytes]) -> Iterator[list[Any]]:
@@ -257,7 +265,7 @@ def _html_rows(fileobj: IO[bytes], encoding: str) -> Iterator[list[Any]]:
         parser.close()
         yield from parser.rows
     finally:
-        text.detach()
+        _release(text)
 
 
 def _html_encoding(head: bytes) -> str:
