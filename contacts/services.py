@@ -575,11 +575,10 @@ def parties_bulk_create(
     if not records:
         return
     model = type(records[0])
+    for index, moment in created.items():
+        records[index].created_at = moment
+        records[index].keep_created_at = True
     model.objects.bulk_create(records)
-    if created:
-        for index, moment in created.items():
-            records[index].created_at = moment
-        model.objects.bulk_update([records[i] for i in created], ["created_at"], batch_size=500)
     _bulk_keys(records, actor.tenant.default_region)
     timeline_record_many(
         actor=actor,

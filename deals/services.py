@@ -677,20 +677,15 @@ def deals_bulk_create(
             {"company": deal.company, "contact": deal.contact}
         )
         deal.currency = deal.currency or actor.tenant.currency
-    Deal.objects.bulk_create(deals)
-    dated = []
-    for index, moment in created.items():
-        deals[index].created_at = moment
-        dated.append(deals[index])
-    for deal in deals:
+    now = timezone.now()
+    for index, deal in enumerate(deals):
+        deal.created_at = created.get(index) or now
+        deal.keep_created_at = True
         if deal.outcome != Outcome.OPEN and deal.closed_at is None:
             deal.closed_at = deal.created_at
-            dated.append(deal)
-    if dated:
-        Deal.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
+    Deal.objects.bulk_create(deals)
     if notes:
         content_type = ContentType.objects.get_for_model(Deal)
-        now = timezone.now()
         Activity.objects.bulk_create(
             Activity(
                 tenant=actor.tenant,

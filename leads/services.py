@@ -1070,22 +1070,17 @@ def leads_bulk_create(
     leads (by their index in `leads`), kept instead of now (an import keeps a base's
     history); leads in a closed state are closed at that moment."""
     tenant = actor.tenant
-    for lead in leads:
+    now = timezone.now()
+    for index, lead in enumerate(leads):
         lead.tenant = tenant
         _normalize(lead, tenant, read_phone=False)
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
-    Lead.objects.bulk_create(leads)
-    dated = []
-    for index, moment in created.items():
-        leads[index].created_at = moment
-        dated.append(leads[index])
-    for lead in leads:
+        lead.created_at = created.get(index) or now
+        lead.keep_created_at = True
         if lead.state not in OPEN_STATES and lead.closed_at is None:
             lead.closed_at = lead.created_at
-            dated.append(lead)
-    if dated:
-        Lead.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
+    Lead.objects.bulk_create(leads)
     StatusStay.objects.bulk_create(
         StatusStay(tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at)
         for lead in leads

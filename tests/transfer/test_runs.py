@@ -22,7 +22,8 @@ MAPPING = {0: "name", 1: "phone", 2: "email"}
 
 def _rows(count: int, start: int = 0) -> bytes:
     body = "".join(
-        f"Клиент {n};+7 912 {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d};c{n}@example.com\r\n"
+        f"Клиент {n};+7 912 {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d};"
+        f"c{n}@example.com\r\n"
         for n in range(start, start + count)
     )
     return (HEADER + body).encode("utf-8")
