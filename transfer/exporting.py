@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 # Rows read from the database at a time (queryset.iterator): memory stays flat.
 CHUNK_SIZE = 2000
+# A background export still queued this long after it was asked for is started again.
+RESUME_AFTER = datetime.timedelta(minutes=15)
 # Query parameters that shape the list page, not its rows.
 PAGE_PARAMS = ("after", "fragment", "bulk", "total", "sort", "format", "columns")
 
@@ -281,13 +283,13 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     return job
 
 
-def export_jobs_resume(*, older_than: datetime.timedelta | None = None) -> int:
+def export_jobs_resume(*, older_than: datetime.timedelta = RESUME_AFTER) -> int:
     """Start again the exports still queued a while after they were asked for (a server
     stopped before its thread ran them); a run in progress holds its row, so a second
     start waits for it and then finds nothing to do. How many were started."""
-    cutoff = timezone.now() - (older_than or datetime.timedelta(minutes=15))
+    cutoff = timezone.now() - older_than
     stale = list(
-        ExportJob.objects.filter(state=ExportJob.State.QUEUED, created_at__lt=cutoff).values(
+        ExportJob.objects.filter(state=ExportJob.State.QUEUED, created_at__lte=cutoff).values(
             "pk", "tenant_id"
         )
     )
