@@ -5,6 +5,10 @@ written as text: dates and times in the active time zone (the workspace's, which
 `tenant_context` activates) as `dd.mm.yyyy HH:MM` / `dd.mm.yyyy`, and text that a
 spreadsheet would run as a formula prefixed with `'`. XLSX cells are typed as strings, so
 no cell is ever a formula, whatever its text.
+
+`write_table` streams a table of any size into a file; `ExportResource` is the base of the
+lists' django-import-export resources: the list's columns ("visible") or every field plus
+the custom fields ("all"), as raw values for `write_table` to format.
 """
 
 from __future__ import annotations

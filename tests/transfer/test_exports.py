@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Company, Contact
-from crm.exports import neutralize
+from crm.exports import FORMATS, neutralize
 from crm.models import CustomField, Notification, Role
 from crm.tenancy import tenant_context
 from deals.models import Deal
@@ -298,8 +298,9 @@ def test_bad_input_is_refused_without_a_500(client_for, tenant, admin):
     assert export(client, tenant, "deals", {"amount_min": "много"}).status_code == 200
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_a_large_export_is_prepared_in_the_background_end_to_end(
-    client_for, tenant, admin, director, settings, django_capture_on_commit_callbacks
+    client_for, tenant, admin, director, settings, django_capture_on_commit_callbacks, fmt
 ):
     settings.EXPORT_INLINE_MAX_ROWS = 2
     tenant.language = "en"
@@ -309,7 +310,7 @@ def test_a_large_export_is_prepared_in_the_background_end_to_end(
             make_contact(admin, last_name=f"Контакт {n}")
     client = client_for(admin, "en")
     with django_capture_on_commit_callbacks(execute=True):
-        response = export(client, tenant, "contacts", {"q": "Контакт"}, fmt="xlsx")
+        response = export(client, tenant, "contacts", {"q": "Контакт"}, fmt=fmt)
     assert response.status_code == 302
     with tenant_context(tenant):
         job = ExportJob.objects.get()
@@ -326,9 +327,9 @@ def test_a_large_export_is_prepared_in_the_background_end_to_end(
     assert b'hx-trigger="every 2s"' not in page.content  # ready: no more polling
     download = client.get(f"/{tenant.slug}/transfer/exports/{job.pk}/download/")
     assert download.status_code == 200
-    assert download["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert download["Content-Type"] == FORMATS[fmt]
     assert download["Content-Disposition"] == f'attachment; filename="{job.filename}"'
-    rows = table(b"".join(download.streaming_content), "xlsx")
+    rows = table(b"".join(download.streaming_content), fmt)
     assert rows[0] == VISIBLE["contacts"]
     assert len(rows) == 4
     listing = client.get(f"/{tenant.slug}/transfer/exports/")
