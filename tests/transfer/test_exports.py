@@ -273,12 +273,14 @@ def test_a_role_without_the_export_right_gets_no_menu_and_403(
     page = client.get(f"/{tenant.slug}/{entity}/")
     assert page.status_code == 200
     assert b'data-testid="export-menu"' not in page.content
+    assert b'data-testid="exports-link"' not in page.content  # nor "My exports"
     assert export(client, tenant, entity).status_code == 403
     refused = export(client, tenant, entity, HTTP_HX_REQUEST="true")
     assert refused.status_code == 403
     assert refused["HX-Retarget"] == "#toasts"  # answered in place
     admin_page = client_for(admin).get(f"/{tenant.slug}/{entity}/")
     assert b'data-testid="export-menu"' in admin_page.content
+    assert b'data-testid="exports-link"' in admin_page.content
 
 
 @pytest.mark.parametrize("entity", ENTITIES)
