@@ -81,6 +81,8 @@ def _lead_rows(actor: Membership, params: QueryDict, region: str) -> QuerySet:
 
 
 def _party_rows(model: type, filter_class: type) -> Callable[..., QuerySet]:
+    """The contact or company list's rows for `params` (contacts.views.lists.record_list)."""
+
     def rows(actor: Membership, params: QueryDict, region: str) -> QuerySet:
         visible = contact_selectors.record_list(actor=actor, model=model)
         found = filter_class(
@@ -92,6 +94,7 @@ def _party_rows(model: type, filter_class: type) -> Callable[..., QuerySet]:
 
 
 def _deal_rows(actor: Membership, params: QueryDict, region: str) -> QuerySet:
+    """The deal list's rows for `params` (deals.views.lists.deal_list)."""
     visible = deal_selectors.deal_list(actor=actor)
     found = DealFilter(
         params or None, queryset=_exportable(visible, actor), actor=actor, region=region
@@ -123,24 +126,17 @@ class Spec:
     access: str
     rows: Callable[[Membership, QueryDict, str], QuerySet]
     resource: type[ExportResource]
-    list_url: str
 
 
 SPECS: dict[str, Spec] = {
-    Entity.LEADS: Spec(AccessEntity.LEAD, _lead_rows, LeadExportResource, "leads:list"),
+    Entity.LEADS: Spec(AccessEntity.LEAD, _lead_rows, LeadExportResource),
     Entity.CONTACTS: Spec(
-        AccessEntity.CONTACT,
-        _party_rows(Contact, ContactFilter),
-        ContactExportResource,
-        "contacts:list",
+        AccessEntity.CONTACT, _party_rows(Contact, ContactFilter), ContactExportResource
     ),
     Entity.COMPANIES: Spec(
-        AccessEntity.COMPANY,
-        _party_rows(Company, CompanyFilter),
-        CompanyExportResource,
-        "companies:list",
+        AccessEntity.COMPANY, _party_rows(Company, CompanyFilter), CompanyExportResource
     ),
-    Entity.DEALS: Spec(AccessEntity.DEAL, _deal_rows, DealExportResource, "deals:list"),
+    Entity.DEALS: Spec(AccessEntity.DEAL, _deal_rows, DealExportResource),
 }
 
 
