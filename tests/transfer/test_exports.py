@@ -323,6 +323,8 @@ def test_a_large_export_is_prepared_in_the_background_end_to_end(
     assert job.query == "q=%D0%9A%D0%BE%D0%BD%D1%82%D0%B0%D0%BA%D1%82"
     assert notification.url == response["Location"]
     assert notification.data == {"filename": job.filename}
+    bell = client.get(f"/{tenant.slug}/notifications/").content.decode()
+    assert f"Your export “{job.filename}” is ready to download" in bell
 
     page = client.get(response["Location"])
     assert b'data-testid="export-download"' in page.content
