@@ -31,6 +31,8 @@ NOTIFICATION_TEXTS = {
         "Channel “%(channel)s”: %(count)s deliveries failed or were rejected in %(minutes)s min"
     ),
     "channel.trouble": _("Channel “%(channel)s” does not work: %(problem)s"),
+    "export.ready": _("Your export “%(filename)s” is ready to download"),
+    "export.failed": _("Your export “%(filename)s” could not be prepared"),
 }
 
 

@@ -236,7 +236,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Analytics: recompute the rolled-up days that changed, roll up the finished ones.
     "analytics-rollups": {"task": "analytics.tasks.rollups_refresh_all_task", "schedule": 60 * 10},
+    # Exports: start again those a stopped server left queued; delete files past their days.
+    "transfer-exports": {
+        "task": "transfer.tasks.export_jobs_maintain_all_task",
+        "schedule": 60 * 15,
+    },
 }
+# Exports of up to this many rows are written in the request; larger ones in the background.
+EXPORT_INLINE_MAX_ROWS = env.int("EXPORT_INLINE_MAX_ROWS", default=5000)
+# Days a background export's file is kept for download.
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
 # How long a process may reuse a tenant's row (its settings) before reading it again.
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 # Base delay of a failed delivery's retries (doubling, capped at a minute).

@@ -1,5 +1,6 @@
-"""Background work of imports: the run, and the periodic pick-up of runs a stopped worker
-or server left behind."""
+"""Celery entry points of import and export: an import's run and the periodic pick-up of
+runs a stopped worker or server left behind; a large export's run, and the periodic resume
+and purge of exports."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from crm.celery import app
+from crm.celery import TenantTask, app, queue_for_every_tenant
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 from transfer import engine
@@ -47,3 +48,27 @@ def imports_resume_task() -> int:
                 start_long(import_run_task, tenant_id=tenant.pk, job_id=job.pk)
                 resumed += 1
     return resumed
+
+
+@app.task(base=TenantTask)
+def export_job_task(*, tenant_id: int, job_id: int) -> int:
+    """Write a queued export's file and notify its member (transfer.exporting); how many
+    rows (0 when another run took it)."""
+    from transfer.exporting import export_job_run
+
+    job = export_job_run(job_id=job_id)
+    return job.row_count if job is not None else 0
+
+
+@app.task(base=TenantTask)
+def export_jobs_maintain_task(*, tenant_id: int) -> int:
+    """One tenant's exports: start those left queued, delete those past their days."""
+    from transfer.exporting import export_jobs_purge, export_jobs_resume
+
+    return export_jobs_resume() + export_jobs_purge()
+
+
+@app.task
+def export_jobs_maintain_all_task() -> int:
+    """Beat entry point: queue the exports' upkeep for every tenant."""
+    return queue_for_every_tenant(export_jobs_maintain_task)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -47,6 +48,7 @@ from leads.services import (
     lead_move,
 )
 from tests.factories import TeamFactory, add_member
+from transfer.models import ExportJob
 
 ROLES = ("admin", "director", "manager", "marketer")
 ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
@@ -66,6 +68,10 @@ DEAL_EDIT = LEAD_EDIT
 TASK_EDIT = {"admin": 302, "director": 302, "manager": 404, "marketer": 403}
 # Reports: the analytics right (admins, directors and marketers by default).
 ANALYSTS = {**EVERYONE, "manager": 403}
+# Exports: the export right (all but the manager by default).
+EXPORTERS = {**EVERYONE, "manager": 403}
+# A background export: only the member who asked for it (the world's admin).
+REQUESTER = {"admin": 200, "director": 404, "manager": 404, "marketer": 404}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> di
     return {
         f"{ns}:list": TenantUrl({"GET": EVERYONE}),
         f"{ns}:options": TenantUrl({"GET": EVERYONE}),
+        # The export right: not the manager's by default (tests/transfer/test_exports.py).
+        f"{ns}:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "csv"}),
         f"{ns}:create": TenantUrl({"GET": PARTY_CREATE, "POST": PARTY_CREATE}, data=data),
         f"{ns}:trash": TenantUrl({"GET": ADMIN_ONLY}),
         f"{ns}:detail": TenantUrl({"GET": EVERYONE}, obj=one),
@@ -263,7 +271,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:live": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
     "leads:kanban": TenantUrl({"GET": EVERYONE}),
-    "leads:export": TenantUrl({"GET": {**EVERYONE, "manager": 403}}),
+    "leads:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "csv"}),
     # Bulk actions skip what a role may not touch (tests/leads/test_board_and_bulk.py).
     "leads:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
@@ -356,6 +364,7 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"POST": dict.fromkeys(ROLES, 404)}, data=lambda w: {"name": "X", "contact": "+7 999 1"}
     ),
     "deals:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
+    "deals:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "xlsx"}),
     "deals:create": TenantUrl(
         {"GET": PARTY_CREATE, "POST": PARTY_CREATE},
         data=lambda w: {"title": "Hacked", "stage": w["stage"].pk, "owner": w["member"].pk},
@@ -443,6 +452,10 @@ POLICY: dict[str, Public | TenantUrl] = {
         data=lambda w: {"kind": "phone", "value": "+7 999 555-00-00", "reason": "Hacked"},
     ),
     "contacts:blocklist_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="blocked_sender"),
+    # Every member has their own exports' list; an export is its requester's alone.
+    "transfer:exports": TenantUrl({"GET": EVERYONE}),
+    "transfer:export_detail": TenantUrl({"GET": REQUESTER}, obj="export_job"),
+    "transfer:export_download": TenantUrl({"GET": REQUESTER}, obj="export_job"),
 }
 
 
@@ -537,6 +550,10 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
         rule_save(actor=admin, rule=None, data={"name": "Первое", "members": [owner.pk]} | _RR)
         rule = rule_save(actor=admin, rule=None, data={"name": "Сайт", "members": [owner.pk]} | _RR)
+        export_job = ExportJob.objects.create(
+            entity="leads", requested_by=admin, fmt="csv", state="done", filename="leads.csv"
+        )
+        export_job.file.save("leads.csv", ContentFile(b"ID;Title\r\n"))
         blocked_sender = blocked_sender_add(
             actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
         )
@@ -548,6 +565,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "deal": deal,
             "deal_activity": deal_activity,
             "blocked_sender": blocked_sender,
+            "export_job": export_job,
             "sales": sales,
             "pipeline": repeat,
             "stage": open_stages[1],
