@@ -48,7 +48,7 @@ from leads.services import (
     lead_move,
 )
 from tests.factories import TeamFactory, add_member
-from transfer.models import ExportJob
+from transfer.models import ExportJob, ImportJob
 
 ROLES = ("admin", "director", "manager", "marketer")
 ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
@@ -72,6 +72,10 @@ ANALYSTS = {**EVERYONE, "manager": 403}
 EXPORTERS = {**EVERYONE, "manager": 403}
 # A background export: only the member who asked for it (the world's admin).
 REQUESTER = {"admin": 200, "director": 404, "manager": 404, "marketer": 404}
+# Import rights: administrators and marketers (leads, contacts, companies).
+IMPORTERS = {**EVERYONE, "director": 403, "manager": 403}
+# Another member's import: only who started it or an administrator (here: the admin's).
+ITS_IMPORTER = REQUESTER
 
 
 @dataclass(frozen=True)
@@ -456,6 +460,21 @@ POLICY: dict[str, Public | TenantUrl] = {
     "transfer:exports": TenantUrl({"GET": EVERYONE}),
     "transfer:export_detail": TenantUrl({"GET": REQUESTER}, obj="export_job"),
     "transfer:export_download": TenantUrl({"GET": REQUESTER}, obj="export_job"),
+    "transfer:import_list": TenantUrl({"GET": IMPORTERS}),
+    "transfer:import_new": TenantUrl({"GET": IMPORTERS}),
+    "transfer:import_template": TenantUrl(
+        {"GET": IMPORTERS}, fixed={"entity": "leads", "fmt": "csv"}
+    ),
+    "transfer:import_detail": TenantUrl({"GET": ITS_IMPORTER}, obj="import_job"),
+    "transfer:import_rejected": TenantUrl({"GET": ITS_IMPORTER}, obj="import_job"),
+    # An ended import: its set-up pages lead to its report.
+    "transfer:import_columns": TenantUrl({"GET": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
+    "transfer:import_check": TenantUrl({"GET": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
+    "transfer:import_progress": TenantUrl(
+        {"GET": {**ITS_IMPORTER, "admin": 204}}, obj="import_job"
+    ),
+    "transfer:import_cancel": TenantUrl({"POST": {**ITS_IMPORTER, "admin": 400}}, obj="import_job"),
+    "transfer:import_undo": TenantUrl({"POST": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
 }
 
 
@@ -554,6 +573,19 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             entity="leads", requested_by=admin, fmt="csv", state="done", filename="leads.csv"
         )
         export_job.file.save("leads.csv", ContentFile(b"ID;Title\r\n"))
+        import_job = ImportJob(
+            entity="leads",
+            created_by=admin,
+            filename="base.csv",
+            file_format="csv",
+            encoding="utf-8",
+            delimiter=";",
+            headers=["Имя", "Телефон"],
+            mapping={"0": "name", "1": "phone"},
+            state="done",
+            created_count=1,
+        )
+        import_job.file.save("base.csv", ContentFile("Имя;Телефон\r\nА;+79120000000\r\n".encode()))
         blocked_sender = blocked_sender_add(
             actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
         )
@@ -566,6 +598,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "deal_activity": deal_activity,
             "blocked_sender": blocked_sender,
             "export_job": export_job,
+            "import_job": import_job,
             "sales": sales,
             "pipeline": repeat,
             "stage": open_stages[1],
