@@ -40,6 +40,7 @@ from crm.access import (
     validate_rights,
 )
 from crm.activities import DETAIL_URLS, may_change
+from crm.bulk import insert_many
 from crm.errors import DomainError
 from crm.mail import send_email
 from crm.models import (
@@ -120,15 +121,12 @@ def timeline_record_many(
 ) -> None:
     """The same event on many records of one model at once (bulk moves, bulk actions)."""
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    TimelineEvent.objects.bulk_create(
-        TimelineEvent(
-            target_type=content_type,
-            target_id=pk,
-            actor=actor,
-            kind=kind,
-            data=data,
-        )
-        for pk in target_ids
+    insert_many(
+        TimelineEvent,
+        [
+            TimelineEvent(target_type=content_type, target_id=pk, actor=actor, kind=kind, data=data)
+            for pk in target_ids
+        ],
     )
 
 

@@ -29,6 +29,7 @@ from crm.access import (
     check_object,
     has_right,
 )
+from crm.bulk import insert_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -683,7 +684,7 @@ def deals_bulk_create(
         deal.keep_created_at = True
         if deal.outcome != Outcome.OPEN and deal.closed_at is None:
             deal.closed_at = deal.created_at
-    Deal.objects.bulk_create(deals)
+    insert_many(Deal, deals)
     if notes:
         content_type = ContentType.objects.get_for_model(Deal)
         Activity.objects.bulk_create(

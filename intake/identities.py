@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from contacts.models import Contact
 from contacts.normalize import email_key, messenger_key, phone_e164
+from crm.bulk import insert_many
 from crm.models import Tenant
 from intake.models import Identity
 from leads.models import Lead
@@ -83,8 +84,7 @@ def identities_note_many(
         for data, record in pairs
         for kind, key, shown in _ways(data, region)
     ]
-    if rows:
-        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+    insert_many(Identity, rows, ignore_conflicts=True)
 
 
 SHOWN = 30  # ways listed on a card

@@ -37,6 +37,7 @@ from crm.access import (
     scope_for,
 )
 from crm.attachments import attachments_purge
+from crm.bulk import insert_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -1080,17 +1081,29 @@ def leads_bulk_create(
         lead.keep_created_at = True
         if lead.state not in OPEN_STATES and lead.closed_at is None:
             lead.closed_at = lead.created_at
-    Lead.objects.bulk_create(leads)
-    StatusStay.objects.bulk_create(
-        StatusStay(tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at)
-        for lead in leads
+    insert_many(Lead, leads)
+    insert_many(
+        StatusStay,
+        [
+            StatusStay(
+                tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at
+            )
+            for lead in leads
+        ],
     )
-    LeadWord.objects.bulk_create(
-        LeadWord(
-            tenant=tenant, lead=lead, word=word, created_at=lead.created_at, owner_id=lead.owner_id
-        )
-        for lead in leads
-        for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+    insert_many(
+        LeadWord,
+        [
+            LeadWord(
+                tenant=tenant,
+                lead=lead,
+                word=word,
+                created_at=lead.created_at,
+                owner_id=lead.owner_id,
+            )
+            for lead in leads
+            for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+        ],
     )
     timeline_record_many(
         actor=actor,

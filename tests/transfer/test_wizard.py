@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import openpyxl
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from crm.tenancy import tenant_context
@@ -144,3 +145,27 @@ def test_templates_download_with_the_fields_the_wizard_recognises(tenant, admin,
     assert client.get(
         tenant_reverse("transfer:import_template", tenant, entity="nope", fmt="csv")
     ).status_code in (400, 404)
+
+
+@pytest.mark.parametrize(
+    ("url_name", "entity"),
+    [
+        ("leads:list", "leads"),
+        ("contacts:list", "contacts"),
+        ("companies:list", "companies"),
+        ("deals:list", "deals"),
+    ],
+)
+def test_each_list_offers_its_import_to_roles_that_may(
+    tenant, admin, manager, client_for, url_name, entity
+):
+    page = client_for(admin, "en").get(tenant_reverse(url_name, tenant)).content.decode()
+    assert f"/transfer/imports/?entity={entity}" in page
+    page = client_for(manager, "en").get(tenant_reverse(url_name, tenant)).content.decode()
+    assert 'data-testid="import-button"' not in page
+
+
+def test_the_wizard_opens_with_the_list_s_kind_chosen(tenant, admin, client_for):
+    url = tenant_reverse("transfer:import_list", tenant) + "?entity=companies"
+    page = client_for(admin, "en").get(url).content.decode()
+    assert '<option value="companies" selected>' in page
