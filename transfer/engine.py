@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.models import Membership, Tenant
@@ -97,7 +97,11 @@ def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
     rows = reading.rows(
         fileobj, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter
     )
-    return itertools.islice(rows, 1, None)
+    try:
+        next(rows, None)  # the header row
+        yield from rows
+    finally:
+        rows.close()
 
 
 def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
@@ -209,7 +213,14 @@ def _go_on(job: ImportJob, done: int) -> bool:
 
 def run(tenant: Tenant, job_id: int) -> None:
     """Run (or resume) an import to its end, a cancel or a failure: each batch in a
-    transaction of its own inside `tenant`, so progress is visible and kept."""
+    transaction of its own inside `tenant`, so progress is visible and kept. Reasons and
+    notes are written in the workspace's language (a worker has no request to take it
+    from)."""
+    with translation.override(tenant.language):
+        _run(tenant, job_id)
+
+
+def _run(tenant: Tenant, job_id: int) -> None:
     from transfer.entities import adapter_for
 
     with tenant_context(tenant):
@@ -230,10 +241,12 @@ def run(tenant: Tenant, job_id: int) -> None:
             with tenant_context(tenant):
                 adapter = adapter_for(job, actor)
             done = job.processed_rows
-            rows = itertools.islice(data_rows(job, fileobj), done, None)
+            source = data_rows(job, fileobj)
+            rows = itertools.islice(source, done, None)
             while batch := list(itertools.islice(rows, BATCH)):
                 with tenant_context(tenant):
                     if not _go_on(job, done):
+                        source.close()
                         return
                     outcome = process_batch(adapter, batch)
                     _record_batch(job, batch[0][0], outcome, adapter)

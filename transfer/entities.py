@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from contacts.models import Company, Contact, MatchKey
 from contacts.names import split_full_name
@@ -372,7 +373,7 @@ class LeadAdapter(Adapter):
                 else:
                     messenger, handle = kind, text
         if position := cells.text("position"):
-            notes.append(_note(_("Position"), position))
+            notes.append(_note(pgettext("job", "Position"), position))
         data = {
             "title": cells.text("title"),
             "name": name,

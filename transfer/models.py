@@ -97,7 +97,7 @@ class ImportJob(TenantModel):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="transfer_import_recent"),
-            models.Index(fields=["state", "heartbeat_at"], name="transfer_import_state"),
+            models.Index(fields=["tenant", "state", "heartbeat_at"], name="transfer_import_state"),
         ]
 
     def __str__(self) -> str:

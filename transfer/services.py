@@ -8,6 +8,7 @@ Undoing an import is an administrator's act. What a run does is in transfer/engi
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -24,6 +25,7 @@ from crm.access import AccessDenied, Action, Scope, check_entity
 from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import timeline_record_many
+from crm.sources import LeadSource
 from deals.models import Deal
 from deals.services import deals_bulk_update
 from leads.models import Lead
@@ -220,21 +222,70 @@ def field_labels(entity: str) -> dict[str, str]:
 class PreviewRow:
     number: int
     cells: list[str]
-    values: dict[str, str] = field(default_factory=dict)  # field key -> what will be written
+    values: dict[str, str] = field(default_factory=dict)  # column key -> what will be written
     error: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+NAME_PARTS = {"first_name", "middle_name", "last_name"}
+
+
+def preview_columns(job: ImportJob) -> list[str]:
+    """The fields the preview shows, in the file's order (a name's parts as one)."""
+    keys: list[str] = []
+    for key in job.mapping.values():
+        shown = "name" if key in NAME_PARTS and job.entity != Entity.COMPANIES else key
+        if shown not in keys:
+            keys.append(shown)
+    return keys
+
+
+def _text(value: Any) -> str:
+    if value in (None, "", [], {}):
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, Membership):
+        return str(value.user)
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d.%m.%Y")
+    return str(value)
+
+
+def _preview_value(entity: str, key: str, data: dict[str, Any]) -> str:
+    """What a row gives field `key`, as the person will see it on the record."""
+    if key == "name" and entity == Entity.CONTACTS:
+        return " ".join(data[p] for p in ("last_name", "first_name", "middle_name") if data[p])
+    if key == "phone":
+        if entity == Entity.LEADS:
+            return _text([data["phone"], *(data.get("other_phones") or [])])
+        return _text(data["phones"])
+    if key == "email":
+        return _text(data["email"] if entity == Entity.LEADS else data["emails"])
+    if key in ("telegram", "whatsapp", "vk") and entity == Entity.LEADS:
+        return data["messenger_id"] if data["messenger"] == key else ""
+    if key == "company" and entity == Entity.CONTACTS:
+        return data["company_name"]
+    if key == "source":
+        return str(LeadSource(data["source"]).label)
+    if key.startswith("cf_"):
+        return _text(data["custom"].get(key[3:]))
+    return _text(data.get(key))
 
 
 def import_preview(
     *, actor: Membership, job: ImportJob, limit: int = PREVIEW_ROWS
 ) -> list[PreviewRow]:
-    """The first rows as the import will read them, each with its error or its notes
-    (what will be kept in the comment). Nothing is written."""
+    """The first rows as the import will read them (`preview_columns`), each with its
+    error or its notes (what will be kept in the comment). Nothing is written."""
     from transfer.entities import adapter_for
 
     check_import(actor, job.entity)
     adapter = adapter_for(job, actor)
     mapping = job_mapping(job)
+    columns = preview_columns(job)
     rows: list[PreviewRow] = []
     with default_storage.open(job.file.name, "rb") as fileobj:
         iterator = reading.rows(
@@ -250,9 +301,7 @@ def import_preview(
                 except RowError as error:
                     shown.error = str(error)
                 else:
-                    shown.values = {
-                        k: _shown(v) for k, v in item.data.items() if v not in (None, "", [], {})
-                    }
+                    shown.values = {k: _preview_value(job.entity, k, item.data) for k in columns}
                     shown.notes = item.notes
                 rows.append(shown)
                 if len(rows) >= limit:
@@ -262,18 +311,6 @@ def import_preview(
         finally:
             iterator.close()
     return rows
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if hasattr(value, "isoformat"):
-        return (
-            timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
-            if hasattr(value, "hour")
-            else value.strftime("%d.%m.%Y")
-        )
-    return str(value)
 
 
 def _check_defaults(

@@ -94,7 +94,9 @@ def test_each_duplicate_policy_gives_exact_counts(
             assert existing.email == "new@example.com"  # it had none: filled either way
 
 
-def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(tenant, admin, run_import):
+def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(
+    english_workspace, tenant, admin, run_import
+):
     job = run_import(
         admin,
         _csv(

@@ -30,7 +30,13 @@ def _upload(client, tenant, content=CSV, name="base.csv", entity="leads"):
 
 
 def test_the_wizard_imports_a_file_end_to_end(
-    tenant, admin, client_for, django_capture_on_commit_callbacks, settings, tmp_path
+    english_workspace,
+    tenant,
+    admin,
+    client_for,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
 ):
     settings.MEDIA_ROOT = tmp_path
     client = client_for(admin, "en")
