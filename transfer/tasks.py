@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from crm.celery import TenantTask, app, queue_for_every_tenant
@@ -27,10 +28,34 @@ def import_run_task(*, tenant_id: int, job_id: int) -> None:
         engine.run(tenant, job_id)
 
 
+def _purge_files(tenant: Tenant) -> int:
+    """A draft nobody ran for a day goes, with its file; an ended import's file goes after
+    IMPORT_KEEP_DAYS (its report, rejected rows and undo stay: they are rows)."""
+    now = timezone.now()
+    gone = 0
+    with tenant_context(tenant):
+        drafts = ImportJob.objects.filter(
+            state=ImportJob.State.DRAFT, created_at__lt=now - timedelta(days=1)
+        )
+        for job in drafts:
+            job.file.delete(save=False)
+            job.delete()
+            gone += 1
+        ended = ImportJob.objects.filter(
+            finished_at__lt=now - timedelta(days=settings.IMPORT_KEEP_DAYS)
+        ).exclude(file="")
+        for job in ended:
+            job.file.delete(save=False)
+            ImportJob.objects.filter(pk=job.pk).update(file="")
+            gone += 1
+    return gone
+
+
 @app.task(ignore_result=True)
 def imports_resume_task() -> int:
     """Start again the imports that are queued or running with no run alive (a worker or
-    `make run` stopped mid-file): each resumes after its last committed batch."""
+    `make run` stopped mid-file): each resumes after its last committed batch. Old files
+    are purged on the way."""
     from crm.background import start_long
 
     stale = timezone.now() - STALE_AFTER
@@ -47,6 +72,7 @@ def imports_resume_task() -> int:
                 ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
                 start_long(import_run_task, tenant_id=tenant.pk, job_id=job.pk)
                 resumed += 1
+        _purge_files(tenant)
     return resumed
 
 
