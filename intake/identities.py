@@ -46,30 +46,19 @@ def identities_note(
 ) -> None:
     """Record the ways to reach the person in inquiry `data` (read by intake_fields) on
     `lead` and on `contact`; ways they have already are left as they were."""
-    ways = _ways(data, tenant.default_region)
-    rows = [
-        Identity(
-            tenant=tenant,
-            lead=record if isinstance(record, Lead) else None,
-            contact=record if isinstance(record, Contact) else None,
-            kind=kind,
-            value=key[:254],
-            shown=shown[:254],
-            source=source,
-            via=via[:120],
-        )
-        for record in (lead, contact)
-        if record is not None
-        for kind, key, shown in ways
-    ]
-    if rows:
-        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+    pairs = [(data, record) for record in (lead, contact) if record is not None]
+    identities_note_many(tenant=tenant, pairs=pairs, source=source, via=via)
 
 
 def identities_note_many(
-    *, tenant: Tenant, pairs: list[tuple[dict[str, Any], Lead | Contact]], source: str
+    *,
+    tenant: Tenant,
+    pairs: list[tuple[dict[str, Any], Lead | Contact]],
+    source: str,
+    via: str = "",
 ) -> None:
-    """identities_note for many records at once (an import): one insert for all."""
+    """identities_note for many (inquiry data, record) pairs at once (an import): one
+    insert for all."""
     region = tenant.default_region
     rows = [
         Identity(
@@ -80,6 +69,7 @@ def identities_note_many(
             value=key[:254],
             shown=shown[:254],
             source=source,
+            via=via[:120],
         )
         for data, record in pairs
         for kind, key, shown in _ways(data, region)

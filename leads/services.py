@@ -1062,6 +1062,21 @@ def activities_send_reminders(*, now: Any = None) -> int:
 # --- Many at once (an import) -------------------------------------------------------------
 
 
+def _word_rows(leads: list[Lead]) -> list[LeadWord]:
+    """The search words of several leads (leads/words.py)."""
+    return [
+        LeadWord(
+            tenant_id=lead.tenant_id,
+            lead=lead,
+            word=word,
+            created_at=lead.created_at,
+            owner_id=lead.owner_id,
+        )
+        for lead in leads
+        for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+    ]
+
+
 def leads_bulk_create(
     *, actor: Membership, leads: list[Lead], created: dict[int, datetime], event: dict[str, Any]
 ) -> None:
@@ -1091,20 +1106,7 @@ def leads_bulk_create(
             for lead in leads
         ],
     )
-    insert_many(
-        LeadWord,
-        [
-            LeadWord(
-                tenant=tenant,
-                lead=lead,
-                word=word,
-                created_at=lead.created_at,
-                owner_id=lead.owner_id,
-            )
-            for lead in leads
-            for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
-        ],
-    )
+    insert_many(LeadWord, _word_rows(leads))
     timeline_record_many(
         actor=actor,
         model=Lead,
@@ -1141,17 +1143,7 @@ def leads_bulk_update(
     Lead.objects.bulk_update(leads, sorted(saved | {"updated_at"}), batch_size=500)
     if saved & set(SOURCE_FIELDS):
         LeadWord.objects.filter(lead__in=leads).delete()
-        LeadWord.objects.bulk_create(
-            LeadWord(
-                tenant=tenant,
-                lead=lead,
-                word=word,
-                created_at=lead.created_at,
-                owner_id=lead.owner_id,
-            )
-            for lead in leads
-            for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
-        )
+        insert_many(LeadWord, _word_rows(leads))
     elif "owner" in saved:
         for lead in leads:
             _index_owner(lead)

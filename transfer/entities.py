@@ -227,6 +227,33 @@ class Adapter:
             notes.append(_note(_("E-mail in the file"), text))
         return good
 
+    def money(self, cells: Cells, notes: list[str]) -> dict[str, Any]:
+        """The row's amount and currency (a currency named in the amount's cell counts;
+        an unknown currency is kept as a note)."""
+        found: dict[str, Any] = {}
+        if amount := cells.text("amount"):
+            try:
+                found["amount"] = parse.parse_decimal(amount)
+            except ValueError as error:
+                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
+            found["currency"] = parse.currency_in(amount)
+        if currency := cells.text("currency"):
+            try:
+                found["currency"] = parse.parse_currency(currency)
+            except ValueError:
+                notes.append(_note(_("Currency"), currency))
+        return found
+
+    def phones(self, cells: Cells, notes: list[str]) -> list[str]:
+        """Every number in the row's phone columns; a cell with none is kept as a note."""
+        found = []
+        for text in cells.texts("phone"):
+            numbers = phones_in(clean_line(text), self.region)
+            if not numbers:
+                notes.append(_note(_("Phone in the file"), text))
+            found += [p.display for p in numbers]
+        return found
+
     def keys_for(self, *, phones: list[str], emails: list[str], external_id: str) -> list[str]:
         """The row's match keys as the job matches: phone/e-mail or the external id."""
         keys = []
@@ -394,17 +421,7 @@ class LeadAdapter(Adapter):
             raise RowError(str(error)) from None
         if not (data["phone"] or data["email"] or data["messenger_id"]):
             raise RowError(_("No phone, e-mail or messenger: there is no way to reach the person."))
-        if amount := cells.text("amount"):
-            try:
-                data["amount"] = parse.parse_decimal(amount)
-            except ValueError as error:
-                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
-            data["currency"] = parse.currency_in(amount)
-        if currency := cells.text("currency"):
-            try:
-                data["currency"] = parse.parse_currency(currency)
-            except ValueError:
-                notes.append(_note(_("Currency"), currency))
+        data.update(self.money(cells, notes))
         data["external_id"] = cells.text("external_id")[:100]
         data["created_at"] = self.created(cells)
         data["status"] = self._status(cells, notes)
@@ -586,15 +603,6 @@ class PartyAdapter(Adapter):
         return self.keys_for(
             phones=e164, emails=[email_key(e) for e in emails], external_id=external_id
         )
-
-    def phones(self, cells: Cells, notes: list[str]) -> list[str]:
-        found = []
-        for text in cells.texts("phone"):
-            numbers = phones_in(clean_line(text), self.region)
-            if not numbers:
-                notes.append(_note(_("Phone in the file"), text))
-            found += [p.display for p in numbers]
-        return found
 
     def merge_party(self, item: Item, fields: tuple[str, ...], *, replace: bool) -> bool:
         record = item.record
@@ -909,12 +917,7 @@ class DealAdapter(Adapter):
         notes: list[str] = []
         pipeline = self._pipeline(cells, notes)
         stage = self._stage(pipeline, cells, notes)
-        phones: list[str] = []
-        for text in cells.texts("phone"):
-            found = phones_in(clean_line(text), self.region)
-            if not found:
-                notes.append(_note(_("Phone in the file"), text))
-            phones += [p.display for p in found]
+        phones = self.phones(cells, notes)
         data: dict[str, Any] = {
             "title": cells.text("title")[:200],
             "pipeline": pipeline,
@@ -927,17 +930,7 @@ class DealAdapter(Adapter):
             "external_id": cells.text("external_id")[:100],
             "created_at": self.created(cells),
         }
-        if amount := cells.text("amount"):
-            try:
-                data["amount"] = parse.parse_decimal(amount)
-            except ValueError as error:
-                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
-            data["currency"] = parse.currency_in(amount)
-        if currency := cells.text("currency"):
-            try:
-                data["currency"] = parse.parse_currency(currency)
-            except ValueError:
-                notes.append(_note(_("Currency"), currency))
+        data.update(self.money(cells, notes))
         for key in ("expected_close", "closed_at"):
             if (text := cells.text(key)) and not parse.no_date(text):
                 try:
