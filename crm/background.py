@@ -48,3 +48,11 @@ def start_long(task: Task, **kwargs: Any) -> None:
             task.apply_async(kwargs=kwargs)
 
     transaction.on_commit(start)
+
+
+def start_named(name: str, **kwargs: Any) -> None:
+    """start_long for the task registered under `name` (a module that the task's own
+    module imports starts it so, without importing it back)."""
+    from crm.celery import app
+
+    start_long(app.tasks[name], **kwargs)

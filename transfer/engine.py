@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -28,68 +27,13 @@ from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context
 from intake.matching import lock_names
 from transfer import reading
+from transfer.entities import adapter_for
 from transfer.models import ImportBatch, ImportJob, ImportRejected, ImportUpdate
+from transfer.rows import Item, Outcome, RowError, mapped_cells
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
-
-
-class RowError(ValueError):
-    """A row that cannot be imported; the message says why (for the report)."""
-
-
-@dataclass
-class Cells:
-    """One data row as the mapping reads it: field key -> the texts of its columns."""
-
-    number: int
-    raw: list[Any]
-    values: dict[str, list[str]]
-
-    def text(self, key: str) -> str:
-        """The field's first non-empty text ("" when none)."""
-        return next((v for v in self.values.get(key, ()) if v), "")
-
-    def texts(self, key: str) -> list[str]:
-        return [v for v in self.values.get(key, ()) if v]
-
-
-@dataclass
-class Item:
-    """A row read by its adapter: the values to write, its match keys, and what became of it."""
-
-    cells: Cells
-    data: dict[str, Any]
-    keys: list[str] = field(default_factory=list)  # "phone:+7…", "email:…", "external:…"
-    notes: list[str] = field(default_factory=list)  # what could not be read, kept as text
-    match: Any = None  # the existing (or earlier-in-batch) record of this person
-    record: Any = None  # the record this row created or changed
-
-
-@dataclass
-class Outcome:
-    """What one batch did (the job's counters move by it)."""
-
-    created: list[Item] = field(default_factory=list)
-    updated: list[Item] = field(default_factory=list)
-    skipped: int = 0
-    rejected: list[tuple[Cells, str]] = field(default_factory=list)
-
-
-def mapped_cells(number: int, row: list[Any], mapping: dict[int, str]) -> Cells:
-    """The row's cells by field key, as texts with surrounding blanks removed."""
-    values: dict[str, list[str]] = {}
-    for index, key in mapping.items():
-        if key and index < len(row):
-            text = reading.cell_text(row[index]).strip()
-            if text:
-                values.setdefault(key, []).append(text)
-    return Cells(number=number, raw=row, values=values)
-
-
-def job_mapping(job: ImportJob) -> dict[int, str]:
-    return {int(index): key for index, key in (job.mapping or {}).items() if key}
 
 
 def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
@@ -221,8 +165,6 @@ def run(tenant: Tenant, job_id: int) -> None:
 
 
 def _run(tenant: Tenant, job_id: int) -> None:
-    from transfer.entities import adapter_for
-
     with tenant_context(tenant):
         job, actor = _start(job_id)
     if job is None or actor is None:

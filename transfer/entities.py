@@ -36,10 +36,10 @@ from intake.identities import identities_note_many
 from leads.models import OPEN_STATES, Lead, LeadState, LeadStatus, Messenger
 from leads.services import intake_fields, leads_bulk_create, leads_bulk_update
 from transfer import values as parse
-from transfer.engine import Cells, Item, RowError, job_mapping
-from transfer.engine import Outcome as BatchOutcome
 from transfer.fields import custom_definitions
 from transfer.models import Entity, ImportJob
+from transfer.rows import Cells, Item, RowError, job_mapping
+from transfer.rows import Outcome as BatchOutcome
 
 # Status names of other CRMs (Bitrix24, amoCRM, HubSpot) by the state they mean; a
 # workspace's own status names are matched first.

@@ -32,7 +32,7 @@ from contacts.resources import CompanyExportResource, ContactExportResource
 from crm import customfields, nextactivity
 from crm.access import Action, check_entity, scope_queryset
 from crm.access import Entity as AccessEntity
-from crm.background import start_long
+from crm.background import start_named
 from crm.errors import DomainError
 from crm.exports import FORMATS, Columns, ExportResource, write_table
 from crm.models import Membership
@@ -48,12 +48,13 @@ from leads.filters import LeadFilter
 from leads.models import Lead
 from leads.resources import LeadExportResource
 from transfer.models import Entity, ExportJob
-from transfer.tasks import export_job_task
 
 logger = logging.getLogger(__name__)
 
 # Rows read from the database at a time (queryset.iterator): memory stays flat.
 CHUNK_SIZE = 2000
+# The Celery task that writes a large export (transfer/tasks.py, which imports this module).
+EXPORT_TASK = "transfer.tasks.export_job_task"
 # A background export still queued this long after it was asked for is started again.
 RESUME_AFTER = datetime.timedelta(minutes=15)
 # Query parameters that shape the list page, not its rows.
@@ -233,7 +234,7 @@ def export_job_start(*, actor: Membership, order: ExportOrder) -> ExportJob:
         query=order.query,
         filename=export_filename(order=order),
     )
-    start_long(export_job_task, tenant_id=job.tenant_id, job_id=job.pk)
+    start_named(EXPORT_TASK, tenant_id=job.tenant_id, job_id=job.pk)
     return job
 
 
@@ -290,7 +291,7 @@ def export_jobs_resume(*, older_than: datetime.timedelta = RESUME_AFTER) -> int:
         )
     )
     for row in stale:
-        start_long(export_job_task, tenant_id=row["tenant_id"], job_id=row["pk"])
+        start_named(EXPORT_TASK, tenant_id=row["tenant_id"], job_id=row["pk"])
     return len(stale)
 
 

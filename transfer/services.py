@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from contacts.models import Company, Contact
 from contacts.services import parties_bulk_update
 from crm.access import AccessDenied, Action, Scope, check_entity
+from crm.background import start_named
 from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import timeline_record_many
@@ -31,10 +32,11 @@ from deals.services import deals_bulk_update
 from leads.models import Lead
 from leads.services import leads_bulk_update
 from transfer import reading, values
-from transfer.engine import RowError, job_mapping, mapped_cells
+from transfer.entities import adapter_for
 from transfer.fields import CUSTOM_ENTITY, field_specs
 from transfer.headers import guess_mapping
 from transfer.models import Entity, ImportBatch, ImportJob, ImportMapping, ImportUpdate
+from transfer.rows import RowError, job_mapping, mapped_cells
 
 MODELS = {
     Entity.LEADS: Lead,
@@ -280,8 +282,6 @@ def import_preview(
 ) -> list[PreviewRow]:
     """The first rows as the import will read them (`preview_columns`), each with its
     error or its notes (what will be kept in the comment). Nothing is written."""
-    from transfer.entities import adapter_for
-
     check_import(actor, job.entity)
     adapter = adapter_for(job, actor)
     mapping = job_mapping(job)
@@ -374,10 +374,7 @@ def import_start(
 
 def enqueue(job: ImportJob) -> None:
     """Start (or resume) the job's run in the background after commit."""
-    from crm.background import start_long
-    from transfer.tasks import import_run_task
-
-    start_long(import_run_task, tenant_id=job.tenant_id, job_id=job.pk)
+    start_named("transfer.tasks.import_run_task", tenant_id=job.tenant_id, job_id=job.pk)
 
 
 def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
