@@ -1062,6 +1062,12 @@ def activities_send_reminders(*, now: Any = None) -> int:
 # --- Many at once (an import) -------------------------------------------------------------
 
 
+def lead_normalize(lead: Lead, tenant: Tenant) -> None:
+    """Clean a lead about to be saved in bulk (its phone field read already, as
+    intake_fields does) and fill its keys; raises DomainError for a lead nobody can reach."""
+    _normalize(lead, tenant, read_phone=False)
+
+
 def _word_rows(leads: list[Lead]) -> list[LeadWord]:
     """The search words of several leads (leads/words.py)."""
     return [
@@ -1080,16 +1086,15 @@ def _word_rows(leads: list[Lead]) -> list[LeadWord]:
 def leads_bulk_create(
     *, actor: Membership, leads: list[Lead], created: dict[int, datetime], event: dict[str, Any]
 ) -> None:
-    """Save new leads at once, as lead_create would one by one: normalized, titled, each
-    with its first status stay, its search words and a "lead.imported" timeline entry
-    (`event` its data); the inboxes are told once. `created`: the creation moment of some
-    leads (by their index in `leads`), kept instead of now (an import keeps a base's
-    history); leads in a closed state are closed at that moment."""
+    """Save new leads (each cleaned by lead_normalize) at once, as lead_create would one by
+    one: titled, each with its first status stay, its search words and a "lead.imported"
+    timeline entry (`event` its data); the inboxes are told once. `created`: the creation
+    moment of some leads (by their index in `leads`), kept instead of now (an import keeps
+    a base's history); leads in a closed state are closed at that moment."""
     tenant = actor.tenant
     now = timezone.now()
     for index, lead in enumerate(leads):
         lead.tenant = tenant
-        _normalize(lead, tenant, read_phone=False)
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
         lead.created_at = created.get(index) or now
@@ -1127,14 +1132,11 @@ def leads_bulk_update(
     event: dict[str, Any],
     kind: str = "import_updated",
 ) -> None:
-    """Save changed fields of several leads at once (an import's merge, or its undo):
-    normalized as lead_update does, search words rewritten when a named field changed, one
+    """Save changed fields of several leads at once (an import's merge, or its undo; each
+    cleaned by lead_normalize), search words rewritten when a named field changed, one
     "lead.<kind>" timeline entry each (`event` its data)."""
     if not leads:
         return
-    tenant = actor.tenant
-    for lead in leads:
-        _normalize(lead, tenant, read_phone=False)
     saved = set(fields)
     if "phone" in saved:
         saved.add("phone_e164")

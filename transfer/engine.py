@@ -63,6 +63,7 @@ def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
     if adapter.policy != ImportJob.Policy.CREATE:
         adapter.find(items)
     made: dict[str, Item] = {}  # key -> the item that created or changed a record in this batch
+    changed_records: set[int] = set()  # id() of the existing records in outcome.updated
     for item in items:
         earlier = next((made[k] for k in item.keys if k in made), None)
         if adapter.policy == ImportJob.Policy.CREATE:
@@ -81,11 +82,16 @@ def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
             else:
                 item.record = target
                 changed = adapter.merge(item, replace=adapter.policy == ImportJob.Policy.REPLACE)
-                if earlier is None and changed is not None:
-                    outcome.updated.append(item)
-                elif changed is None:  # the record may not be changed (e.g. converted)
+                if changed is None:  # the record may not be changed (e.g. converted)
                     outcome.skipped += 1
                     continue
+                if not changed:  # nothing new for it
+                    outcome.skipped += 1
+                elif target.pk is not None and id(target) not in changed_records:
+                    changed_records.add(id(target))
+                    outcome.updated.append(item)
+                else:  # into a record this import made, or changed by an earlier row
+                    outcome.merged += 1
         except RowError as error:
             outcome.rejected.append((item.cells, str(error)))
             continue
@@ -195,7 +201,7 @@ def _run(tenant: Tenant, job_id: int) -> None:
                     ImportJob.objects.filter(pk=job.pk).update(
                         processed_rows=F("processed_rows") + len(batch),
                         created_count=F("created_count") + len(outcome.created),
-                        updated_count=F("updated_count") + len(outcome.updated),
+                        updated_count=F("updated_count") + len(outcome.updated) + outcome.merged,
                         skipped_count=F("skipped_count") + outcome.skipped,
                         rejected_count=F("rejected_count") + len(outcome.rejected),
                         heartbeat_at=timezone.now(),

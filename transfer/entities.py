@@ -34,7 +34,12 @@ from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import deals_bulk_create, deals_bulk_update
 from intake.identities import identities_note_many
 from leads.models import OPEN_STATES, Lead, LeadState, LeadStatus, Messenger
-from leads.services import intake_fields, leads_bulk_create, leads_bulk_update
+from leads.services import (
+    intake_fields,
+    lead_normalize,
+    leads_bulk_create,
+    leads_bulk_update,
+)
 from transfer import values as parse
 from transfer.fields import custom_definitions
 from transfer.models import Entity, ImportJob
@@ -475,7 +480,7 @@ class LeadAdapter(Adapter):
         message = data["message"]
         if item.notes:
             message = "\n\n".join(p for p in (message, "\n".join(item.notes)) if p)
-        return Lead(
+        lead = Lead(
             tenant=self.tenant,
             title=data["title"][:200],
             name=data["name"][:200],
@@ -500,6 +505,11 @@ class LeadAdapter(Adapter):
             owner=data["owner"],
             created_by=self.actor,
         )
+        try:
+            lead_normalize(lead, self.tenant)
+        except DomainError as error:
+            raise RowError(str(error)) from None
+        return lead
 
     def merge(self, item: Item, *, replace: bool) -> bool | None:
         lead: Lead = item.record
@@ -529,6 +539,11 @@ class LeadAdapter(Adapter):
         changed |= self.merge_custom(lead, data["custom"], replace=replace)
         note = "\n".join(p for p in (data["message"], *item.notes) if p)
         changed |= self.add_note(lead, note)
+        if changed:
+            try:
+                lead_normalize(lead, self.tenant)
+            except DomainError as error:
+                raise RowError(str(error)) from None
         return changed
 
     def save(self, outcome: BatchOutcome) -> None:
@@ -625,7 +640,7 @@ class PartyAdapter(Adapter):
         changed |= self.merge_custom(record, data["custom"], replace=replace)
         note = "\n".join(p for p in (data.get("notes", ""), *item.notes) if p)
         changed |= self.add_note(record, note)
-        if changed and record.pk is not None:
+        if changed:
             try:
                 party_normalize(record, self.tenant)
             except DomainError as error:

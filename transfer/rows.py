@@ -47,7 +47,8 @@ class Outcome:
     """What one batch did (the job's counters move by it)."""
 
     created: list[Item] = field(default_factory=list)
-    updated: list[Item] = field(default_factory=list)
+    updated: list[Item] = field(default_factory=list)  # existing records changed
+    merged: int = 0  # rows merged into a record an earlier row of the import made or changed
     skipped: int = 0
     rejected: list[tuple[Cells, str]] = field(default_factory=list)
 

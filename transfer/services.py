@@ -441,25 +441,29 @@ def import_undo(*, actor: Membership, job: ImportJob) -> ImportJob:
     if job.state not in (ImportJob.State.DONE, ImportJob.State.CANCELLED, ImportJob.State.FAILED):
         raise DomainError(_("Only an ended import can be undone."))
     model = MODELS[job.entity]
-    kept = 0
     event = {"import": job.pk, "file": job.filename}
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.state == ImportJob.State.UNDONE:
             raise DomainError(_("This import is undone already."))
-        updates = list(ImportUpdate.objects.filter(job=job))
+        # Latest first: a record two batches changed gets the first one's values back.
+        updates = list(ImportUpdate.objects.filter(job=job).order_by("-pk"))
         records = model.objects.in_bulk([u.object_id for u in updates])
-        changed: list[Any] = []
+        restored_records: dict[int, Any] = {}
+        kept_records: set[int] = set()
         fields: set[str] = set()
         for update in updates:
             record = records.get(update.object_id)
             if record is None:
                 continue
             restored, was_kept = _restore(model, update, record)
-            kept += was_kept
+            if was_kept:
+                kept_records.add(record.pk)
             if restored:
-                changed.append(record)
+                restored_records[record.pk] = record
                 fields |= restored
+        kept = len(kept_records)
+        changed = list(restored_records.values())
         if changed and model is Lead:
             leads_bulk_update(
                 actor=actor, leads=changed, fields=fields, event=event, kind="import_undone"
