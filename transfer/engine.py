@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -34,6 +36,10 @@ from transfer.rows import Item, Outcome, RowError, mapped_cells
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+# SQLite (the embedded `make run`) has one writer at a time: smaller batches and a pause
+# between them let the pages' requests in while an import runs.
+SQLITE_BATCH = 200
+SQLITE_PAUSE = 0.1
 
 
 def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
@@ -191,7 +197,11 @@ def _run(tenant: Tenant, job_id: int) -> None:
             done = job.processed_rows
             source = data_rows(job, fileobj)
             rows = itertools.islice(source, done, None)
-            while batch := list(itertools.islice(rows, BATCH)):
+            sqlite = connection.vendor == "sqlite"
+            size = min(BATCH, SQLITE_BATCH) if sqlite else BATCH
+            while batch := list(itertools.islice(rows, size)):
+                if sqlite and done:
+                    time.sleep(SQLITE_PAUSE)
                 with tenant_context(tenant):
                     if not _go_on(job, done):
                         source.close()
