@@ -178,14 +178,17 @@ def intake_fields(data: dict[str, Any], region: str, *, read_phone: bool = True)
     return values
 
 
-def _normalize(lead: Lead, tenant: Tenant, *, read_phone: bool = True) -> None:
+def _normalize(
+    lead: Lead, tenant: Tenant, *, read_phone: bool = True, cleaned: bool = False
+) -> None:
     region = tenant.default_region
-    fields = (*LINE_FIELDS, "message", "other_phones")
-    values = intake_fields(
-        {field: getattr(lead, field) for field in fields}, region, read_phone=read_phone
-    )
-    for field, value in values.items():
-        setattr(lead, field, value)
+    if not cleaned:
+        fields = (*LINE_FIELDS, "message", "other_phones")
+        values = intake_fields(
+            {field: getattr(lead, field) for field in fields}, region, read_phone=read_phone
+        )
+        for field, value in values.items():
+            setattr(lead, field, value)
     lead.phone_e164 = phone_e164(lead.phone, region)
     lead.other_phones = phones_merged(
         [], lead.other_phones or [], besides=lead.phone_e164, region=region
@@ -1062,10 +1065,11 @@ def activities_send_reminders(*, now: Any = None) -> int:
 # --- Many at once (an import) -------------------------------------------------------------
 
 
-def lead_normalize(lead: Lead, tenant: Tenant) -> None:
+def lead_normalize(lead: Lead, tenant: Tenant, *, cleaned: bool = False) -> None:
     """Clean a lead about to be saved in bulk (its phone field read already, as
-    intake_fields does) and fill its keys; raises DomainError for a lead nobody can reach."""
-    _normalize(lead, tenant, read_phone=False)
+    intake_fields does; with `cleaned`, its values were read by intake_fields) and fill its
+    keys; raises DomainError for a lead nobody can reach."""
+    _normalize(lead, tenant, read_phone=False, cleaned=cleaned)
 
 
 def _word_rows(leads: list[Lead]) -> list[LeadWord]:

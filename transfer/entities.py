@@ -506,7 +506,7 @@ class LeadAdapter(Adapter):
             created_by=self.actor,
         )
         try:
-            lead_normalize(lead, self.tenant)
+            lead_normalize(lead, self.tenant, cleaned=True)  # read() cleaned its values
         except DomainError as error:
             raise RowError(str(error)) from None
         return lead

@@ -187,9 +187,7 @@ def test_undo_restores_a_record_two_batches_changed(tenant, admin, run_import, m
     monkeypatch.setattr(engine, "BATCH", 1)
     with tenant_context(tenant):
         lead = lead_create(actor=admin, data={"phone": "+79120000000", "message": "было"})
-    content = (
-        HEADER + "Первое;+79120000000;\r\nВторое;+79120000000;c@example.com\r\n"
-    ).encode()
+    content = (HEADER + "Первое;+79120000000;\r\nВторое;+79120000000;c@example.com\r\n").encode()
     job = run_import(admin, content, mapping=MAPPING, policy="replace")
     assert (job.updated_count, job.processed_rows) == (2, 2)
     with tenant_context(tenant):
