@@ -181,7 +181,7 @@ def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if job.state == ImportJob.State.CANCELLED and job.processed_rows == 0 and not job.total_rows:
         messages.info(request, _("The import is cancelled."))
         return _to(request, "transfer:import_list")
-    messages.info(request, _("The import stops after the rows it is on."))
+    messages.info(request, _("The import will stop after the current batch of rows."))
     return _to(request, "transfer:import_detail", pk=job.pk)
 
 
