@@ -381,7 +381,9 @@ def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
     """Ask a queued or running import to stop after its current batch (what it did is
     kept and can be undone); a draft is simply dropped."""
     if job.created_by_id != actor.pk and not actor.role.is_admin:
-        raise AccessDenied(_("Only the person who started an import, or an administrator, may cancel it."))
+        raise AccessDenied(
+            _("Only the person who started an import, or an administrator, may cancel it.")
+        )
     if job.state == ImportJob.State.DRAFT:
         job.state = ImportJob.State.CANCELLED
         job.finished_at = timezone.now()
