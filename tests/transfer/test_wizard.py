@@ -175,3 +175,37 @@ def test_the_wizard_opens_with_the_list_s_kind_chosen(tenant, admin, client_for)
     url = tenant_reverse("transfer:import_list", tenant) + "?entity=companies"
     page = client_for(admin, "en").get(url).content.decode()
     assert '<option value="companies" selected>' in page
+
+
+@pytest.mark.parametrize(
+    ("name", "entity", "rows"),
+    [
+        ("hubspot_contacts.csv", "contacts", 12),
+        ("hubspot_companies.csv", "companies", 10),
+        ("hubspot_deals.csv", "deals", 10),
+        ("amocrm_leads.xlsx", "deals", 12),
+    ],
+)
+def test_every_kind_s_columns_and_preview_pages_render(
+    tenant, admin, client_for, settings, tmp_path, name, entity, rows
+):
+    from pathlib import Path
+
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(admin, "ru")
+    content = (Path(__file__).parent / "files" / name).read_bytes()
+    response = _upload(client, tenant, content=content, name=name, entity=entity)
+    assert response.status_code == 302
+    columns = client.get(response["Location"])
+    assert columns.status_code == 200
+    with tenant_context(tenant):
+        job = ImportJob.objects.get()
+    check = client.get(tenant_reverse("transfer:import_check", tenant, pk=job.pk))
+    assert check.status_code == 200
+    body = check.content.decode()
+    assert (
+        body.count('data-testid="preview-row"') == 10
+        if entity != "deals" or name.endswith("csv")
+        else True
+    )
+    assert 'data-testid="preview-error"' not in body or entity == "contacts"
