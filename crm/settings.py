@@ -174,8 +174,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker the queue is embedded: tasks run in-process right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-# The largest file an import takes (a 1,048,576-row CSV is about 150 MB).
-IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=256 << 20)
+# The largest file an import takes (a 1,048,576-row Bitrix24 export is about 300 MB).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=512 << 20)
 # An ended import's file is kept this long (its report and undo stay for good).
 IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=30)
 # Long jobs without a broker run in a thread of the server (crm/background.py); tests: inline.
