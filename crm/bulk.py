@@ -11,8 +11,10 @@ spent most of its time there). Row-level security checks every row as for any IN
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 from crm.tenancy import _claim
 
@@ -49,6 +51,34 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
     ]
 
 
+def _insert(
+    model: type[models.Model],
+    fields: list[models.Field],
+    values: list[list],
+    *,
+    returning: bool,
+    ignore_conflicts: bool,
+) -> list[Any]:
+    """One INSERT … SELECT FROM unnest(one array per column); the new primary keys in
+    the order of the values when `returning`."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    # Names come from the model; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608
+        f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS given({names}, ord) "
+        "ORDER BY ord"
+    )
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    elif returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
 def insert_many(
     model: type[models.Model], objs: Sequence[models.Model], *, ignore_conflicts: bool = False
 ) -> None:
@@ -71,26 +101,49 @@ def insert_many(
             if not plain[index]:
                 value = field.get_db_prep_save(value, connection)
             values[index].append(value)
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    pk = quote(model._meta.pk.column)
-    # Names come from the model; every value is a parameter.
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608
-        f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS given({names}, ord) "
-        "ORDER BY ord"
+    ids = _insert(
+        model, fields, values, returning=not ignore_conflicts, ignore_conflicts=ignore_conflicts
     )
     if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
-    else:
-        sql += f" RETURNING {pk}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        if ignore_conflicts:
-            return
-        ids = [row[0] for row in cursor.fetchall()]
+        return
     for obj, pk_value in zip(objs, ids, strict=True):
         obj.pk = pk_value
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def insert_rows(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """Insert rows given as tuples of the values of `names` (field attnames, e.g.
+    "lead_id"), building no model instances: the side rows an import writes by the
+    thousand (search words, status stays, history). Other fields take their default (the
+    moment of the call for created/updated times). The caller vouches for the tenant."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(
+            [model(**dict(zip(names, row, strict=True))) for row in rows],
+            ignore_conflicts=ignore_conflicts,
+        )
+        return
+    by_attname = {f.attname: f for f in _columns(model)}
+    given = [by_attname[name] for name in names]
+    now = timezone.now()
+    values: list[list] = [list(column) for column in zip(*rows, strict=True)]
+    for index, field in enumerate(given):
+        if not _plain(field):
+            values[index] = [field.get_db_prep_save(v, connection) for v in values[index]]
+    fields = list(given)
+    for field in _columns(model):
+        if field.attname in names:
+            continue
+        auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        default = now if auto else field.get_db_prep_save(field.get_default(), connection)
+        fields.append(field)
+        values.append([default] * len(rows))
+    _insert(model, fields, values, returning=False, ignore_conflicts=ignore_conflicts)

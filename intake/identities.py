@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from contacts.models import Contact
 from contacts.normalize import email_key, messenger_key, phone_e164
-from crm.bulk import insert_many
+from crm.bulk import insert_rows
 from crm.models import Tenant
 from intake.models import Identity
 from leads.models import Lead
@@ -61,20 +61,21 @@ def identities_note_many(
     insert for all."""
     region = tenant.default_region
     rows = [
-        Identity(
-            tenant=tenant,
-            lead=record if isinstance(record, Lead) else None,
-            contact=record if isinstance(record, Contact) else None,
-            kind=kind,
-            value=key[:254],
-            shown=shown[:254],
-            source=source,
-            via=via[:120],
+        (
+            tenant.pk,
+            record.pk if isinstance(record, Lead) else None,
+            record.pk if isinstance(record, Contact) else None,
+            kind,
+            key[:254],
+            shown[:254],
+            source,
+            via[:120],
         )
         for data, record in pairs
         for kind, key, shown in _ways(data, region)
     ]
-    insert_many(Identity, rows, ignore_conflicts=True)
+    columns = ("tenant_id", "lead_id", "contact_id", "kind", "value", "shown", "source", "via")
+    insert_rows(Identity, columns, rows, ignore_conflicts=True)
 
 
 SHOWN = 30  # ways listed on a card

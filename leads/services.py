@@ -37,7 +37,7 @@ from crm.access import (
     scope_for,
 )
 from crm.attachments import attachments_purge
-from crm.bulk import insert_many
+from crm.bulk import insert_many, insert_rows
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -1072,16 +1072,13 @@ def lead_normalize(lead: Lead, tenant: Tenant, *, cleaned: bool = False) -> None
     _normalize(lead, tenant, read_phone=False, cleaned=cleaned)
 
 
-def _word_rows(leads: list[Lead]) -> list[LeadWord]:
-    """The search words of several leads (leads/words.py)."""
+WORD_COLUMNS = ("tenant_id", "lead_id", "word", "created_at", "owner_id")
+
+
+def _word_rows(leads: list[Lead]) -> list[tuple]:
+    """The search words of several leads (leads/words.py), as WORD_COLUMNS."""
     return [
-        LeadWord(
-            tenant_id=lead.tenant_id,
-            lead=lead,
-            word=word,
-            created_at=lead.created_at,
-            owner_id=lead.owner_id,
-        )
+        (lead.tenant_id, lead.pk, word, lead.created_at, lead.owner_id)
         for lead in leads
         for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
     ]
@@ -1106,16 +1103,12 @@ def leads_bulk_create(
         if lead.state not in OPEN_STATES and lead.closed_at is None:
             lead.closed_at = lead.created_at
     insert_many(Lead, leads)
-    insert_many(
+    insert_rows(
         StatusStay,
-        [
-            StatusStay(
-                tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at
-            )
-            for lead in leads
-        ],
+        ("tenant_id", "lead_id", "status_id", "entered_at"),
+        [(tenant.pk, lead.pk, lead.status_id, lead.created_at) for lead in leads],
     )
-    insert_many(LeadWord, _word_rows(leads))
+    insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
     timeline_record_many(
         actor=actor,
         model=Lead,
@@ -1149,7 +1142,7 @@ def leads_bulk_update(
     Lead.objects.bulk_update(leads, sorted(saved | {"updated_at"}), batch_size=500)
     if saved & set(SOURCE_FIELDS):
         LeadWord.objects.filter(lead__in=leads).delete()
-        insert_many(LeadWord, _word_rows(leads))
+        insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
     elif "owner" in saved:
         for lead in leads:
             _index_owner(lead)
