@@ -26,7 +26,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.models import Membership, Tenant
+from crm.notifications import notify
 from crm.tenancy import tenant_context
+from crm.urlnames import tenant_reverse
 from intake.matching import lock_names
 from transfer import reading
 from transfer.entities import adapter_for
@@ -231,9 +233,30 @@ def _run(tenant: Tenant, job_id: int) -> None:
         ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(
             state=ImportJob.State.DONE, finished_at=timezone.now()
         )
+        _tell(job)
 
 
 def _fail(job: ImportJob, message: str) -> None:
     ImportJob.objects.filter(pk=job.pk).update(
         state=ImportJob.State.FAILED, error=message, finished_at=timezone.now()
+    )
+    _tell(job)
+
+
+def _tell(job: ImportJob) -> None:
+    """Notify who started the import that it ended (the bell and an e-mail)."""
+    job.refresh_from_db()
+    if job.created_by is None or job.state not in (ImportJob.State.DONE, ImportJob.State.FAILED):
+        return
+    counts = {
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "skipped": job.skipped_count,
+        "rejected": job.rejected_count,
+    }
+    notify(
+        recipients=[job.created_by],
+        kind="import.done" if job.state == ImportJob.State.DONE else "import.failed",
+        data={"filename": job.filename, **counts},
+        url=tenant_reverse("transfer:import_detail", job.tenant, pk=job.pk),
     )

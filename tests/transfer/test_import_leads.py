@@ -154,3 +154,16 @@ def test_a_later_row_gives_an_earlier_new_lead_its_phone(tenant, admin, run_impo
     with tenant_context(tenant):
         lead = Lead.objects.get()
     assert (lead.phone_e164, lead.email_key) == ("+79123456789", "anna@example.com")
+
+
+def test_who_started_an_import_is_told_when_it_ends(english_workspace, tenant, admin, run_import):
+    from crm.models import Notification
+    from crm.notifications import notification_text
+
+    job = run_import(admin, _csv("Анна;+79123456789;;;", "Пусто;;;;"), mapping=MAPPING)
+    with tenant_context(tenant):
+        note = Notification.objects.get(recipient=admin, kind="import.done")
+        assert f"/transfer/imports/{job.pk}/" in note.url
+        assert notification_text(note) == (
+            "Import of “base.csv” done: 1 created, 0 updated, 0 skipped, 1 rejected"
+        )
