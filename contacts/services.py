@@ -31,7 +31,7 @@ from contacts.normalize import (
 )
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
 from crm.attachments import attachments_purge
-from crm.bulk import insert_many
+from crm.bulk import insert_many, update_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.models import Activity, Membership, Tenant
@@ -607,7 +607,7 @@ def parties_bulk_update(
     if not records:
         return
     model = type(records[0])
-    model.objects.bulk_update(records, sorted(set(fields) | {"updated_at"}), batch_size=500)
+    update_many(model, records, sorted(set(fields) | {"updated_at"}))
     _bulk_keys(records, actor.tenant.default_region)
     timeline_record_many(
         actor=actor,

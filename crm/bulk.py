@@ -147,3 +147,37 @@ def insert_rows(
         fields.append(field)
         values.append([default] * len(rows))
     _insert(model, fields, values, returning=False, ignore_conflicts=ignore_conflicts)
+
+
+def update_many(
+    model: type[models.Model], objs: Sequence[models.Model], names: Sequence[str]
+) -> None:
+    """Save fields `names` of several saved instances in one statement: `UPDATE … FROM
+    unnest(<the ids>, <one array per field>)` on PostgreSQL (bulk_update's CASE per row
+    costs more in Python than the update in the database); elsewhere bulk_update."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, list(names), batch_size=500)
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    columns: list[list] = [[obj.pk for obj in objs]]
+    for field in fields:
+        column = []
+        for obj in objs:
+            value = field.pre_save(obj, False)
+            column.append(value if _plain(field) else field.get_db_prep_save(value, connection))
+        columns.append(column)
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    given = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *fields])
+    sets = ", ".join(f"{quote(f.column)} = given.{quote(f.column)}" for f in fields)
+    table = quote(model._meta.db_table)
+    # Names come from the model; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) "  # noqa: S608
+        f"AS given(given_pk, {given}) WHERE {table}.{quote(pk.column)} = given.given_pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, columns)

@@ -29,7 +29,7 @@ from crm.access import (
     check_object,
     has_right,
 )
-from crm.bulk import insert_many
+from crm.bulk import insert_many, update_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -718,7 +718,7 @@ def deals_bulk_update(
     "deal.<kind>" timeline entry each."""
     if not deals:
         return
-    Deal.objects.bulk_update(deals, sorted(set(fields) | {"updated_at"}), batch_size=500)
+    update_many(Deal, deals, sorted(set(fields) | {"updated_at"}))
     timeline_record_many(
         actor=actor, model=Deal, target_ids=[d.pk for d in deals], kind=f"deal.{kind}", data=event
     )

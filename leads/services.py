@@ -37,7 +37,7 @@ from crm.access import (
     scope_for,
 )
 from crm.attachments import attachments_purge
-from crm.bulk import insert_many, insert_rows
+from crm.bulk import insert_many, insert_rows, update_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -1139,7 +1139,7 @@ def leads_bulk_update(
         saved.add("phone_e164")
     if "email" in saved:
         saved.add("email_key")
-    Lead.objects.bulk_update(leads, sorted(saved | {"updated_at"}), batch_size=500)
+    update_many(Lead, leads, sorted(saved | {"updated_at"}))
     if saved & set(SOURCE_FIELDS):
         LeadWord.objects.filter(lead__in=leads).delete()
         insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
