@@ -1128,10 +1128,12 @@ def leads_bulk_update(
     fields: set[str],
     event: dict[str, Any],
     kind: str = "import_updated",
+    renamed: list[Lead] | None = None,
 ) -> None:
     """Save changed fields of several leads at once (an import's merge, or its undo; each
-    cleaned by lead_normalize), search words rewritten when a named field changed, one
-    "lead.<kind>" timeline entry each (`event` its data)."""
+    cleaned by lead_normalize), search words rewritten when a named field changed (only
+    of the `renamed` leads when given), one "lead.<kind>" timeline entry each (`event` its
+    data)."""
     if not leads:
         return
     saved = set(fields)
@@ -1141,8 +1143,9 @@ def leads_bulk_update(
         saved.add("email_key")
     update_many(Lead, leads, sorted(saved | {"updated_at"}))
     if saved & set(SOURCE_FIELDS):
-        LeadWord.objects.filter(lead__in=leads).delete()
-        insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
+        reindexed = leads if renamed is None else renamed
+        LeadWord.objects.filter(lead__in=reindexed).delete()
+        insert_rows(LeadWord, WORD_COLUMNS, _word_rows(reindexed))
     elif "owner" in saved:
         for lead in leads:
             _index_owner(lead)

@@ -40,6 +40,7 @@ from leads.services import (
     leads_bulk_create,
     leads_bulk_update,
 )
+from leads.words import SOURCE_FIELDS
 from transfer import values as parse
 from transfer.fields import custom_definitions
 from transfer.models import Entity, ImportJob
@@ -557,11 +558,13 @@ class LeadAdapter(Adapter):
             )
         updated = [item.record for item in outcome.updated]
         if updated:
+            named = set(SOURCE_FIELDS)
             leads_bulk_update(
                 actor=self.actor,
                 leads=updated,
                 fields=self.changed_fields(outcome.updated),
                 event=self.event,
+                renamed=[lead for lead in updated if named & set(self.before.get(lead.pk, ()))],
             )
         pairs = [(item.data, item.record) for item in (*outcome.created, *outcome.updated)]
         identities_note_many(tenant=self.tenant, pairs=pairs, source=LeadSource.IMPORT)

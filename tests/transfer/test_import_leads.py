@@ -10,7 +10,7 @@ import pytest
 from crm.models import TimelineEvent
 from crm.tenancy import tenant_context
 from intake.models import Identity
-from leads.models import Lead
+from leads.models import Lead, LeadWord
 from leads.services import lead_create
 from transfer.models import ImportJob, ImportRejected
 
@@ -94,6 +94,8 @@ def test_each_duplicate_policy_gives_exact_counts(
         assert existing.message == message
         if policy in ("merge", "replace"):
             assert existing.email == "new@example.com"  # it had none: filled either way
+        words = set(LeadWord.objects.filter(lead=existing).values_list("word", flat=True))
+        assert ("НОВОЕ" in words) == (policy == "replace")  # the search finds its new name
 
 
 def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(
