@@ -98,6 +98,24 @@ def tenant_context(tenant: Tenant, *, user: Any = None) -> Iterator[Tenant]:
         _current_tenant.reset(token)
 
 
+@contextmanager
+def tenant_reading(tenant: Tenant) -> Iterator[Tenant]:
+    """Read inside `tenant` for a long while (a large export): `tenant_context` on
+    PostgreSQL (its RLS setting needs a transaction; a reading one blocks no writer), the
+    scope and time zone without a transaction on SQLite, whose transactions take the one
+    write lock (transaction_mode IMMEDIATE) and would stop every writer meanwhile."""
+    if connection.vendor == "postgresql":
+        with tenant_context(tenant):
+            yield tenant
+        return
+    token = _current_tenant.set(tenant)
+    try:
+        with scope(tenant=tenant), timezone.override(tenant_zone(tenant)):
+            yield tenant
+    finally:
+        _current_tenant.reset(token)
+
+
 def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
     """The tenant's time zone; UTC when its name is not a zone this machine knows."""
     try:

@@ -35,9 +35,9 @@ from crm.access import Entity as AccessEntity
 from crm.background import start_named
 from crm.errors import DomainError
 from crm.exports import FORMATS, Columns, ExportResource, write_table
-from crm.models import Membership
+from crm.models import Membership, Tenant
 from crm.notifications import notify
-from crm.tenancy import current_tenant
+from crm.tenancy import current_tenant, tenant_context, tenant_reading
 from crm.urlnames import tenant_reverse
 from deals import selectors as deal_selectors
 from deals.filters import DealFilter
@@ -238,22 +238,25 @@ def export_job_start(*, actor: Membership, order: ExportOrder) -> ExportJob:
     return job
 
 
-def export_job_run(*, job_id: int) -> ExportJob | None:
-    """Write a queued export's file (inside its tenant); None when another run took it or
-    it is gone. The rights are those of the member at run time: one who lost the export
-    right gets a failed job, not the file. A failure is recorded on the job."""
-    claimed = ExportJob.objects.filter(pk=job_id, state=ExportJob.State.QUEUED).update(
-        state=ExportJob.State.RUNNING, updated_at=timezone.now()
-    )
-    if claimed != 1:
-        return None
-    job = ExportJob.objects.select_related(
-        "tenant", "requested_by__user", "requested_by__role"
-    ).get(pk=job_id)
+def export_job_run(*, tenant: Tenant, job_id: int) -> ExportJob | None:
+    """Write a queued export's file; None when another run took it or it is gone. The
+    rights are those of the member at run time: one who lost the export right gets a
+    failed job, not the file. A failure is recorded on the job. The job is claimed and
+    ended in short transactions; the rows are read with `tenant_reading` (on SQLite no
+    write lock is held while the file is written)."""
+    with tenant_context(tenant):
+        claimed = ExportJob.objects.filter(pk=job_id, state=ExportJob.State.QUEUED).update(
+            state=ExportJob.State.RUNNING, updated_at=timezone.now()
+        )
+        if claimed != 1:
+            return None
+        job = ExportJob.objects.select_related(
+            "tenant", "requested_by__user", "requested_by__role"
+        ).get(pk=job_id)
     order = ExportOrder(entity=job.entity, query=job.query, fmt=job.fmt, columns=job.columns)
     try:
         with (
-            transaction.atomic(),
+            tenant_reading(tenant),
             # The column heads in the workspace's language (no request tells the member's).
             translation.override(job.tenant.language),
             tempfile.TemporaryFile() as out,
@@ -270,13 +273,14 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         job.state = ExportJob.State.DONE
         kind = "export.ready"
     job.finished_at = timezone.now()
-    job.save(update_fields=["state", "error", "row_count", "file", "finished_at", "updated_at"])
-    notify(
-        recipients=[job.requested_by],
-        kind=kind,
-        data={"filename": job.filename},
-        url=tenant_reverse("transfer:export_detail", job.tenant, pk=job.pk),
-    )
+    with tenant_context(tenant):
+        job.save(update_fields=["state", "error", "row_count", "file", "finished_at", "updated_at"])
+        notify(
+            recipients=[job.requested_by],
+            kind=kind,
+            data={"filename": job.filename},
+            url=tenant_reverse("transfer:export_detail", job.tenant, pk=job.pk),
+        )
     return job
 
 

@@ -76,13 +76,14 @@ def imports_resume_task() -> int:
     return resumed
 
 
-@app.task(base=TenantTask)
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def export_job_task(*, tenant_id: int, job_id: int) -> int:
-    """Write a queued export's file and notify its member (transfer.exporting); how many
-    rows (0 when another run took it)."""
+    """Write a queued export's file and notify its member (transfer.exporting; its own
+    short transactions, so not a TenantTask); how many rows (0 when another run took it)."""
     from transfer.exporting import export_job_run
 
-    job = export_job_run(job_id=job_id)
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    job = export_job_run(tenant=tenant, job_id=job_id) if tenant is not None else None
     return job.row_count if job is not None else 0
 
 

@@ -437,3 +437,18 @@ def test_write_table_streams_rows_across_chunks(monkeypatch, fmt):
     read = table(out.getvalue(), fmt)
     assert read[0] == ["N", "Text"]
     assert read[1:] == [[str(n), f"'=row {n}"] for n in range(10)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_read_holds_no_write_lock_on_sqlite(tenant):
+    """`make run`'s SQLite has one writer: a large export reads outside a transaction
+    (PostgreSQL needs one for its RLS setting, where reading blocks no writer)."""
+    from django.db import connection
+
+    from crm.tenancy import current_tenant, tenant_reading
+    from leads.models import Lead
+
+    with tenant_reading(tenant):
+        assert current_tenant() == tenant
+        assert Lead.objects.count() == 0  # scoped to the tenant, no ScopeError
+        assert connection.in_atomic_block == (connection.vendor == "postgresql")
