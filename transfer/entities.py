@@ -33,6 +33,7 @@ from crm.text import clean_line
 from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import deals_bulk_create, deals_bulk_update
 from intake.identities import identities_note_many
+from intake.services import UTM_FIELDS
 from leads.models import OPEN_STATES, Lead, LeadState, LeadStatus, Messenger
 from leads.services import (
     intake_fields,
@@ -336,11 +337,7 @@ class LeadAdapter(Adapter):
         "email",
         "messenger",
         "messenger_id",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_content",
-        "utm_term",
+        *UTM_FIELDS,
         "amount",
         "currency",
         "external_id",
@@ -416,10 +413,7 @@ class LeadAdapter(Adapter):
             "messenger": messenger,
             "messenger_id": handle,
             "message": "\n".join(cells.texts("message")),
-            **{
-                f: cells.text(f)
-                for f in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
-            },
+            **{f: cells.text(f) for f in UTM_FIELDS},
         }
         try:
             data = intake_fields(data, self.region)
@@ -493,10 +487,7 @@ class LeadAdapter(Adapter):
             messenger_id=data["messenger_id"][:128],
             message=message,
             source=data["source"],
-            **{
-                f: data[f][:200]
-                for f in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
-            },
+            **{f: data[f][:200] for f in UTM_FIELDS},
             amount=data.get("amount") or Decimal("0"),
             currency=data.get("currency") or "",
             custom=data["custom"],
