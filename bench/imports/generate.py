@@ -39,26 +39,29 @@ from zoneinfo import ZoneInfo
 from bench import data
 from bench.rows import person
 
-HEADERS = (
-    "ID",
-    "Название лида",
-    "Имя",
-    "Отчество",
-    "Фамилия",
-    "Мобильный телефон",
-    "Рабочий телефон",
-    "Рабочий e-mail",
-    "Название компании",
-    "Должность",
-    "Источник",
-    "Статус",
-    "Комментарий",
-    "Дата создания",
-    "Ответственный",
-    "UTM Source",
-    "UTM Medium",
-    "UTM Campaign",
-)
+# The file's columns and the import fields they fill (transfer/fields.py): the benchmark
+# saves this as a mapping, so it measures the import, not the guessing of headers.
+FIELD_OF = {
+    "ID": "external_id",
+    "Название лида": "title",
+    "Имя": "first_name",
+    "Отчество": "middle_name",
+    "Фамилия": "last_name",
+    "Мобильный телефон": "phone",
+    "Рабочий телефон": "phone",
+    "Рабочий e-mail": "email",
+    "Название компании": "company_name",
+    "Должность": "position",
+    "Источник": "source",
+    "Статус": "status",
+    "Комментарий": "message",
+    "Дата создания": "created_at",
+    "Ответственный": "owner",
+    "UTM Source": "utm_source",
+    "UTM Medium": "utm_medium",
+    "UTM Campaign": "utm_campaign",
+}
+HEADERS = tuple(FIELD_OF)
 POLICIES = ("merge", "replace", "skip", "create")
 NEW, DB_PHONE, DB_EMAIL, FILE_DUP = "new", "db_phone", "db_email", "file_dup"
 NO_CONTACT, BAD_PHONE, BAD_DATE = "no_contact", "bad_phone", "bad_date"
@@ -130,6 +133,7 @@ class Existing:
     phone_e164: str = ""
     phone: str = ""  # as the lead keeps it (the file writes it another way)
     email: str = ""  # as the lead keeps it (the file writes it in another case)
+    converted: bool = False  # a merge keeps a converted lead as it was: skipped
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class Row:
     phones: list[tuple[str, str]] = field(default_factory=list)  # (as written, E.164)
     email: str = ""
     fresh: bool = False  # its phones and e-mail were drawn new: checked against the tenant
+    kept: bool = False  # it repeats a converted lead, which a merge leaves as it was
 
 
 def _token(n: int) -> str:
@@ -360,6 +365,7 @@ class Writer:
             lead = next(self.phone_leads, None)
             if lead is None:
                 return False
+            row.kept = lead.converted
             national = lead.phone_e164[2:]
             text = self._other_format(national, lead.phone)
             row.phones = [(text, lead.phone_e164)]
@@ -368,6 +374,7 @@ class Writer:
         lead = next(self.email_leads, None)
         if lead is None:
             return False
+        row.kept = lead.converted
         row.email = self._other_case(lead.email)
         row.cells["Рабочий e-mail"] = row.email
         return True
@@ -449,6 +456,7 @@ class Writer:
         floor); return the expected figures."""
         kinds = dict.fromkeys((NEW, DB_PHONE, DB_EMAIL, FILE_DUP, *REJECTED), 0)
         rejected: list[int] = []
+        kept = 0
         copy = path.with_name(path.name + ".copy") if self.spec.floor else None
         with path.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
@@ -457,6 +465,7 @@ class Writer:
             try:
                 for number, row in enumerate(self.rows(self.spec.rows), start=2):
                     kinds[row.kind] += 1
+                    kept += row.kept
                     writer.writerow([row.cells[h] for h in HEADERS])
                     if row.kind in REJECTED:
                         rejected.append(number)
@@ -465,11 +474,12 @@ class Writer:
             finally:
                 if lines is not None:
                     lines.close()
-        expected = expected_counts(kinds)
+        expected = expected_counts(kinds, kept)
         figures = {
             "file": path.name,
             "rows": self.spec.rows,
             "kinds": kinds,
+            "of_converted_leads": kept,
             "policies": expected,
             "rejected_rows": rejected,
             "floor_rows": self.spec.rows - len(rejected),
@@ -525,14 +535,16 @@ def _copy_text(value: str) -> str:
     )
 
 
-def expected_counts(kinds: dict[str, int]) -> dict[str, dict[str, int]]:
+def expected_counts(kinds: dict[str, int], kept: int = 0) -> dict[str, dict[str, int]]:
     """What an import must report under each policy, from the rows' kinds: a duplicate (of
     a lead the tenant had, or of an earlier row of the file) is updated under merge and
-    replace, skipped under skip, created under create; rejected rows are rejected."""
+    replace — but the `kept` ones, which repeat a converted lead, are skipped (a converted
+    lead is not changed) —, skipped under skip, created under create; rejected rows are
+    rejected."""
     rejected = sum(kinds[k] for k in REJECTED)
     repeats = kinds[DB_PHONE] + kinds[DB_EMAIL] + kinds[FILE_DUP]
     new = kinds[NEW]
-    merged = {"created": new, "updated": repeats, "skipped": 0, "rejected": rejected}
+    merged = {"created": new, "updated": repeats - kept, "skipped": kept, "rejected": rejected}
     return {
         "merge": merged,
         "replace": dict(merged),

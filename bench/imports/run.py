@@ -79,7 +79,10 @@ HUBSPOT_ROWS = 1_048_576  # HubSpot's per-file limit
 MIN_RATE = 5_000  # rows/s, end to end
 MAX_RSS_MB = 400
 RSS_GROWTH = 1.5  # the big file's peak over the small files' (median): "not growing"
-COMMAND = "{python} manage.py import_file --tenant {slug} --entity leads --policy {policy} {file}"
+COMMAND = (
+    "{python} manage.py import_file --tenant {slug} --entity leads --policy {policy} "
+    "--mapping {mapping} {file}"
+)
 COPY_BLOCK = 1 << 20
 IMPORT_RATE = ratios.RatioBudget(
     name="import rows/s ≥ 20% of COPY's",
@@ -108,14 +111,14 @@ NUMBER = r"(\d[\d\u00a0\u202f ,]*)"
 # Leads of the tenant that are alone with their phone (e-mail): a duplicate of one of them
 # (a row with that key and no other) matches one lead. Earlier runs' imports count too.
 PHONE_LEADS = """
-SELECT l.phone_e164, l.phone FROM leads_lead l
+SELECT l.phone_e164, l.phone, l.state = 'converted' FROM leads_lead l
 JOIN (SELECT phone_e164 FROM leads_lead WHERE tenant_id = %(t)s AND phone_e164 <> ''
       GROUP BY phone_e164 HAVING count(*) = 1) alone USING (phone_e164)
 WHERE l.tenant_id = %(t)s AND l.deleted_at IS NULL AND l.phone_e164 LIKE '+79%%'
 ORDER BY md5(l.id::text || %(seed)s) LIMIT %(n)s
 """
 EMAIL_LEADS = """
-SELECT l.email FROM leads_lead l
+SELECT l.email, l.state = 'converted' FROM leads_lead l
 JOIN (SELECT email_key FROM leads_lead WHERE tenant_id = %(t)s AND email_key <> ''
       GROUP BY email_key HAVING count(*) = 1) alone USING (email_key)
 WHERE l.tenant_id = %(t)s AND l.deleted_at IS NULL
@@ -138,12 +141,14 @@ class Database:
         """Leads for duplicates: `phones` by phone, `emails` by e-mail."""
         params = {"t": tenant_id, "seed": str(seed)}
         by_phone = [
-            Existing(phone_e164=e164, phone=phone)
-            for e164, phone in self.connection.execute(PHONE_LEADS, {**params, "n": phones})
+            Existing(phone_e164=e164, phone=phone, converted=converted)
+            for e164, phone, converted in self.connection.execute(
+                PHONE_LEADS, {**params, "n": phones}
+            )
         ]
         by_email = [
-            Existing(email=email)
-            for (email,) in self.connection.execute(EMAIL_LEADS, {**params, "n": emails})
+            Existing(email=email, converted=converted)
+            for email, converted in self.connection.execute(EMAIL_LEADS, {**params, "n": emails})
         ]
         return by_phone, by_email
 
@@ -246,11 +251,13 @@ def rejected_file_rows(directory: Path, since: float, known: set[Path]) -> dict[
 
 
 def run_import(
-    command: str, env: dict[str, str], path: Path, policy: str, slug: str
+    command: str, env: dict[str, str], path: Path, policy: str, slug: str, mapping: str
 ) -> dict[str, Any]:
     """One import as its own process: wall time, rows/s, peak RSS, counts, rejected rows."""
     expected = json.loads(path.with_name(path.name + ".expected.json").read_text())
-    argv = command.format(python=sys.executable, slug=slug, policy=policy, file=path).split()
+    argv = command.format(
+        python=sys.executable, slug=slug, policy=policy, file=path, mapping=mapping
+    ).split()
     output = path.with_name(f"{path.name}.{policy}.out")
     known = set(path.parent.iterdir()) | {output}
     since = time.time() - 1
@@ -287,7 +294,7 @@ def run_import(
 def measured_import(b: Bench, path: Path, policy: str) -> dict[str, Any]:
     """The import with the inbox sampled until it ends."""
     with InboxSampler(b.server, b.inbox, b.cookie) as sampler:
-        result = run_import(b.command, b.app_env, path, policy, b.slug)
+        result = run_import(b.command, b.app_env, path, policy, b.slug, b.mapping)
     result["inbox"] = sampler.summary(series=False)
     print(
         f"  import {path.name} ({policy}): {result['rows_per_s']} rows/s, "
@@ -316,6 +323,7 @@ class Bench:
         self.app_env: dict[str, str] = parts["app_env"]
         self.command: str = parts["command"]
         self.slug: str = parts["slug"]
+        self.mapping: str = parts["mapping"]
 
 
 def pair(b: Bench, path: Path, policy: str, idle_seconds: float) -> dict[str, Any]:
@@ -603,6 +611,7 @@ def main() -> None:
             app_env=app_env,
             command=args.command,
             slug=plan.slug,
+            mapping=facts["mapping"],
         )
         measured = []
         for number, path in enumerate(files["pair"], 1):

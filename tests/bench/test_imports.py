@@ -40,8 +40,15 @@ STATUSES = {
     "В работе": (2, "in_progress"),
     "Уточняется информация": (3, "in_progress"),
 }
-PHONE_LEADS = [Existing(phone_e164=f"+7916{n:07d}", phone=f"8916{n:07d}") for n in range(400)]
-EMAIL_LEADS = [Existing(email=f"Olga.Ivanova{n}@mail.ru") for n in range(200)]
+# A fifth of them converted: a merge keeps those as they were (skipped).
+PHONE_LEADS = [
+    Existing(phone_e164=f"+7916{n:07d}", phone=f"8916{n:07d}", converted=n % 5 == 0)
+    for n in range(400)
+]
+EMAIL_LEADS = [Existing(email=f"Olga.Ivanova{n}@mail.ru", converted=n % 5 == 0) for n in range(200)]
+CONVERTED = {lead.phone_e164 for lead in PHONE_LEADS if lead.converted} | {
+    lead.email.lower() for lead in EMAIL_LEADS if lead.converted
+}
 
 
 class Tenant:
@@ -128,7 +135,7 @@ def test_the_file_is_a_bitrix24_export(written):
 def test_expected_counts_are_what_a_row_by_row_reading_gives(written):
     path, figures, tenant = written
     known = set(tenant.keys)  # the tenant's leads (and the key it claimed to have)
-    kinds = {"new": 0, "repeat": 0}
+    kinds = {"new": 0, "repeat": 0, "kept": 0}
     rejected = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle, delimiter=";"), start=2):
@@ -137,13 +144,16 @@ def test_expected_counts_are_what_a_row_by_row_reading_gives(written):
                 rejected.append(number)
                 continue
             kinds["repeat" if known.intersection(keys) else "new"] += 1
+            kinds["kept"] += bool(CONVERTED.intersection(keys))
             known.update(keys)
     assert rejected == figures["rejected_rows"]
     assert sum(figures["kinds"][k] for k in REJECTED) == len(rejected) > 0
-    new, repeats = kinds["new"], kinds["repeat"]
+    new, repeats, kept = kinds["new"], kinds["repeat"], kinds["kept"]
+    assert 0 < kept < repeats
+    merged = {"created": new, "updated": repeats - kept, "skipped": kept, "rejected": len(rejected)}
     assert figures["policies"] == {
-        "merge": {"created": new, "updated": repeats, "skipped": 0, "rejected": len(rejected)},
-        "replace": {"created": new, "updated": repeats, "skipped": 0, "rejected": len(rejected)},
+        "merge": merged,
+        "replace": merged,
         "skip": {"created": new, "updated": 0, "skipped": repeats, "rejected": len(rejected)},
         "create": {"created": new + repeats, "updated": 0, "skipped": 0, "rejected": len(rejected)},
     }
