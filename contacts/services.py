@@ -9,7 +9,7 @@ record onto the survivor and stores what it did, so an administrator can undo it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -34,7 +34,7 @@ from crm.attachments import attachments_purge
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.models import Activity, Membership, Tenant
-from crm.services import ACTOR, _Actor, timeline_record
+from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.text import clean_line, clean_text
 
 TRASH_DAYS = 30
@@ -541,3 +541,75 @@ def record_merge_undo(*, actor: Membership, merge: Any) -> Party:
                 data={"name": str(other), "merge": merge.pk},
             )
     return merged
+
+
+# --- Many at once (an import) -------------------------------------------------------------
+
+
+def party_normalize(record: Party, tenant: Tenant) -> None:
+    """Clean a contact or company before it is saved, as the services do; raises
+    DomainError for what cannot be kept (an unreadable phone, no name and no way to reach)."""
+    _normalize(record, tenant)
+
+
+def _bulk_keys(records: list[Party], region: str) -> None:
+    owner_field = "contact" if isinstance(records[0], Contact) else "company"
+    MatchKey.objects.filter(**{f"{owner_field}__in": records}).delete()
+    MatchKey.objects.bulk_create(
+        MatchKey(tenant_id=record.tenant_id, kind=kind, value=value, **{owner_field: record})
+        for record in records
+        for kind, value in sorted(match_keys(record, region))
+    )
+
+
+def parties_bulk_create(
+    *,
+    actor: Membership,
+    records: list[Party],
+    created: dict[int, datetime],
+    event: dict[str, Any],
+) -> None:
+    """Save new contacts or companies (one kind, normalized by party_normalize) at once,
+    with their match keys and a "…imported" timeline entry each (`event` its data).
+    `created`: the creation moment of some (by index), kept instead of now."""
+    if not records:
+        return
+    model = type(records[0])
+    model.objects.bulk_create(records)
+    if created:
+        for index, moment in created.items():
+            records[index].created_at = moment
+        model.objects.bulk_update([records[i] for i in created], ["created_at"], batch_size=500)
+    _bulk_keys(records, actor.tenant.default_region)
+    timeline_record_many(
+        actor=actor,
+        model=model,
+        target_ids=[record.pk for record in records],
+        kind=f"{spec_of(model).prefix}.imported",
+        data=event,
+    )
+
+
+def parties_bulk_update(
+    *,
+    actor: Membership,
+    records: list[Party],
+    fields: set[str],
+    event: dict[str, Any],
+    kind: str = "import_updated",
+) -> None:
+    """Save changed fields of several contacts or companies at once (normalized by
+    party_normalize; an import's merge or its undo), their match keys rewritten, a
+    "<contact|company>.<kind>" timeline entry each."""
+    if not records:
+        return
+    model = type(records[0])
+    model.objects.bulk_update(records, sorted(set(fields) | {"updated_at"}), batch_size=500)
+    _bulk_keys(records, actor.tenant.default_region)
+    timeline_record_many(
+        actor=actor,
+        model=model,
+        target_ids=[record.pk for record in records],
+        kind=f"{spec_of(model).prefix}.{kind}",
+        data=event,
+    )

@@ -174,6 +174,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker the queue is embedded: tasks run in-process right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# The largest file an import takes (a 1,048,576-row CSV is about 150 MB).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=256 << 20)
 # Long jobs without a broker run in a thread of the server (crm/background.py); tests: inline.
 BACKGROUND_INLINE = False
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -195,6 +197,8 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 0}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Imports a stopped worker or server left mid-file go on from their last batch.
+    "imports-resume": {"task": "transfer.tasks.imports_resume_task", "schedule": 60},
     "leads-purge-trash": {
         "task": "leads.tasks.leads_purge_trash_all_task",
         "schedule": 60 * 60 * 6,

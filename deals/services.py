@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ from crm.access import (
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
-from crm.models import Membership, Tenant
+from crm.models import Activity, Membership, Tenant
 from crm.notifications import notify
 from crm.ordering import move_one_step
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
@@ -652,3 +653,76 @@ def loss_reason_set_active(*, actor: Membership, reason: LossReason, active: boo
         reason.save(update_fields=["is_active", "updated_at"])
         kind = "loss_reason.activated" if active else "loss_reason.deactivated"
         timeline_record(actor=actor, target=reason, kind=kind, data={"reason": reason.name})
+
+
+# --- Many at once (an import) -------------------------------------------------------------
+
+
+def deals_bulk_create(
+    *,
+    actor: Membership,
+    deals: list[Deal],
+    created: dict[int, Any],
+    notes: dict[int, str],
+    event: dict[str, Any],
+) -> None:
+    """Save new deals at once (an import): titled and priced as deal_create does, a deal in
+    a won or lost stage closed (at its `closed_at`, else its creation), each with a
+    "deal.imported" timeline entry; `created`: the creation moment of some (by index),
+    kept instead of now; `notes`: a comment of some (by index), kept as a done note."""
+    if not deals:
+        return
+    for deal in deals:
+        deal.title = (deal.title or "").strip()[:200] or _title_for(
+            {"company": deal.company, "contact": deal.contact}
+        )
+        deal.currency = deal.currency or actor.tenant.currency
+    Deal.objects.bulk_create(deals)
+    dated = []
+    for index, moment in created.items():
+        deals[index].created_at = moment
+        dated.append(deals[index])
+    for deal in deals:
+        if deal.outcome != Outcome.OPEN and deal.closed_at is None:
+            deal.closed_at = deal.created_at
+            dated.append(deal)
+    if dated:
+        Deal.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
+    if notes:
+        content_type = ContentType.objects.get_for_model(Deal)
+        now = timezone.now()
+        Activity.objects.bulk_create(
+            Activity(
+                tenant=actor.tenant,
+                target_type=content_type,
+                target_id=deals[index].pk,
+                kind=Activity.Kind.NOTE,
+                subject=text.splitlines()[0][:200],
+                note=text,
+                owner=deals[index].owner,
+                created_by=actor,
+                done_at=now,
+            )
+            for index, text in notes.items()
+        )
+    timeline_record_many(
+        actor=actor, model=Deal, target_ids=[d.pk for d in deals], kind="deal.imported", data=event
+    )
+
+
+def deals_bulk_update(
+    *,
+    actor: Membership,
+    deals: list[Deal],
+    fields: set[str],
+    event: dict[str, Any],
+    kind: str = "import_updated",
+) -> None:
+    """Save changed fields of several deals at once (an import's merge or its undo), one
+    "deal.<kind>" timeline entry each."""
+    if not deals:
+        return
+    Deal.objects.bulk_update(deals, sorted(set(fields) | {"updated_at"}), batch_size=500)
+    timeline_record_many(
+        actor=actor, model=Deal, target_ids=[d.pk for d in deals], kind=f"deal.{kind}", data=event
+    )

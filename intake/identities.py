@@ -65,6 +65,28 @@ def identities_note(
         Identity.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def identities_note_many(
+    *, tenant: Tenant, pairs: list[tuple[dict[str, Any], Lead | Contact]], source: str
+) -> None:
+    """identities_note for many records at once (an import): one insert for all."""
+    region = tenant.default_region
+    rows = [
+        Identity(
+            tenant=tenant,
+            lead=record if isinstance(record, Lead) else None,
+            contact=record if isinstance(record, Contact) else None,
+            kind=kind,
+            value=key[:254],
+            shown=shown[:254],
+            source=source,
+        )
+        for data, record in pairs
+        for kind, key, shown in _ways(data, region)
+    ]
+    if rows:
+        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+
+
 SHOWN = 30  # ways listed on a card
 
 

@@ -224,3 +224,11 @@ def lock_keys(tenant: Tenant, keys: Keys) -> None:
     names = set(keys.names()) - (batch.locked if batch is not None else set())
     if names:
         _take_locks(_lock_ids(tenant, names))
+
+
+def lock_names(tenant: Tenant, names: Iterable[str]) -> None:
+    """Serialize with every inquiry and import touching these keys (`Keys.names()` form)
+    until the transaction ends, in one statement (PostgreSQL; SQLite takes no lock)."""
+    names = set(names)
+    if connection.vendor == "postgresql" and names:
+        _take_locks(_lock_ids(tenant, names))

@@ -1056,3 +1056,101 @@ def activities_send_reminders(*, now: Any = None) -> int:
             notify(recipients=[activity.owner], kind="activity.reminder", data=data, url=url)
             sent += 1
     return sent
+
+
+# --- Many at once (an import) -------------------------------------------------------------
+
+
+def leads_bulk_create(
+    *, actor: Membership, leads: list[Lead], created: dict[int, datetime], event: dict[str, Any]
+) -> None:
+    """Save new leads at once, as lead_create would one by one: normalized, titled, each
+    with its first status stay, its search words and a "lead.imported" timeline entry
+    (`event` its data); the inboxes are told once. `created`: the creation moment of some
+    leads (by their index in `leads`), kept instead of now (an import keeps a base's
+    history); leads in a closed state are closed at that moment."""
+    tenant = actor.tenant
+    for lead in leads:
+        lead.tenant = tenant
+        _normalize(lead, tenant, read_phone=False)
+        if not lead.title:
+            lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
+    Lead.objects.bulk_create(leads)
+    dated = []
+    for index, moment in created.items():
+        leads[index].created_at = moment
+        dated.append(leads[index])
+    for lead in leads:
+        if lead.state not in OPEN_STATES and lead.closed_at is None:
+            lead.closed_at = lead.created_at
+            dated.append(lead)
+    if dated:
+        Lead.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
+    StatusStay.objects.bulk_create(
+        StatusStay(tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at)
+        for lead in leads
+    )
+    LeadWord.objects.bulk_create(
+        LeadWord(
+            tenant=tenant, lead=lead, word=word, created_at=lead.created_at, owner_id=lead.owner_id
+        )
+        for lead in leads
+        for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+    )
+    timeline_record_many(
+        actor=actor,
+        model=Lead,
+        target_ids=[lead.pk for lead in leads],
+        kind="lead.imported",
+        data=event,
+    )
+    owners = {lead.owner_id for lead in leads if lead.state in OPEN_STATES}
+    if owners:
+        live.announce(tenant_id=tenant.pk, members=owners, lead_id=leads[0].pk, actor_id=actor.pk)
+
+
+def leads_bulk_update(
+    *,
+    actor: Membership,
+    leads: list[Lead],
+    fields: set[str],
+    event: dict[str, Any],
+    kind: str = "import_updated",
+) -> None:
+    """Save changed fields of several leads at once (an import's merge, or its undo):
+    normalized as lead_update does, search words rewritten when a named field changed, one
+    "lead.<kind>" timeline entry each (`event` its data)."""
+    if not leads:
+        return
+    tenant = actor.tenant
+    for lead in leads:
+        _normalize(lead, tenant, read_phone=False)
+    saved = set(fields)
+    if "phone" in saved:
+        saved.add("phone_e164")
+    if "email" in saved:
+        saved.add("email_key")
+    Lead.objects.bulk_update(leads, sorted(saved | {"updated_at"}), batch_size=500)
+    if saved & set(SOURCE_FIELDS):
+        LeadWord.objects.filter(lead__in=leads).delete()
+        LeadWord.objects.bulk_create(
+            LeadWord(
+                tenant=tenant,
+                lead=lead,
+                word=word,
+                created_at=lead.created_at,
+                owner_id=lead.owner_id,
+            )
+            for lead in leads
+            for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+        )
+    elif "owner" in saved:
+        for lead in leads:
+            _index_owner(lead)
+    timeline_record_many(
+        actor=actor,
+        model=Lead,
+        target_ids=[lead.pk for lead in leads],
+        kind=f"lead.{kind}",
+        data=event,
+    )

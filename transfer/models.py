@@ -1,5 +1,5 @@
-"""An import's run and what it did (for its report and its undo), saved column mappings,
-and background exports."""
+"""An import's run and what it did (for its report and its undo: created, changed and
+rejected rows), saved column mappings, and background exports."""
 
 from __future__ import annotations
 
@@ -81,8 +81,6 @@ class ImportJob(TenantModel):
     updated_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    # The rejected rows as a file to fix and import again (written as the run goes).
-    rejected_file = models.FileField(upload_to=transfer_path, max_length=255, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -116,27 +114,57 @@ class ImportJob(TenantModel):
         return min(100, self.processed_rows * 100 // self.total_rows)
 
 
-class ImportRecord(TenantModel):
-    """What an import did to one record: created it, or changed it (the fields' values
-    before and after, so the undo can restore them unless someone changed them since)."""
+class ImportBatch(TenantModel):
+    """The records one committed batch of an import created (ids of the job's entity), so
+    the undo can remove them."""
 
-    class Action(models.TextChoices):
-        CREATED = "created", _("created")
-        UPDATED = "updated", _("updated")
-
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="records")
-    action = models.CharField(max_length=8, choices=Action.choices)
-    object_id = models.BigIntegerField()
-    row_number = models.PositiveIntegerField()
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="batches")
+    first_row = models.PositiveIntegerField()
+    created_ids = models.JSONField(default=list)
+    # Records of other kinds made on the way (a contact's company): {"company": [ids]}.
+    other_ids = models.JSONField(default=dict)
 
     class Meta(TenantModel.Meta):
         ordering = ["pk"]
-        indexes = [models.Index(fields=["tenant", "job", "action"], name="transfer_record_job")]
+        indexes = [models.Index(fields=["tenant", "job"], name="transfer_batch_job")]
 
     def __str__(self) -> str:
-        return f"{self.action}:{self.object_id}"
+        return f"{self.job_id}:{self.first_row}"
+
+
+class ImportUpdate(TenantModel):
+    """A record an import changed: its fields' values before and after, so the undo can
+    restore them (a field someone changed since is left as they made it)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="updates")
+    object_id = models.BigIntegerField()
+    row_number = models.PositiveIntegerField()
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["tenant", "job"], name="transfer_update_job")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.object_id}"
+
+
+class ImportRejected(TenantModel):
+    """A row the import could not take: its number, the reason and its cells as read, for
+    the report and the file of rejected rows to fix and import again."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected")
+    row_number = models.PositiveIntegerField()
+    reason = models.TextField()
+    cells = models.JSONField(default=list)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["row_number", "pk"]
+        indexes = [models.Index(fields=["tenant", "job", "row_number"], name="transfer_rejected")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.row_number}"
 
 
 class ImportMapping(TenantModel):

@@ -1,0 +1,138 @@
+"""Importing leads: a file's rows become leads through one set of duplicate rules, with
+exact counts per policy, rejected rows kept with their reasons, and the undo."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crm.models import TimelineEvent
+from crm.tenancy import tenant_context
+from intake.models import Identity
+from leads.models import Lead
+from leads.services import lead_create
+from transfer.models import ImportJob, ImportRejected
+
+HEADER = "Имя;Телефон;E-mail;Комментарий;Дата создания\r\n"
+MAPPING = {0: "name", 1: "phone", 2: "email", 3: "message", 4: "created_at"}
+
+
+def _csv(*rows: str, header: str = HEADER, encoding: str = "utf-8-sig") -> bytes:
+    return (header + "".join(r + "\r\n" for r in rows)).encode(encoding)
+
+
+def test_rows_become_leads_with_their_dates_in_the_workspace_zone(tenant, admin, run_import):
+    tenant.time_zone = "Asia/Vladivostok"
+    tenant.save(update_fields=["time_zone"])
+    job = run_import(
+        admin,
+        _csv(
+            "Анна Петрова;+7 (912) 345-67-89;anna@example.com;Хочет счёт;05.12.2026 09:30",
+            "Борис;8 912 000 11 22, 8 912 000 11 23;;;2026-12-01",
+        ),
+        mapping=MAPPING,
+    )
+    assert (job.state, job.total_rows, job.processed_rows) == ("done", 2, 2)
+    assert (job.created_count, job.updated_count, job.skipped_count, job.rejected_count) == (
+        2,
+        0,
+        0,
+        0,
+    )
+    with tenant_context(tenant):
+        anna = Lead.objects.get(name="Анна Петрова")
+        assert anna.phone_e164 == "+79123456789"
+        assert anna.source == "import"
+        assert anna.state == "new"
+        local = anna.created_at.astimezone(ZoneInfo("Asia/Vladivostok"))
+        assert (local.date().isoformat(), local.hour, local.minute) == ("2026-12-05", 9, 30)
+        boris = Lead.objects.get(name="Борис")
+        assert boris.phone_e164 == "+79120001122"
+        assert boris.other_phones == ["8 912 000 11 23"]
+        kinds = set(TimelineEvent.objects.filter(target_id=anna.pk).values_list("kind", flat=True))
+        assert "lead.imported" in kinds
+        assert set(Identity.objects.filter(lead=anna).values_list("kind", "source")) == {
+            ("phone", "import"),
+            ("email", "import"),
+        }
+
+
+@pytest.mark.parametrize(
+    ("policy", "counts", "name", "message"),
+    [
+        ("skip", (1, 0, 2), "Старое имя", "было"),
+        ("merge", (1, 1, 0), "Старое имя", "было\n\nновое"),
+        ("replace", (1, 1, 0), "Новое имя", "было\n\nновое"),
+        ("create", (3, 0, 0), "Старое имя", "было"),
+    ],
+)
+def test_each_duplicate_policy_gives_exact_counts(
+    tenant, admin, run_import, policy, counts, name, message
+):
+    with tenant_context(tenant):
+        existing = lead_create(
+            actor=admin, data={"name": "Старое имя", "phone": "+79123456789", "message": "было"}
+        )
+    job = run_import(
+        admin,
+        _csv(
+            "Новое имя;8 (912) 345-67-89;new@example.com;новое;",  # the existing lead's phone
+            "Новое имя;89123456789;;новое;",  # the same person again in the file
+            "Вера;+7 912 111-22-33;;;",
+        ),
+        mapping=MAPPING,
+        policy=policy,
+    )
+    assert (job.created_count, job.updated_count, job.skipped_count) == counts
+    assert job.rejected_count == 0
+    with tenant_context(tenant):
+        existing.refresh_from_db()
+        assert existing.name == name
+        assert existing.message == message
+        if policy in ("merge", "replace"):
+            assert existing.email == "new@example.com"  # it had none: filled either way
+
+
+def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(tenant, admin, run_import):
+    job = run_import(
+        admin,
+        _csv(
+            "Без контактов;;;;",
+            "Плохой телефон;12;;;",
+            "Плохая дата;+79120000001;;;32.13.2026",
+            "Хороший;+79120000002;;;",
+        ),
+        mapping=MAPPING,
+    )
+    assert (job.created_count, job.rejected_count) == (1, 3)
+    with tenant_context(tenant):
+        rejected = list(ImportRejected.objects.filter(job=job).values_list("row_number", "reason"))
+    assert [number for number, _reason in rejected] == [2, 3, 4]
+    assert "no way to reach" in rejected[0][1]
+    assert "date" in rejected[2][1]
+
+
+def test_undo_removes_created_leads_and_restores_merged_ones(
+    tenant, admin, run_import, django_capture_on_commit_callbacks
+):
+    from transfer.services import import_undo
+
+    with tenant_context(tenant):
+        existing = lead_create(actor=admin, data={"phone": "+79123456789"})
+    job = run_import(
+        admin,
+        _csv("Анна;+79123456789;;;", "Вера;+79121112233;;;"),
+        mapping=MAPPING,
+        policy="merge",
+    )
+    assert (job.created_count, job.updated_count) == (1, 1)
+    with tenant_context(tenant):
+        existing.refresh_from_db()
+        assert existing.name == "Анна"
+        job = import_undo(actor=admin, job=job)
+        assert job.state == ImportJob.State.UNDONE
+        existing.refresh_from_db()
+        assert existing.name == ""
+        vera = Lead.objects.get(name="Вера")
+        assert vera.deleted_at is not None

@@ -1,0 +1,268 @@
+"""The import run: a file's rows in committed batches, each read, matched and saved with a
+fixed number of queries whatever its size (NOTES: never one query per row).
+
+For each batch of BATCH rows: every row is read by its entity's adapter (transfer/entities)
+into an `Item` or rejected with a reason; the match keys of the whole batch are locked
+(intake's advisory locks, so a channel delivering the same person meanwhile waits) and
+looked up at once; each item is then skipped, merged into its match, or created under the
+job's policy — a later row of the same person in the batch meets the record the earlier
+row made or changed; the batch is saved in bulk with the job's counters and what the undo
+needs, in one transaction. A run that stops (cancel, a worker restart) keeps its committed
+batches and resumes after them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Membership, Tenant
+from crm.tenancy import tenant_context
+from intake.matching import lock_names
+from transfer import reading
+from transfer.models import ImportBatch, ImportJob, ImportRejected, ImportUpdate
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+class RowError(ValueError):
+    """A row that cannot be imported; the message says why (for the report)."""
+
+
+@dataclass
+class Cells:
+    """One data row as the mapping reads it: field key -> the texts of its columns."""
+
+    number: int
+    raw: list[Any]
+    values: dict[str, list[str]]
+
+    def text(self, key: str) -> str:
+        """The field's first non-empty text ("" when none)."""
+        return next((v for v in self.values.get(key, ()) if v), "")
+
+    def texts(self, key: str) -> list[str]:
+        return [v for v in self.values.get(key, ()) if v]
+
+
+@dataclass
+class Item:
+    """A row read by its adapter: the values to write, its match keys, and what became of it."""
+
+    cells: Cells
+    data: dict[str, Any]
+    keys: list[str] = field(default_factory=list)  # "phone:+7…", "email:…", "external:…"
+    notes: list[str] = field(default_factory=list)  # what could not be read, kept as text
+    match: Any = None  # the existing (or earlier-in-batch) record of this person
+    record: Any = None  # the record this row created or changed
+
+
+@dataclass
+class Outcome:
+    """What one batch did (the job's counters move by it)."""
+
+    created: list[Item] = field(default_factory=list)
+    updated: list[Item] = field(default_factory=list)
+    skipped: int = 0
+    rejected: list[tuple[Cells, str]] = field(default_factory=list)
+
+
+def mapped_cells(number: int, row: list[Any], mapping: dict[int, str]) -> Cells:
+    """The row's cells by field key, as texts with surrounding blanks removed."""
+    values: dict[str, list[str]] = {}
+    for index, key in mapping.items():
+        if key and index < len(row):
+            text = reading.cell_text(row[index]).strip()
+            if text:
+                values.setdefault(key, []).append(text)
+    return Cells(number=number, raw=row, values=values)
+
+
+def job_mapping(job: ImportJob) -> dict[int, str]:
+    return {int(index): key for index, key in (job.mapping or {}).items() if key}
+
+
+def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
+    """The file's data rows (after the header row) with their row numbers."""
+    rows = reading.rows(
+        fileobj, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter
+    )
+    return itertools.islice(rows, 1, None)
+
+
+def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
+    """Read, match and save one batch (inside the caller's transaction)."""
+    outcome = Outcome()
+    items: list[Item] = []
+    for number, row in rows:
+        cells = mapped_cells(number, row, adapter.mapping)
+        try:
+            items.append(adapter.read(cells))
+        except RowError as error:
+            outcome.rejected.append((cells, str(error)))
+    keys = {key for item in items for key in item.keys}
+    lock_names(adapter.tenant, {k for k in keys if k.startswith(("phone:", "email:"))})
+    if adapter.policy != ImportJob.Policy.CREATE:
+        adapter.find(items)
+    made: dict[str, Item] = {}  # key -> the item that created or changed a record in this batch
+    for item in items:
+        earlier = next((made[k] for k in item.keys if k in made), None)
+        if adapter.policy == ImportJob.Policy.CREATE:
+            target = None
+        elif earlier is not None:
+            target = earlier.record
+        else:
+            target = item.match
+        try:
+            if target is None:
+                item.record = adapter.build(item)
+                outcome.created.append(item)
+            elif adapter.policy == ImportJob.Policy.SKIP:
+                outcome.skipped += 1
+                continue
+            else:
+                item.record = target
+                changed = adapter.merge(item, replace=adapter.policy == ImportJob.Policy.REPLACE)
+                if earlier is None and changed is not None:
+                    outcome.updated.append(item)
+                elif changed is None:  # the record may not be changed (e.g. converted)
+                    outcome.skipped += 1
+                    continue
+        except RowError as error:
+            outcome.rejected.append((item.cells, str(error)))
+            continue
+        for key in item.keys:
+            made.setdefault(key, item)
+    adapter.save(outcome)
+    return outcome
+
+
+def _record_batch(job: ImportJob, first_row: int, outcome: Outcome, adapter: Any) -> None:
+    if outcome.created or adapter.other_created:
+        ImportBatch.objects.create(
+            job=job,
+            first_row=first_row,
+            created_ids=[item.record.pk for item in outcome.created],
+            other_ids=adapter.take_other_created(),
+        )
+    ImportUpdate.objects.bulk_create(
+        ImportUpdate(
+            job=job,
+            object_id=item.record.pk,
+            row_number=item.cells.number,
+            before=adapter.before.get(item.record.pk, {}),
+            after=adapter.after_values(item.record, adapter.before.get(item.record.pk, {})),
+        )
+        for item in outcome.updated
+    )
+    ImportRejected.objects.bulk_create(
+        ImportRejected(
+            job=job,
+            row_number=cells.number,
+            reason=reason[:1000],
+            cells=[reading.cell_text(c) for c in cells.raw],
+        )
+        for cells, reason in outcome.rejected
+    )
+
+
+def _start(job_id: int) -> tuple[ImportJob | None, Membership | None]:
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.state not in (ImportJob.State.QUEUED, ImportJob.State.RUNNING):
+        return None, None
+    now = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(
+        state=ImportJob.State.RUNNING, started_at=job.started_at or now, heartbeat_at=now
+    )
+    actor = Membership.objects.select_related("user", "role", "tenant").get(pk=job.created_by_id)
+    return job, actor
+
+
+def _go_on(job: ImportJob, done: int) -> bool:
+    """Whether this run goes on with its next batch: the job's row is locked until the
+    batch commits, so a second run of the same job (a redelivered task) waits, then sees
+    the rows done moved on and stops; a cancel asked for ends the run here."""
+    state, processed, cancel = (
+        ImportJob.objects.select_for_update()
+        .values_list("state", "processed_rows", "cancel_requested")
+        .get(pk=job.pk)
+    )
+    if state != ImportJob.State.RUNNING or processed != done:
+        return False
+    if cancel:
+        ImportJob.objects.filter(pk=job.pk).update(
+            state=ImportJob.State.CANCELLED, finished_at=timezone.now()
+        )
+        return False
+    return True
+
+
+def run(tenant: Tenant, job_id: int) -> None:
+    """Run (or resume) an import to its end, a cancel or a failure: each batch in a
+    transaction of its own inside `tenant`, so progress is visible and kept."""
+    from transfer.entities import adapter_for
+
+    with tenant_context(tenant):
+        job, actor = _start(job_id)
+    if job is None or actor is None:
+        return
+    try:
+        with default_storage.open(job.file.name, "rb") as fileobj:
+            if job.total_rows is None:
+                job.total_rows = reading.count_rows(
+                    fileobj,
+                    file_format=job.file_format,
+                    encoding=job.encoding,
+                    delimiter=job.delimiter,
+                )
+                with tenant_context(tenant):
+                    ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
+            with tenant_context(tenant):
+                adapter = adapter_for(job, actor)
+            done = job.processed_rows
+            rows = itertools.islice(data_rows(job, fileobj), done, None)
+            while batch := list(itertools.islice(rows, BATCH)):
+                with tenant_context(tenant):
+                    if not _go_on(job, done):
+                        return
+                    outcome = process_batch(adapter, batch)
+                    _record_batch(job, batch[0][0], outcome, adapter)
+                    ImportJob.objects.filter(pk=job.pk).update(
+                        processed_rows=F("processed_rows") + len(batch),
+                        created_count=F("created_count") + len(outcome.created),
+                        updated_count=F("updated_count") + len(outcome.updated),
+                        skipped_count=F("skipped_count") + outcome.skipped,
+                        rejected_count=F("rejected_count") + len(outcome.rejected),
+                        heartbeat_at=timezone.now(),
+                    )
+                done += len(batch)
+                adapter.reset()
+    except reading.UnreadableFileError as problem:
+        with tenant_context(tenant):
+            _fail(job, str(problem))
+        return
+    except Exception:
+        logger.exception("Import %s failed.", job.pk)
+        with tenant_context(tenant):
+            _fail(job, _("The import stopped on an unexpected error; what it did so far is kept."))
+        raise
+    with tenant_context(tenant):
+        ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(
+            state=ImportJob.State.DONE, finished_at=timezone.now()
+        )
+
+
+def _fail(job: ImportJob, message: str) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(
+        state=ImportJob.State.FAILED, error=message, finished_at=timezone.now()
+    )
