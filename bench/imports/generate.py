@@ -11,7 +11,8 @@ several lines), "Дата создания" as dd.mm.yyyy HH:MM in the workspace
 - `db_phone`, `db_email`: a lead already in the tenant (`Existing`), by its phone written in
   another format (7%) or its e-mail in another case (3%);
 - `file_dup`: a person of an earlier `new` row of the file again, by the phone in another
-  format or the e-mail in another case (2%): near it or far from it;
+  format or the e-mail in another case (2%): near it or far from it, each `new` row at most
+  once;
 - rejected (≈ 1%): `no_contact` (no phone, no e-mail), `bad_phone` (an unreadable phone
   and nothing else), `bad_date` (a date that does not exist).
 
@@ -381,7 +382,10 @@ class Writer:
 
     def _repeat(self, row: Row) -> None:
         """Make `row` an earlier new row's person again (its first phone or its e-mail)."""
-        *person, text, e164, email = self.rng.choice(self.reservoir)
+        # Each earlier row once: two rows of one person in a batch would meet one record.
+        index = self.rng.randrange(len(self.reservoir))
+        self.reservoir[index], self.reservoir[-1] = self.reservoir[-1], self.reservoir[index]
+        *person, text, e164, email = self.reservoir.pop()
         row.cells.update(zip(PERSON, person, strict=True))
         if e164.startswith("+79") and (not email or self.rng.random() < 0.7):
             written = self._other_format(e164[2:], text)
@@ -426,18 +430,16 @@ class Writer:
 
     def rows(self, total: int) -> Iterator[Row]:
         """The file's rows in order; in-file duplicates repeat earlier new rows."""
-        seen_new = 0
         for start in range(0, total, self.chunk_size):
             for row in self._chunk(min(self.chunk_size, total - start)):
                 if row.kind == FILE_DUP:
-                    if not seen_new:
+                    if not self.reservoir:
                         row = self._row(NEW, row.created)
                         while self._clashes([row]):
                             self._fresh_contacts(row, row.cells["Имя"], row.cells["Фамилия"])
                     else:
                         self._repeat(row)
                 if row.kind == NEW:
-                    seen_new += 1
                     self._remember(row)
                 yield row
 
