@@ -528,7 +528,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Tenant `{report['slug']}` ({report['tenant_leads']:,} leads before the run), "
         f"{len(report['pairs'])} pairs of {report['rows']:,}-row files; "
-        f"command `{report['command']}`; {report['machine']}.",
+        f"command `{report['command']}`; {report['machine']['cpu']}, "
+        f"{report['machine']['memory']}, Python {report['machine']['python']}; "
+        f"load average {report['load']}.",
         "",
         *ratios.budget_table(report["budgets"]),
         "",
@@ -686,6 +688,7 @@ def main() -> None:
         "rows": args.rows,
         "command": args.command,
         "machine": machine(),
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "settings": {k: str(v) for k, v in vars(args).items()},
         "pairs": measured,
         "also": also,
