@@ -171,7 +171,7 @@ class Adapter:
 
     def created(self, cells: Cells) -> datetime.datetime | None:
         text = cells.text("created_at")
-        if not text:
+        if not text or parse.no_date(text):
             return None
         try:
             return parse.parse_datetime(text, self.order)
@@ -413,9 +413,11 @@ class LeadAdapter(Adapter):
         for line in data["message"].splitlines():
             if line and line in notes:
                 notes.remove(line)
-        phone_key = phone_e164(data["phone"], self.region)
+        phones = [data["phone"], *(data.get("other_phones") or [])]
         keys = self.keys_for(
-            phones=[phone_key], emails=[email_key(data["email"])], external_id=data["external_id"]
+            phones=[phone_e164(p, self.region) for p in phones],
+            emails=[email_key(data["email"])],
+            external_id=data["external_id"],
         )
         return Item(cells=cells, data=data, keys=keys, notes=notes)
 
@@ -632,7 +634,6 @@ class PartyAdapter(Adapter):
             emails=data["emails"],
             notes=notes,
             custom=data["custom"],
-            external_id=data["external_id"],
             **fields,
         )
         try:
@@ -937,7 +938,7 @@ class DealAdapter(Adapter):
             except ValueError:
                 notes.append(_note(_("Currency"), currency))
         for key in ("expected_close", "closed_at"):
-            if text := cells.text(key):
+            if (text := cells.text(key)) and not parse.no_date(text):
                 try:
                     data[key] = (
                         parse.parse_date(text, self.order)

@@ -108,6 +108,12 @@ class ImportJob(TenantModel):
         return self.state in (self.State.QUEUED, self.State.RUNNING)
 
     @property
+    def undoable(self) -> bool:
+        """Ended, and something was created or changed."""
+        ended = (self.State.DONE, self.State.CANCELLED, self.State.FAILED)
+        return self.state in ended and bool(self.created_count or self.updated_count)
+
+    @property
     def percent(self) -> int:
         if not self.total_rows:
             return 100 if self.state == self.State.DONE else 0

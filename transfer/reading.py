@@ -171,7 +171,17 @@ def detect_delimiter(text: str) -> str:
 
 def _text_stream(fileobj: IO[bytes], encoding: str) -> io.TextIOWrapper:
     fileobj.seek(0)
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # a BOM, if any, is not part of the first header
     return io.TextIOWrapper(fileobj, encoding=encoding, errors="replace", newline="")
+
+
+def _release(text: io.TextIOWrapper) -> None:
+    """Leave the underlying file open for its owner (closed already if the run stopped)."""
+    try:
+        text.detach()
+    except ValueError:
+        pass
 
 
 def _clip(row: list[Any]) -> list[Any]:
@@ -190,7 +200,7 @@ def _csv_rows(fileobj: IO[bytes], encoding: str, delimiter: str) -> Iterator[lis
         message = _("The file cannot be read as CSV: %(error)s") % {"error": error}
         raise UnreadableFileError(message) from error
     finally:
-        text.detach()
+        _release(text)
 
 
 def _xlsx_rows(fileobj: IO[bytes]) -> Iterator[list[Any]]:
@@ -255,7 +265,7 @@ def _html_rows(fileobj: IO[bytes], encoding: str) -> Iterator[list[Any]]:
         parser.close()
         yield from parser.rows
     finally:
-        text.detach()
+        _release(text)
 
 
 def _html_encoding(head: bytes) -> str:

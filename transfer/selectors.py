@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from crm.exports import neutralize
 from crm.models import Membership
+from crm.tenancy import tenant_context
 from transfer.models import ImportJob, ImportMapping, ImportRejected
 
 
@@ -44,9 +45,12 @@ def rejected_csv(job: ImportJob) -> Iterator[bytes]:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([_("Error"), _("Row"), *job.headers])
     yield ("\ufeff" + out.getvalue()).encode("utf-8")
-    rows = ImportRejected.objects.filter(job=job).order_by("row_number", "pk")
-    for row in rows.iterator(chunk_size=2000):
-        out.seek(0)
-        out.truncate()
-        writer.writerow([neutralize(row.reason), row.row_number, *map(neutralize, row.cells)])
-        yield out.getvalue().encode("utf-8")
+    # A streamed response is read after the view returned: the rows are read in the
+    # job's workspace again.
+    with tenant_context(job.tenant):
+        rows = ImportRejected.objects.filter(job=job).order_by("row_number", "pk")
+        for row in rows.iterator(chunk_size=2000):
+            out.seek(0)
+            out.truncate()
+            writer.writerow([neutralize(row.reason), row.row_number, *map(neutralize, row.cells)])
+            yield out.getvalue().encode("utf-8")

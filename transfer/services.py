@@ -190,6 +190,32 @@ def mapping_apply(*, actor: Membership, job: ImportJob, mapping: ImportMapping) 
     return job
 
 
+def file_sample(*, actor: Membership, job: ImportJob, rows: int) -> list[list[str]]:
+    """The first data rows of the job's file as texts (beside the column choices)."""
+    check_import(actor, job.entity)
+    found: list[list[str]] = []
+    with default_storage.open(job.file.name, "rb") as fileobj:
+        iterator = reading.rows(
+            fileobj, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter
+        )
+        try:
+            next(iterator, None)
+            for _number, row in iterator:
+                found.append([reading.cell_text(cell).strip()[:80] for cell in row])
+                if len(found) >= rows:
+                    break
+        except reading.UnreadableFileError:
+            return found
+        finally:
+            iterator.close()
+    return found
+
+
+def field_labels(entity: str) -> dict[str, str]:
+    """The entity's importable fields' labels by key (custom fields included)."""
+    return {spec.key: str(spec.label) for spec in field_specs(entity)}
+
+
 @dataclass
 class PreviewRow:
     number: int

@@ -26,6 +26,15 @@ _DATE = re.compile(
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
 CURRENCIES = {
+    "российский рубль": "RUB",
+    "рубль рф": "RUB",
+    "доллар сша": "USD",
+    "американский доллар": "USD",
+    "белорусский рубль": "BYN",
+    "казахстанский тенге": "KZT",
+    "украинская гривна": "UAH",
+    "гривна": "UAH",
+    "китайский юань": "CNY",
     "₽": "RUB",
     "руб": "RUB",
     "руб.": "RUB",
@@ -93,6 +102,15 @@ def _parts(text: str, order: str) -> tuple[re.Match, int, int, int]:
     if year < 100:
         year += 2000 if year < 70 else 1900
     return found, year, month, day
+
+
+# What exports write in a date column that holds no date (amoCRM: an open deal's close date).
+NO_DATE = {"не закрыта", "не закрыт", "нет", "—", "-", "n/a", "none", "null", "never"}
+
+
+def no_date(value: object) -> bool:
+    """Whether a date cell says there is no date."""
+    return isinstance(value, str) and clean_line(value).strip().lower() in NO_DATE
 
 
 def parse_datetime(value: object, order: str = DMY) -> datetime.datetime:
