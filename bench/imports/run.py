@@ -294,7 +294,8 @@ def run_import(
         stopped = stop is not None and not stop.is_alive()
         if stop is not None:
             stop.cancel()
-    rows = done() if stopped else expected["rows"]
+    # A stopped import did what its job committed; a failed one is not a rate.
+    rows = done() if stopped else expected["rows"] if process.returncode == 0 else 0
     text = output.read_text(errors="replace")
     counts = parse_counts(text)
     want = expected["policies"][policy]
@@ -488,6 +489,8 @@ def readme_row(report: dict[str, Any]) -> str:
     if report["big"]:
         result = report["big"]["import"]
         big = f"{result['rows_per_s']:,} rows/s, {result['peak_rss_mb']:g} MB"
+        if result["exit"] and not result["stopped_at_rows"]:
+            big = f"failed (exit {result['exit']}): {result['output_tail'].strip()[-80:]}"
     missed = sum(not b["ok"] for b in report["budgets"])
     cells = [
         report["date"],
