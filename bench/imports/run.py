@@ -13,13 +13,15 @@
    the tenant's manager in;
 4. --pairs times, each after a VACUUM (ANALYZE) of the leads, as autovacuum would run: the
    inbox 4 times a second for --idle-seconds with nothing else running; then
-   `manage.py import_file --tenant big-1m --entity leads --policy --policy FILE` as its own
-   process on the application role, the inbox sampled the same way until it exits; then
+   `manage.py import_file --tenant big-1m --entity leads --policy <--policy> --mapping
+   bench-bitrix24 FILE` (the file's columns, saved by the setup) as its own process on the
+   application role, the inbox sampled the same way until it exits; then
    the floor: PostgreSQL's COPY of the same rows, parsed already, into `leads_lead` for
    the scratch tenant (the same table: the same indexes and triggers), as the owner (COPY
    FROM does not run under row-level security). Pairs: import rows/s over COPY rows/s; the
    inbox's p99 during the import over idle;
-5. each --also policy's file once, then the --big file once, with its COPY;
+5. each --also policy's file once, then the --big file once (stopped after --big-seconds
+   when given), with its COPY;
 6. for every import: wall time and rows/s (the file's rows, header not counted), the
    process's peak RSS (`wait4`) and its RSS every half second, the counts it printed
    against the ones the generator wrote beside the file, and the rows of the rejected-rows
