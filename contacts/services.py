@@ -31,6 +31,7 @@ from contacts.normalize import (
 )
 from crm.access import AccessDenied, Action, Scope, check_entity, check_object
 from crm.attachments import attachments_purge
+from crm.bulk import insert_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.models import Activity, Membership, Tenant
@@ -555,10 +556,13 @@ def party_normalize(record: Party, tenant: Tenant) -> None:
 def _bulk_keys(records: list[Party], region: str) -> None:
     owner_field = "contact" if isinstance(records[0], Contact) else "company"
     MatchKey.objects.filter(**{f"{owner_field}__in": records}).delete()
-    MatchKey.objects.bulk_create(
-        MatchKey(tenant_id=record.tenant_id, kind=kind, value=value, **{owner_field: record})
-        for record in records
-        for kind, value in sorted(match_keys(record, region))
+    insert_many(
+        MatchKey,
+        [
+            MatchKey(tenant_id=record.tenant_id, kind=kind, value=value, **{owner_field: record})
+            for record in records
+            for kind, value in sorted(match_keys(record, region))
+        ],
     )
 
 
@@ -575,11 +579,10 @@ def parties_bulk_create(
     if not records:
         return
     model = type(records[0])
-    model.objects.bulk_create(records)
-    if created:
-        for index, moment in created.items():
-            records[index].created_at = moment
-        model.objects.bulk_update([records[i] for i in created], ["created_at"], batch_size=500)
+    for index, moment in created.items():
+        records[index].created_at = moment
+        records[index].keep_created_at = True
+    insert_many(model, records)
     _bulk_keys(records, actor.tenant.default_region)
     timeline_record_many(
         actor=actor,

@@ -4,6 +4,7 @@ from django.urls import path
 
 from contacts.views import blocklist, card, inline, lists, merge
 from contacts.views.kinds import CONTACTS, Kind
+from transfer.views import exports
 
 app_name = "contacts"
 
@@ -16,6 +17,7 @@ def record_urls(kind: Kind) -> list:
         path("new/", card.create, k, name="create"),
         path("trash/", lists.trash, k, name="trash"),
         path("options/", lists.options, k, name="options"),
+        path("export/", exports.export_list, {"entity": kind.namespace}, name="export"),
         path("<int:pk>/", card.detail, k, name="detail"),
         path("<int:pk>/edit/", card.edit, k, name="edit"),
         path("<int:pk>/field/<slug:field>/", inline.field, k, name="field"),

@@ -11,6 +11,7 @@ run it at once, in the thread that commits.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from typing import Any
@@ -48,3 +49,12 @@ def start_long(task: Task, **kwargs: Any) -> None:
             task.apply_async(kwargs=kwargs)
 
     transaction.on_commit(start)
+
+
+def start_named(name: str, **kwargs: Any) -> None:
+    """start_long for the task named `name` ("<module>.<function>"): a module that the
+    task's own module imports starts it so, without importing it back."""
+    from crm.celery import app
+
+    importlib.import_module(name.rpartition(".")[0])  # registers the task
+    start_long(app.tasks[name], **kwargs)

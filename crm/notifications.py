@@ -31,6 +31,13 @@ NOTIFICATION_TEXTS = {
         "Channel “%(channel)s”: %(count)s deliveries failed or were rejected in %(minutes)s min"
     ),
     "channel.trouble": _("Channel “%(channel)s” does not work: %(problem)s"),
+    "export.ready": _("Your export “%(filename)s” is ready to download"),
+    "export.failed": _("Your export “%(filename)s” could not be prepared"),
+    "import.done": _(
+        "Import of “%(filename)s” done: %(created)s created, %(updated)s updated, "
+        "%(skipped)s skipped, %(rejected)s rejected"
+    ),
+    "import.failed": _("Import of “%(filename)s” stopped on an error"),
 }
 
 

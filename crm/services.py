@@ -40,6 +40,7 @@ from crm.access import (
     validate_rights,
 )
 from crm.activities import DETAIL_URLS, may_change
+from crm.bulk import insert_rows
 from crm.errors import DomainError
 from crm.mail import send_email
 from crm.models import (
@@ -54,7 +55,7 @@ from crm.models import (
     normalize_email,
 )
 from crm.notifications import notify
-from crm.tenancy import tenant_context
+from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 from crm.urlnames import tenant_reverse
 
 INVITATION_SALT = "crm.invitation"
@@ -120,15 +121,14 @@ def timeline_record_many(
 ) -> None:
     """The same event on many records of one model at once (bulk moves, bulk actions)."""
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    TimelineEvent.objects.bulk_create(
-        TimelineEvent(
-            target_type=content_type,
-            target_id=pk,
-            actor=actor,
-            kind=kind,
-            data=data,
-        )
-        for pk in target_ids
+    tenant = current_tenant()
+    if tenant is None:
+        raise TenantMismatchError("Timeline events written outside a tenant context.")
+    actor_id = actor.pk if actor else None
+    insert_rows(
+        TimelineEvent,
+        ("tenant_id", "target_type_id", "target_id", "actor_id", "kind", "data"),
+        [(tenant.pk, content_type.pk, pk, actor_id, kind, data) for pk in target_ids],
     )
 
 

@@ -174,8 +174,10 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker the queue is embedded: tasks run in-process right after commit.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-# The largest file an import takes (a 1,048,576-row CSV is about 150 MB).
-IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=256 << 20)
+# The largest file an import takes (a 1,048,576-row Bitrix24 export is about 300 MB).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=512 << 20)
+# An ended import's file is kept this long (its report and undo stay for good).
+IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=30)
 # Long jobs without a broker run in a thread of the server (crm/background.py); tests: inline.
 BACKGROUND_INLINE = False
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -236,7 +238,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Analytics: recompute the rolled-up days that changed, roll up the finished ones.
     "analytics-rollups": {"task": "analytics.tasks.rollups_refresh_all_task", "schedule": 60 * 10},
+    # Exports: start again those a stopped server left queued; delete files past their days.
+    "transfer-exports": {
+        "task": "transfer.tasks.export_jobs_maintain_all_task",
+        "schedule": 60 * 15,
+    },
 }
+# Exports of up to this many rows are written in the request; larger ones in the background.
+EXPORT_INLINE_MAX_ROWS = env.int("EXPORT_INLINE_MAX_ROWS", default=5000)
+# Days a background export's file is kept for download.
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
 # How long a process may reuse a tenant's row (its settings) before reading it again.
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 # Base delay of a failed delivery's retries (doubling, capped at a minute).

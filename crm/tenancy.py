@@ -140,11 +140,27 @@ class TenantManager(models.Manager):
         return queryset.bulk_create(rows, *args, **kwargs)
 
 
+class CreatedAtField(models.DateTimeField):
+    """`auto_now_add` that keeps a moment given on purpose: an instance marked with
+    `keep_created_at = True` (an import keeping a base's history) is inserted with its
+    own `created_at`. Migrations see a plain DateTimeField."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = getattr(model_instance, self.attname)
+        if add and value is not None and getattr(model_instance, "keep_created_at", False):
+            return value
+        return super().pre_save(model_instance, add)
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DateTimeField", args, kwargs
+
+
 class TenantModel(models.Model):
     """Base for tenant-owned data. Subclasses must declare `class Meta(TenantModel.Meta)`."""
 
     tenant = models.ForeignKey("crm.Tenant", on_delete=models.PROTECT, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # Extra RLS clause for tables a user may read across tenants (their memberships).

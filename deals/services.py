@@ -29,6 +29,7 @@ from crm.access import (
     check_object,
     has_right,
 )
+from crm.bulk import insert_many
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -677,20 +678,15 @@ def deals_bulk_create(
             {"company": deal.company, "contact": deal.contact}
         )
         deal.currency = deal.currency or actor.tenant.currency
-    Deal.objects.bulk_create(deals)
-    dated = []
-    for index, moment in created.items():
-        deals[index].created_at = moment
-        dated.append(deals[index])
-    for deal in deals:
+    now = timezone.now()
+    for index, deal in enumerate(deals):
+        deal.created_at = created.get(index) or now
+        deal.keep_created_at = True
         if deal.outcome != Outcome.OPEN and deal.closed_at is None:
             deal.closed_at = deal.created_at
-            dated.append(deal)
-    if dated:
-        Deal.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
+    insert_many(Deal, deals)
     if notes:
         content_type = ContentType.objects.get_for_model(Deal)
-        now = timezone.now()
         Activity.objects.bulk_create(
             Activity(
                 tenant=actor.tenant,

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from deals.views import card, inline, lists, loss_reasons, options, pipelines
+from transfer.views import exports
 
 app_name = "deals"
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", lists.deal_list, name="list"),
     path("board/", lists.kanban, name="kanban"),
     path("bulk/", lists.bulk, name="bulk"),
+    path("export/", exports.export_list, {"entity": "deals"}, name="export"),
     path("quick/", lists.quick_create, name="quick_create"),
     path("new/", card.create, name="create"),
     path("stages/options/", options.stage_options, name="stage_options"),

@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from contacts.models import Contact
 from contacts.normalize import email_key, messenger_key, phone_e164
+from crm.bulk import insert_rows
 from crm.models import Tenant
 from intake.models import Identity
 from leads.models import Lead
@@ -45,46 +46,36 @@ def identities_note(
 ) -> None:
     """Record the ways to reach the person in inquiry `data` (read by intake_fields) on
     `lead` and on `contact`; ways they have already are left as they were."""
-    ways = _ways(data, tenant.default_region)
-    rows = [
-        Identity(
-            tenant=tenant,
-            lead=record if isinstance(record, Lead) else None,
-            contact=record if isinstance(record, Contact) else None,
-            kind=kind,
-            value=key[:254],
-            shown=shown[:254],
-            source=source,
-            via=via[:120],
-        )
-        for record in (lead, contact)
-        if record is not None
-        for kind, key, shown in ways
-    ]
-    if rows:
-        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+    pairs = [(data, record) for record in (lead, contact) if record is not None]
+    identities_note_many(tenant=tenant, pairs=pairs, source=source, via=via)
 
 
 def identities_note_many(
-    *, tenant: Tenant, pairs: list[tuple[dict[str, Any], Lead | Contact]], source: str
+    *,
+    tenant: Tenant,
+    pairs: list[tuple[dict[str, Any], Lead | Contact]],
+    source: str,
+    via: str = "",
 ) -> None:
-    """identities_note for many records at once (an import): one insert for all."""
+    """identities_note for many (inquiry data, record) pairs at once (an import): one
+    insert for all."""
     region = tenant.default_region
     rows = [
-        Identity(
-            tenant=tenant,
-            lead=record if isinstance(record, Lead) else None,
-            contact=record if isinstance(record, Contact) else None,
-            kind=kind,
-            value=key[:254],
-            shown=shown[:254],
-            source=source,
+        (
+            tenant.pk,
+            record.pk if isinstance(record, Lead) else None,
+            record.pk if isinstance(record, Contact) else None,
+            kind,
+            key[:254],
+            shown[:254],
+            source,
+            via[:120],
         )
         for data, record in pairs
         for kind, key, shown in _ways(data, region)
     ]
-    if rows:
-        Identity.objects.bulk_create(rows, ignore_conflicts=True)
+    columns = ("tenant_id", "lead_id", "contact_id", "kind", "value", "shown", "source", "via")
+    insert_rows(Identity, columns, rows, ignore_conflicts=True)
 
 
 SHOWN = 30  # ways listed on a card

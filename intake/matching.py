@@ -132,9 +132,19 @@ def _lock_ids(tenant: Tenant, names: Iterable[str]) -> list[int]:
 
 def _take_locks(ids: list[int]) -> None:
     # One statement; its target list is evaluated left to right, so in the sorted order.
-    locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
+    # A long list (an import's batch) is locked from a sorted subquery instead: a target
+    # list holds at most 1664 entries.
+    ids = sorted(ids)  # one order for every caller, so two never wait in a cycle
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
+        if len(ids) <= 64:
+            locks = ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids))
+            cursor.execute(f"SELECT {locks}", ids)  # only placeholders are interpolated
+        else:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k) AS sorted",
+                [ids],
+            )
 
 
 def _known_names(phones: set[str], emails: set[str]) -> set[str]:

@@ -37,6 +37,7 @@ from crm.access import (
     scope_for,
 )
 from crm.attachments import attachments_purge
+from crm.bulk import insert_many, insert_rows
 from crm.errors import DomainError
 from crm.history import Changes
 from crm.lineitems import ProductLine, replace_lines, same_lines
@@ -177,14 +178,17 @@ def intake_fields(data: dict[str, Any], region: str, *, read_phone: bool = True)
     return values
 
 
-def _normalize(lead: Lead, tenant: Tenant, *, read_phone: bool = True) -> None:
+def _normalize(
+    lead: Lead, tenant: Tenant, *, read_phone: bool = True, cleaned: bool = False
+) -> None:
     region = tenant.default_region
-    fields = (*LINE_FIELDS, "message", "other_phones")
-    values = intake_fields(
-        {field: getattr(lead, field) for field in fields}, region, read_phone=read_phone
-    )
-    for field, value in values.items():
-        setattr(lead, field, value)
+    if not cleaned:
+        fields = (*LINE_FIELDS, "message", "other_phones")
+        values = intake_fields(
+            {field: getattr(lead, field) for field in fields}, region, read_phone=read_phone
+        )
+        for field, value in values.items():
+            setattr(lead, field, value)
     lead.phone_e164 = phone_e164(lead.phone, region)
     lead.other_phones = phones_merged(
         [], lead.other_phones or [], besides=lead.phone_e164, region=region
@@ -1061,42 +1065,50 @@ def activities_send_reminders(*, now: Any = None) -> int:
 # --- Many at once (an import) -------------------------------------------------------------
 
 
+def lead_normalize(lead: Lead, tenant: Tenant, *, cleaned: bool = False) -> None:
+    """Clean a lead about to be saved in bulk (its phone field read already, as
+    intake_fields does; with `cleaned`, its values were read by intake_fields) and fill its
+    keys; raises DomainError for a lead nobody can reach."""
+    _normalize(lead, tenant, read_phone=False, cleaned=cleaned)
+
+
+WORD_COLUMNS = ("tenant_id", "lead_id", "word", "created_at", "owner_id")
+
+
+def _word_rows(leads: list[Lead]) -> list[tuple]:
+    """The search words of several leads (leads/words.py), as WORD_COLUMNS."""
+    return [
+        (lead.tenant_id, lead.pk, word, lead.created_at, lead.owner_id)
+        for lead in leads
+        for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
+    ]
+
+
 def leads_bulk_create(
     *, actor: Membership, leads: list[Lead], created: dict[int, datetime], event: dict[str, Any]
 ) -> None:
-    """Save new leads at once, as lead_create would one by one: normalized, titled, each
-    with its first status stay, its search words and a "lead.imported" timeline entry
-    (`event` its data); the inboxes are told once. `created`: the creation moment of some
-    leads (by their index in `leads`), kept instead of now (an import keeps a base's
-    history); leads in a closed state are closed at that moment."""
+    """Save new leads (each cleaned by lead_normalize) at once, as lead_create would one by
+    one: titled, each with its first status stay, its search words and a "lead.imported"
+    timeline entry (`event` its data); the inboxes are told once. `created`: the creation
+    moment of some leads (by their index in `leads`), kept instead of now (an import keeps
+    a base's history); leads in a closed state are closed at that moment."""
     tenant = actor.tenant
-    for lead in leads:
+    now = timezone.now()
+    for index, lead in enumerate(leads):
         lead.tenant = tenant
-        _normalize(lead, tenant, read_phone=False)
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
-    Lead.objects.bulk_create(leads)
-    dated = []
-    for index, moment in created.items():
-        leads[index].created_at = moment
-        dated.append(leads[index])
-    for lead in leads:
+        lead.created_at = created.get(index) or now
+        lead.keep_created_at = True
         if lead.state not in OPEN_STATES and lead.closed_at is None:
             lead.closed_at = lead.created_at
-            dated.append(lead)
-    if dated:
-        Lead.objects.bulk_update(dated, ["created_at", "closed_at"], batch_size=500)
-    StatusStay.objects.bulk_create(
-        StatusStay(tenant=tenant, lead=lead, status_id=lead.status_id, entered_at=lead.created_at)
-        for lead in leads
+    insert_many(Lead, leads)
+    insert_rows(
+        StatusStay,
+        ("tenant_id", "lead_id", "status_id", "entered_at"),
+        [(tenant.pk, lead.pk, lead.status_id, lead.created_at) for lead in leads],
     )
-    LeadWord.objects.bulk_create(
-        LeadWord(
-            tenant=tenant, lead=lead, word=word, created_at=lead.created_at, owner_id=lead.owner_id
-        )
-        for lead in leads
-        for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
-    )
+    insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
     timeline_record_many(
         actor=actor,
         model=Lead,
@@ -1117,14 +1129,11 @@ def leads_bulk_update(
     event: dict[str, Any],
     kind: str = "import_updated",
 ) -> None:
-    """Save changed fields of several leads at once (an import's merge, or its undo):
-    normalized as lead_update does, search words rewritten when a named field changed, one
+    """Save changed fields of several leads at once (an import's merge, or its undo; each
+    cleaned by lead_normalize), search words rewritten when a named field changed, one
     "lead.<kind>" timeline entry each (`event` its data)."""
     if not leads:
         return
-    tenant = actor.tenant
-    for lead in leads:
-        _normalize(lead, tenant, read_phone=False)
     saved = set(fields)
     if "phone" in saved:
         saved.add("phone_e164")
@@ -1133,17 +1142,7 @@ def leads_bulk_update(
     Lead.objects.bulk_update(leads, sorted(saved | {"updated_at"}), batch_size=500)
     if saved & set(SOURCE_FIELDS):
         LeadWord.objects.filter(lead__in=leads).delete()
-        LeadWord.objects.bulk_create(
-            LeadWord(
-                tenant=tenant,
-                lead=lead,
-                word=word,
-                created_at=lead.created_at,
-                owner_id=lead.owner_id,
-            )
-            for lead in leads
-            for word in sorted(text_words(*(getattr(lead, f) for f in SOURCE_FIELDS)))
-        )
+        insert_rows(LeadWord, WORD_COLUMNS, _word_rows(leads))
     elif "owner" in saved:
         for lead in leads:
             _index_owner(lead)

@@ -4,6 +4,7 @@ from django.urls import path
 
 from crm.modes import classic_only
 from leads.views import card, convert, inline, inquiry, lists, live, rules, statuses
+from transfer.views import exports
 
 app_name = "leads"
 
@@ -15,7 +16,7 @@ urlpatterns = [
     path("board/", lists.kanban, name="kanban"),
     path("quick/", lists.quick_create, name="quick_create"),
     path("bulk/", lists.bulk, name="bulk"),
-    path("export/", lists.export, name="export"),
+    path("export/", exports.export_list, {"entity": "leads"}, name="export"),
     path("new/", card.create, name="create"),
     path("new/duplicates/", inquiry.duplicates, name="duplicates"),
     path("trash/", lists.trash, name="trash"),

@@ -109,6 +109,16 @@ def tenant(db) -> Tenant:
 
 
 @pytest.fixture
+def english_workspace(tenant: Tenant) -> Tenant:
+    """The workspace speaks English: what the worker writes (activity subjects, notes,
+    refusals) and its pages read as the tests' English texts (the default workspace is
+    Russian-speaking, and Russian is tested apart)."""
+    tenant.language = "en"
+    tenant.save(update_fields=["language"])
+    return tenant
+
+
+@pytest.fixture
 def other_tenant(db) -> Tenant:
     return make_tenant("globex", name="Globex")
 

@@ -15,81 +15,33 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.models import Membership, Tenant
+from crm.notifications import notify
 from crm.tenancy import tenant_context
+from crm.urlnames import tenant_reverse
 from intake.matching import lock_names
 from transfer import reading
+from transfer.entities import adapter_for
 from transfer.models import ImportBatch, ImportJob, ImportRejected, ImportUpdate
+from transfer.rows import Item, Outcome, RowError, mapped_cells
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
-
-
-class RowError(ValueError):
-    """A row that cannot be imported; the message says why (for the report)."""
-
-
-@dataclass
-class Cells:
-    """One data row as the mapping reads it: field key -> the texts of its columns."""
-
-    number: int
-    raw: list[Any]
-    values: dict[str, list[str]]
-
-    def text(self, key: str) -> str:
-        """The field's first non-empty text ("" when none)."""
-        return next((v for v in self.values.get(key, ()) if v), "")
-
-    def texts(self, key: str) -> list[str]:
-        return [v for v in self.values.get(key, ()) if v]
-
-
-@dataclass
-class Item:
-    """A row read by its adapter: the values to write, its match keys, and what became of it."""
-
-    cells: Cells
-    data: dict[str, Any]
-    keys: list[str] = field(default_factory=list)  # "phone:+7…", "email:…", "external:…"
-    notes: list[str] = field(default_factory=list)  # what could not be read, kept as text
-    match: Any = None  # the existing (or earlier-in-batch) record of this person
-    record: Any = None  # the record this row created or changed
-
-
-@dataclass
-class Outcome:
-    """What one batch did (the job's counters move by it)."""
-
-    created: list[Item] = field(default_factory=list)
-    updated: list[Item] = field(default_factory=list)
-    skipped: int = 0
-    rejected: list[tuple[Cells, str]] = field(default_factory=list)
-
-
-def mapped_cells(number: int, row: list[Any], mapping: dict[int, str]) -> Cells:
-    """The row's cells by field key, as texts with surrounding blanks removed."""
-    values: dict[str, list[str]] = {}
-    for index, key in mapping.items():
-        if key and index < len(row):
-            text = reading.cell_text(row[index]).strip()
-            if text:
-                values.setdefault(key, []).append(text)
-    return Cells(number=number, raw=row, values=values)
-
-
-def job_mapping(job: ImportJob) -> dict[int, str]:
-    return {int(index): key for index, key in (job.mapping or {}).items() if key}
+# SQLite (the embedded `make run`) has one writer at a time: smaller batches and a pause
+# between them let the pages' requests in while an import runs.
+SQLITE_BATCH = 200
+SQLITE_PAUSE = 0.1
 
 
 def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
@@ -97,7 +49,11 @@ def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
     rows = reading.rows(
         fileobj, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter
     )
-    return itertools.islice(rows, 1, None)
+    try:
+        next(rows, None)  # the header row
+        yield from rows
+    finally:
+        rows.close()
 
 
 def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
@@ -115,6 +71,7 @@ def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
     if adapter.policy != ImportJob.Policy.CREATE:
         adapter.find(items)
     made: dict[str, Item] = {}  # key -> the item that created or changed a record in this batch
+    changed_records: set[int] = set()  # id() of the existing records in outcome.updated
     for item in items:
         earlier = next((made[k] for k in item.keys if k in made), None)
         if adapter.policy == ImportJob.Policy.CREATE:
@@ -133,11 +90,16 @@ def process_batch(adapter: Any, rows: list[tuple[int, list[Any]]]) -> Outcome:
             else:
                 item.record = target
                 changed = adapter.merge(item, replace=adapter.policy == ImportJob.Policy.REPLACE)
-                if earlier is None and changed is not None:
-                    outcome.updated.append(item)
-                elif changed is None:  # the record may not be changed (e.g. converted)
+                if changed is None:  # the record may not be changed (e.g. converted)
                     outcome.skipped += 1
                     continue
+                if not changed:  # nothing new for it
+                    outcome.skipped += 1
+                elif target.pk is not None and id(target) not in changed_records:
+                    changed_records.add(id(target))
+                    outcome.updated.append(item)
+                else:  # into a record this import made, or changed by an earlier row
+                    outcome.merged += 1
         except RowError as error:
             outcome.rejected.append((item.cells, str(error)))
             continue
@@ -209,9 +171,14 @@ def _go_on(job: ImportJob, done: int) -> bool:
 
 def run(tenant: Tenant, job_id: int) -> None:
     """Run (or resume) an import to its end, a cancel or a failure: each batch in a
-    transaction of its own inside `tenant`, so progress is visible and kept."""
-    from transfer.entities import adapter_for
+    transaction of its own inside `tenant`, so progress is visible and kept. Reasons and
+    notes are written in the workspace's language (a worker has no request to take it
+    from)."""
+    with translation.override(tenant.language):
+        _run(tenant, job_id)
 
+
+def _run(tenant: Tenant, job_id: int) -> None:
     with tenant_context(tenant):
         job, actor = _start(job_id)
     if job is None or actor is None:
@@ -230,17 +197,23 @@ def run(tenant: Tenant, job_id: int) -> None:
             with tenant_context(tenant):
                 adapter = adapter_for(job, actor)
             done = job.processed_rows
-            rows = itertools.islice(data_rows(job, fileobj), done, None)
-            while batch := list(itertools.islice(rows, BATCH)):
+            source = data_rows(job, fileobj)
+            rows = itertools.islice(source, done, None)
+            sqlite = connection.vendor == "sqlite"
+            size = min(BATCH, SQLITE_BATCH) if sqlite else BATCH
+            while batch := list(itertools.islice(rows, size)):
+                if sqlite and done:
+                    time.sleep(SQLITE_PAUSE)
                 with tenant_context(tenant):
                     if not _go_on(job, done):
+                        source.close()
                         return
                     outcome = process_batch(adapter, batch)
                     _record_batch(job, batch[0][0], outcome, adapter)
                     ImportJob.objects.filter(pk=job.pk).update(
                         processed_rows=F("processed_rows") + len(batch),
                         created_count=F("created_count") + len(outcome.created),
-                        updated_count=F("updated_count") + len(outcome.updated),
+                        updated_count=F("updated_count") + len(outcome.updated) + outcome.merged,
                         skipped_count=F("skipped_count") + outcome.skipped,
                         rejected_count=F("rejected_count") + len(outcome.rejected),
                         heartbeat_at=timezone.now(),
@@ -260,9 +233,30 @@ def run(tenant: Tenant, job_id: int) -> None:
         ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(
             state=ImportJob.State.DONE, finished_at=timezone.now()
         )
+        _tell(job)
 
 
 def _fail(job: ImportJob, message: str) -> None:
     ImportJob.objects.filter(pk=job.pk).update(
         state=ImportJob.State.FAILED, error=message, finished_at=timezone.now()
+    )
+    _tell(job)
+
+
+def _tell(job: ImportJob) -> None:
+    """Notify who started the import that it ended (the bell and an e-mail)."""
+    job.refresh_from_db()
+    if job.created_by is None or job.state not in (ImportJob.State.DONE, ImportJob.State.FAILED):
+        return
+    counts = {
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "skipped": job.skipped_count,
+        "rejected": job.rejected_count,
+    }
+    notify(
+        recipients=[job.created_by],
+        kind="import.done" if job.state == ImportJob.State.DONE else "import.failed",
+        data={"filename": job.filename, **counts},
+        url=tenant_reverse("transfer:import_detail", job.tenant, pk=job.pk),
     )

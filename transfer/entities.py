@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from contacts.models import Company, Contact, MatchKey
 from contacts.names import split_full_name
@@ -33,12 +34,17 @@ from deals.models import Deal, Outcome, Pipeline, Stage
 from deals.services import deals_bulk_create, deals_bulk_update
 from intake.identities import identities_note_many
 from leads.models import OPEN_STATES, Lead, LeadState, LeadStatus, Messenger
-from leads.services import intake_fields, leads_bulk_create, leads_bulk_update
+from leads.services import (
+    intake_fields,
+    lead_normalize,
+    leads_bulk_create,
+    leads_bulk_update,
+)
 from transfer import values as parse
-from transfer.engine import Cells, Item, RowError, job_mapping
-from transfer.engine import Outcome as BatchOutcome
 from transfer.fields import custom_definitions
 from transfer.models import Entity, ImportJob
+from transfer.rows import Cells, Item, RowError, job_mapping
+from transfer.rows import Outcome as BatchOutcome
 
 # Status names of other CRMs (Bitrix24, amoCRM, HubSpot) by the state they mean; a
 # workspace's own status names are matched first.
@@ -226,6 +232,33 @@ class Adapter:
             notes.append(_note(_("E-mail in the file"), text))
         return good
 
+    def money(self, cells: Cells, notes: list[str]) -> dict[str, Any]:
+        """The row's amount and currency (a currency named in the amount's cell counts;
+        an unknown currency is kept as a note)."""
+        found: dict[str, Any] = {}
+        if amount := cells.text("amount"):
+            try:
+                found["amount"] = parse.parse_decimal(amount)
+            except ValueError as error:
+                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
+            found["currency"] = parse.currency_in(amount)
+        if currency := cells.text("currency"):
+            try:
+                found["currency"] = parse.parse_currency(currency)
+            except ValueError:
+                notes.append(_note(_("Currency"), currency))
+        return found
+
+    def phones(self, cells: Cells, notes: list[str]) -> list[str]:
+        """Every number in the row's phone columns; a cell with none is kept as a note."""
+        found = []
+        for text in cells.texts("phone"):
+            numbers = phones_in(clean_line(text), self.region)
+            if not numbers:
+                notes.append(_note(_("Phone in the file"), text))
+            found += [p.display for p in numbers]
+        return found
+
     def keys_for(self, *, phones: list[str], emails: list[str], external_id: str) -> list[str]:
         """The row's match keys as the job matches: phone/e-mail or the external id."""
         keys = []
@@ -372,7 +405,7 @@ class LeadAdapter(Adapter):
                 else:
                     messenger, handle = kind, text
         if position := cells.text("position"):
-            notes.append(_note(_("Position"), position))
+            notes.append(_note(pgettext("job", "Position"), position))
         data = {
             "title": cells.text("title"),
             "name": name,
@@ -393,17 +426,7 @@ class LeadAdapter(Adapter):
             raise RowError(str(error)) from None
         if not (data["phone"] or data["email"] or data["messenger_id"]):
             raise RowError(_("No phone, e-mail or messenger: there is no way to reach the person."))
-        if amount := cells.text("amount"):
-            try:
-                data["amount"] = parse.parse_decimal(amount)
-            except ValueError as error:
-                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
-            data["currency"] = parse.currency_in(amount)
-        if currency := cells.text("currency"):
-            try:
-                data["currency"] = parse.parse_currency(currency)
-            except ValueError:
-                notes.append(_note(_("Currency"), currency))
+        data.update(self.money(cells, notes))
         data["external_id"] = cells.text("external_id")[:100]
         data["created_at"] = self.created(cells)
         data["status"] = self._status(cells, notes)
@@ -457,7 +480,7 @@ class LeadAdapter(Adapter):
         message = data["message"]
         if item.notes:
             message = "\n\n".join(p for p in (message, "\n".join(item.notes)) if p)
-        return Lead(
+        lead = Lead(
             tenant=self.tenant,
             title=data["title"][:200],
             name=data["name"][:200],
@@ -482,6 +505,11 @@ class LeadAdapter(Adapter):
             owner=data["owner"],
             created_by=self.actor,
         )
+        try:
+            lead_normalize(lead, self.tenant, cleaned=True)  # read() cleaned its values
+        except DomainError as error:
+            raise RowError(str(error)) from None
+        return lead
 
     def merge(self, item: Item, *, replace: bool) -> bool | None:
         lead: Lead = item.record
@@ -511,6 +539,11 @@ class LeadAdapter(Adapter):
         changed |= self.merge_custom(lead, data["custom"], replace=replace)
         note = "\n".join(p for p in (data["message"], *item.notes) if p)
         changed |= self.add_note(lead, note)
+        if changed:
+            try:
+                lead_normalize(lead, self.tenant)
+            except DomainError as error:
+                raise RowError(str(error)) from None
         return changed
 
     def save(self, outcome: BatchOutcome) -> None:
@@ -586,15 +619,6 @@ class PartyAdapter(Adapter):
             phones=e164, emails=[email_key(e) for e in emails], external_id=external_id
         )
 
-    def phones(self, cells: Cells, notes: list[str]) -> list[str]:
-        found = []
-        for text in cells.texts("phone"):
-            numbers = phones_in(clean_line(text), self.region)
-            if not numbers:
-                notes.append(_note(_("Phone in the file"), text))
-            found += [p.display for p in numbers]
-        return found
-
     def merge_party(self, item: Item, fields: tuple[str, ...], *, replace: bool) -> bool:
         record = item.record
         data = item.data
@@ -616,7 +640,7 @@ class PartyAdapter(Adapter):
         changed |= self.merge_custom(record, data["custom"], replace=replace)
         note = "\n".join(p for p in (data.get("notes", ""), *item.notes) if p)
         changed |= self.add_note(record, note)
-        if changed and record.pk is not None:
+        if changed:
             try:
                 party_normalize(record, self.tenant)
             except DomainError as error:
@@ -908,12 +932,7 @@ class DealAdapter(Adapter):
         notes: list[str] = []
         pipeline = self._pipeline(cells, notes)
         stage = self._stage(pipeline, cells, notes)
-        phones: list[str] = []
-        for text in cells.texts("phone"):
-            found = phones_in(clean_line(text), self.region)
-            if not found:
-                notes.append(_note(_("Phone in the file"), text))
-            phones += [p.display for p in found]
+        phones = self.phones(cells, notes)
         data: dict[str, Any] = {
             "title": cells.text("title")[:200],
             "pipeline": pipeline,
@@ -926,17 +945,7 @@ class DealAdapter(Adapter):
             "external_id": cells.text("external_id")[:100],
             "created_at": self.created(cells),
         }
-        if amount := cells.text("amount"):
-            try:
-                data["amount"] = parse.parse_decimal(amount)
-            except ValueError as error:
-                raise RowError(_("Amount: %(error)s") % {"error": error}) from None
-            data["currency"] = parse.currency_in(amount)
-        if currency := cells.text("currency"):
-            try:
-                data["currency"] = parse.parse_currency(currency)
-            except ValueError:
-                notes.append(_note(_("Currency"), currency))
+        data.update(self.money(cells, notes))
         for key in ("expected_close", "closed_at"):
             if (text := cells.text(key)) and not parse.no_date(text):
                 try:

@@ -34,7 +34,7 @@ class ImportJob(TenantModel):
 
     class Policy(models.TextChoices):
         SKIP = "skip", _("Skip duplicates")
-        MERGE = "merge", _("Update: fill in and update from the file")
+        MERGE = "merge", _("Update: fill in what the record lacks")
         REPLACE = "replace", _("Replace: the file's values replace the record's")
         CREATE = "create", _("Create anyway")
 
@@ -53,7 +53,7 @@ class ImportJob(TenantModel):
         FAILED = "failed", pgettext_lazy("import", "Failed")
         UNDONE = "undone", pgettext_lazy("import", "Undone")
 
-    entity = models.CharField(_("what"), max_length=16, choices=Entity.choices)
+    entity = models.CharField(_("kind of records"), max_length=16, choices=Entity.choices)
     created_by = models.ForeignKey(
         "crm.Membership", null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -97,7 +97,7 @@ class ImportJob(TenantModel):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="transfer_import_recent"),
-            models.Index(fields=["state", "heartbeat_at"], name="transfer_import_state"),
+            models.Index(fields=["tenant", "state", "heartbeat_at"], name="transfer_import_state"),
         ]
 
     def __str__(self) -> str:

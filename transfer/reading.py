@@ -11,6 +11,7 @@ the file numbers them (the header is row 1), so a rejected row can be found agai
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime
 import io
@@ -178,10 +179,8 @@ def _text_stream(fileobj: IO[bytes], encoding: str) -> io.TextIOWrapper:
 
 def _release(text: io.TextIOWrapper) -> None:
     """Leave the underlying file open for its owner (closed already if the run stopped)."""
-    try:
+    with contextlib.suppress(ValueError):
         text.detach()
-    except ValueError:
-        pass
 
 
 def _clip(row: list[Any]) -> list[Any]:

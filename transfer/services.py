@@ -8,6 +8,7 @@ Undoing an import is an administrator's act. What a run does is in transfer/engi
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -21,18 +22,21 @@ from django.utils.translation import gettext as _
 from contacts.models import Company, Contact
 from contacts.services import parties_bulk_update
 from crm.access import AccessDenied, Action, Scope, check_entity
+from crm.background import start_named
 from crm.errors import DomainError
 from crm.models import Membership
 from crm.services import timeline_record_many
+from crm.sources import LeadSource
 from deals.models import Deal
 from deals.services import deals_bulk_update
 from leads.models import Lead
 from leads.services import leads_bulk_update
 from transfer import reading, values
-from transfer.engine import RowError, job_mapping, mapped_cells
+from transfer.entities import adapter_for
 from transfer.fields import CUSTOM_ENTITY, field_specs
 from transfer.headers import guess_mapping
 from transfer.models import Entity, ImportBatch, ImportJob, ImportMapping, ImportUpdate
+from transfer.rows import RowError, job_mapping, mapped_cells
 
 MODELS = {
     Entity.LEADS: Lead,
@@ -220,21 +224,68 @@ def field_labels(entity: str) -> dict[str, str]:
 class PreviewRow:
     number: int
     cells: list[str]
-    values: dict[str, str] = field(default_factory=dict)  # field key -> what will be written
+    values: dict[str, str] = field(default_factory=dict)  # column key -> what will be written
     error: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+NAME_PARTS = {"first_name", "middle_name", "last_name"}
+
+
+def preview_columns(job: ImportJob) -> list[str]:
+    """The fields the preview shows, in the file's order (a name's parts as one)."""
+    keys: list[str] = []
+    for key in job.mapping.values():
+        shown = "name" if key in NAME_PARTS and job.entity != Entity.COMPANIES else key
+        if shown not in keys:
+            keys.append(shown)
+    return keys
+
+
+def _text(value: Any) -> str:
+    if value in (None, "", [], {}):
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, Membership):
+        return str(value.user)
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d.%m.%Y")
+    return str(value)
+
+
+def _preview_value(entity: str, key: str, data: dict[str, Any]) -> str:
+    """What a row gives field `key`, as the person will see it on the record."""
+    if key == "name" and entity == Entity.CONTACTS:
+        return " ".join(data[p] for p in ("last_name", "first_name", "middle_name") if data[p])
+    if key == "phone":
+        if entity == Entity.LEADS:
+            return _text([data["phone"], *(data.get("other_phones") or [])])
+        return _text(data["phones"])
+    if key == "email":
+        return _text(data["email"] if entity == Entity.LEADS else data["emails"])
+    if key in ("telegram", "whatsapp", "vk") and entity == Entity.LEADS:
+        return data["messenger_id"] if data["messenger"] == key else ""
+    if key == "company" and entity == Entity.CONTACTS:
+        return data["company_name"]
+    if key == "source":
+        return str(LeadSource(data["source"]).label)
+    if key.startswith("cf_"):
+        return _text(data["custom"].get(key[3:]))
+    return _text(data.get(key))
 
 
 def import_preview(
     *, actor: Membership, job: ImportJob, limit: int = PREVIEW_ROWS
 ) -> list[PreviewRow]:
-    """The first rows as the import will read them, each with its error or its notes
-    (what will be kept in the comment). Nothing is written."""
-    from transfer.entities import adapter_for
-
+    """The first rows as the import will read them (`preview_columns`), each with its
+    error or its notes (what will be kept in the comment). Nothing is written."""
     check_import(actor, job.entity)
     adapter = adapter_for(job, actor)
     mapping = job_mapping(job)
+    columns = preview_columns(job)
     rows: list[PreviewRow] = []
     with default_storage.open(job.file.name, "rb") as fileobj:
         iterator = reading.rows(
@@ -250,9 +301,7 @@ def import_preview(
                 except RowError as error:
                     shown.error = str(error)
                 else:
-                    shown.values = {
-                        k: _shown(v) for k, v in item.data.items() if v not in (None, "", [], {})
-                    }
+                    shown.values = {k: _preview_value(job.entity, k, item.data) for k in columns}
                     shown.notes = item.notes
                 rows.append(shown)
                 if len(rows) >= limit:
@@ -262,18 +311,6 @@ def import_preview(
         finally:
             iterator.close()
     return rows
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if hasattr(value, "isoformat"):
-        return (
-            timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
-            if hasattr(value, "hour")
-            else value.strftime("%d.%m.%Y")
-        )
-    return str(value)
 
 
 def _check_defaults(
@@ -337,17 +374,16 @@ def import_start(
 
 def enqueue(job: ImportJob) -> None:
     """Start (or resume) the job's run in the background after commit."""
-    from crm.background import start_long
-    from transfer.tasks import import_run_task
-
-    start_long(import_run_task, tenant_id=job.tenant_id, job_id=job.pk)
+    start_named("transfer.tasks.import_run_task", tenant_id=job.tenant_id, job_id=job.pk)
 
 
 def import_cancel(*, actor: Membership, job: ImportJob) -> ImportJob:
     """Ask a queued or running import to stop after its current batch (what it did is
     kept and can be undone); a draft is simply dropped."""
     if job.created_by_id != actor.pk and not actor.role.is_admin:
-        raise AccessDenied(_("Only who started an import, or an administrator, may cancel it."))
+        raise AccessDenied(
+            _("Only the person who started an import, or an administrator, may cancel it.")
+        )
     if job.state == ImportJob.State.DRAFT:
         job.state = ImportJob.State.CANCELLED
         job.finished_at = timezone.now()
@@ -407,25 +443,29 @@ def import_undo(*, actor: Membership, job: ImportJob) -> ImportJob:
     if job.state not in (ImportJob.State.DONE, ImportJob.State.CANCELLED, ImportJob.State.FAILED):
         raise DomainError(_("Only an ended import can be undone."))
     model = MODELS[job.entity]
-    kept = 0
     event = {"import": job.pk, "file": job.filename}
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.state == ImportJob.State.UNDONE:
             raise DomainError(_("This import is undone already."))
-        updates = list(ImportUpdate.objects.filter(job=job))
+        # Latest first: a record two batches changed gets the first one's values back.
+        updates = list(ImportUpdate.objects.filter(job=job).order_by("-pk"))
         records = model.objects.in_bulk([u.object_id for u in updates])
-        changed: list[Any] = []
+        restored_records: dict[int, Any] = {}
+        kept_records: set[int] = set()
         fields: set[str] = set()
         for update in updates:
             record = records.get(update.object_id)
             if record is None:
                 continue
             restored, was_kept = _restore(model, update, record)
-            kept += was_kept
+            if was_kept:
+                kept_records.add(record.pk)
             if restored:
-                changed.append(record)
+                restored_records[record.pk] = record
                 fields |= restored
+        kept = len(kept_records)
+        changed = list(restored_records.values())
         if changed and model is Lead:
             leads_bulk_update(
                 actor=actor, leads=changed, fields=fields, event=event, kind="import_undone"

@@ -1,13 +1,15 @@
-"""Background work of imports: the run, and the periodic pick-up of runs a stopped worker
-or server left behind."""
+"""Celery entry points of import and export: an import's run and the periodic pick-up of
+runs a stopped worker or server left behind; a large export's run, and the periodic resume
+and purge of exports."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from crm.celery import app
+from crm.celery import TenantTask, app, queue_for_every_tenant
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 from transfer import engine
@@ -26,10 +28,34 @@ def import_run_task(*, tenant_id: int, job_id: int) -> None:
         engine.run(tenant, job_id)
 
 
+def _purge_files(tenant: Tenant) -> int:
+    """A draft nobody ran for a day goes, with its file; an ended import's file goes after
+    IMPORT_KEEP_DAYS (its report, rejected rows and undo stay: they are rows)."""
+    now = timezone.now()
+    gone = 0
+    with tenant_context(tenant):
+        drafts = ImportJob.objects.filter(
+            state=ImportJob.State.DRAFT, created_at__lt=now - timedelta(days=1)
+        )
+        for job in drafts:
+            job.file.delete(save=False)
+            job.delete()
+            gone += 1
+        ended = ImportJob.objects.filter(
+            finished_at__lt=now - timedelta(days=settings.IMPORT_KEEP_DAYS)
+        ).exclude(file="")
+        for job in ended:
+            job.file.delete(save=False)
+            ImportJob.objects.filter(pk=job.pk).update(file="")
+            gone += 1
+    return gone
+
+
 @app.task(ignore_result=True)
 def imports_resume_task() -> int:
     """Start again the imports that are queued or running with no run alive (a worker or
-    `make run` stopped mid-file): each resumes after its last committed batch."""
+    `make run` stopped mid-file): each resumes after its last committed batch. Old files
+    are purged on the way."""
     from crm.background import start_long
 
     stale = timezone.now() - STALE_AFTER
@@ -46,4 +72,29 @@ def imports_resume_task() -> int:
                 ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
                 start_long(import_run_task, tenant_id=tenant.pk, job_id=job.pk)
                 resumed += 1
+        _purge_files(tenant)
     return resumed
+
+
+@app.task(base=TenantTask)
+def export_job_task(*, tenant_id: int, job_id: int) -> int:
+    """Write a queued export's file and notify its member (transfer.exporting); how many
+    rows (0 when another run took it)."""
+    from transfer.exporting import export_job_run
+
+    job = export_job_run(job_id=job_id)
+    return job.row_count if job is not None else 0
+
+
+@app.task(base=TenantTask)
+def export_jobs_maintain_task(*, tenant_id: int) -> int:
+    """One tenant's exports: start those left queued, delete those past their days."""
+    from transfer.exporting import export_jobs_purge, export_jobs_resume
+
+    return export_jobs_resume() + export_jobs_purge()
+
+
+@app.task
+def export_jobs_maintain_all_task() -> int:
+    """Beat entry point: queue the exports' upkeep for every tenant."""
+    return queue_for_every_tenant(export_jobs_maintain_task)

@@ -1,8 +1,9 @@
-"""Import and export pages under /<workspace>/transfer/."""
+"""Import and export pages under /<workspace>/transfer/ (a list's own export URL is its
+app's: leads:export, contacts:export, companies:export, deals:export)."""
 
 from django.urls import path
 
-from transfer.views import imports
+from transfer.views import exports, imports
 
 app_name = "transfer"
 
@@ -21,4 +22,7 @@ urlpatterns = [
         imports.import_template,
         name="import_template",
     ),
+    path("exports/", exports.export_jobs, name="exports"),
+    path("exports/<int:pk>/", exports.export_detail, name="export_detail"),
+    path("exports/<int:pk>/download/", exports.export_download, name="export_download"),
 ]

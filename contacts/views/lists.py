@@ -30,6 +30,8 @@ def record_list(request: HttpRequest, kind: Kind) -> HttpResponse:
         "section": kind.namespace,
         "may_create": scope_for(actor, entity, Action.CREATE) != Scope.NONE,
         "may_delete": scope_for(actor, entity, Action.DELETE) != Scope.NONE,
+        "may_export": scope_for(actor, entity, Action.EXPORT) != Scope.NONE,
+        "may_import": scope_for(actor, entity, Action.IMPORT) != Scope.NONE,
     }
     partial = request.htmx and request.GET.get("fragment") == "rows"
     template = "contacts/record_list.html" + ("#rows" if partial else "")

@@ -50,6 +50,7 @@ def _list_page(request: HttpRequest, quick_form: QuickDealForm | None) -> HttpRe
         "section": "deals",
         "may_create": scope_for(actor, Entity.DEAL, Action.CREATE) != Scope.NONE,
         "may_move": scope_for(actor, Entity.DEAL, Action.EDIT) != Scope.NONE,
+        "may_export": scope_for(actor, Entity.DEAL, Action.EXPORT) != Scope.NONE,
         "quick_form": quick_form,
     }
     template = "deals/deal_list.html#rows" if request.htmx else "deals/deal_list.html"

@@ -13,11 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import customfields, keyset, live, nextactivity, savedfilters
-from crm.access import Action, Entity, Scope, can, check_entity, scope_for, scope_queryset
+from crm import keyset, live, nextactivity, savedfilters
+from crm.access import Action, Entity, Scope, can, check_entity, scope_for
 from crm.errors import DomainError
-from crm.exports import FORMATS, render_table
-from crm.selectors import assignable_members
 from crm.urlnames import tenant_reverse
 from intake.duplicates import Found
 from intake.forms import QuickLeadForm
@@ -25,7 +23,6 @@ from leads import selectors, services
 from leads.filters import SORTS, LeadFilter
 from leads.forms import BulkForm, bulk_choices
 from leads.models import LeadState
-from leads.resources import LeadExportResource
 from leads.views.inquiry import matches_found, register_manual
 
 
@@ -299,35 +296,3 @@ def bulk(request: HttpRequest) -> HttpResponse:
             _("%(n)s more were skipped.") % {"n": missing + max(0, len(result.skipped or []) - 10)},
         )
     return redirect(back)
-
-
-EXPORT_LIMIT = 10_000
-
-
-@require_GET
-def export(request: HttpRequest) -> HttpResponse:
-    """The filtered list as CSV or XLSX (roles with the export right; formula-safe)."""
-    check_entity(actor=request.membership, entity=Entity.LEAD, action=Action.EXPORT)
-    base = selectors.lead_base()
-    if request.GET.get("archive") != "all":
-        base = base.filter(archived_at=None)
-    exportable = scope_queryset(
-        base,
-        actor=request.membership,
-        action=Action.EXPORT,
-    )
-    _filters, rows = _filtered(request, exportable)
-    fmt = request.GET.get("format", "csv")
-    if fmt not in FORMATS:
-        fmt = "csv"
-    defs = customfields.definitions(entity=Entity.LEAD)
-    leads = list(rows.order_by("-created_at", "-pk")[:EXPORT_LIMIT])
-    members = {m.pk: str(m.user) for m in assignable_members()}
-    dataset = LeadExportResource(custom_fields=defs, members=members).export(leads)
-    content = render_table(dataset.headers, dataset, fmt=fmt)
-    response = HttpResponse(content, content_type=FORMATS[fmt])
-    stamp = timezone.localtime().strftime("%Y-%m-%d")
-    response["Content-Disposition"] = (
-        f'attachment; filename="leads-{request.tenant.slug}-{stamp}.{fmt}"'
-    )
-    return response

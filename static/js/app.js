@@ -102,3 +102,10 @@ function makeSearchable(select) {
   });
 }
 document.querySelectorAll("select[data-searchable]").forEach(makeSearchable);
+
+// Progress bars: the width comes from data-percent (the CSP forbids inline styles).
+document.addEventListener("htmx:load", (event) => {
+  for (const bar of event.target.querySelectorAll("[data-percent]")) {
+    bar.style.width = `${bar.dataset.percent}%`;
+  }
+});

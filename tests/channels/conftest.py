@@ -18,16 +18,6 @@ from leads.models import Lead
 
 
 @pytest.fixture
-def english_workspace(tenant: Tenant) -> Tenant:
-    """The workspace speaks English: what the worker writes (activity subjects, notes,
-    refusals) and its pages read as the tests' English texts (the default workspace is
-    Russian-speaking, and Russian is tested apart)."""
-    tenant.language = "en"
-    tenant.save(update_fields=["language"])
-    return tenant
-
-
-@pytest.fixture
 def api_channel(tenant: Tenant, admin: Membership) -> Channel:
     with tenant_context(tenant):
         return channel_create(actor=admin, kind="api", name="Сайт-партнёр")

@@ -32,6 +32,8 @@ SKIP_VIEWS = {
     "leads:export",
     "contacts:export",
     "companies:export",
+    "deals:export",
+    "transfer:export_download",
 }
 REFUSALS = {403, 404, 405}
 

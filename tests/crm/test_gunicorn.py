@@ -77,9 +77,10 @@ def test_a_page_is_accepted_before_queued_deliveries(tmp_path: Path) -> None:
             thread.join(timeout=20)
 
         assert len(done) == 5
-        # Served right after the delivery in progress, not after the three queued behind it
-        # (one listener: 4th) nor with the next one (listeners the other way round: 2nd).
-        assert done.index("/leads/inbox/") == 1, done
+        # Served right after the delivery in progress (or before it, when a loaded machine
+        # started the deliveries late), not after the three queued behind it (one
+        # listener: 4th) nor with the next one (listeners the other way round: 2nd).
+        assert done.index("/leads/inbox/") <= 1, done
     finally:
         server.terminate()
         try:

@@ -9,8 +9,8 @@ from crm.tenancy import tenant_context
 from leads.services import lead_create
 
 
-def _href(page: str, testid: str) -> str:
-    match = re.search(rf'href="([^"]*)"[^>]*data-testid="{testid}"', page)
+def _href(page: str, testid: str, attribute: str = "href") -> str:
+    match = re.search(rf'{attribute}="([^"]*)"[^>]*data-testid="{testid}"', page)
     assert match, testid
     return html.unescape(match.group(1))
 
@@ -31,7 +31,9 @@ def test_the_next_page_and_the_export_keep_every_filter(tenant, admin, client_fo
     assert "state=new" in next_url
     second = client.get(f"/{tenant.slug}/leads/{next_url}").content.decode()
     assert second.count('<tr id="lead-') == 5  # the other 5 web-form leads, not the calls
-    export = _href(first, "export-csv")
+    export = _href(second, "export-form", "action")  # the export menu's form
     assert "?source=web_form" in export
-    rows = client.get(export).content.decode("utf-8-sig").strip().splitlines()
+    assert "after=" not in export  # every row of the list, not from the page on
+    response = client.post(export, {"format": "csv"})
+    rows = response.content.decode("utf-8-sig").strip().splitlines()
     assert len(rows) == 1 + 55

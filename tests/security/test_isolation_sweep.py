@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -47,6 +48,7 @@ from leads.services import (
     lead_move,
 )
 from tests.factories import TeamFactory, add_member
+from transfer.models import ExportJob, ImportJob
 
 ROLES = ("admin", "director", "manager", "marketer")
 ADMIN_ONLY = {"admin": 200, "director": 403, "manager": 403, "marketer": 403}
@@ -66,6 +68,14 @@ DEAL_EDIT = LEAD_EDIT
 TASK_EDIT = {"admin": 302, "director": 302, "manager": 404, "marketer": 403}
 # Reports: the analytics right (admins, directors and marketers by default).
 ANALYSTS = {**EVERYONE, "manager": 403}
+# Exports: the export right (all but the manager by default).
+EXPORTERS = {**EVERYONE, "manager": 403}
+# A background export: only the member who asked for it (the world's admin).
+REQUESTER = {"admin": 200, "director": 404, "manager": 404, "marketer": 404}
+# Import rights: administrators and marketers (leads, contacts, companies).
+IMPORTERS = {**EVERYONE, "director": 403, "manager": 403}
+# Another member's import: only who started it or an administrator (here: the admin's).
+ITS_IMPORTER = REQUESTER
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,8 @@ def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> di
     return {
         f"{ns}:list": TenantUrl({"GET": EVERYONE}),
         f"{ns}:options": TenantUrl({"GET": EVERYONE}),
+        # The export right: not the manager's by default (tests/transfer/test_exports.py).
+        f"{ns}:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "csv"}),
         f"{ns}:create": TenantUrl({"GET": PARTY_CREATE, "POST": PARTY_CREATE}, data=data),
         f"{ns}:trash": TenantUrl({"GET": ADMIN_ONLY}),
         f"{ns}:detail": TenantUrl({"GET": EVERYONE}, obj=one),
@@ -263,7 +275,7 @@ POLICY: dict[str, Public | TenantUrl] = {
     "leads:live": TenantUrl({"GET": EVERYONE}),
     "leads:list": TenantUrl({"GET": EVERYONE}),
     "leads:kanban": TenantUrl({"GET": EVERYONE}),
-    "leads:export": TenantUrl({"GET": {**EVERYONE, "manager": 403}}),
+    "leads:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "csv"}),
     # Bulk actions skip what a role may not touch (tests/leads/test_board_and_bulk.py).
     "leads:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
     "leads:trash": TenantUrl({"GET": {**ADMIN_ONLY}}),
@@ -356,6 +368,7 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"POST": dict.fromkeys(ROLES, 404)}, data=lambda w: {"name": "X", "contact": "+7 999 1"}
     ),
     "deals:bulk": TenantUrl({"POST": dict.fromkeys(ROLES, 302)}),
+    "deals:export": TenantUrl({"POST": EXPORTERS}, data=lambda w: {"format": "xlsx"}),
     "deals:create": TenantUrl(
         {"GET": PARTY_CREATE, "POST": PARTY_CREATE},
         data=lambda w: {"title": "Hacked", "stage": w["stage"].pk, "owner": w["member"].pk},
@@ -443,6 +456,25 @@ POLICY: dict[str, Public | TenantUrl] = {
         data=lambda w: {"kind": "phone", "value": "+7 999 555-00-00", "reason": "Hacked"},
     ),
     "contacts:blocklist_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="blocked_sender"),
+    # Every member has their own exports' list; an export is its requester's alone.
+    "transfer:exports": TenantUrl({"GET": EVERYONE}),
+    "transfer:export_detail": TenantUrl({"GET": REQUESTER}, obj="export_job"),
+    "transfer:export_download": TenantUrl({"GET": REQUESTER}, obj="export_job"),
+    "transfer:import_list": TenantUrl({"GET": IMPORTERS}),
+    "transfer:import_new": TenantUrl({"GET": IMPORTERS}),
+    "transfer:import_template": TenantUrl(
+        {"GET": IMPORTERS}, fixed={"entity": "leads", "fmt": "csv"}
+    ),
+    "transfer:import_detail": TenantUrl({"GET": ITS_IMPORTER}, obj="import_job"),
+    "transfer:import_rejected": TenantUrl({"GET": ITS_IMPORTER}, obj="import_job"),
+    # An ended import: its set-up pages lead to its report.
+    "transfer:import_columns": TenantUrl({"GET": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
+    "transfer:import_check": TenantUrl({"GET": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
+    "transfer:import_progress": TenantUrl(
+        {"GET": {**ITS_IMPORTER, "admin": 204}}, obj="import_job"
+    ),
+    "transfer:import_cancel": TenantUrl({"POST": {**ITS_IMPORTER, "admin": 400}}, obj="import_job"),
+    "transfer:import_undo": TenantUrl({"POST": {**ITS_IMPORTER, "admin": 302}}, obj="import_job"),
 }
 
 
@@ -537,6 +569,23 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
         rule_save(actor=admin, rule=None, data={"name": "Первое", "members": [owner.pk]} | _RR)
         rule = rule_save(actor=admin, rule=None, data={"name": "Сайт", "members": [owner.pk]} | _RR)
+        export_job = ExportJob.objects.create(
+            entity="leads", requested_by=admin, fmt="csv", state="done", filename="leads.csv"
+        )
+        export_job.file.save("leads.csv", ContentFile(b"ID;Title\r\n"))
+        import_job = ImportJob(
+            entity="leads",
+            created_by=admin,
+            filename="base.csv",
+            file_format="csv",
+            encoding="utf-8",
+            delimiter=";",
+            headers=["Имя", "Телефон"],
+            mapping={"0": "name", "1": "phone"},
+            state="done",
+            created_count=1,
+        )
+        import_job.file.save("base.csv", ContentFile("Имя;Телефон\r\nА;+79120000000\r\n".encode()))
         blocked_sender = blocked_sender_add(
             actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
         )
@@ -548,6 +597,8 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "deal": deal,
             "deal_activity": deal_activity,
             "blocked_sender": blocked_sender,
+            "export_job": export_job,
+            "import_job": import_job,
             "sales": sales,
             "pipeline": repeat,
             "stage": open_stages[1],

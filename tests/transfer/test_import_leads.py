@@ -62,8 +62,9 @@ def test_rows_become_leads_with_their_dates_in_the_workspace_zone(tenant, admin,
     ("policy", "counts", "name", "message"),
     [
         ("skip", (1, 0, 2), "Старое имя", "было"),
-        ("merge", (1, 1, 0), "Старое имя", "было\n\nновое"),
-        ("replace", (1, 1, 0), "Новое имя", "было\n\nновое"),
+        # The file's second row of the person brings nothing new: a skipped duplicate.
+        ("merge", (1, 1, 1), "Старое имя", "было\n\nновое"),
+        ("replace", (1, 1, 1), "Новое имя", "было\n\nновое"),
         ("create", (3, 0, 0), "Старое имя", "было"),
     ],
 )
@@ -86,6 +87,7 @@ def test_each_duplicate_policy_gives_exact_counts(
     )
     assert (job.created_count, job.updated_count, job.skipped_count) == counts
     assert job.rejected_count == 0
+    assert sum(counts) == job.processed_rows == 3  # every row counted once
     with tenant_context(tenant):
         existing.refresh_from_db()
         assert existing.name == name
@@ -94,7 +96,9 @@ def test_each_duplicate_policy_gives_exact_counts(
             assert existing.email == "new@example.com"  # it had none: filled either way
 
 
-def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(tenant, admin, run_import):
+def test_bad_rows_are_rejected_with_their_reason_and_the_rest_imported(
+    english_workspace, tenant, admin, run_import
+):
     job = run_import(
         admin,
         _csv(
@@ -136,3 +140,30 @@ def test_undo_removes_created_leads_and_restores_merged_ones(
         assert existing.name == ""
         vera = Lead.objects.get(name="Вера")
         assert vera.deleted_at is not None
+
+
+def test_a_later_row_gives_an_earlier_new_lead_its_phone(tenant, admin, run_import):
+    job = run_import(
+        admin,
+        _csv("Анна;;anna@example.com;;", "Анна;+7 912 345-67-89;ANNA@example.com;;"),
+        mapping=MAPPING,
+        policy="merge",
+    )
+    # The second row merged into the lead the first one made: counted as an update.
+    assert (job.created_count, job.updated_count, job.skipped_count) == (1, 1, 0)
+    with tenant_context(tenant):
+        lead = Lead.objects.get()
+    assert (lead.phone_e164, lead.email_key) == ("+79123456789", "anna@example.com")
+
+
+def test_who_started_an_import_is_told_when_it_ends(english_workspace, tenant, admin, run_import):
+    from crm.models import Notification
+    from crm.notifications import notification_text
+
+    job = run_import(admin, _csv("Анна;+79123456789;;;", "Пусто;;;;"), mapping=MAPPING)
+    with tenant_context(tenant):
+        note = Notification.objects.get(recipient=admin, kind="import.done")
+        assert f"/transfer/imports/{job.pk}/" in note.url
+        assert notification_text(note) == (
+            "Import of “base.csv” done: 1 created, 0 updated, 0 skipped, 1 rejected"
+        )

@@ -22,7 +22,8 @@ MAPPING = {0: "name", 1: "phone", 2: "email"}
 
 def _rows(count: int, start: int = 0) -> bytes:
     body = "".join(
-        f"Клиент {n};+7 912 {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d};c{n}@example.com\r\n"
+        f"Клиент {n};+7 912 {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d};"
+        f"c{n}@example.com\r\n"
         for n in range(start, start + count)
     )
     return (HEADER + body).encode("utf-8")
@@ -180,3 +181,18 @@ def test_a_member_cannot_set_up_another_member_s_import(tenant, admin, marketer,
             services.import_configure(actor=admin, job=job, mapping={0: "name", 1: "name"})
         with pytest.raises(DomainError):
             services.import_configure(actor=admin, job=job, mapping={0: "no_such_field"})
+
+
+def test_undo_restores_a_record_two_batches_changed(tenant, admin, run_import, monkeypatch):
+    monkeypatch.setattr(engine, "BATCH", 1)
+    with tenant_context(tenant):
+        lead = lead_create(actor=admin, data={"phone": "+79120000000", "message": "было"})
+    content = (HEADER + "Первое;+79120000000;\r\nВторое;+79120000000;c@example.com\r\n").encode()
+    job = run_import(admin, content, mapping=MAPPING, policy="replace")
+    assert (job.updated_count, job.processed_rows) == (2, 2)
+    with tenant_context(tenant):
+        lead.refresh_from_db()
+        assert (lead.name, lead.email) == ("Второе", "c@example.com")
+        services.import_undo(actor=admin, job=job)
+        lead.refresh_from_db()
+        assert (lead.name, lead.email, lead.message) == ("", "", "было")

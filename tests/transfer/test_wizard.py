@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import openpyxl
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from crm.tenancy import tenant_context
@@ -29,7 +30,13 @@ def _upload(client, tenant, content=CSV, name="base.csv", entity="leads"):
 
 
 def test_the_wizard_imports_a_file_end_to_end(
-    tenant, admin, client_for, django_capture_on_commit_callbacks, settings, tmp_path
+    english_workspace,
+    tenant,
+    admin,
+    client_for,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
 ):
     settings.MEDIA_ROOT = tmp_path
     client = client_for(admin, "en")
@@ -144,3 +151,57 @@ def test_templates_download_with_the_fields_the_wizard_recognises(tenant, admin,
     assert client.get(
         tenant_reverse("transfer:import_template", tenant, entity="nope", fmt="csv")
     ).status_code in (400, 404)
+
+
+@pytest.mark.parametrize(
+    ("url_name", "entity"),
+    [
+        ("leads:list", "leads"),
+        ("contacts:list", "contacts"),
+        ("companies:list", "companies"),
+        ("deals:list", "deals"),
+    ],
+)
+def test_each_list_offers_its_import_to_roles_that_may(
+    tenant, admin, manager, client_for, url_name, entity
+):
+    page = client_for(admin, "en").get(tenant_reverse(url_name, tenant)).content.decode()
+    assert f"/transfer/imports/?entity={entity}" in page
+    page = client_for(manager, "en").get(tenant_reverse(url_name, tenant)).content.decode()
+    assert 'data-testid="import-button"' not in page
+
+
+def test_the_wizard_opens_with_the_list_s_kind_chosen(tenant, admin, client_for):
+    url = tenant_reverse("transfer:import_list", tenant) + "?entity=companies"
+    page = client_for(admin, "en").get(url).content.decode()
+    assert '<option value="companies" selected>' in page
+
+
+@pytest.mark.parametrize(
+    ("name", "entity", "rows"),
+    [
+        ("hubspot_contacts.csv", "contacts", 12),
+        ("hubspot_companies.csv", "companies", 10),
+        ("hubspot_deals.csv", "deals", 10),
+        ("amocrm_leads.xlsx", "deals", 12),
+    ],
+)
+def test_every_kind_s_columns_and_preview_pages_render(
+    tenant, admin, client_for, settings, tmp_path, name, entity, rows
+):
+    from pathlib import Path
+
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(admin, "ru")
+    content = (Path(__file__).parent / "files" / name).read_bytes()
+    response = _upload(client, tenant, content=content, name=name, entity=entity)
+    assert response.status_code == 302
+    columns = client.get(response["Location"])
+    assert columns.status_code == 200
+    with tenant_context(tenant):
+        job = ImportJob.objects.get()
+    check = client.get(tenant_reverse("transfer:import_check", tenant, pk=job.pk))
+    assert check.status_code == 200
+    body = check.content.decode()
+    assert body.count('data-testid="preview-row"') == rows
+    assert 'data-testid="preview-error"' not in body

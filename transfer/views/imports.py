@@ -135,13 +135,17 @@ def import_check(request: HttpRequest, pk: int) -> HttpResponse:
             return _to(request, "transfer:import_detail", pk=job.pk)
     preview = services.import_preview(actor=request.membership, job=job)
     labels = services.field_labels(job.entity)
-    shown = [labels[key] for key in dict.fromkeys(job.mapping.values()) if key in labels]
+    # Columns empty in every row shown are left out (a wide export has many).
+    keys = [
+        key
+        for key in services.preview_columns(job)
+        if key in labels and any(row.values.get(key) for row in preview)
+    ]
     context = {
         "job": job,
         "form": form,
         "preview": preview,
-        "shown": shown,
-        "keys": [key for key in dict.fromkeys(job.mapping.values()) if key in labels],
+        "columns": [(key, labels[key]) for key in keys],
         "errors": sum(1 for row in preview if row.error),
     }
     return render(
@@ -177,7 +181,7 @@ def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if job.state == ImportJob.State.CANCELLED and job.processed_rows == 0 and not job.total_rows:
         messages.info(request, _("The import is cancelled."))
         return _to(request, "transfer:import_list")
-    messages.info(request, _("The import stops after the rows it is on."))
+    messages.info(request, _("The import will stop after the current batch of rows."))
     return _to(request, "transfer:import_detail", pk=job.pk)
 
 
