@@ -360,8 +360,14 @@ class Writer:
             row.cells["Мобильный телефон"] = rng.choice(UNREADABLE)
         return row
 
+    def _again(self, row: Row) -> None:
+        """A repeat's comment, its own (a merge that brings nothing new skips the row)."""
+        said = row.cells["Комментарий"].split("\n")[0]
+        row.cells["Комментарий"] = f"Повторная заявка (ID {row.cells['ID']}). {said}".strip()
+
     def _existing(self, row: Row) -> bool:
         """Make `row` repeat a lead of the tenant; False when none is left."""
+        self._again(row)
         if row.kind == DB_PHONE:
             lead = next(self.phone_leads, None)
             if lead is None:
@@ -382,6 +388,7 @@ class Writer:
 
     def _repeat(self, row: Row) -> None:
         """Make `row` an earlier new row's person again (its first phone or its e-mail)."""
+        self._again(row)
         # Each earlier row once: two rows of one person in a batch would meet one record.
         index = self.rng.randrange(len(self.reservoir))
         self.reservoir[index], self.reservoir[-1] = self.reservoir[-1], self.reservoir[index]
