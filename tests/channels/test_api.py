@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
@@ -124,6 +127,9 @@ def test_malformed_deliveries_are_kept_as_rejected_with_the_reason(
     assert leads_of(tenant) == []
 
 
+# The limit counts per wall-clock minute: the three deliveries must fall in one minute (a
+# loaded machine once sent them across a minute's end, and the third was let through).
+@time_machine.travel(datetime(2026, 12, 5, 10, 0, 1, tzinfo=UTC), tick=True)
 def test_the_token_rate_limit_answers_429(tenant, admin, api_channel, deliver):
     with tenant_context(tenant):
         channel_update(actor=admin, channel=api_channel, data={"config": {"rate_limit": 2}})
