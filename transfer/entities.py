@@ -468,6 +468,28 @@ class LeadAdapter(Adapter):
                 if not key.endswith(":"):
                     records.setdefault(key, lead)
         self.find_in(items, records)
+        self._known_contacts([item for item in items if item.match is None])
+
+    def _known_contacts(self, items: list[Item]) -> None:
+        """A new lead of a person the workspace knows as a contact is a repeat inquiry
+        linked to that contact, as a channel's is (one query for the batch)."""
+        pairs = {tuple(k.split(":", 1)) for item in items for k in item.keys}
+        wanted = Q()
+        for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
+            values = {value for key, value in pairs if key == kind}
+            if values:
+                wanted |= Q(kind=kind, value__in=values)
+        if not wanted:
+            return
+        contacts: dict[str, int] = {}
+        rows = MatchKey.objects.filter(
+            wanted, contact__deleted_at=None, contact__merged_into=None
+        ).order_by("-contact__created_at")
+        for kind, value, contact_id in rows.values_list("kind", "value", "contact_id"):
+            if contact_id is not None:
+                contacts.setdefault(f"{kind}:{value}", contact_id)
+        for item in items:
+            item.data["contact_id"] = next((contacts[k] for k in item.keys if k in contacts), None)
 
     def build(self, item: Item) -> Lead:
         data = item.data
@@ -492,6 +514,8 @@ class LeadAdapter(Adapter):
             currency=data.get("currency") or "",
             custom=data["custom"],
             external_id=data["external_id"],
+            contact_id=data.get("contact_id"),
+            is_repeat=data.get("contact_id") is not None,
             status=status,
             state=status.state,
             owner=data["owner"],

@@ -169,3 +169,17 @@ def test_who_started_an_import_is_told_when_it_ends(english_workspace, tenant, a
         assert notification_text(note) == (
             "Import of “base.csv” done: 1 created, 0 updated, 0 skipped, 1 rejected"
         )
+
+
+def test_a_new_lead_of_a_known_contact_is_a_repeat_linked_to_it(tenant, admin, run_import):
+    from contacts.services import contact_create
+
+    with tenant_context(tenant):
+        known = contact_create(
+            actor=admin, data={"first_name": "Анна", "phones": ["8 912 345-67-89"]}
+        )
+    run_import(admin, _csv("Анна;+7 (912) 345-67-89;;;", "Вера;+79120001122;;;"), mapping=MAPPING)
+    with tenant_context(tenant):
+        anna, vera = Lead.objects.get(name="Анна"), Lead.objects.get(name="Вера")
+    assert (anna.contact_id, anna.is_repeat) == (known.pk, True)
+    assert (vera.contact_id, vera.is_repeat) == (None, False)
