@@ -11,6 +11,7 @@ erases), and saves a batch in bulk through the entity's services (`save`).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -107,6 +108,30 @@ SOURCE_WORDS = {
 }
 TRUE_WORDS = {"да", "yes", "true", "1", "y", "д", "+", "истина"}
 FALSE_WORDS = {"нет", "no", "false", "0", "n", "н", "-", "ложь"}
+
+
+def _key_owners(pairs: Iterable[tuple[str, str]], owner_field: str) -> dict[str, int]:
+    """The live contact (or company: `owner_field`) each ("phone"|"email", key) belongs to,
+    as {"phone:+7…": id}, the newest first (one query for a batch)."""
+    wanted = Q()
+    for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
+        values = {value for key, value in pairs if key == kind}
+        if values:
+            wanted |= Q(kind=kind, value__in=values)
+    if not wanted:
+        return {}
+    rows = MatchKey.objects.filter(
+        wanted,
+        **{
+            f"{owner_field}__isnull": False,
+            f"{owner_field}__deleted_at": None,
+            f"{owner_field}__merged_into": None,
+        },
+    ).order_by(f"-{owner_field}__created_at")
+    owners: dict[str, int] = {}
+    for kind, value, pk in rows.values_list("kind", "value", f"{owner_field}_id"):
+        owners.setdefault(f"{kind}:{value}", pk)
+    return owners
 
 
 def _person_key(text: str) -> str:
@@ -474,20 +499,7 @@ class LeadAdapter(Adapter):
         """A new lead of a person the workspace knows as a contact is a repeat inquiry
         linked to that contact, as a channel's is (one query for the batch)."""
         pairs = {tuple(k.split(":", 1)) for item in items for k in item.keys}
-        wanted = Q()
-        for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
-            values = {value for key, value in pairs if key == kind}
-            if values:
-                wanted |= Q(kind=kind, value__in=values)
-        if not wanted:
-            return
-        contacts: dict[str, int] = {}
-        rows = MatchKey.objects.filter(
-            wanted, contact__deleted_at=None, contact__merged_into=None
-        ).order_by("-contact__created_at")
-        for kind, value, contact_id in rows.values_list("kind", "value", "contact_id"):
-            if contact_id is not None:
-                contacts.setdefault(f"{kind}:{value}", contact_id)
+        contacts = _key_owners(pairs, "contact")
         for item in items:
             item.data["contact_id"] = next((contacts[k] for k in item.keys if k in contacts), None)
 
@@ -609,16 +621,9 @@ class PartyAdapter(Adapter):
         records: dict[str, Any] = {}
         owner_field = "contact" if self.model is Contact else "company"
         pairs = {tuple(k.split(":", 1)) for item in items for k in item.keys}
-        wanted = Q()
-        for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
-            values = {v for k, v in pairs if k == kind}
-            if values:
-                wanted |= Q(kind=kind, value__in=values)
         ids: dict[int, list[str]] = {}
-        if wanted:
-            rows = MatchKey.objects.filter(wanted, **{f"{owner_field}__isnull": False})
-            for kind, value, pk in rows.values_list("kind", "value", f"{owner_field}_id"):
-                ids.setdefault(pk, []).append(f"{kind}:{value}")
+        for key, pk in _key_owners(pairs, owner_field).items():
+            ids.setdefault(pk, []).append(key)
         externals = {v for k, v in pairs if k == "external"}
         live = self.model.objects.filter(deleted_at=None, merged_into=None)
         found = live.filter(
@@ -999,17 +1004,9 @@ class DealAdapter(Adapter):
             ]
             if key
         }
-        known: dict[str, Contact] = {}
-        if values:
-            wanted = Q()
-            for kind in (MatchKey.Kind.PHONE, MatchKey.Kind.EMAIL):
-                keys = {v for k, v in values if k == kind}
-                if keys:
-                    wanted |= Q(kind=kind, value__in=keys)
-            rows = MatchKey.objects.filter(wanted, contact__isnull=False).select_related("contact")
-            for row in rows.order_by("-contact__created_at"):
-                if row.contact.is_live:
-                    known.setdefault(f"{row.kind}:{row.value}", row.contact)
+        owners = _key_owners(values, "contact")
+        contacts = Contact.objects.in_bulk(set(owners.values()))
+        known: dict[str, Contact] = {key: contacts[pk] for key, pk in owners.items()}
         new: list[Contact] = []
         for item in items:
             data = item.data

@@ -34,7 +34,7 @@ from leads.services import leads_bulk_update
 from transfer import reading, values
 from transfer.entities import adapter_for
 from transfer.fields import CUSTOM_ENTITY, field_specs
-from transfer.headers import guess_mapping
+from transfer.headers import guess_mapping, normalize_header
 from transfer.models import Entity, ImportBatch, ImportJob, ImportMapping, ImportUpdate
 from transfer.rows import RowError, job_mapping, mapped_cells
 
@@ -166,7 +166,7 @@ def mapping_save(*, actor: Membership, job: ImportJob, name: str) -> ImportMappi
     """Keep the job's column mapping under `name` (replacing one of that name)."""
     check_import(actor, job.entity)
     columns = {
-        values.same_name(job.headers[int(i)]): key
+        normalize_header(job.headers[int(i)]): key
         for i, key in job.mapping.items()
         if int(i) < len(job.headers) and job.headers[int(i)].strip()
     }
@@ -186,7 +186,7 @@ def mapping_apply(*, actor: Membership, job: ImportJob, mapping: ImportMapping) 
         raise DomainError(_("That mapping is for other records."))
     chosen = dict(job.mapping)
     for index, header in enumerate(job.headers):
-        key = mapping.columns.get(values.same_name(header))
+        key = mapping.columns.get(normalize_header(header))
         if key is not None:
             chosen[str(index)] = key
     job.mapping = {i: k for i, k in chosen.items() if k}
