@@ -53,6 +53,9 @@ class Action(models.TextChoices):
     CONVERT = "convert", pgettext_lazy("right", "Convert")
     EXPORT = "export", pgettext_lazy("right", "Export")
     IMPORT = "import", pgettext_lazy("right", "Import")
+    # Set a lead's level, temperature and framework answers (a marketer qualifies leads
+    # they may not edit: seed 002).
+    QUALIFY = "qualify", pgettext_lazy("right", "Qualify")
 
 
 class Scope(models.TextChoices):
@@ -68,12 +71,13 @@ class TenantRight(models.TextChoices):
     USERS = "users", _("Users and teams")
 
 
-# Which actions make sense for which entity (only leads are converted).
+# Which actions make sense for which entity (only leads are converted and qualified).
+LEAD_ONLY = (Action.CONVERT, Action.QUALIFY)
 ENTITY_ACTIONS: dict[str, tuple[str, ...]] = {
     Entity.LEAD: tuple(Action.values),
-    Entity.DEAL: tuple(a for a in Action.values if a != Action.CONVERT),
-    Entity.CONTACT: tuple(a for a in Action.values if a != Action.CONVERT),
-    Entity.COMPANY: tuple(a for a in Action.values if a != Action.CONVERT),
+    Entity.DEAL: tuple(a for a in Action.values if a not in LEAD_ONLY),
+    Entity.CONTACT: tuple(a for a in Action.values if a not in LEAD_ONLY),
+    Entity.COMPANY: tuple(a for a in Action.values if a not in LEAD_ONLY),
 }
 
 # Entities with a shared pool of unassigned rows that own/team scopes may see.
@@ -134,7 +138,13 @@ DEFAULT_ROLES: dict[str, dict[str, Any]] = {
         "name": _("Marketer"),
         "rights": _matrix(
             Scope.NONE,
-            lead={"view": Scope.ALL, "create": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},
+            lead={
+                "view": Scope.ALL,
+                "create": Scope.ALL,
+                "qualify": Scope.ALL,
+                "export": Scope.ALL,
+                "import": Scope.ALL,
+            },
             deal={"view": Scope.ALL, "export": Scope.ALL},
             contact={"view": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},
             company={"view": Scope.ALL, "export": Scope.ALL, "import": Scope.ALL},

@@ -236,6 +236,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_return_postponed_all_task",
         "schedule": 60,
     },
+    # Lead scores: engagement fades; each workspace's pass runs once a night after 03:00
+    # in its own time zone (the hourly check finds its hour).
+    "leads-scores-decay": {"task": "leads.tasks.scores_decay_all_task", "schedule": 60 * 60},
     # Analytics: recompute the rolled-up days that changed, roll up the finished ones.
     "analytics-rollups": {"task": "analytics.tasks.rollups_refresh_all_task", "schedule": 60 * 10},
     # Exports: start again those a stopped server left queued; delete files past their days.

@@ -50,6 +50,7 @@ from intake.identities import identities_note
 from intake.matching import Keys, inquiry_keys, lock_keys, matches_for
 from leads.distribution import RoutingContext, pick_owner
 from leads.models import OPEN_STATES, Lead
+from leads.qualification import event_record
 from leads.services import intake_fields, lead_create, lead_learn_ways, lead_take_phone
 
 CREATED, ATTACHED, REPEAT = "created", "attached", "repeat"
@@ -136,6 +137,7 @@ def _attach_to_lead(
     identities_note(tenant=actor.tenant, data=data, source=source, via=via, lead=lead)
     learned = {k: v for k, v in data.items() if k not in ("phone", "other_phones")}
     lead_learn_ways(actor=actor, lead=lead, data=learned if own_phone else data)
+    event_record(actor=actor, lead=lead, name="wrote_again", properties={"channel": via})
     url = tenant_reverse("leads:detail", actor.tenant, pk=lead.pk)
     _notify(lead.owner, actor, lead.title, url)
 
@@ -541,6 +543,13 @@ def _behaviour(actor: Membership, inquiry: Inquiry, keys: Keys) -> Receipt:
             "url": inquiry.inbound.get("page_url", ""),
         },
     )
+    event_record(
+        actor=actor,
+        lead=lead,
+        name=inquiry.event,
+        properties=inquiry.properties,
+        url=str(inquiry.inbound.get("page_url", "")),
+    )
     return Receipt(DONE, ATTACHED, lead=lead)
 
 
@@ -566,6 +575,8 @@ def _button(actor: Membership, inquiry: Inquiry, keys: Keys) -> Receipt:
         },
     )
     lead = record if isinstance(record, Lead) else None
+    if lead is not None and lead.state in OPEN_STATES:
+        event_record(actor=actor, lead=lead, name=inquiry.event, properties=inquiry.properties)
     return Receipt(DONE, ATTACHED, lead=lead, contact=found.contact)
 
 

@@ -55,16 +55,21 @@ class RoutingContext:
     utm: dict[str, str] = field(default_factory=dict)  # keys utm_source, utm_medium, …
     custom: dict[str, Any] = field(default_factory=dict)  # lead custom field values by key
     phone_e164: str = ""
+    # The qualification level a lead is handed over to (MQL → SAL): only rules naming it
+    # match then; a new inquiry has none, and rules naming levels do not match it.
+    level: str = ""
 
 
-def routing_context_for(lead: Lead) -> RoutingContext:
-    """The routing context of an existing lead (escalation re-picks with it)."""
+def routing_context_for(lead: Lead, *, level: str = "") -> RoutingContext:
+    """The routing context of an existing lead (escalation re-picks with it; a handover to
+    `level` picks the rule naming it)."""
     return RoutingContext(
         channel_id=lead.channel_id,
         source=lead.source,
         utm={key: getattr(lead, key) for key in UTM_KEYS},
         custom=lead.custom or {},
         phone_e164=lead.phone_e164,
+        level=level,
     )
 
 
@@ -102,7 +107,10 @@ def _custom_matches(wanted: str, value: Any) -> bool:
 
 
 def rule_matches(rule: AssignmentRule, context: RoutingContext, *, language: str) -> bool:
-    """Whether every condition the rule sets holds for the context (unset ones match)."""
+    """Whether every condition the rule sets holds for the context (unset ones match); a
+    rule naming levels is for handovers to them only."""
+    if (rule.levels or context.level) and context.level not in (rule.levels or []):
+        return False
     if rule.channel_ids and context.channel_id not in rule.channel_ids:
         return False
     if rule.sources and context.source not in rule.sources:

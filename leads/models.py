@@ -52,6 +52,17 @@ class Temperature(models.TextChoices):
     COLD = "cold", _("Cold")
 
 
+class Level(models.TextChoices):
+    """The funnel level (seed 002): marketing qualified → accepted by sales → sales qualified."""
+
+    MQL = "mql", "MQL"
+    SAL = "sal", "SAL"
+    SQL = "sql", "SQL"
+
+
+LEVEL_ORDER = ("", Level.MQL, Level.SAL, Level.SQL)
+
+
 class LeadStatus(TenantModel):
     """A tenant's status inside one semantic state (junk statuses are the loss reasons)."""
 
@@ -149,6 +160,40 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     temperature = models.CharField(
         _("temperature"), max_length=8, choices=Temperature.choices, blank=True
     )
+    # Set by a person (pinned: the score no longer moves it) or by the score's thresholds.
+    temperature_by_hand = models.BooleanField(default=False, db_default=False, editable=False)
+    # The funnel level, who set it and when; the first time each level was reached (a
+    # level skipped on the way up counts as reached then): the funnel report's cohort steps.
+    level = models.CharField(
+        _("qualification level"),
+        max_length=3,
+        choices=Level.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
+    level_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    level_set_by = models.ForeignKey(
+        "crm.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    mql_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sal_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sql_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The score (leads/scoring.py): fit (who they are) + engagement (what they did, decaying),
+    # and the rules that gave the points, as computed at `scored_at`.
+    fit_score = models.IntegerField(default=0, db_default=0, editable=False)
+    engagement_score = models.IntegerField(default=0, db_default=0, editable=False)
+    score = models.IntegerField(_("score"), default=0, db_default=0, editable=False)
+    score_parts = models.JSONField(default=list, db_default=[], blank=True, editable=False)
+    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Answers of the qualification frameworks (leads/frameworks.py): {"bant": {"budget": …}}.
+    qualification = models.JSONField(default=dict, db_default={}, blank=True, editable=False)
     custom = models.JSONField(default=dict, blank=True)
 
     state = FSMField(_("state"), default=LeadState.NEW, choices=LeadState.choices, protected=True)
@@ -401,6 +446,9 @@ class AssignmentRule(TenantModel):
     regions = models.JSONField(_("regions"), default=list, blank=True)
     custom_field = models.CharField(_("custom field"), max_length=40, blank=True)
     custom_value = models.CharField(_("custom field value"), max_length=500, blank=True)
+    # A rule with levels picks the owner when a lead is handed over to one of them (MQL →
+    # SAL), never for a new inquiry; one without them is for new inquiries only.
+    levels = models.JSONField(_("on handover to"), default=list, blank=True, db_default=[])
     # What to do with a match.
     strategy = models.CharField(
         _("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.ROUND_ROBIN
@@ -472,3 +520,98 @@ class LeadWord(TenantModel):
 
     def __str__(self) -> str:
         return self.word
+
+
+class LeadEvent(TenantModel):
+    """Something a lead did (visited the pricing page, asked for a price…), posted through
+    the API's events endpoint or recorded by a channel: the engagement score's input."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(_("event"), max_length=100)
+    properties = models.JSONField(default=dict, blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    occurred_at = models.DateTimeField(_("when"))
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "lead", "-occurred_at"], name="leads_event_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoringSettings(TenantModel):
+    """A tenant's qualification settings: frameworks switched on, the score's thresholds for
+    temperature and for the fit × engagement matrix, the nightly decay's last day."""
+
+    bant = models.BooleanField(_("BANT"), default=False)
+    champ = models.BooleanField(_("CHAMP"), default=False)
+    # Scores set the temperature of leads nobody set by hand.
+    auto_temperature = models.BooleanField(_("set the temperature from the score"), default=True)
+    hot_from = models.IntegerField(_("hot from"), default=60)
+    warm_from = models.IntegerField(_("warm from"), default=30)
+    fit_a_from = models.IntegerField(_("fit A from"), default=40)
+    fit_b_from = models.IntegerField(_("fit B from"), default=20)
+    engagement_1_from = models.IntegerField(_("engagement 1 from"), default=30)
+    engagement_2_from = models.IntegerField(_("engagement 2 from"), default=10)
+    # The workspace's day the nightly decay last ran.
+    decayed_on = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="leads_scoring_settings_one"),
+            models.CheckConstraint(
+                condition=Q(hot_from__gt=models.F("warm_from")), name="leads_scoring_hot_above"
+            ),
+            models.CheckConstraint(
+                condition=Q(fit_a_from__gt=models.F("fit_b_from")), name="leads_scoring_fit"
+            ),
+            models.CheckConstraint(
+                condition=Q(engagement_1_from__gt=models.F("engagement_2_from")),
+                name="leads_scoring_engagement",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.tenant_id)
+
+
+class ScoringRule(TenantModel):
+    """Points for a condition on a lead's fields (fit) or for a behaviour event (engagement,
+    optionally decaying with a half-life); leads/scoring.py evaluates them."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # What is tested: "source", "amount", "region", "utm_source", "utm_campaign", "filled",
+    # "custom:<key>", "<framework>:<question>" (bant:budget…) or "event".
+    subject = models.CharField(_("condition"), max_length=80)
+    # "is" (one of `values`), "contains" (one of `values` in the text), "between"
+    # (low ≤ number ≤ high, either end open), "filled" (answered, non-empty).
+    operator = models.CharField(_("test"), max_length=10, default="is")
+    values = models.JSONField(_("values"), default=list, blank=True)
+    low = models.DecimalField(_("from"), max_digits=14, decimal_places=2, null=True, blank=True)
+    high = models.DecimalField(_("to"), max_digits=14, decimal_places=2, null=True, blank=True)
+    points = models.IntegerField(_("points"))
+    # Events only: each occurrence scores, up to `max_times`; an occurrence's points halve
+    # every `half_life_days` (none: they never fade).
+    max_times = models.PositiveSmallIntegerField(_("at most times"), default=1)
+    half_life_days = models.PositiveSmallIntegerField(_("half-life, days"), null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="leads_scoring_rule_name"),
+            models.CheckConstraint(
+                condition=Q(points__gte=-1000, points__lte=1000), name="leads_scoring_points"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_event(self) -> bool:
+        return self.subject == "event"

@@ -58,6 +58,7 @@ from leads.models import (
     LeadWord,
     StatusStay,
 )
+from leads.rescoring import rescore_later
 from leads.words import SOURCE_FIELDS, text_words
 
 # Statuses every tenant starts with: (state, colour, Russian name, English name, default).
@@ -282,6 +283,7 @@ def lead_create(
             **{k: v for k, v in data.items() if k in EDITABLE_FIELDS},
         )
         _normalize(lead, actor.tenant)
+        lead.temperature_by_hand = bool(lead.temperature)
         if not lead.title:
             lead.title = lead.name or lead.company_name or lead.phone or lead.email or _("New lead")
         lead.save()
@@ -302,6 +304,7 @@ def lead_create(
             )
             _notify_owner(lead, owner)
         inbox_changed(lead, actor=actor, owners=[lead.owner_id])
+        rescore_later(lead)
     return lead
 
 
@@ -341,8 +344,11 @@ def lead_update(
                     changes.add_default("amount", amount, lead.amount)
         if not changes:
             return lead
+        if "temperature" in changes:  # set by a person: the score no longer moves it
+            lead.temperature_by_hand = bool(lead.temperature)
         _record_first_response(lead, actor)
         lead.save()
+        rescore_later(lead)
         if changes.keys() & set(SOURCE_FIELDS):
             _index_words(lead, replace=True)
         timeline_record(

@@ -66,3 +66,36 @@ def leads_return_postponed_all_task() -> int:
     # Simple-mode tenants have no leads in use.
     tenants = Tenant.objects.filter(mode=Tenant.Mode.CLASSIC)
     return queue_for_every_tenant(leads_return_postponed_task, tenants)
+
+
+@app.task(base=TenantTask)
+def lead_rescore_task(*, tenant_id: int, lead_id: int) -> int | None:
+    """Recompute one lead's score (after a change of what the rules read, or an event)."""
+    from leads.qualification import lead_rescore
+
+    lead = lead_rescore(lead_id=lead_id)
+    return lead.score if lead is not None else None
+
+
+@app.task(base=TenantTask)
+def leads_rescore_task(*, tenant_id: int) -> int:
+    """Recompute every open lead of a tenant (its rules or thresholds changed)."""
+    from leads.qualification import leads_rescore
+
+    return leads_rescore()
+
+
+@app.task(base=TenantTask)
+def scores_decay_task(*, tenant_id: int) -> int:
+    """The nightly decay of one tenant's engagement scores (once per workspace day)."""
+    from crm.tenancy import current_tenant
+    from leads.qualification import scores_decay
+
+    return scores_decay(tenant=current_tenant())
+
+
+@app.task
+def scores_decay_all_task() -> int:
+    """Beat entry point, hourly: each tenant decays once a night in its own time zone."""
+    tenants = Tenant.objects.filter(mode=Tenant.Mode.CLASSIC)
+    return queue_for_every_tenant(scores_decay_task, tenants)

@@ -1,0 +1,438 @@
+"""Write use cases of lead qualification (DESIGN §7, seed 002): the funnel level and its
+handover to sales, the temperature by hand or by score, framework answers, behaviour events,
+the "qualify this lead" task, the score's recomputation and nightly decay, and the
+admins' scoring rules and settings.
+
+Everything that changes what a score reads queues the lead's recomputation after commit
+(`rescore_later`, in the worker); the nightly decay recomputes every open lead with
+engagement points, which also catches a recomputation whose publish was lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.access import AccessDenied, Action, Entity, TenantRight, check_object, has_right
+from crm.errors import DomainError
+from crm.memo import nested_savepoints
+from crm.models import Activity, Membership, Tenant
+from crm.services import activity_create, timeline_record
+from crm.tenancy import current_tenant
+from leads import scoring
+from leads.distribution import matching_rule, routing_context_for, rule_pick
+from leads.frameworks import FRAMEWORKS, answers_of, clean_answers
+from leads.models import (
+    LEVEL_ORDER,
+    OPEN_STATES,
+    Lead,
+    LeadEvent,
+    Level,
+    ScoringRule,
+    ScoringSettings,
+    Temperature,
+)
+from leads.rescoring import rescore_later
+from leads.services import _index_owner, _notify_owner, inbox_changed
+
+RESCORE_BATCH = 500
+# The engagement of events older than this is not read (a rule's half-life is at most
+# a few months; an event a year old is worth nothing).
+EVENTS_HORIZON_DAYS = 365
+# Occurrences of one event name read per lead (a rule counts at most this many).
+EVENTS_PER_LEAD = 200
+
+
+# --- Reading the settings and rules -----------------------------------------------------
+
+
+def scoring_settings() -> ScoringSettings:
+    """The current tenant's qualification settings (the defaults, unsaved, until saved)."""
+    found = ScoringSettings.objects.first()
+    return found if found is not None else ScoringSettings(tenant=current_tenant())
+
+
+def scoring_rules(*, enabled_only: bool = True) -> list[ScoringRule]:
+    rules = ScoringRule.objects.order_by("position", "pk")
+    return list(rules.filter(enabled=True) if enabled_only else rules)
+
+
+def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]:
+    """The leads' behaviour events within the horizon, oldest first, per lead."""
+    found: dict[int, list] = defaultdict(list)
+    ids = list(lead_ids)
+    if not ids:
+        return found
+    rows = (
+        LeadEvent.objects.filter(
+            lead_id__in=ids, occurred_at__gte=now - timedelta(days=EVENTS_HORIZON_DAYS)
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("lead_id", "name", "occurred_at")
+    )
+    for lead_id, name, at in rows:
+        found[lead_id].append(scoring.Occurrence(name, at))
+    return found
+
+
+def context_now(settings: ScoringSettings, now: datetime | None = None) -> scoring.Context:
+    tenant = current_tenant()
+    return scoring.Context(settings=settings, language=tenant.language, now=now or timezone.now())
+
+
+# --- Recomputing ------------------------------------------------------------------------
+
+
+def _apply(
+    lead: Lead,
+    score: scoring.Score,
+    settings: ScoringSettings,
+    *,
+    has_rules: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """The field values a score gives the lead (the temperature only when the score sets
+    it: rules exist, the setting is on and nobody set it by hand)."""
+    values: dict[str, Any] = {
+        "fit_score": score.fit,
+        "engagement_score": score.engagement,
+        "score": score.total,
+        "score_parts": score.stored_parts(),
+        "scored_at": now,
+    }
+    if has_rules and settings.auto_temperature and not lead.temperature_by_hand:
+        values["temperature"] = scoring.temperature_for(score.total, settings)
+    return values
+
+
+def _save_scores(
+    leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
+) -> int:
+    """Score `leads` and write what changed; temperature changes go to the timeline."""
+    context = context_now(settings, now)
+    events = occurrences_of([lead.pk for lead in leads], now=now)
+    changed = 0
+    for lead in leads:
+        score = scoring.evaluate(lead, rules=rules, events=events.get(lead.pk, []), context=context)
+        values = _apply(lead, score, settings, has_rules=bool(rules), now=now)
+        before = lead.temperature
+        Lead.objects.filter(pk=lead.pk).update(**values)
+        changed += 1
+        after = values.get("temperature", before)
+        if after != before:
+            timeline_record(
+                actor=None,
+                target=lead,
+                kind="lead.temperature_scored",
+                data={"from": before, "to": after, "score": score.total},
+            )
+    return changed
+
+
+def lead_rescore(*, lead_id: int, now: datetime | None = None) -> Lead | None:
+    """Recompute one lead's score (None when it is gone). Call in tenant_context."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id, deleted_at=None).first()
+        if lead is None:
+            return None
+        _save_scores([lead], scoring_settings(), scoring_rules(), now)
+    lead.refresh_from_db()
+    return lead
+
+
+def leads_rescore(*, open_only: bool = True, engaged_only: bool = False, now=None) -> int:
+    """Recompute the current tenant's leads in batches (after the rules or thresholds
+    change; nightly, the engaged ones for decay). Returns how many were scored."""
+    now = now or timezone.now()
+    settings = scoring_settings()
+    rules = scoring_rules()
+    leads = Lead.objects.filter(deleted_at=None)
+    if open_only:
+        leads = leads.filter(state__in=OPEN_STATES)
+    if engaged_only:
+        leads = leads.filter(~Q(engagement_score=0))
+    done, after = 0, 0
+    while True:
+        with transaction.atomic():
+            batch = list(leads.filter(pk__gt=after).order_by("pk")[:RESCORE_BATCH])
+            if not batch:
+                return done
+            done += _save_scores(batch, settings, rules, now)
+        after = batch[-1].pk
+
+
+def scores_decay(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """The nightly pass: once per workspace day, after 03:00 there, recompute the open
+    leads with engagement points (their events fade). Returns how many were scored."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)  # tenant_context: the workspace's zone
+    if local.time() < time(3):
+        return 0
+    with transaction.atomic():
+        settings = ScoringSettings.objects.select_for_update().first()
+        if settings is None:
+            settings = ScoringSettings.objects.create(tenant=tenant)
+        if settings.decayed_on == local.date():
+            return 0
+        settings.decayed_on = local.date()
+        settings.save(update_fields=["decayed_on", "updated_at"])
+    return leads_rescore(engaged_only=True, now=now)
+
+
+# --- Qualifying a lead --------------------------------------------------------------------
+
+
+def _check_qualify(actor: Membership, lead: Lead) -> None:
+    check_object(lead, actor=actor, action=Action.QUALIFY)
+    if lead.deleted_at is not None:
+        raise DomainError(_("This lead is in the trash."))
+
+
+def _handover(actor: Membership, lead: Lead, level: str) -> Membership | None:
+    """A rule naming `level` picks the lead's new owner (None: no rule, nobody free)."""
+    rule = matching_rule(routing_context_for(lead, level=level))
+    if rule is None:
+        return None
+    owner = rule_pick(rule, exclude=None)
+    if owner is None or owner.pk == lead.owner_id:
+        return None
+    previous = lead.owner
+    lead.owner = owner
+    lead.save(update_fields=["owner", "updated_at"])
+    _index_owner(lead)
+    timeline_record(
+        actor=actor,
+        target=lead,
+        kind="lead.assigned",
+        data={
+            "from": str(previous.user) if previous else "",
+            "to": str(owner.user),
+            "rule": rule.name,
+        },
+    )
+    if owner.pk != actor.pk:
+        _notify_owner(lead, owner)
+    inbox_changed(lead, actor=actor, owners=[previous.pk if previous else None, owner.pk])
+    return owner
+
+
+def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:
+    """Set the lead's funnel level ("" for none), recorded with who and when; each level
+    reached for the first time (and those skipped on the way up) is dated for the funnel.
+    A handover to SAL (or SQL) goes to sales by the assignment rule naming that level."""
+    _check_qualify(actor, lead)
+    if level not in LEVEL_ORDER:
+        raise DomainError(_("Unknown qualification level."))
+    if lead.state not in OPEN_STATES and level != lead.level:
+        raise DomainError(_("Only an open lead changes its level."))
+    if level == lead.level:
+        return lead
+    now = timezone.now()
+    previous = lead.level
+    with transaction.atomic(savepoint=nested_savepoints()):
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        lead.level = level
+        lead.level_set_at = now
+        lead.level_set_by = actor
+        fields = ["level", "level_set_at", "level_set_by", "updated_at"]
+        for step in LEVEL_ORDER[1 : LEVEL_ORDER.index(level) + 1] if level else ():
+            stamp = f"{step}_at"
+            if getattr(lead, stamp) is None:
+                setattr(lead, stamp, now)
+                fields.append(stamp)
+        lead.save(update_fields=fields)
+        timeline_record(
+            actor=actor, target=lead, kind="lead.level", data={"from": previous, "to": level}
+        )
+        if level in (Level.SAL, Level.SQL) and LEVEL_ORDER.index(previous) < LEVEL_ORDER.index(
+            level
+        ):
+            _handover(actor, lead, level)
+    return lead
+
+
+def lead_set_temperature(*, actor: Membership, lead: Lead, temperature: str) -> Lead:
+    """Set the temperature by hand (the score stops moving it), or give it back to the score
+    with "" (recomputed in the worker)."""
+    _check_qualify(actor, lead)
+    if temperature and temperature not in Temperature.values:
+        raise DomainError(_("Unknown temperature."))
+    with transaction.atomic(savepoint=nested_savepoints()):
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        previous = lead.temperature
+        lead.temperature_by_hand = bool(temperature)
+        if temperature:
+            lead.temperature = temperature
+        lead.save(update_fields=["temperature", "temperature_by_hand", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.temperature",
+            data={"from": previous, "to": temperature, "auto": not temperature},
+        )
+        if not temperature:
+            rescore_later(lead)
+    return lead
+
+
+def lead_answer(*, actor: Membership, lead: Lead, framework: str, data: dict) -> dict[str, str]:
+    """Save the lead's answers to a framework's questions (those that read; the errors of
+    the others by question are returned and nothing of theirs is kept). The changed answers
+    go to the timeline, and the score is recomputed."""
+    _check_qualify(actor, lead)
+    found = FRAMEWORKS.get(framework)
+    if found is None or not getattr(scoring_settings(), framework, False):
+        raise DomainError(_("This qualification framework is switched off."))
+    answers, errors = clean_answers(found, data)
+    with transaction.atomic(savepoint=nested_savepoints()):
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        qualification = dict(lead.qualification or {})
+        before = answers_of(qualification, framework)
+        merged = {**before, **{k: v for k, v in answers.items() if k not in errors}}
+        changed = {
+            key: [before.get(key), value]
+            for key, value in merged.items()
+            if (before.get(key) or "") != (value or "")
+        }
+        if not changed:
+            return errors
+        qualification[framework] = merged
+        lead.qualification = qualification
+        lead.save(update_fields=["qualification", "updated_at"])
+        timeline_record(
+            actor=actor,
+            target=lead,
+            kind="lead.qualified",
+            data={"framework": found.label, "changed": changed},
+        )
+        rescore_later(lead)
+    return errors
+
+
+def lead_qualify_task(
+    *,
+    actor: Membership,
+    lead: Lead,
+    assignee: Membership,
+    due_at: datetime | None = None,
+    note: str = "",
+) -> Activity:
+    """Ask a colleague (a marketer, seed 002) to qualify the lead: a task on its card."""
+    check_object(lead, actor=actor, action=Action.VIEW)
+    if assignee.tenant_id != actor.tenant_id or not assignee.is_active:
+        raise DomainError(_("Choose an active member of this workspace."))
+    if assignee.role.scope(Entity.LEAD, Action.QUALIFY) == "none" or not _sees(assignee, lead):
+        raise DomainError(_("%(name)s may not qualify this lead.") % {"name": assignee.user})
+    subject = _("Qualify the lead “%(title)s”") % {"title": lead.title}
+    return activity_create(
+        actor=actor,
+        target=lead,
+        kind=Activity.Kind.TASK,
+        subject=subject[:200],
+        note=note,
+        due_at=due_at,
+        owner=assignee,
+    )
+
+
+def _sees(member: Membership, lead: Lead) -> bool:
+    from crm.access import can
+
+    return can(lead, actor=member, action=Action.QUALIFY)
+
+
+def qualifiers(*, lead: Lead) -> list[Membership]:
+    """Members who may qualify the lead, marketers first: the task's choices."""
+    members = (
+        Membership.objects.filter(is_active=True)
+        .select_related("user", "role")
+        .order_by("user__first_name", "user__email")
+    )
+    found = [m for m in members if _sees(m, lead)]
+    return sorted(found, key=lambda m: m.role.kind != "marketer")
+
+
+# --- Behaviour events -----------------------------------------------------------------------
+
+
+def event_record(
+    *,
+    actor: Membership | None,
+    lead: Lead,
+    name: str,
+    properties: dict | None = None,
+    url: str = "",
+    at: datetime | None = None,
+) -> LeadEvent:
+    """Record something the lead did (an API event, a channel's observation) and queue the
+    recomputation of its score."""
+    name = " ".join(str(name).split())[:100]
+    if not name:
+        raise DomainError(_("An event needs a name."))
+    now = timezone.now()
+    at = min(at or now, now)  # an event from the future counts from now
+    event = LeadEvent.objects.create(
+        tenant=lead.tenant,
+        lead=lead,
+        name=name,
+        properties=properties or {},
+        url=url[:2000],
+        occurred_at=at,
+    )
+    rescore_later(lead)
+    return event
+
+
+# --- Settings and rules (admins) ----------------------------------------------------------
+
+
+def _check_settings(actor: Membership) -> None:
+    if not has_right(actor, TenantRight.SETTINGS):
+        raise AccessDenied(_("Only those who manage settings change scoring."))
+
+
+def rescore_all_later() -> None:
+    """Recompute the tenant's open leads in the background once the change commits."""
+    from crm.background import start_named
+
+    start_named("leads.tasks.leads_rescore_task", tenant_id=current_tenant().pk)
+
+
+def scoring_settings_save(*, actor: Membership, data: dict[str, Any]) -> ScoringSettings:
+    """Save the frameworks switched on and the thresholds; every open lead is rescored."""
+    _check_settings(actor)
+    fields = (
+        "bant",
+        "champ",
+        "auto_temperature",
+        "hot_from",
+        "warm_from",
+        "fit_a_from",
+        "fit_b_from",
+        "engagement_1_from",
+        "engagement_2_from",
+    )
+    if int(data.get("hot_from", 0)) <= int(data.get("warm_from", 0)):
+        raise DomainError(_("“Hot from” must be above “warm from”."))
+    if int(data.get("fit_a_from", 0)) <= int(data.get("fit_b_from", 0)):
+        raise DomainError(_("Fit A must start above fit B."))
+    if int(data.get("engagement_1_from", 0)) <= int(data.get("engagement_2_from", 0)):
+        raise DomainError(_("Engagement 1 must start above engagement 2."))
+    with transaction.atomic():
+        settings = ScoringSettings.objects.select_for_update().first() or ScoringSettings(
+            tenant=actor.tenant
+        )
+        for name in fields:
+            if name in data:
+                setattr(settings, name, data[name])
+        settings.save()
+        rescore_all_later()
+    return settings
