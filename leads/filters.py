@@ -26,7 +26,9 @@ from crm.models import Membership, Team
 from crm.selectors import due_target_ids
 from deals.models import Outcome
 from leads import selectors
-from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, Temperature
+from leads.models import OPEN_STATES, Lead, LeadSource, LeadState, Level, Temperature
+
+MATRIX_CHOICES = [(f + e, f + e) for f in "ABC" for e in "123"]
 
 # The longest first-response time a report asks about, in minutes (ten years).
 MAX_RESPONSE_MINUTES = 10 * 366 * 24 * 60
@@ -71,6 +73,24 @@ class LeadFilter(RecordFilterSet):
     )
     temperature = django_filters.MultipleChoiceFilter(
         label=_("Temperature"), choices=Temperature.choices, distinct=False
+    )
+    level = django_filters.MultipleChoiceFilter(
+        label=_("Qualification level"),
+        method="filter_level",
+        choices=[("none", _("Not qualified")), *Level.choices],
+    )
+    # Leads that reached a level at some time (the funnel's drill-down), wherever they are.
+    reached = django_filters.ChoiceFilter(
+        label=_("Reached the level"), method="filter_reached", choices=Level.choices
+    )
+    matrix = django_filters.MultipleChoiceFilter(
+        label=_("Fit × engagement"), method="filter_matrix", choices=MATRIX_CHOICES
+    )
+    score_min = IntegerFilter(
+        label=_("Score from"), field_name="score", lookup_expr="gte", min_value=-100000
+    )
+    score_max = IntegerFilter(
+        label=_("Score to"), field_name="score", lookup_expr="lte", max_value=100000
     )
     created = PeriodFilter(label=_("Created"), field_name="created_at")
     created_after = LocalDayFilter(label=_("Created from"), field_name="created_at", edge="from")
@@ -148,6 +168,7 @@ class LeadFilter(RecordFilterSet):
     unbound_filters = ("q", "preset")
 
     report_filters = (
+        "reached",
         "channel",
         "utm_source",
         "utm_campaign",
@@ -175,6 +196,10 @@ class LeadFilter(RecordFilterSet):
         "source",
         "team",
         "temperature",
+        "level",
+        "matrix",
+        "score_min",
+        "score_max",
         "sort",
     )
 
@@ -237,6 +262,36 @@ class LeadFilter(RecordFilterSet):
         # The hour of the workspace's clock (tenant_context activated its zone).
         hour = ExtractHour("created_at", tzinfo=timezone.get_current_timezone())
         return queryset.alias(created_hour=hour).filter(created_hour=value)
+
+    def filter_level(self, queryset: QuerySet[Lead], name: str, value: list) -> QuerySet[Lead]:
+        levels = ["" if v == "none" else v for v in value]
+        return queryset.filter(level__in=levels) if levels else queryset
+
+    def filter_reached(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        return queryset.filter(**{f"{value}_at__isnull": False})
+
+    def filter_matrix(self, queryset: QuerySet[Lead], name: str, value: list) -> QuerySet[Lead]:
+        # The cells by the workspace's thresholds (leads/scoring.matrix_cell), in SQL.
+        if not value:
+            return queryset
+        settings = selectors.scoring_settings()
+        fit = {
+            "A": Q(fit_score__gte=settings.fit_a_from),
+            "B": Q(fit_score__gte=settings.fit_b_from, fit_score__lt=settings.fit_a_from),
+            "C": Q(fit_score__lt=settings.fit_b_from),
+        }
+        engagement = {
+            "1": Q(engagement_score__gte=settings.engagement_1_from),
+            "2": Q(
+                engagement_score__gte=settings.engagement_2_from,
+                engagement_score__lt=settings.engagement_1_from,
+            ),
+            "3": Q(engagement_score__lt=settings.engagement_2_from),
+        }
+        cells = Q(pk__in=[])
+        for cell in value:
+            cells |= fit[cell[0]] & engagement[cell[1]]
+        return queryset.filter(cells)
 
     def filter_nothing(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         return queryset

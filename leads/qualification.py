@@ -40,6 +40,7 @@ from leads.models import (
     Temperature,
 )
 from leads.rescoring import rescore_later
+from leads.selectors import scoring_rules, scoring_settings
 from leads.services import _index_owner, _notify_owner, inbox_changed
 
 RESCORE_BATCH = 500
@@ -51,17 +52,6 @@ EVENTS_PER_LEAD = 200
 
 
 # --- Reading the settings and rules -----------------------------------------------------
-
-
-def scoring_settings() -> ScoringSettings:
-    """The current tenant's qualification settings (the defaults, unsaved, until saved)."""
-    found = ScoringSettings.objects.first()
-    return found if found is not None else ScoringSettings(tenant=current_tenant())
-
-
-def scoring_rules(*, enabled_only: bool = True) -> list[ScoringRule]:
-    rules = ScoringRule.objects.order_by("position", "pk")
-    return list(rules.filter(enabled=True) if enabled_only else rules)
 
 
 def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]:

@@ -27,6 +27,7 @@ from crm.keyset import Page
 from crm.models import Membership, TimelineEvent
 from crm.nextactivity import NextActivity
 from crm.selectors import assignable_members
+from crm.tenancy import current_tenant
 from crm.text import clean_line
 from leads.models import (
     OPEN_STATES,
@@ -36,6 +37,8 @@ from leads.models import (
     LeadState,
     LeadStatus,
     LeadWord,
+    ScoringRule,
+    ScoringSettings,
 )
 from leads.words import MIN_WORD, prefix_range, query_words
 
@@ -734,3 +737,17 @@ def party_leads(record: Party, *, actor: Membership) -> list[Lead]:
                 match |= Q(messenger=messenger, messenger_id=raw)
     leads = scope_queryset(lead_base().filter(match), actor=actor, action=Action.VIEW)
     return list(leads.order_by("-created_at")[:RELATED_LIMIT])
+
+
+# --- Qualification ---------------------------------------------------------------------
+
+
+def scoring_settings() -> ScoringSettings:
+    """The current tenant's qualification settings (the defaults, unsaved, until saved)."""
+    found = ScoringSettings.objects.first()
+    return found if found is not None else ScoringSettings(tenant=current_tenant())
+
+
+def scoring_rules(*, enabled_only: bool = True) -> list[ScoringRule]:
+    rules = ScoringRule.objects.order_by("position", "pk")
+    return list(rules.filter(enabled=True) if enabled_only else rules)
