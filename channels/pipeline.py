@@ -8,6 +8,7 @@ Runs in the worker, inside the tenant's transaction, as the tenant's robot membe
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.utils import translation
@@ -82,7 +83,15 @@ def _inquiry(channel: Channel, event: InboundEvent, message: InboundMessage) -> 
         default_owner=channel.default_owner,
         create_deal=channel.create_deal,
         own_phone=message.own_phone,
+        at=_occurred_at(message) or event.created_at,
     )
+
+
+def _occurred_at(message: InboundMessage) -> datetime | None:
+    try:
+        return datetime.fromisoformat(message.occurred_at) if message.occurred_at else None
+    except ValueError:
+        return None
 
 
 def inquiry_keys_of(event: InboundEvent) -> Keys:

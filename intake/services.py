@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -497,6 +498,8 @@ class Inquiry:
     default_owner: Membership | None = None
     create_deal: bool = False
     own_phone: bool = False
+    # When a behaviour event happened (the sender's time, else the delivery's receipt).
+    at: datetime | None = None
 
 
 @dataclass
@@ -549,6 +552,7 @@ def _behaviour(actor: Membership, inquiry: Inquiry, keys: Keys) -> Receipt:
         name=inquiry.event,
         properties=inquiry.properties,
         url=str(inquiry.inbound.get("page_url", "")),
+        at=inquiry.at,
     )
     return Receipt(DONE, ATTACHED, lead=lead)
 

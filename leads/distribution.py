@@ -34,7 +34,7 @@ from crm.models import CustomField, Membership, Role, Tenant
 from crm.ordering import move_one_step
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
-from leads.models import OPEN_STATES, AssignmentRule, Lead, LeadSource, Strategy
+from leads.models import OPEN_STATES, AssignmentRule, Lead, LeadSource, Level, Strategy
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 # Custom field types a rule may test for equality with a typed value.
@@ -270,6 +270,7 @@ RULE_FIELDS = (
     "regions",
     "custom_field",
     "custom_value",
+    "levels",
     "strategy",
     "members",
 )
@@ -301,6 +302,10 @@ def _clean_custom(key: str, value: str) -> tuple[str, str]:
     return key, value
 
 
+# The levels a lead is handed over to sales at (a rule naming them assigns it then).
+HANDOVER_LEVELS = (Level.SAL, Level.SQL)
+
+
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
     """Validate a rule's fields (the form checks them too; this guards every caller)."""
     clean = {key: data.get(key) for key in RULE_FIELDS}
@@ -322,6 +327,10 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     for key in UTM_KEYS:
         clean[key] = (clean[key] or "").strip()
     clean["regions"] = [r.strip() for r in clean["regions"] or [] if r.strip()]
+    levels = list(dict.fromkeys(clean["levels"] or []))
+    if any(level not in HANDOVER_LEVELS for level in levels):
+        raise DomainError(_("A handover goes to SAL or SQL."))
+    clean["levels"] = levels
     clean["custom_field"], clean["custom_value"] = _clean_custom(
         clean["custom_field"] or "", clean["custom_value"] or ""
     )

@@ -16,7 +16,13 @@ from contacts.normalize import phones_in, unreadable_phone
 from crm import customfields, periods
 from crm.access import Action, Entity, Scope, scope_for
 from crm.filters import LazyChoices
-from crm.forms import CleanInputMixin, ColouredItemForm, LinesField, ServiceModelForm
+from crm.forms import (
+    CleanInputMixin,
+    ColouredItemForm,
+    LinesField,
+    LocalDateTimeField,
+    ServiceModelForm,
+)
 from crm.ids import parse_id
 from crm.lineitems import ProductLine, parse_product_lines
 from crm.models import CustomField, Membership
@@ -566,3 +572,25 @@ class ConvertForm(CleanInputMixin, forms.Form):
         if not self.has_products:
             deal["amount"] = data["amount"]
         return deal
+
+
+class QualifyTaskForm(forms.Form):
+    """Ask a colleague who may qualify the lead (a marketer) to do it, by when."""
+
+    assignee = forms.ModelChoiceField(label=_("Who qualifies"), queryset=Membership.objects.none())
+    due_at = LocalDateTimeField(label=_("Due"), required=False)
+    note = forms.CharField(
+        label=_("What to find out"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, choices: list[Membership], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        field.queryset = Membership.objects.filter(pk__in=[m.pk for m in choices])
+        field.choices = [("", "—")] + [
+            (m.pk, f"{m.user} · {m.role.name}" if m.role.kind == "marketer" else str(m.user))
+            for m in choices
+        ]

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.access import AccessDenied, Action, Entity, TenantRight, check_object, has_right
+from crm.access import AccessDenied, Action, Entity, TenantRight, can, check_object, has_right
 from crm.errors import DomainError
 from crm.memo import nested_savepoints
 from crm.models import Activity, Membership, Tenant
@@ -334,20 +334,7 @@ def lead_qualify_task(
 
 
 def _sees(member: Membership, lead: Lead) -> bool:
-    from crm.access import can
-
     return can(lead, actor=member, action=Action.QUALIFY)
-
-
-def qualifiers(*, lead: Lead) -> list[Membership]:
-    """Members who may qualify the lead, marketers first: the task's choices."""
-    members = (
-        Membership.objects.filter(is_active=True)
-        .select_related("user", "role")
-        .order_by("user__first_name", "user__email")
-    )
-    found = [m for m in members if _sees(m, lead)]
-    return sorted(found, key=lambda m: m.role.kind != "marketer")
 
 
 # --- Behaviour events -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import EmptyResultSet
@@ -15,13 +16,14 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contacts.models import Contact, MatchKey, Party
 from contacts.normalize import DIGITS, email_key, phone_e164
 from contacts.selectors import merged_ids, owner_field, party_keys
 from contacts.services import MESSENGERS, spec_of
 from crm import keyset, nextactivity
-from crm.access import Action, Entity, Scope, owner_scope, scope_for, scope_queryset
+from crm.access import Action, Entity, Scope, can, owner_scope, scope_for, scope_queryset
 from crm.filters import SharedChoices
 from crm.keyset import Page
 from crm.models import Membership, TimelineEvent
@@ -29,17 +31,21 @@ from crm.nextactivity import NextActivity
 from crm.selectors import assignable_members
 from crm.tenancy import current_tenant
 from crm.text import clean_line
+from leads.frameworks import FRAMEWORKS, answers_of, completeness
 from leads.models import (
     OPEN_STATES,
     STATE_MOVES,
     Lead,
+    LeadEvent,
     LeadSource,
     LeadState,
     LeadStatus,
     LeadWord,
+    Level,
     ScoringRule,
     ScoringSettings,
 )
+from leads.scoring import event_label, matrix_cell
 from leads.words import MIN_WORD, prefix_range, query_words
 
 
@@ -751,3 +757,108 @@ def scoring_settings() -> ScoringSettings:
 def scoring_rules(*, enabled_only: bool = True) -> list[ScoringRule]:
     rules = ScoringRule.objects.order_by("position", "pk")
     return list(rules.filter(enabled=True) if enabled_only else rules)
+
+
+def qualifiers(*, lead: Lead) -> list[Membership]:
+    """Active members who may qualify the lead, marketers first: the task's choices."""
+    members = (
+        Membership.objects.filter(is_active=True)
+        .select_related("user", "role")
+        .order_by("user__full_name", "user__email")
+    )
+    found = [m for m in members if can(lead, actor=m, action=Action.QUALIFY)]
+    return sorted(found, key=lambda m: m.role.kind != "marketer")
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: str
+    label: str
+    ask: str
+    kind: str
+    choices: tuple
+    value: Any
+    shown: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    key: str
+    label: str
+    description: str
+    answers: tuple[Answer, ...]
+    answered: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.answered / self.total) if self.total else 0
+
+
+PANEL_EVENTS = 10
+
+
+def qualification_panel(
+    *,
+    actor: Membership,
+    lead: Lead,
+    errors: dict[str, dict[str, str]] | None = None,
+    posted: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The card's qualification panel: rights, the score and its parts as computed, the
+    matrix cell, the frameworks switched on with their answers (posted values and errors
+    of a refused save kept in place), the latest behaviour events."""
+    settings = scoring_settings()
+    may_qualify = lead.deleted_at is None and can(lead, actor=actor, action=Action.QUALIFY)
+    questionnaires = []
+    for framework in FRAMEWORKS.values():
+        if not getattr(settings, framework.key):
+            continue
+        stored = answers_of(lead.qualification, framework.key)
+        given = (posted or {}).get(framework.key)
+        wrong = (errors or {}).get(framework.key, {})
+        rows = []
+        for q in framework.questions:
+            value = given.get(q.key, "") if given is not None else stored.get(q.key)
+            rows.append(
+                Answer(
+                    q.key,
+                    str(q.label),
+                    str(q.ask),
+                    q.kind,
+                    q.choices,
+                    "" if value is None else value,
+                    q.display(stored.get(q.key)),
+                    wrong.get(q.key, ""),
+                )
+            )
+        answered, total = completeness(lead.qualification, framework)
+        questionnaires.append(
+            Questionnaire(
+                framework.key,
+                framework.label,
+                str(framework.description),
+                tuple(rows),
+                answered,
+                total,
+            )
+        )
+    events = list(
+        LeadEvent.objects.filter(lead=lead).order_by("-occurred_at", "-pk")[:PANEL_EVENTS]
+    )
+    parts = [p for p in lead.score_parts or [] if isinstance(p, dict)]
+    return {
+        "may_qualify": may_qualify and lead.state in OPEN_STATES,
+        "scoring": settings,
+        "score_parts": parts,
+        "fit_parts": [p for p in parts if p.get("kind") == "fit"],
+        "engagement_parts": [p for p in parts if p.get("kind") == "engagement"],
+        "matrix": matrix_cell(lead.fit_score, lead.engagement_score, settings),
+        "has_rules": ScoringRule.objects.filter(enabled=True).exists(),
+        "score_stale": lead.scored_at is None or lead.scored_at < lead.updated_at,
+        "questionnaires": questionnaires,
+        "lead_events": [(event, event_label(event.name)) for event in events],
+        "may_ask_qualify": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.VIEW),
+        "levels": [("", _("none")), *Level.choices],
+    }

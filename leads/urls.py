@@ -3,7 +3,7 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, inline, inquiry, lists, live, rules, statuses
+from leads.views import card, convert, inline, inquiry, lists, live, qualify, rules, statuses
 from transfer.views import exports
 
 app_name = "leads"
@@ -36,6 +36,11 @@ urlpatterns = [
     path("<int:pk>/postpone/", card.postpone, name="postpone"),
     path("<int:pk>/unpostpone/", card.unpostpone, name="unpostpone"),
     path("<int:pk>/restore/", card.restore, name="restore"),
+    path("<int:pk>/qualification/", qualify.panel, name="qualification"),
+    path("<int:pk>/qualification/level/", qualify.level, name="level"),
+    path("<int:pk>/qualification/temperature/", qualify.temperature, name="temperature"),
+    path("<int:pk>/qualification/task/", qualify.task, name="qualify_task"),
+    path("<int:pk>/qualification/<slug:framework>/", qualify.answers, name="answers"),
     path("settings/statuses/", statuses.statuses, name="statuses"),
     path("settings/statuses/<int:pk>/", statuses.status_edit, name="status_edit"),
     path("settings/statuses/<int:pk>/default/", statuses.status_default, name="status_default"),

@@ -1,7 +1,9 @@
 """The API channel: other systems create leads (and send behaviour events) as JSON.
 
     POST /in/<token>/          a lead (also /in/<token>/leads)
-    POST /in/<token>/events    a behaviour event about a person the CRM may know
+    POST /in/<token>/events    a behaviour event about a person the CRM may know:
+                           {"event", "phone"/"email"/"messenger_id", "properties",
+                           "page_url", "occurred_at" (ISO 8601 or Unix seconds)}
     Authorization: Bearer <API token>   (or X-Api-Key: <API token>)
 
 A lead: {"name", "phone", "email", "messenger", "messenger_id", "title", "message",
@@ -13,6 +15,7 @@ header (or `external_id`) makes a retried request create nothing new.
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -81,6 +84,23 @@ def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str:
     if not isinstance(value, str):
         raise Rejected(_("Field “%(field)s” must be a string.") % {"field": key})
     return value.strip()[:limit]
+
+
+def _moment(value: Any) -> datetime | None:
+    """An event's time: ISO 8601 (a time without a zone is UTC) or Unix seconds; None when
+    unreadable or out of range."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            moment = datetime.fromtimestamp(value, tz=UTC)
+        elif isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment if 2000 <= moment.year <= 2200 else None
 
 
 def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -189,6 +209,13 @@ class ApiAdapter(Adapter):
         )
         if not (message.phone or message.email or message.messenger_id):
             raise Rejected(_("A behaviour event needs the person's phone, e-mail or messenger."))
+        given = data.get("occurred_at")
+        if given not in (None, ""):
+            moment = _moment(given)
+            if moment is None:  # kept as sent; the event counts from its receipt
+                message.properties = {**message.properties, "occurred_at": str(given)[:100]}
+            else:
+                message.occurred_at = moment.isoformat()
         return message
 
     def respond(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,7 +24,7 @@ from crm.views.boards import plan_from_card
 from crm.views.errors import refusal
 from intake.identities import identities_of
 from leads import selectors, services
-from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm
+from leads.forms import AssignForm, LeadForm, MoveForm, PostponeForm, QualifyTaskForm
 from leads.models import OPEN_STATES, LeadState
 from leads.views.inquiry import matches_found, register_manual
 
@@ -31,13 +33,22 @@ def _card(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(tenant_reverse("leads:detail", request.tenant, pk=pk))
 
 
-def card_context(request: HttpRequest, lead) -> dict:
-    """Everything the card shows (also re-rendered piecewise by htmx)."""
+def card_context(request: HttpRequest, lead, **extra: Any) -> dict:
+    """Everything the card shows (also re-rendered piecewise by htmx); `extra`: what a
+    refused action keeps in place (a form with its errors, the questionnaires' answers)."""
     actor = request.membership
     statuses = list(selectors.statuses())
     defs = customfields.definitions(entity=Entity.LEAD)
     members = customfields.member_names(defs, lead.custom)
-    return {
+    panel = selectors.qualification_panel(
+        actor=actor,
+        lead=lead,
+        errors=extra.get("answer_errors"),
+        posted=extra.get("answer_posted"),
+    )
+    if panel["may_ask_qualify"] and "qualify_task_form" not in extra:
+        panel["qualify_task_form"] = QualifyTaskForm(choices=selectors.qualifiers(lead=lead))
+    return panel | {
         "lead": lead,
         "custom_lines": customfields.display(defs, lead.custom, members),
         "custom_fields": customfields.card_fields(defs, lead.custom, members),
@@ -142,7 +153,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _partial(
     request: HttpRequest, lead, name: str, status: int = 200, **extra: object
 ) -> HttpResponse:
-    context = card_context(request, lead) | extra
+    context = card_context(request, lead, **extra) | extra
     response = render(request, f"leads/lead_detail.html#{name}", context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response

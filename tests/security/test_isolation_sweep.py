@@ -57,6 +57,8 @@ MISSING_PK = 987_654_321
 _RR = {"strategy": "round_robin"}
 LEAD_VIEW = {"admin": 200, "director": 200, "manager": 404, "marketer": 200}
 LEAD_EDIT = {"admin": 200, "director": 200, "manager": 404, "marketer": 403}
+# Qualifying: marketers qualify leads they may not edit (seed 002).
+LEAD_QUALIFY = {"admin": 302, "director": 302, "manager": 404, "marketer": 302}
 # Contacts and companies: everyone may view the customer base; the record in the world
 # belongs to another manager, so the manager role may see it but not change it.
 PARTY_EDIT = {"admin": 200, "director": 200, "manager": 403, "marketer": 403}
@@ -333,6 +335,22 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     "leads:unpostpone": TenantUrl({"POST": LEAD_EDIT}, obj="lead"),
     "leads:restore": TenantUrl({"POST": ADMIN_ONLY}, obj="trashed_lead"),
+    "leads:qualification": TenantUrl({"GET": LEAD_VIEW}, obj="lead"),
+    "leads:level": TenantUrl({"POST": LEAD_QUALIFY}, obj="lead", data=lambda w: {"level": "mql"}),
+    "leads:temperature": TenantUrl(
+        {"POST": LEAD_QUALIFY}, obj="lead", data=lambda w: {"temperature": "hot"}
+    ),
+    "leads:answers": TenantUrl(
+        {"POST": LEAD_QUALIFY},
+        obj="lead",
+        fixed={"framework": "bant"},
+        data=lambda w: {"budget": "100000"},
+    ),
+    "leads:qualify_task": TenantUrl(
+        {"POST": LEAD_QUALIFY},
+        obj="lead",
+        data=lambda w: {"assignee": w["members"]["marketer"].pk},
+    ),
     "leads:statuses": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
         data=lambda w: {"name": "Hacked", "color": "#000000", "state": "new", "position": 1},
