@@ -64,6 +64,11 @@ EVENT_TEXTS = {
     "inbound.edited": _("received an edit via “%(channel)s”; the message was: “%(old)s”"),
     "inbound.button": _("recorded a press of the button “%(label)s” in Telegram"),
     "lead.behaviour": _("recorded the event “%(event)s” from the API"),
+    "lead.level": _("set the qualification level %(to)s (was %(from)s)"),
+    "lead.temperature": _("set the temperature by hand: %(to)s"),
+    "lead.temperature_auto": _("gave the temperature back to the score"),
+    "lead.temperature_scored": _("the score %(score)s changed the temperature: %(from)s → %(to)s"),
+    "lead.qualified": _("answered %(framework)s: %(questions)s"),
     "deal.converted_from": _("converted a lead into this deal:"),
     "deal.created": _("created the deal “%(title)s” in “%(stage)s”"),
     "deal.imported": _("imported the deal from “%(file)s”"),
@@ -129,6 +134,32 @@ EVENT_TEXTS = {
 }
 
 
+# The values qualification events store, as people read them (leads/models.py's choices).
+LEVEL_LABELS = {"": _("none"), "mql": "MQL", "sal": "SAL", "sql": "SQL"}
+TEMPERATURE_LABELS = {"": "—", "hot": _("Hot"), "warm": _("Warm"), "cold": _("Cold")}
+QUALIFICATION_KINDS = (
+    "lead.level",
+    "lead.temperature",
+    "lead.temperature_scored",
+    "lead.qualified",
+)
+
+
+def _qualification(event: TimelineEvent, values: defaultdict[str, str]) -> str:
+    """Fill `values` for a qualification event; the kind whose text says it."""
+    data = event.data
+    labels = LEVEL_LABELS if event.kind == "lead.level" else TEMPERATURE_LABELS
+    for key in ("from", "to"):
+        value = data.get(key) or ""
+        values[key] = str(labels.get(value, value)) if isinstance(value, str) else ""
+    if event.kind == "lead.qualified":
+        asked = data.get("questions") if isinstance(data.get("questions"), list) else []
+        values["questions"] = ", ".join(isolated(str(label)) for label in asked)
+    if event.kind == "lead.temperature" and data.get("auto"):
+        return "lead.temperature_auto"
+    return event.kind
+
+
 def describe(event: TimelineEvent) -> str:
     """The event as a sentence (its actor is shown separately); unknown kinds show the kind.
     Times in it are the workspace's (the active zone)."""
@@ -149,6 +180,9 @@ def describe(event: TimelineEvent) -> str:
         values["due"] = local_text(event.data["due_at"])
     if "until" in event.data:
         values["until"] = local_text(event.data["until"])
+    if kind in QUALIFICATION_KINDS:
+        kind = _qualification(event, values)
+        template = EVENT_TEXTS[kind]
     if event.kind == "lead.assigned" and not event.data.get("to"):
         return str(EVENT_TEXTS["lead.unassigned"])
     if "kind" in event.data:

@@ -19,6 +19,12 @@ from crm.nextactivity import Renderer, activity_options, card_words
 from crm.templatetags.crm import tel_href
 from crm.text import bidi_balanced
 from leads.models import Lead
+from leads.rows import QualificationBadges
+
+
+def _badges(html: str) -> str:
+    return f'<div class="small">{html.strip()}</div>' if html else ""
+
 
 _CARD = (
     '<article class="kanban-card card card-body p-2" id="card-{pk}" data-id="{pk}"'
@@ -27,6 +33,7 @@ _CARD = (
     '<a class="fw-semibold small text-truncate" href="{url}"><bdi>{title}</bdi></a>'
     '<span class="small text-muted text-nowrap" title="{w_age}" data-testid="age">{age}</span>'
     "</div>"
+    "{badges}"
     '<div class="small text-muted">{who}</div>'
     '<div class="small text-muted">{owner}</div>'
     '<div class="small kanban-next" data-testid="card-next">{upcoming}</div>'
@@ -68,6 +75,7 @@ def cards_html(
     activity). `allowed`: the drop targets of each card the viewer may move (data-allowed
     text); a card without an entry is read-only (no "Done", no "Plan")."""
     words = {key: escape(value) for key, value in card_words().items()}
+    badge = QualificationBadges()
     day = Renderer()
     options = activity_options()
     root = escape(leads_root)
@@ -112,6 +120,7 @@ def cards_html(
                 title=escape(bidi_balanced(lead.title)),
                 w_age=words["age"],
                 age=escape(day.age(lead.created_at)),
+                badges=_badges(badge.html(lead.temperature, lead.level)),
                 who=" · ".join(parts),
                 owner=owner,
                 upcoming=day.html(lead.next_activity),

@@ -43,6 +43,7 @@ SORTS = {
     "-created": ("-created_at", "-pk"),
     "created": ("created_at", "pk"),
     "-amount": ("-amount", "-pk"),
+    "-score": ("-score", "-pk"),
     "title": ("title", "pk"),
 }
 

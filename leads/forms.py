@@ -33,7 +33,7 @@ from deals import selectors as deal_selectors
 from deals.models import Outcome, Pipeline, Stage
 from deals.services import default_pipeline, first_stage
 from leads import distribution, selectors
-from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Strategy
+from leads.models import AssignmentRule, Lead, LeadSource, LeadStatus, Level, Strategy
 from leads.services import EDITABLE_FIELDS, LINE_FIELDS, bulk_actions_for
 
 CONTACT_FIELDS = ("phone", "email", "messenger_id")
@@ -252,6 +252,16 @@ class RuleForm(forms.Form):
     custom_value = forms.CharField(
         label=_("equals"), required=False, max_length=500, help_text=_("Ignoring case.")
     )
+    levels = forms.MultipleChoiceField(
+        label=_("On the handover to sales"),
+        choices=[(level, Level(level).label) for level in distribution.HANDOVER_LEVELS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "A rule with a level picks the owner when a lead is qualified up to it (e.g. "
+            "marketing hands an MQL to sales as SAL), never for new inquiries."
+        ),
+    )
     strategy = forms.ChoiceField(label=_("Strategy"), choices=Strategy.choices)
     members = _MembersChoice(
         label=_("Members"),
@@ -279,6 +289,7 @@ class RuleForm(forms.Form):
                 "regions": "\n".join(rule.regions),
                 "custom_field": rule.custom_field,
                 "custom_value": rule.custom_value,
+                "levels": rule.levels,
                 "strategy": rule.strategy,
                 "members": rule.members,
             }

@@ -340,6 +340,12 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(deleted_at=None, archived_at=None, postponed_until=None),
                 name="leads_inbox_sources",
             ),
+            # The list by score, best first ("call the right people first").
+            models.Index(
+                fields=["tenant", "-score", "-id"],
+                condition=Q(deleted_at=None),
+                name="leads_score",
+            ),
             # The postponed leads: the periodic job's due ones, the "Postponed" list.
             models.Index(
                 fields=["tenant", "postponed_until"],

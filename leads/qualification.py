@@ -301,7 +301,11 @@ def lead_answer(*, actor: Membership, lead: Lead, framework: str, data: dict) ->
             actor=actor,
             target=lead,
             kind="lead.qualified",
-            data={"framework": found.label, "changed": changed},
+            data={
+                "framework": found.label,
+                "changed": changed,
+                "questions": [str(q.label) for q in found.questions if q.key in changed],
+            },
         )
         rescore_later(lead)
     return errors

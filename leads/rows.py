@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from crm.nextactivity import Renderer
 from crm.text import bidi_balanced
-from leads.models import LeadSource, LeadState
+from leads.models import LeadSource, LeadState, Temperature
 from leads.selectors import LeadRow
 
 _ROW = (
@@ -27,7 +27,7 @@ _ROW = (
     "  <td>{tick}</td>\n"
     '  <td class="text-nowrap small text-muted">{created}'
     '<div class="lead-age" data-testid="age">{age}</div></td>\n'
-    '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{company}</td>\n'
+    '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{badges}{company}</td>\n'
     '  <td class="small"><bdi>{name}</bdi>{phone}{email}</td>\n'
     '  <td class="small">{source}</td>\n'
     '  <td class="text-nowrap"><svg class="status-dot" width="10" height="10"'
@@ -64,6 +64,7 @@ def rows_html(
         escape(gettext("repeat"))
     )
     zone = timezone.get_current_timezone()
+    badge = QualificationBadges()
     day = Renderer()  # the next activity and the age, in the workspace's zone
     root = escape(leads_root)
     rows = []
@@ -81,6 +82,7 @@ def rows_html(
                 age=escape(day.age(lead.created_at)),
                 url=url,
                 repeat=repeat if lead.contact_id and lead.state != LeadState.CONVERTED else "",
+                badges=badge.html(lead.temperature, lead.level),
                 company=_line("small text-muted", lead.company_name),
                 name=escape(bidi_balanced(lead.name)),
                 phone=_line("", lead.phone),
@@ -97,6 +99,28 @@ def rows_html(
             )
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every value above is escaped
+
+
+class QualificationBadges:
+    """A lead's temperature and funnel level as badges (rows and board cards); the words
+    are translated once per page."""
+
+    def __init__(self) -> None:
+        self.temperatures = {value: escape(str(label)) for value, label in Temperature.choices}
+
+    def html(self, temperature: str, level: str) -> str:
+        found = ""
+        if temperature in self.temperatures:
+            found += (
+                f' <span class="badge temp-{temperature}" data-testid="temperature-badge">'
+                f"{self.temperatures[temperature]}</span>"
+            )
+        if level:
+            found += (
+                ' <span class="badge text-bg-primary" data-testid="level-badge">'
+                f"{escape(level.upper())}</span>"
+            )
+        return found
 
 
 def _line(css: str, value: str) -> str:

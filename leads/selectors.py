@@ -322,6 +322,8 @@ class LeadRow:
     amount: Decimal
     state: str
     contact_id: int | None  # a repeat lead (linked to a known contact) has a badge
+    temperature: str
+    level: str
     owner_id: int | None
     owner_name: str
     status_name: str
@@ -332,7 +334,7 @@ class LeadRow:
 # The lead's own columns of a row, then its owner's and status's.
 _LEAD_VALUES = (
     *("pk", "created_at", "title", "company_name", "name", "phone", "email", "source", "amount"),
-    *("state", "contact_id"),
+    *("state", "contact_id", "temperature", "level"),
 )
 _ROW_VALUES = (
     *_LEAD_VALUES,
