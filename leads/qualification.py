@@ -274,26 +274,28 @@ def lead_set_temperature(*, actor: Membership, lead: Lead, temperature: str) -> 
 
 
 def lead_answer(*, actor: Membership, lead: Lead, framework: str, data: dict) -> dict[str, str]:
-    """Save the lead's answers to a framework's questions (those that read; the errors of
-    the others by question are returned and nothing of theirs is kept). The changed answers
-    go to the timeline, and the score is recomputed."""
+    """Save the lead's answers to a framework's questions; the changed ones go to the
+    timeline and the score is recomputed. When an answer does not read, nothing is saved
+    and the errors are returned by question (the form keeps what was typed)."""
     _check_qualify(actor, lead)
     found = FRAMEWORKS.get(framework)
     if found is None or not getattr(scoring_settings(), framework, False):
         raise DomainError(_("This qualification framework is switched off."))
     answers, errors = clean_answers(found, data)
+    if errors:
+        return errors
     with transaction.atomic(savepoint=nested_savepoints()):
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
         qualification = dict(lead.qualification or {})
         before = answers_of(qualification, framework)
-        merged = {**before, **{k: v for k, v in answers.items() if k not in errors}}
+        merged = {**before, **answers}
         changed = {
             key: [before.get(key), value]
             for key, value in merged.items()
             if (before.get(key) or "") != (value or "")
         }
         if not changed:
-            return errors
+            return {}
         qualification[framework] = merged
         lead.qualification = qualification
         lead.save(update_fields=["qualification", "updated_at"])
@@ -308,7 +310,7 @@ def lead_answer(*, actor: Membership, lead: Lead, framework: str, data: dict) ->
             },
         )
         rescore_later(lead)
-    return errors
+    return {}
 
 
 def lead_qualify_task(

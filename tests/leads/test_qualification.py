@@ -269,9 +269,22 @@ def test_answers_need_the_framework_switched_on(tenant, admin):
             data={"challenges": " Теряем  заявки ", "money": "1,5e9x", "prioritization": "high"},
         )
         assert errors == {"money": "Enter an amount, e.g. 150000."}
+        assert _fresh(tenant, lead).qualification == {}  # nothing half-saved
+        errors = lead_answer(
+            actor=admin,
+            lead=lead,
+            framework="champ",
+            data={"challenges": " Теряем  заявки ", "money": "", "prioritization": "high"},
+        )
+        assert errors == {}
         lead.refresh_from_db()
         assert lead.qualification == {
-            "champ": {"challenges": "Теряем заявки", "authority": "", "prioritization": "high"}
+            "champ": {
+                "challenges": "Теряем заявки",
+                "authority": "",
+                "money": None,
+                "prioritization": "high",
+            }
         }
         changed = TimelineEvent.objects.get(kind="lead.qualified", target_id=lead.pk)
         assert changed.data["changed"]["challenges"] == [None, "Теряем заявки"]
