@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.access import AccessDenied, Action, Entity, TenantRight, can, check_object, has_right
@@ -105,7 +105,15 @@ def _apply(
 def _save_scores(
     leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
 ) -> int:
-    """Score `leads` and write what changed; temperature changes go to the timeline."""
+    """Score `leads` and write what changed; temperature changes go to the timeline. The
+    explanations are written in the workspace's language, as everything a worker writes."""
+    with translation.override(current_tenant().language):
+        return _score_and_save(leads, settings, rules, now)
+
+
+def _score_and_save(
+    leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
+) -> int:
     context = context_now(settings, now)
     events = occurrences_of([lead.pk for lead in leads], now=now)
     changed = 0

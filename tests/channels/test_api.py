@@ -307,3 +307,45 @@ def test_a_known_person_is_attached_or_repeated_and_a_blocked_one_is_spam(
     spam = events_of(api_channel)[-1]
     assert spam.status == InboundEvent.Status.SPAM
     assert len(leads_of(tenant)) == 1
+
+
+def test_behaviour_events_score_the_lead_at_the_time_they_happened(
+    tenant, english_workspace, admin, api_channel, deliver
+):
+    from leads.models import Lead, LeadEvent, ScoringRule
+
+    with tenant_context(tenant):
+        ScoringRule.objects.create(
+            tenant=tenant,
+            name="Pricing",
+            subject="event",
+            values=["pricing_page"],
+            points=10,
+            max_times=5,
+            half_life_days=7,
+        )
+        lead = lead_create(actor=admin, data={"email": "anna@example.com"}, owner=None)
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        sent = {"event": "pricing_page", "email": "anna@example.com"}
+        assert deliver(api_channel, sent, path="events").status_code == 202
+        week_ago = {**sent, "occurred_at": "2026-11-28T12:00:00Z"}
+        assert deliver(api_channel, week_ago, path="events").status_code == 202
+        unix = {**sent, "occurred_at": int(datetime(2026, 12, 5, 11, 0, tzinfo=UTC).timestamp())}
+        assert deliver(api_channel, unix, path="events").status_code == 202
+        # An unreadable time does not lose the event: it counts from its receipt.
+        garbled = {**sent, "occurred_at": "вчера вечером"}
+        assert deliver(api_channel, garbled, path="events").status_code == 202
+    with tenant_context(tenant):
+        events = list(LeadEvent.objects.filter(lead=lead).order_by("occurred_at", "pk"))
+        assert [e.occurred_at.isoformat() for e in events] == [
+            "2026-11-28T12:00:00+00:00",
+            "2026-12-05T11:00:00+00:00",
+            "2026-12-05T12:00:00+00:00",
+            "2026-12-05T12:00:00+00:00",
+        ]
+        assert events[-1].properties == {"occurred_at": "вчера вечером"}
+        scored = Lead.objects.get(pk=lead.pk)
+    # 5 (a week old, halved) + 10 + 10 + 10; recomputed by the worker after each event.
+    assert scored.engagement_score == 35
+    assert scored.score_parts[0]["why"].startswith("Visited the pricing page ×4")

@@ -162,7 +162,9 @@ def rules(tenant):
     ]
 
 
-def test_the_score_sets_the_temperature_until_a_person_does(tenant, admin, rules):
+def test_the_score_sets_the_temperature_until_a_person_does(
+    tenant, english_workspace, admin, rules
+):
     with tenant_context(tenant):
         lead = make_lead(admin, source="web_form")
         lead = lead_rescore(lead_id=lead.pk)
