@@ -12,6 +12,7 @@ from crm.models import Membership, Role, Tenant, User
 from crm.tenancy import tenant_context
 from deals.demo import seed_demo_deals
 from leads.demo import seed_demo_leads
+from leads.demo_scoring import seed_demo_qualification
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "voronka-demo"  # noqa: S105 - printed to the operator on purpose: demo data only
@@ -69,4 +70,5 @@ def seed_demo() -> tuple[Tenant, bool]:
             seed_demo_leads(admin=admin)
             seed_demo_contacts(admin=admin)
             seed_demo_deals(admin=admin)
+            seed_demo_qualification(admin=admin)
     return tenant, True

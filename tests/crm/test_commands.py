@@ -12,6 +12,7 @@ from crm.demo import DEMO_PASSWORD, DEMO_USERS
 from crm.models import Activity, Membership, Role, Team, Tenant, User
 from crm.tenancy import tenant_context
 from deals.models import Deal
+from leads.models import Lead, LeadEvent
 
 
 def _run(*args: str) -> str:
@@ -115,6 +116,13 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(client):
         ahead = Activity.objects.filter(done_at=None, due_at__gt=timezone.now())
         assert ahead.filter(kind="meeting").exists()
         assert {a.target_type.model for a in ahead} == {"lead", "deal"}
+        # Qualification is on: rules, events, levels, and every lead scored as explained.
+        leads = list(Lead.objects.all())
+        assert all(lead.scored_at for lead in leads)
+        assert all(lead.score == sum(p["points"] for p in lead.score_parts) for lead in leads)
+        assert {lead.temperature for lead in leads} >= {"hot", "warm", "cold"}
+        assert {lead.level for lead in leads} == {"", "mql", "sal", "sql"}
+        assert LeadEvent.objects.exists()
     response = client.post(
         "/accounts/login/", {"username": DEMO_USERS[0].email, "password": DEMO_PASSWORD}
     )
