@@ -30,9 +30,11 @@ from crm.notifications import notify
 from crm.tenancy import tenant_context
 from crm.urlnames import tenant_reverse
 from intake.matching import lock_names
+from leads.qualification import rescore_all_later
+from leads.selectors import scoring_rules
 from transfer import reading
 from transfer.entities import adapter_for
-from transfer.models import ImportBatch, ImportJob, ImportRejected, ImportUpdate
+from transfer.models import Entity, ImportBatch, ImportJob, ImportRejected, ImportUpdate
 from transfer.rows import Item, Outcome, RowError, mapped_cells
 
 logger = logging.getLogger(__name__)
@@ -230,9 +232,11 @@ def _run(tenant: Tenant, job_id: int) -> None:
             _fail(job, _("The import stopped on an unexpected error; what it did so far is kept."))
         raise
     with tenant_context(tenant):
-        ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(
+        done = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(
             state=ImportJob.State.DONE, finished_at=timezone.now()
         )
+        if done and job.entity == Entity.LEADS and scoring_rules():
+            rescore_all_later()  # the imported and updated leads get their scores
         _tell(job)
 
 

@@ -183,3 +183,25 @@ def test_a_new_lead_of_a_known_contact_is_a_repeat_linked_to_it(tenant, admin, r
         anna, vera = Lead.objects.get(name="Анна"), Lead.objects.get(name="Вера")
     assert (anna.contact_id, anna.is_repeat) == (known.pk, True)
     assert (vera.contact_id, vera.is_repeat) == (None, False)
+
+
+def test_imported_leads_are_scored_when_the_workspace_scores(tenant, admin, run_import):
+    from leads.models import ScoringRule
+
+    with tenant_context(tenant):
+        ScoringRule.objects.create(
+            tenant=tenant, name="E-mail given", subject="email", operator="filled", points=12
+        )
+    job = run_import(
+        admin,
+        _csv(
+            "Анна Петрова;+7 (912) 345-67-89;anna@example.com;;",
+            "Борис;8 912 000 11 22;;;",
+        ),
+        mapping=MAPPING,
+    )
+    assert job.state == "done"
+    with tenant_context(tenant):
+        scores = dict(Lead.objects.values_list("name", "score"))
+        assert scores == {"Анна Петрова": 12, "Борис": 0}
+        assert not Lead.objects.filter(scored_at=None).exists()
