@@ -265,12 +265,12 @@ def live(stack: Stack) -> Iterator[Stack]:
 
 
 def post(
-    stack: Stack, channel: Channel, payload: Any, *, token: str | None = None
+    stack: Stack, channel: Channel, payload: Any, *, token: str | None = None, path: str = ""
 ) -> tuple[int, dict[str, Any]]:
-    """POST a JSON delivery to the channel's endpoint on the live server."""
+    """POST a JSON delivery to the channel's endpoint (or its `path`) on the live server."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     request = urllib.request.Request(  # noqa: S310 - our own loopback server
-        stack.web + reverse("inbound", kwargs={"token": channel.token}),
+        stack.web + reverse("inbound", kwargs={"token": channel.token}) + path,
         data=body,
         method="POST",
         headers={
@@ -605,3 +605,28 @@ def test_vk_events_over_http_are_answered_ok_and_processed_once(live, tenant, ad
     (created,) = leads_of(tenant)
     assert created.messenger_id.startswith("id")
     assert inquiry_records(tenant) == 2
+
+
+def test_the_worker_scores_a_new_lead_and_rescores_it_on_each_event(live, tenant, api_channel):
+    from leads.models import Lead, ScoringRule, ScoringSettings
+
+    with tenant_context(tenant):
+        ScoringSettings.objects.create(tenant=tenant, hot_from=30, warm_from=10)
+        ScoringRule.objects.create(
+            tenant=tenant, name="Via API", subject="source", values=["api"], points=10
+        )
+        ScoringRule.objects.create(
+            tenant=tenant, name="Demo", subject="event", values=["demo_requested"], points=25
+        )
+
+    def scored() -> tuple[int, str] | None:
+        with tenant_context(tenant):
+            found = Lead.objects.filter(phone_e164="+79120004141").first()
+            return (found.score, found.temperature) if found and found.scored_at else None
+
+    assert post(live, api_channel, lead(41))[0] == 202
+    wait_for(lambda: scored() == (10, "warm"), "the worker to score the new lead")
+    event = {"event": "demo_requested", "phone": "+7 912 000-41-41"}
+    assert post(live, api_channel, event, path="events")[0] == 202
+    wait_for(lambda: scored() == (35, "hot"), "the worker to rescore the lead on its event")
+    live.drain()
