@@ -86,7 +86,7 @@ FAN_OUT_ALLOWED = {
 }
 # Modules that publish from a function they hand to `transaction.on_commit` (with broker
 # failure handling), so the rule cannot see the call inside the on_commit argument.
-ON_COMMIT_PUBLISHERS = {"channels/services.py", "crm/background.py"}
+ON_COMMIT_PUBLISHERS = {"channels/services.py", "crm/background.py", "leads/rescoring.py"}
 
 
 def delay_only_on_commit(path: str, source: str) -> list[str]:

@@ -211,7 +211,7 @@ def test_ask_a_marketer_to_qualify_from_the_card(
     assert answer.status_code == 200
     with tenant_context(tenant):
         task = Activity.objects.get()
-    assert task.owner == marketer
+    assert task.owner_id == marketer.pk
     assert task.subject == "Qualify the lead “Офис на Тверской”"
     # Typed in the workspace's time (Moscow by default): 10:00 there is 07:00 UTC.
     assert task.due_at.isoformat() == "2026-12-10T07:00:00+00:00"
