@@ -62,7 +62,10 @@ def _preview(
     return render(request, PREVIEW_TEMPLATE, context)
 
 
-def _refused_preview(request: HttpRequest, form) -> HttpResponse:
+def _refused_preview(
+    request: HttpRequest, form: ScoringRuleForm | ScoringSettingsForm
+) -> HttpResponse:
+    """What to fix before a preview can be made (swapped in place of the preview)."""
     return render(request, PREVIEW_TEMPLATE, {"form": form}, status=400)
 
 
@@ -95,6 +98,8 @@ def _rule_page(request: HttpRequest, rule: ScoringRule | None) -> HttpResponse:
         "form": form,
         "section": "scoring",
         "window_days": backtest.WINDOW_DAYS,
+        # The rule tests a custom field since deleted: its condition must be chosen anew.
+        "subject_gone": rule is not None and rule.subject not in subjects,
     }
     status = 400 if form.errors else 200
     return render(request, "leads/scoring_rule_form.html", context, status=status)

@@ -468,3 +468,42 @@ def test_thresholds_saved_rescore_the_open_leads(
     with tenant_context(tenant):
         lead = Lead.objects.get(pk=lead.pk)
     assert (lead.score, lead.temperature) == (40, "hot")
+
+
+def test_the_page_reads_a_constant_number_of_queries(
+    client_for, tenant, admin, url, django_assert_max_num_queries
+):
+    client = client_for(admin)
+    _rule(tenant, admin, "Rule 0")
+    client.get(url())  # warm the caches a first page fills
+    with django_assert_max_num_queries(25) as few:
+        assert client.get(url()).status_code == 200
+    for number in range(1, 9):
+        _rule(tenant, admin, f"Rule {number}", subject="event", values=["demo_requested"])
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(url()).status_code == 200
+
+
+def test_a_rule_whose_custom_field_is_gone_asks_for_a_new_condition(
+    client_for, english_workspace, admin, url
+):
+    with tenant_context(english_workspace):
+        field = CustomField.objects.create(
+            entity="lead", key="industry", label="Industry", field_type="text"
+        )
+    rule = _rule(
+        english_workspace,
+        admin,
+        "Retail",
+        subject="custom:industry",
+        operator="contains",
+        values=["retail"],
+    )
+    client = client_for(admin)
+    assert "Industry contains retail" in client.get(url()).content.decode()
+    with tenant_context(english_workspace):
+        field.delete()
+    page = client.get(url(f"rules/{rule.pk}/")).content.decode()
+    assert 'data-testid="scoring-subject-gone"' in page
+    assert "custom:industry" in page
+    assert "custom:industry contains retail" in client.get(url()).content.decode()
