@@ -41,8 +41,13 @@ def scoring(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Scoring settings saved; open leads are being rescored."))
             return _to_page(request)
     subjects = scoring_rules.subjects(settings)
+    # (rule, its condition in words, whether it tests a framework switched off).
     rules = [
-        (rule, scoring_rules.condition_text(rule, subjects))
+        (
+            rule,
+            scoring_rules.condition_text(rule, subjects),
+            rule.subject in subjects and subjects[rule.subject].switched_off,
+        )
         for rule in scoring_rules.scoring_rule_list()
     ]
     context = {

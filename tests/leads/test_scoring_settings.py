@@ -507,3 +507,17 @@ def test_a_rule_whose_custom_field_is_gone_asks_for_a_new_condition(
     assert 'data-testid="scoring-subject-gone"' in page
     assert "custom:industry" in page
     assert "custom:industry contains retail" in client.get(url()).content.decode()
+
+
+def test_a_rule_on_a_framework_switched_off_says_it_gives_nothing(
+    client_for, english_workspace, admin, url
+):
+    _rule(english_workspace, admin, "Decides", subject="champ:authority", values=["decides"])
+    page = client_for(admin).get(url()).content.decode()
+    assert "Authority (CHAMP) is Decides alone" in page
+    assert 'data-testid="scoring-rule-framework-off"' in page
+    with tenant_context(english_workspace):
+        ScoringSettings.objects.create(champ=True)
+    assert 'data-testid="scoring-rule-framework-off"' not in (
+        client_for(admin).get(url()).content.decode()
+    )
