@@ -70,7 +70,7 @@ def section_of(match: ResolverMatch | None) -> str:
             return "tasks"
         return "home" if match.url_name == "home" else "settings"
     if match.app_name == "leads":
-        if match.url_name.startswith("status"):
+        if match.url_name.startswith(("status", "scoring")):
             return "settings"
         if match.url_name == "kanban":
             return "kanban"

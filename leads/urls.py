@@ -3,7 +3,18 @@
 from django.urls import path
 
 from crm.modes import classic_only
-from leads.views import card, convert, inline, inquiry, lists, live, qualify, rules, statuses
+from leads.views import (
+    card,
+    convert,
+    inline,
+    inquiry,
+    lists,
+    live,
+    qualify,
+    rules,
+    scoring,
+    statuses,
+)
 from transfer.views import exports
 
 app_name = "leads"
@@ -51,6 +62,23 @@ urlpatterns = [
     path("settings/distribution/<int:pk>/move/", rules.rule_move, name="rule_move"),
     path("settings/distribution/<int:pk>/toggle/", rules.rule_toggle, name="rule_toggle"),
     path("settings/distribution/<int:pk>/delete/", rules.rule_delete, name="rule_delete"),
+    path("scoring/", scoring.scoring, name="scoring"),
+    path("scoring/preview/", scoring.scoring_preview, name="scoring_preview"),
+    path("scoring/rules/new/", scoring.scoring_rule_create, name="scoring_rule_create"),
+    path(
+        "scoring/rules/new/preview/",
+        scoring.scoring_rule_preview_new,
+        name="scoring_rule_preview_new",
+    ),
+    path("scoring/rules/<int:pk>/", scoring.scoring_rule_edit, name="scoring_rule_edit"),
+    path(
+        "scoring/rules/<int:pk>/preview/",
+        scoring.scoring_rule_preview,
+        name="scoring_rule_preview",
+    ),
+    path("scoring/rules/<int:pk>/move/", scoring.scoring_rule_move, name="scoring_rule_move"),
+    path("scoring/rules/<int:pk>/toggle/", scoring.scoring_rule_toggle, name="scoring_rule_toggle"),
+    path("scoring/rules/<int:pk>/delete/", scoring.scoring_rule_delete, name="scoring_rule_delete"),
 ]
 
 # A simple-mode tenant has no leads: every lead URL answers 404 (the leads are kept).

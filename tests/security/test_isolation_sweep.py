@@ -40,6 +40,7 @@ from deals.models import LossReason, Pipeline
 from deals.services import deal_activity_add, deal_create
 from leads.distribution import rule_save
 from leads.models import LeadStatus
+from leads.scoring_rules import scoring_rule_save
 from leads.services import (
     lead_activity_add,
     lead_archive,
@@ -120,6 +121,22 @@ def _rights_body(w: dict[str, Any]) -> dict[str, Any]:
 
 def _rule_body(w: dict[str, Any], name: str) -> dict[str, Any]:
     return {"name": name, "strategy": "random", "members": [w["member"].pk]}
+
+
+def _scoring_settings_body(w: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "champ": "on",
+        "hot_from": "5",
+        "warm_from": "1",
+        "fit_a_from": "5",
+        "fit_b_from": "1",
+        "engagement_1_from": "5",
+        "engagement_2_from": "1",
+    }
+
+
+def _scoring_rule_body(w: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "Hacked", "subject": "amount", "operator": "filled", "points": "1000"}
 
 
 def _party_urls(ns: str, data: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, TenantUrl]:
@@ -378,6 +395,27 @@ POLICY: dict[str, Public | TenantUrl] = {
         {"POST": ADMIN_ONLY}, obj="rule", data=lambda w: {"enabled": "0"}
     ),
     "leads:rule_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="rule"),
+    "leads:scoring": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=_scoring_settings_body
+    ),
+    "leads:scoring_preview": TenantUrl({"POST": ADMIN_ONLY}, data=_scoring_settings_body),
+    "leads:scoring_rule_create": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, data=_scoring_rule_body
+    ),
+    "leads:scoring_rule_preview_new": TenantUrl({"POST": ADMIN_ONLY}, data=_scoring_rule_body),
+    "leads:scoring_rule_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY}, obj="scoring_rule", data=_scoring_rule_body
+    ),
+    "leads:scoring_rule_preview": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="scoring_rule", data=_scoring_rule_body
+    ),
+    "leads:scoring_rule_move": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="scoring_rule", data=lambda w: {"up": "1"}
+    ),
+    "leads:scoring_rule_toggle": TenantUrl(
+        {"POST": ADMIN_ONLY}, obj="scoring_rule", data=lambda w: {"enabled": "0"}
+    ),
+    "leads:scoring_rule_delete": TenantUrl({"POST": ADMIN_ONLY}, obj="scoring_rule"),
     "deals:list": TenantUrl({"GET": EVERYONE}),
     "deals:kanban": TenantUrl({"GET": EVERYONE}),
     # Bulk moves skip what a role may not touch (tests/deals/test_views.py).
@@ -587,6 +625,13 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         event = event_reject(channel=channel, raw=RawDelivery(body=b"{"), reason="Not JSON")
         rule_save(actor=admin, rule=None, data={"name": "Первое", "members": [owner.pk]} | _RR)
         rule = rule_save(actor=admin, rule=None, data={"name": "Сайт", "members": [owner.pk]} | _RR)
+        scoring_rule_save(
+            actor=admin,
+            data={"name": "Бюджет", "subject": "amount", "operator": "filled", "points": 10},
+        )
+        scoring_rule = scoring_rule_save(
+            actor=admin, data={"name": "Демо", "subject": "event", "values": ["demo"], "points": 5}
+        )
         export_job = ExportJob.objects.create(
             entity="leads", requested_by=admin, fmt="csv", state="done", filename="leads.csv"
         )
@@ -611,6 +656,7 @@ def _world(tenant: Tenant) -> dict[str, Any]:
             "channel": channel,
             "event": event,
             "rule": rule,
+            "scoring_rule": scoring_rule,
             **parties,
             "deal": deal,
             "deal_activity": deal_activity,
