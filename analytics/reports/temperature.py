@@ -61,7 +61,7 @@ def columns() -> list[Column]:
         Column(
             _("Average score"),
             NUMBER,
-            _("The leads' average score now (fit + engagement, leads.scoring)."),
+            _("The leads' average score now (fit and engagement points)."),
         ),
     ]
 
