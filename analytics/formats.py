@@ -49,8 +49,8 @@ def minutes_text(minutes: float | None) -> str:
 
 
 def figure_text(value: Any, kind: str, currency: str = "") -> str:
-    """A figure of `kind` (count, money, percent, minutes, seconds, text) as text; "" for
-    none."""
+    """A figure of `kind` (count, number, money, percent, minutes, seconds, text) as text;
+    "" for none."""
     if value is None:
         return ""
     if kind == "minutes":
@@ -64,6 +64,8 @@ def figure_text(value: Any, kind: str, currency: str = "") -> str:
         return f"{amount} {currency}".strip()
     if kind == "count":
         return number_format(int(value), 0, force_grouping=True)
+    if kind == "number":
+        return number_format(round(float(value), 1), 1, force_grouping=True)
     return str(value)
 
 

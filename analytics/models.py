@@ -122,6 +122,12 @@ class LeadDay(TenantModel):
     answered = models.PositiveIntegerField(default=0)
     within_sla = models.PositiveIntegerField(default=0)
     won = models.PositiveIntegerField(default=0)
+    # Qualification (the funnel's second table): reached MQL, SAL, SQL (the level's first
+    # date is set), and reached SQL with a won deal.
+    mql = models.PositiveIntegerField(default=0)
+    sal = models.PositiveIntegerField(default=0)
+    sql = models.PositiveIntegerField(default=0)
+    sql_won = models.PositiveIntegerField(default=0)
     # NULL when none of the leads has a won deal (as SUM over no rows: merges stay exact).
     revenue = models.DecimalField(max_digits=20, decimal_places=2, null=True)
 
@@ -190,7 +196,7 @@ class StayDay(TenantModel):
         indexes = [models.Index(fields=["tenant", "day"], name="analytics_stayday_day")]
 
 
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
 
 
 class RollupDay(TenantModel):
@@ -200,8 +206,8 @@ class RollupDay(TenantModel):
     time_zone = models.CharField(max_length=64)
     response_sla_minutes = models.PositiveIntegerField()
     # What the day's rows hold (ROLLUP_VERSION): a day rolled up by an older version lacks
-    # later tables (1: counts only; 2: the histograms and the stays too) and is rolled up
-    # again, read raw meanwhile.
+    # later tables or columns (1: counts only; 2: the histograms and the stays too; 3: the
+    # qualification levels reached) and is rolled up again, read raw meanwhile.
     version = models.PositiveSmallIntegerField(default=1)
 
     class Meta(TenantModel.Meta):

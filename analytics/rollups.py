@@ -78,6 +78,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "within_sla": ("within_sla",),
     "won": ("won",),
     "revenue": ("revenue",),
+    "mql": ("mql",),
+    "sal": ("sal",),
+    "sql": ("sql",),
+    "sql_won": ("sql_won",),
 }
 
 
@@ -95,6 +99,12 @@ def raw_measure(name: str, sla_minutes: int) -> Any:
         # Compared as instants (exact at the limit itself), as the speed report does.
         "within_sla": Q(first_response_at__lte=F("created_at") + dt.timedelta(minutes=sla_minutes)),
         "won": won,
+        # Qualification levels reached at some time (leads.Lead.mql_at…: a level skipped on
+        # the way up is dated too, so each level's leads are among the one's before).
+        "mql": Q(mql_at__isnull=False),
+        "sal": Q(sal_at__isnull=False),
+        "sql": Q(sql_at__isnull=False),
+        "sql_won": Q(sql_at__isnull=False) & won,
     }
     if name == "revenue":
         return Sum("deal__amount", filter=won)

@@ -17,6 +17,8 @@ from analytics.formats import figure_text
 COUNT, MONEY, PERCENT, SECONDS, TEXT = "count", "money", "percent", "seconds", "text"
 # A duration in whole minutes (analytics.sql.duration; shown by formats.minutes_text).
 MINUTES = "minutes"
+# A number with one decimal (an average of points, say).
+NUMBER = "number"
 Number = int | float | Decimal | None
 
 

@@ -48,6 +48,9 @@ LEAD_COLUMNS = (
     "deal_id",
     "utm_source",
     "utm_campaign",
+    "mql_at",
+    "sal_at",
+    "sql_at",
 )
 DEAL_COLUMNS = ("outcome", "amount", "closed_at")
 STAY_COLUMNS = ("lead_id", "status_id", "entered_at", "left_at", "tenant_id")

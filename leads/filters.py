@@ -73,7 +73,9 @@ class LeadFilter(RecordFilterSet):
         queryset=lambda request: Team.objects.order_by("name"),
     )
     temperature = django_filters.MultipleChoiceFilter(
-        label=_("Temperature"), choices=Temperature.choices, distinct=False
+        label=_("Temperature"),
+        method="filter_temperature",
+        choices=[*Temperature.choices, ("none", _("Not set"))],
     )
     level = django_filters.MultipleChoiceFilter(
         label=_("Qualification level"),
@@ -263,6 +265,12 @@ class LeadFilter(RecordFilterSet):
         # The hour of the workspace's clock (tenant_context activated its zone).
         hour = ExtractHour("created_at", tzinfo=timezone.get_current_timezone())
         return queryset.alias(created_hour=hour).filter(created_hour=value)
+
+    def filter_temperature(
+        self, queryset: QuerySet[Lead], name: str, value: list
+    ) -> QuerySet[Lead]:
+        temperatures = ["" if v == "none" else v for v in value]
+        return queryset.filter(temperature__in=temperatures) if temperatures else queryset
 
     def filter_level(self, queryset: QuerySet[Lead], name: str, value: list) -> QuerySet[Lead]:
         levels = ["" if v == "none" else v for v in value]

@@ -5,7 +5,16 @@ runs aggregate SQL only (a few grouped queries per period, never a loop over row
 
 from __future__ import annotations
 
-from analytics.reports import deals, funnel, losses, managers, sources, speed, status
+from analytics.reports import (
+    deals,
+    funnel,
+    losses,
+    managers,
+    sources,
+    speed,
+    status,
+    temperature,
+)
 from analytics.reports.base import ReportSpec
 
 REPORTS: dict[str, ReportSpec] = {
@@ -13,6 +22,7 @@ REPORTS: dict[str, ReportSpec] = {
     for spec in (
         status.SPEC,
         sources.SPEC,
+        temperature.SPEC,
         managers.SPEC,
         funnel.SPEC,
         speed.SPEC,
