@@ -131,6 +131,12 @@ EVENT_TEXTS = {
     "rule.enabled": _("turned on the distribution rule %(rule)s"),
     "rule.disabled": _("turned off the distribution rule %(rule)s"),
     "rule.deleted": _("deleted the distribution rule %(rule)s"),
+    "scoring_rule.created": _("created the scoring rule %(rule)s"),
+    "scoring_rule.changed": _("changed the scoring rule %(rule)s"),
+    "scoring_rule.moved": _("moved the scoring rule %(rule)s"),
+    "scoring_rule.enabled": _("turned on the scoring rule %(rule)s"),
+    "scoring_rule.disabled": _("turned off the scoring rule %(rule)s"),
+    "scoring_rule.deleted": _("deleted the scoring rule %(rule)s"),
 }
 
 

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm import customfields
 from crm.access import AccessDenied, Action, Entity, TenantRight, can, check_object, has_right
 from crm.errors import DomainError
 from crm.memo import nested_savepoints
@@ -44,6 +45,7 @@ from leads.selectors import scoring_rules, scoring_settings
 from leads.services import _index_owner, _notify_owner, inbox_changed
 
 RESCORE_BATCH = 500
+THRESHOLD_MAX = 100_000
 # The engagement of events older than this is not read (a rule's half-life is at most
 # a few months; an event a year old is worth nothing).
 EVENTS_HORIZON_DAYS = 365
@@ -73,8 +75,12 @@ def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]
 
 
 def context_now(settings: ScoringSettings, now: datetime | None = None) -> scoring.Context:
+    """What the current tenant's rules read besides the leads, at `now`."""
     tenant = current_tenant()
-    return scoring.Context(settings=settings, language=tenant.language, now=now or timezone.now())
+    labels = {d.key: d.label for d in customfields.definitions(entity=Entity.LEAD)}
+    return scoring.Context(
+        settings=settings, language=tenant.language, now=now or timezone.now(), custom_labels=labels
+    )
 
 
 # --- Recomputing ------------------------------------------------------------------------
@@ -411,11 +417,20 @@ def scoring_settings_save(*, actor: Membership, data: dict[str, Any]) -> Scoring
         "engagement_1_from",
         "engagement_2_from",
     )
-    if int(data.get("hot_from", 0)) <= int(data.get("warm_from", 0)):
+    numbers = {}
+    for name in fields[3:]:
+        try:
+            numbers[name] = int(data[name])
+        except (KeyError, TypeError, ValueError):
+            raise DomainError(_("Give every threshold as a whole number.")) from None
+        if abs(numbers[name]) > THRESHOLD_MAX:
+            raise DomainError(_("Give every threshold as a whole number.")) from None
+    data = {**data, **numbers}
+    if numbers["hot_from"] <= numbers["warm_from"]:
         raise DomainError(_("“Hot from” must be above “warm from”."))
-    if int(data.get("fit_a_from", 0)) <= int(data.get("fit_b_from", 0)):
+    if numbers["fit_a_from"] <= numbers["fit_b_from"]:
         raise DomainError(_("Fit A must start above fit B."))
-    if int(data.get("engagement_1_from", 0)) <= int(data.get("engagement_2_from", 0)):
+    if numbers["engagement_1_from"] <= numbers["engagement_2_from"]:
         raise DomainError(_("Engagement 1 must start above engagement 2."))
     with transaction.atomic():
         settings = ScoringSettings.objects.select_for_update().first() or ScoringSettings(

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.utils.functional import Promise
@@ -146,6 +147,13 @@ def _test(rule: ScoringRule, value: Any, *, choice_labels: dict[str, Any] | None
     if rule.operator == BETWEEN:
         number = _number(value)
         return _money(number) if _in_range(rule, number) else ""
+    if isinstance(value, bool):  # a yes/no custom field: "yes" / "no" (or true / false)
+        words = (
+            {fold(_("yes")), "yes", "true", "1"} if value else {fold(_("no")), "no", "false", "0"}
+        )
+        wanted = {fold(v) for v in rule.values or []}
+        shown = _("yes") if value else _("no")
+        return shown if rule.operator == IS and words & wanted else ""
     wanted = [fold(v) for v in rule.values or [] if fold(v)]
     items = value if isinstance(value, list) else [value]
     for item in items:
@@ -162,20 +170,21 @@ def _test(rule: ScoringRule, value: Any, *, choice_labels: dict[str, Any] | None
 @dataclass(frozen=True)
 class Context:
     """What rules read besides the lead: the settings, the tenant's language (regions), the
-    lead custom fields' types (choices' labels) and the moment."""
+    lead custom fields' labels (for the explanations) and the moment."""
 
     settings: ScoringSettings
     language: str
     now: datetime
+    custom_labels: dict[str, str] = field(default_factory=dict)
 
 
 def _fit_value(rule: ScoringRule, lead: Lead, context: Context) -> tuple[bool, Any, dict]:
     """(applies, the tested value, choice labels) for a field, custom field or answer."""
     subject = rule.subject
     if subject == "region":
-        return True, phone_region(lead.phone_e164, context.language), {}
+        return True, _region(lead.phone_e164, context.language), {}
     if subject == "source":
-        return True, lead.source, dict(LeadSource.choices)
+        return True, lead.source, _sources()
     if subject in FIELD_SUBJECTS:
         return True, getattr(lead, subject, ""), {}
     prefix, _sep, key = subject.partition(":")
@@ -194,15 +203,26 @@ def _fit_value(rule: ScoringRule, lead: Lead, context: Context) -> tuple[bool, A
     return False, None, {}
 
 
-def subject_label(subject: str) -> str:
-    """The condition's subject as people read it ("Budget (BANT)", "Region (by phone)")."""
+@lru_cache(maxsize=8192)
+def _region(phone_e164: str, language: str) -> str:
+    """The phone's region (the directory is read once per number and language)."""
+    return phone_region(phone_e164, language)
+
+
+def _sources() -> dict[str, Any]:
+    return dict(LeadSource.choices)
+
+
+def subject_label(subject: str, custom_labels: dict[str, str] | None = None) -> str:
+    """The condition's subject as people read it ("Budget (BANT)", "Region (by phone)", a
+    custom field's label)."""
     if subject == EVENT:
         return _("Event")
     if subject in FIELD_SUBJECTS:
         return str(FIELD_SUBJECTS[subject][0])
     prefix, _sep, key = subject.partition(":")
     if prefix == "custom":
-        return key
+        return (custom_labels or {}).get(key, key)
     framework = FRAMEWORKS.get(prefix)
     question = framework.question(key) if framework else None
     if question is not None:
@@ -217,7 +237,8 @@ def _fit_part(rule: ScoringRule, lead: Lead, context: Context) -> Part | None:
     shown = _test(rule, value, choice_labels=labels)
     if not shown:
         return None
-    return Part(rule.pk, rule.name, FIT, rule.points, f"{subject_label(rule.subject)}: {shown}")
+    label = subject_label(rule.subject, context.custom_labels)
+    return Part(rule.pk, rule.name, FIT, rule.points, f"{label}: {shown}")
 
 
 def decayed(points: int, *, age_days: float, half_life_days: int | None) -> float:

@@ -195,3 +195,26 @@ def test_fit_and_engagement_make_a_matrix_cell(fit, engagement, cell):
         fit_a_from=40, fit_b_from=20, engagement_1_from=30, engagement_2_from=10
     )
     assert matrix_cell(fit, engagement, settings) == cell
+
+
+def test_custom_fields_read_by_their_label_and_yes_no_fields_as_words():
+    rules = [
+        _rule(1, "custom:industry", 12, "is", values=["retail"]),
+        _rule(2, "custom:has_site", 5, "is", values=["yes"]),
+        _rule(3, "custom:has_site", -5, "is", values=["no"]),
+    ]
+    context = Context(
+        settings=ScoringSettings(), language="ru", now=NOW, custom_labels={"industry": "Отрасль"}
+    )
+    score = evaluate(
+        Lead(custom={"industry": "Retail", "has_site": True}),
+        rules=rules,
+        events=[],
+        context=context,
+    )
+    assert [(p.points, p.why) for p in score.parts] == [
+        (12, "Отрасль: Retail"),
+        (5, "has_site: yes"),
+    ]
+    score = evaluate(Lead(custom={"has_site": False}), rules=rules, events=[], context=context)
+    assert [(p.points, p.why) for p in score.parts] == [(-5, "has_site: no")]
