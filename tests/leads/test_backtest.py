@@ -159,8 +159,9 @@ def test_the_preview_reads_a_constant_number_of_queries(
                 LeadEvent.objects.create(
                     lead=lead, name="demo_requested", occurred_at=timezone.now()
                 )
-            # The sample, its events, the saved rules and settings, the custom fields' labels.
-            with django_assert_max_num_queries(5):
+            # The sample, its events, the saved rules and settings, the custom fields'
+            # labels for the proposed and the saved scoring.
+            with django_assert_max_num_queries(6):
                 found = backtest.preview(rules=RULES, settings=ScoringSettings())
         return found.proposed.total.leads
 
