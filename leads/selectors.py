@@ -799,6 +799,8 @@ class Questionnaire:
 
 
 PANEL_EVENTS = 10
+# How many times the panel asks again for a score the worker is computing (2 s apart).
+SCORE_POLLS = 10
 
 
 def qualification_panel(
@@ -807,10 +809,14 @@ def qualification_panel(
     lead: Lead,
     errors: dict[str, dict[str, str]] | None = None,
     posted: dict[str, dict[str, Any]] | None = None,
+    since: datetime | None = None,
+    polls: int = SCORE_POLLS,
 ) -> dict[str, Any]:
     """The card's qualification panel: rights, the score and its parts as computed, the
     matrix cell, the frameworks switched on with their answers (posted values and errors
-    of a refused save kept in place), the latest behaviour events."""
+    of a refused save kept in place), the latest behaviour events. The score is awaited
+    (the panel polls, at most `polls` more times) while it was never computed or not since
+    a change at `since` queued its recomputation."""
     settings = scoring_settings()
     may_qualify = lead.deleted_at is None and can(lead, actor=actor, action=Action.QUALIFY)
     questionnaires = []
@@ -858,7 +864,9 @@ def qualification_panel(
         "engagement_parts": [p for p in parts if p.get("kind") == "engagement"],
         "matrix": matrix_cell(lead.fit_score, lead.engagement_score, settings),
         "has_rules": ScoringRule.objects.filter(enabled=True).exists(),
-        "score_stale": lead.scored_at is None or lead.scored_at < lead.updated_at,
+        "score_stale": lead.scored_at is None or (since is not None and lead.scored_at < since),
+        "score_since": since.isoformat() if since is not None else "",
+        "score_polls": polls - 1,
         "questionnaires": questionnaires,
         "lead_events": [(event, event_label(event.name)) for event in events],
         "may_ask_qualify": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.VIEW),

@@ -45,6 +45,8 @@ def card_context(request: HttpRequest, lead, **extra: Any) -> dict:
         lead=lead,
         errors=extra.get("answer_errors"),
         posted=extra.get("answer_posted"),
+        since=extra.get("poll_since"),
+        polls=extra.get("poll_count", selectors.SCORE_POLLS),
     )
     if panel["may_ask_qualify"] and "qualify_task_form" not in extra:
         panel["qualify_task_form"] = QualifyTaskForm(choices=selectors.qualifiers(lead=lead))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.errors import DomainError
@@ -25,9 +27,16 @@ def _panel(request: HttpRequest, pk: int, status: int = 200, **extra: Any) -> Ht
 
 @require_GET
 def panel(request: HttpRequest, pk: int) -> HttpResponse:
-    """The panel alone: polled while the worker recomputes the score."""
+    """The panel alone: polled while the worker recomputes the score (`since`: the change
+    that queued it; `polls`: how many more times to ask)."""
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
-    return _partial(request, lead, "qualification")
+    try:
+        since = parse_datetime(request.GET.get("since", "")[:40])
+        polls = min(max(int(request.GET.get("polls", "0")), 0), selectors.SCORE_POLLS)
+    except ValueError:
+        since, polls = None, 0
+    extra = {"poll_since": since if since and since.tzinfo else None, "poll_count": polls}
+    return _partial(request, lead, "qualification", **extra)
 
 
 @require_POST
@@ -46,11 +55,12 @@ def level(request: HttpRequest, pk: int) -> HttpResponse:
 def temperature(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     value = request.POST.get("temperature", "")
+    since = timezone.now()
     try:
         qualification.lead_set_temperature(actor=request.membership, lead=lead, temperature=value)
     except DomainError as error:
         return _panel(request, pk, status=error.status_code, qualify_error=error.message)
-    return _panel(request, pk)
+    return _panel(request, pk, **({} if value else {"poll_since": since}))
 
 
 @require_POST
@@ -61,6 +71,7 @@ def answers(request: HttpRequest, pk: int, framework: str) -> HttpResponse:
         raise Http404
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     data = {key: request.POST.get(key) for key in request.POST}
+    since = timezone.now()
     try:
         errors = qualification.lead_answer(
             actor=request.membership, lead=lead, framework=framework, data=data
@@ -70,7 +81,7 @@ def answers(request: HttpRequest, pk: int, framework: str) -> HttpResponse:
     if errors:
         extra = {"answer_errors": {framework: errors}, "answer_posted": {framework: data}}
         return _panel(request, pk, status=400, **extra)
-    return _panel(request, pk)
+    return _panel(request, pk, poll_since=since)
 
 
 @require_POST

@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from crm.models import Activity
 from crm.tenancy import tenant_context
@@ -229,10 +230,22 @@ def test_the_panel_polls_while_the_score_is_recomputed(
     page = client_for(admin).get(_url(tenant, lead)).content.decode()
     assert 'data-testid="score-stale"' in page
     assert 'hx-trigger="load delay:2s"' in page
+    # It asks again a bounded number of times, then stops.
+    poll = re.search(r'hx-get="([^"]+)" hx-trigger="load delay:2s"', page).group(1)
+    assert poll.endswith("polls=9")
+    last = client_for(admin).get(_url(tenant, lead, "qualification/"), {"since": "", "polls": 0})
+    assert 'hx-trigger="load' not in last.content.decode()
     with tenant_context(tenant):
         lead_rescore(lead_id=lead.pk)
     page = client_for(admin).get(_url(tenant, lead, "qualification/")).content.decode()
     assert 'data-testid="score-stale"' not in page
+    # A change after the score (a new level) does not make it stale; bad input is no 500.
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(level="mql", updated_at=timezone.now())
+    page = client_for(admin).get(_url(tenant, lead)).content.decode()
+    assert 'data-testid="score-stale"' not in page
+    for bad in ({"since": "2026-13-45T99:00", "polls": "x"}, {"since": "нет", "polls": "-5"}):
+        assert client_for(admin).get(_url(tenant, lead, "qualification/"), bad).status_code == 200
 
 
 def test_list_rows_and_board_cards_carry_the_badges(client_for, tenant, english_workspace, admin):
