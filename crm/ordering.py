@@ -1,8 +1,35 @@
-"""Lists a workspace orders by hand (assignment rules, loss reasons): one step up or down."""
+"""Small lists a workspace keeps by hand (roles, statuses, assignment and scoring rules,
+loss reasons): names unique ignoring case, new rows after the others, one step up or down."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+
+
+def name_taken(queryset: models.QuerySet, name: str, *, exclude_pk: int | None = None) -> bool:
+    """Whether another row of `queryset` has `name`, ignoring case and surrounding spaces
+    (compared in Python: SQLite folds no Cyrillic)."""
+    wanted = name.strip().casefold()
+    return any(
+        pk != exclude_pk and existing.strip().casefold() == wanted
+        for pk, existing in queryset.values_list("pk", "name")
+    )
+
+
+def append_or_change(
+    queryset: models.QuerySet, item: models.Model | None, values: dict[str, Any]
+) -> tuple[models.Model, bool]:
+    """Create a row with `values` after the others in `position` order (`item` None), or
+    write `values` to `item`; returns the row and whether it was created."""
+    if item is None:
+        last = queryset.order_by("-position").values_list("position", flat=True).first()
+        return queryset.model._default_manager.create(position=(last or 0) + 1, **values), True
+    for key, value in values.items():
+        setattr(item, key, value)
+    item.save(update_fields=[*values, "updated_at"])
+    return item, False
 
 
 def move_one_step(queryset: models.QuerySet, item: models.Model, *, up: bool) -> bool:

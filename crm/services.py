@@ -55,6 +55,7 @@ from crm.models import (
     normalize_email,
 )
 from crm.notifications import notify
+from crm.ordering import name_taken
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 from crm.urlnames import tenant_reverse
 
@@ -134,15 +135,6 @@ def timeline_record_many(
 
 def _member_label(member: Membership) -> str:
     return str(member.user)
-
-
-def _name_taken(queryset: models.QuerySet, name: str, *, exclude_pk: int | None = None) -> bool:
-    """Case-insensitive name clash for small per-tenant lists (works for Cyrillic on SQLite too)."""
-    wanted = name.strip().casefold()
-    return any(
-        pk != exclude_pk and existing.strip().casefold() == wanted
-        for pk, existing in queryset.values_list("pk", "name")
-    )
 
 
 def _check_same_tenant(obj: models.Model, *related: models.Model | None) -> None:
@@ -674,7 +666,7 @@ def member_set_alerts(*, member: Membership, sound: bool, desktop: bool) -> Memb
 def role_create(*, actor: Membership, name: str, copy_from: Role | None = None) -> Role:
     """Create a custom role, starting from another role's rights or from none."""
     _check_same_tenant(actor, copy_from)
-    if _name_taken(Role.objects.all(), name):
+    if name_taken(Role.objects.all(), name):
         raise DomainError(_("A role with this name already exists."))
     if copy_from is not None and not role_within(actor, copy_from):
         raise AccessDenied(_("You cannot create a role with more rights than your own."))
@@ -711,7 +703,7 @@ def role_update(
             raise AccessDenied(_("Only administrators can change this role."))
         if not grants_within(actor, clean, tenant_rights):
             raise AccessDenied(_("You cannot give rights you do not have yourself."))
-    if _name_taken(Role.objects.all(), name, exclude_pk=role.pk):
+    if name_taken(Role.objects.all(), name, exclude_pk=role.pk):
         raise DomainError(_("A role with this name already exists."))
     changes: dict[str, list[str]] = {}
     if role.name != name:
@@ -779,7 +771,7 @@ def team_save(*, actor: Membership, team: Team | None, name: str, lead: Membersh
         _check_same_tenant(team, lead)
     elif lead is not None and lead.tenant_id != actor.tenant_id:
         raise DomainError(_("That record belongs to another workspace."))
-    if _name_taken(Team.objects.all(), name, exclude_pk=team.pk if team else None):
+    if name_taken(Team.objects.all(), name, exclude_pk=team.pk if team else None):
         raise DomainError(_("A team with this name already exists."))
     old_lead = team.lead if team is not None else None
     if (old_lead.pk if old_lead else None) != (lead.pk if lead else None):

@@ -31,7 +31,7 @@ from crm.access import AccessDenied, Entity, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memoized
 from crm.models import CustomField, Membership, Role, Tenant
-from crm.ordering import move_one_step
+from crm.ordering import append_or_change, move_one_step, name_taken
 from crm.services import timeline_record
 from crm.tenancy import current_tenant
 from leads.models import OPEN_STATES, AssignmentRule, Lead, LeadSource, Level, Strategy
@@ -344,14 +344,6 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _name_taken(name: str, exclude_pk: int | None) -> bool:
-    wanted = name.casefold()
-    return any(
-        pk != exclude_pk and existing.casefold() == wanted
-        for pk, existing in AssignmentRule.objects.values_list("pk", "name")
-    )
-
-
 def rule_save(
     *, actor: Membership, rule: AssignmentRule | None, data: dict[str, Any]
 ) -> AssignmentRule:
@@ -362,18 +354,11 @@ def rule_save(
     """
     _check_settings(actor)
     clean = _clean(data)
-    if _name_taken(clean["name"], rule.pk if rule else None):
+    if name_taken(AssignmentRule.objects.all(), clean["name"], exclude_pk=rule and rule.pk):
         raise DomainError(_("A rule with this name already exists."))
     with transaction.atomic():
-        if rule is None:
-            last = AssignmentRule.objects.order_by("-position").values_list("position", flat=True)
-            rule = AssignmentRule.objects.create(position=(last.first() or 0) + 1, **clean)
-            kind = "rule.created"
-        else:
-            for key, value in clean.items():
-                setattr(rule, key, value)
-            rule.save(update_fields=[*RULE_FIELDS, "updated_at"])
-            kind = "rule.changed"
+        rule, created = append_or_change(AssignmentRule.objects.all(), rule, clean)
+        kind = "rule.created" if created else "rule.changed"
         timeline_record(actor=actor, target=rule, kind=kind, data={"rule": rule.name})
     return rule
 

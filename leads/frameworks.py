@@ -9,11 +9,12 @@ framework on in its qualification settings, and scoring rules may test the answe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from crm.amounts import parse_amount
 
 MONEY, CHOICE, TEXT = "money", "choice", "text"
 TEXT_MAX = 500
@@ -36,12 +37,12 @@ class Question:
             if not text:
                 return None
             try:
-                amount = Decimal(text.replace(" ", "").replace(",", "."))
-            except InvalidOperation:
-                raise ValueError(_("Enter an amount, e.g. 150000.")) from None
-            if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-                raise ValueError(_("Enter an amount, e.g. 150000."))
-            return str(amount.quantize(Decimal("0.01")))
+                amount = parse_amount(text)
+            except ValueError:
+                raise ValueError(_("Enter an amount, e.g. 150 000 or 1,5 млн.")) from None
+            if amount < 0:
+                raise ValueError(_("Enter an amount, e.g. 150 000 or 1,5 млн."))
+            return str(amount)
         if self.kind == CHOICE:
             if text and text not in dict(self.choices):
                 raise ValueError(_("Choose one of the answers."))

@@ -143,11 +143,14 @@ def _score_and_save(
 def lead_rescore(*, lead_id: int, now: datetime | None = None) -> Lead | None:
     """Recompute one lead's score (None when it is gone). Call in tenant_context."""
     now = now or timezone.now()
+    rules = scoring_rules()
     with transaction.atomic():
         lead = Lead.objects.select_for_update().filter(pk=lead_id, deleted_at=None).first()
         if lead is None:
             return None
-        _save_scores([lead], scoring_settings(), scoring_rules(), now)
+        if not rules and lead.scored_at is None:
+            return lead  # the workspace scores nothing and the lead never had a score
+        _save_scores([lead], scoring_settings(), rules, now)
     lead.refresh_from_db()
     return lead
 

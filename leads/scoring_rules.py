@@ -25,7 +25,7 @@ from crm.customfields import definitions
 from crm.errors import DomainError
 from crm.memo import nested_savepoints
 from crm.models import CustomField, Membership
-from crm.ordering import move_one_step
+from crm.ordering import append_or_change, move_one_step, name_taken
 from crm.services import timeline_record
 from crm.sources import LeadSource
 from leads.frameworks import CHOICE, FRAMEWORKS, MONEY
@@ -313,14 +313,6 @@ def _check_settings(actor: Membership) -> None:
         raise AccessDenied(_("Only those who manage settings change scoring."))
 
 
-def _name_taken(name: str, exclude_pk: int | None) -> bool:
-    wanted = name.casefold()
-    return any(
-        pk != exclude_pk and existing.casefold() == wanted
-        for pk, existing in ScoringRule.objects.values_list("pk", "name")
-    )
-
-
 def scoring_rule_save(
     *, actor: Membership, rule: ScoringRule | None = None, data: dict[str, Any]
 ) -> ScoringRule:
@@ -333,19 +325,12 @@ def scoring_rule_save(
     """
     _check_settings(actor)
     clean = clean_rule(data, subjects())
-    if _name_taken(clean["name"], rule.pk if rule else None):
+    if name_taken(ScoringRule.objects.all(), clean["name"], exclude_pk=rule and rule.pk):
         raise DomainError(_("A scoring rule with this name already exists."))
     try:
         with transaction.atomic(savepoint=nested_savepoints()):
-            if rule is None:
-                last = ScoringRule.objects.order_by("-position").values_list("position", flat=True)
-                rule = ScoringRule.objects.create(position=(last.first() or 0) + 1, **clean)
-                kind = "scoring_rule.created"
-            else:
-                for key, value in clean.items():
-                    setattr(rule, key, value)
-                rule.save(update_fields=[*RULE_FIELDS, "updated_at"])
-                kind = "scoring_rule.changed"
+            rule, created = append_or_change(ScoringRule.objects.all(), rule, clean)
+            kind = "scoring_rule.created" if created else "scoring_rule.changed"
             timeline_record(actor=actor, target=rule, kind=kind, data={"rule": rule.name})
             rescore_all_later()
     except IntegrityError as error:  # a name taken meanwhile

@@ -44,6 +44,7 @@ from crm.lineitems import ProductLine, replace_lines, same_lines
 from crm.memo import memoized, nested_savepoints
 from crm.models import Membership, Tenant
 from crm.notifications import notify
+from crm.ordering import name_taken
 from crm.services import ACTOR, _Actor, timeline_record, timeline_record_many
 from crm.tenancy import current_tenant
 from crm.text import clean_line, clean_text
@@ -801,21 +802,13 @@ def lead_activity_add(*, actor: Membership, lead: Lead, **fields: Any) -> Any:
 # --- Statuses (admin settings) ------------------------------------------------------------
 
 
-def _status_name_taken(name: str, exclude_pk: int | None = None) -> bool:
-    wanted = name.strip().casefold()
-    return any(
-        pk != exclude_pk and existing.casefold() == wanted
-        for pk, existing in LeadStatus.objects.values_list("pk", "name")
-    )
-
-
 def status_save(
     *, actor: Membership, status: LeadStatus | None, data: dict[str, Any]
 ) -> LeadStatus:
     """Create a status, or rename/recolour/reorder one. Its stage may change only while no
     lead (live or in the trash) uses it, and never away from being its stage's default."""
     name = data["name"].strip()
-    if _status_name_taken(name, exclude_pk=status.pk if status else None):
+    if name_taken(LeadStatus.objects.all(), name, exclude_pk=status.pk if status else None):
         raise DomainError(_("A status with this name already exists."))
     with transaction.atomic():
         if status is None:

@@ -27,6 +27,7 @@ from contacts.services import (
     parties_bulk_update,
     party_normalize,
 )
+from crm.amounts import parse_amount
 from crm.errors import DomainError
 from crm.models import CustomField, Membership
 from crm.sources import LeadSource
@@ -228,7 +229,7 @@ class Adapter:
     def _custom_value(self, definition: CustomField, text: str) -> Any:
         kind = definition.field_type
         if kind == CustomField.Type.NUMBER:
-            amount = parse.parse_decimal(text)
+            amount = parse_amount(text)
             return int(amount) if amount == amount.to_integral() else float(amount)
         if kind == CustomField.Type.DATE:
             return parse.parse_date(text, self.order).isoformat()
@@ -265,7 +266,7 @@ class Adapter:
         found: dict[str, Any] = {}
         if amount := cells.text("amount"):
             try:
-                found["amount"] = parse.parse_decimal(amount)
+                found["amount"] = parse_amount(amount)
             except ValueError as error:
                 raise RowError(_("Amount: %(error)s") % {"error": error}) from None
             found["currency"] = parse.currency_in(amount)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -156,30 +156,6 @@ def parse_date(value: object, order: str = DMY) -> datetime.date:
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return value
     return timezone.localtime(parse_datetime(value, order)).date()
-
-
-def parse_decimal(value: object) -> Decimal:
-    """An amount: "1 234 567,89", "1,234.56", "$1,200", "15000 руб."."""
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    text = re.sub(r"[^\d,.\-]", "", clean_line(str(value)).replace("\u2212", "-"))
-    if not re.search(r"\d", text):
-        raise ValueError(_("“%(value)s” is not an amount.") % {"value": str(value)[:40]})
-    if "," in text and "." in text:
-        # The later mark is the decimal one: 1.234,56 or 1,234.56.
-        thousands = "." if text.rfind(",") > text.rfind(".") else ","
-        text = text.replace(thousands, "").replace(",", ".")
-    elif text.count(",") == 1 and len(text.rsplit(",", 1)[1]) != 3:
-        text = text.replace(",", ".")
-    else:
-        text = text.replace(",", "")
-    try:
-        amount = Decimal(text).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise ValueError(_("“%(value)s” is not an amount.") % {"value": str(value)[:40]}) from None
-    if abs(amount) >= Decimal("1e12"):
-        raise ValueError(_("The amount %(value)s is too large.") % {"value": str(value)[:40]})
-    return amount
 
 
 def parse_currency(value: object) -> str:

@@ -268,9 +268,9 @@ def test_answers_need_the_framework_switched_on(tenant, admin):
             actor=admin,
             lead=lead,
             framework="champ",
-            data={"challenges": " Теряем  заявки ", "money": "1,5e9x", "prioritization": "high"},
+            data={"challenges": " Теряем  заявки ", "money": "около ста", "prioritization": "high"},
         )
-        assert errors == {"money": "Enter an amount, e.g. 150000."}
+        assert errors == {"money": "Enter an amount, e.g. 150 000 or 1,5 млн."}
         assert _fresh(tenant, lead).qualification == {}  # nothing half-saved
         errors = lead_answer(
             actor=admin,
@@ -385,3 +385,24 @@ def test_a_lost_publish_does_not_fail_the_change(
     assert callbacks  # the publish ran, failed, and was only logged
     with tenant_context(tenant):
         assert Lead.objects.filter(pk=lead.pk, scored_at=None).exists()
+
+
+def test_a_workspace_without_rules_writes_no_scores(
+    tenant, admin, django_capture_on_commit_callbacks
+):
+    with tenant_context(tenant), django_capture_on_commit_callbacks(execute=True):
+        lead = make_lead(admin)
+    with tenant_context(tenant):
+        assert Lead.objects.filter(pk=lead.pk, scored_at=None, score=0).exists()
+
+
+def test_the_worker_explains_in_the_workspaces_language(tenant, admin):
+    _rule(tenant, "Сайт", "source", 10, values=["web_form"])
+    _rule(tenant, "Демо", "event", 20, values=["demo_requested"])
+    with tenant_context(tenant):  # the workspace speaks Russian; this test runs in English
+        lead = make_lead(admin, source="web_form")
+        event_record(actor=admin, lead=lead, name="demo_requested")
+        lead = lead_rescore(lead_id=lead.pk)
+    whys = [part["why"] for part in lead.score_parts]
+    assert whys[0] == "Источник: Веб-форма"
+    assert whys[1].startswith("Запросил демо ×1")

@@ -97,7 +97,7 @@ def test_a_bad_answer_stays_in_its_input_with_the_reason(
     assert answer.status_code == 400
     body = answer.content.decode()
     assert 'value="много"' in body
-    assert "Enter an amount, e.g. 150000." in body
+    assert "Enter an amount, e.g. 150 000 or 1,5 млн." in body
     with tenant_context(tenant):
         # Nothing half-saved: the form keeps what was typed.
         assert Lead.objects.get(pk=lead.pk).qualification == {}
