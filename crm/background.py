@@ -11,7 +11,6 @@ run it at once, in the thread that commits.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from typing import Any
@@ -54,7 +53,6 @@ def start_long(task: Task, **kwargs: Any) -> None:
 def start_named(name: str, **kwargs: Any) -> None:
     """start_long for the task named `name` ("<module>.<function>"): a module that the
     task's own module imports starts it so, without importing it back."""
-    from crm.celery import app
+    from crm.celery import task_named
 
-    importlib.import_module(name.rpartition(".")[0])  # registers the task
-    start_long(app.tasks[name], **kwargs)
+    start_long(task_named(name), **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,13 @@ class TenantTask(Task):
         tenant = Tenant.objects.get(pk=tenant_id)
         with tenant_context(tenant):
             return super().__call__(*args, **kwargs)
+
+
+def task_named(name: str) -> Task:
+    """The task named `name` ("<module>.<function>"), its module imported: what a module
+    that the task's own module imports uses to queue it, without importing it back."""
+    importlib.import_module(name.rpartition(".")[0])  # registers the task
+    return app.tasks[name]
 
 
 def queue_for_every_tenant(task: Task, tenants: QuerySet[Tenant] | None = None) -> int:

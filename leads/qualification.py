@@ -42,7 +42,7 @@ from leads.models import (
 )
 from leads.rescoring import rescore_later
 from leads.selectors import scoring_rules, scoring_settings
-from leads.services import _index_owner, _notify_owner, inbox_changed
+from leads.services import owner_change
 
 RESCORE_BATCH = 500
 THRESHOLD_MAX = 100_000
@@ -203,32 +203,12 @@ def _check_qualify(actor: Membership, lead: Lead) -> None:
         raise DomainError(_("This lead is in the trash."))
 
 
-def _handover(actor: Membership, lead: Lead, level: str) -> Membership | None:
-    """A rule naming `level` picks the lead's new owner (None: no rule, nobody free)."""
+def _handover(actor: Membership, lead: Lead, level: str) -> None:
+    """A rule naming `level` gives the lead to its pick (no rule, nobody free: it stays)."""
     rule = matching_rule(routing_context_for(lead, level=level))
-    if rule is None:
-        return None
-    owner = rule_pick(rule, exclude=None)
-    if owner is None or owner.pk == lead.owner_id:
-        return None
-    previous = lead.owner
-    lead.owner = owner
-    lead.save(update_fields=["owner", "updated_at"])
-    _index_owner(lead)
-    timeline_record(
-        actor=actor,
-        target=lead,
-        kind="lead.assigned",
-        data={
-            "from": str(previous.user) if previous else "",
-            "to": str(owner.user),
-            "rule": rule.name,
-        },
-    )
-    if owner.pk != actor.pk:
-        _notify_owner(lead, owner)
-    inbox_changed(lead, actor=actor, owners=[previous.pk if previous else None, owner.pk])
-    return owner
+    owner = rule_pick(rule) if rule is not None else None
+    if owner is not None and owner.pk != lead.owner_id:
+        owner_change(actor=actor, lead=lead, owner=owner, rule=rule.name)
 
 
 def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:

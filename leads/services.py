@@ -627,23 +627,27 @@ def lead_assign(*, actor: Membership, lead: Lead, owner: Membership | None) -> L
         return lead
     _check_owner(actor, owner, scope)
     with transaction.atomic():
-        previous = lead.owner
-        lead.owner = owner
-        lead.save(update_fields=["owner", "updated_at"])
-        _index_owner(lead)
-        timeline_record(
-            actor=actor,
-            target=lead,
-            kind="lead.assigned",
-            data={
-                "from": str(previous.user) if previous else "",
-                "to": str(owner.user) if owner else "",
-            },
-        )
-        if owner is not None and owner.pk != actor.pk:
-            _notify_owner(lead, owner)
-        inbox_changed(lead, actor=actor, owners=[previous.pk if previous else None, lead.owner_id])
+        owner_change(actor=actor, lead=lead, owner=owner)
     return lead
+
+
+def owner_change(
+    *, actor: Membership, lead: Lead, owner: Membership | None, rule: str = ""
+) -> None:
+    """Give the lead to `owner` (None: the shared inbox), recorded, the new owner told —
+    the rights are the caller's to check (lead_assign; a handover's assignment `rule`
+    decides by itself). Call inside a transaction."""
+    previous = lead.owner
+    lead.owner = owner
+    lead.save(update_fields=["owner", "updated_at"])
+    _index_owner(lead)
+    data = {"from": str(previous.user) if previous else "", "to": str(owner.user) if owner else ""}
+    if rule:
+        data["rule"] = rule
+    timeline_record(actor=actor, target=lead, kind="lead.assigned", data=data)
+    if owner is not None and owner.pk != actor.pk:
+        _notify_owner(lead, owner)
+    inbox_changed(lead, actor=actor, owners=[previous.pk if previous else None, lead.owner_id])
 
 
 # --- Trash and archive --------------------------------------------------------------------
