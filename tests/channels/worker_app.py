@@ -6,7 +6,9 @@ its JSON body (the API adapter ignores unknown keys), so a test can drive one wo
 - `"test_fault": "slow-once"`: the first attempt creates the lead, writes the pool process'
   PID to `$TEST_WORKER_DIR/slow-<event id>` and sleeps before its transaction commits (the
   test kills that process there); later attempts run normally;
-- `"test_fault": "fail"`: every attempt raises.
+- `"test_fault": "fail"`: every attempt raises;
+- any fault a module named in `$TEST_WORKER_FAULT_MODULES` (comma-separated) adds to
+  `FAULTS`: `FAULTS[name](event, process)` runs in place of the processing.
 
 It also writes `$TEST_WORKER_DIR/ready` once the worker consumes, has a task that records
 its database connection's backend PID (to see connections reused), and forgets cached
@@ -16,9 +18,11 @@ content types new ids; a production database never does that).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +49,15 @@ def _fault(event: Any) -> str:
         return ""
 
 
+# Faults other test modules add: name → a function of (event, the real processing).
+FAULTS: dict[str, Callable[[Any, Callable[[Any], None]], None]] = {}
+
+
 def process(event: Any) -> None:
     fault = _fault(event)
+    if fault in FAULTS:
+        FAULTS[fault](event, _process)
+        return
     if fault == "fail":
         raise RuntimeError("test fault: this delivery always fails")
     _process(event)
@@ -57,6 +68,8 @@ def process(event: Any) -> None:
 
 
 pipeline.process = process
+for _module in filter(None, os.environ.get("TEST_WORKER_FAULT_MODULES", "").split(",")):
+    importlib.import_module(_module.strip())
 
 
 @app.task(name="tests.record_backend_pid")
