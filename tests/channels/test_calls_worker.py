@@ -27,14 +27,17 @@ from tests.channels.calls_helpers import (
     twilio_signature,
 )
 from tests.channels.conftest import events_of, leads_of
-from tests.channels.test_worker import (  # noqa: F401 - the stack's fixtures
+from tests.channels.livestack import (
     Stack,
     all_finished,
     children_of,
-    live,
-    stack,
+    live_fixture,
+    stack_fixture,
 )
 from tests.processes import wait_for
+
+stack = stack_fixture()
+live = live_fixture()
 
 pytestmark = [
     pytest.mark.postgres,
@@ -74,7 +77,7 @@ def twilio_post(server: Stack, channel: Channel, path: str, params: dict, signat
     return _send(server, channel, path, urlencode(params).encode(), headers)
 
 
-def test_a_missed_twilio_call_reaches_the_inbox_as_one_lead(live, tenant, admin):  # noqa: F811
+def test_a_missed_twilio_call_reaches_the_inbox_as_one_lead(live, tenant, admin):
     with tenant_context(tenant):
         twilio = channel_create(
             actor=admin, kind="twilio", name="Twilio", config={"auth_token": TWILIO_TOKEN}
@@ -100,7 +103,7 @@ def test_a_missed_twilio_call_reaches_the_inbox_as_one_lead(live, tenant, admin)
     assert activity.target_id == lead.pk
 
 
-def test_a_pbx_calls_events_at_once_and_out_of_order_are_one_call(live, tenant, admin):  # noqa: F811
+def test_a_pbx_calls_events_at_once_and_out_of_order_are_one_call(live, tenant, admin):
     with tenant_context(tenant):
         pbx = channel_create(actor=admin, kind="pbx", name="Asterisk")
         contact = contact_create(
@@ -133,7 +136,7 @@ def test_a_pbx_calls_events_at_once_and_out_of_order_are_one_call(live, tenant, 
     assert (activity.target_id, activity.subject) == (contact.pk, "Incoming call, 0:48")
 
 
-def test_a_worker_killed_while_ending_a_call_makes_its_lead_once(live, tenant, admin):  # noqa: F811
+def test_a_worker_killed_while_ending_a_call_makes_its_lead_once(live, tenant, admin):
     with tenant_context(tenant):
         pbx = channel_create(actor=admin, kind="pbx", name="Asterisk")
     # The generic format ignores keys it does not know: the test worker reads this one and
