@@ -53,6 +53,10 @@ class LeadExportResource(ExportResource):
     amount = fields.Field(attribute="amount", column_name=_("Amount"))
     currency = fields.Field(attribute="currency", column_name=_("Currency"))
     temperature = fields.Field(column_name=_("Temperature"))
+    level = fields.Field(column_name=_("Qualification level"))
+    score = fields.Field(attribute="score", column_name=_("Score"))
+    fit_score = fields.Field(attribute="fit_score", column_name=_("Fit"))
+    engagement_score = fields.Field(attribute="engagement_score", column_name=_("Engagement"))
     utm_source = fields.Field(attribute="utm_source", column_name="utm_source")
     utm_medium = fields.Field(attribute="utm_medium", column_name="utm_medium")
     utm_campaign = fields.Field(attribute="utm_campaign", column_name="utm_campaign")
@@ -88,6 +92,9 @@ class LeadExportResource(ExportResource):
 
     def dehydrate_created_by(self, lead: Lead) -> str:
         return member_name(lead.created_by)
+
+    def dehydrate_level(self, lead: Lead) -> str:
+        return str(lead.get_level_display()) if lead.level else ""
 
     def dehydrate_temperature(self, lead: Lead) -> str:
         return str(lead.get_temperature_display()) if lead.temperature else ""

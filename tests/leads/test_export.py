@@ -129,3 +129,16 @@ def test_exports_write_local_time_in_the_workspace_zone(client_for, tenant, othe
         values = [cell.value for cell in sheet[2]]
         assert local in values
         assert "31.12.2026" in values
+
+
+def test_all_fields_carry_the_qualification(client_for, tenant, english_workspace, admin):
+    from leads.models import Lead
+
+    with tenant_context(tenant):
+        lead = make_lead(admin, title="Склад", temperature="hot")
+        Lead.objects.filter(pk=lead.pk).update(
+            level="sal", score=55, fit_score=40, engagement_score=15
+        )
+    (row,) = _csv(_export(client_for(admin, "en"), tenant, {"level": "sal"}))
+    assert (row["Temperature"], row["Qualification level"]) == ("Hot", "SAL")
+    assert (row["Score"], row["Fit"], row["Engagement"]) == ("55", "40", "15")
