@@ -121,6 +121,22 @@ def timeline_record_many(
     data: dict[str, Any],
 ) -> None:
     """The same event on many records of one model at once (bulk moves, bulk actions)."""
+    timeline_record_each(
+        actor=actor, model=model, kind=kind, rows=[(pk, data) for pk in target_ids]
+    )
+
+
+def timeline_record_each(
+    *,
+    actor: Membership | None,
+    model: type[models.Model],
+    kind: str,
+    rows: list[tuple[int, dict[str, Any]]],
+) -> None:
+    """One event of `kind` on each of many records of one model, each with its own data
+    (`rows`: (record id, data)), in one statement."""
+    if not rows:
+        return
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
     tenant = current_tenant()
     if tenant is None:
@@ -129,7 +145,7 @@ def timeline_record_many(
     insert_rows(
         TimelineEvent,
         ("tenant_id", "target_type_id", "target_id", "actor_id", "kind", "data"),
-        [(tenant.pk, content_type.pk, pk, actor_id, kind, data) for pk in target_ids],
+        [(tenant.pk, content_type.pk, pk, actor_id, kind, data) for pk, data in rows],
     )
 
 

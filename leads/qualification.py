@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 
 from crm import customfields
 from crm.access import AccessDenied, Action, Entity, TenantRight, can, check_object, has_right
+from crm.bulk import update_many
 from crm.errors import DomainError
 from crm.memo import nested_savepoints
 from crm.models import Activity, Membership, Tenant
-from crm.services import activity_create, timeline_record
+from crm.services import activity_create, timeline_record, timeline_record_each
 from crm.tenancy import current_tenant
 from leads import scoring
 from leads.distribution import matching_rule, routing_context_for, rule_pick
@@ -117,27 +118,25 @@ def _save_scores(
         return _score_and_save(leads, settings, rules, now)
 
 
+SCORE_FIELDS = ("fit_score", "engagement_score", "score", "score_parts", "scored_at", "temperature")
+
+
 def _score_and_save(
     leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
 ) -> int:
     context = context_now(settings, now)
     events = occurrences_of([lead.pk for lead in leads], now=now)
-    changed = 0
+    moved: list[tuple[int, dict[str, Any]]] = []
     for lead in leads:
         score = scoring.evaluate(lead, rules=rules, events=events.get(lead.pk, []), context=context)
-        values = _apply(lead, score, settings, has_rules=bool(rules), now=now)
         before = lead.temperature
-        Lead.objects.filter(pk=lead.pk).update(**values)
-        changed += 1
-        after = values.get("temperature", before)
-        if after != before:
-            timeline_record(
-                actor=None,
-                target=lead,
-                kind="lead.temperature_scored",
-                data={"from": before, "to": after, "score": score.total},
-            )
-    return changed
+        for name, value in _apply(lead, score, settings, has_rules=bool(rules), now=now).items():
+            setattr(lead, name, value)
+        if lead.temperature != before:
+            moved.append((lead.pk, {"from": before, "to": lead.temperature, "score": score.total}))
+    update_many(Lead, leads, SCORE_FIELDS)  # one statement a batch; updated_at stays
+    timeline_record_each(actor=None, model=Lead, kind="lead.temperature_scored", rows=moved)
+    return len(leads)
 
 
 def lead_rescore(*, lead_id: int, now: datetime | None = None) -> Lead | None:
@@ -169,7 +168,10 @@ def leads_rescore(*, open_only: bool = True, engaged_only: bool = False, now=Non
     done, after = 0, 0
     while True:
         with transaction.atomic():
-            batch = list(leads.filter(pk__gt=after).order_by("pk")[:RESCORE_BATCH])
+            # Locked: a temperature set by hand meanwhile is not overwritten.
+            batch = list(
+                leads.filter(pk__gt=after).order_by("pk").select_for_update()[:RESCORE_BATCH]
+            )
             if not batch:
                 return done
             done += _save_scores(batch, settings, rules, now)
