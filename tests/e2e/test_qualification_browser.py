@@ -148,5 +148,21 @@ def test_an_admin_previews_a_rule_on_the_last_90_days(new_page, shots, team):
     expect(page.locator("body")).to_contain_text("Бюджет от 100 000")
     page.screenshot(path=shots / "05-scoring-settings.png", full_page=True)
     page.goto("/remont/leads/scoring/rules/new/")
-    page.screenshot(path=shots / "06-new-rule.png", full_page=True)
-    assert re.search(r"/remont/leads/scoring/rules/new/$", page.url)
+    form = page.locator("[data-testid=scoring-rule-form]")
+    form.locator("input[name=name]").fill("Сайт — горячо")
+    form.locator("[data-testid=scoring-choices-source] input[value=web_form]").check()
+    form.locator("input[name=points]").fill("60")
+    page.locator("[data-testid=scoring-preview-button]").click()
+    # The one lead of the last 90 days: cold now (10 points), hot with the rule (70).
+    hot = page.locator("[data-testid=scoring-preview-hot]")
+    expect(hot.locator("[data-testid=leads]")).to_have_text("1")
+    expect(hot.locator("[data-testid=leads-now]")).to_have_text("0")
+    expect(page.locator("[data-testid=scoring-preview-cold] [data-testid=leads-now]")).to_have_text(
+        "1"
+    )
+    page.screenshot(path=shots / "06-rule-preview.png", full_page=True)
+    with tenant_context(team["tenant"]):
+        assert not ScoringRule.objects.filter(name="Сайт — горячо").exists()  # nothing saved
+    form.locator("button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/remont/leads/scoring/$"))
+    expect(page.locator("body")).to_contain_text("Сайт — горячо")
