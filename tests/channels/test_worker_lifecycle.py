@@ -241,3 +241,31 @@ def test_redis_restarted_empty_with_deliveries_queued_the_sweeper_queues_them_ag
     live.drain(seconds=30)
     assert_each_delivery_once(api_channel, 3, most_attempts=1)
     assert_each_delivery_once(other_channel, 2, most_attempts=1)
+
+
+def test_redis_restarted_empty_under_a_busy_worker_loses_nothing(
+    live, tenant, api_channel, other_tenant, other_admin, gate
+):
+    other_channel = api_channel_of(other_tenant, other_admin)
+    assert post(live, api_channel, held(41, gate))[0] == 202
+    wait_for(lambda: holding(live) == 1, "the first drain to hold its batch")
+    assert post(live, api_channel, held(42, gate))[0] == 202
+    wait_for(lambda: holding(live) == 2, "the second drain to hold its batch")
+    for n in range(43, 46):  # both pool processes busy: their drain waits in the queue
+        assert post(live, other_channel, lead(n))[0] == 202
+    assert live.redis.client().llen(live.queue) == 1
+
+    live.redis.stop()
+    live.redis.start()  # empty, under the running worker and its tasks in progress
+    open_gate(live, gate)
+    # The batches in progress commit; the queued drain is gone with the queue.
+    wait_for(all_finished(api_channel, 2), "the held batches to finish", seconds=30)
+    assert statuses(other_channel) == ["pending"] * 3
+    assert live.worker.poll() is None
+
+    make_due(other_channel)
+    live.send(SWEEP_ALL_TASK)  # the worker reconnects and takes the sweeper's tasks
+    wait_for(all_finished(other_channel, 3), "the sweeper to queue them", seconds=40)
+    live.drain(seconds=30)
+    assert_each_delivery_once(api_channel, 2, most_attempts=1)
+    assert_each_delivery_once(other_channel, 3, most_attempts=1)
