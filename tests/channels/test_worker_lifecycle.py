@@ -122,8 +122,9 @@ def assert_each_delivery_once(channel: Channel, answered: int, *, most_attempts:
     assert contacts == {e.contact_id for e in events if e.contact_id}
 
 
+@pytest.mark.parametrize("first", ["sweeper", "broker"])
 def test_the_whole_worker_killed_mid_batch_is_finished_once_by_the_sweeper_or_the_broker(
-    live, tenant, api_channel, gate
+    live, tenant, api_channel, gate, first
 ):
     assert post(live, api_channel, held(1, gate))[0] == 202
     wait_for(lambda: holding(live) == 1, "the first drain to hold its batch")
@@ -145,15 +146,21 @@ def test_the_whole_worker_killed_mid_batch_is_finished_once_by_the_sweeper_or_th
     assert leads_of(tenant) == []  # the held batches were not committed
     assert live.redis.client().hlen("unacked") >= 2  # the broker still owes both drains
 
-    # A new worker; the claims' leases run out and the sweeper runs while the broker hands
-    # the killed drains out again: both ways meet each claimed delivery, one finishes it.
     open_gate(live, gate)
     restart_worker(live)
-    make_due(api_channel)
-    live.send(SWEEP_ALL_TASK)
-    wait_for(all_finished(api_channel, 6), "every delivery to be finished", seconds=40)
-    # The killed drains come back from the broker after VISIBILITY seconds and find
-    # nothing left to do.
+    if first == "sweeper":
+        # The claims' leases run out (LEASE, far below the production visibility timeout)
+        # and the sweeper queues them; the killed drains come back from the broker after
+        # VISIBILITY seconds and find nothing left to do.
+        make_due(api_channel)
+        live.send(SWEEP_ALL_TASK)
+        wait_for(all_finished(api_channel, 6), "every delivery to be finished", seconds=40)
+    else:
+        # The broker hands the killed drains out again first; each finishes its own claims.
+        wait_for(all_finished(api_channel, 6), "every delivery to be finished", seconds=40)
+        assert all(e.attempts == 2 for e in events_of(api_channel) if e.pk in claimed)
+        make_due(api_channel)
+        live.send(SWEEP_ALL_TASK)  # the sweeper, late, finds nothing pending
     live.drain(seconds=30)
     # A claim racing another one between its two transactions may count one more attempt.
     assert_each_delivery_once(api_channel, 6, most_attempts=3)
