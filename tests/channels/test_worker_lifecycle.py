@@ -192,6 +192,31 @@ def test_a_warm_shutdown_during_a_deploy_processes_everything_once(live, tenant,
     assert_each_delivery_once(api_channel, 7, most_attempts=1)  # none attempted twice
 
 
+def test_a_deploy_whose_grace_period_runs_out_loses_and_duplicates_nothing(
+    live, tenant, api_channel, gate
+):
+    for n in (51, 52):
+        assert post(live, api_channel, held(n, gate))[0] == 202
+        wait_for(lambda n=n: holding(live) == n - 50, "a drain to hold its batch")
+    main, pool = live.worker.pid, children_of(live.worker.pid)
+    live.worker.send_signal(signal.SIGTERM)  # the warm shutdown waits for the batches…
+    time.sleep(2)
+    assert live.worker.poll() is None
+    os.kill(main, signal.SIGKILL)  # …until the grace period ends (docker stop: SIGKILL)
+    for pid in pool:
+        os.kill(pid, signal.SIGKILL)
+    live.worker.wait(timeout=10)
+    assert leads_of(tenant) == []
+
+    open_gate(live, gate)
+    restart_worker(live)
+    make_due(api_channel)
+    live.send(SWEEP_ALL_TASK)
+    wait_for(all_finished(api_channel, 2), "both deliveries to be finished", seconds=40)
+    live.drain(seconds=30)
+    assert_each_delivery_once(api_channel, 2, most_attempts=3)
+
+
 def _received_twice(log: str, task: str) -> set[str]:
     ids = re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", log)
     return {task_id for task_id in ids if ids.count(task_id) > 1}
