@@ -122,3 +122,31 @@ def test_an_import_stopped_by_its_deadline_keeps_its_batches_and_resumes(
     assert engine.run(tenant, job.pk) is False
     job = _reread(job)
     assert (job.state, job.processed_rows, job.created_count) == ("done", 35, 35)
+
+
+def test_an_import_stopped_by_its_soft_limit_mid_batch_stays_running_to_resume(
+    tenant, admin, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from tests.transfer.test_runs import _queued, _rows
+
+    monkeypatch.setattr(engine, "BATCH", 10)
+    original = engine.process_batch
+    batches: list[int] = []
+
+    def limited(adapter, batch):
+        batches.append(len(batch))
+        if len(batches) == 2:
+            raise SoftTimeLimitExceeded
+        return original(adapter, batch)
+
+    monkeypatch.setattr(engine, "process_batch", limited)
+    job = _queued(admin, _rows(25))
+    with pytest.raises(SoftTimeLimitExceeded):
+        engine.run(tenant, job.pk)
+    job = _reread(job)
+    assert (job.state, job.processed_rows, job.error) == ("running", 10, "")
+    monkeypatch.setattr(engine, "process_batch", original)
+    engine.run(tenant, job.pk)  # imports_resume_task's run
+    assert (_reread(job).state, _reread(job).created_count) == ("done", 25)
