@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from crm.celery import TenantTask, app, queue_for_every_tenant
+from crm.celery import TenantTask, app, long_task_limits, queue_for_every_tenant
 from crm.models import Tenant
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def rollups_refresh_task(*, tenant_id: int) -> dict[str, int]:
     """Recompute one workspace's changed rolled-up days and roll up its finished days."""
     from analytics.rollups import refresh

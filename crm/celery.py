@@ -60,6 +60,17 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+def long_task_limits() -> dict[str, int]:
+    """The time limits of a long job's task (`@app.task(**long_task_limits())`): longer than
+    the default ones, still below the broker's visibility timeout (crm/settings.py)."""
+    from django.conf import settings
+
+    return {
+        "soft_time_limit": settings.CELERY_LONG_TASK_SOFT_TIME_LIMIT,
+        "time_limit": settings.CELERY_LONG_TASK_TIME_LIMIT,
+    }
+
+
 def task_named(name: str) -> Task:
     """The task named `name` ("<module>.<function>"), its module imported: what a module
     that the task's own module imports uses to queue it, without importing it back."""

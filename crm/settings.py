@@ -196,7 +196,29 @@ CELERY_DB_REUSE_MAX = 1000
 # max_retries 0: a publish tries to connect once. Kombu's default retries for ≈6 s, which
 # held every inbound request that long while Redis was down (the delivery is stored; the
 # sweeper queues it later). The worker's own reconnection has its own retry settings.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 0}
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "max_retries": 0,
+}
+# Every task ends before the broker would hand its message out again: a task past its soft
+# limit gets SoftTimeLimitExceeded (an error like any other: recorded, retried), past the
+# hard one its pool process is killed. Long jobs (imports, exports, rescoring, rollups) have
+# the LONG limits (crm.celery.LONG_TASK); an import hands over to a new task before its soft
+# limit (transfer.tasks). Without a broker (`make run`) no limit applies.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=330)
+CELERY_LONG_TASK_SOFT_TIME_LIMIT = env.int("CELERY_LONG_TASK_SOFT_TIME_LIMIT", default=3000)
+CELERY_LONG_TASK_TIME_LIMIT = env.int("CELERY_LONG_TASK_TIME_LIMIT", default=3300)
+for _soft, _hard in (
+    (CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT),
+    (CELERY_LONG_TASK_SOFT_TIME_LIMIT, CELERY_LONG_TASK_TIME_LIMIT),
+):
+    if not 0 < _soft < _hard < CELERY_VISIBILITY_TIMEOUT:
+        raise ImproperlyConfigured(
+            "Celery time limits: soft < hard < CELERY_VISIBILITY_TIMEOUT, or a long task "
+            "would be run again while it still runs."
+        )
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Imports a stopped worker or server left mid-file go on from their last batch.

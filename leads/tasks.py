@@ -3,7 +3,7 @@ escalation, postponed leads coming back."""
 
 from __future__ import annotations
 
-from crm.celery import TenantTask, app, queue_for_every_tenant
+from crm.celery import TenantTask, app, long_task_limits, queue_for_every_tenant
 from crm.models import Tenant
 from leads import services
 
@@ -77,7 +77,7 @@ def lead_rescore_task(*, tenant_id: int, lead_id: int) -> int | None:
     return lead.score if lead is not None else None
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def leads_rescore_task(*, tenant_id: int) -> int:
     """Recompute every open lead of a tenant (its rules or thresholds changed)."""
     from leads.qualification import leads_rescore
@@ -85,7 +85,7 @@ def leads_rescore_task(*, tenant_id: int) -> int:
     return leads_rescore()
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def scores_decay_task(*, tenant_id: int) -> int:
     """The nightly decay of one tenant's engagement scores (once per workspace day)."""
     from crm.tenancy import current_tenant

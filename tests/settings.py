@@ -9,7 +9,7 @@ os.environ["DEBUG"] = "0"
 os.environ["ENV_FILE"] = "/nonexistent"  # a developer's .env must not change the tests
 
 from crm.settings import *  # noqa: F403
-from crm.settings import CACHES, INSTALLED_APPS
+from crm.settings import CACHES, CELERY_BROKER_TRANSPORT_OPTIONS, INSTALLED_APPS
 
 # A small owned model to exercise the access API on every scope (tests/accessapp).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.accessapp"]
@@ -29,6 +29,16 @@ if os.environ.get("TEST_LIVE_STACK") == "1":
     # cache is Redis, as in production.
     CELERY_TASK_ALWAYS_EAGER = False
     CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
+    if os.environ.get("TEST_VISIBILITY_TIMEOUT"):
+        # A short visibility timeout (tests/channels/test_worker_lifecycle.py), below the
+        # time limits on purpose: the broker hands an unacknowledged message out again
+        # after these seconds, looked for every second.
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,
+            "visibility_timeout": int(os.environ["TEST_VISIBILITY_TIMEOUT"]),
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        }
 else:
     CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Tasks run in-process; long jobs too, at once rather than in a thread (crm/background.py).

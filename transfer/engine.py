@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import F
@@ -171,20 +172,21 @@ def _go_on(job: ImportJob, done: int) -> bool:
     return True
 
 
-def run(tenant: Tenant, job_id: int) -> None:
+def run(tenant: Tenant, job_id: int, *, deadline: float | None = None) -> bool:
     """Run (or resume) an import to its end, a cancel or a failure: each batch in a
     transaction of its own inside `tenant`, so progress is visible and kept. Reasons and
     notes are written in the workspace's language (a worker has no request to take it
-    from)."""
+    from). With a `deadline` (time.monotonic()), the run stops between batches once it has
+    passed, the job still running; returns whether it stopped so (a new run goes on)."""
     with translation.override(tenant.language):
-        _run(tenant, job_id)
+        return _run(tenant, job_id, deadline)
 
 
-def _run(tenant: Tenant, job_id: int) -> None:
+def _run(tenant: Tenant, job_id: int, deadline: float | None) -> bool:
     with tenant_context(tenant):
         job, actor = _start(job_id)
     if job is None or actor is None:
-        return
+        return False
     try:
         with default_storage.open(job.file.name, "rb") as fileobj:
             if job.total_rows is None:
@@ -204,12 +206,15 @@ def _run(tenant: Tenant, job_id: int) -> None:
             sqlite = connection.vendor == "sqlite"
             size = min(BATCH, SQLITE_BATCH) if sqlite else BATCH
             while batch := list(itertools.islice(rows, size)):
+                if deadline is not None and time.monotonic() > deadline:
+                    source.close()
+                    return True
                 if sqlite and done:
                     time.sleep(SQLITE_PAUSE)
                 with tenant_context(tenant):
                     if not _go_on(job, done):
                         source.close()
-                        return
+                        return False
                     outcome = process_batch(adapter, batch)
                     _record_batch(job, batch[0][0], outcome, adapter)
                     ImportJob.objects.filter(pk=job.pk).update(
@@ -225,7 +230,12 @@ def _run(tenant: Tenant, job_id: int) -> None:
     except reading.UnreadableFileError as problem:
         with tenant_context(tenant):
             _fail(job, str(problem))
-        return
+        return False
+    except SoftTimeLimitExceeded:
+        # A batch ran past the task's soft limit: it is rolled back, the job stays running
+        # and imports_resume_task goes on after its last committed batch.
+        logger.warning("Import %s stopped at its time limit; it will resume.", job.pk)
+        raise
     except Exception:
         logger.exception("Import %s failed.", job.pk)
         with tenant_context(tenant):
@@ -238,6 +248,7 @@ def _run(tenant: Tenant, job_id: int) -> None:
         if done and job.entity == Entity.LEADS and scoring_rules():
             rescore_all_later()  # the imported and updated leads get their scores
         _tell(job)
+    return False
 
 
 def _fail(job: ImportJob, message: str) -> None:

@@ -4,12 +4,14 @@ and purge of exports."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+from celery import Task
 from django.conf import settings
 from django.utils import timezone
 
-from crm.celery import TenantTask, app, queue_for_every_tenant
+from crm.celery import TenantTask, app, long_task_limits, queue_for_every_tenant
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 from transfer import engine
@@ -18,14 +20,26 @@ from transfer.models import ImportJob
 # A running import writes a heartbeat with every batch (seconds apart); one silent for
 # this long was left by a worker or server that stopped.
 STALE_AFTER = timedelta(minutes=3)
+# An import's task hands over to a new one this long before its soft time limit.
+HAND_OVER_BEFORE = 60
 
 
-@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def import_run_task(*, tenant_id: int, job_id: int) -> None:
-    """Run an import (each batch its own transaction, so not a TenantTask)."""
+@app.task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, **long_task_limits()
+)
+def import_run_task(self: Task, *, tenant_id: int, job_id: int) -> None:
+    """Run an import (each batch its own transaction, so not a TenantTask). On a worker,
+    the run stops between batches before the task's soft time limit and queues a new task,
+    which goes on after the last committed batch."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is not None:
-        engine.run(tenant, job_id)
+    if tenant is None:
+        return
+    deadline = None
+    if not self.request.is_eager:  # in-process (no broker): no time limit applies
+        limit = self.soft_time_limit or self.app.conf.task_soft_time_limit
+        deadline = time.monotonic() + max(limit - HAND_OVER_BEFORE, limit / 2)
+    if engine.run(tenant, job_id, deadline=deadline):
+        import_run_task.apply_async(kwargs={"tenant_id": tenant_id, "job_id": job_id})
 
 
 def _purge_files(tenant: Tenant) -> int:
@@ -76,7 +90,7 @@ def imports_resume_task() -> int:
     return resumed
 
 
-@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, **long_task_limits())
 def export_job_task(*, tenant_id: int, job_id: int) -> int:
     """Write a queued export's file and notify its member (transfer.exporting; its own
     short transactions, so not a TenantTask); how many rows (0 when another run took it)."""
