@@ -89,4 +89,4 @@ def seed_demo_qualification(*, admin: Membership, seed: int = 43) -> int:
     fields = ["temperature_by_hand", "qualification", "level", "level_set_at", "level_set_by"]
     Lead.objects.bulk_update(changed, [*fields, "mql_at", "sal_at", "sql_at"], batch_size=500)
     LeadEvent.objects.bulk_create(events, batch_size=500)
-    return leads_rescore(open_only=False, now=now)
+    return leads_rescore(tenant=tenant, open_only=False, now=now)

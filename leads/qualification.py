@@ -27,7 +27,7 @@ from crm.errors import DomainError
 from crm.memo import nested_savepoints
 from crm.models import Activity, Membership, Tenant
 from crm.services import activity_create, timeline_record, timeline_record_each
-from crm.tenancy import current_tenant
+from crm.tenancy import current_tenant, tenant_context
 from leads import scoring
 from leads.distribution import matching_rule, routing_context_for, rule_pick
 from leads.frameworks import FRAMEWORKS, answers_of, clean_answers
@@ -154,24 +154,29 @@ def lead_rescore(*, lead_id: int, now: datetime | None = None) -> Lead | None:
     return lead
 
 
-def leads_rescore(*, open_only: bool = True, engaged_only: bool = False, now=None) -> int:
-    """Recompute the current tenant's leads in batches (after the rules or thresholds
-    change; nightly, the engaged ones for decay). Returns how many were scored."""
+def leads_rescore(
+    *,
+    tenant: Tenant,
+    open_only: bool = True,
+    engaged_only: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Recompute a tenant's leads (after its rules or thresholds change; nightly, the
+    engaged ones for decay) in batches, each committed in its own tenant transaction — a
+    long pass holds no lock on the leads it is not writing. Returns how many were scored."""
     now = now or timezone.now()
-    settings = scoring_settings()
-    rules = scoring_rules()
-    leads = Lead.objects.filter(deleted_at=None)
-    if open_only:
-        leads = leads.filter(state__in=OPEN_STATES)
-    if engaged_only:
-        leads = leads.filter(~Q(engagement_score=0))
+    with tenant_context(tenant):
+        settings, rules = scoring_settings(), scoring_rules()
     done, after = 0, 0
     while True:
-        with transaction.atomic():
+        with tenant_context(tenant):
+            leads = Lead.objects.filter(deleted_at=None, pk__gt=after)
+            if open_only:
+                leads = leads.filter(state__in=OPEN_STATES)
+            if engaged_only:
+                leads = leads.filter(~Q(engagement_score=0))
             # Locked: a temperature set by hand meanwhile is not overwritten.
-            batch = list(
-                leads.filter(pk__gt=after).order_by("pk").select_for_update()[:RESCORE_BATCH]
-            )
+            batch = list(leads.order_by("pk").select_for_update()[:RESCORE_BATCH])
             if not batch:
                 return done
             done += _save_scores(batch, settings, rules, now)
@@ -182,10 +187,10 @@ def scores_decay(*, tenant: Tenant, now: datetime | None = None) -> int:
     """The nightly pass: once per workspace day, after 03:00 there, recompute the open
     leads with engagement points (their events fade). Returns how many were scored."""
     now = now or timezone.now()
-    local = timezone.localtime(now)  # tenant_context: the workspace's zone
-    if local.time() < time(3):
-        return 0
-    with transaction.atomic():
+    with tenant_context(tenant):
+        local = timezone.localtime(now)  # the workspace's zone
+        if local.time() < time(3):
+            return 0
         settings = ScoringSettings.objects.select_for_update().first()
         if settings is None:
             settings = ScoringSettings.objects.create(tenant=tenant)
@@ -193,7 +198,7 @@ def scores_decay(*, tenant: Tenant, now: datetime | None = None) -> int:
             return 0
         settings.decayed_on = local.date()
         settings.save(update_fields=["decayed_on", "updated_at"])
-    return leads_rescore(engaged_only=True, now=now)
+    return leads_rescore(tenant=tenant, engaged_only=True, now=now)
 
 
 # --- Qualifying a lead --------------------------------------------------------------------

@@ -77,21 +77,22 @@ def lead_rescore_task(*, tenant_id: int, lead_id: int) -> int | None:
     return lead.score if lead is not None else None
 
 
-@app.task(base=TenantTask, **long_task_limits())
+@app.task(**long_task_limits())
 def leads_rescore_task(*, tenant_id: int) -> int:
-    """Recompute every open lead of a tenant (its rules or thresholds changed)."""
+    """Recompute every open lead of a tenant (its rules or thresholds changed). Not a
+    TenantTask: each batch commits in its own tenant transaction."""
     from leads.qualification import leads_rescore
 
-    return leads_rescore()
+    return leads_rescore(tenant=Tenant.objects.get(pk=tenant_id))
 
 
-@app.task(base=TenantTask, **long_task_limits())
+@app.task(**long_task_limits())
 def scores_decay_task(*, tenant_id: int) -> int:
-    """The nightly decay of one tenant's engagement scores (once per workspace day)."""
-    from crm.tenancy import current_tenant
+    """The nightly decay of one tenant's engagement scores (once per workspace day); each
+    batch commits on its own."""
     from leads.qualification import scores_decay
 
-    return scores_decay(tenant=current_tenant())
+    return scores_decay(tenant=Tenant.objects.get(pk=tenant_id))
 
 
 @app.task

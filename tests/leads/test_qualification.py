@@ -247,7 +247,7 @@ def test_rescoring_all_open_leads_skips_closed_ones(tenant, admin, rules):
         open_lead = make_lead(admin, source="web_form")
         closed = make_lead(admin, source="web_form")
         Lead.objects.filter(pk=closed.pk).update(state="junk")
-        assert leads_rescore() == 1
+        assert leads_rescore(tenant=tenant) == 1
         assert _fresh(tenant, open_lead).score == 20
         assert _fresh(tenant, closed).scored_at is None
 
@@ -367,7 +367,7 @@ def test_scores_stay_in_their_tenant(tenant, other_tenant, admin, other_admin):
     with tenant_context(tenant):
         assert lead_rescore(lead_id=theirs.pk) is None
         mine = make_lead(admin, source="web_form")
-        assert leads_rescore() == 1
+        assert leads_rescore(tenant=tenant) == 1
         assert _fresh(tenant, mine).score == 10
 
 
