@@ -149,6 +149,8 @@ def _stored(channel: Channel, payload: dict[str, Any], monkeypatch) -> int:
 def test_postgresql_unreachable_at_delivery_time_is_answered_503_and_the_retry_makes_one_lead(
     live, proxy, tenant, api_channel
 ):
+    # The application bounds every connection attempt (the stack's is CONNECT_TIMEOUT).
+    assert connections["default"].settings_dict["OPTIONS"]["connect_timeout"] > 0
     assert post(live, api_channel, person(1))[0] == 202
     wait_for(all_finished(api_channel, 1), "the first delivery to be processed")
 
