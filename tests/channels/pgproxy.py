@@ -59,10 +59,11 @@ class PgProxy:
             self._listen()
 
     def resume(self) -> None:
-        """Forward new connections again."""
-        self._close_all()  # the silent ones of a blackhole
+        """Forward new connections again (the silent ones of a blackhole are closed)."""
         with self._lock:
-            self._mode = FORWARD
+            silent, self._mode = self._mode == HANG, FORWARD
+        if silent:
+            self._close_all()
         if self._listener is None:
             self._listen()
 

@@ -206,6 +206,12 @@ def test_a_worker_connection_terminated_mid_batch_rolls_the_batch_back_and_retri
     # The batch's connection dies (an administrator, an OOM kill of the backend, a proxy
     # timeout): the same role may end its own sessions.
     with connection.cursor() as cursor:
+        # It has written (a transaction id is assigned on the first write) and not committed.
+        cursor.execute(
+            "SELECT state, backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = %s",
+            [backend],
+        )
+        assert cursor.fetchone() == ("idle in transaction", True)
         cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
         assert cursor.fetchone()[0] is True
     (live.folder / f"go-{ids[13]}").write_text("")
