@@ -324,7 +324,9 @@ def event_reject(*, channel: Channel, raw: RawDelivery, reason: str) -> InboundE
     return _insert_once(event)[0]
 
 
-def _retry_delay(attempts: int) -> float:
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling from
+    CHANNELS_RETRY_DELAY, at most a minute."""
     base = float(getattr(settings, "CHANNELS_RETRY_DELAY", 2.0))
     return min(base * 2 ** (attempts - 1), 60.0)
 
@@ -381,7 +383,7 @@ def _record_failure(event_id: int, attempts: int, error: Exception) -> float | N
     """Note a failed attempt on its (pending) event, inside its tenant: `failed` after
     MAX_ATTEMPTS, else pending until its retry. Returns the retry's delay, or None."""
     final = attempts >= MAX_ATTEMPTS
-    delay = _retry_delay(attempts)
+    delay = retry_delay(attempts)
     logger.exception("Inbound event %s failed (attempt %s).", event_id, attempts)
     InboundEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
         status=Status.FAILED if final else Status.PENDING,

@@ -28,18 +28,32 @@ def process_event_task(self: Task, *, tenant_id: int, event_id: int) -> None:
     raise self.retry(countdown=delay)
 
 
+# A drain that failed (its connection lost mid-batch, the database restarted) is tried again
+# this many times, with backoff, before its deliveries are left to the sweeper.
+DRAIN_RETRIES = 6
+
+
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def process_events_task(self: Task, *, tenant_id: int) -> None:
     """Process a tenant's new deliveries in batches (queued once per burst by the endpoint);
-    a delivery that fails is retried alone, with backoff, by process_event_task."""
+    a delivery that fails is retried alone, with backoff, by process_event_task; a drain
+    that fails as a whole (the database) is retried, with its claim."""
     services.forget_wake(tenant_id)
     claim = self.request.id or ""
     try:
         drained = services.events_drain(tenant_id=tenant_id, claim=claim)
-    except Exception:
+    except Exception as error:  # the database went away (each delivery's own errors are kept)
         with contextlib.suppress(Exception):  # the original error is what to report
             services.events_release(tenant_id=tenant_id, claim=claim)
-        raise
+        if self.request.is_eager:
+            raise
+        # The same task id, so the same claim: the retry first finishes, each alone, what
+        # the rolled-back batch held. After DRAIN_RETRIES the sweeper queues them.
+        raise self.retry(
+            exc=error,
+            countdown=services.retry_delay(self.request.retries + 1),
+            max_retries=DRAIN_RETRIES,
+        ) from error
     for event_id, delay in drained.retries:
         process_event_task.apply_async(
             kwargs={"tenant_id": tenant_id, "event_id": event_id}, countdown=delay

@@ -137,6 +137,13 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails a connection in seconds, not after the system's TCP
+    # timeout (minutes, or never for a host that does not answer): the endpoint answers 503
+    # at once (its sender delivers again) and a web thread or worker is not held meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default has several writers at once (the dev server's request threads,
     # the in-process scheduler): a writer waits up to SQLITE_BUSY_TIMEOUT seconds for
