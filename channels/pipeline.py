@@ -41,7 +41,7 @@ def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage
 
 def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
     """The sender edited an earlier message (`edit_of`): note the new text on the record the
-    original made and update the lead's message if it was that text.
+    original made and update the lead's message (`_record_edit`).
 
     Providers may send an edit before its message (a webhook retried out of order): an
     original stored after the edit counts too, waited for while pending like the earlier
@@ -52,12 +52,13 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
     ).filter(Q(pk__lt=event.pk) | Q(pk__gt=event.pk, message__edit_of__isnull=True))
     if versions.filter(status=Status.PENDING).exists():  # retried once those are processed
         raise RuntimeError("An earlier version of the edited message is not processed yet.")
-    versions = versions.filter(status=Status.DONE).order_by("pk")
-    original, latest = versions.first(), versions.last()
+    versions = list(versions.filter(status=Status.DONE).order_by("pk"))
+    original = versions[0] if versions else None
     if original is None or not (original.lead or original.deal or original.contact):
         event.status, event.detail = Status.IGNORED, _("An edit of a message not known here.")
         return
-    _record_edit(event, message, actor, original, old=latest.message.get("message", ""))
+    texts = [version.message.get("message", "") for version in versions]
+    _record_edit(event, message, actor, original, texts)
 
 
 def _record_edit(
@@ -65,10 +66,14 @@ def _record_edit(
     message: InboundMessage,
     actor: Membership,
     original: InboundEvent,
-    old: str,
+    texts: list[str],
 ) -> None:
     """Note the edit (`event`) on the record `original` made; the lead's message follows it
-    unless someone changed that message meanwhile (it is no longer `old`)."""
+    unless someone changed that message meanwhile (it is none of the sender's `texts`, the
+    versions processed so far — in whatever order they came)."""
+    lead = original.lead
+    follows = lead is not None and lead.message in texts and lead.state != LeadState.CONVERTED
+    old = lead.message if follows else texts[-1]
     timeline_record(
         actor=actor,
         target=original.lead or original.deal or original.contact,
@@ -80,8 +85,7 @@ def _record_edit(
             "inbound": _inbound_data(event.channel, event, message),
         },
     )
-    lead = original.lead
-    if lead is not None and lead.message == old and lead.state != LeadState.CONVERTED:
+    if follows:
         lead.message = message.message
         lead.save(update_fields=["message", "updated_at"])
     event.status, event.outcome, event.detail = Status.DONE, Outcome.UPDATED, ""
@@ -98,14 +102,14 @@ def _apply_early_edits(event: InboundEvent, message: InboundMessage, actor: Memb
         status=Status.IGNORED,
         message__edit_of=event.external_id,
     ).order_by("pk")
-    old = message.message
+    texts = [message.message]
     for edit in early:
         edited = InboundMessage.from_json(edit.message)
-        _record_edit(edit, edited, actor, event, old=old)
+        _record_edit(edit, edited, actor, event, texts)
         edit.save(
             update_fields=["status", "outcome", "detail", "lead", "deal", "contact", "updated_at"]
         )
-        old = edited.message
+        texts.append(edited.message)
 
 
 def _inquiry(channel: Channel, event: InboundEvent, message: InboundMessage) -> Inquiry:
