@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,8 @@ from leads.models import LeadState
 
 Status = InboundEvent.Status
 Outcome = InboundEvent.Outcome
+# Channels whose messages the sender can edit (the adapter sets `edit_of`).
+EDITABLE = {ChannelKind.TELEGRAM}
 
 
 def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage) -> dict:
@@ -38,22 +41,42 @@ def _inbound_data(channel: Channel, event: InboundEvent, message: InboundMessage
 
 def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
     """The sender edited an earlier message (`edit_of`): note the new text on the record the
-    original made and update the lead's message if it was that text; unknown → ignored."""
-    earlier = InboundEvent.objects.filter(
-        channel=event.channel, external_id=message.edit_of[:200], pk__lt=event.pk
-    )
-    if earlier.filter(status=Status.PENDING).exists():  # retried once those are processed
+    original made and update the lead's message (`_record_edit`).
+
+    Providers may send an edit before its message (a webhook retried out of order): an
+    original stored after the edit counts too, waited for while pending like the earlier
+    versions; an edit of a message not stored yet is ignored, and applied when the original
+    comes (`_apply_early_edits`)."""
+    versions = InboundEvent.objects.filter(
+        channel=event.channel, external_id=message.edit_of[:200]
+    ).filter(Q(pk__lt=event.pk) | Q(pk__gt=event.pk, message__edit_of__isnull=True))
+    if versions.filter(status=Status.PENDING).exists():  # retried once those are processed
         raise RuntimeError("An earlier version of the edited message is not processed yet.")
-    earlier = earlier.filter(status=Status.DONE).order_by("pk")
-    original, latest = earlier.first(), earlier.last()
-    record = original and (original.lead or original.deal or original.contact)
-    if record is None:
+    versions = list(versions.filter(status=Status.DONE).order_by("pk"))
+    original = versions[0] if versions else None
+    if original is None or not (original.lead or original.deal or original.contact):
         event.status, event.detail = Status.IGNORED, _("An edit of a message not known here.")
         return
-    old = latest.message.get("message", "")
+    texts = [version.message.get("message", "") for version in versions]
+    _record_edit(event, message, actor, original, texts)
+
+
+def _record_edit(
+    event: InboundEvent,
+    message: InboundMessage,
+    actor: Membership,
+    original: InboundEvent,
+    texts: list[str],
+) -> None:
+    """Note the edit (`event`) on the record `original` made; the lead's message follows it
+    unless someone changed that message meanwhile (it is none of the sender's `texts`, the
+    versions processed so far — in whatever order they came)."""
+    lead = original.lead
+    follows = lead is not None and lead.message in texts and lead.state != LeadState.CONVERTED
+    old = lead.message if follows else texts[-1]
     timeline_record(
         actor=actor,
-        target=record,
+        target=original.lead or original.deal or original.contact,
         kind="inbound.edited",
         data={
             "channel": event.channel.name,
@@ -62,12 +85,31 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
             "inbound": _inbound_data(event.channel, event, message),
         },
     )
-    lead = original.lead
-    if lead is not None and lead.message == old and lead.state != LeadState.CONVERTED:
+    if follows:
         lead.message = message.message
         lead.save(update_fields=["message", "updated_at"])
-    event.status, event.outcome = Status.DONE, Outcome.UPDATED
+    event.status, event.outcome, event.detail = Status.DONE, Outcome.UPDATED, ""
     event.lead, event.deal, event.contact = original.lead, original.deal, original.contact
+
+
+def _apply_early_edits(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
+    """Edits of `event`'s message that came before it and were ignored as unknown: applied
+    now, oldest first, so the record ends with the latest text (each edit's event done)."""
+    early = InboundEvent.objects.filter(
+        channel=event.channel,
+        external_id=event.external_id,
+        pk__lt=event.pk,
+        status=Status.IGNORED,
+        message__edit_of=event.external_id,
+    ).order_by("pk")
+    texts = [message.message]
+    for edit in early:
+        edited = InboundMessage.from_json(edit.message)
+        _record_edit(edit, edited, actor, event, texts)
+        edit.save(
+            update_fields=["status", "outcome", "detail", "lead", "deal", "contact", "updated_at"]
+        )
+        texts.append(edited.message)
 
 
 def _inquiry(channel: Channel, event: InboundEvent, message: InboundMessage) -> Inquiry:
@@ -146,5 +188,7 @@ def _process(event: InboundEvent) -> None:
     receipt = inquiry_receive(actor=actor, inquiry=inquiry)
     event.status, event.outcome, event.detail = receipt.status, receipt.outcome, receipt.detail
     event.lead, event.deal, event.contact = receipt.lead, receipt.deal, receipt.contact
+    if channel.kind in EDITABLE and receipt.status == Status.DONE and event.external_id:
+        _apply_early_edits(event, message, actor)
     if mail is not None and receipt.status == Status.DONE:
         mailintake.keep_attachments(event, mail, receipt.lead or receipt.deal or receipt.contact)

@@ -53,8 +53,11 @@ LEASE = timedelta(minutes=2)
 SWEEP_GRACE = timedelta(seconds=45)
 # Deliveries a drain task claims and processes in one transaction (first attempts only).
 BATCH = 50
-# A drain task hands over (queues itself again) after this long, so other tenants get a turn.
-DRAIN_SECONDS = 10.0
+# A drain task hands over (queues itself again, at the back of the queue) after the batch in
+# which this much time has passed, so other tenants get a turn: a burst of one tenant holds a
+# worker process for about one batch at a time, not for many (its drains run on every
+# process; a small tenant's drain queued meanwhile waits for those batches, not the burst).
+DRAIN_SECONDS = 1.0
 # How long a queued drain task keeps others from being queued for the same tenant.
 WAKE_TTL = 30
 # What processing may change on an event.

@@ -759,6 +759,52 @@ def test_an_edit_processed_before_its_message_waits_for_it(tenant, bot):
     assert [e.outcome for e in events_of(bot)] == [Outcome.CREATED, Outcome.UPDATED]
 
 
+def test_an_edit_that_came_before_its_message_is_applied_when_the_message_comes(tenant, bot, send):
+    first = private(900016, message_id=9, text="Нужна доставка в Самару")
+    first["edited_message"] = first.pop("message")
+    second = private(900017, message_id=9, text="Нужна доставка в Самару, срочно")
+    second["edited_message"] = second.pop("message")
+    send(bot, first)
+    send(bot, second)
+    assert [e.status for e in events_of(bot)] == [Status.IGNORED] * 2  # nothing to edit yet
+    send(bot, private(900015, message_id=9, text="Нужна доставка в Казань"))
+    send(bot, first)  # a retry of an edit applied meanwhile: nothing new
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару, срочно"
+    events = events_of(bot)
+    assert [(e.status, e.outcome, e.lead_id, e.detail) for e in events] == [
+        (Status.DONE, Outcome.UPDATED, lead.pk, ""),
+        (Status.DONE, Outcome.UPDATED, lead.pk, ""),
+        (Status.DONE, Outcome.CREATED, lead.pk, ""),
+    ]
+    edits = _timeline(tenant, "inbound.edited")
+    assert [(e.data["old"], e.data["message"]) for e in edits] == [
+        ("Нужна доставка в Казань", "Нужна доставка в Самару"),
+        ("Нужна доставка в Самару", "Нужна доставка в Самару, срочно"),
+    ]
+
+
+def test_an_edit_processed_after_its_later_stored_message_applies_to_it(tenant, bot):
+    edit = private(900019, message_id=11, text="Нужна доставка в Самару")
+    edit["edited_message"] = edit.pop("message")
+    with tenant_context(tenant):  # the edit stored first, its message processed first
+        edited, _created = services.event_accept(
+            channel=bot, raw=RawDelivery(body=json.dumps(edit).encode())
+        )
+        original, _created = services.event_accept(
+            channel=bot, raw=RawDelivery(body=json.dumps(private(900018, message_id=11)).encode())
+        )
+    assert services.event_process(tenant_id=tenant.pk, event_id=edited.pk) is not None  # waits
+    assert services.event_process(tenant_id=tenant.pk, event_id=original.pk) is None
+    assert services.event_process(tenant_id=tenant.pk, event_id=edited.pk) is None
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару"
+    assert [(e.outcome, e.lead_id) for e in events_of(bot)] == [
+        (Outcome.UPDATED, lead.pk),
+        (Outcome.CREATED, lead.pk),
+    ]
+
+
 def test_an_edit_of_an_unknown_message_is_ignored(tenant, bot, send):
     edit = private(900013, message_id=7, text="исправлено")
     edit["edited_message"] = edit.pop("message")
