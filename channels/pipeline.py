@@ -58,7 +58,10 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
         event.status, event.detail = Status.IGNORED, _("An edit of a message not known here.")
         return
     texts = [version.message.get("message", "") for version in versions]
-    _record_edit(event, message, actor, original, texts)
+    # A newer edit already applied (by the sender's edit times) keeps the lead's text.
+    applied = [v.message.get("occurred_at", "") for v in versions if v.message.get("edit_of")]
+    stale = bool(message.occurred_at) and any(at > message.occurred_at for at in applied if at)
+    _record_edit(event, message, actor, original, texts, stale=stale)
 
 
 def _record_edit(
@@ -67,12 +70,20 @@ def _record_edit(
     actor: Membership,
     original: InboundEvent,
     texts: list[str],
+    *,
+    stale: bool = False,
 ) -> None:
     """Note the edit (`event`) on the record `original` made; the lead's message follows it
     unless someone changed that message meanwhile (it is none of the sender's `texts`, the
-    versions processed so far — in whatever order they came)."""
+    versions processed so far — in whatever order they came) or the edit is `stale` (a
+    newer one of the sender's is applied already)."""
     lead = original.lead
-    follows = lead is not None and lead.message in texts and lead.state != LeadState.CONVERTED
+    follows = (
+        not stale
+        and lead is not None
+        and lead.message in texts
+        and lead.state != LeadState.CONVERTED
+    )
     old = lead.message if follows else texts[-1]
     timeline_record(
         actor=actor,
@@ -94,16 +105,18 @@ def _record_edit(
 
 def _apply_early_edits(event: InboundEvent, message: InboundMessage, actor: Membership) -> None:
     """Edits of `event`'s message that came before it and were ignored as unknown: applied
-    now, oldest first, so the record ends with the latest text (each edit's event done)."""
+    now, oldest edit first, so the record ends with the latest text (each edit's event
+    done)."""
     early = InboundEvent.objects.filter(
         channel=event.channel,
         external_id=event.external_id,
         pk__lt=event.pk,
         status=Status.IGNORED,
         message__edit_of=event.external_id,
-    ).order_by("pk")
+    )
     texts = [message.message]
-    for edit in early:
+    # In the sender's order of editing where the provider says it, else as they came.
+    for edit in sorted(early, key=lambda e: (e.message.get("occurred_at", ""), e.pk)):
         edited = InboundMessage.from_json(edit.message)
         _record_edit(edit, edited, actor, event, texts)
         edit.save(

@@ -138,7 +138,8 @@ class InboundMessage:
     # the button says (properties: data, button, question).
     event: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
-    # When a behaviour event happened, as the sender says (ISO 8601); "" for "on receipt".
+    # When a behaviour event happened, or an edit was made, as the sender says (ISO 8601);
+    # "" for "on receipt".
     occurred_at: str = ""
     # The phone is the sender's own, as the provider confirms it (a Telegram contact the
     # person shared of themselves): their open lead takes it as its phone.

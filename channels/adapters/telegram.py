@@ -26,6 +26,7 @@ import logging
 import re
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -285,7 +286,20 @@ def _inquiry(
         start_param=parameter,
         external_id=message_id,
         edit_of=message_id if edited else "",
+        # An edit's own time orders edits that arrive out of order.
+        occurred_at=_edit_time(message) if edited else "",
     )
+
+
+def _edit_time(message: dict[str, Any]) -> str:
+    """The edit's `edit_date` (Unix seconds) as ISO 8601, or "" when absent or unreadable."""
+    value = message.get("edit_date")
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    try:
+        return datetime.fromtimestamp(value, tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return ""
 
 
 def _button_text(message: dict[str, Any], data: str) -> str:

@@ -784,6 +784,30 @@ def test_an_edit_that_came_before_its_message_is_applied_when_the_message_comes(
     ]
 
 
+def _edit(update_id: int, message_id: int, text: str, edit_date: int) -> dict:
+    update = private(update_id, message_id=message_id, text=text, edit_date=edit_date)
+    update["edited_message"] = update.pop("message")
+    return update
+
+
+def test_edits_in_reverse_order_leave_the_newest_text(tenant, bot, send):
+    send(bot, private(900030, message_id=51, text="Нужна доставка в Казань"))
+    send(bot, _edit(900032, 51, "Нужна доставка в Самару, срочно", 1767225800))
+    send(bot, _edit(900031, 51, "Нужна доставка в Самару", 1767225700))  # older, late
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару, срочно"
+    assert [e.outcome for e in events_of(bot)] == [Outcome.CREATED] + [Outcome.UPDATED] * 2
+    assert len(_timeline(tenant, "inbound.edited")) == 2  # both versions on the history
+
+
+def test_early_edits_in_reverse_order_are_applied_in_the_senders_order(tenant, bot, send):
+    send(bot, _edit(900035, 52, "Нужна доставка в Самару, срочно", 1767225800))
+    send(bot, _edit(900034, 52, "Нужна доставка в Самару", 1767225700))
+    send(bot, private(900033, message_id=52, text="Нужна доставка в Казань"))
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару, срочно"
+
+
 def test_an_edit_processed_after_its_later_stored_message_applies_to_it(tenant, bot):
     edit = private(900019, message_id=11, text="Нужна доставка в Самару")
     edit["edited_message"] = edit.pop("message")
