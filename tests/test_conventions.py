@@ -76,11 +76,13 @@ def no_print(path: str, source: str) -> list[str]:
 
 # Periodic fan-out tasks enqueue outside any transaction: they run on the worker itself
 # (crm/celery.py: queue_for_every_tenant, which the beat entry points call); the embedded
-# setup's scheduler (crm/scheduler.py) runs the beat entries outside any transaction too.
+# setup's scheduler (crm/scheduler.py) runs the beat entries outside any transaction too;
+# an import's task hands over to its next one between committed batches (transfer/tasks.py).
 FAN_OUT_ALLOWED = {
     "leads/tasks.py",
     "contacts/tasks.py",
     "channels/tasks.py",
+    "transfer/tasks.py",
     "crm/celery.py",
     "crm/scheduler.py",
 }
