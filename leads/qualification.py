@@ -205,9 +205,13 @@ def scores_decay(*, tenant: Tenant, now: datetime | None = None) -> int:
 
 
 def _check_qualify(actor: Membership, lead: Lead) -> None:
+    """The qualify right on this lead, and the lead open (a converted or junk lead is kept
+    as it was qualified)."""
     check_object(lead, actor=actor, action=Action.QUALIFY)
     if lead.deleted_at is not None:
         raise DomainError(_("This lead is in the trash."))
+    if lead.state not in OPEN_STATES:
+        raise DomainError(_("Only an open lead is qualified."))
 
 
 def _handover(actor: Membership, lead: Lead, level: str) -> None:
@@ -225,8 +229,6 @@ def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:
     _check_qualify(actor, lead)
     if level not in LEVEL_ORDER:
         raise DomainError(_("Unknown qualification level."))
-    if lead.state not in OPEN_STATES and level != lead.level:
-        raise DomainError(_("Only an open lead changes its level."))
     if level == lead.level:
         return lead
     now = timezone.now()

@@ -83,9 +83,12 @@ def test_a_bad_level_or_a_closed_lead_is_refused_and_nothing_changes(tenant, adm
         with pytest.raises(DomainError):
             lead_set_level(actor=admin, lead=lead, level="vip")
         Lead.objects.filter(pk=lead.pk).update(state="junk")
-        with pytest.raises(DomainError):
+        with pytest.raises(DomainError, match="Only an open lead is qualified."):
             lead_set_level(actor=admin, lead=_fresh(tenant, lead), level="mql")
+        with pytest.raises(DomainError, match="Only an open lead is qualified."):
+            lead_set_temperature(actor=admin, lead=_fresh(tenant, lead), temperature="hot")
         assert _fresh(tenant, lead).level == ""
+        assert _fresh(tenant, lead).temperature == ""
         assert not TimelineEvent.objects.filter(kind="lead.level").exists()
 
 
