@@ -16,7 +16,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -29,14 +30,13 @@ from crm.models import Activity, Membership, Tenant
 from crm.services import activity_create, timeline_record, timeline_record_each
 from crm.tenancy import current_tenant, tenant_context
 from leads import scoring
-from leads.distribution import matching_rule, routing_context_for, rule_pick
+from leads.distribution import HANDOVER_LEVELS, matching_rule, routing_context_for, rule_pick
 from leads.frameworks import FRAMEWORKS, answers_of, clean_answers
 from leads.models import (
     LEVEL_ORDER,
     OPEN_STATES,
     Lead,
     LeadEvent,
-    Level,
     ScoringRule,
     ScoringSettings,
     Temperature,
@@ -50,7 +50,7 @@ THRESHOLD_MAX = 100_000
 # The engagement of events older than this is not read (a rule's half-life is at most
 # a few months; an event a year old is worth nothing).
 EVENTS_HORIZON_DAYS = 365
-# Occurrences of one event name read per lead (a rule counts at most this many).
+# Occurrences of one event name read per lead (a rule counts at most 100 of them).
 EVENTS_PER_LEAD = 200
 
 
@@ -58,7 +58,8 @@ EVENTS_PER_LEAD = 200
 
 
 def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]:
-    """The leads' behaviour events within the horizon, oldest first, per lead."""
+    """The leads' behaviour events within the horizon — the latest EVENTS_PER_LEAD of each
+    name a lead has (a rule counts at most 100) — oldest first, per lead."""
     found: dict[int, list] = defaultdict(list)
     ids = list(lead_ids)
     if not ids:
@@ -67,6 +68,14 @@ def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]
         LeadEvent.objects.filter(
             lead_id__in=ids, occurred_at__gte=now - timedelta(days=EVENTS_HORIZON_DAYS)
         )
+        .alias(
+            newest=Window(
+                RowNumber(),
+                partition_by=[F("lead_id"), F("name")],
+                order_by=[F("occurred_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(newest__lte=EVENTS_PER_LEAD)
         .order_by("occurred_at", "pk")
         .values_list("lead_id", "name", "occurred_at")
     )
@@ -147,6 +156,8 @@ def lead_rescore(*, lead_id: int, now: datetime | None = None) -> Lead | None:
         lead = Lead.objects.select_for_update().filter(pk=lead_id, deleted_at=None).first()
         if lead is None:
             return None
+        if lead.state not in OPEN_STATES:
+            return lead  # a converted or junk lead keeps the score it closed with
         if not rules and lead.scored_at is None:
             return lead  # the workspace scores nothing and the lead never had a score
         _save_scores([lead], scoring_settings(), rules, now)
@@ -165,11 +176,11 @@ def leads_rescore(
     engaged ones for decay) in batches, each committed in its own tenant transaction — a
     long pass holds no lock on the leads it is not writing. Returns how many were scored."""
     now = now or timezone.now()
-    with tenant_context(tenant):
-        settings, rules = scoring_settings(), scoring_rules()
     done, after = 0, 0
     while True:
         with tenant_context(tenant):
+            # Read each batch: a pass that overlaps a later change scores by the later rules.
+            settings, rules = scoring_settings(), scoring_rules()
             leads = Lead.objects.filter(deleted_at=None, pk__gt=after)
             if open_only:
                 leads = leads.filter(state__in=OPEN_STATES)
@@ -214,12 +225,19 @@ def _check_qualify(actor: Membership, lead: Lead) -> None:
         raise DomainError(_("Only an open lead is qualified."))
 
 
-def _handover(actor: Membership, lead: Lead, level: str) -> None:
-    """A rule naming `level` gives the lead to its pick (no rule, nobody free: it stays)."""
-    rule = matching_rule(routing_context_for(lead, level=level))
-    owner = rule_pick(rule) if rule is not None else None
-    if owner is not None and owner.pk != lead.owner_id:
-        owner_change(actor=actor, lead=lead, owner=owner, rule=rule.name)
+def _handover(actor: Membership, lead: Lead, previous: str, level: str) -> None:
+    """Raised from `previous` to `level`: the rule naming the highest handover level passed
+    (SQL, then a skipped SAL) gives the lead to its pick; no rule, nobody free — it stays."""
+    start, end = LEVEL_ORDER.index(previous), LEVEL_ORDER.index(level)
+    for passed in reversed(LEVEL_ORDER[start + 1 : end + 1]):
+        if passed not in HANDOVER_LEVELS:
+            continue
+        rule = matching_rule(routing_context_for(lead, level=passed))
+        owner = rule_pick(rule) if rule is not None else None
+        if owner is not None:
+            if owner.pk != lead.owner_id:
+                owner_change(actor=actor, lead=lead, owner=owner, rule=rule.name)
+            return
 
 
 def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:
@@ -229,12 +247,14 @@ def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:
     _check_qualify(actor, lead)
     if level not in LEVEL_ORDER:
         raise DomainError(_("Unknown qualification level."))
-    if level == lead.level:
-        return lead
     now = timezone.now()
-    previous = lead.level
     with transaction.atomic(savepoint=nested_savepoints()):
+        # Locked and read again: of two clicks at once, the second finds the level set.
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        _check_qualify(actor, lead)
+        previous = lead.level
+        if level == previous:
+            return lead
         lead.level = level
         lead.level_set_at = now
         lead.level_set_by = actor
@@ -248,10 +268,7 @@ def lead_set_level(*, actor: Membership, lead: Lead, level: str) -> Lead:
         timeline_record(
             actor=actor, target=lead, kind="lead.level", data={"from": previous, "to": level}
         )
-        if level in (Level.SAL, Level.SQL) and LEVEL_ORDER.index(previous) < LEVEL_ORDER.index(
-            level
-        ):
-            _handover(actor, lead, level)
+        _handover(actor, lead, previous, level)
     return lead
 
 
@@ -292,7 +309,7 @@ def lead_answer(*, actor: Membership, lead: Lead, framework: str, data: dict) ->
         return errors
     with transaction.atomic(savepoint=nested_savepoints()):
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
-        qualification = dict(lead.qualification or {})
+        qualification = dict(lead.qualification) if isinstance(lead.qualification, dict) else {}
         before = answers_of(qualification, framework)
         merged = {**before, **answers}
         changed = {
@@ -328,8 +345,11 @@ def lead_qualify_task(
     note: str = "",
 ) -> Activity:
     """Ask a colleague (a marketer, seed 002) to qualify the lead: a task on its card."""
-    check_object(lead, actor=actor, action=Action.VIEW)
-    if assignee.tenant_id != actor.tenant_id or not assignee.is_active:
+    if not (can(lead, actor=actor, action=Action.EDIT) or _sees(actor, lead)):
+        raise AccessDenied(_("Your role does not allow this action on this record."))
+    if lead.deleted_at is not None or lead.state not in OPEN_STATES:
+        raise DomainError(_("Only an open lead is qualified."))
+    if assignee.tenant_id != actor.tenant_id or not assignee.is_active or assignee.is_system:
         raise DomainError(_("Choose an active member of this workspace."))
     if assignee.role.scope(Entity.LEAD, Action.QUALIFY) == "none" or not _sees(assignee, lead):
         raise DomainError(_("%(name)s may not qualify this lead.") % {"name": assignee.user})

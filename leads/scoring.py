@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -157,8 +157,8 @@ def _test(rule: ScoringRule, value: Any, *, choice_labels: dict[str, Any] | None
     wanted = [fold(v) for v in rule.values or [] if fold(v)]
     items = value if isinstance(value, list) else [value]
     for item in items:
-        if item in (None, "") or isinstance(item, dict):
-            continue
+        if not isinstance(item, str | int | float | Decimal) or item == "":
+            continue  # nothing, or a nested value no rule compares
         text = fold(item)
         if rule.operator == IS and text in wanted:
             return str((choice_labels or {}).get(item, item))
@@ -175,7 +175,8 @@ class Context:
     settings: ScoringSettings
     language: str
     now: datetime
-    custom_labels: dict[str, str] = field(default_factory=dict)
+    # None: not known (every custom field read); else only these fields score.
+    custom_labels: dict[str, str] | None = None
 
 
 def _fit_value(rule: ScoringRule, lead: Lead, context: Context) -> tuple[bool, Any, dict]:
@@ -185,11 +186,17 @@ def _fit_value(rule: ScoringRule, lead: Lead, context: Context) -> tuple[bool, A
         return True, _region(lead.phone_e164, context.language), {}
     if subject == "source":
         return True, lead.source, _sources()
+    if subject == "amount":  # no amount is 0: not "filled", and no range holds it
+        return True, lead.amount or None, {}
     if subject in FIELD_SUBJECTS:
         return True, getattr(lead, subject, ""), {}
     prefix, _sep, key = subject.partition(":")
     if prefix == "custom":
-        return True, (lead.custom or {}).get(key), {}
+        labels = context.custom_labels
+        if labels is not None and key not in labels:
+            return False, None, {}  # a custom field deleted since: its rule gives nothing
+        custom = lead.custom if isinstance(lead.custom, dict) else {}
+        return True, custom.get(key), {}
     framework = FRAMEWORKS.get(prefix)
     if framework is not None:
         if not getattr(context.settings, framework.key, False):

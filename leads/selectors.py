@@ -764,7 +764,7 @@ def scoring_rules(*, enabled_only: bool = True) -> list[ScoringRule]:
 def qualifiers(*, lead: Lead) -> list[Membership]:
     """Active members who may qualify the lead, marketers first: the task's choices."""
     members = (
-        Membership.objects.filter(is_active=True)
+        Membership.objects.filter(is_active=True, is_system=False)
         .select_related("user", "role")
         .order_by("user__full_name", "user__email")
     )
@@ -855,7 +855,8 @@ def qualification_panel(
     events = list(
         LeadEvent.objects.filter(lead=lead).order_by("-occurred_at", "-pk")[:PANEL_EVENTS]
     )
-    parts = [p for p in lead.score_parts or [] if isinstance(p, dict)]
+    stored = lead.score_parts if isinstance(lead.score_parts, list) else []
+    parts = [p for p in stored if isinstance(p, dict)]
     return {
         "may_qualify": may_qualify and lead.state in OPEN_STATES,
         "scoring": settings,
@@ -864,11 +865,15 @@ def qualification_panel(
         "engagement_parts": [p for p in parts if p.get("kind") == "engagement"],
         "matrix": matrix_cell(lead.fit_score, lead.engagement_score, settings),
         "has_rules": ScoringRule.objects.filter(enabled=True).exists(),
-        "score_stale": lead.scored_at is None or (since is not None and lead.scored_at < since),
+        # Only open leads are scored: a closed one never waits.
+        "score_stale": lead.state in OPEN_STATES
+        and (lead.scored_at is None or (since is not None and lead.scored_at < since)),
         "score_since": since.isoformat() if since is not None else "",
         "score_polls": polls - 1,
         "questionnaires": questionnaires,
         "lead_events": [(event, event_label(event.name)) for event in events],
-        "may_ask_qualify": lead.state in OPEN_STATES and can(lead, actor=actor, action=Action.VIEW),
+        "may_ask_qualify": lead.deleted_at is None
+        and lead.state in OPEN_STATES
+        and (may_qualify or can(lead, actor=actor, action=Action.EDIT)),
         "levels": [("", _("none")), *Level.choices],
     }

@@ -33,15 +33,12 @@ def _card(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(tenant_reverse("leads:detail", request.tenant, pk=pk))
 
 
-def card_context(request: HttpRequest, lead, **extra: Any) -> dict:
-    """Everything the card shows (also re-rendered piecewise by htmx); `extra`: what a
-    refused action keeps in place (a form with its errors, the questionnaires' answers)."""
-    actor = request.membership
-    statuses = list(selectors.statuses())
-    defs = customfields.definitions(entity=Entity.LEAD)
-    members = customfields.member_names(defs, lead.custom)
+def qualification_context(request: HttpRequest, lead, **extra: Any) -> dict:
+    """What the qualification panel shows (selectors.qualification_panel) with the
+    "qualify" task's form; `extra`: a refused save's answers and errors, the change whose
+    score the panel waits for."""
     panel = selectors.qualification_panel(
-        actor=actor,
+        actor=request.membership,
         lead=lead,
         errors=extra.get("answer_errors"),
         posted=extra.get("answer_posted"),
@@ -50,7 +47,17 @@ def card_context(request: HttpRequest, lead, **extra: Any) -> dict:
     )
     if panel["may_ask_qualify"] and "qualify_task_form" not in extra:
         panel["qualify_task_form"] = QualifyTaskForm(choices=selectors.qualifiers(lead=lead))
-    return panel | {
+    return {"lead": lead, **panel}
+
+
+def card_context(request: HttpRequest, lead, **extra: Any) -> dict:
+    """Everything the card shows (also re-rendered piecewise by htmx); `extra`: what a
+    refused action keeps in place (a form with its errors, the questionnaires' answers)."""
+    actor = request.membership
+    statuses = list(selectors.statuses())
+    defs = customfields.definitions(entity=Entity.LEAD)
+    members = customfields.member_names(defs, lead.custom)
+    return qualification_context(request, lead, **extra) | {
         "lead": lead,
         "custom_lines": customfields.display(defs, lead.custom, members),
         "custom_fields": customfields.card_fields(defs, lead.custom, members),

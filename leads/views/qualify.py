@@ -6,37 +6,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.errors import DomainError
+from crm.urlnames import tenant_reverse
 from leads import qualification, selectors
 from leads.forms import QualifyTaskForm
 from leads.frameworks import FRAMEWORKS
-from leads.views.card import _after_action, _card, _partial
+from leads.views.card import _after_action, _card, _partial, qualification_context
 
 
 def _panel(request: HttpRequest, pk: int, status: int = 200, **extra: Any) -> HttpResponse:
+    """The panel alone (not the whole card: it is also what a poll reads)."""
     lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
-    if not request.htmx:
+    if not request.htmx and request.method == "POST":
         return _card(request, pk)
-    return _partial(request, lead, "qualification", status=status, **extra)
+    context = qualification_context(request, lead, **extra) | extra
+    response = render(request, "leads/lead_detail.html#qualification", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_GET
 def panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The panel alone: polled while the worker recomputes the score (`since`: the change
     that queued it; `polls`: how many more times to ask)."""
-    lead = selectors.lead_get_for_user(actor=request.membership, lead_id=pk)
     try:
         since = parse_datetime(request.GET.get("since", "")[:40])
         polls = min(max(int(request.GET.get("polls", "0")), 0), selectors.SCORE_POLLS)
     except ValueError:
         since, polls = None, 0
-    extra = {"poll_since": since if since and since.tzinfo else None, "poll_count": polls}
-    return _partial(request, lead, "qualification", **extra)
+    return _panel(
+        request, pk, poll_since=since if since and since.tzinfo else None, poll_count=polls
+    )
 
 
 @require_POST
@@ -47,7 +56,16 @@ def level(request: HttpRequest, pk: int) -> HttpResponse:
         qualification.lead_set_level(actor=request.membership, lead=lead, level=value)
     except DomainError as error:
         return _after_action(request, lead, error)
-    # A handover may have given the lead to someone else: the whole card changes.
+    # A handover may have given the lead to someone else: the whole card changes — or the
+    # lead is out of the member's sight now: back to the list, saying why.
+    if not selectors.lead_list(actor=request.membership).filter(pk=pk).exists():
+        messages.success(request, _("The lead was handed over to sales."))
+        url = tenant_reverse("leads:list", request.tenant)
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return redirect(url)
     return _after_action(request, lead)
 
 

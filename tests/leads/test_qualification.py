@@ -83,9 +83,9 @@ def test_a_bad_level_or_a_closed_lead_is_refused_and_nothing_changes(tenant, adm
         with pytest.raises(DomainError):
             lead_set_level(actor=admin, lead=lead, level="vip")
         Lead.objects.filter(pk=lead.pk).update(state="junk")
-        with pytest.raises(DomainError, match="Only an open lead is qualified."):
+        with pytest.raises(DomainError, match="Only an open lead is qualified"):
             lead_set_level(actor=admin, lead=_fresh(tenant, lead), level="mql")
-        with pytest.raises(DomainError, match="Only an open lead is qualified."):
+        with pytest.raises(DomainError, match="Only an open lead is qualified"):
             lead_set_temperature(actor=admin, lead=_fresh(tenant, lead), temperature="hot")
         assert _fresh(tenant, lead).level == ""
         assert _fresh(tenant, lead).temperature == ""
@@ -409,3 +409,58 @@ def test_the_worker_explains_in_the_workspaces_language(tenant, admin):
     whys = [part["why"] for part in lead.score_parts]
     assert whys[0] == "Источник: Веб-форма"
     assert whys[1].startswith("Запросил демо ×1")
+
+
+def test_two_clicks_on_a_level_hand_the_lead_over_once(tenant, admin, marketer):
+    seller, other = add_member(tenant, "manager"), add_member(tenant, "manager")
+    with tenant_context(tenant):
+        rule_save(
+            actor=admin,
+            rule=None,
+            data={
+                "name": "Handover",
+                "strategy": "round_robin",
+                "members": [seller.pk, other.pk],
+                "levels": ["sal"],
+            },
+        )
+        stale = make_lead(admin, owner=None)  # both clicks loaded the lead before either saved
+        lead_set_level(actor=marketer, lead=stale, level="sal")
+        lead_set_level(actor=marketer, lead=stale, level="sal")
+        assert TimelineEvent.objects.filter(kind="lead.assigned", target_id=stale.pk).count() == 1
+        assert TimelineEvent.objects.filter(kind="lead.level", target_id=stale.pk).count() == 1
+
+
+def test_a_jump_to_sql_hands_over_by_the_sal_rule_when_none_names_sql(tenant, admin):
+    seller = add_member(tenant, "manager")
+    with tenant_context(tenant):
+        rule_save(
+            actor=admin,
+            rule=None,
+            data={
+                "name": "SAL",
+                "strategy": "round_robin",
+                "members": [seller.pk],
+                "levels": ["sal"],
+            },
+        )
+        lead = make_lead(admin, owner=None)
+        lead_set_level(actor=admin, lead=lead, level="sql")
+        assert _fresh(tenant, lead).owner_id == seller.pk
+        lowered = make_lead(admin, owner=None)
+        lead_set_level(actor=admin, lead=lowered, level="sql")
+        Lead.objects.filter(pk=lowered.pk).update(owner=None)
+        lead_set_level(actor=admin, lead=_fresh(tenant, lowered), level="sal")  # lowered
+        assert _fresh(tenant, lowered).owner_id is None
+
+
+def test_closed_leads_keep_their_score_and_the_robot_qualifies_nothing(tenant, admin, rules):
+    from crm.services import system_actor
+
+    with tenant_context(tenant):
+        lead = make_lead(admin, source="web_form")
+        Lead.objects.filter(pk=lead.pk).update(state="junk")
+        assert lead_rescore(lead_id=lead.pk).scored_at is None
+        robot = system_actor(tenant)
+        with pytest.raises(DomainError):
+            lead_qualify_task(actor=admin, lead=make_lead(admin), assignee=robot)

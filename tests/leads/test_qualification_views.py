@@ -289,3 +289,31 @@ def test_the_list_filters_by_level_reached_cell_and_score(client_for, tenant, ad
     assert (
         client.get(f"/{tenant.slug}/leads/", {"score_min": "x", "matrix": "Z9"}).status_code == 200
     )
+
+
+def test_a_handover_out_of_the_members_sight_goes_back_to_the_list(
+    client_for, tenant, english_workspace, admin, manager
+):
+    from leads.distribution import rule_save
+    from tests.factories import add_member
+
+    seller = add_member(tenant, "manager")
+    with tenant_context(tenant):
+        rule_save(
+            actor=admin,
+            rule=None,
+            data={
+                "name": "H",
+                "strategy": "round_robin",
+                "members": [seller.pk],
+                "levels": ["sal"],
+            },
+        )
+        lead = make_lead(admin, owner=manager)
+    answer = _htmx(
+        client_for(manager), _url(tenant, lead, "qualification/level/"), {"level": "sal"}
+    )
+    assert answer.status_code == 204
+    assert answer["HX-Redirect"] == f"/{tenant.slug}/leads/"
+    with tenant_context(tenant):
+        assert Lead.objects.get(pk=lead.pk).owner_id == seller.pk

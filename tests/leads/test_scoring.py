@@ -204,7 +204,10 @@ def test_custom_fields_read_by_their_label_and_yes_no_fields_as_words():
         _rule(3, "custom:has_site", -5, "is", values=["no"]),
     ]
     context = Context(
-        settings=ScoringSettings(), language="ru", now=NOW, custom_labels={"industry": "Отрасль"}
+        settings=ScoringSettings(),
+        language="ru",
+        now=NOW,
+        custom_labels={"industry": "Отрасль", "has_site": "Есть сайт"},
     )
     score = evaluate(
         Lead(custom={"industry": "Retail", "has_site": True}),
@@ -214,7 +217,30 @@ def test_custom_fields_read_by_their_label_and_yes_no_fields_as_words():
     )
     assert [(p.points, p.why) for p in score.parts] == [
         (12, "Отрасль: Retail"),
-        (5, "has_site: yes"),
+        (5, "Есть сайт: yes"),
     ]
     score = evaluate(Lead(custom={"has_site": False}), rules=rules, events=[], context=context)
-    assert [(p.points, p.why) for p in score.parts] == [(-5, "has_site: no")]
+    assert [(p.points, p.why) for p in score.parts] == [(-5, "Есть сайт: no")]
+
+
+def test_a_deleted_custom_field_gives_no_points_and_no_amount_is_not_filled():
+    rules = [
+        _rule(1, "custom:industry", 12, "is", values=["retail"]),
+        _rule(2, "amount", 10, "filled"),
+        _rule(3, "amount", 7, "between", high=Decimal(1000)),
+    ]
+    context = Context(settings=ScoringSettings(), language="ru", now=NOW, custom_labels={})
+    lead = Lead(custom={"industry": "retail"})  # the field was deleted: its values stay
+    assert evaluate(lead, rules=rules, events=[], context=context).parts == ()
+    lead.amount = Decimal(500)
+    assert [p.rule_id for p in evaluate(lead, rules=rules, events=[], context=context).parts] == [
+        2,
+        3,
+    ]
+
+
+def test_odd_custom_values_are_passed_over():
+    rules = [_rule(1, "custom:tags", 4, "is", values=["vip"])]
+    for value in ([["vip"]], {"vip": 1}, [None, {"a": 1}], "  "):
+        assert _score(Lead(custom={"tags": value}), rules).parts == ()
+    assert _score(Lead(custom=["not", "a", "dict"]), rules).parts == ()
