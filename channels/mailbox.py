@@ -29,6 +29,7 @@ import ssl
 from datetime import date, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
@@ -152,8 +153,8 @@ def _store(channel: Channel, raw: RawDelivery) -> None:
             services.event_accept(channel=channel, raw=raw)
         except Rejected:
             pass  # stored as rejected, with the reason: the channel page shows it
-        except DatabaseError:
-            raise
+        except (DatabaseError, SoftTimeLimitExceeded):
+            raise  # not the message's fault: it is read again by the next poll
         except Exception as error:  # a message that trips the reader must not stop the rest
             logger.exception("Channel %s: a message could not be read.", channel.pk)
             reason = _("The message could not be read (%(error)s).") % {
@@ -302,8 +303,8 @@ def channel_poll(*, tenant: Tenant, channel_id: int) -> int:
             count = _poll(channel, box)
         finally:
             _logout(box)
-    except DatabaseError:
-        raise
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise  # not the mailbox's fault: the next poll goes on from the last stored UID
     except Exception as error:
         _record_failure(channel, error)
         return 0

@@ -58,10 +58,22 @@ def _apply_edit(event: InboundEvent, message: InboundMessage, actor: Membership)
         event.status, event.detail = Status.IGNORED, _("An edit of a message not known here.")
         return
     texts = [version.message.get("message", "") for version in versions]
-    # A newer edit already applied (by the sender's edit times) keeps the lead's text.
-    applied = [v.message.get("occurred_at", "") for v in versions if v.message.get("edit_of")]
-    stale = bool(message.occurred_at) and any(at > message.occurred_at for at in applied if at)
+    # A newer edit already applied (by the sender's edit time, then the provider's update
+    # number within one second) keeps the lead's text.
+    mine = _edit_rank(event, message.occurred_at)
+    stale = bool(message.occurred_at) and any(
+        _edit_rank(v, v.message.get("occurred_at", "")) > mine
+        for v in versions
+        if v.message.get("edit_of") and v.message.get("occurred_at")
+    )
     _record_edit(event, message, actor, original, texts, stale=stale)
+
+
+def _edit_rank(event: InboundEvent, occurred_at: str) -> tuple[str, int]:
+    """An edit's place among the sender's edits: its time, then the provider's increasing
+    update number ("update:<n>", Telegram) for edits within one second."""
+    number = event.key.rpartition(":")[2]
+    return occurred_at, int(number) if number.isdigit() else 0
 
 
 def _record_edit(
@@ -111,12 +123,15 @@ def _apply_early_edits(event: InboundEvent, message: InboundMessage, actor: Memb
         channel=event.channel,
         external_id=event.external_id,
         pk__lt=event.pk,
-        status=Status.IGNORED,
+        # Ignored (no message to edit yet), or failed waiting for it while it was pending.
+        status__in=(Status.IGNORED, Status.FAILED),
         message__edit_of=event.external_id,
     )
     texts = [message.message]
     # In the sender's order of editing where the provider says it, else as they came.
-    for edit in sorted(early, key=lambda e: (e.message.get("occurred_at", ""), e.pk)):
+    for edit in sorted(
+        early, key=lambda e: (*_edit_rank(e, e.message.get("occurred_at", "")), e.pk)
+    ):
         edited = InboundMessage.from_json(edit.message)
         _record_edit(edit, edited, actor, event, texts)
         edit.save(

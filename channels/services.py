@@ -212,23 +212,27 @@ def _wake(tenant_id: int) -> None:
     processes them in batches (`events_drain`). A failed publish is logged (`_unsent`):
     the sweeper queues the deliveries later.
     """
+    transaction.on_commit(lambda: wake_now(tenant_id))
+
+
+def wake_now(tenant_id: int) -> None:
+    """Queue a drain task for the tenant unless one is queued and not started yet (a
+    delivery's wake-up after commit; a drain handing over at the back of the queue): so a
+    tenant has at most one drain waiting, and a burst cannot crowd the others out."""
     from channels.tasks import process_events_task
 
-    def publish() -> None:
-        key = _wake_key(tenant_id)
-        try:
-            if not cache.add(key, 1, timeout=WAKE_TTL):
-                return  # a drain task is queued and has not started yet: it will see them
-        except Exception:  # the cache is down: publish anyway
-            logger.warning("Wake-up of tenant %s not de-duplicated: no cache.", tenant_id)
-        try:
-            process_events_task.apply_async(kwargs={"tenant_id": tenant_id}, retry=False)
-        except Exception:
-            with contextlib.suppress(Exception):
-                cache.delete(key)
-            _unsent("the deliveries of tenant", tenant_id)
-
-    transaction.on_commit(publish)
+    key = _wake_key(tenant_id)
+    try:
+        if not cache.add(key, 1, timeout=WAKE_TTL):
+            return  # a drain task is queued and has not started yet: it will see them
+    except Exception:  # the cache is down: publish anyway
+        logger.warning("Wake-up of tenant %s not de-duplicated: no cache.", tenant_id)
+    try:
+        process_events_task.apply_async(kwargs={"tenant_id": tenant_id}, retry=False)
+    except Exception:
+        with contextlib.suppress(Exception):
+            cache.delete(key)
+        _unsent("the deliveries of tenant", tenant_id)
 
 
 def _stored(channel: Channel, raw: RawDelivery, key: str, **fields: Any) -> InboundEvent:

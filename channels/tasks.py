@@ -9,7 +9,7 @@ import contextlib
 from celery import Task
 
 from channels import mailbox, services
-from crm.celery import TenantTask, app, queue_for_every_tenant
+from crm.celery import TenantTask, app, long_task_limits, queue_for_every_tenant
 
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -37,29 +37,35 @@ DRAIN_RETRIES = 6
 def process_events_task(self: Task, *, tenant_id: int) -> None:
     """Process a tenant's new deliveries in batches (queued once per burst by the endpoint);
     a delivery that fails is retried alone, with backoff, by process_event_task; a drain
-    that fails as a whole (the database) is retried, with its claim."""
-    services.forget_wake(tenant_id)
-    claim = self.request.id or ""
-    try:
-        drained = services.events_drain(tenant_id=tenant_id, claim=claim)
-    except Exception as error:  # the database went away (each delivery's own errors are kept)
-        with contextlib.suppress(Exception):  # the original error is what to report
-            services.events_release(tenant_id=tenant_id, claim=claim)
-        if self.request.is_eager:
-            raise
-        # The same task id, so the same claim: the retry first finishes, each alone, what
-        # the rolled-back batch held. After DRAIN_RETRIES the sweeper queues them.
-        raise self.retry(
-            exc=error,
-            countdown=services.retry_delay(self.request.retries + 1),
-            max_retries=DRAIN_RETRIES,
-        ) from error
-    for event_id, delay in drained.retries:
-        process_event_task.apply_async(
-            kwargs={"tenant_id": tenant_id, "event_id": event_id}, countdown=delay
-        )
-    if drained.more:
-        process_events_task.apply_async(kwargs={"tenant_id": tenant_id})
+    that fails as a whole (the database) is retried, with its claim. With more to do after
+    its time, a drain hands over to one queued at the back (at most one waits per tenant);
+    without a broker (`make run`) it goes on in place — a re-queue would recurse."""
+    while True:
+        services.forget_wake(tenant_id)
+        claim = self.request.id or ""
+        try:
+            drained = services.events_drain(tenant_id=tenant_id, claim=claim)
+        except Exception as error:  # the database went away (each delivery's errors are kept)
+            with contextlib.suppress(Exception):  # the original error is what to report
+                services.events_release(tenant_id=tenant_id, claim=claim)
+            if self.request.is_eager:
+                raise
+            # The same task id, so the same claim: the retry first finishes, each alone,
+            # what the rolled-back batch held. After DRAIN_RETRIES the sweeper queues them.
+            raise self.retry(
+                exc=error,
+                countdown=services.retry_delay(self.request.retries + 1),
+                max_retries=DRAIN_RETRIES,
+            ) from error
+        for event_id, delay in drained.retries:
+            process_event_task.apply_async(
+                kwargs={"tenant_id": tenant_id, "event_id": event_id}, countdown=delay
+            )
+        if not drained.more:
+            return
+        if not self.request.is_eager:
+            services.wake_now(tenant_id)
+            return
 
 
 @app.task(base=TenantTask)
@@ -74,7 +80,7 @@ def events_sweep_all_task() -> int:
     return queue_for_every_tenant(events_sweep_task)
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def events_purge_task(*, tenant_id: int) -> int:
     """Delete one tenant's old deliveries that need nothing more."""
     return services.events_purge()
@@ -86,7 +92,7 @@ def events_purge_all_task() -> int:
     return queue_for_every_tenant(events_purge_task)
 
 
-@app.task(acks_late=True)
+@app.task(acks_late=True, **long_task_limits())
 def mailboxes_poll_task(*, tenant_id: int) -> int:
     """Read the new messages of one tenant's e-mail channels (IMAP). Not a TenantTask: the
     mailbox is read outside any transaction, each message committed on its own."""

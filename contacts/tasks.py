@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from crm.celery import TenantTask, app, queue_for_every_tenant
+from crm.celery import TenantTask, app, long_task_limits, queue_for_every_tenant
 from crm.tenancy import current_tenant
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def parties_purge_trash_task(*, tenant_id: int) -> int:
     """Delete for good one tenant's contacts and companies past the trash limit."""
     from contacts.services import parties_purge_trash

@@ -45,7 +45,11 @@ def start_long(task: Task, **kwargs: Any) -> None:
             )
             thread.start()
         else:
-            task.apply_async(kwargs=kwargs)
+            try:
+                task.apply_async(kwargs=kwargs)
+            except Exception:  # a broker outage must not fail what committed; the app's
+                # periodic resume task (imports, exports) or next pass starts it later
+                logger.warning("Could not queue %s %s.", task.name, kwargs, exc_info=True)
 
     transaction.on_commit(start)
 

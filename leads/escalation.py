@@ -21,7 +21,13 @@ from crm.models import Membership, Role, Tenant
 from crm.notifications import notify
 from crm.services import system_actor, timeline_record
 from crm.urlnames import tenant_reverse
-from leads.distribution import any_available_manager, matching_rule, routing_context_for, rule_pick
+from leads.distribution import (
+    HANDOVER_LEVELS,
+    any_available_manager,
+    matching_rule,
+    routing_context_for,
+    rule_pick,
+)
 from leads.models import Lead, LeadState
 from leads.services import lead_assign
 
@@ -69,7 +75,10 @@ def escalation_recipients(lead: Lead) -> list[Membership]:
 def reassignment_pick(lead: Lead) -> Membership | None:
     """Who gets an escalated lead: the next member of the rule that matches the lead's data,
     else the least loaded available manager; never the current owner."""
-    rule = matching_rule(routing_context_for(lead))
+    # A lead handed over to sales is re-picked by its handover rule, others by the rules
+    # for new inquiries.
+    level = lead.level if lead.level in HANDOVER_LEVELS else ""
+    rule = matching_rule(routing_context_for(lead, level=level))
     member = rule_pick(rule, exclude=lead.owner_id) if rule is not None else None
     return member or any_available_manager(exclude=lead.owner_id)
 

@@ -63,6 +63,26 @@ class Level(models.TextChoices):
 LEVEL_ORDER = ("", Level.MQL, Level.SAL, Level.SQL)
 
 
+# Lead fields only the qualification services write (leads/qualification.py: levels,
+# answers; the worker: scores), never a full save of the lead (Lead.save).
+QUALIFICATION_OWNED = frozenset(
+    {
+        "level",
+        "level_set_at",
+        "level_set_by",
+        "mql_at",
+        "sal_at",
+        "sql_at",
+        "fit_score",
+        "engagement_score",
+        "score",
+        "score_parts",
+        "scored_at",
+        "qualification",
+    }
+)
+
+
 class LeadStatus(TenantModel):
     """A tenant's status inside one semantic state (junk statuses are the loss reasons)."""
 
@@ -356,6 +376,20 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A full save of a lead read earlier leaves what only the qualification services
+        write (each in its own locked save): an edit or a status move running alongside a
+        marketer's level or answers does not put the old ones back."""
+        if kwargs.get("update_fields") is None and not self._state.adding and self.pk:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key
+                and not getattr(f, "generated", False)
+                and f.name not in QUALIFICATION_OWNED
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def has_contact_way(self) -> bool:

@@ -196,20 +196,23 @@ def leads_rescore(
 
 def scores_decay(*, tenant: Tenant, now: datetime | None = None) -> int:
     """The nightly pass: once per workspace day, after 03:00 there, recompute the open
-    leads with engagement points (their events fade). Returns how many were scored."""
+    leads with engagement points (their events fade). The day is marked done after the
+    pass, so a pass cut short runs again at the next hourly check. Returns how many were
+    scored."""
     now = now or timezone.now()
     with tenant_context(tenant):
         local = timezone.localtime(now)  # the workspace's zone
-        if local.time() < time(3):
+        found = ScoringSettings.objects.first()
+        if local.time() < time(3) or (found is not None and found.decayed_on == local.date()):
             return 0
+    done = leads_rescore(tenant=tenant, engaged_only=True, now=now)
+    with tenant_context(tenant):
         settings = ScoringSettings.objects.select_for_update().first()
         if settings is None:
             settings = ScoringSettings.objects.create(tenant=tenant)
-        if settings.decayed_on == local.date():
-            return 0
         settings.decayed_on = local.date()
         settings.save(update_fields=["decayed_on", "updated_at"])
-    return leads_rescore(tenant=tenant, engaged_only=True, now=now)
+    return done
 
 
 # --- Qualifying a lead --------------------------------------------------------------------

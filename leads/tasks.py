@@ -8,7 +8,7 @@ from crm.models import Tenant
 from leads import services
 
 
-@app.task(base=TenantTask)
+@app.task(base=TenantTask, **long_task_limits())
 def leads_purge_trash_task(*, tenant_id: int) -> int:
     """Delete for good one tenant's leads that stayed in the trash past the limit."""
     from crm.tenancy import current_tenant
@@ -77,7 +77,7 @@ def lead_rescore_task(*, tenant_id: int, lead_id: int) -> int | None:
     return lead.score if lead is not None else None
 
 
-@app.task(**long_task_limits())
+@app.task(acks_late=True, reject_on_worker_lost=True, **long_task_limits())
 def leads_rescore_task(*, tenant_id: int) -> int:
     """Recompute every open lead of a tenant (its rules or thresholds changed). Not a
     TenantTask: each batch commits in its own tenant transaction."""
@@ -86,7 +86,7 @@ def leads_rescore_task(*, tenant_id: int) -> int:
     return leads_rescore(tenant=Tenant.objects.get(pk=tenant_id))
 
 
-@app.task(**long_task_limits())
+@app.task(acks_late=True, reject_on_worker_lost=True, **long_task_limits())
 def scores_decay_task(*, tenant_id: int) -> int:
     """The nightly decay of one tenant's engagement scores (once per workspace day); each
     batch commits on its own."""

@@ -286,9 +286,17 @@ def export_job_run(*, tenant: Tenant, job_id: int) -> ExportJob | None:
 
 def export_jobs_resume(*, older_than: datetime.timedelta = RESUME_AFTER) -> int:
     """Start again the exports still queued a while after they were asked for (a server
-    stopped before its thread ran them); a run in progress holds its row, so a second
-    start waits for it and then finds nothing to do. How many were started."""
-    cutoff = timezone.now() - older_than
+    stopped before its thread ran them), and those left running by a killed worker long
+    past any run's time limit; a run in progress holds its row, so a second start waits
+    for it and then finds nothing to do. How many were started."""
+    now = timezone.now()
+    cutoff = now - older_than
+    # A run whose worker was killed (a deploy's SIGKILL, the hard time limit) left its job
+    # running: long past any run's limit, it is queued again (its file was never saved).
+    dead = now - datetime.timedelta(seconds=2 * settings.CELERY_LONG_TASK_TIME_LIMIT)
+    ExportJob.objects.filter(state=ExportJob.State.RUNNING, updated_at__lte=dead).update(
+        state=ExportJob.State.QUEUED, updated_at=now
+    )
     stale = list(
         ExportJob.objects.filter(state=ExportJob.State.QUEUED, created_at__lte=cutoff).values(
             "pk", "tenant_id"

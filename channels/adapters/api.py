@@ -15,7 +15,7 @@ header (or `external_id`) makes a retried request create nothing new.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django import forms
@@ -36,6 +36,7 @@ from channels.adapters import (
 from channels.models import Channel
 from contacts.normalize import phones_in, unreadable_phone
 from crm import ratelimit
+from crm.tenancy import tenant_zone
 from leads.models import LeadSource, Messenger
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -86,9 +87,9 @@ def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str:
     return value.strip()[:limit]
 
 
-def _moment(value: Any) -> datetime | None:
-    """An event's time: ISO 8601 (a time without a zone is UTC) or Unix seconds; None when
-    unreadable or out of range."""
+def _moment(value: Any, zone: tzinfo) -> datetime | None:
+    """An event's time: ISO 8601 (a time without a zone is the workspace's) or Unix
+    seconds; None when unreadable or out of range."""
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             moment = datetime.fromtimestamp(value, tz=UTC)
@@ -99,7 +100,7 @@ def _moment(value: Any) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=zone)
     return moment if 2000 <= moment.year <= 2200 else None
 
 
@@ -188,11 +189,12 @@ class ApiAdapter(Adapter):
     def read(self, raw: RawDelivery, channel: Channel) -> Delivery:
         data = json_object(raw)
         if raw.path.strip("/") == "events":
-            return Delivery(key=_key(raw, data), message=self._behaviour(data))
+            zone = tenant_zone(channel.tenant)
+            return Delivery(key=_key(raw, data), message=self._behaviour(data, zone))
         message = read_lead(data, default_source="api", region=channel.tenant.default_region)
         return Delivery(key=_key(raw, data), message=message)
 
-    def _behaviour(self, data: dict[str, Any]) -> InboundMessage:
+    def _behaviour(self, data: dict[str, Any], zone: tzinfo) -> InboundMessage:
         event = _text(data, "event", 100)
         if not event:
             raise Rejected(_("A behaviour event needs its “event” name."))
@@ -211,7 +213,7 @@ class ApiAdapter(Adapter):
             raise Rejected(_("A behaviour event needs the person's phone, e-mail or messenger."))
         given = data.get("occurred_at")
         if given not in (None, ""):
-            moment = _moment(given)
+            moment = _moment(given, zone)
             if moment is None:  # kept as sent; the event counts from its receipt
                 message.properties = {**message.properties, "occurred_at": str(given)[:100]}
             else:

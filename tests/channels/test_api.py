@@ -333,6 +333,9 @@ def test_behaviour_events_score_the_lead_at_the_time_they_happened(
         assert deliver(api_channel, week_ago, path="events").status_code == 202
         unix = {**sent, "occurred_at": int(datetime(2026, 12, 5, 11, 0, tzinfo=UTC).timestamp())}
         assert deliver(api_channel, unix, path="events").status_code == 202
+        # Without an offset it is the workspace's time (Moscow: 10:30 is 07:30 UTC).
+        local = {**sent, "occurred_at": "2026-12-05T10:30:00"}
+        assert deliver(api_channel, local, path="events").status_code == 202
         # An unreadable time does not lose the event: it counts from its receipt.
         garbled = {**sent, "occurred_at": "вчера вечером"}
         assert deliver(api_channel, garbled, path="events").status_code == 202
@@ -340,12 +343,14 @@ def test_behaviour_events_score_the_lead_at_the_time_they_happened(
         events = list(LeadEvent.objects.filter(lead=lead).order_by("occurred_at", "pk"))
         assert [e.occurred_at.isoformat() for e in events] == [
             "2026-11-28T12:00:00+00:00",
+            "2026-12-05T07:30:00+00:00",
             "2026-12-05T11:00:00+00:00",
             "2026-12-05T12:00:00+00:00",
             "2026-12-05T12:00:00+00:00",
         ]
         assert events[-1].properties == {"occurred_at": "вчера вечером"}
         scored = Lead.objects.get(pk=lead.pk)
-    # 5 (a week old, halved) + 10 + 10 + 10; recomputed by the worker after each event.
-    assert scored.engagement_score == 35
-    assert scored.score_parts[0]["why"].startswith("Visited the pricing page ×4")
+    # 5 (a week old, halved) + 10 × 4 (hours old: 9.8 + 10 + 10 + 10); recomputed by the
+    # worker after each event.
+    assert scored.engagement_score == 45
+    assert scored.score_parts[0]["why"].startswith("Visited the pricing page ×5")

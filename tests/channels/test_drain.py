@@ -269,3 +269,25 @@ def test_a_refusal_inside_a_batch_ends_rejected_through_a_retry_alone(
     with translation.override(tenant.language):  # refusals read in the workspace's language
         assert event.detail == gettext("No status is set up for this stage: ask an administrator.")
     assert leads_of(tenant) == []
+
+
+def test_a_drain_with_more_to_do_hands_over_once_at_the_back(
+    tenant, api_channel, unqueued, monkeypatch
+):
+    """A busy tenant keeps at most one drain waiting: the hand-over and a new delivery's
+    wake-up share the de-duplication, so other tenants' drains are not crowded out."""
+    monkeypatch.setattr(services, "BATCH", 2)
+    monkeypatch.setattr(services, "DRAIN_SECONDS", 0.0)  # hand over after one batch
+    for n in range(5):
+        _store(api_channel, n)
+    queued: list[dict] = []
+    monkeypatch.setattr(tasks.process_events_task, "apply_async", lambda **kw: queued.append(kw))
+    tasks.process_events_task.apply(kwargs={"tenant_id": tenant.pk}, task_id="drain-1")
+    assert queued == []  # eager (no broker): it went on in place instead of recursing
+    assert [e.status for e in events_of(api_channel)] == ["done"] * 5
+    for n in range(5, 10):
+        _store(api_channel, n)
+    services.forget_wake(tenant.pk)
+    services.wake_now(tenant.pk)  # a delivery's wake-up: one drain queued
+    services.wake_now(tenant.pk)  # the running drain's hand-over: one is waiting already
+    assert [q["kwargs"] for q in queued] == [{"tenant_id": tenant.pk}]

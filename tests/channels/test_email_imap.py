@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from channels import health, mailbox
+from channels import health, mailbox, services
 from channels.models import Channel, InboundEvent
 from channels.services import channel_create, channel_update
 from channels.tasks import mailboxes_poll_all_task
@@ -502,3 +502,45 @@ def test_a_poller_process_killed_with_sigkill_loses_and_doubles_nothing(imap, tm
     assert sorted(e.external_id for e in events) == [f"sigkill{n}@example.com" for n in range(4)]
     assert all(e.status == Status.DONE for e in events)
     assert len(leads_of(tenant)) == 4
+
+
+def test_a_poll_past_its_time_limit_stops_without_rejecting_or_skipping_a_message(
+    imap, admin, media, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The worker's soft time limit lands while a message is read: not the message's fault
+    (it is not stored as unreadable, its UID not passed) nor the mailbox's (no failure)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    user = imap.new_user()
+    channel = email_channel(admin, imap, user)
+    imap.append(
+        user,
+        *(
+            m.gmail(
+                sender=f"late{n}@example.com",
+                name=f"Клиент {n}",
+                subject=f"Заявка {n}",
+                text="Текст",
+                message_id=f"late{n}@example.com",
+            )
+            for n in range(3)
+        ),
+    )
+    real_accept = services.event_accept
+    calls = []
+
+    def accept_until_the_limit(*, channel, raw):
+        calls.append(raw)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded
+        return real_accept(channel=channel, raw=raw)
+
+    monkeypatch.setattr(services, "event_accept", accept_until_the_limit)
+    with pytest.raises(SoftTimeLimitExceeded):
+        poll(channel, django_capture_on_commit_callbacks)
+    assert [e.status for e in events_of(channel)] == ["done"]
+    assert state(channel)["last_uid"] == 1
+    assert "last_error" not in state(channel)
+    monkeypatch.setattr(services, "event_accept", real_accept)
+    assert poll(channel, django_capture_on_commit_callbacks) == 2
+    assert len(leads_of(channel.tenant)) == 3

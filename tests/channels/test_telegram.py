@@ -1082,3 +1082,21 @@ def test_create_channel_says_when_the_webhook_waits(tenant, telegram_api, settin
     assert out.getvalue().strip() == f"/in/{channel.token}/"
     assert channel.secret == "my_secret_123"
     assert "Webhook not registered yet" in err.getvalue()
+
+
+def test_edits_within_one_second_are_ordered_by_the_update_number(tenant, bot, send):
+    send(bot, private(900040, message_id=53, text="Нужна доставка в Казань"))
+    send(bot, _edit(900042, 53, "Нужна доставка в Самару, срочно", 1767225800))
+    send(bot, _edit(900041, 53, "Нужна доставка в Самару", 1767225800))  # same second, older
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару, срочно"
+
+
+def test_an_edit_that_failed_waiting_is_applied_when_its_message_comes(tenant, bot, send):
+    send(bot, _edit(900044, 54, "Нужна доставка в Самару", 1767225800))
+    with tenant_context(tenant):  # it had waited for a pending original until it gave up
+        InboundEvent.objects.filter(channel=bot).update(status=Status.FAILED, detail="gave up")
+    send(bot, private(900043, message_id=54, text="Нужна доставка в Казань"))
+    (lead,) = leads_of(tenant)
+    assert lead.message == "Нужна доставка в Самару"
+    assert [e.status for e in events_of(bot)] == [Status.DONE, Status.DONE]

@@ -464,3 +464,16 @@ def test_closed_leads_keep_their_score_and_the_robot_qualifies_nothing(tenant, a
         robot = system_actor(tenant)
         with pytest.raises(DomainError):
             lead_qualify_task(actor=admin, lead=make_lead(admin), assignee=robot)
+
+
+def test_an_edit_saved_alongside_a_level_does_not_put_the_old_level_back(tenant, admin):
+    _settings(tenant, bant=True)
+    with tenant_context(tenant):
+        lead = make_lead(admin)
+        stale = Lead.objects.get(pk=lead.pk)  # a manager's edit form, read before
+        lead_set_level(actor=admin, lead=lead, level="sal")
+        lead_answer(actor=admin, lead=lead, framework="bant", data={"budget": "100000"})
+        lead_update(actor=admin, lead=stale, data={"name": "Ольга"})
+        fresh = _fresh(tenant, lead)
+        assert (fresh.name, fresh.level) == ("Ольга", "sal")
+        assert fresh.qualification["bant"]["budget"] == "100000.00"

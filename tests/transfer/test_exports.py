@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from contacts.models import Company, Contact
 from crm.exports import FORMATS, neutralize
@@ -452,3 +453,29 @@ def test_a_long_read_holds_no_write_lock_on_sqlite(tenant):
         assert current_tenant() == tenant
         assert Lead.objects.count() == 0  # scoped to the tenant, no ScopeError
         assert connection.in_atomic_block == (connection.vendor == "postgresql")
+
+
+def test_an_export_its_killed_worker_left_running_is_started_again(
+    tenant, admin, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_LONG_TASK_TIME_LIMIT = 60
+    with tenant_context(tenant):
+        make_contact(admin)
+        job = ExportJob.objects.create(
+            requested_by=admin, entity="contacts", fmt="csv", filename="contacts.csv"
+        )
+        recent = ExportJob.objects.create(
+            requested_by=admin, entity="contacts", fmt="csv", filename="contacts-2.csv"
+        )
+        long_ago = timezone.now() - datetime.timedelta(hours=2)
+        ExportJob.objects.filter(pk=job.pk).update(
+            state=ExportJob.State.RUNNING, updated_at=long_ago, created_at=long_ago
+        )
+        ExportJob.objects.filter(pk=recent.pk).update(state=ExportJob.State.RUNNING)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert export_jobs_resume() == 1
+        job.refresh_from_db()
+        recent.refresh_from_db()
+    assert job.state == ExportJob.State.DONE
+    assert job.file
+    assert recent.state == ExportJob.State.RUNNING  # a run in progress is left alone
