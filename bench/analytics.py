@@ -47,7 +47,17 @@ from bench.run import (
 
 OWNER_URL = "postgres://voronka_owner:voronka_owner@127.0.0.1:5432/voronka_bench_a13"
 APP_URL = "postgres://voronka_app:voronka_app@127.0.0.1:5432/voronka_bench_a13"
-PAGES = ("dashboard", "status", "sources", "managers", "funnel", "speed", "losses", "deals")
+PAGES = (
+    "dashboard",
+    "status",
+    "sources",
+    "managers",
+    "funnel",
+    "speed",
+    "losses",
+    "deals",
+    "temperature",
+)
 DEFAULT_PERIOD = "last_30_days"
 RATIO_BOUND = 2.5
 BEGIN, END = "<!-- analytics:begin -->", "<!-- analytics:end -->"
