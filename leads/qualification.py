@@ -1,7 +1,7 @@
 """Write use cases of lead qualification (DESIGN §7, seed 002): the funnel level and its
 handover to sales, the temperature by hand or by score, framework answers, behaviour events,
-the "qualify this lead" task, the score's recomputation and nightly decay, and the
-admins' scoring rules and settings.
+the "qualify this lead" task, the score's recomputation and nightly decay. The admins'
+rules and settings are leads/scoring_rules.py.
 
 Everything that changes what a score reads queues the lead's recomputation after commit
 (`rescore_later`, in the worker); the nightly decay recomputes every open lead with
@@ -22,7 +22,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm import customfields
-from crm.access import AccessDenied, Action, Entity, TenantRight, can, check_object, has_right
+from crm.access import AccessDenied, Action, Entity, can, check_object
+from crm.background import start_named
 from crm.bulk import update_many
 from crm.errors import DomainError
 from crm.memo import nested_savepoints
@@ -46,7 +47,6 @@ from leads.selectors import scoring_rules, scoring_settings
 from leads.services import owner_change
 
 RESCORE_BATCH = 500
-THRESHOLD_MAX = 100_000
 # The engagement of events older than this is not read (a rule's half-life is at most
 # a few months; an event a year old is worth nothing).
 EVENTS_HORIZON_DAYS = 365
@@ -54,7 +54,7 @@ EVENTS_HORIZON_DAYS = 365
 EVENTS_PER_LEAD = 200
 
 
-# --- Reading the settings and rules -----------------------------------------------------
+# --- What scores read ------------------------------------------------------------------
 
 
 def occurrences_of(lead_ids: Iterable[int], *, now: datetime) -> dict[int, list]:
@@ -118,26 +118,24 @@ def _apply(
     return values
 
 
-def _save_scores(
-    leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
-) -> int:
-    """Score `leads` and write what changed; temperature changes go to the timeline. The
-    explanations are written in the workspace's language, as everything a worker writes."""
-    with translation.override(current_tenant().language):
-        return _score_and_save(leads, settings, rules, now)
-
-
 SCORE_FIELDS = ("fit_score", "engagement_score", "score", "score_parts", "scored_at", "temperature")
 
 
-def _score_and_save(
+def _save_scores(
     leads: list[Lead], settings: ScoringSettings, rules: list[ScoringRule], now: datetime
 ) -> int:
+    """Score `leads` and write them in one statement; temperature changes go to the
+    timeline. The explanations are written in the workspace's language, as everything a
+    worker writes."""
     context = context_now(settings, now)
     events = occurrences_of([lead.pk for lead in leads], now=now)
     moved: list[tuple[int, dict[str, Any]]] = []
-    for lead in leads:
-        score = scoring.evaluate(lead, rules=rules, events=events.get(lead.pk, []), context=context)
+    with translation.override(context.language):
+        scores = [
+            scoring.evaluate(lead, rules=rules, events=events.get(lead.pk, []), context=context)
+            for lead in leads
+        ]
+    for lead, score in zip(leads, scores, strict=True):
         before = lead.temperature
         for name, value in _apply(lead, score, settings, has_rules=bool(rules), now=now).items():
             setattr(lead, name, value)
@@ -348,13 +346,15 @@ def lead_qualify_task(
     note: str = "",
 ) -> Activity:
     """Ask a colleague (a marketer, seed 002) to qualify the lead: a task on its card."""
-    if not (can(lead, actor=actor, action=Action.EDIT) or _sees(actor, lead)):
+    if not (
+        can(lead, actor=actor, action=Action.EDIT) or can(lead, actor=actor, action=Action.QUALIFY)
+    ):
         raise AccessDenied(_("Your role does not allow this action on this record."))
     if lead.deleted_at is not None or lead.state not in OPEN_STATES:
         raise DomainError(_("Only an open lead is qualified."))
     if assignee.tenant_id != actor.tenant_id or not assignee.is_active or assignee.is_system:
         raise DomainError(_("Choose an active member of this workspace."))
-    if assignee.role.scope(Entity.LEAD, Action.QUALIFY) == "none" or not _sees(assignee, lead):
+    if not can(lead, actor=assignee, action=Action.QUALIFY):
         raise DomainError(_("%(name)s may not qualify this lead.") % {"name": assignee.user})
     subject = _("Qualify the lead “%(title)s”") % {"title": lead.title}
     return activity_create(
@@ -366,10 +366,6 @@ def lead_qualify_task(
         due_at=due_at,
         owner=assignee,
     )
-
-
-def _sees(member: Membership, lead: Lead) -> bool:
-    return can(lead, actor=member, action=Action.QUALIFY)
 
 
 # --- Behaviour events -----------------------------------------------------------------------
@@ -403,57 +399,9 @@ def event_record(
     return event
 
 
-# --- Settings and rules (admins) ----------------------------------------------------------
-
-
-def _check_settings(actor: Membership) -> None:
-    if not has_right(actor, TenantRight.SETTINGS):
-        raise AccessDenied(_("Only those who manage settings change scoring."))
+# --- Rescoring after admins' changes ---------------------------------------------------
 
 
 def rescore_all_later() -> None:
     """Recompute the tenant's open leads in the background once the change commits."""
-    from crm.background import start_named
-
     start_named("leads.tasks.leads_rescore_task", tenant_id=current_tenant().pk)
-
-
-def scoring_settings_save(*, actor: Membership, data: dict[str, Any]) -> ScoringSettings:
-    """Save the frameworks switched on and the thresholds; every open lead is rescored."""
-    _check_settings(actor)
-    fields = (
-        "bant",
-        "champ",
-        "auto_temperature",
-        "hot_from",
-        "warm_from",
-        "fit_a_from",
-        "fit_b_from",
-        "engagement_1_from",
-        "engagement_2_from",
-    )
-    numbers = {}
-    for name in fields[3:]:
-        try:
-            numbers[name] = int(data[name])
-        except (KeyError, TypeError, ValueError):
-            raise DomainError(_("Give every threshold as a whole number.")) from None
-        if abs(numbers[name]) > THRESHOLD_MAX:
-            raise DomainError(_("Give every threshold as a whole number.")) from None
-    data = {**data, **numbers}
-    if numbers["hot_from"] <= numbers["warm_from"]:
-        raise DomainError(_("“Hot from” must be above “warm from”."))
-    if numbers["fit_a_from"] <= numbers["fit_b_from"]:
-        raise DomainError(_("Fit A must start above fit B."))
-    if numbers["engagement_1_from"] <= numbers["engagement_2_from"]:
-        raise DomainError(_("Engagement 1 must start above engagement 2."))
-    with transaction.atomic():
-        settings = ScoringSettings.objects.select_for_update().first() or ScoringSettings(
-            tenant=actor.tenant
-        )
-        for name in fields:
-            if name in data:
-                setattr(settings, name, data[name])
-        settings.save()
-        rescore_all_later()
-    return settings

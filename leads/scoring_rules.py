@@ -1,5 +1,6 @@
-"""Settings → Scoring rules: what a rule may test, in words, and the admins' use cases
-(create, change, reorder, switch on and off, delete).
+"""Settings → Lead scoring: what a rule may test, in words, and the admins' use cases
+(rules: create, change, reorder, switch on and off, delete; the frameworks switched on and
+the thresholds).
 
 A rule tests one *subject* — a lead field (`scoring.FIELD_SUBJECTS`), one of the tenant's
 lead custom fields ("custom:<key>"), a framework question ("bant:budget") — with one of the
@@ -305,6 +306,9 @@ def clean_rule(data: dict[str, Any], known: dict[str, Subject]) -> dict[str, Any
     return clean
 
 
+THRESHOLD_MAX = 100_000
+
+
 # --- Use cases --------------------------------------------------------------------------------
 
 
@@ -373,3 +377,44 @@ def scoring_rule_delete(*, actor: Membership, rule: ScoringRule) -> None:
         )
         rule.delete()
         rescore_all_later()
+
+
+def scoring_settings_save(*, actor: Membership, data: dict[str, Any]) -> ScoringSettings:
+    """Save the frameworks switched on and the thresholds; every open lead is rescored."""
+    _check_settings(actor)
+    fields = (
+        "bant",
+        "champ",
+        "auto_temperature",
+        "hot_from",
+        "warm_from",
+        "fit_a_from",
+        "fit_b_from",
+        "engagement_1_from",
+        "engagement_2_from",
+    )
+    numbers = {}
+    for name in fields[3:]:
+        try:
+            numbers[name] = int(data[name])
+        except (KeyError, TypeError, ValueError):
+            raise DomainError(_("Give every threshold as a whole number.")) from None
+        if abs(numbers[name]) > THRESHOLD_MAX:
+            raise DomainError(_("Give every threshold as a whole number."))
+    data = {**data, **numbers}
+    if numbers["hot_from"] <= numbers["warm_from"]:
+        raise DomainError(_("“Hot from” must be above “warm from”."))
+    if numbers["fit_a_from"] <= numbers["fit_b_from"]:
+        raise DomainError(_("Fit A must start above fit B."))
+    if numbers["engagement_1_from"] <= numbers["engagement_2_from"]:
+        raise DomainError(_("Engagement 1 must start above engagement 2."))
+    with transaction.atomic():
+        settings = ScoringSettings.objects.select_for_update().first() or ScoringSettings(
+            tenant=actor.tenant
+        )
+        for name in fields:
+            if name in data:
+                setattr(settings, name, data[name])
+        settings.save()
+        rescore_all_later()
+    return settings

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from crm.access import TenantRight, require_right
 from crm.errors import DomainError
 from crm.urlnames import tenant_reverse
-from leads import backtest, qualification, scoring_rules
+from leads import backtest, scoring_rules
 from leads.models import ScoringRule, ScoringSettings
 from leads.scoring_forms import ScoringRuleForm, ScoringSettingsForm
 from leads.selectors import scoring_settings
@@ -34,7 +34,7 @@ def scoring(request: HttpRequest) -> HttpResponse:
     form = ScoringSettingsForm(request.POST or None, settings=settings)
     if request.method == "POST" and form.is_valid():
         try:
-            qualification.scoring_settings_save(actor=request.membership, data=form.cleaned_data)
+            scoring_rules.scoring_settings_save(actor=request.membership, data=form.cleaned_data)
         except DomainError as error:
             form.add_error(None, error.message)
         else:
