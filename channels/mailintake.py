@@ -1,9 +1,9 @@
 """What the pipeline does with an e-mail besides the shared steps: threads and files.
 
 A reply (In-Reply-To / References naming a message already received by an e-mail channel
-of the workspace) joins the lead or deal that message went to, while it is open, even
-from another address; otherwise the sender is matched as any inquiry is (by address, any
-letter case). The message's files are kept on the record it lands on, within the
+of the workspace, or a reply sent from a card) joins the lead or deal that message went
+to, while it is open, even from another address; otherwise the sender is matched as any
+inquiry is (by address, any letter case). The message's files are kept on the record it lands on, within the
 CHANNELS_EMAIL_* limits (a file over them is noted as skipped: the inquiry still lands),
 and its sanitized HTML version travels with the timeline entry.
 """
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from channels.adapters import InboundMessage, RawDelivery
 from channels.adapters.email import read_mail
 from channels.mailparse import ParsedMail
-from channels.models import Channel, ChannelKind, InboundEvent
+from channels.models import Channel, ChannelKind, InboundEvent, Message
 from crm.attachments import attachment_store
 from crm.models import Membership
 from crm.sources import LeadSource
@@ -64,7 +64,13 @@ def _thread_record(event: InboundEvent, mail: ParsedMail) -> Lead | Deal | None:
         .select_related("lead", "deal")
         .order_by("-pk")
     )
-    for found in earlier[:10]:
+    # Replies sent from a card carry our Message-ID (channels.conversations.reply_queue).
+    sent = (
+        Message.objects.filter(direction=Message.Direction.OUT, external_id__in=wanted)
+        .select_related("lead", "deal")
+        .order_by("-pk")
+    )
+    for found in [*earlier[:10], *sent[:10]]:
         lead, deal = found.lead, found.deal
         if lead is not None and lead.deleted_at is None and lead.state in OPEN_STATES:
             return lead

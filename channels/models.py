@@ -10,6 +10,7 @@ the sweeper process.
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -266,3 +267,161 @@ class Call(TenantModel):
 
     def __str__(self) -> str:
         return self.call_id
+
+
+class Message(TenantModel):
+    """One message of a conversation with a person: what they wrote to a channel (recorded
+    when the delivery is processed) or what a member answered from a card (sent by the
+    worker). A thread is the messages of a record and of its person (channels.conversations).
+
+    An outbound message is recorded before it is sent, under its own idempotency `key`, and
+    moves QUEUED → SENDING → SENT (→ DELIVERED → READ where the provider tells) or FAILED
+    with the reason; a send cut short with the outcome unknown ends UNCERTAIN rather than
+    going out twice (channels/outbound.py)."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("Incoming")
+        OUT = "out", _("Outgoing")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", pgettext_lazy("message", "Received")
+        QUEUED = "queued", pgettext_lazy("message", "Queued")
+        SENDING = "sending", pgettext_lazy("message", "Sending")
+        SENT = "sent", pgettext_lazy("message", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message", "Delivered")
+        READ = "read", pgettext_lazy("message", "Read")
+        FAILED = "failed", pgettext_lazy("message", "Not sent")
+        UNCERTAIN = "uncertain", pgettext_lazy("message", "May not have been sent")
+
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # The channel's kind and name when the message was written (kept if it is deleted).
+    channel_kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    channel_name = models.CharField(max_length=120, blank=True, default="")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Who answered (outbound); inbound: nobody.
+    author = models.ForeignKey(
+        "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The person's address in the channel: a Telegram chat, a WhatsApp number, a VK peer,
+    # an e-mail address.
+    address = models.CharField(max_length=254, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    # Inbound: the delivery it came with (its files are the attachments of that event).
+    event = models.ForeignKey(
+        InboundEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Outbound: a file sent with it (kept on the record).
+    attachment = models.ForeignKey(
+        "crm.Attachment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Outbound: the saved reply it was written from, and for WhatsApp an approved template
+    # with its parameters (outside the 24-hour window).
+    template = models.ForeignKey(
+        "channels.ReplyTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    template_params = models.JSONField(default=list, blank=True)
+    key = models.UUIDField(default=uuid.uuid4, editable=False)
+    # The provider's id of the message (Telegram "tg:<chat>:<id>", a wamid, "vk:<peer>:<id>",
+    # an e-mail's Message-ID); e-mail: what it answers (In-Reply-To, References).
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    in_reply_to = models.CharField(max_length=200, blank=True, default="")
+    references = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="channels_message_key"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "lead", "created_at"], name="channels_message_lead"),
+            models.Index(fields=["tenant", "deal", "created_at"], name="channels_message_deal"),
+            models.Index(
+                fields=["tenant", "contact", "created_at"], name="channels_message_contact"
+            ),
+            models.Index(
+                fields=["tenant", "channel", "external_id"],
+                name="channels_message_external",
+                condition=~models.Q(external_id=""),
+            ),
+            models.Index(
+                fields=["tenant", "next_attempt_at"],
+                name="channels_message_due",
+                condition=models.Q(status__in=("queued", "sending")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction}:{self.pk}"
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == self.Direction.OUT
+
+
+class ReplyTemplate(TenantModel):
+    """A saved reply of the workspace, with placeholders ({client_name}, {manager_name},
+    {deal_amount} or their Russian names), offered in the composer of every card. For
+    WhatsApp outside the 24-hour window it may name a template approved at Meta (its name
+    and language), sent with the placeholders' values as its parameters."""
+
+    name = models.CharField(_("name"), max_length=120)
+    text = models.TextField(_("text"), max_length=4000)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        default="",
+        choices=[("", _("Any")), ("ru", "Русский"), ("en", "English")],
+    )
+    whatsapp_name = models.CharField(
+        _("approved WhatsApp template"),
+        max_length=512,
+        blank=True,
+        default="",
+        help_text=_(
+            "The template's name at Meta (WhatsApp Manager), to write to a client who last "
+            "wrote more than 24 hours ago. Its body parameters are this text's placeholders, "
+            "in their order."
+        ),
+    )
+    whatsapp_language = models.CharField(
+        _("its language code"),
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("As approved, e.g. ru or en_US."),
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="channels_template_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

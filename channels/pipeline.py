@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from channels import mailintake
+from channels import conversations, mailintake
 from channels.adapters import InboundMessage, RawDelivery, Rejected, adapter_for, read_delivery
 from channels.calls import call_event_record
 from channels.models import Channel, ChannelKind, InboundEvent
@@ -108,6 +108,7 @@ def _record_edit(
             "inbound": _inbound_data(event.channel, event, message),
         },
     )
+    conversations.inbound_edited(original, message.message)
     if follows:
         lead.message = message.message
         lead.save(update_fields=["message", "updated_at"])
@@ -175,6 +176,8 @@ def process(event: InboundEvent) -> None:
     in the workspace's language: notes added to a lead and refusals read in it."""
     with translation.override(event.channel.tenant.language):
         _process(event)
+        if event.outcome != Outcome.UPDATED:  # a message of the person's conversation
+            conversations.inbound_record(event)
 
 
 def _process(event: InboundEvent) -> None:

@@ -39,6 +39,7 @@ from crm.access import AccessDenied, TenantRight, has_right
 from crm.errors import DomainError
 from crm.memo import memo_scope
 from crm.models import Membership, Tenant
+from crm.secrets import is_sealed, seal
 from crm.services import system_actor, timeline_batch
 from crm.tenancy import TenantMismatchError, current_tenant, tenant_context
 from intake.matching import inquiry_batch
@@ -89,6 +90,16 @@ def _check_owner(channel: Channel) -> None:
 # --- Channels -----------------------------------------------------------------------------
 
 
+def sealed_config(adapter: Adapter, config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the kind's secrets sealed (those not sealed yet)."""
+    config = dict(config)
+    for key in adapter.sealed_keys:
+        value = str(config.get(key) or "")
+        if value and not is_sealed(value):
+            config[key] = seal(value)
+    return config
+
+
 def channel_create(
     *,
     actor: Membership,
@@ -112,7 +123,7 @@ def channel_create(
             tenant=actor.tenant,
             kind=kind,
             name=name,
-            config=config or {},
+            config=sealed_config(adapter, config or {}),
             default_owner=default_owner,
             create_deal=create_deal,
         )
@@ -134,6 +145,7 @@ def channel_update(*, actor: Membership, channel: Channel, data: dict[str, Any])
     for field in ("name", "enabled", "default_owner", "create_deal", "config"):
         if field in data:
             setattr(channel, field, data[field])
+    channel.config = sealed_config(adapter_for(channel.kind), channel.config)
     channel.name = channel.name.strip()
     if Channel.objects.filter(name__iexact=channel.name).exclude(pk=channel.pk).exists():
         raise DomainError(_("A channel with this name already exists."))

@@ -119,3 +119,29 @@ def channels_check_failing_task(*, tenant_id: int) -> int:
 def channels_check_failing_all_task() -> int:
     """Beat entry point, every 5 minutes: queue the failing-channels check per tenant."""
     return queue_for_every_tenant(channels_check_failing_task)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def message_send_task(self: Task, *, tenant_id: int, message_id: int) -> None:
+    """Send one reply (channels.conversations.message_deliver); a provider that did not take
+    it is asked again after the backoff the message records. Without a broker (`make run`)
+    the embedded scheduler's sweeper sends it when due: an eager retry cannot wait."""
+    from channels.conversations import message_deliver
+
+    delay = message_deliver(tenant_id=tenant_id, message_id=message_id)
+    if delay is not None and not self.request.is_eager:
+        raise self.retry(countdown=delay)
+
+
+@app.task(base=TenantTask)
+def messages_sweep_task(*, tenant_id: int) -> int:
+    """Queue one tenant's due replies again and settle interrupted sends."""
+    from channels.conversations import messages_sweep
+
+    return messages_sweep()
+
+
+@app.task
+def messages_sweep_all_task() -> int:
+    """Beat entry point (every 30 s): sweep every tenant's replies."""
+    return queue_for_every_tenant(messages_sweep_task)

@@ -56,6 +56,9 @@ class Action(models.TextChoices):
     # Set a lead's level, temperature and framework answers (a marketer qualifies leads
     # they may not edit: seed 002).
     QUALIFY = "qualify", pgettext_lazy("right", "Qualify")
+    # Write to the person from the record's card, in their channel (a marketer reads the
+    # conversation but does not answer).
+    REPLY = "reply", pgettext_lazy("right", "Reply")
 
 
 class Scope(models.TextChoices):
@@ -77,7 +80,8 @@ ENTITY_ACTIONS: dict[str, tuple[str, ...]] = {
     Entity.LEAD: tuple(Action.values),
     Entity.DEAL: tuple(a for a in Action.values if a not in LEAD_ONLY),
     Entity.CONTACT: tuple(a for a in Action.values if a not in LEAD_ONLY),
-    Entity.COMPANY: tuple(a for a in Action.values if a not in LEAD_ONLY),
+    # A company has no conversation of its own (its people do).
+    Entity.COMPANY: tuple(a for a in Action.values if a not in (*LEAD_ONLY, Action.REPLY)),
 }
 
 # Entities with a shared pool of unassigned rows that own/team scopes may see.

@@ -305,6 +305,12 @@ class Invitation(TenantModel):
         )
 
 
+# A lead's or deal's conversation state (channels.Message): written by the channels only (an
+# inbound message, a reply sent, a card opened), never by a full save of a record read
+# earlier (Lead.save, Deal.save).
+CONVERSATION_OWNED = frozenset({"unread_messages", "waiting_since"})
+
+
 class ImmutableQuerySet(models.QuerySet):
     """History is append-only: bulk updates and deletes are refused."""
 

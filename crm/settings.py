@@ -245,6 +245,7 @@ CELERY_BEAT_SCHEDULE = {
     # Inbound deliveries left pending (lost publish, broker restarted, worker killed) are
     # queued again long before the broker's visibility timeout would return them.
     "channels-sweep": {"task": "channels.tasks.events_sweep_all_task", "schedule": 30},
+    "messages-sweep": {"task": "channels.tasks.messages_sweep_all_task", "schedule": 30},
     "channels-purge": {"task": "channels.tasks.events_purge_all_task", "schedule": 60 * 60 * 24},
     # Admins hear when a channel's deliveries keep failing (channels/health.py).
     "channels-failing": {
@@ -289,6 +290,18 @@ CHANNELS_RETRY_DELAY = env.float("CHANNELS_RETRY_DELAY", default=2.0)
 CHANNELS_EVENTS_KEEP_DAYS = env.int("CHANNELS_EVENTS_KEEP_DAYS", default=90)
 # The Telegram Bot API (tests point it at a local fake).
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Outbound replies (channels/outbound.py): the providers' API bases (tests point them at
+# local fakes), how long one send waits for its answer, and how the worker retries.
+WHATSAPP_API_BASE = env.str("WHATSAPP_API_BASE", default="https://graph.facebook.com/v21.0")
+VK_API_BASE = env.str("VK_API_BASE", default="https://api.vk.com/method")
+CHANNELS_SEND_TIMEOUT = env.float("CHANNELS_SEND_TIMEOUT", default=15.0)
+# Attempts before a message a provider keeps refusing with 429/5xx fails (≈ 2 hours).
+CHANNELS_SEND_ATTEMPTS = env.int("CHANNELS_SEND_ATTEMPTS", default=10)
+# A message still "sending" this long after its attempt began lost its worker: the sweeper
+# settles it (again for a provider that deduplicates, else "may not have been sent").
+CHANNELS_SEND_LEASE = env.int("CHANNELS_SEND_LEASE", default=120)
+# The largest file a manager may send from a card.
+CHANNELS_SEND_MAX_FILE_BYTES = env.int("CHANNELS_SEND_MAX_FILE_BYTES", default=20 << 20)
 # E-mail channels: IMAP socket timeout (s), messages read per poll, the largest message
 # downloaded (larger ones: headers only), attachments kept per file and per message.
 CHANNELS_EMAIL_IMAP_TIMEOUT = env.int("CHANNELS_EMAIL_IMAP_TIMEOUT", default=30)

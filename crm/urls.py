@@ -145,6 +145,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include(account_patterns)),
     path("<slug:tenant_slug>/settings/channels/", include("channels.urls")),
+    path("<slug:tenant_slug>/conversations/", include("channels.conversation_urls")),
     path("<slug:tenant_slug>/leads/", include("leads.urls")),
     path("<slug:tenant_slug>/deals/", include("deals.urls")),
     path("<slug:tenant_slug>/contacts/", include("contacts.urls")),

@@ -14,6 +14,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from crm.access import Action, Entity, OwnedModel, can
 from crm.colours import DEFAULT_COLOUR, validate_colour
 from crm.lineitems import LineItem
+from crm.models import CONVERSATION_OWNED
 from crm.tenancy import TenantModel
 
 
@@ -167,6 +168,10 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
     created_by = models.ForeignKey(
         "crm.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The conversation with the deal's person (channels.Message), as on a lead:
+    # written by the channels only (crm.models.CONVERSATION_OWNED).
+    unread_messages = models.PositiveIntegerField(default=0, editable=False)
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The record's id in the system it was imported from (an import may match by it).
     external_id = models.CharField(
@@ -196,6 +201,17 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
                 name="deals_external_id",
             ),
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A full save of a deal read earlier leaves its conversation state (written by
+        the channels alone): a message coming in during an edit is not undone."""
+        if kwargs.get("update_fields") is None and not self._state.adding and self.pk:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in CONVERSATION_OWNED
+            ]
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.title

@@ -15,6 +15,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from crm.access import Action, Entity, OwnedModel, can
 from crm.colours import DEFAULT_COLOUR, validate_colour
 from crm.lineitems import LineItem
+from crm.models import CONVERSATION_OWNED
 from crm.sources import LeadSource
 from crm.tenancy import TenantModel
 from leads.words import MAX_WORD
@@ -231,6 +232,11 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     is_repeat = models.BooleanField(_("repeat"), default=False, editable=False)
     # When the lead was escalated for waiting past the tenant's response time (once).
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The conversation (channels.Message): messages from the person not yet seen by the
+    # lead's responsible, and since when the person waits for an answer (their oldest
+    # message after our last reply). Written by the channels only (CONVERSATION_OWNED).
+    unread_messages = models.PositiveIntegerField(default=0, editable=False)
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     # Postponed ("отложили на срок"): out of the working lists (inbox, list, board) until
@@ -379,8 +385,9 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A full save of a lead read earlier leaves what only the qualification services
-        write (each in its own locked save): an edit or a status move running alongside a
-        marketer's level or answers does not put the old ones back."""
+        and the conversation write (each in its own locked save or update): an edit or a
+        status move running alongside a marketer's level or answers, or a message coming
+        in, does not put the old ones back."""
         if kwargs.get("update_fields") is None and not self._state.adding and self.pk:
             kwargs["update_fields"] = [
                 f.name
@@ -388,6 +395,7 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 if not f.primary_key
                 and not getattr(f, "generated", False)
                 and f.name not in QUALIFICATION_OWNED
+                and f.name not in CONVERSATION_OWNED
             ]
         super().save(*args, **kwargs)
 

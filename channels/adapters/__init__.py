@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from crm.text import clean_data, clean_line, clean_text
 
 if TYPE_CHECKING:
-    from channels.models import Channel, InboundEvent
+    from channels.models import Channel, InboundEvent, Message
+    from channels.outbound import Sent
 
 # Request headers worth keeping with a delivery (signatures, ids, provenance). Shared
 # secrets sent as headers (bearer tokens, Telegram's secret token) are checked at the
@@ -266,6 +267,9 @@ class Adapter:
     # The endpoint's paths a provider is given besides the bare one: (label, path under
     # /in/<token>/); `create_channel` prints them.
     endpoint_paths: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Config values stored sealed (crm.secrets) whatever way they come in (the settings
+    # form, the create_channel command, a service call): tokens and passwords.
+    sealed_keys: ClassVar[tuple[str, ...]] = ()
     # Whether the channel's own secret (Channel.secret) means something to its provider,
     # so that the page offers to issue a new one.
     uses_secret: ClassVar[bool] = True
@@ -311,6 +315,28 @@ class Adapter:
 
     def on_delete(self, channel: Channel) -> None:
         """Before the channel is deleted (e.g. remove a webhook)."""
+
+    # Replies from the card (channels/conversations.py, channels/outbound.py): whether the
+    # kind answers a person, the longest text it sends, and whether its provider takes a
+    # repeated send of one message (our key) as the same message, so that a send whose
+    # answer was lost may simply be made again.
+    replies: ClassVar[bool] = False
+    max_reply: ClassVar[int] = 4096
+    send_idempotent: ClassVar[bool] = False
+
+    def reply_address(self, message: dict[str, Any]) -> str:
+        """Where to answer the person who sent a stored message (`InboundMessage.as_json`):
+        a chat, a number, a peer, an address; "" when it cannot be answered."""
+        return ""
+
+    def reply_problem(self, channel: Channel) -> str:
+        """Why the channel cannot send replies now ("" when it can)."""
+        return "" if self.replies else _("This channel does not send messages.")
+
+    def send(self, channel: Channel, message: Message, file: tuple[str, bytes] | None) -> Sent:
+        """Send `message` (its `address`, `text`, and `file` as (name, bytes)); returns
+        `Sent` or raises outbound.Retry / Refused / Unknown."""
+        raise NotImplementedError
 
 
 def read_delivery(adapter: Adapter, raw: RawDelivery, channel: Channel) -> Delivery:

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from channels import outbound
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -47,8 +48,10 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.models import Channel
+from channels.adapters.sealed import config_secret
+from channels.models import Channel, Message
 from crm.errors import DomainError
+from crm.secrets import SecretUnreadable, is_sealed, seal, unseal
 from crm.urlnames import site_url
 from leads.models import LeadSource, Messenger
 
@@ -154,19 +157,25 @@ class TelegramConfigForm(forms.Form):
         current = self.initial.get("bot_token") or ""
         if current:  # editing: leave empty to keep the token, which is never shown back
             self.fields["bot_token"].required = False
+            try:
+                hint = token_hint(unseal(current))
+            except SecretUnreadable:
+                hint = "?"
             self.fields["bot_token"].help_text = _(
                 "Current token: %(hint)s. Leave empty to keep it."
-            ) % {"hint": token_hint(current)}
+            ) % {"hint": hint}
 
     def clean_bot_token(self) -> str:
+        """The token sealed (stored encrypted: it sends messages as the bot)."""
         token = self.cleaned_data["bot_token"]
         if not token:
-            return self.initial.get("bot_token") or ""
+            saved = str(self.initial.get("bot_token") or "")
+            return saved if is_sealed(saved) else seal(saved)
         if not TOKEN_FORMAT.match(token):
             raise forms.ValidationError(
                 _("A bot token looks like 123456789:AAH… (digits, a colon, then 35 characters).")
             )
-        return token
+        return seal(token)
 
 
 def _full_name(person: dict[str, Any]) -> str:
@@ -395,7 +404,10 @@ class TelegramAdapter(Adapter):
 
     def on_save(self, channel: Channel) -> None:
         """Register the webhook (or remove it when the channel is off) and note the bot."""
-        token = str(channel.config.get("bot_token") or "")
+        try:
+            token = config_secret(channel, "bot_token")
+        except Forbidden:
+            raise DomainError(_("The bot token cannot be decrypted: enter it again.")) from None
         if not token:
             raise DomainError(_("Enter the bot token."))
         config = dict(channel.config)
@@ -443,7 +455,10 @@ class TelegramAdapter(Adapter):
         self._remove_webhook(channel)
 
     def _remove_webhook(self, channel: Channel) -> None:
-        token = str(channel.config.get("bot_token") or "")
+        try:
+            token = config_secret(channel, "bot_token")
+        except Forbidden:
+            return
         if not token:
             return
         try:
@@ -452,6 +467,59 @@ class TelegramAdapter(Adapter):
             logger.warning(
                 "Telegram channel %s: deleteWebhook failed: %s", channel.pk, error.description
             )
+
+    # --- Replies (Bot API sendMessage / sendDocument) ---------------------------------------
+
+    replies = True
+    max_reply = 4096
+    sealed_keys = ("bot_token",)
+
+    def reply_address(self, message: dict[str, Any]) -> str:
+        """The private chat (its id is the person's): from "tg:<chat>:<message>"."""
+        parts = str(message.get("external_id") or "").split(":")
+        if len(parts) == 3 and parts[0] == "tg" and parts[1].lstrip("-").isdigit():
+            return parts[1]
+        handle = str(message.get("messenger_id") or "")
+        return handle if handle.isdigit() else ""
+
+    def reply_problem(self, channel: Channel) -> str:
+        if not channel.config.get("bot_token"):
+            return _("The channel has no bot token.")
+        return ""
+
+    def send(
+        self, channel: Channel, message: Message, file: tuple[str, bytes] | None
+    ) -> outbound.Sent:
+        try:
+            token = config_secret(channel, "bot_token")
+        except Forbidden:
+            raise outbound.Refused(
+                _("The bot token cannot be decrypted: enter it again.")
+            ) from None
+        base = outbound.base_url("TELEGRAM_API_BASE")
+        if file is None:
+            body = json.dumps({"chat_id": message.address, "text": message.text}).encode()
+            answer = outbound.call(f"{base}/bot{token}/sendMessage", provider="Telegram", body=body)
+        else:
+            fields = {"chat_id": message.address}
+            if message.text:
+                fields["caption"] = message.text[:1024]
+            body, content_type = outbound.multipart(fields, "document", *file)
+            answer = outbound.call(
+                f"{base}/bot{token}/sendDocument",
+                provider="Telegram",
+                body=body,
+                content_type=content_type,
+            )
+        data = answer.data if isinstance(answer.data, dict) else {}
+        result = data.get("result") if data.get("ok") else None
+        if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
+            description = str(data.get("description") or answer.status)
+            raise outbound.Refused(
+                _("Telegram refused the message: %(error)s") % {"error": description}
+            )
+        chat = (result.get("chat") or {}).get("id", message.address)
+        return outbound.Sent(external_id=f"tg:{chat}:{result['message_id']}", delivered=True)
 
     @staticmethod
     def _refusal(error: TelegramError) -> str:

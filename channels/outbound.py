@@ -1,0 +1,187 @@
+"""Sending a reply to the provider: what a send may end in, and the HTTP call the senders share.
+
+A channel's adapter sends (`Adapter.send`) and says how it went: `Sent` (the provider took the
+message: its id, and whether that already means delivered), or raises one of
+
+* `Retry` — the provider certainly did not take it (unreachable, 429, 5xx): tried again
+  later with backoff, honouring the provider's Retry-After;
+* `Refused` — the provider refused it for good (a blocked bot, a wrong recipient, an
+  expired token): the message fails with the provider's reason;
+* `Unknown` — the request went out and no answer came (a read timeout, a dropped
+  connection): the provider may have taken it. A provider that deduplicates by our key
+  (VK's `random_id`) is asked again; the others end "may not have been sent" rather than
+  going out twice (channels.conversations.message_deliver).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import secrets
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The provider took the message: its id there and whether that means delivered (a
+    Telegram or VK message is in the person's chat once the API accepts it)."""
+
+    external_id: str
+    delivered: bool = False
+
+
+class SendError(Exception):
+    """A send that did not end in `Sent`; `reason` is shown to the manager."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:500]
+
+
+class Retry(SendError):  # noqa: N818 - an outcome, not a bug
+    """Not taken by the provider: try again (after `delay` seconds when it said so)."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class Refused(SendError):  # noqa: N818 - an outcome, not a bug
+    """Refused for good: the message fails with the reason."""
+
+
+class Unknown(SendError):  # noqa: N818 - an outcome, not a bug
+    """The request went out, the answer did not come: the provider may have taken it."""
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) in seconds, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - timezone.now()).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A provider's HTTP answer: its status, its JSON body (None when not JSON), headers."""
+
+    status: int
+    data: Any
+    headers: dict[str, str]
+
+
+def base_url(setting: str) -> str:
+    """The API base URL of a provider from settings (`TELEGRAM_API_BASE`…), checked to be
+    http(s) so no other scheme reaches urlopen."""
+    base = str(getattr(settings, setting)).rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise Refused(_("%(setting)s must be an http(s) URL.") % {"setting": setting})
+    return base
+
+
+def call(
+    url: str,
+    *,
+    provider: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+) -> Answer:
+    """One HTTP call to a provider's API (`url` from `base_url`), within the send timeout.
+
+    Raises `Retry` when the request did not reach the provider (refused, no route, DNS, a
+    connect timeout) or it answered 429/5xx, `Unknown` when the request went out and the
+    answer did not come; any other status is the caller's to read."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked by base_url
+        url, data=body, headers={"Content-Type": content_type, **(headers or {})}, method=method
+    )
+    timeout = settings.CHANNELS_SEND_TIMEOUT
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+    except urllib.error.HTTPError as error:  # an answer with an error status
+        response = error
+    except urllib.error.URLError as error:  # the request did not go out (urllib wraps these)
+        reason = getattr(error, "reason", error)
+        raise Retry(
+            _("%(provider)s cannot be reached (%(reason)s).")
+            % {"provider": provider, "reason": reason}
+        ) from None
+    except (OSError, http.client.HTTPException) as error:  # sent; the answer was lost
+        raise Unknown(
+            _("%(provider)s did not answer (%(reason)s).")
+            % {"provider": provider, "reason": error.__class__.__name__}
+        ) from None
+    try:
+        raw = response.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise Unknown(
+            _("%(provider)s did not answer (%(reason)s).")
+            % {"provider": provider, "reason": error.__class__.__name__}
+        ) from None
+    finally:
+        response.close()
+    status = response.status if hasattr(response, "status") else response.code
+    answer_headers = {k.lower(): v for k, v in response.headers.items()}
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        data = None
+    if status == 429 or status >= 500:
+        delay = retry_after(answer_headers.get("retry-after"))
+        # Telegram says it in the body too: {"parameters": {"retry_after": 5}}.
+        parameters = data.get("parameters") if isinstance(data, dict) else None
+        if delay is None and isinstance(parameters, dict):
+            wait = parameters.get("retry_after")
+            delay = float(wait) if isinstance(wait, int | float) and wait >= 0 else None
+        raise Retry(
+            _("%(provider)s answered %(status)s, try again later.")
+            % {"provider": provider, "status": status},
+            delay,
+        )
+    return Answer(status=status, data=data, headers=answer_headers)
+
+
+def multipart(
+    fields: dict[str, str], file_field: str, filename: str, payload: bytes
+) -> tuple[bytes, str]:
+    """A multipart/form-data body with `fields` and one file: (body, content type)."""
+    boundary = "voronka-" + secrets.token_hex(16)
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "") or "file"
+    parts.append(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{safe_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + payload
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

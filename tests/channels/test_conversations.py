@@ -1,0 +1,440 @@
+"""Conversations on the cards: a Telegram message lands in the lead's thread (unread,
+waiting), a manager answers from the card through a fake Bot API in its own process, the
+answer is delivered, attributed and never sent twice; the provider's errors, the rights, a
+marketer, other tenants, templates with placeholders, the thread's constant queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from channels import conversations
+from channels.models import Channel, Message, ReplyTemplate
+from channels.services import channel_create
+from crm.models import Membership, Tenant
+from crm.tenancy import tenant_context
+from leads.models import Lead
+from tests.channels.fakeapi import FakeApi
+from tests.channels.fakeapi_telegram import BLOCKED_CHAT
+
+TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+Status = Message.Status
+ANNA = {"id": 5550001, "is_bot": False, "first_name": "Анна", "username": "anna_s"}
+
+
+def update(update_id: int, text: str, *, user: dict | None = None, message_id: int = 10) -> dict:
+    user = user or ANNA
+    chat = {"id": user["id"], "first_name": user["first_name"], "type": "private"}
+    message = {"message_id": message_id, "from": user, "chat": chat, "date": 1767225600}
+    return {"update_id": update_id, "message": {**message, "text": text}}
+
+
+@pytest.fixture(scope="module")
+def fake_telegram() -> Iterator[FakeApi]:
+    fake = FakeApi("telegram").start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def telegram(fake_telegram: FakeApi, settings) -> FakeApi:
+    fake_telegram.reset()
+    settings.TELEGRAM_API_BASE = fake_telegram.base_url
+    settings.SITE_URL = "https://crm.example.com"
+    return fake_telegram
+
+
+@pytest.fixture
+def bot(tenant: Tenant, admin: Membership, telegram: FakeApi) -> Channel:
+    with tenant_context(tenant):
+        return channel_create(
+            actor=admin, kind="telegram", name="Бот продаж", config={"bot_token": TOKEN}
+        )
+
+
+@pytest.fixture
+def write(deliver, bot):
+    def post(payload: dict):
+        response = deliver(bot, payload, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=bot.secret)
+        assert response.status_code == 200, response.content
+        return response
+
+    return post
+
+
+def _lead(tenant: Tenant) -> Lead:
+    with tenant_context(tenant):
+        return Lead.objects.get()
+
+
+def _messages(tenant: Tenant) -> list[Message]:
+    with tenant_context(tenant):
+        return list(Message.objects.order_by("pk"))
+
+
+def _panel_url(tenant: Tenant, kind: str, pk: int, tail: str = "") -> str:
+    return f"/{tenant.slug}/conversations/{kind}/{pk}/{tail}"
+
+
+def _give(tenant: Tenant, lead: Lead, member: Membership) -> None:
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(owner=member)
+
+
+def test_a_telegram_message_is_in_the_thread_unread_and_waiting(tenant, bot, write):
+    write(update(1, "Здравствуйте! Сколько стоит доставка?"))
+    lead = _lead(tenant)
+    [message] = _messages(tenant)
+    assert message.direction == "in"
+    assert message.status == Status.RECEIVED
+    assert message.text == "Здравствуйте! Сколько стоит доставка?"
+    assert message.address == str(ANNA["id"])
+    assert message.lead_id == lead.pk
+    assert lead.unread_messages == 1
+    assert lead.waiting_since is not None
+    write(update(2, "Алло?", message_id=11))
+    assert _lead(tenant).unread_messages == 2
+    assert _lead(tenant).waiting_since == lead.waiting_since  # the oldest unanswered
+
+
+def test_the_same_delivery_twice_is_one_message(tenant, bot, write):
+    write(update(1, "Привет"))
+    write(update(1, "Привет"))
+    assert len(_messages(tenant)) == 1
+    assert _lead(tenant).unread_messages == 1
+
+
+def test_an_edit_changes_the_message_in_the_thread(tenant, bot, write):
+    write(update(1, "Нужна доставка в Казань"))
+    edit = update(2, "Нужна доставка в Казань и Уфу")
+    edit["edited_message"] = edit.pop("message")
+    edit["edited_message"]["edit_date"] = 1767225700
+    write(edit)
+    [message] = _messages(tenant)
+    assert message.text == "Нужна доставка в Казань и Уфу"
+
+
+def test_a_manager_replies_from_the_card_and_it_is_delivered(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    write(update(1, "Сколько стоит?"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    client = client_for(manager)
+    panel = client.get(_panel_url(tenant, "lead", lead.pk), HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200
+    assert "Сколько стоит?" in panel.content.decode()
+    assert _lead(tenant).unread_messages == 0  # the responsible has read it
+    assert _lead(tenant).waiting_since is not None  # still waiting for an answer
+    [route] = panel.context["routes"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            _panel_url(tenant, "lead", lead.pk, "reply/"),
+            {"route": route.key, "text": "Добрый день, {client_name}! 1 500 ₽."},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200, response.content
+    sent = [m for m in _messages(tenant) if m.direction == "out"]
+    assert len(sent) == 1
+    reply = sent[0]
+    assert reply.status == Status.DELIVERED
+    assert reply.author_id == manager.pk
+    assert reply.text == "Добрый день, Анна! 1 500 ₽."
+    assert reply.external_id.startswith(f"tg:{ANNA['id']}:")
+    [call] = telegram.calls("sendMessage")
+    assert TOKEN in call["path"]
+    assert '"chat_id": "5550001"' in call["body"]
+    lead = _lead(tenant)
+    assert lead.waiting_since is None
+    assert lead.first_response_at is not None  # a reply in the channel is a first response
+    # Delivering the task again sends nothing more.
+    with tenant_context(tenant):
+        assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
+    assert len(telegram.calls("sendMessage")) == 1
+
+
+def test_the_bot_token_is_stored_encrypted(tenant, bot):
+    with tenant_context(tenant):
+        stored = Channel.objects.get(pk=bot.pk).config["bot_token"]
+    assert stored.startswith("sealed:")
+    assert TOKEN not in stored
+
+
+def _reply(client, tenant, lead, text="Ответ", **extra):
+    panel = client.get(_panel_url(tenant, "lead", lead.pk), HTTP_HX_REQUEST="true")
+    route = panel.context["routes"][0]
+    return client.post(
+        _panel_url(tenant, "lead", lead.pk, "reply/"),
+        {"route": route.key, "text": text, **extra},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def test_a_provider_down_delays_the_message_and_the_sweeper_sends_it(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    write(update(1, "Есть кто?"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    telegram.faults({"match": "sendMessage", "status": 502, "times": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _reply(client_for(manager), tenant, lead).status_code == 200
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.QUEUED
+    assert "502" in reply.error
+    assert reply.attempts == 1
+    assert reply.next_attempt_at > timezone.now()
+    # Due: the sweeper queues it (without a broker it is sent at once).
+    with tenant_context(tenant):
+        Message.objects.filter(pk=reply.pk).update(
+            next_attempt_at=timezone.now() - timedelta(minutes=1)
+        )
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
+        assert conversations.messages_sweep() == 1
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.DELIVERED
+    assert reply.attempts == 2
+    assert reply.error == ""
+    assert len([c for c in telegram.calls("sendMessage") if c["status"] == 200]) == 1
+
+
+def test_a_429_waits_as_long_as_telegram_says(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    write(update(1, "Есть кто?"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    too_many = {"ok": False, "error_code": 429, "parameters": {"retry_after": 42}}
+    telegram.faults({"match": "sendMessage", "status": 429, "times": 1, "body": too_many})
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.QUEUED
+    wait = (reply.next_attempt_at - before).total_seconds()
+    assert 41 <= wait <= 44
+
+
+def test_a_blocked_bot_fails_with_telegrams_reason(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    user = {**ANNA, "id": int(BLOCKED_CHAT)}
+    write(update(1, "Пишу и блокирую", user=user))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.FAILED
+    assert "bot was blocked by the user" in reply.error
+    panel = client_for(manager).get(_panel_url(tenant, "lead", lead.pk), HTTP_HX_REQUEST="true")
+    assert "bot was blocked by the user" in panel.content.decode()
+    assert 'data-testid="send-again"' in panel.content.decode()
+
+
+def test_an_answer_lost_after_sending_is_not_sent_again(
+    tenant, bot, write, manager, client_for, telegram, settings, django_capture_on_commit_callbacks
+):
+    settings.CHANNELS_SEND_TIMEOUT = 0.5
+    write(update(1, "Жду ответа"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    telegram.faults({"match": "sendMessage", "hang": 2, "times": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.UNCERTAIN
+    assert "may have received" in reply.error or "мог" in reply.error
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
+        assert conversations.messages_sweep() == 0
+    assert len(telegram.calls("sendMessage")) == 1
+
+
+def test_a_worker_killed_while_sending_leaves_it_uncertain_never_sent_twice(
+    tenant, bot, write, manager, client_for, telegram, settings
+):
+    write(update(1, "Жду ответа"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with tenant_context(tenant):
+        route = conversations.reply_routes(lead)[0]
+        reply = conversations.reply_queue(
+            actor=manager, record=Lead.objects.get(), route_key=route.key, text="Ответ"
+        )
+        # The worker claimed it and died before recording what Telegram said.
+        Message.objects.filter(pk=reply.pk).update(
+            status=Status.SENDING, sending_since=timezone.now() - timedelta(minutes=5), attempts=1
+        )
+        conversations.messages_sweep()
+        assert Message.objects.get(pk=reply.pk).status == Status.UNCERTAIN
+    assert telegram.calls("sendMessage") == []
+
+
+def test_an_empty_reply_is_refused_in_place_and_nothing_is_written(
+    tenant, bot, write, manager, client_for
+):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    response = _reply(client_for(manager), tenant, lead, text="   ")
+    assert response.status_code == 400
+    assert 'data-testid="reply-error"' in response.content.decode()
+    assert [m.direction for m in _messages(tenant)] == ["in"]
+
+
+def test_a_too_long_message_and_a_bad_route_are_refused(tenant, bot, write, manager, client_for):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    client = client_for(manager)
+    assert _reply(client, tenant, lead, text="я" * 4097).status_code == 400
+    response = client.post(
+        _panel_url(tenant, "lead", lead.pk, "reply/"),
+        {"route": "999:zzz", "text": "Привет"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    response = client.post(
+        _panel_url(tenant, "lead", lead.pk, "reply/"),
+        {"route": "x", "text": "Привет", "template": "abc"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert [m.direction for m in _messages(tenant)] == ["in"]
+
+
+def test_a_file_is_sent_as_a_document(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    write(update(1, "Пришлите прайс"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    price = SimpleUploadedFile("прайс.pdf", b"%PDF-1.4 price", content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _reply(client_for(manager), tenant, lead, text="Прайс", file=price)
+    assert response.status_code == 200
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.DELIVERED
+    assert reply.attachment.filename == "прайс.pdf"
+    [call] = telegram.calls("sendDocument")
+    assert "%PDF-1.4 price" in call["body"]
+    assert 'name="caption"\r\n\r\nПрайс' in call["body"]
+
+
+def test_a_marketer_reads_the_conversation_but_cannot_reply(
+    tenant, bot, write, marketer, client_for
+):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    client = client_for(marketer)
+    panel = client.get(_panel_url(tenant, "lead", lead.pk), HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200
+    body = panel.content.decode()
+    assert "Вопрос" in body
+    assert 'data-testid="composer"' not in body
+    assert _lead(tenant).unread_messages == 1  # not theirs to read
+    refused = client.post(
+        _panel_url(tenant, "lead", lead.pk, "reply/"),
+        {"route": f"{bot.pk}:{ANNA['id']}", "text": "Привет"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 403
+    assert 'data-testid="refusal"' in refused.content.decode()
+    assert [m.direction for m in _messages(tenant)] == ["in"]
+
+
+def test_another_managers_lead_is_not_theirs_to_answer(
+    tenant, bot, write, manager, client_for, admin
+):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, admin)
+    response = client_for(manager).get(_panel_url(tenant, "lead", lead.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+
+
+def test_another_tenant_sees_nothing(tenant, bot, write, other_admin, client_for):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    other = client_for(other_admin)
+    slug = other_admin.tenant.slug
+    assert other.get(f"/{slug}/conversations/lead/{lead.pk}/").status_code == 404
+    response = other.post(
+        f"/{slug}/conversations/lead/{lead.pk}/reply/", {"route": "1:1", "text": "x"}
+    )
+    assert response.status_code == 404
+
+
+def test_a_template_fills_the_composer_with_the_clients_and_managers_names(
+    tenant, bot, write, manager, client_for
+):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(amount=150000, currency="RUB")
+        template = ReplyTemplate.objects.create(
+            name="Приветствие",
+            text="Здравствуйте, {имя_клиента}! Я {manager_name}, сумма {deal_amount}. {other}",
+        )
+    manager.user.full_name = "Иван Петров"
+    manager.user.save()
+    response = client_for(manager).get(
+        _panel_url(tenant, "lead", lead.pk, "template/"),
+        {"template": template.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "Здравствуйте, Анна! Я Иван Петров, сумма 150\u00a0000 RUB. {other}" in body
+
+
+def test_unknown_kinds_and_bad_versions_never_give_500(tenant, bot, write, manager, client_for):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    client = client_for(manager)
+    assert client.get(f"/{tenant.slug}/conversations/company/{lead.pk}/").status_code == 404
+    url = _panel_url(tenant, "lead", lead.pk)
+    assert client.get(url, {"part": "thread", "v": "x" * 500}).status_code == 200
+    version = client.get(url).context["version"]
+    assert client.get(url, {"part": "thread", "v": version}).status_code == 204
+    assert (
+        client.get(_panel_url(tenant, "lead", lead.pk, "template/"), {"template": "ab"}).status_code
+        == 200
+    )
+
+
+def test_the_thread_reads_in_constant_queries(tenant, bot, write, manager, client_for):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    client = client_for(manager)
+    url = _panel_url(tenant, "lead", lead.pk)
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for number in range(2, 30):
+        write(update(number, f"Сообщение {number}", message_id=number + 10))
+    client.get(url)  # reads them
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_no_reply_needed_stops_the_waiting(tenant, bot, write, manager, client_for):
+    write(update(1, "Спасибо, всё понятно"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    response = client_for(manager).post(
+        _panel_url(tenant, "lead", lead.pk, "answered/"), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    lead = _lead(tenant)
+    assert lead.waiting_since is None
+    assert lead.unread_messages == 0
