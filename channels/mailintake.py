@@ -3,9 +3,9 @@
 A reply (In-Reply-To / References naming a message already received by an e-mail channel
 of the workspace, or a reply sent from a card) joins the lead or deal that message went
 to, while it is open, even from another address; otherwise the sender is matched as any
-inquiry is (by address, any letter case). The message's files are kept on the record it lands on, within the
-CHANNELS_EMAIL_* limits (a file over them is noted as skipped: the inquiry still lands),
-and its sanitized HTML version travels with the timeline entry.
+inquiry is (by address, any letter case). The message's files are kept on the record it
+lands on, within the CHANNELS_EMAIL_* limits (a file over them is noted as skipped: the
+inquiry still lands), and its sanitized HTML version travels with the timeline entry.
 """
 
 from __future__ import annotations

@@ -141,6 +141,22 @@ def _apply_early_edits(event: InboundEvent, message: InboundMessage, actor: Memb
         texts.append(edited.message)
 
 
+def _status_report(event: InboundEvent, message: InboundMessage) -> None:
+    """A provider's report on a reply sent from a card (`external_id`: its id there,
+    `event`: sent / delivered / read / failed, `properties`: the provider's `error` and
+    our `key` when it echoes it back) moves that message's status forward."""
+    found = conversations.status_report(
+        channel=event.channel,
+        external_id=message.external_id,
+        status=message.event,
+        at=_occurred_at(message) or event.created_at,
+        error=str(message.properties.get("error") or ""),
+        key=str(message.properties.get("key") or ""),
+    )
+    event.status = Status.DONE if found else Status.IGNORED
+    event.detail = "" if found else _("A status of a message not sent from the CRM.")
+
+
 def _inquiry(channel: Channel, event: InboundEvent, message: InboundMessage) -> Inquiry:
     """The delivery's message as intake takes it, with the channel's settings."""
     return Inquiry(
@@ -199,6 +215,9 @@ def _process(event: InboundEvent) -> None:
     actor = system_actor(channel.tenant)
     if message.kind == "call":  # one event of a call: its record, its outcome once ended
         call_event_record(event=event, message=message, actor=actor)
+        return
+    if message.kind == "status":  # the fate of a message we sent (delivered, read, failed)
+        _status_report(event, message)
         return
     if message.edit_of:
         # A blocked sender's edits stop here too (intake refuses the rest of theirs).

@@ -112,7 +112,10 @@ class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
 class InboundMessage:
     """What a delivery says, in the CRM's terms, whatever the provider."""
 
-    kind: str = "inquiry"  # "inquiry" | "behaviour" | "button" (a Telegram button press)
+    # "inquiry" | "behaviour" | "button" (a Telegram button press) | "call" | "status" (a
+    # provider's report on a message we sent: `event` sent/delivered/read/failed, its
+    # `external_id`, `properties` error and our echoed `key`; channels.pipeline)
+    kind: str = "inquiry"
     name: str = ""
     phone: str = ""
     email: str = ""

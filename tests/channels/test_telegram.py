@@ -20,6 +20,7 @@ from channels.adapters import RawDelivery
 from channels.models import Channel, ChannelRoute, InboundEvent
 from channels.services import channel_create, channel_delete, channel_update
 from crm.models import Tenant, TimelineEvent
+from crm.secrets import unseal
 from crm.services import tenant_update
 from crm.tenancy import tenant_context
 from deals.models import Deal
@@ -119,7 +120,8 @@ def test_creating_the_channel_registers_its_webhook(tenant, admin, client_for, t
         "secret_token": channel.secret,
         "allowed_updates": ["message", "edited_message", "callback_query"],
     }
-    assert channel.config["bot_token"] == TOKEN
+    assert unseal(channel.config["bot_token"]) == TOKEN  # stored encrypted
+    assert TOKEN not in json.dumps(channel.config)
     assert channel.config["bot_username"] == "acme_sales_bot"
     assert channel.config["webhook_url"] == f"{SITE}/in/{channel.token}/"
     page = client.get(response["Location"]).content.decode()
@@ -183,7 +185,7 @@ def test_editing_keeps_the_hidden_token_and_registers_the_webhook_again(
     with tenant_context(tenant):
         bot.refresh_from_db()
     assert bot.name == "Бот продаж"
-    assert bot.config["bot_token"] == TOKEN
+    assert unseal(bot.config["bot_token"]) == TOKEN
     assert [c.token for c in telegram_api.calls_of("setWebhook")] == [TOKEN, TOKEN]
     # A new token: the other bot gets the webhook.
     response = client.post(url, {"name": "Бот", "enabled": "on", "config-bot_token": OTHER_TOKEN})

@@ -37,6 +37,14 @@ OPTION_FLAGS = {
     "group_id": "--group-id",  # vk
     "confirmation": "--confirmation",  # vk
     "secret_key": "--secret-key",  # vk
+    "access_token": "--access-token",  # whatsapp: replies (Cloud API)
+    "community_token": "--community-token",  # vk: replies (messages.send)
+    "smtp_host": "--smtp-host",  # email: replies
+    "smtp_port": "--smtp-port",
+    "smtp_security": "--smtp-security",
+    "smtp_user": "--smtp-user",
+    "smtp_password": "--smtp-password",
+    "smtp_from": "--smtp-from",
 }
 
 
