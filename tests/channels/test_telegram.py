@@ -192,7 +192,7 @@ def test_editing_keeps_the_hidden_token_and_registers_the_webhook_again(
     assert response.status_code == 302
     with tenant_context(tenant):
         bot.refresh_from_db()
-    assert bot.config["bot_token"] == OTHER_TOKEN
+    assert unseal(bot.config["bot_token"]) == OTHER_TOKEN
     assert bot.config["bot_username"] == "globex_help_bot"
     assert telegram_api.calls_of("setWebhook")[-1].token == OTHER_TOKEN
     # A bad one: refused, the channel stays as it was.
@@ -200,7 +200,7 @@ def test_editing_keeps_the_hidden_token_and_registers_the_webhook_again(
     assert response.status_code == 400
     with tenant_context(tenant):
         bot.refresh_from_db()
-    assert bot.config["bot_token"] == OTHER_TOKEN
+    assert unseal(bot.config["bot_token"]) == OTHER_TOKEN
 
 
 def test_switching_the_channel_off_removes_the_webhook_and_on_restores_it(
