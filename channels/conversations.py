@@ -196,6 +196,15 @@ def _last_inbound(channel: Channel, address: str) -> datetime | None:
     ).aggregate(last=Max("created_at"))["last"]
 
 
+def unread_count(*, member: Membership, section: str) -> int:
+    """How many of `member`'s leads (`inbox`) or deals (`deals`) have unread messages."""
+    if section == "inbox":
+        return Lead.objects.filter(owner=member, unread_messages__gt=0, deleted_at=None).count()
+    if section == "deals":
+        return Deal.objects.filter(owner=member, unread_messages__gt=0).count()
+    return 0
+
+
 def may_reply(record: Record, actor: Membership) -> bool:
     return can(record, actor=actor, action=Action.REPLY)
 

@@ -20,6 +20,7 @@ from contacts.models import Contact
 from contacts.selectors import record_get_for_user
 from crm.access import AccessDenied
 from crm.errors import DomainError
+from crm.navigation import nav_for
 from crm.urlnames import tenant_reverse
 from deals.selectors import deal_get_for_user
 from leads.selectors import lead_get_for_user
@@ -167,3 +168,16 @@ def template_text(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         )
     context = {"record": record, "record_kind": kind, "text": text}
     return render(request, f"{PANEL}#composer-text", context)
+
+
+@require_GET
+def unread(request: HttpRequest) -> HttpResponse:
+    """The navigation's badge (loaded after the page, refreshed every 30 s): how many of
+    the member's leads (`section=inbox`) or deals (`deals`) have messages they have not
+    read; empty when none or the section is not theirs."""
+    member = request.membership
+    section = request.GET.get("section", "")
+    if not any(item.section == section for item in nav_for(member)):
+        return HttpResponse("")
+    count = conversations.unread_count(member=member, section=section)
+    return render(request, "channels/_unread_badge.html", {"count": count, "section": section})
