@@ -505,7 +505,7 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
     """Take a due queued message for one attempt (SENDING, committed before the call)."""
     with tenant_context(tenant):
         message = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(of=("self",))
             .select_related("channel", "attachment")
             .filter(pk=message_id)
             .first()
@@ -695,3 +695,32 @@ def status_report(
             fields.append("read_at")
     found.save(update_fields=list(dict.fromkeys(fields)))
     return True
+
+
+def replies_read_up_to(*, channel: Channel, external_id: str, at: datetime) -> int:
+    """A read mark that covers the conversation up to one sent message (VK's
+    `message_read`): the replies sent to the same person through `channel` no later than
+    it, still sent or delivered, are read too. How many changed."""
+    found = (
+        Message.objects.filter(channel=channel, direction=Direction.OUT, external_id=external_id)
+        .exclude(sent_at=None)
+        .first()
+    )
+    if found is None or not found.address:
+        return 0
+    return (
+        Message.objects.filter(
+            channel=channel,
+            direction=Direction.OUT,
+            address=found.address,
+            status__in=(Status.SENT, Status.DELIVERED),
+            sent_at__lte=found.sent_at,
+        )
+        .exclude(pk=found.pk)
+        .update(
+            status=Status.READ,
+            read_at=at,
+            delivered_at=Coalesce(F("delivered_at"), models.Value(at)),
+            updated_at=timezone.now(),
+        )
+    )
