@@ -209,6 +209,16 @@ def may_reply(record: Record, actor: Membership) -> bool:
     return can(record, actor=actor, action=Action.REPLY)
 
 
+def template_get(template_id: str | int) -> ReplyTemplate | None:
+    """A saved reply by its id as a form sent it (None for anything else)."""
+    text = str(template_id).strip()
+    return ReplyTemplate.objects.filter(pk=int(text)).first() if text.isdigit() else None
+
+
+def template_list() -> list[ReplyTemplate]:
+    return list(ReplyTemplate.objects.all())
+
+
 def templates_for(language: str) -> list[ReplyTemplate]:
     """The workspace's saved replies for a page in `language` (and those for any)."""
     return list(ReplyTemplate.objects.filter(language__in=("", language)))

@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels import conversations
-from channels.models import ReplyTemplate
 from contacts.models import Contact
 from contacts.selectors import record_get_for_user
 from crm.access import AccessDenied
@@ -112,12 +111,11 @@ def reply(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     _refuse_if_not_replier(request, record)
     text = request.POST.get("text", "")[:20_000]
     template = None
-    if template_id := request.POST.get("template", "").strip():
-        if not template_id.isdigit():
-            return _after(request, kind, record, DomainError(_("Choose a template from the list.")))
-        template = ReplyTemplate.objects.filter(pk=int(template_id)).first()
+    if template_id := request.POST.get("template", "").strip()[:20]:
+        template = conversations.template_get(template_id)
         if template is None:
-            return _after(request, kind, record, DomainError(_("That template is gone.")))
+            gone = DomainError(_("That template is gone: choose another."))
+            return _after(request, kind, record, gone)
     try:
         conversations.reply_queue(
             actor=request.membership,
@@ -159,8 +157,7 @@ def template_text(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     replaced for this record and this member."""
     record = _record(request, kind, pk)
     _refuse_if_not_replier(request, record)
-    raw = request.GET.get("template", "")
-    template = ReplyTemplate.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    template = conversations.template_get(request.GET.get("template", "")[:20])
     text = ""
     if template is not None:
         text, _params = conversations.fill(

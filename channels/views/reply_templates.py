@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from channels import conversations
 from channels.models import ReplyTemplate
 from channels.reply_templates import ReplyTemplateForm, reply_template_delete, reply_template_save
 from crm.access import TenantRight, require_right
@@ -18,7 +19,7 @@ SECTION = "reply_templates"
 
 
 def _get(pk: int) -> ReplyTemplate:
-    template = ReplyTemplate.objects.filter(pk=pk).first()
+    template = conversations.template_get(pk)
     if template is None:
         raise Http404
     return template
@@ -41,7 +42,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Template added."))
             return _to_list(request)
-    context = {"templates": list(ReplyTemplate.objects.all()), "form": form, "section": SECTION}
+    context = {"templates": conversations.template_list(), "form": form, "section": SECTION}
     status = 400 if form.errors else 200
     return render(request, "channels/reply_template_list.html", context, status=status)
 

@@ -75,7 +75,7 @@ def _lead(tenant: Tenant) -> Lead:
 
 def _messages(tenant: Tenant) -> list[Message]:
     with tenant_context(tenant):
-        return list(Message.objects.order_by("pk"))
+        return list(Message.objects.select_related("attachment").order_by("pk"))
 
 
 def _panel_url(tenant: Tenant, kind: str, pk: int, tail: str = "") -> str:
@@ -479,9 +479,7 @@ def test_admins_keep_the_reply_templates(tenant, admin, client_for):
         assert not ReplyTemplate.objects.exists()
 
 
-def test_managers_and_other_tenants_do_not_edit_templates(
-    tenant, manager, other_admin, client_for
-):
+def test_managers_and_other_tenants_do_not_edit_templates(tenant, manager, other_admin, client_for):
     with tenant_context(tenant):
         template = ReplyTemplate.objects.create(name="Привет", text="Привет!")
     base = f"/{tenant.slug}/settings/channels/templates/"
