@@ -17,7 +17,7 @@ from django.utils import timezone
 from channels import conversations
 from channels.models import Channel, Message, ReplyTemplate
 from channels.services import channel_create
-from crm.models import Membership, Tenant
+from crm.models import Membership, Notification, Tenant
 from crm.tenancy import tenant_context
 from leads.models import Lead
 from tests.channels.fakeapi import FakeApi
@@ -512,3 +512,31 @@ def test_the_navigation_counts_conversations_with_unread_messages(
 def _first_lead(tenant: Tenant) -> Lead:
     with tenant_context(tenant):
         return Lead.objects.order_by("pk").first()
+
+
+def test_a_client_waiting_past_the_response_time_is_told_to_the_responsible_once(
+    tenant, bot, write, manager, client_for, django_capture_on_commit_callbacks
+):
+    write(update(1, "Алло, ответьте"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(
+            waiting_since=timezone.now() - timedelta(minutes=tenant.response_sla_minutes - 1)
+        )
+        conversations.messages_sweep()
+        assert not Notification.objects.filter(kind="conversation.waiting").exists()
+        Lead.objects.filter(pk=lead.pk).update(
+            waiting_since=timezone.now() - timedelta(minutes=tenant.response_sla_minutes + 1)
+        )
+        conversations.messages_sweep()
+        conversations.messages_sweep()
+        [alert] = Notification.objects.filter(kind="conversation.waiting")
+    assert alert.recipient_id == manager.pk
+    assert alert.url.endswith(f"/leads/{lead.pk}/")
+    # The answer measures the wait and ends it; a new wait may be told again.
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.waited_seconds >= (tenant.response_sla_minutes + 1) * 60
+    assert _lead(tenant).waiting_alerted_at is None
