@@ -75,7 +75,7 @@ def _lead(tenant: Tenant) -> Lead:
 
 def _messages(tenant: Tenant) -> list[Message]:
     with tenant_context(tenant):
-        return list(Message.objects.order_by("pk"))
+        return list(Message.objects.select_related("attachment").order_by("pk"))
 
 
 def _panel_url(tenant: Tenant, kind: str, pk: int, tail: str = "") -> str:
