@@ -106,7 +106,7 @@ def _lead(tenant: Tenant) -> Lead:
 
 def _messages(tenant: Tenant) -> list[Message]:
     with tenant_context(tenant):
-        return list(Message.objects.select_related("template").order_by("pk"))
+        return list(Message.objects.select_related("template", "attachment").order_by("pk"))
 
 
 def _reply_of(tenant: Tenant) -> Message:
