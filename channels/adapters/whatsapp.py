@@ -597,8 +597,10 @@ class WhatsAppAdapter(Adapter):
         sent = answer.data.get("messages") if isinstance(answer.data, dict) else None
         first = sent[0] if isinstance(sent, list) and sent and isinstance(sent[0], dict) else {}
         wamid = _text(first.get("id"))
-        if answer.status >= 300 or not wamid:
+        if answer.status >= 300:
             raise refusal(answer.status, _meta_error(answer.data))
+        if not wamid:  # taken, perhaps: its statuses (our key) will tell
+            raise outbound.Unknown(_("WhatsApp answered without the message's id."))
         return outbound.Sent(external_id="wa:" + wamid[:180], delivered=False)
 
     @staticmethod
@@ -626,8 +628,10 @@ class WhatsAppAdapter(Adapter):
             headers=headers,
         )
         media_id = _text(str(answer.data.get("id") or "")) if isinstance(answer.data, dict) else ""
-        if answer.status >= 300 or not media_id:
+        if answer.status >= 300:
             raise refusal(answer.status, _meta_error(answer.data))
+        if not media_id:  # nothing was sent yet: uploading again is harmless
+            raise outbound.Retry(_("WhatsApp answered the upload without the file's id."))
         return media_id
 
 

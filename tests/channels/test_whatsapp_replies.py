@@ -660,6 +660,9 @@ def test_the_settings_form_takes_the_access_token_and_never_shows_it_back(
         channel = Channel.objects.get(name="WA")
     assert unseal(channel.config["access_token"]) == TOKEN
     assert adapter_for("whatsapp").reply_problem(channel) == ""
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-testid="whatsapp-access-token"' in page
+    assert TOKEN not in page
     edit = client.get(f"{base}{channel.pk}/edit/").content.decode()
     assert TOKEN not in edit
     assert channel.config["access_token"] not in edit
@@ -721,3 +724,45 @@ def test_another_tenant_gets_404(tenant, whatsapp, asked, other_admin, client_fo
     assert response.status_code == 404
     assert [m.direction for m in _messages(tenant)] == ["in"]
     assert meta.calls() == []
+
+
+def test_a_get_on_the_reply_address_is_405(tenant, whatsapp, asked, manager, client_for):
+    response = client_for(manager).get(_panel_url(tenant, asked.pk, "reply/"))
+    assert response.status_code == 405
+
+
+# --- Odd answers and reports ----------------------------------------------------------------
+
+
+def test_an_answer_without_the_messages_id_leaves_it_uncertain_until_its_status(
+    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+):
+    meta.faults({"match": "/messages", "status": 200, "times": 1, "body": {"ok": True}})
+    with django_capture_on_commit_callbacks(execute=True):
+        _answer(client_for(manager), tenant, asked)
+    reply = _reply_of(tenant)
+    assert reply.status == Status.UNCERTAIN
+    assert "without the message's id" in reply.error
+    echoed = status("wamid.HBgLLATE", "sent", biz_opaque_callback_data=str(reply.key))
+    notify(whatsapp, notification(statuses=[echoed]))
+    assert _reply_of(tenant).status == Status.SENT
+    assert len(meta.calls("/messages")) == 1
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"biz_opaque_callback_data": "not-a-uuid"},
+        {"timestamp": "yesterday"},
+        {"timestamp": "99999999999999999999"},
+        {"status": "deleted"},
+        {"errors": "x"},
+    ],
+    ids=["bad-key", "bad-time", "huge-time", "unknown-state", "errors-not-list"],
+)
+def test_odd_statuses_never_fail_the_delivery(tenant, whatsapp, notify, odd):
+    notify(whatsapp, notification(statuses=[{**status("wamid.ODD", "delivered"), **odd}]))
+    with tenant_context(tenant):
+        event = InboundEvent.objects.get()
+    assert event.status == EventStatus.IGNORED
+    assert event.detail
