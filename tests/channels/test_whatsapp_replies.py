@@ -766,3 +766,20 @@ def test_odd_statuses_never_fail_the_delivery(tenant, whatsapp, notify, odd):
         event = InboundEvent.objects.get()
     assert event.status == EventStatus.IGNORED
     assert event.detail
+
+
+def test_create_channel_takes_the_access_token_sealed(tenant):
+    from django.core.management import call_command
+
+    call_command(
+        "create_channel",
+        *("--tenant", tenant.slug, "--kind", "whatsapp", "--name", "WA"),
+        *("--app-secret", APP_SECRET, "--phone-number-id", PHONE_NUMBER_ID),
+        *("--access-token", TOKEN),
+        stdout=None,
+    )
+    with tenant_context(tenant):
+        channel = Channel.objects.get(name="WA")
+    assert is_sealed(channel.config["access_token"])
+    assert unseal(channel.config["access_token"]) == TOKEN
+    assert adapter_for("whatsapp").reply_problem(channel) == ""
