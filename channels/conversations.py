@@ -523,8 +523,10 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
     """Take a due queued message for one attempt (SENDING, committed before the call)."""
     with tenant_context(tenant):
         message = (
+            # Only the message's row: PostgreSQL locks no nullable side of an outer join.
             Message.objects.select_for_update(of=("self",))
-            .select_related("channel", "attachment")
+            # The adapter reads them outside the tenant's scope (RLS would hide them).
+            .select_related("channel", "attachment", "template")
             .filter(pk=message_id)
             .first()
         )
