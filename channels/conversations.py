@@ -70,16 +70,25 @@ OPEN = (Status.QUEUED, Status.SENDING)
 
 
 def thread_q(record: Record) -> Q:
-    """The messages of `record`'s person: the record's own, and those of its contact (a
-    converted lead's or a deal's person), or a contact's leads before they were converted."""
+    """The messages of `record`'s person: the record's own, those of its contact (a
+    converted lead's or a deal's person) and of the contact's leads before they were
+    converted."""
     if isinstance(record, Lead):
         query = Q(lead_id=record.pk)
-        return query | Q(contact_id=record.contact_id) if record.contact_id else query
+        return query | _person_q(record.contact_id) if record.contact_id else query
     if isinstance(record, Deal):
-        query = Q(deal_id=record.pk)
-        return query | Q(contact_id=record.contact_id) if record.contact_id else query
-    converted = Lead.objects.filter(contact_id=record.pk).values("pk")
-    return Q(contact_id=record.pk) | Q(lead_id__in=converted)
+        # Its own, those of the lead it was converted from, and its person's.
+        query = Q(deal_id=record.pk) | Q(lead_id__in=Lead.objects.filter(deal=record).values("pk"))
+        if record.contact_id:
+            return query | _person_q(record.contact_id)
+        return query
+    return _person_q(record.pk)
+
+
+def _person_q(contact_id: int) -> Q:
+    """A contact's messages, and those of their leads written before the conversion."""
+    converted = Lead.objects.filter(contact_id=contact_id).values("pk")
+    return Q(contact_id=contact_id) | Q(lead_id__in=converted)
 
 
 def thread(record: Record) -> list[Message]:
