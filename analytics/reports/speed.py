@@ -2,13 +2,16 @@
 first answer (first_response_at − created_at, in whole minutes as shown), by source, by
 manager and by the hour of the workspace's day they arrived, and how many were answered
 within the workspace's response time limit (its SLA). Counts and percentiles come from the
-daily rollups where the request allows (analytics.reports.rolled)."""
+daily rollups where the request allows (analytics.reports.rolled). A reply in the channel
+is a first response; the answers in conversations (a client who wrote and waited, answered
+from a card) have a table of their own, by who answered, from the messages themselves."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -21,6 +24,7 @@ from analytics.reports.base import (
     value,
 )
 from analytics.reports.rolled import lead_groups
+from analytics.sql import Percentile, Rows
 from analytics.tables import (
     COUNT,
     MINUTES,
@@ -33,6 +37,7 @@ from analytics.tables import (
     chart_of,
     share,
 )
+from channels.models import Message
 from leads.models import LeadSource
 
 HOURS = range(24)
@@ -148,6 +153,108 @@ def _table(
     return table
 
 
+def _answers(params: Params, before: bool) -> dict[Hashable, dict[str, Any]]:
+    """Per member who answered (and None: all of them): the replies sent in the period to
+    a client who was waiting, and the percentiles of that wait in whole minutes."""
+    period = params.previous if before else params.period
+    rows = Message.objects.filter(
+        direction=Message.Direction.OUT,
+        waited_seconds__isnull=False,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    )
+    if params.lead_owners is not None:
+        rows = rows.filter(author_id__in=params.lead_owners)
+    owner, team = params.data.get("owner"), params.data.get("team")
+    if owner == "me":
+        rows = rows.filter(author=params.actor)
+    elif owner == "none":
+        rows = rows.none()
+    elif owner:
+        rows = rows.filter(author_id=int(owner) if str(owner).isdigit() else 0)
+    if team is not None:
+        rows = rows.filter(author__team=team)
+    sla_seconds = params.actor.tenant.response_sla_minutes * 60
+    minutes = F("waited_seconds") / 60
+    figures = {
+        "answers": Rows(),
+        "median": Percentile(minutes, 0.5),
+        "p90": Percentile(minutes, 0.9),
+        "within": Rows(Q(waited_seconds__lte=sla_seconds)),
+    }
+    groups: dict[Hashable, dict[str, Any]] = {
+        row["author_id"]: row for row in rows.values("author_id").annotate(**figures)
+    }
+    whole = rows.aggregate(**figures)
+    return {"all": whole, **groups} if whole["answers"] else groups
+
+
+def _answers_table(params: Params, sla: int) -> Table:
+    current, previous = _answers(params, False), _answers(params, True)
+    columns = [
+        Column(
+            _("Answers"),
+            COUNT,
+            _(
+                "Replies sent from a card in the period to a client who had written and was "
+                "waiting for an answer."
+            ),
+        ),
+        Column(
+            _("Median wait"),
+            MINUTES,
+            _("The median time from the client's oldest unanswered message to the answer."),
+            higher_is_better=False,
+        ),
+        Column(
+            _("90th percentile"),
+            MINUTES,
+            _("Nine in ten clients got the answer within this time."),
+            higher_is_better=False,
+        ),
+        Column(
+            _("Share within the limit"),
+            PERCENT,
+            _("Answers given within %(minutes)s minutes (the response time limit) ÷ answers.")
+            % {"minutes": sla},
+        ),
+    ]
+
+    def row(label: str, key: Hashable) -> Row:
+        def cell(name: str) -> Cell:
+            default = None if name in ("median", "p90") else 0
+            return Cell(value(current, key, name, default), value(previous, key, name, default))
+
+        return Row(
+            label=label,
+            cells=[
+                cell("answers"),
+                cell("median"),
+                cell("p90"),
+                Cell(
+                    share(value(current, key, "within"), value(current, key, "answers")),
+                    share(value(previous, key, "within"), value(previous, key, "answers")),
+                ),
+            ],
+        )
+
+    authors = [k for k in ordered_keys(current, previous, "answers") if k != "all"]
+    labels = member_labels(authors)
+    table = Table(
+        key="conversations",
+        title=_("Answers in conversations"),
+        head=_("Who answered"),
+        columns=columns,
+        total=row(_("Total"), "all"),
+    )
+    table.rows = [row(labels.get(k, f"#{k}"), k) for k in authors if k is not None]
+    table.note = _(
+        "Telegram, WhatsApp, VK and e-mail answers sent from the cards; a reply is also the "
+        "lead's first response above when it had none."
+    )
+    return table
+
+
 def build(params: Params) -> Report:
     sla = params.actor.tenant.response_sla_minutes
     # Every table and the whole cohort — the total row of each (percentiles do not add
@@ -230,7 +337,7 @@ def build(params: Params) -> Report:
             "and how many were answered within the workspace's limit of %(minutes)s minutes."
         )
         % {"minutes": sla},
-        tables=[by_source, by_manager, by_hour],
+        tables=[by_source, by_manager, by_hour, _answers_table(params, sla)],
         charts=charts,
     )
 

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from analytics.params import params_for
 from analytics.reports import REPORTS
 from analytics.reports.speed import SPEC
+from channels.models import Message
 from crm.access import ENTITY_ACTIONS
 from crm.models import Membership, Role, Team, Tenant
 from crm.tenancy import tenant_context
@@ -150,7 +151,7 @@ HOURS = {
 
 def test_every_figure_by_source_manager_and_hour(world):
     report = build(world["admin"])
-    by_source, by_manager, by_hour = report.tables
+    by_source, by_manager, by_hour, _answers = report.tables
     assert {row.label: figures(row) for row in by_source.rows} == SOURCES
     assert [row.label for row in by_source.rows] == ["Web form", "Telegram", "Call"]
     assert [row.label for row in by_manager.rows] == list(MANAGERS)
@@ -159,8 +160,9 @@ def test_every_figure_by_source_manager_and_hour(world):
     assert [row.label for row in by_hour.rows] == [f"{h:02d}:00–{h:02d}:59" for h in range(24)]
     for hour, row in enumerate(by_hour.rows):
         assert figures(row) == HOURS.get(hour, EMPTY), hour
-    for table in report.tables:
+    for table in (by_source, by_manager, by_hour):
         assert figures(table.total) == TOTAL
+    assert figures(_answers.total) == [(0, 0), (None, None), (None, None), (None, None)]
     assert REPORTS["speed"] is SPEC
     assert "10 minutes" in str(by_source.columns[4].help)
     assert "not within" in str(by_source.columns[5].help)
@@ -186,7 +188,7 @@ def test_the_hour_is_the_workspaces_and_follows_its_zone(world):
 
 def test_links_lead_to_the_records_of_each_figure(world):
     report = build(world["admin"])
-    by_source, by_manager, by_hour = report.tables
+    by_source, by_manager, by_hour, _answers = report.tables
     base = {
         "created_after": ["2026-03-01"],
         "created_before": ["2026-03-10"],
@@ -233,7 +235,7 @@ def test_a_manager_with_the_analytics_right_sees_only_their_own_figures(world):
     with tenant_context(world["acme"]):
         Role.objects.filter(kind=Role.Kind.MANAGER).update(can_view_analytics=True)
         anna = Membership.objects.select_related("role", "user", "tenant").get(pk=world["anna"].pk)
-    by_source, by_manager, _by_hour = build(anna).tables
+    by_source, by_manager, _by_hour, _answers = build(anna).tables
     assert [row.label for row in by_manager.rows] == ["Anna Alpha"]
     assert figures(by_manager.rows[0]) == MANAGERS["Anna Alpha"]
     assert figures(by_source.total) == MANAGERS["Anna Alpha"]
@@ -316,3 +318,62 @@ def test_the_page_shows_the_report(world, client_for):
     assert response.status_code == 200
     assert "Anna Alpha" in response.content.decode()
     assert admin.get("/acme/analytics/speed/?period=zzz&date_from=1").status_code == 200
+
+
+def answer(author: Membership, at: dt.datetime, waited: int | None, target: Lead) -> None:
+    """A reply from a card sent at `at` (local) to a client who had waited `waited` s."""
+    made = Message.objects.create(
+        channel_kind="telegram",
+        direction="out",
+        status="delivered",
+        lead=target,
+        author=author,
+        address="1",
+        text="Ответ",
+        waited_seconds=waited,
+    )
+    Message.objects.filter(pk=made.pk).update(created_at=at)
+
+
+@pytest.fixture
+def answers(world):
+    anna, boris, admin = world["anna"], world["boris"], world["admin"]
+    with tenant_context(world["acme"]):
+        target = Lead.objects.order_by("pk").first()
+        # This period (Bogotá days Mar 1–10): the first minute of Mar 1 and the last of Mar 10.
+        answer(anna, local(2026, 3, 1, 0, 0), 600, target)  # at the limit itself
+        answer(anna, local(2026, 3, 10, 23, 59), 601, target)  # a second late
+        answer(anna, local(2026, 3, 5, 12), 59, target)
+        answer(boris, local(2026, 3, 6, 9), 7200, target)
+        answer(boris, local(2026, 3, 6, 10), None, target)  # nobody was waiting: not counted
+        # Outside: the hour before Mar 1 in Bogotá (still Mar 1 in UTC), after Mar 10.
+        answer(anna, local(2026, 2, 28, 23, 59), 5, target)  # the previous period
+        answer(anna, local(2026, 3, 11, 0, 0), 5, target)
+    globex = Tenant.objects.get(slug="globex")
+    with tenant_context(globex):
+        other = Membership.objects.get(role__kind=Role.Kind.ADMIN)
+        elsewhere = Lead.objects.first()
+        answer(other, local(2026, 3, 5, 9), 30, elsewhere)
+    return world
+
+
+def test_answers_in_conversations_by_who_answered(answers):
+    table = build(answers["admin"]).tables[-1]
+    assert table.key == "conversations"
+    # answers, median wait, 90th percentile (whole minutes), share within the 10-minute limit
+    assert figures(table.total) == [(4, 1), (10, 0), (120, 0), (50.0, 100.0)]
+    assert [row.label for row in table.rows] == ["Anna Alpha", "Boris Beta"]
+    anna, boris = table.rows
+    assert figures(anna) == [(3, 1), (10, 0), (10, 0), (pytest.approx(200 / 3), 100.0)]
+    assert figures(boris) == [(1, 0), (120, None), (120, None), (0.0, None)]
+
+
+def test_a_manager_sees_only_their_own_answers(answers):
+    with tenant_context(answers["acme"]):
+        Role.objects.filter(kind=Role.Kind.MANAGER).update(can_view_analytics=True)
+        boris = Membership.objects.select_related("role", "user", "tenant").get(
+            pk=answers["boris"].pk
+        )
+    table = build(boris).tables[-1]
+    assert [row.label for row in table.rows] == ["Boris Beta"]
+    assert figures(table.total) == [(1, 0), (120, None), (120, None), (0.0, None)]
