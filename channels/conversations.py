@@ -31,7 +31,7 @@ from channels import outbound
 from channels.adapters import adapter_for
 from channels.models import Channel, ChannelKind, InboundEvent, Message, ReplyTemplate
 from contacts.models import Contact
-from crm.access import AccessDenied, Action, can
+from crm.access import AccessDenied, Action, Scope, can, scope_for, scope_queryset
 from crm.attachments import attachment_store
 from crm.errors import DomainError
 from crm.models import Attachment, Membership, Tenant
@@ -39,7 +39,8 @@ from crm.notifications import notify
 from crm.tenancy import current_tenant, tenant_context
 from crm.urlnames import tenant_reverse
 from deals.models import Deal
-from leads.models import Lead
+from deals.models import Outcome as DealOutcome
+from leads.models import OPEN_STATES, Lead
 
 logger = logging.getLogger(__name__)
 
@@ -69,20 +70,34 @@ OPEN = (Status.QUEUED, Status.SENDING)
 # --- Reading ---------------------------------------------------------------------------------
 
 
-def thread_q(record: Record) -> Q:
+def thread_q(record: Record, actor: Membership | None = None) -> Q:
     """The messages of `record`'s person: the record's own, those of its contact (a
     converted lead's or a deal's person) and of the contact's leads before they were
-    converted."""
+    converted. With `actor`: only those on leads and deals the actor may see (a contact is
+    shared more widely than its leads and deals)."""
     if isinstance(record, Lead):
         query = Q(lead_id=record.pk)
-        return query | _person_q(record.contact_id) if record.contact_id else query
-    if isinstance(record, Deal):
+        if record.contact_id:
+            query |= _person_q(record.contact_id)
+    elif isinstance(record, Deal):
         # Its own, those of the lead it was converted from, and its person's.
         query = Q(deal_id=record.pk) | Q(lead_id__in=Lead.objects.filter(deal=record).values("pk"))
         if record.contact_id:
-            return query | _person_q(record.contact_id)
-        return query
-    return _person_q(record.pk)
+            query |= _person_q(record.contact_id)
+    else:
+        query = _person_q(record.pk)
+    return query & _visible_q(actor) if actor is not None else query
+
+
+def _visible_q(actor: Membership) -> Q:
+    """Messages on no lead or deal, or on ones the actor may view."""
+    visible = Q()
+    for model, field in ((Lead, "lead_id"), (Deal, "deal_id")):
+        if scope_for(actor, model.access_entity, Action.VIEW) == Scope.ALL:
+            continue
+        rows = scope_queryset(model.objects.all(), actor=actor, action=Action.VIEW)
+        visible &= Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__in": rows.values("pk")})
+    return visible
 
 
 def _person_q(contact_id: int) -> Q:
@@ -91,11 +106,12 @@ def _person_q(contact_id: int) -> Q:
     return Q(contact_id=contact_id) | Q(lead_id__in=converted)
 
 
-def thread(record: Record) -> list[Message]:
-    """The record's conversation, oldest first (the latest THREAD_SIZE messages), each with
-    its author, its file and (`files`) the files its delivery brought: three queries."""
+def thread(record: Record, actor: Membership) -> list[Message]:
+    """The record's conversation as `actor` may see it, oldest first (the latest
+    THREAD_SIZE messages), each with its author, its file and (`files`) the files its
+    delivery brought: three queries."""
     newest = (
-        Message.objects.filter(thread_q(record))
+        Message.objects.filter(thread_q(record, actor))
         .select_related("author__user", "attachment")
         .order_by("-created_at", "-pk")[:THREAD_SIZE]
     )
@@ -112,14 +128,16 @@ def thread(record: Record) -> list[Message]:
     return messages
 
 
-def thread_version(record: Record) -> str:
+def thread_version(record: Record, actor: Membership) -> str:
     """A short text that changes whenever the record's thread does (a message added, a
-    status or text changed): what a polling card compares."""
-    found = Message.objects.filter(thread_q(record)).aggregate(
+    status or text changed, the unread or waiting state): what a polling card compares."""
+    found = Message.objects.filter(thread_q(record, actor)).aggregate(
         count=Count("pk"), changed=Max("updated_at")
     )
     changed = found["changed"].timestamp() if found["changed"] else 0
-    return f"{found['count']}-{changed:.6f}"
+    waiting = getattr(record, "waiting_since", None)
+    state = f"{getattr(record, 'unread_messages', 0)}-{waiting.timestamp() if waiting else 0}"
+    return f"{found['count']}-{changed:.6f}-{state}"
 
 
 @dataclass(frozen=True)
@@ -165,7 +183,7 @@ def _record_phone(record: Record) -> str:
     return next((p for p in contact.phones or [] if p.startswith("+")), "")
 
 
-def reply_routes(record: Record) -> list[Route]:
+def reply_routes(record: Record, actor: Membership) -> list[Route]:
     """Where a reply to `record`'s person may go, the channel they last wrote from first:
     every (channel, address) they wrote from, then their e-mail addresses through the
     workspace's e-mail channels and their phone through its WhatsApp channels (a template
@@ -178,7 +196,9 @@ def reply_routes(record: Record) -> list[Route]:
     routes: list[Route] = []
     seen: set[tuple[int, str]] = set()
     written = (
-        Message.objects.filter(thread_q(record), direction=Direction.IN, channel__in=list(usable))
+        Message.objects.filter(
+            thread_q(record, actor), direction=Direction.IN, channel__in=list(usable)
+        )
         .exclude(address="")
         .values("channel_id", "address")
         .annotate(last=Max("created_at"))
@@ -210,9 +230,11 @@ def _last_inbound(channel: Channel, address: str) -> datetime | None:
 def unread_count(*, member: Membership, section: str) -> int:
     """How many of `member`'s leads (`inbox`) or deals (`deals`) have unread messages."""
     if section == "inbox":
-        return Lead.objects.filter(owner=member, unread_messages__gt=0, deleted_at=None).count()
+        leads = Lead.objects.filter(owner=member, unread_messages__gt=0, deleted_at=None)
+        return leads.filter(state__in=OPEN_STATES).count()
     if section == "deals":
-        return Deal.objects.filter(owner=member, unread_messages__gt=0).count()
+        deals = Deal.objects.filter(owner=member, unread_messages__gt=0)
+        return deals.filter(outcome=DealOutcome.OPEN).count()
     return 0
 
 
@@ -340,45 +362,71 @@ def inbound_edited(event: InboundEvent, text: str) -> None:
     Message.objects.filter(event=event).update(text=text, updated_at=timezone.now())
 
 
+def _thread_records(
+    record: Record, actor: Membership
+) -> tuple[models.QuerySet[Lead], models.QuerySet[Deal]]:
+    """The leads and deals a thread's messages are on (and the record itself): answering
+    or reading from one card answers or reads the person on all of them."""
+    messages = Message.objects.filter(thread_q(record, actor))
+    found = []
+    for model, field in ((Lead, "lead_id"), (Deal, "deal_id")):
+        on = Q(pk__in=messages.exclude(**{field: None}).values(field))
+        if isinstance(record, model):
+            on |= Q(pk=record.pk)
+        found.append(model.objects.filter(on))
+    leads, deals = found
+    return leads, deals
+
+
 def thread_seen(*, actor: Membership, record: Record) -> None:
-    """The responsible (or, for a record nobody owns, anyone who may answer) opened the
-    conversation: nothing in it is unread any more."""
-    if isinstance(record, Contact) or not record.unread_messages:
-        return
-    if record.owner_id != actor.pk and not (record.owner_id is None and may_reply(record, actor)):
-        return
-    type(record).objects.filter(pk=record.pk).update(unread_messages=0)
-    record.unread_messages = 0
+    """The responsible (or, for records nobody owns, anyone who may answer) opened the
+    conversation: nothing in it is unread for them any more — on every lead and deal of
+    the thread they are responsible for."""
+    mine = Q(owner=actor)
+    if may_reply(record, actor):
+        mine |= Q(owner=None)
+    for rows in _thread_records(record, actor):
+        rows.filter(mine, unread_messages__gt=0).update(unread_messages=0)
+    if getattr(record, "owner_id", None) == actor.pk or (
+        getattr(record, "owner_id", 0) is None and may_reply(record, actor)
+    ):
+        record.unread_messages = 0
+
+
+def _answered(record: Record, actor: Membership) -> None:
+    for rows in _thread_records(record, actor):
+        rows.filter(Q(unread_messages__gt=0) | Q(waiting_since__isnull=False)).update(
+            unread_messages=0, waiting_since=None, waiting_alerted_at=None
+        )
 
 
 def answered(*, actor: Membership, record: Record) -> None:
     """Someone who may answer says the person needs no answer ("no reply needed"): they
-    no longer wait, and nothing is unread."""
+    no longer wait, and nothing is unread, on any lead or deal of the thread."""
     if not may_reply(record, actor):
         raise AccessDenied
-    if isinstance(record, Contact):
-        return
-    type(record).objects.filter(pk=record.pk).update(
-        unread_messages=0, waiting_since=None, waiting_alerted_at=None
-    )
-    record.unread_messages, record.waiting_since = 0, None
+    _answered(record, actor)
+    if not isinstance(record, Contact):
+        record.unread_messages, record.waiting_since = 0, None
 
 
 # --- Replies -----------------------------------------------------------------------------------
 
 
-def _route_for(record: Record, route_key: str) -> Route:
-    for route in reply_routes(record):
+def _route_for(record: Record, actor: Membership, route_key: str) -> Route:
+    for route in reply_routes(record, actor):
         if route.key == route_key:
             return route
     raise DomainError(_("This way to answer is not available any more: choose another."))
 
 
-def _email_thread(record: Record, route: Route) -> tuple[str, str, str]:
+def _email_thread(record: Record, actor: Membership, route: Route) -> tuple[str, str, str]:
     """(subject, In-Reply-To, References) of an e-mail reply: the person's latest message
     to that channel in this thread, or a new subject."""
     latest = (
-        Message.objects.filter(thread_q(record), channel=route.channel, address=route.address)
+        Message.objects.filter(
+            thread_q(record, actor), channel=route.channel, address=route.address
+        )
         .exclude(external_id="")
         .order_by("-created_at", "-pk")
         .first()
@@ -407,7 +455,7 @@ def reply_queue(
     person no longer waits. Refusals (DomainError) leave nothing written."""
     if not may_reply(record, actor):
         raise AccessDenied
-    route = _route_for(record, route_key)
+    route = _route_for(record, actor, route_key)
     adapter = adapter_for(route.channel.kind)
     values = placeholder_values(record, actor)
     text, params = fill((text or "").strip(), values)
@@ -436,7 +484,7 @@ def reply_queue(
     subject = in_reply_to = references = ""
     external_id = ""
     if route.channel.kind == ChannelKind.EMAIL:
-        subject, in_reply_to, references = _email_thread(record, route)
+        subject, in_reply_to, references = _email_thread(record, actor, route)
         # The Message-ID is ours from the start: the client's answer names it, and a retry
         # sends the same one.
         domain = str(route.channel.config.get("smtp_from") or "") or "voronka.local"
@@ -473,12 +521,10 @@ def reply_queue(
         references=references,
         next_attempt_at=now,
     )
-    if isinstance(record, Lead):
-        Lead.objects.filter(pk=record.pk, first_response_at=None).update(first_response_at=now)
-    if not isinstance(record, Contact):
-        type(record).objects.filter(pk=record.pk).update(
-            unread_messages=0, waiting_since=None, waiting_alerted_at=None
-        )
+    leads, _deals = _thread_records(record, actor)
+    # The answer is the first response of the person's leads that had none.
+    leads.filter(first_response_at=None).update(first_response_at=now)
+    _answered(record, actor)
     _queue_after_commit(message)
     return message
 
@@ -497,23 +543,21 @@ def reply_again(*, actor: Membership, record: Record, message_id: int) -> Messag
     counted anew."""
     if not may_reply(record, actor):
         raise AccessDenied
-    message = Message.objects.filter(thread_q(record), pk=message_id).first()
+    message = Message.objects.filter(thread_q(record, actor), pk=message_id).first()
     if message is None or message.direction != Direction.OUT:
         raise DomainError(_("No such message here."))
-    if message.status not in (Status.FAILED, Status.UNCERTAIN):
+    # One statement decides, so two members clicking at once queue it once.
+    again = Message.objects.filter(pk=message.pk, status__in=(Status.FAILED, Status.UNCERTAIN))
+    if not again.update(
+        status=Status.QUEUED,
+        attempts=0,
+        error="",
+        next_attempt_at=timezone.now(),
+        sending_since=None,
+        updated_at=timezone.now(),
+    ):
         raise DomainError(_("The message is not waiting to be sent again."))
-    message.status, message.attempts, message.error = Status.QUEUED, 0, ""
-    message.next_attempt_at, message.sending_since = timezone.now(), None
-    message.save(
-        update_fields=[
-            "status",
-            "attempts",
-            "error",
-            "next_attempt_at",
-            "sending_since",
-            "updated_at",
-        ]
-    )
+    message.refresh_from_db()
     _queue_after_commit(message)
     return message
 
@@ -553,8 +597,14 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
         message.save(update_fields=["status", "sending_since", "attempts", "updated_at"])
         file = None
         if message.attachment is not None and message.attachment.file:
-            with message.attachment.file.open("rb") as handle:
-                file = (message.attachment.filename, handle.read())
+            try:
+                with message.attachment.file.open("rb") as handle:
+                    file = (message.attachment.filename, handle.read())
+            except OSError:  # the stored file is gone: fail visibly, never loop
+                message.status, message.sending_since = Status.FAILED, None
+                message.error = _("The attached file cannot be read any more: attach it again.")
+                message.save(update_fields=["status", "sending_since", "error", "updated_at"])
+                return None
         return message, file
 
 
@@ -591,8 +641,14 @@ def _settle(
     idempotent: bool,
 ) -> float | None:
     fresh = Message.objects.select_for_update().filter(pk=message.pk).first()
-    if fresh is None or fresh.status != Status.SENDING:
-        return None  # settled meanwhile (a provider's echo, the sweeper)
+    # Only this attempt's claim (its `sending_since`): a message sent again meanwhile, or
+    # settled by a provider's echo, is left alone. A success still wins over the sweeper's
+    # "may not have been sent" of this same attempt (a call that outlasted the lease).
+    mine = fresh is not None and fresh.sending_since == message.sending_since
+    if not mine or fresh.status not in (Status.SENDING, Status.UNCERTAIN):
+        return None
+    if fresh.status == Status.UNCERTAIN and sent is None:
+        return None
     now = timezone.now()
     fields = ["status", "error", "sending_since", "next_attempt_at", "updated_at"]
     fresh.sending_since = None
@@ -648,8 +704,8 @@ def messages_sweep() -> int:
             )
         else:
             Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                # `sending_since` stays: the attempt's own late answer may still settle it.
                 status=Status.UNCERTAIN,
-                sending_since=None,
                 next_attempt_at=None,
                 updated_at=now,
                 error=_(
@@ -684,7 +740,9 @@ def _alert_waiting(now: datetime) -> None:
                 waiting_since__lte=late, waiting_alerted_at=None, owner__isnull=False
             )
             if model is Lead:
-                rows = rows.filter(deleted_at=None)
+                rows = rows.filter(deleted_at=None, state__in=OPEN_STATES)
+            else:
+                rows = rows.filter(outcome=DealOutcome.OPEN)
             rows = rows.select_related("owner")[:200]
             for record in rows:
                 notify(

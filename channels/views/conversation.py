@@ -43,12 +43,12 @@ def _record(request: HttpRequest, kind: str, pk: int) -> conversations.Record:
 def _context(request: HttpRequest, kind: str, record: conversations.Record) -> dict[str, Any]:
     actor = request.membership
     may_reply = conversations.may_reply(record, actor)
-    routes = conversations.reply_routes(record) if may_reply else []
+    routes = conversations.reply_routes(record, actor) if may_reply else []
     return {
         "record": record,
         "record_kind": kind,
-        "thread": conversations.thread(record),
-        "version": conversations.thread_version(record),
+        "thread": conversations.thread(record, actor),
+        "version": conversations.thread_version(record, actor),
         "may_reply": may_reply,
         "routes": routes,
         "templates": conversations.templates_for(get_language() or "") if may_reply else [],
@@ -70,17 +70,28 @@ def _panel(
 def panel(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """The panel (`?part=thread`: the messages alone, what the open card polls with the
     version it has, `v`: 204 while nothing changed). Opening it reads the unread."""
-    record = _record(request, kind, pk)
     if request.GET.get("part") == "thread":
-        version = conversations.thread_version(record)
+        try:
+            record = _record(request, kind, pk)
+        except Http404:
+            # Gone, or out of the member's sight now: the open card stops polling (htmx's
+            # 286) instead of stacking a refusal every 3 s.
+            return HttpResponse(status=286)
+        version = conversations.thread_version(record, request.membership)
         if request.GET.get("v", "")[:64] == version:
             return HttpResponse(status=204)
         conversations.thread_seen(actor=request.membership, record=record)
-        response = render(request, f"{PANEL}#thread", _context(request, kind, record))
-        patch_vary_headers(response, ["HX-Request"])
-        return response
+        return _thread(request, kind, record)
+    record = _record(request, kind, pk)
     conversations.thread_seen(actor=request.membership, record=record)
     return _panel(request, kind, record)
+
+
+def _thread(request: HttpRequest, kind: str, record: conversations.Record) -> HttpResponse:
+    """The thread with its header alone (the composer and what is typed in it stay)."""
+    response = render(request, f"{PANEL}#thread", _context(request, kind, record))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _after(
@@ -140,7 +151,7 @@ def again(request: HttpRequest, kind: str, pk: int, message_pk: int) -> HttpResp
         conversations.reply_again(actor=request.membership, record=record, message_id=message_pk)
     except DomainError as error:
         return _after(request, kind, record, error)
-    return _after(request, kind, record)
+    return _thread(request, kind, record) if request.htmx else _after(request, kind, record)
 
 
 @require_POST
@@ -148,7 +159,7 @@ def answered(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     record = _record(request, kind, pk)
     _refuse_if_not_replier(request, record)
     conversations.answered(actor=request.membership, record=record)
-    return _after(request, kind, record)
+    return _thread(request, kind, record) if request.htmx else _after(request, kind, record)
 
 
 @require_GET

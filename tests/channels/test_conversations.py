@@ -264,7 +264,7 @@ def test_a_worker_killed_while_sending_leaves_it_uncertain_never_sent_twice(
     lead = _lead(tenant)
     _give(tenant, lead, manager)
     with tenant_context(tenant):
-        route = conversations.reply_routes(lead)[0]
+        route = conversations.reply_routes(lead, manager)[0]
         reply = conversations.reply_queue(
             actor=manager, record=Lead.objects.get(), route_key=route.key, text="Ответ"
         )

@@ -109,7 +109,7 @@ def _queue_reply(live: Stack, tenant, admin, text: str, monkeypatch) -> Message:
     monkeypatch.setattr(conversations, "_queue_after_commit", lambda message: None)
     with tenant_context(tenant):
         lead = Lead.objects.get()
-        route = conversations.reply_routes(lead)[0]
+        route = conversations.reply_routes(lead, admin)[0]
         message = conversations.reply_queue(
             actor=admin, record=lead, route_key=route.key, text=text
         )

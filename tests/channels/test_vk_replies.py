@@ -321,7 +321,7 @@ def test_a_worker_killed_while_sending_is_sent_again_by_the_sweeper_and_arrives_
 ):
     lead = _asked(tenant, write, manager)
     with tenant_context(tenant):
-        route = conversations.reply_routes(lead)[0]
+        route = conversations.reply_routes(lead, manager)[0]
         reply = conversations.reply_queue(
             actor=manager, record=Lead.objects.get(), route_key=route.key, text="Ответ"
         )

@@ -289,7 +289,7 @@ def test_a_worker_that_died_after_meta_took_the_message_is_settled_by_the_echoed
     tenant, whatsapp, asked, manager, meta, notify
 ):
     with tenant_context(tenant):
-        route = conversations.reply_routes(asked)[0]
+        route = conversations.reply_routes(asked, manager)[0]
         reply = conversations.reply_queue(
             actor=manager, record=Lead.objects.get(), route_key=route.key, text="Ответ"
         )
