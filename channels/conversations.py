@@ -508,7 +508,9 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
     """Take a due queued message for one attempt (SENDING, committed before the call)."""
     with tenant_context(tenant):
         message = (
-            Message.objects.select_for_update()
+            # Only the message's row is locked: PostgreSQL refuses FOR UPDATE on the
+            # nullable side of the outer joins (a deleted channel, no file).
+            Message.objects.select_for_update(of=("self",))
             .select_related("channel", "attachment")
             .filter(pk=message_id)
             .first()

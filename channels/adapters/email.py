@@ -405,7 +405,14 @@ class EmailAdapter(Adapter):
                 "last_error": state.get("last_error") or "",
                 "last_uid": state.get("last_uid"),
                 **moments,
-            }
+            },
+            "outgoing": {
+                "host": config.get("smtp_host") or "",
+                "port": config.get("smtp_port") or "",
+                "security": dict(SmtpSecurity.CHOICES).get(config.get("smtp_security"), ""),
+                "user": config.get("smtp_user") or config.get("imap_user") or "",
+                "sender": smtp_from(config),
+            },
         }
 
     def respond(

@@ -425,6 +425,8 @@ def test_a_channel_without_an_smtp_server_only_receives(
     assert panel.context["routes"] == []
     assert 'data-testid="no-routes"' in panel.content.decode()
     assert [m.direction for m in messages(tenant)] == ["in"]
+    page = client_for(admin).get(f"/{tenant.slug}/settings/channels/{channel.pk}/")
+    assert 'data-testid="email-no-outgoing"' in page.content.decode()
 
 
 def test_the_smtp_password_is_sealed_at_rest_and_never_shown(tenant, admin, client_for):
@@ -465,6 +467,10 @@ def test_the_smtp_password_is_sealed_at_rest_and_never_shown(tenant, admin, clie
     with tenant_context(tenant):
         saved = Channel.objects.get(pk=channel.pk).config
     assert unseal(saved["smtp_password"]) == "smtp-app-password"  # empty keeps it
+    page = client.get(f"/{tenant.slug}/settings/channels/{channel.pk}/").content.decode()
+    assert 'data-testid="email-outgoing"' in page
+    assert "smtp.yandex.ru:587" in page
+    assert "smtp-app-password" not in page
 
 
 def test_an_smtp_server_without_a_from_address_is_refused_in_the_form(tenant, admin, client_for):
