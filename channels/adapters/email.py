@@ -480,6 +480,7 @@ class EmailAdapter(Adapter):
             sender=sender,
             recipient=message.address,
             mail=mail,
+            login_required=bool(str(config.get("smtp_user") or "").strip()),
         )
         return outbound.Sent(external_id=message.external_id, delivered=False)
 
@@ -597,19 +598,26 @@ def smtp_deliver(
     sender: str,
     recipient: str,
     mail: EmailMessage,
+    login_required: bool = True,
 ) -> None:
     """Hand `mail` to the channel's SMTP server (within CHANNELS_SEND_TIMEOUT per
-    operation). Raises outbound.Retry when the server certainly did not take it (cannot
-    be reached, dropped the connection or timed out before the message's data, a 4xx
-    answer), Refused for a 5xx answer (a login refused, an unknown recipient) with the
-    server's words, Unknown when the data went out and no answer came (it may have been
-    accepted: never sent again on its own)."""
+    operation), logging in as `user` where the server offers AUTH (where it does not:
+    refused if `login_required`, else sent without a login — a relay on a trusted network).
+    Raises outbound.Retry when the server certainly did not take it (cannot be reached,
+    dropped the connection or timed out before the message's data, a 4xx answer), Refused
+    for a 5xx answer (a login refused, an unknown recipient) with the server's words,
+    Unknown when the data went out and no answer came (it may have been accepted: never
+    sent again on its own)."""
     client = _connect(config, settings.CHANNELS_SEND_TIMEOUT)
     try:
         try:
             client.ehlo_or_helo_if_needed()
-            if user:
+            if user and client.has_extn("auth"):
                 client.login(user, password)
+            elif user and login_required:
+                raise outbound.Refused(
+                    _("The mail server does not accept a login here (check the encryption).")
+                )
             ascii_only = (sender + recipient).isascii()
             options = [] if ascii_only else ["SMTPUTF8"]
             if not ascii_only and not client.has_extn("smtputf8"):

@@ -118,9 +118,12 @@ def serve(port: int, folder: Path, password: str) -> None:
     """Run until SIGTERM."""
     from aiosmtpd.controller import Controller
 
-    options: dict[str, Any] = {"auth_require_tls": False}
+    # Without a password no AUTH is offered at all (aiosmtpd offers it only over TLS then).
+    options: dict[str, Any] = {}
     if password:
-        options.update(auth_required=True, authenticator=_authenticator(password))
+        options.update(
+            auth_require_tls=False, auth_required=True, authenticator=_authenticator(password)
+        )
     controller = Controller(
         _Handler(folder), hostname="127.0.0.1", port=port, ready_timeout=20, **options
     )

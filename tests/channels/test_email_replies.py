@@ -524,3 +524,29 @@ def test_another_workspace_gets_404(tenant, channel, smtp, other_admin, client_f
     assert response.status_code == 404
     assert [m.direction for m in messages(tenant)] == ["in"]
     assert smtp.received() == []
+
+
+def test_a_relay_without_a_login_takes_the_reply_without_one(
+    tenant, channel, manager, client_for, lead_of_anna, django_capture_on_commit_callbacks
+):
+    relay = SmtpServer().start()  # no AUTH offered: a relay on a trusted network
+    try:
+        with tenant_context(tenant):
+            Channel.objects.filter(pk=channel.pk).update(
+                config={**channel.config, "smtp_port": relay.port}
+            )
+        reply(client_for(manager), tenant, lead_of_anna, django_capture_on_commit_callbacks)
+        assert messages(tenant)[-1].status == Status.SENT, messages(tenant)[-1].error
+        [letter] = relay.received()
+        assert letter.login == ""
+        # An SMTP login given explicitly is not dropped silently.
+        with tenant_context(tenant):
+            Channel.objects.filter(pk=channel.pk).update(
+                config={**channel.config, "smtp_port": relay.port, "smtp_user": "robot"}
+            )
+        reply(client_for(manager), tenant, lead_of_anna, django_capture_on_commit_callbacks)
+        refused = messages(tenant)[-1]
+        assert refused.status == Status.FAILED
+        assert "login" in refused.error
+    finally:
+        relay.stop()
