@@ -8,6 +8,7 @@ app_name = "conversations"
 
 record = "<slug:kind>/<int:pk>/"
 urlpatterns = [
+    path("unread/", conversation.unread, name="unread"),
     path(record, conversation.panel, name="panel"),
     path(f"{record}reply/", conversation.reply, name="reply"),
     path(f"{record}template/", conversation.template_text, name="template"),

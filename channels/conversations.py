@@ -196,8 +196,27 @@ def _last_inbound(channel: Channel, address: str) -> datetime | None:
     ).aggregate(last=Max("created_at"))["last"]
 
 
+def unread_count(*, member: Membership, section: str) -> int:
+    """How many of `member`'s leads (`inbox`) or deals (`deals`) have unread messages."""
+    if section == "inbox":
+        return Lead.objects.filter(owner=member, unread_messages__gt=0, deleted_at=None).count()
+    if section == "deals":
+        return Deal.objects.filter(owner=member, unread_messages__gt=0).count()
+    return 0
+
+
 def may_reply(record: Record, actor: Membership) -> bool:
     return can(record, actor=actor, action=Action.REPLY)
+
+
+def template_get(template_id: str | int) -> ReplyTemplate | None:
+    """A saved reply by its id as a form sent it (None for anything else)."""
+    text = str(template_id).strip()
+    return ReplyTemplate.objects.filter(pk=int(text)).first() if text.isdigit() else None
+
+
+def template_list() -> list[ReplyTemplate]:
+    return list(ReplyTemplate.objects.all())
 
 
 def templates_for(language: str) -> list[ReplyTemplate]:
@@ -508,8 +527,6 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
     """Take a due queued message for one attempt (SENDING, committed before the call)."""
     with tenant_context(tenant):
         message = (
-            # Only the message's row is locked: PostgreSQL refuses FOR UPDATE on the
-            # nullable side of the outer joins (a deleted channel, no file).
             Message.objects.select_for_update(of=("self",))
             .select_related("channel", "attachment")
             .filter(pk=message_id)
@@ -700,3 +717,32 @@ def status_report(
             fields.append("read_at")
     found.save(update_fields=list(dict.fromkeys(fields)))
     return True
+
+
+def replies_read_up_to(*, channel: Channel, external_id: str, at: datetime) -> int:
+    """A read mark that covers the conversation up to one sent message (VK's
+    `message_read`): the replies sent to the same person through `channel` no later than
+    it, still sent or delivered, are read too. How many changed."""
+    found = (
+        Message.objects.filter(channel=channel, direction=Direction.OUT, external_id=external_id)
+        .exclude(sent_at=None)
+        .first()
+    )
+    if found is None or not found.address:
+        return 0
+    return (
+        Message.objects.filter(
+            channel=channel,
+            direction=Direction.OUT,
+            address=found.address,
+            status__in=(Status.SENT, Status.DELIVERED),
+            sent_at__lte=found.sent_at,
+        )
+        .exclude(pk=found.pk)
+        .update(
+            status=Status.READ,
+            read_at=at,
+            delivered_at=Coalesce(F("delivered_at"), models.Value(at)),
+            updated_at=timezone.now(),
+        )
+    )

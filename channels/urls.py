@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from channels.views import settings
+from channels.views import reply_templates, settings
 
 app_name = "channels"
 
 urlpatterns = [
     path("", settings.channel_list, name="list"),
+    path("templates/", reply_templates.template_list, name="templates"),
+    path("templates/<int:pk>/", reply_templates.template_edit, name="template_edit"),
+    path("templates/<int:pk>/delete/", reply_templates.template_delete, name="template_delete"),
     path("new/<slug:kind>/", settings.channel_create, name="create"),
     path("<int:pk>/", settings.channel_detail, name="detail"),
     path("<int:pk>/edit/", settings.channel_edit, name="edit"),

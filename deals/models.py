@@ -187,6 +187,12 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
             # Deals closed in a period (a report's drill-down, its count): a range here, not
             # a walk of every deal of the tenant.
             models.Index(fields=["tenant", "closed_at"], name="deals_closed"),
+            # The navigation's count of a member's deals with unread messages.
+            models.Index(
+                fields=["tenant", "owner"],
+                condition=Q(unread_messages__gt=0),
+                name="deals_owner_unread",
+            ),
             # What a lead's report figures read of its deal (won, revenue), from the index.
             models.Index(
                 fields=["tenant", "id"],

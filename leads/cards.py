@@ -19,7 +19,7 @@ from crm.nextactivity import Renderer, activity_options, card_words
 from crm.templatetags.crm import tel_href
 from crm.text import bidi_balanced
 from leads.models import Lead
-from leads.rows import QualificationBadges
+from leads.rows import ConversationBadge, QualificationBadges
 
 
 def _badges(html: str) -> str:
@@ -76,6 +76,7 @@ def cards_html(
     text); a card without an entry is read-only (no "Done", no "Plan")."""
     words = {key: escape(value) for key, value in card_words().items()}
     badge = QualificationBadges()
+    talk = ConversationBadge()
     day = Renderer()
     options = activity_options()
     root = escape(leads_root)
@@ -120,7 +121,10 @@ def cards_html(
                 title=escape(bidi_balanced(lead.title)),
                 w_age=words["age"],
                 age=escape(day.age(lead.created_at)),
-                badges=_badges(badge.html(lead.temperature, lead.level)),
+                badges=_badges(
+                    badge.html(lead.temperature, lead.level)
+                    + talk.html(lead.unread_messages, lead.waiting_since)
+                ),
                 who=" · ".join(parts),
                 owner=owner,
                 upcoming=day.html(lead.next_activity),

@@ -353,6 +353,12 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
                 condition=Q(deleted_at=None),
                 name="leads_cohort",
             ),
+            # The navigation's count of a member's leads with unread messages.
+            models.Index(
+                fields=["tenant", "owner"],
+                condition=Q(unread_messages__gt=0, deleted_at=None),
+                name="leads_owner_unread",
+            ),
             # The board's closed columns: a member's (or the pool's) leads closed lately.
             models.Index(
                 fields=["tenant", "owner", "-closed_at"],

@@ -10,6 +10,7 @@ the translated words are looked up once per call; the title and the name sit in 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from html import escape
 
 from django.template.defaultfilters import floatformat
@@ -18,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from crm.nextactivity import Renderer
+from crm.tenancy import current_tenant
 from crm.text import bidi_balanced
 from leads.models import LeadSource, LeadState, Temperature
 from leads.selectors import LeadRow
@@ -27,7 +29,7 @@ _ROW = (
     "  <td>{tick}</td>\n"
     '  <td class="text-nowrap small text-muted">{created}'
     '<div class="lead-age" data-testid="age">{age}</div></td>\n'
-    '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{badges}{company}</td>\n'
+    '  <td><a href="{url}"><bdi>{title}</bdi></a>{repeat}{badges}{talk}{company}</td>\n'
     '  <td class="small"><bdi>{name}</bdi>{phone}{email}</td>\n'
     '  <td class="small">{source}</td>\n'
     '  <td class="text-nowrap"><svg class="status-dot" width="10" height="10"'
@@ -65,6 +67,7 @@ def rows_html(
     )
     zone = timezone.get_current_timezone()
     badge = QualificationBadges()
+    talk = ConversationBadge()
     day = Renderer()  # the next activity and the age, in the workspace's zone
     root = escape(leads_root)
     rows = []
@@ -83,6 +86,7 @@ def rows_html(
                 url=url,
                 repeat=repeat if lead.contact_id and lead.state != LeadState.CONVERTED else "",
                 badges=badge.html(lead.temperature, lead.level),
+                talk=talk.html(lead.unread_messages, lead.waiting_since),
                 company=_line("small text-muted", lead.company_name),
                 name=escape(bidi_balanced(lead.name)),
                 phone=_line("", lead.phone),
@@ -121,6 +125,37 @@ class QualificationBadges:
                 f"{escape(level.upper())}</span>"
             )
         return found
+
+
+class ConversationBadge:
+    """A record's conversation as a badge (list rows, board cards): the messages its
+    responsible has not read, and since when the person waits for our answer (red once
+    that is longer than the workspace's response time). Words translated once per page."""
+
+    def __init__(self) -> None:
+        self.unread = gettext("Unread messages: %(count)s")
+        self.waiting = gettext("Waiting for our answer since %(since)s")
+        self.zone = timezone.get_current_timezone()
+        tenant = current_tenant()
+        minutes = tenant.response_sla_minutes if tenant is not None else 0
+        self.late = timezone.now() - timedelta(minutes=minutes) if minutes else None
+
+    def html(self, unread: int, waiting_since: datetime | None) -> str:
+        if not unread and waiting_since is None:
+            return ""
+        titles = []
+        if unread:
+            titles.append(self.unread % {"count": unread})
+        if waiting_since is not None:
+            since = waiting_since.astimezone(self.zone).strftime("%d.%m %H:%M")
+            titles.append(self.waiting % {"since": since})
+        late = waiting_since is not None and self.late is not None and waiting_since < self.late
+        css = "text-bg-danger" if late else "text-bg-warning" if unread else "text-bg-light border"
+        count = f" {unread}" if unread else ""
+        return (
+            f' <span class="badge {css}" title="{escape(" · ".join(titles))}"'
+            f' data-testid="conversation-badge">💬{count}</span>'
+        )
 
 
 def _line(css: str, value: str) -> str:

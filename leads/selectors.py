@@ -324,6 +324,8 @@ class LeadRow:
     contact_id: int | None  # a repeat lead (linked to a known contact) has a badge
     temperature: str
     level: str
+    unread_messages: int  # the conversation (channels.Message): unread, waiting since
+    waiting_since: datetime | None
     owner_id: int | None
     owner_name: str
     status_name: str
@@ -334,7 +336,7 @@ class LeadRow:
 # The lead's own columns of a row, then its owner's and status's.
 _LEAD_VALUES = (
     *("pk", "created_at", "title", "company_name", "name", "phone", "email", "source", "amount"),
-    *("state", "contact_id", "temperature", "level"),
+    *("state", "contact_id", "temperature", "level", "unread_messages", "waiting_since"),
 )
 _ROW_VALUES = (
     *_LEAD_VALUES,

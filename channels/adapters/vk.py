@@ -15,6 +15,15 @@ vk.com/id<from_id>); the link's `ref` and `ref_source` are its UTM tags. Message
 chats (peer_id ≥ 2000000000), from communities, the community's own messages
 (`message_reply`, `message_edit`, `out` = 1) and every other event type are recorded and
 ignored.
+
+Replies from the cards go out with the community's access token (the "messages" right,
+optional, sealed at rest) through `messages.send` to the person's peer, with a `random_id`
+derived from the message's key: VK takes a repeated send with the same `random_id` to the
+same peer as the same message, so a send whose answer was lost is simply made again. A
+file is uploaded first (`docs.getMessagesUploadServer` → the upload URL → `docs.save`) and
+attached as `doc<owner>_<id>`. A sent message is "vk:<peer>:<id>", like the inbound ones;
+`message_read` (the person read the community's messages up to `read_message_id`) marks
+it, and the earlier ones to that person, read.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import urllib.parse
 from typing import Any
 
 from django import forms
@@ -29,6 +39,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from channels import outbound
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -42,12 +53,19 @@ from channels.adapters import (
 from channels.adapters.api import json_object
 from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
 from channels.adapters.telegram import start_utm
-from channels.models import Channel
+from channels.models import Channel, Message
 from leads.models import LeadSource, Messenger
 
 # VK's rule for a Callback API secret key: Latin letters and digits, up to 50.
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9]{1,50}$")
 CONFIRMATION_FORMAT = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# A community access token: "vk1.a.…" (URL-safe characters) or the older 85 hex digits.
+TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9._-]{32,512}$")
+# The API version replies are sent with (messages.send answers the message id).
+API_VERSION = "5.199"
+# VK's error codes (dev.vk.com, "Errors"): worth trying again — unknown error, too many
+# requests per second, flood control, internal error; every other one refuses the message.
+RETRY_CODES = frozenset({1, 6, 9, 10})
 # Peer ids of group chats start here (VK API: peer_id = 2000000000 + chat_id).
 CHAT_PEER = 2_000_000_000
 OUTGOING = ("message_reply", "message_edit")
@@ -96,6 +114,15 @@ class VkConfigForm(SealedConfigForm):
         ),
         max_length=50,
     )
+    community_token = sealed_field(
+        gettext_lazy("Community access token"),
+        gettext_lazy(
+            "To answer clients from the cards: Manage → API usage → Access tokens → Create "
+            "token, with “Access to community messages” (and “Access to documents” to send "
+            "files); stored encrypted. Leave empty to only receive messages."
+        ),
+        max_length=512,
+    )
 
     sealed_fields = (
         (
@@ -103,7 +130,16 @@ class VkConfigForm(SealedConfigForm):
             SECRET_FORMAT,
             gettext_lazy("VK takes a secret key of Latin letters and digits, up to 50."),
         ),
+        (
+            "community_token",
+            TOKEN_FORMAT,
+            gettext_lazy("Paste the community's access token exactly as VK shows it (vk1.a.…)."),
+        ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["community_token"].required = False  # replies are optional
 
     def clean_confirmation(self) -> str:
         value = self.cleaned_data["confirmation"]
@@ -167,6 +203,8 @@ def read_event(data: dict[str, Any], group_id: int | None, body_hash: str) -> De
     if not isinstance(kind, str) or not kind:
         raise Rejected(_("A VK event needs its type."))
     their_group = _int(data.get("group_id"))
+    if kind == "message_read":
+        return _read_mark(data, group_id, body_hash)
     if kind != "message_new":
         key = _key(data, None, body_hash)
         if kind in OUTGOING:
@@ -219,6 +257,144 @@ def read_event(data: dict[str, Any], group_id: int | None, body_hash: str) -> De
             external_id=f"vk:{peer}:{number}" if number else "",
         ),
     )
+
+
+def _read_mark(data: dict[str, Any], group_id: int | None, body_hash: str) -> Delivery:
+    """`message_read`: the person read the community's messages up to `read_message_id` —
+    a read report on that sent message ("vk:<peer>:<id>") and the earlier ones."""
+    key = _key(data, None, body_hash)
+    obj = data.get("object")
+    if not isinstance(obj, dict):
+        raise Rejected(_("A message_read event needs its object."))
+    their_group = _int(data.get("group_id"))
+    if group_id and their_group != group_id:
+        return Delivery(
+            key=key,
+            ignored=_("An event of another community (%(group)s).") % {"group": their_group or "?"},
+        )
+    peer = _int(obj.get("peer_id")) or _int(obj.get("from_id"))
+    number = _int(obj.get("read_message_id"))
+    if not peer or not number:
+        raise Rejected(_("A message_read event needs its peer_id and read_message_id."))
+    if peer >= CHAT_PEER or peer < 0:
+        return Delivery(key=key, ignored=_("A read mark outside a private conversation."))
+    return Delivery(
+        key=key,
+        message=InboundMessage(
+            kind="status",
+            event="read",
+            source=LeadSource.VK,
+            external_id=f"vk:{peer}:{number}",
+            properties={"earlier_read": True},
+        ),
+    )
+
+
+def random_id(message: Message) -> int:
+    """The message's `random_id`: a positive int32 taken from its key, the same on every
+    attempt (VK sends a repeated `random_id` to the same peer only once). Two replies to
+    one person share one with a chance of 1 in 2³¹."""
+    return int.from_bytes(message.key.bytes[:4], "big") % 0x7FFFFFFF + 1
+
+
+def _vk_error(data: Any) -> tuple[int, str] | None:
+    """VK's `{"error": {"error_code", "error_msg"}}` as (code, message), or None."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = _int(error.get("error_code")) or 0
+    return code, str(error.get("error_msg") or "?")[:300]
+
+
+def _refusal(code: int, text: str) -> str:
+    """What a manager reads when VK refuses a message: VK's words, and what to do."""
+    hints = {
+        5: _("The community token is wrong or revoked: create a new one and enter it (Edit)."),
+        15: _("The token lacks the “Access to community messages” right, or messages are off."),
+        901: _("The client has not allowed messages from the community: wait for them to write."),
+        902: _("The client's privacy settings do not let the community write to them."),
+        917: _("The community has no access to this conversation."),
+    }
+    reason = _("VK refused the message: %(error)s (%(code)s).") % {"error": text, "code": code}
+    hint = hints.get(code)
+    return f"{reason} {hint}" if hint else reason
+
+
+def vk_api(method: str, params: dict[str, str], token: str) -> Any:
+    """Call a VK API method with the community token (form-encoded POST); its `response`.
+    Raises outbound.Retry for VK's transient errors, Refused for the others (and for an
+    answer without `response`); the network's Retry/Unknown pass through."""
+    base = outbound.base_url("VK_API_BASE")
+    body = urllib.parse.urlencode({**params, "access_token": token, "v": API_VERSION}).encode()
+    answer = outbound.call(
+        f"{base}/{method}",
+        provider="VK",
+        body=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    failure = _vk_error(answer.data)
+    if failure is not None:
+        code, text = failure
+        if code in RETRY_CODES:
+            raise outbound.Retry(
+                _("VK asked to try again later: %(error)s (%(code)s).")
+                % {"error": text, "code": code}
+            )
+        raise outbound.Refused(_refusal(code, text))
+    if not isinstance(answer.data, dict) or "response" not in answer.data:
+        raise outbound.Refused(
+            _("VK gave an unreadable answer (HTTP %(status)s).") % {"status": answer.status}
+        )
+    return answer.data["response"]
+
+
+def _before_sending(step: Any) -> Any:
+    """Run an upload step: nothing is sent to the person yet, so a lost answer is just a
+    reason to try again (Retry, not Unknown)."""
+    try:
+        return step()
+    except outbound.Unknown as lost:
+        raise outbound.Retry(lost.reason) from None
+
+
+def _upload_doc(token: str, peer: str, file: tuple[str, bytes]) -> str:
+    """Upload a file for the conversation with `peer`: its attachment "doc<owner>_<id>"."""
+    name, payload = file
+    server = _before_sending(
+        lambda: vk_api("docs.getMessagesUploadServer", {"type": "doc", "peer_id": peer}, token)
+    )
+    url = str(server.get("upload_url") or "") if isinstance(server, dict) else ""
+    if not url.startswith(("https://", "http://")):
+        raise outbound.Refused(_("VK gave no upload address for the file."))
+    body, content_type = outbound.multipart({}, "file", name, payload)
+    uploaded = _before_sending(
+        lambda: outbound.call(url, provider="VK", body=body, content_type=content_type)
+    )
+    data = uploaded.data if isinstance(uploaded.data, dict) else {}
+    if not data.get("file"):
+        error = str(data.get("error_descr") or data.get("error") or uploaded.status)[:300]
+        raise outbound.Refused(_("VK did not take the file: %(error)s") % {"error": error})
+    saved = _before_sending(
+        lambda: vk_api("docs.save", {"file": str(data["file"]), "title": name[:128]}, token)
+    )
+    doc = saved.get("doc") if isinstance(saved, dict) else None
+    if isinstance(saved, list) and saved and isinstance(saved[0], dict):
+        doc = saved[0]  # API versions before 5.103 answer a list of documents
+    owner, number = (_int(doc.get("owner_id")), _int(doc.get("id"))) if doc else (None, None)
+    if not owner or not number:
+        raise outbound.Refused(_("VK did not save the file."))
+    return f"doc{owner}_{number}"
+
+
+def _sent_id(response: Any) -> int | None:
+    """The message id of messages.send's `response` (a number; a list with `peer_ids`)."""
+    if isinstance(response, list):
+        first = response[0] if response and isinstance(response[0], dict) else {}
+        if isinstance(first.get("error"), dict):
+            code, text = _vk_error(first) or (0, "?")
+            raise outbound.Refused(_refusal(code, text))
+        return _int(first.get("message_id"))
+    return _int(response)
 
 
 @register
@@ -282,3 +458,47 @@ class VkAdapter(Adapter):
     def reject(self, request: HttpRequest, channel: Channel, error: Rejected) -> HttpResponse:
         # Stored as rejected with its reason; anything but "ok" makes VK send it again.
         return HttpResponse("ok", content_type="text/plain")
+
+    # --- Replies (messages.send with the community token) -----------------------------------
+
+    replies = True
+    max_reply = 4096
+    send_idempotent = True  # random_id: VK sends a repeated one to the same peer only once
+    sealed_keys = ("secret_key", "community_token")
+
+    def reply_address(self, message: dict[str, Any]) -> str:
+        """The person's peer id: from "vk:<peer>:<message>", else their handle id<user>."""
+        parts = str(message.get("external_id") or "").split(":")
+        if len(parts) == 3 and parts[0] == "vk" and parts[1].isdigit():
+            return parts[1]
+        handle = str(message.get("messenger_id") or "")
+        return handle[2:] if handle.startswith("id") and handle[2:].isdigit() else ""
+
+    def reply_problem(self, channel: Channel) -> str:
+        if not channel.config.get("community_token"):
+            return _("The channel has no community access token: add one (Edit) to answer.")
+        return ""
+
+    def send(
+        self, channel: Channel, message: Message, file: tuple[str, bytes] | None
+    ) -> outbound.Sent:
+        try:
+            token = config_secret(channel, "community_token")
+        except Forbidden:
+            raise outbound.Refused(
+                _("The community token cannot be decrypted: enter it again.")
+            ) from None
+        if not token:
+            raise outbound.Refused(_("The channel has no community access token."))
+        peer = message.address
+        if not peer.isdigit():
+            raise outbound.Refused(_("The client's VK conversation is unknown."))
+        params = {"peer_id": peer, "random_id": str(random_id(message))}
+        if message.text:
+            params["message"] = message.text
+        if file is not None:
+            params["attachment"] = _upload_doc(token, peer, file)
+        number = _sent_id(vk_api("messages.send", params, token))
+        if not number:
+            raise outbound.Refused(_("VK gave no id for the message."))
+        return outbound.Sent(external_id=f"vk:{peer}:{number}", delivered=True)

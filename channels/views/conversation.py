@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels import conversations
-from channels.models import ReplyTemplate
 from contacts.models import Contact
 from contacts.selectors import record_get_for_user
 from crm.access import AccessDenied
 from crm.errors import DomainError
+from crm.navigation import nav_for
 from crm.urlnames import tenant_reverse
 from deals.selectors import deal_get_for_user
 from leads.selectors import lead_get_for_user
@@ -111,12 +111,11 @@ def reply(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     _refuse_if_not_replier(request, record)
     text = request.POST.get("text", "")[:20_000]
     template = None
-    if template_id := request.POST.get("template", "").strip():
-        if not template_id.isdigit():
-            return _after(request, kind, record, DomainError(_("Choose a template from the list.")))
-        template = ReplyTemplate.objects.filter(pk=int(template_id)).first()
+    if template_id := request.POST.get("template", "").strip()[:20]:
+        template = conversations.template_get(template_id)
         if template is None:
-            return _after(request, kind, record, DomainError(_("That template is gone.")))
+            gone = DomainError(_("That template is gone: choose another."))
+            return _after(request, kind, record, gone)
     try:
         conversations.reply_queue(
             actor=request.membership,
@@ -158,8 +157,7 @@ def template_text(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     replaced for this record and this member."""
     record = _record(request, kind, pk)
     _refuse_if_not_replier(request, record)
-    raw = request.GET.get("template", "")
-    template = ReplyTemplate.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    template = conversations.template_get(request.GET.get("template", "")[:20])
     text = ""
     if template is not None:
         text, _params = conversations.fill(
@@ -167,3 +165,16 @@ def template_text(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         )
     context = {"record": record, "record_kind": kind, "text": text}
     return render(request, f"{PANEL}#composer-text", context)
+
+
+@require_GET
+def unread(request: HttpRequest) -> HttpResponse:
+    """The navigation's badge (loaded after the page, refreshed every 30 s): how many of
+    the member's leads (`section=inbox`) or deals (`deals`) have messages they have not
+    read; empty when none or the section is not theirs."""
+    member = request.membership
+    section = request.GET.get("section", "")
+    if not any(item.section == section for item in nav_for(member)):
+        return HttpResponse("")
+    count = conversations.unread_count(member=member, section=section)
+    return render(request, "channels/_unread_badge.html", {"count": count, "section": section})

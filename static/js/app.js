@@ -109,3 +109,12 @@ document.addEventListener("htmx:load", (event) => {
     bar.style.width = `${bar.dataset.percent}%`;
   }
 });
+
+// A conversation's thread shows its newest message: scrolled to the bottom when it loads or
+// changes (templates/channels/_conversation.html).
+document.addEventListener("htmx:load", (event) => {
+  const threads = event.target.matches?.(".conversation-thread")
+    ? [event.target]
+    : event.target.querySelectorAll(".conversation-thread");
+  for (const thread of threads) thread.scrollTop = thread.scrollHeight;
+});

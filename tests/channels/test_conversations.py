@@ -75,7 +75,7 @@ def _lead(tenant: Tenant) -> Lead:
 
 def _messages(tenant: Tenant) -> list[Message]:
     with tenant_context(tenant):
-        return list(Message.objects.order_by("pk"))
+        return list(Message.objects.select_related("attachment").order_by("pk"))
 
 
 def _panel_url(tenant: Tenant, kind: str, pk: int, tail: str = "") -> str:
@@ -438,3 +438,77 @@ def test_no_reply_needed_stops_the_waiting(tenant, bot, write, manager, client_f
     lead = _lead(tenant)
     assert lead.waiting_since is None
     assert lead.unread_messages == 0
+
+
+def test_admins_keep_the_reply_templates(tenant, admin, client_for):
+    client = client_for(admin)
+    base = f"/{tenant.slug}/settings/channels/templates/"
+    response = client.post(
+        base,
+        {
+            "name": "Повторный контакт",
+            "text": "{client_name}, это {manager_name}. Сумма: {сумма_сделки}",
+            "language": "ru",
+            "whatsapp_name": "follow_up",
+            "whatsapp_language": "ru",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant):
+        template = ReplyTemplate.objects.get()
+    assert template.whatsapp_name == "follow_up"
+    assert "Повторный контакт" in client.get(base).content.decode()
+    bad = client.post(base, {"name": "Другой", "text": "Привет, {имя}!", "language": ""})
+    assert bad.status_code == 400
+    assert "{имя}" in bad.content.decode()
+    clash = client.post(base, {"name": "повторный КОНТАКТ", "text": "x", "language": ""})
+    assert clash.status_code == 400
+    half = client.post(
+        base, {"name": "WA", "text": "x", "language": "", "whatsapp_name": "Bad Name!"}
+    )
+    assert half.status_code == 400
+    edit = client.post(
+        f"{base}{template.pk}/",
+        {"name": "Повторный контакт", "text": "Новый текст", "language": ""},
+    )
+    assert edit.status_code == 302
+    with tenant_context(tenant):
+        assert ReplyTemplate.objects.get().text == "Новый текст"
+    assert client.post(f"{base}{template.pk}/delete/").status_code == 302
+    with tenant_context(tenant):
+        assert not ReplyTemplate.objects.exists()
+
+
+def test_managers_and_other_tenants_do_not_edit_templates(tenant, manager, other_admin, client_for):
+    with tenant_context(tenant):
+        template = ReplyTemplate.objects.create(name="Привет", text="Привет!")
+    base = f"/{tenant.slug}/settings/channels/templates/"
+    assert client_for(manager).get(base).status_code == 403
+    assert client_for(manager).post(base, {"name": "x", "text": "y"}).status_code == 403
+    other = f"/{other_admin.tenant.slug}/settings/channels/templates/{template.pk}/"
+    assert client_for(other_admin).get(other).status_code == 404
+
+
+def test_the_navigation_counts_conversations_with_unread_messages(
+    tenant, bot, write, manager, client_for
+):
+    write(update(1, "Вопрос"))
+    write(update(2, "Другой человек", user={**ANNA, "id": 5550002}, message_id=20))
+    with tenant_context(tenant):
+        Lead.objects.update(owner=manager)
+    client = client_for(manager)
+    badge = client.get(f"/{tenant.slug}/conversations/unread/", {"section": "inbox"})
+    assert 'data-testid="nav-unread-inbox">2<' in badge.content.decode()
+    lead = _first_lead(tenant)
+    client.get(_panel_url(tenant, "lead", lead.pk))
+    badge = client.get(f"/{tenant.slug}/conversations/unread/", {"section": "inbox"})
+    assert 'data-testid="nav-unread-inbox">1<' in badge.content.decode()
+    nothing = client.get(f"/{tenant.slug}/conversations/unread/", {"section": "settings"})
+    assert nothing.content == b""
+    inbox = client.get(f"/{tenant.slug}/leads/inbox/")
+    assert 'data-testid="conversation-badge"' in inbox.content.decode()
+
+
+def _first_lead(tenant: Tenant) -> Lead:
+    with tenant_context(tenant):
+        return Lead.objects.order_by("pk").first()

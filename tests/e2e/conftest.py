@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
 
 from tests.conftest import CHROMIUM
 
@@ -28,6 +31,29 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_request_at_a_time_on_sqlite():
+    """On SQLite the live server's request threads share the test's in-memory database
+    connection, which refuses concurrent use ("database table is locked"): a page's
+    parallel requests (a panel loading, a poll, a badge) are served one at a time there,
+    as they are not on PostgreSQL (CI) or under `make run` (WAL, a busy timeout)."""
+    if connections["default"].vendor != "sqlite":
+        yield
+        return
+    original = WSGIHandler.__call__
+
+    def serialized(self, environ, start_response):
+        with _ONE_AT_A_TIME:
+            return original(self, environ, start_response)
+
+    WSGIHandler.__call__ = serialized
+    yield
+    WSGIHandler.__call__ = original
 
 
 @pytest.fixture(scope="session")
