@@ -35,7 +35,9 @@ from crm.access import AccessDenied, Action, can
 from crm.attachments import attachment_store
 from crm.errors import DomainError
 from crm.models import Attachment, Membership, Tenant
+from crm.notifications import notify
 from crm.tenancy import current_tenant, tenant_context
+from crm.urlnames import tenant_reverse
 from deals.models import Deal
 from leads.models import Lead
 
@@ -68,16 +70,25 @@ OPEN = (Status.QUEUED, Status.SENDING)
 
 
 def thread_q(record: Record) -> Q:
-    """The messages of `record`'s person: the record's own, and those of its contact (a
-    converted lead's or a deal's person), or a contact's leads before they were converted."""
+    """The messages of `record`'s person: the record's own, those of its contact (a
+    converted lead's or a deal's person) and of the contact's leads before they were
+    converted."""
     if isinstance(record, Lead):
         query = Q(lead_id=record.pk)
-        return query | Q(contact_id=record.contact_id) if record.contact_id else query
+        return query | _person_q(record.contact_id) if record.contact_id else query
     if isinstance(record, Deal):
-        query = Q(deal_id=record.pk)
-        return query | Q(contact_id=record.contact_id) if record.contact_id else query
-    converted = Lead.objects.filter(contact_id=record.pk).values("pk")
-    return Q(contact_id=record.pk) | Q(lead_id__in=converted)
+        # Its own, those of the lead it was converted from, and its person's.
+        query = Q(deal_id=record.pk) | Q(lead_id__in=Lead.objects.filter(deal=record).values("pk"))
+        if record.contact_id:
+            return query | _person_q(record.contact_id)
+        return query
+    return _person_q(record.pk)
+
+
+def _person_q(contact_id: int) -> Q:
+    """A contact's messages, and those of their leads written before the conversion."""
+    converted = Lead.objects.filter(contact_id=contact_id).values("pk")
+    return Q(contact_id=contact_id) | Q(lead_id__in=converted)
 
 
 def thread(record: Record) -> list[Message]:
@@ -358,7 +369,9 @@ def answered(*, actor: Membership, record: Record) -> None:
         raise AccessDenied
     if isinstance(record, Contact):
         return
-    type(record).objects.filter(pk=record.pk).update(unread_messages=0, waiting_since=None)
+    type(record).objects.filter(pk=record.pk).update(
+        unread_messages=0, waiting_since=None, waiting_alerted_at=None
+    )
     record.unread_messages, record.waiting_since = 0, None
 
 
@@ -449,7 +462,9 @@ def reply_queue(
             payload=file.read(),
         )
     now = timezone.now()
+    waiting_since = getattr(record, "waiting_since", None)
     message = Message.objects.create(
+        waited_seconds=int((now - waiting_since).total_seconds()) if waiting_since else None,
         channel=route.channel,
         channel_kind=route.channel.kind,
         channel_name=route.channel.name,
@@ -473,7 +488,9 @@ def reply_queue(
     if isinstance(record, Lead):
         Lead.objects.filter(pk=record.pk, first_response_at=None).update(first_response_at=now)
     if not isinstance(record, Contact):
-        type(record).objects.filter(pk=record.pk).update(unread_messages=0, waiting_since=None)
+        type(record).objects.filter(pk=record.pk).update(
+            unread_messages=0, waiting_since=None, waiting_alerted_at=None
+        )
     _queue_after_commit(message)
     return message
 
@@ -527,8 +544,10 @@ def _claim(tenant: Tenant, message_id: int) -> tuple[Message, tuple[str, bytes] 
     """Take a due queued message for one attempt (SENDING, committed before the call)."""
     with tenant_context(tenant):
         message = (
+            # Only the message's row: PostgreSQL locks no nullable side of an outer join.
             Message.objects.select_for_update(of=("self",))
-            .select_related("channel", "attachment")
+            # The adapter reads them outside the tenant's scope (RLS would hide them).
+            .select_related("channel", "attachment", "template")
             .filter(pk=message_id)
             .first()
         )
@@ -650,6 +669,7 @@ def messages_sweep() -> int:
                     "check the chat before sending again."
                 ),
             )
+    _alert_waiting(now)
     # Due a while ago (a retry's own task normally takes it at its time).
     due = list(
         Message.objects.filter(
@@ -660,6 +680,32 @@ def messages_sweep() -> int:
     for pk in due:
         _queue_after_commit(Message(pk=pk, tenant=tenant))
     return len(due)
+
+
+def _alert_waiting(now: datetime) -> None:
+    """Tell each responsible, once per wait, about their leads and deals whose person has
+    waited for an answer longer than the workspace's response time."""
+    tenant = current_tenant()
+    minutes = tenant.response_sla_minutes if tenant is not None else 0
+    if not minutes:
+        return
+    late = now - timedelta(minutes=minutes)
+    with translation.override(tenant.language):
+        for model, url_name in ((Lead, "leads:detail"), (Deal, "deals:detail")):
+            rows = model.objects.filter(
+                waiting_since__lte=late, waiting_alerted_at=None, owner__isnull=False
+            )
+            if model is Lead:
+                rows = rows.filter(deleted_at=None)
+            rows = rows.select_related("owner")[:200]
+            for record in rows:
+                notify(
+                    recipients=[record.owner],
+                    kind="conversation.waiting",
+                    data={"title": record.title, "minutes": minutes},
+                    url=tenant_reverse(url_name, tenant, pk=record.pk),
+                )
+            model.objects.filter(pk__in=[r.pk for r in rows]).update(waiting_alerted_at=now)
 
 
 # --- Provider reports --------------------------------------------------------------------------

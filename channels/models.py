@@ -343,6 +343,9 @@ class Message(TenantModel):
     external_id = models.CharField(max_length=200, blank=True, default="")
     in_reply_to = models.CharField(max_length=200, blank=True, default="")
     references = models.TextField(blank=True, default="")
+    # Outbound: how long the person had waited for this answer (since their oldest
+    # unanswered message), None when nobody was waiting.
+    waited_seconds = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sending_since = models.DateTimeField(null=True, blank=True)

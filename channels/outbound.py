@@ -163,9 +163,15 @@ def call(
 
 
 def multipart(
-    fields: dict[str, str], file_field: str, filename: str, payload: bytes
+    fields: dict[str, str],
+    file_field: str,
+    filename: str,
+    payload: bytes,
+    *,
+    file_type: str = "application/octet-stream",
 ) -> tuple[bytes, str]:
-    """A multipart/form-data body with `fields` and one file: (body, content type)."""
+    """A multipart/form-data body with `fields` and one file (of `file_type`): (body,
+    content type)."""
     boundary = "voronka-" + secrets.token_hex(16)
     parts: list[bytes] = []
     for name, value in fields.items():
@@ -175,10 +181,11 @@ def multipart(
             + b"\r\n"
         )
     safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "") or "file"
+    file_type = file_type.replace("\r", "").replace("\n", "") or "application/octet-stream"
     parts.append(
         (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-            f'filename="{safe_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            f'filename="{safe_name}"\r\nContent-Type: {file_type}\r\n\r\n'
         ).encode()
         + payload
         + b"\r\n"

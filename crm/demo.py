@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from channels.demo import seed_demo_conversations
 from contacts.demo import seed_demo_contacts
 from crm import services
 from crm.models import Membership, Role, Tenant, User
@@ -71,4 +72,5 @@ def seed_demo() -> tuple[Tenant, bool]:
             seed_demo_contacts(admin=admin)
             seed_demo_deals(admin=admin)
             seed_demo_qualification(admin=admin)
+            seed_demo_conversations(admin=admin)
     return tenant, True

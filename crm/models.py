@@ -308,7 +308,7 @@ class Invitation(TenantModel):
 # A lead's or deal's conversation state (channels.Message): written by the channels only (an
 # inbound message, a reply sent, a card opened), never by a full save of a record read
 # earlier (Lead.save, Deal.save).
-CONVERSATION_OWNED = frozenset({"unread_messages", "waiting_since"})
+CONVERSATION_OWNED = frozenset({"unread_messages", "waiting_since", "waiting_alerted_at"})
 
 
 class ImmutableQuerySet(models.QuerySet):

@@ -26,6 +26,9 @@ NOTIFICATION_TEXTS = {
     "lead.escalated": _("Nobody answered the lead “%(title)s” within %(minutes)s min"),
     "lead.returned": _("The postponed lead “%(title)s” is back in your inbox: %(reason)s"),
     "inquiry.repeat": _("A repeat inquiry came in on “%(title)s”"),
+    "conversation.waiting": _(
+        "The client of “%(title)s” has waited more than %(minutes)s min for an answer"
+    ),
     "call.missed": _("Missed call from %(number)s (“%(title)s”)"),
     "channel.failing": _(
         "Channel “%(channel)s”: %(count)s deliveries failed or were rejected in %(minutes)s min"

@@ -172,6 +172,9 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
     # written by the channels only (crm.models.CONVERSATION_OWNED).
     unread_messages = models.PositiveIntegerField(default=0, editable=False)
     waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its responsible was told the person waits past the workspace's response time
+    # (once per wait).
+    waiting_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The record's id in the system it was imported from (an import may match by it).
     external_id = models.CharField(

@@ -237,6 +237,9 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     # message after our last reply). Written by the channels only (CONVERSATION_OWNED).
     unread_messages = models.PositiveIntegerField(default=0, editable=False)
     waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its responsible was told the person waits past the workspace's response time
+    # (once per wait).
+    waiting_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     # Postponed ("отложили на срок"): out of the working lists (inbox, list, board) until

@@ -14,8 +14,16 @@ inquiry from its sender: `wa_id` is their number in international format without
 the lead gets the phone `+<wa_id>` (and WhatsApp `+<wa_id>`) and matches people known by
 phone from other channels; the profile name is the lead's name. A Click-to-WhatsApp ad's
 `referral` is the lead's attribution (UTM tags, the ad's URL as the page, the ad on the
-timeline). Statuses (sent, delivered, read, failed) and other fields are recorded and
-ignored.
+timeline). Other fields are recorded and ignored.
+
+Replies from the cards go out through the Cloud API (`send`): POST
+`/{phone_number_id}/messages` with the channel's access token (a system user's permanent
+token, sealed at rest), a file uploaded first to `/{phone_number_id}/media` and sent as a
+document; outside the 24-hour customer-service window only an approved template
+(channels.conversations.Route.needs_template), its body parameters the placeholders' values.
+Every send carries our message key as `biz_opaque_callback_data`, which Meta echoes in the
+statuses (sent, delivered, read, failed) it reports: they move the reply's status forward
+(channels.pipeline), and settle a send whose worker died after Meta had taken it.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import mimetypes
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +42,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from channels import outbound
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -43,7 +54,7 @@ from channels.adapters import (
 )
 from channels.adapters.api import json_object
 from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
-from channels.models import Channel
+from channels.models import Channel, Message
 from leads.models import LeadSource, Messenger
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -58,6 +69,16 @@ MAX_CHALLENGE = 256
 # request's body>".
 PART_HEADER = "X-Voronka-Part"
 MEDIA = ("image", "video", "audio", "document", "sticker")
+# A Meta access token (a system user's "EAA…" token): letters, digits and a few marks.
+ACCESS_TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_.|-]{20,1024}$")
+# The statuses Meta reports on a sent message that move a reply (channels.conversations).
+STATUSES = ("sent", "delivered", "read", "failed")
+# Graph API error codes (Cloud API "Error codes") after which the same request may succeed
+# later: throttling (4, 80007, 130429, 131048, 131056) and Meta's own trouble (1, 2, 131000,
+# 131016, 133004). Anything else is a refusal for good.
+RETRY_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
+# How long a media caption may be.
+MAX_CAPTION = 1024
 
 
 class WhatsAppConfigForm(SealedConfigForm):
@@ -75,9 +96,20 @@ class WhatsAppConfigForm(SealedConfigForm):
         required=False,
         strip=True,
         help_text=gettext_lazy(
-            "Optional. WhatsApp → API Setup → Phone number ID: messages to the app's other "
-            "numbers are then recorded and ignored."
+            "WhatsApp → API Setup → Phone number ID: needed to answer clients; messages to "
+            "the app's other numbers are then recorded and ignored."
         ),
+    )
+
+    access_token = sealed_field(
+        gettext_lazy("Access token"),
+        gettext_lazy(
+            "Optional: needed to answer clients from the cards. A permanent token of a system "
+            "user (Meta Business Suite → Business settings → Users → System users → Generate "
+            "new token, with the whatsapp_business_messaging permission); it is stored "
+            "encrypted."
+        ),
+        max_length=1024,
     )
 
     sealed_fields = (
@@ -86,7 +118,16 @@ class WhatsAppConfigForm(SealedConfigForm):
             APP_SECRET_FORMAT,
             gettext_lazy("An app secret is 32 letters and digits, as the console shows it."),
         ),
+        (
+            "access_token",
+            ACCESS_TOKEN_FORMAT,
+            gettext_lazy("An access token is a long line of letters and digits, like EAAG…"),
+        ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["access_token"].required = False  # receiving works without it
 
     def clean_phone_number_id(self) -> str:
         value = self.cleaned_data["phone_number_id"]
@@ -293,16 +334,110 @@ def _message(
     )
 
 
+def _status_time(value: Any) -> str:
+    """A status's `timestamp` (Unix seconds, as a string) as ISO 8601, or ""."""
+    text = _text(str(value)) if isinstance(value, str | int) else ""
+    if not text.isdigit():
+        return ""
+    try:
+        return datetime.fromtimestamp(int(text), tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return ""
+
+
+def status_error(errors: list[dict[str, Any]]) -> str:
+    """The first error of a status (or of an API answer) as one line: its title or
+    message, its code and Meta's details."""
+    if not errors:
+        return ""
+    error = errors[0]
+    title = _text(error.get("title")) or _text(error.get("message"))
+    data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
+    details = _text(data.get("details"))
+    code = error.get("code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        title = f"{title} ({code})".strip()
+    if details and details != title:
+        title = f"{title}: {details}" if title else details
+    return title[:500]
+
+
 def _status(status: dict[str, Any]) -> Delivery:
+    """A status of a message sent from this number: a report on a reply sent from a card
+    (matched by its id, or by our key Meta echoes back); other states are ignored."""
     message_id, state = _text(status.get("id")), _text(status.get("status"))
     if not message_id or not state:
         raise Rejected(_("A WhatsApp status needs its message id and status."))
-    reason = _("Delivery status “%(status)s” of a message sent from WhatsApp.") % {"status": state}
-    errors = _dicts(status.get("errors"))
-    if errors:
-        error = _text(errors[0].get("title")) or _text(errors[0].get("message"))
-        reason = f"{reason} {error}".strip()
-    return Delivery(key=f"status:{message_id[:150]}:{state[:20]}", ignored=reason)
+    key = f"status:{message_id[:150]}:{state[:20]}"
+    error = status_error(_dicts(status.get("errors")))
+    if state not in STATUSES:
+        reason = _("Delivery status “%(status)s” is not used.") % {"status": state[:20]}
+        return Delivery(key=key, ignored=f"{reason} {error}".strip())
+    return Delivery(
+        key=key,
+        message=InboundMessage(
+            kind="status",
+            source=LeadSource.WHATSAPP,
+            event=state,
+            external_id="wa:" + message_id[:180],
+            occurred_at=_status_time(status.get("timestamp")),
+            properties={
+                "error": error,
+                "key": _text(str(status.get("biz_opaque_callback_data") or ""))[:100],
+            },
+        ),
+    )
+
+
+def _meta_error(data: Any) -> dict[str, Any]:
+    """The `error` object of a Graph API answer ({} when it has none)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def refusal(status: int, error: dict[str, Any]) -> outbound.SendError:
+    """What a Graph API error answer means for a send: `Retry` for throttling and Meta's
+    own trouble, `Refused` with a reason the manager can act on for the rest."""
+    code = error.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    meta = _text(error.get("message")) or str(status)
+    data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
+    details = _text(data.get("details"))
+    if details and details not in meta:
+        meta = f"{meta} — {details}"
+    meta = meta[:300]
+    if code in RETRY_CODES:
+        return outbound.Retry(
+            _("WhatsApp asks to wait (%(error)s); the message will be sent later.")
+            % {"error": meta}
+        )
+    if code == 190 or status == 401:
+        reason = _(
+            "WhatsApp does not accept the channel's access token (expired or revoked): enter a "
+            "new one in the channel's settings. Meta: %(error)s"
+        )
+    elif code == 131047:
+        reason = _(
+            "More than 24 hours since the client last wrote: WhatsApp takes only an approved "
+            "template now. Meta: %(error)s"
+        )
+    elif code == 131026:
+        reason = _(
+            "WhatsApp cannot deliver to this number (not on WhatsApp, or the client has not "
+            "accepted its terms). Meta: %(error)s"
+        )
+    elif code in (132000, 132001, 132005, 132007, 132012, 132015, 132016):
+        reason = _(
+            "WhatsApp refused the template (its name, language or parameters do not match "
+            "the approved one). Meta: %(error)s"
+        )
+    elif code in (10, 200, 3) or (code is not None and 200 <= code <= 299):
+        reason = _(
+            "The access token may not send from this number (a missing permission). Meta: %(error)s"
+        )
+    else:
+        reason = _("WhatsApp refused the message: %(error)s")
+    return outbound.Refused(reason % {"error": meta})
 
 
 @register
@@ -379,3 +514,141 @@ class WhatsAppAdapter(Adapter):
     def reject(self, request: HttpRequest, channel: Channel, error: Rejected) -> HttpResponse:
         # Stored as rejected with its reason; Meta would only send it again and again.
         return HttpResponse(status=200)
+
+    # --- Replies (Cloud API: /{phone_number_id}/messages and /media) -----------------------
+
+    replies = True
+    max_reply = 4096
+    sealed_keys = ("app_secret", "access_token")
+
+    def reply_address(self, message: dict[str, Any]) -> str:
+        """The person's wa_id: their number's digits (the message's "+<digits>")."""
+        for value in (message.get("messenger_id"), message.get("phone")):
+            digits = str(value or "").strip().removeprefix("+")
+            if WA_ID_FORMAT.match(digits):
+                return digits
+        return ""
+
+    def reply_problem(self, channel: Channel) -> str:
+        missing = [
+            label
+            for name, label in (
+                ("phone_number_id", _("no phone number ID")),
+                ("access_token", _("no access token")),
+            )
+            if not channel.config.get(name)
+        ]
+        if missing:
+            return _("The channel cannot send messages: %(missing)s (Edit).") % {
+                "missing": ", ".join(missing)
+            }
+        return ""
+
+    def send(
+        self, channel: Channel, message: Message, file: tuple[str, bytes] | None
+    ) -> outbound.Sent:
+        try:
+            token = config_secret(channel, "access_token")
+        except Forbidden:
+            raise outbound.Refused(
+                _("The access token cannot be decrypted: enter it again.")
+            ) from None
+        number = str(channel.config.get("phone_number_id") or "")
+        if not token or not PHONE_NUMBER_ID_FORMAT.match(number):
+            raise outbound.Refused(self.reply_problem(channel) or _("No phone number ID."))
+        if not WA_ID_FORMAT.match(message.address):
+            raise outbound.Refused(_("The client's WhatsApp number is not valid."))
+        base = f"{outbound.base_url('WHATSAPP_API_BASE')}/{number}"
+        headers = {"Authorization": f"Bearer {token}"}
+        payload: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.address,
+        }
+        template = message.template
+        if template is not None and _as_template(message):
+            if not template.whatsapp_language:
+                raise outbound.Refused(
+                    _(
+                        "The saved reply “%(name)s” names a WhatsApp template without its "
+                        "language code: add it (as approved, e.g. ru or en_US)."
+                    )
+                    % {"name": template.name}
+                )
+            payload["type"] = "template"
+            payload["template"] = _template_body(
+                template.whatsapp_name, template.whatsapp_language, message.template_params
+            )
+        elif file is not None:
+            media_id = self._upload(base, headers, message, file)
+            document: dict[str, Any] = {"id": media_id, "filename": file[0][:240] or "file"}
+            if message.text:
+                document["caption"] = message.text[:MAX_CAPTION]
+            payload.update(type="document", document=document)
+        else:
+            payload.update(type="text", text={"preview_url": False, "body": message.text})
+        payload["biz_opaque_callback_data"] = str(message.key)
+        answer = outbound.call(
+            f"{base}/messages",
+            provider="WhatsApp",
+            body=json.dumps(payload, ensure_ascii=False).encode(),
+            headers=headers,
+        )
+        sent = answer.data.get("messages") if isinstance(answer.data, dict) else None
+        first = sent[0] if isinstance(sent, list) and sent and isinstance(sent[0], dict) else {}
+        wamid = _text(first.get("id"))
+        if answer.status >= 300:
+            raise refusal(answer.status, _meta_error(answer.data))
+        if not wamid:  # taken, perhaps: its statuses (our key) will tell
+            raise outbound.Unknown(_("WhatsApp answered without the message's id."))
+        return outbound.Sent(external_id="wa:" + wamid[:180], delivered=False)
+
+    @staticmethod
+    def _upload(
+        base: str, headers: dict[str, str], message: Message, file: tuple[str, bytes]
+    ) -> str:
+        """Upload a file to the number's media; its media id."""
+        name, payload = file
+        attachment = message.attachment
+        content_type = (attachment.content_type if attachment is not None else "") or (
+            mimetypes.guess_type(name)[0] or "application/octet-stream"
+        )
+        body, multipart_type = outbound.multipart(
+            {"messaging_product": "whatsapp", "type": content_type},
+            "file",
+            name,
+            payload,
+            file_type=content_type,
+        )
+        answer = outbound.call(
+            f"{base}/media",
+            provider="WhatsApp",
+            body=body,
+            content_type=multipart_type,
+            headers=headers,
+        )
+        media_id = _text(str(answer.data.get("id") or "")) if isinstance(answer.data, dict) else ""
+        if answer.status >= 300:
+            raise refusal(answer.status, _meta_error(answer.data))
+        if not media_id:  # nothing was sent yet: uploading again is harmless
+            raise outbound.Retry(_("WhatsApp answered the upload without the file's id."))
+        return media_id
+
+
+def _as_template(message: Message) -> bool:
+    """Whether a reply written from a saved reply goes as its approved template: it was
+    queued outside the 24-hour window (its parameters are kept), or it is the saved text
+    unchanged (a template without placeholders)."""
+    template = message.template
+    if template is None or not template.whatsapp_name:
+        return False
+    return bool(message.template_params) or message.text == template.text
+
+
+def _template_body(name: str, language: str, params: list[Any]) -> dict[str, Any]:
+    """A template message's `template` object: its body parameters as text, in order."""
+    body: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if params:
+        parameters = [{"type": "text", "text": str(p)} for p in params]
+        body["components"] = [{"type": "body", "parameters": parameters}]
+    return body

@@ -17,8 +17,9 @@ from django.utils import timezone
 from channels import conversations
 from channels.models import Channel, Message, ReplyTemplate
 from channels.services import channel_create
-from crm.models import Membership, Tenant
+from crm.models import Membership, Notification, Tenant
 from crm.tenancy import tenant_context
+from leads.conversion import lead_convert_to_deal
 from leads.models import Lead
 from tests.channels.fakeapi import FakeApi
 from tests.channels.fakeapi_telegram import BLOCKED_CHAT
@@ -512,3 +513,68 @@ def test_the_navigation_counts_conversations_with_unread_messages(
 def _first_lead(tenant: Tenant) -> Lead:
     with tenant_context(tenant):
         return Lead.objects.order_by("pk").first()
+
+
+def test_a_client_waiting_past_the_response_time_is_told_to_the_responsible_once(
+    tenant, bot, write, manager, client_for, django_capture_on_commit_callbacks
+):
+    write(update(1, "Алло, ответьте"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with tenant_context(tenant):
+        Lead.objects.filter(pk=lead.pk).update(
+            waiting_since=timezone.now() - timedelta(minutes=tenant.response_sla_minutes - 1)
+        )
+        conversations.messages_sweep()
+        assert not Notification.objects.filter(kind="conversation.waiting").exists()
+        Lead.objects.filter(pk=lead.pk).update(
+            waiting_since=timezone.now() - timedelta(minutes=tenant.response_sla_minutes + 1)
+        )
+        conversations.messages_sweep()
+        conversations.messages_sweep()
+        [alert] = Notification.objects.filter(kind="conversation.waiting")
+    assert alert.recipient_id == manager.pk
+    assert alert.url.endswith(f"/leads/{lead.pk}/")
+    # The answer measures the wait and ends it; a new wait may be told again.
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.waited_seconds >= (tenant.response_sla_minutes + 1) * 60
+    assert _lead(tenant).waiting_alerted_at is None
+
+
+def test_the_thread_follows_the_person_to_their_deal_and_contact(
+    tenant, bot, write, admin, client_for, telegram, django_capture_on_commit_callbacks
+):
+    write(update(1, "Хочу заказать"))
+    lead = _lead(tenant)
+    with tenant_context(tenant):
+        conversion = lead_convert_to_deal(actor=admin, lead=Lead.objects.get())
+    deal, contact = conversion.deal, conversion.contact
+    client = client_for(admin)
+    for kind, pk in (("deal", deal.pk), ("contact", contact.pk), ("lead", lead.pk)):
+        panel = client.get(_panel_url(tenant, kind, pk), HTTP_HX_REQUEST="true")
+        assert panel.status_code == 200, kind
+        assert "Хочу заказать" in panel.content.decode(), kind
+        assert panel.context["routes"], kind  # answered in Telegram from any of the cards
+    # The client writes again: the deal's card shows it in the same thread.
+    write(update(2, "Когда доставка?", message_id=11))
+    with tenant_context(tenant):
+        [later] = Message.objects.filter(text="Когда доставка?")
+    # A repeat lead of the known person (classic mode): on the deal's card through the contact.
+    assert later.contact_id == contact.pk
+    assert later.lead_id not in (None, lead.pk)
+    panel = client.get(_panel_url(tenant, "deal", deal.pk), HTTP_HX_REQUEST="true")
+    route = panel.context["routes"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            _panel_url(tenant, "deal", deal.pk, "reply/"),
+            {"route": route.key, "text": "Завтра, {client_name}. Сумма {deal_amount}"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200
+    reply = _messages(tenant)[-1]
+    assert (reply.deal_id, reply.contact_id, reply.status) == (deal.pk, contact.pk, "delivered")
+    contact_panel = client.get(_panel_url(tenant, "contact", contact.pk)).content.decode()
+    assert "Когда доставка?" in contact_panel
+    assert "Завтра, Анна" in contact_panel

@@ -7,9 +7,11 @@ sent twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -72,9 +74,6 @@ def _bot(tenant, admin) -> Channel:
 
 
 def _post_update(live: Stack, bot: Channel, update_id: int, text: str) -> None:
-    import json
-    import urllib.request
-
     user = {"id": 5550001, "is_bot": False, "first_name": "Анна"}
     update = {
         "update_id": update_id,

@@ -382,7 +382,9 @@ def test_a_batch_is_stored_one_event_per_message_and_status(tenant, whatsapp, se
         "wamid:wamid.3",
     ]
     assert [e.status for e in events] == [Status.DONE] * 2 + [Status.IGNORED] * 2 + [Status.DONE]
-    assert "delivered" in events[2].detail
+    # Statuses of messages not sent from the CRM: recorded, ignored with the reason.
+    assert events[2].message["event"] == "delivered"
+    assert "not sent from the CRM" in events[2].detail
     assert all(
         e.headers["X-Voronka-Part"].startswith(f"{n}/5 sha256:") for n, e in enumerate(events, 1)
     )
@@ -411,7 +413,9 @@ def test_a_duplicate_message_makes_one_event_and_one_lead(tenant, whatsapp, send
     assert len(leads_of(tenant)) == 1
 
 
-def test_statuses_alone_are_recorded_and_ignored(tenant, whatsapp, send):
+def test_statuses_of_messages_not_sent_from_the_crm_are_recorded_and_ignored(
+    tenant, whatsapp, send
+):
     failed = status(
         "wamid.OUT2",
         "failed",
@@ -424,7 +428,8 @@ def test_statuses_alone_are_recorded_and_ignored(tenant, whatsapp, send):
     sent, failed_event = events_of(whatsapp)
     assert (sent.status, sent.key) == (Status.IGNORED, "status:wamid.OUT2:sent")
     assert failed_event.status == Status.IGNORED
-    assert "Re-engagement message" in failed_event.detail
+    assert "not sent from the CRM" in failed_event.detail
+    assert "Re-engagement message (131047)" in failed_event.message["properties"]["error"]
     assert leads_of(tenant) == []
 
 
