@@ -339,12 +339,23 @@ def inbound_record(event: InboundEvent) -> Message | None:
             else "",
             "text": text,
             "external_id": event.external_id,
-            "references": str(data.get("references") or ""),
+            "references": _references(data),
         },
     )
     if created:
         _mark_waiting(message, event.created_at)
     return message
+
+
+def _references(data: dict) -> str:
+    """An e-mail's References (kept in its properties), space-separated: a reply to it
+    carries them on with its Message-ID."""
+    properties = data.get("properties")
+    found = properties.get("references") if isinstance(properties, dict) else None
+    found = found if found is not None else data.get("references")
+    if isinstance(found, list):
+        return " ".join(str(mid) for mid in found if mid)[-4000:]
+    return str(found or "")[-4000:]
 
 
 def _mark_waiting(message: Message, at: datetime) -> None:
@@ -486,9 +497,10 @@ def reply_queue(
     if route.channel.kind == ChannelKind.EMAIL:
         subject, in_reply_to, references = _email_thread(record, actor, route)
         # The Message-ID is ours from the start: the client's answer names it, and a retry
-        # sends the same one.
+        # sends the same one. Kept without angle brackets, as received ids are (the
+        # client's In-Reply-To is matched against it: channels.mailintake).
         domain = str(route.channel.config.get("smtp_from") or "") or "voronka.local"
-        external_id = f"<{uuid.uuid4().hex}@{domain.rpartition('@')[2] or 'voronka.local'}>"
+        external_id = f"{uuid.uuid4().hex}@{domain.rpartition('@')[2] or 'voronka.local'}"
     attachment = None
     if file is not None:
         attachment = attachment_store(

@@ -14,6 +14,13 @@ The idempotency key is the Message-ID (so a message read twice — IMAP after a 
 rebuild, or by IMAP and a webhook — is stored once), else the hash of the message.
 Auto-replies and bounces are stored as ignored with the reason; a message without a sender
 is rejected. What the pipeline does with a message: channels/mailintake.py.
+
+One way out: replies from the cards (channels/conversations.py) go over SMTP (`send`), when
+the channel has an SMTP server — without one the channel only receives. Each reply carries
+the Message-ID recorded with it before the first attempt (so a retry is the same message to
+the client's mail program and the client's answer names it), In-Reply-To and References of
+the client's message, and is never marked Auto-Submitted (the client's auto-responders and
+filters must treat it as a person's letter).
 """
 
 from __future__ import annotations
@@ -24,17 +31,30 @@ import contextlib
 import hashlib
 import hmac
 import json
+import mimetypes
+import re
+import smtplib
+import socket
+import ssl
 from datetime import datetime
 from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from channels import outbound
 from channels.adapters import (
     Adapter,
     Delivery,
@@ -44,8 +64,9 @@ from channels.adapters import (
     Rejected,
     register,
 )
+from channels.adapters.sealed import config_secret
 from channels.mailparse import ParsedMail, parse_mail
-from channels.models import Channel
+from channels.models import Channel, Message
 from crm.secrets import seal
 from crm.sources import LeadSource
 
@@ -57,6 +78,8 @@ SECRET_HEADER = "X-Voronka-Secret"  # noqa: S105 - a header's name
 FORM_FIELDS = ("email", "body-mime", "message", "raw", "mime")
 JSON_FIELDS = ("RawEmail", "raw", "email", "mime", "message")
 TEXT_LIMIT = 10_000
+# The longest reply a card sends by e-mail (the composer's limit).
+MAX_REPLY = 20_000
 
 
 class Security:
@@ -68,6 +91,45 @@ class Security:
         (STARTTLS, gettext_lazy("STARTTLS (port 143)")),
         (NONE, gettext_lazy("None (a trusted network only)")),
     )
+
+
+class SmtpSecurity:
+    SSL = "ssl"
+    STARTTLS = "starttls"
+    NONE = "none"
+    CHOICES = (
+        (SSL, gettext_lazy("SSL/TLS (port 465)")),
+        (STARTTLS, gettext_lazy("STARTTLS (port 587)")),
+        (NONE, gettext_lazy("None (a trusted network only)")),
+    )
+    PORTS = {SSL: 465, STARTTLS: 587, NONE: 25}
+
+
+def _clean_host(value: str, example: str) -> str:
+    host = value.strip().lower()
+    if host and (any(ch.isspace() or ch in "/@:" for ch in host)):
+        raise forms.ValidationError(
+            _("Enter the server's name only, e.g. %(example)s.") % {"example": example}
+        )
+    return host
+
+
+def _is_address(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def smtp_from(config: dict[str, Any]) -> str:
+    """The address replies come from: `smtp_from`, else the IMAP login if it is an address
+    ("" when neither)."""
+    given = str(config.get("smtp_from") or "").strip()
+    if given:
+        return given
+    login = str(config.get("imap_user") or "").strip()
+    return login if _is_address(login) else ""
 
 
 class EmailConfigForm(forms.Form):
@@ -101,6 +163,55 @@ class EmailConfigForm(forms.Form):
     imap_folder = forms.CharField(
         label=gettext_lazy("Folder"), max_length=200, initial="INBOX", required=False
     )
+    smtp_host = forms.CharField(
+        label=gettext_lazy("SMTP server (replies)"),
+        max_length=253,
+        required=False,
+        help_text=gettext_lazy(
+            "E.g. smtp.gmail.com, smtp.yandex.ru, smtp.mail.ru; managers' replies from the "
+            "cards go out through it. Empty: the channel only receives mail."
+        ),
+    )
+    smtp_port = forms.IntegerField(
+        label=gettext_lazy("SMTP port"),
+        min_value=1,
+        max_value=65535,
+        initial=465,
+        required=False,
+        help_text=gettext_lazy("Empty: 465 for SSL/TLS, 587 for STARTTLS, 25 for none."),
+    )
+    smtp_security = forms.ChoiceField(
+        label=gettext_lazy("SMTP encryption"),
+        choices=SmtpSecurity.CHOICES,
+        initial=SmtpSecurity.SSL,
+        required=False,
+    )
+    smtp_user = forms.CharField(
+        label=gettext_lazy("SMTP login"),
+        max_length=254,
+        required=False,
+        help_text=gettext_lazy("Empty: the IMAP login."),
+    )
+    smtp_password = forms.CharField(
+        label=gettext_lazy("SMTP password"),
+        max_length=500,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy(
+            "Empty: the IMAP password (the same app password usually works for both). "
+            "Stored encrypted; never shown again."
+        ),
+    )
+    smtp_from = forms.EmailField(
+        label=gettext_lazy("Replies come from"),
+        max_length=254,
+        required=False,
+        help_text=gettext_lazy(
+            "The address clients see and answer to; empty: the IMAP login. Most servers "
+            "only let the login send from its own address."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -108,12 +219,31 @@ class EmailConfigForm(forms.Form):
             self.fields["imap_password"].help_text = _(
                 "A password is stored. Leave empty to keep it."
             )
+        if self.initial.get("smtp_password"):
+            self.fields["smtp_password"].help_text = _(
+                "A password is stored. Leave empty to keep it."
+            )
 
     def clean_imap_host(self) -> str:
-        host = self.cleaned_data["imap_host"].strip().lower()
-        if host and (any(ch.isspace() or ch in "/@:" for ch in host)):
-            raise forms.ValidationError(_("Enter the server's name only, e.g. imap.yandex.ru."))
-        return host
+        return _clean_host(self.cleaned_data["imap_host"], "imap.yandex.ru")
+
+    def clean_smtp_host(self) -> str:
+        return _clean_host(self.cleaned_data["smtp_host"], "smtp.yandex.ru")
+
+    def clean_smtp_security(self) -> str:
+        return self.cleaned_data["smtp_security"] or SmtpSecurity.SSL
+
+    def clean_smtp_user(self) -> str:
+        return self.cleaned_data["smtp_user"].strip()
+
+    def clean_smtp_from(self) -> str:
+        return self.cleaned_data["smtp_from"].strip().lower()
+
+    def clean_smtp_password(self) -> str:
+        password = self.cleaned_data["smtp_password"]
+        if not password:
+            return str(self.initial.get("smtp_password") or "")
+        return seal(password)
 
     def clean_imap_folder(self) -> str:
         return self.cleaned_data["imap_folder"].strip() or "INBOX"
@@ -128,6 +258,13 @@ class EmailConfigForm(forms.Form):
         data = super().clean()
         if data.get("imap_host") and not (data.get("imap_user") and data.get("imap_password")):
             raise forms.ValidationError(_("Enter the mailbox's login and password."))
+        if "smtp_port" in data and not data["smtp_port"]:
+            data["smtp_port"] = SmtpSecurity.PORTS[data.get("smtp_security") or SmtpSecurity.SSL]
+        if data.get("smtp_host") and not smtp_from(data) and "smtp_from" not in self.errors:
+            self.add_error(
+                "smtp_from",
+                _("Enter the address replies come from (the IMAP login is not an address)."),
+            )
         return data
 
 
@@ -268,7 +405,14 @@ class EmailAdapter(Adapter):
                 "last_error": state.get("last_error") or "",
                 "last_uid": state.get("last_uid"),
                 **moments,
-            }
+            },
+            "outgoing": {
+                "host": config.get("smtp_host") or "",
+                "port": config.get("smtp_port") or "",
+                "security": dict(SmtpSecurity.CHOICES).get(config.get("smtp_security"), ""),
+                "user": config.get("smtp_user") or config.get("imap_user") or "",
+                "sender": smtp_from(config),
+            },
         }
 
     def respond(
@@ -284,7 +428,232 @@ class EmailAdapter(Adapter):
             raise Rejected(mail.problem)
         if mail.auto:
             return Delivery(key=key, ignored=mail.auto)
-        own = str(channel.config.get("imap_user") or "").strip().lower()
-        if own and mail.from_address.lower() == own:
+        own = {
+            str(channel.config.get(name) or "").strip().lower()
+            for name in ("imap_user", "smtp_from")
+        }
+        if mail.from_address.lower() in own - {""}:
             return Delivery(key=key, ignored=_("A message from the mailbox itself."))
         return Delivery(key=key, message=inquiry_of(mail))
+
+    # --- Replies (SMTP) --------------------------------------------------------------------
+
+    replies = True
+    max_reply = MAX_REPLY
+    sealed_keys = ("imap_password", "smtp_password")
+
+    def reply_address(self, message: dict[str, Any]) -> str:
+        """The client's address: their Reply-To when they gave one, else From."""
+        properties = message.get("properties")
+        reply_to = properties.get("reply_to") if isinstance(properties, dict) else ""
+        address = str(reply_to or message.get("email") or "").strip().lower()
+        return address if "@" in address else ""
+
+    def reply_problem(self, channel: Channel) -> str:
+        if not channel.config.get("smtp_host"):
+            return _("The channel has no SMTP server: it only receives mail.")
+        if not smtp_from(channel.config):
+            return _("The channel has no address to send replies from.")
+        return ""
+
+    def send(
+        self, channel: Channel, message: Message, file: tuple[str, bytes] | None
+    ) -> outbound.Sent:
+        config = channel.config
+        if self.reply_problem(channel):
+            raise outbound.Refused(self.reply_problem(channel))
+        sender = smtp_from(config)
+        user = str(config.get("smtp_user") or "").strip() or str(config.get("imap_user") or "")
+        try:
+            password = config_secret(channel, "smtp_password") or config_secret(
+                channel, "imap_password"
+            )
+        except Forbidden:
+            raise outbound.Refused(
+                _("The mailbox password cannot be decrypted: enter it again.")
+            ) from None
+        mail = reply_mail(channel, message, sender, file)
+        smtp_deliver(
+            config,
+            user=user,
+            password=password,
+            sender=sender,
+            recipient=message.address,
+            mail=mail,
+            login_required=bool(str(config.get("smtp_user") or "").strip()),
+        )
+        return outbound.Sent(external_id=message.external_id, delivered=False)
+
+
+# --- Replies: the message and the SMTP conversation ---------------------------------------------
+
+_LINE_BREAKS = re.compile(r"[\r\n\t]+")
+
+
+def _one_line(value: str) -> str:
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+def _msgid(value: str) -> str:
+    """A message-id in angle brackets (stored with or without them)."""
+    value = value.strip()
+    return value if value.startswith("<") else f"<{value.strip('<>')}>"
+
+
+def reply_mail(
+    channel: Channel, message: Message, sender: str, file: tuple[str, bytes] | None
+) -> EmailMessage:
+    """The reply as an e-mail: from the channel (its name shown), to the client, with the
+    Message-ID recorded before the first attempt, the thread's In-Reply-To and References,
+    plain UTF-8 text and the file attached. Refused when the address is not one."""
+    if not _is_address(message.address):
+        raise outbound.Refused(
+            _("“%(address)s” is not an e-mail address.") % {"address": message.address}
+        )
+    if not message.external_id:
+        raise outbound.Refused(_("The reply has no Message-ID: write it again."))
+    mail = EmailMessage(policy=policy.SMTP)
+    local, _at, domain = sender.rpartition("@")
+    mail["From"] = Address(display_name=_one_line(channel.name), username=local, domain=domain)
+    mail["To"] = message.address
+    mail["Subject"] = _one_line(message.subject)
+    mail["Date"] = format_datetime(timezone.now())
+    mail["Message-ID"] = _msgid(message.external_id)
+    if message.in_reply_to:
+        mail["In-Reply-To"] = _msgid(message.in_reply_to)
+    references = [_msgid(mid) for mid in message.references.split() if mid.strip("<>")]
+    if references:
+        mail["References"] = " ".join(references)
+    mail.set_content(message.text or "", charset="utf-8")
+    if file is not None:
+        name, payload = file
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        maintype, _slash, subtype = content_type.partition("/")
+        mail.add_attachment(payload, maintype=maintype, subtype=subtype, filename=name or "file")
+    return mail
+
+
+def _reply_text(response: bytes | str) -> str:
+    text = response.decode("utf-8", "replace") if isinstance(response, bytes) else response
+    return " ".join(text.split())[:300]
+
+
+def _answer(code: int, response: bytes | str) -> outbound.SendError:
+    """What an SMTP reply means for the message: 4xx try again later, anything else (5xx)
+    refused for good, with the server's words."""
+    text = f"{code} {_reply_text(response)}".strip()
+    if 400 <= code < 500:
+        return outbound.Retry(
+            _("The mail server asked to try again later: %(reply)s") % {"reply": text}
+        )
+    return outbound.Refused(_("The mail server refused the message: %(reply)s") % {"reply": text})
+
+
+def _unreachable(error: BaseException) -> outbound.Retry:
+    reason = str(error) or error.__class__.__name__
+    return outbound.Retry(
+        _("The mail server cannot be reached (%(reason)s).") % {"reason": reason[:200]}
+    )
+
+
+def _connect(config: dict[str, Any], timeout: float) -> smtplib.SMTP:
+    """A connected client (TLS per the settings); raises outbound errors."""
+    host = str(config.get("smtp_host") or "")
+    security = config.get("smtp_security") or SmtpSecurity.SSL
+    port = int(config.get("smtp_port") or SmtpSecurity.PORTS.get(security, 465))
+    context = ssl.create_default_context()
+    try:
+        if security == SmtpSecurity.SSL:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        if security == SmtpSecurity.STARTTLS:
+            client.starttls(context=context)
+    except ssl.SSLCertVerificationError as error:
+        raise outbound.Refused(
+            _("The mail server's certificate is not trusted (%(reason)s).")
+            % {"reason": error.verify_message or error.reason}
+        ) from None
+    except smtplib.SMTPConnectError as error:  # a greeting other than 220: busy, try later
+        raise _unreachable(error) from None
+    except smtplib.SMTPResponseException as error:  # STARTTLS refused
+        raise _answer(error.smtp_code, error.smtp_error) from None
+    except (smtplib.SMTPException, OSError) as error:  # refused, DNS, timeouts, TLS
+        raise _unreachable(error) from None
+    return client
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def smtp_deliver(
+    config: dict[str, Any],
+    *,
+    user: str,
+    password: str,
+    sender: str,
+    recipient: str,
+    mail: EmailMessage,
+    login_required: bool = True,
+) -> None:
+    """Hand `mail` to the channel's SMTP server (within CHANNELS_SEND_TIMEOUT per
+    operation), logging in as `user` where the server offers AUTH (where it does not:
+    refused if `login_required`, else sent without a login — a relay on a trusted network).
+    Raises outbound.Retry when the server certainly did not take it (cannot be reached,
+    dropped the connection or timed out before the message's data, a 4xx answer), Refused
+    for a 5xx answer (a login refused, an unknown recipient) with the server's words,
+    Unknown when the data went out and no answer came (it may have been accepted: never
+    sent again on its own)."""
+    client = _connect(config, settings.CHANNELS_SEND_TIMEOUT)
+    try:
+        try:
+            client.ehlo_or_helo_if_needed()
+            if user and client.has_extn("auth"):
+                client.login(user, password)
+            elif user and login_required:
+                raise outbound.Refused(
+                    _("The mail server does not accept a login here (check the encryption).")
+                )
+            ascii_only = (sender + recipient).isascii()
+            options = [] if ascii_only else ["SMTPUTF8"]
+            if not ascii_only and not client.has_extn("smtputf8"):
+                raise outbound.Refused(
+                    _("The mail server cannot send to addresses in non-Latin letters.")
+                )
+            if client.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            code, response = client.mail(sender, options)
+            if code != 250:
+                raise _answer(code, response)
+            code, response = client.rcpt(recipient)
+            if code not in (250, 251):
+                raise _answer(code, response)
+            client.putcmd("data")
+            code, response = client.getreply()
+            if code != 354:
+                raise _answer(code, response)
+        except smtplib.SMTPResponseException as error:  # a login refused (535), 4xx/5xx
+            raise _answer(error.smtp_code, error.smtp_error) from None
+        except (smtplib.SMTPException, OSError) as error:  # before the data: not taken
+            raise _unreachable(error) from None
+        data = mail.as_bytes(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
+        data = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            client.send(data + b".\r\n")
+            code, response = client.getreply()
+        except (smtplib.SMTPException, OSError) as error:  # the data went out, no answer
+            reason = "timeout" if isinstance(error, socket.timeout | TimeoutError) else error
+            raise outbound.Unknown(
+                _("The mail server did not confirm the message (%(reason)s).")
+                % {"reason": str(reason)[:200] or error.__class__.__name__}
+            ) from None
+        if code != 250:
+            raise _answer(code, response)
+    finally:
+        _close(client)
