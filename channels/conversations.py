@@ -482,6 +482,15 @@ def reply_queue(
         file = None
     if not text and file is None:
         raise DomainError(_("Write a message or attach a file."))
+    caption = adapter.max_caption if file is not None else None
+    if caption is not None and len(text) > caption:
+        raise DomainError(
+            _(
+                "With a file, %(channel)s takes at most %(count)s characters of text: send "
+                "the file and the text separately."
+            )
+            % {"channel": route.channel.get_kind_display(), "count": caption}
+        )
     if len(text) > adapter.max_reply:
         raise DomainError(
             _("The message is too long for %(channel)s: at most %(count)s characters.")
@@ -493,14 +502,12 @@ def reply_queue(
             % {"limit": filesizeformat(settings.CHANNELS_SEND_MAX_FILE_BYTES)}
         )
     subject = in_reply_to = references = ""
-    external_id = ""
+    # An e-mail's Message-ID is ours from the start: the client's answer names it, and a
+    # retry sends the same one. Kept without angle brackets, as received ids are (the
+    # client's In-Reply-To is matched against it: channels.mailintake).
+    external_id = adapter.new_message_id(route.channel)
     if route.channel.kind == ChannelKind.EMAIL:
         subject, in_reply_to, references = _email_thread(record, actor, route)
-        # The Message-ID is ours from the start: the client's answer names it, and a retry
-        # sends the same one. Kept without angle brackets, as received ids are (the
-        # client's In-Reply-To is matched against it: channels.mailintake).
-        domain = str(route.channel.config.get("smtp_from") or "") or "voronka.local"
-        external_id = f"{uuid.uuid4().hex}@{domain.rpartition('@')[2] or 'voronka.local'}"
     attachment = None
     if file is not None:
         attachment = attachment_store(

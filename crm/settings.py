@@ -298,8 +298,9 @@ CHANNELS_SEND_TIMEOUT = env.float("CHANNELS_SEND_TIMEOUT", default=15.0)
 # Attempts before a message a provider keeps refusing with 429/5xx fails (≈ 2 hours).
 CHANNELS_SEND_ATTEMPTS = env.int("CHANNELS_SEND_ATTEMPTS", default=10)
 # A message still "sending" this long after its attempt began lost its worker: the sweeper
-# settles it (again for a provider that deduplicates, else "may not have been sent").
-CHANNELS_SEND_LEASE = env.int("CHANNELS_SEND_LEASE", default=120)
+# settles it (again for a provider that deduplicates, else "may not have been sent"). Above
+# the longest attempt: a large file's upload and its send, each bounded by the timeout.
+CHANNELS_SEND_LEASE = env.int("CHANNELS_SEND_LEASE", default=300)
 # The largest file a manager may send from a card.
 CHANNELS_SEND_MAX_FILE_BYTES = env.int("CHANNELS_SEND_MAX_FILE_BYTES", default=20 << 20)
 # E-mail channels: IMAP socket timeout (s), messages read per poll, the largest message

@@ -325,7 +325,14 @@ class Adapter:
     # answer was lost may simply be made again.
     replies: ClassVar[bool] = False
     max_reply: ClassVar[int] = 4096
+    # The longest text that goes with a file (a caption), None: as long as a message.
+    max_caption: ClassVar[int | None] = None
     send_idempotent: ClassVar[bool] = False
+
+    def new_message_id(self, channel: Channel) -> str:
+        """The provider-side id a reply carries from the start, when it is ours to choose
+        (an e-mail's Message-ID: the client's answer names it); "" for the others."""
+        return ""
 
     def reply_address(self, message: dict[str, Any]) -> str:
         """Where to answer the person who sent a stored message (`InboundMessage.as_json`):

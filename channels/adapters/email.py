@@ -36,6 +36,7 @@ import re
 import smtplib
 import socket
 import ssl
+import uuid
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
@@ -440,6 +441,13 @@ class EmailAdapter(Adapter):
 
     replies = True
     max_reply = MAX_REPLY
+
+    def new_message_id(self, channel: Channel) -> str:
+        """A Message-ID under the domain replies come from (stored without brackets, as
+        received ones are)."""
+        domain = smtp_from(channel.config).rpartition("@")[2] or "voronka.local"
+        return f"{uuid.uuid4().hex}@{domain}"
+
     sealed_keys = ("imap_password", "smtp_password")
 
     def reply_address(self, message: dict[str, Any]) -> str:

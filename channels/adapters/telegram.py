@@ -472,6 +472,7 @@ class TelegramAdapter(Adapter):
 
     replies = True
     max_reply = 4096
+    max_caption = 1024  # sendDocument's caption
     sealed_keys = ("bot_token",)
 
     def reply_address(self, message: dict[str, Any]) -> str:
@@ -503,7 +504,7 @@ class TelegramAdapter(Adapter):
         else:
             fields = {"chat_id": message.address}
             if message.text:
-                fields["caption"] = message.text[:1024]
+                fields["caption"] = message.text
             body, content_type = outbound.multipart(fields, "document", *file)
             answer = outbound.call(
                 f"{base}/bot{token}/sendDocument",

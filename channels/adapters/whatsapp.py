@@ -519,6 +519,7 @@ class WhatsAppAdapter(Adapter):
 
     replies = True
     max_reply = 4096
+    max_caption = MAX_CAPTION
     sealed_keys = ("app_secret", "access_token")
 
     def reply_address(self, message: dict[str, Any]) -> str:

@@ -17,12 +17,15 @@ from django.utils import timezone
 from channels import conversations
 from channels.models import Channel, Message, ReplyTemplate
 from channels.services import channel_create
+from crm.errors import DomainError
 from crm.models import Membership, Notification, Tenant
 from crm.tenancy import tenant_context
+from deals.models import Deal
 from leads.conversion import lead_convert_to_deal
 from leads.models import Lead
 from tests.channels.fakeapi import FakeApi
 from tests.channels.fakeapi_telegram import BLOCKED_CHAT
+from tests.factories import add_member
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 Status = Message.Status
@@ -578,3 +581,87 @@ def test_the_thread_follows_the_person_to_their_deal_and_contact(
     contact_panel = client.get(_panel_url(tenant, "contact", contact.pk)).content.decode()
     assert "Когда доставка?" in contact_panel
     assert "Завтра, Анна" in contact_panel
+
+
+def test_a_contact_card_shows_only_the_conversations_the_viewer_may_see(
+    tenant, bot, write, admin, manager, client_for
+):
+    """Managers see every contact but only their own leads: another manager's lead's
+    messages stay off the shared contact's card."""
+    other = add_member(tenant, "manager")
+    write(update(1, "Личный вопрос менеджеру"))
+    lead = _lead(tenant)
+    _give(tenant, lead, other)
+    with tenant_context(tenant):
+        conversion = lead_convert_to_deal(actor=admin, lead=Lead.objects.get())
+        Deal.objects.filter(pk=conversion.deal.pk).update(owner=other)
+    contact = conversion.contact
+    theirs = client_for(other).get(_panel_url(tenant, "contact", contact.pk)).content.decode()
+    assert "Личный вопрос менеджеру" in theirs
+    mine = client_for(manager).get(_panel_url(tenant, "contact", contact.pk))
+    assert mine.status_code == 200
+    assert "Личный вопрос менеджеру" not in mine.content.decode()
+
+
+def test_send_again_twice_at_once_queues_it_once(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    user = {**ANNA, "id": int(BLOCKED_CHAT)}
+    write(update(1, "Блок", user=user))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    reply = _messages(tenant)[-1]
+    assert reply.status == Status.FAILED
+    with tenant_context(tenant):
+        record = Lead.objects.get()
+        conversations.reply_again(actor=manager, record=record, message_id=reply.pk)
+        with pytest.raises(DomainError):  # the second click finds it queued already
+            conversations.reply_again(actor=manager, record=record, message_id=reply.pk)
+
+
+def test_answering_from_the_deal_answers_the_person_on_the_lead_too(
+    tenant, bot, write, admin, client_for, django_capture_on_commit_callbacks
+):
+    write(update(1, "Вопрос до конверсии"))
+    lead = _lead(tenant)
+    with tenant_context(tenant):
+        deal = lead_convert_to_deal(actor=admin, lead=Lead.objects.get()).deal
+    assert _lead(tenant).waiting_since is not None
+    client = client_for(admin)
+    route = client.get(_panel_url(tenant, "deal", deal.pk)).context["routes"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            _panel_url(tenant, "deal", deal.pk, "reply/"),
+            {"route": route.key, "text": "Ответ из сделки"},
+            HTTP_HX_REQUEST="true",
+        )
+    lead = _lead(tenant)
+    assert lead.waiting_since is None
+    assert lead.unread_messages == 0
+
+
+def test_a_card_that_lost_its_lead_stops_polling(tenant, bot, write, manager, admin, client_for):
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    client = client_for(manager)
+    _give(tenant, lead, admin)  # handed to someone else while the card is open
+    poll = client.get(
+        _panel_url(tenant, "lead", lead.pk), {"part": "thread", "v": "0"}, HTTP_HX_REQUEST="true"
+    )
+    assert poll.status_code == 286
+
+
+def test_a_caption_longer_than_telegram_takes_is_refused_with_a_file(
+    tenant, bot, write, manager, client_for
+):
+    write(update(1, "Пришлите договор"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    contract = SimpleUploadedFile("договор.pdf", b"%PDF-1.4", content_type="application/pdf")
+    response = _reply(client_for(manager), tenant, lead, text="я" * 1025, file=contract)
+    assert response.status_code == 400
+    assert "1024" in response.content.decode()
+    assert [m.direction for m in _messages(tenant)] == ["in"]
