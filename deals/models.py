@@ -170,7 +170,7 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
     )
     # The conversation with the deal's person (channels.Message), as on a lead:
     # written by the channels only (crm.models.CONVERSATION_OWNED).
-    unread_messages = models.PositiveIntegerField(default=0, editable=False)
+    unread_messages = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     # When its responsible was told the person waits past the workspace's response time
     # (once per wait).

@@ -235,7 +235,7 @@ class Lead(ConcurrentTransitionMixin, OwnedModel):
     # The conversation (channels.Message): messages from the person not yet seen by the
     # lead's responsible, and since when the person waits for an answer (their oldest
     # message after our last reply). Written by the channels only (CONVERSATION_OWNED).
-    unread_messages = models.PositiveIntegerField(default=0, editable=False)
+    unread_messages = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     # When its responsible was told the person waits past the workspace's response time
     # (once per wait).

@@ -65,7 +65,7 @@ from channels.adapters import (
     Rejected,
     register,
 )
-from channels.adapters.sealed import config_secret
+from channels.adapters.sealed import sending_secret
 from channels.mailparse import ParsedMail, parse_mail
 from channels.models import Channel, Message
 from crm.secrets import seal
@@ -472,14 +472,9 @@ class EmailAdapter(Adapter):
             raise outbound.Refused(self.reply_problem(channel))
         sender = smtp_from(config)
         user = str(config.get("smtp_user") or "").strip() or str(config.get("imap_user") or "")
-        try:
-            password = config_secret(channel, "smtp_password") or config_secret(
-                channel, "imap_password"
-            )
-        except Forbidden:
-            raise outbound.Refused(
-                _("The mailbox password cannot be decrypted: enter it again.")
-            ) from None
+        password = sending_secret(channel, "smtp_password") or sending_secret(
+            channel, "imap_password"
+        )
         mail = reply_mail(channel, message, sender, file)
         smtp_deliver(
             config,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext as _
 
+from channels import outbound
 from channels.adapters import Forbidden
 from channels.health import channel_recovered, channel_trouble
 from crm.secrets import SecretUnreadable, is_sealed, seal, unseal
@@ -81,3 +82,18 @@ class SealedConfigForm(forms.Form):
             else:
                 cleaned[name] = seal(value)
         return cleaned
+
+
+def sending_secret(channel: Channel, name: str) -> str:
+    """The sealed config value `name` a reply needs ("" when not set); a value no key
+    opens refuses the send (outbound.Refused) with the reason, as it is the channel's
+    problem (config_secret)."""
+    try:
+        return config_secret(channel, name)
+    except Forbidden:
+        raise outbound.Refused(
+            _(
+                "A secret of the channel cannot be decrypted (the encryption keys changed?): "
+                "enter it again (Edit)."
+            )
+        ) from None

@@ -48,7 +48,7 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.adapters.sealed import config_secret
+from channels.adapters.sealed import config_secret, sending_secret
 from channels.models import Channel, Message
 from crm.errors import DomainError
 from crm.secrets import SecretUnreadable, is_sealed, seal, unseal
@@ -491,12 +491,7 @@ class TelegramAdapter(Adapter):
     def send(
         self, channel: Channel, message: Message, file: tuple[str, bytes] | None
     ) -> outbound.Sent:
-        try:
-            token = config_secret(channel, "bot_token")
-        except Forbidden:
-            raise outbound.Refused(
-                _("The bot token cannot be decrypted: enter it again.")
-            ) from None
+        token = sending_secret(channel, "bot_token")
         base = outbound.base_url("TELEGRAM_API_BASE")
         if file is None:
             body = json.dumps({"chat_id": message.address, "text": message.text}).encode()

@@ -51,7 +51,7 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field, sending_secret
 from channels.adapters.telegram import start_utm
 from channels.models import Channel, Message
 from leads.models import LeadSource, Messenger
@@ -482,12 +482,7 @@ class VkAdapter(Adapter):
     def send(
         self, channel: Channel, message: Message, file: tuple[str, bytes] | None
     ) -> outbound.Sent:
-        try:
-            token = config_secret(channel, "community_token")
-        except Forbidden:
-            raise outbound.Refused(
-                _("The community token cannot be decrypted: enter it again.")
-            ) from None
+        token = sending_secret(channel, "community_token")
         if not token:
             raise outbound.Refused(_("The channel has no community access token."))
         peer = message.address

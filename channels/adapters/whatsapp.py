@@ -53,7 +53,7 @@ from channels.adapters import (
     register,
 )
 from channels.adapters.api import json_object
-from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field
+from channels.adapters.sealed import SealedConfigForm, config_secret, sealed_field, sending_secret
 from channels.models import Channel, Message
 from leads.models import LeadSource, Messenger
 
@@ -548,12 +548,7 @@ class WhatsAppAdapter(Adapter):
     def send(
         self, channel: Channel, message: Message, file: tuple[str, bytes] | None
     ) -> outbound.Sent:
-        try:
-            token = config_secret(channel, "access_token")
-        except Forbidden:
-            raise outbound.Refused(
-                _("The access token cannot be decrypted: enter it again.")
-            ) from None
+        token = sending_secret(channel, "access_token")
         number = str(channel.config.get("phone_number_id") or "")
         if not token or not PHONE_NUMBER_ID_FORMAT.match(number):
             raise outbound.Refused(self.reply_problem(channel) or _("No phone number ID."))

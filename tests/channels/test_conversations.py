@@ -27,6 +27,9 @@ from tests.channels.fakeapi import FakeApi
 from tests.channels.fakeapi_telegram import BLOCKED_CHAT
 from tests.factories import add_member
 
+# The workers write in the workspace's language: these tests read English.
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 Status = Message.Status
 ANNA = {"id": 5550001, "is_bot": False, "first_name": "Анна", "username": "anna_s"}

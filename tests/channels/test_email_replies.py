@@ -26,6 +26,9 @@ from tests.channels.imap_server import PASSWORD, Dovecot, require_dovecot
 from tests.channels.smtp_server import SmtpServer, require_aiosmtpd
 from tests.processes import free_port
 
+# The workers write in the workspace's language: these tests read English.
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 Status = Message.Status
 CHANNEL_NAME = "Отдел продаж"
 ANNA = "anna@example.com"
@@ -125,9 +128,9 @@ def messages(tenant: Tenant) -> list[Message]:
         return list(Message.objects.order_by("pk"))
 
 
-def conversations_routes(lead: Lead) -> list[conversations.Route]:
+def conversations_routes(lead: Lead, member: Membership) -> list[conversations.Route]:
     with tenant_context(lead.tenant):
-        return conversations.reply_routes(Lead.objects.get(pk=lead.pk))
+        return conversations.reply_routes(Lead.objects.get(pk=lead.pk), member)
 
 
 def panel_url(tenant: Tenant, lead: Lead, tail: str = "") -> str:
@@ -221,7 +224,7 @@ def test_a_reply_goes_out_threaded_and_the_clients_answer_joins_the_same_lead(
     assert arrive(imap, channel, capture, answer) == 1
     with tenant_context(tenant):
         assert Lead.objects.count() == 1
-        thread = conversations.thread(Lead.objects.get())
+        thread = conversations.thread(Lead.objects.get(), manager)
     assert [(m.direction, m.text) for m in thread] == [
         ("in", "Здравствуйте! Сколько стоит доставка в Казань?"),
         ("out", "Добрый день, Анна Смирнова!"),
@@ -283,7 +286,7 @@ Content-Type: text/plain; charset=utf-8
     assert arrive(imap, channel, capture, letter) == 1
     lead = the_lead(tenant)
     give(lead, manager)
-    routes = conversations_routes(lead)
+    routes = conversations_routes(lead, manager)
     assert routes[0].address == "petr@example.org"
     reply(client_for(manager), tenant, lead, capture, text="Перезвоним")
     [sent] = smtp.received()

@@ -31,6 +31,9 @@ from tests.channels.fakeapi import FakeApi
 from tests.channels.fakeapi_vk import FORBIDDEN_PEER, PRIVATE_PEER, REVOKED_TOKEN
 from tests.channels.test_vk import CONFIRMATION, GROUP_ID, SECRET_KEY, USER, message_new
 
+# The workers write in the workspace's language: these tests read English.
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 TOKEN = "vk1.a.Zk3QmT9xW2pL8vN4bR6sY1cH5jD7fG0aK2eU9iO3tP8wX6qV4nM1zB7yC5rS0dF"
 Status = Message.Status
 

@@ -348,6 +348,7 @@ def test_an_app_secret_that_cannot_be_unsealed_refuses_and_is_the_channels_probl
 # --- Batches, statuses, duplicates --------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english_workspace")
 def test_a_batch_is_stored_one_event_per_message_and_status(tenant, whatsapp, send):
     boris = {"profile": {"name": "Борис"}, "wa_id": "79161112233"}
     anna = {"profile": {"name": "Анна Смирнова"}, "wa_id": WA_ID}
@@ -413,6 +414,7 @@ def test_a_duplicate_message_makes_one_event_and_one_lead(tenant, whatsapp, send
     assert len(leads_of(tenant)) == 1
 
 
+@pytest.mark.usefixtures("english_workspace")
 def test_statuses_of_messages_not_sent_from_the_crm_are_recorded_and_ignored(
     tenant, whatsapp, send
 ):

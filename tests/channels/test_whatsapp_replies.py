@@ -35,6 +35,9 @@ from tests.channels.fakeapi_whatsapp import (
 )
 from tests.channels.test_whatsapp import APP_SECRET, WA_ID, notification, status, text_message
 
+# The workers write in the workspace's language: these tests read English.
+pytestmark = pytest.mark.usefixtures("english_workspace")
+
 Status = Message.Status
 EventStatus = InboundEvent.Status
 MESSAGES_PATH = f"/v21.0/{PHONE_NUMBER_ID}/messages"

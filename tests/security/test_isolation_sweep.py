@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from channels.adapters import RawDelivery
+from channels.models import ReplyTemplate
 from channels.services import channel_create, event_reject
 from contacts.blocklist import blocked_sender_add
 from contacts.services import (
@@ -488,6 +489,34 @@ POLICY: dict[str, Public | TenantUrl] = {
     ),
     # Channel settings: the settings right only.
     "channels:list": TenantUrl({"GET": ADMIN_ONLY}),
+    "channels:templates": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": {**ADMIN_ONLY, "admin": 302}},
+        data=lambda w: {"name": "Взлом", "text": "Привет"},
+    ),
+    "channels:template_edit": TenantUrl(
+        {"GET": ADMIN_ONLY, "POST": {**ADMIN_ONLY, "admin": 302}},
+        obj="reply_template",
+        data=lambda w: {"name": "Взлом", "text": "Привет"},
+    ),
+    "channels:template_delete": TenantUrl(
+        {"POST": {**ADMIN_ONLY, "admin": 302}}, obj="reply_template"
+    ),
+    # The conversation panel of the world's lead (another manager's): who may see it reads
+    # it, who may answer it answers (a refused reply goes back to the card, 302).
+    "conversations:panel": TenantUrl({"GET": LEAD_VIEW}, obj="lead", fixed={"kind": "lead"}),
+    "conversations:reply": TenantUrl(
+        {"POST": TASK_EDIT}, obj="lead", fixed={"kind": "lead"}, data=lambda w: {"text": "x"}
+    ),
+    "conversations:template": TenantUrl(
+        {"GET": {**LEAD_EDIT, "marketer": 403}}, obj="lead", fixed={"kind": "lead"}
+    ),
+    "conversations:answered": TenantUrl({"POST": TASK_EDIT}, obj="lead", fixed={"kind": "lead"}),
+    "conversations:again": TenantUrl(
+        {"POST": TASK_EDIT},
+        obj="lead",
+        fixed={"kind": "lead", "message_pk": str(MISSING_PK)},
+    ),
+    "conversations:unread": TenantUrl({"GET": EVERYONE}),
     "channels:create": TenantUrl(
         {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
         fixed={"kind": "api"},
@@ -652,9 +681,11 @@ def _world(tenant: Tenant) -> dict[str, Any]:
         blocked_sender = blocked_sender_add(
             actor=admin, kind="email", value=f"spam@{tenant.slug}.example"
         )
+        reply_template = ReplyTemplate.objects.create(name="Приветствие", text="Здравствуйте!")
         return {
             "channel": channel,
             "event": event,
+            "reply_template": reply_template,
             "rule": rule,
             "scoring_rule": scoring_rule,
             **parties,
