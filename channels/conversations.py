@@ -33,6 +33,7 @@ from channels.models import Channel, ChannelKind, InboundEvent, Message, ReplyTe
 from contacts.models import Contact
 from crm.access import AccessDenied, Action, Scope, can, scope_for, scope_queryset
 from crm.attachments import attachment_store
+from crm.celery import task_named
 from crm.errors import DomainError
 from crm.models import Attachment, Membership, Tenant
 from crm.notifications import notify
@@ -549,11 +550,10 @@ def reply_queue(
 
 
 def _queue_after_commit(message: Message) -> None:
-    from channels.tasks import message_send_task
-
+    task = task_named("channels.tasks.message_send_task")  # the tasks module imports this one
     tenant_id, pk = message.tenant_id, message.pk
     transaction.on_commit(
-        lambda: message_send_task.apply_async(kwargs={"tenant_id": tenant_id, "message_id": pk})
+        lambda: task.apply_async(kwargs={"tenant_id": tenant_id, "message_id": pk})
     )
 
 
