@@ -337,7 +337,7 @@ def answer(author: Membership, at: dt.datetime, waited: int | None, target: Lead
 
 @pytest.fixture
 def answers(world):
-    anna, boris, admin = world["anna"], world["boris"], world["admin"]
+    anna, boris = world["anna"], world["boris"]
     with tenant_context(world["acme"]):
         target = Lead.objects.order_by("pk").first()
         # This period (Bogotá days Mar 1–10): the first minute of Mar 1 and the last of Mar 10.
