@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -345,7 +346,80 @@ def inbound_record(event: InboundEvent) -> Message | None:
     )
     if created:
         _mark_waiting(message, event.created_at)
+        if data.get("files"):
+            _queue_files_after_commit(message)
     return message
+
+
+def _queue_files_after_commit(message: Message) -> None:
+    task = task_named("channels.tasks.message_files_task")
+    tenant_id, pk = message.tenant_id, message.pk
+    transaction.on_commit(
+        lambda: task.apply_async(kwargs={"tenant_id": tenant_id, "message_id": pk})
+    )
+
+
+def message_files_fetch(*, tenant_id: int, message_id: int, last: bool = True) -> bool:
+    """Download the files a messenger's message brought and keep them on its record (the
+    thread shows them), once; outside any transaction while downloading. A file over
+    CHANNELS_SEND_MAX_FILE_BYTES, or one the provider refuses, is noted with the reason
+    (the message itself is kept either way). Whether to try again later (the provider
+    unreachable and not the `last` attempt)."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        message = (
+            Message.objects.select_related("channel", "event", "lead", "deal", "contact")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None or message.event is None or message.channel is None:
+            return False
+        if Attachment.objects.filter(event_id=message.event_id).exists():
+            return False
+        files = list((message.event.message or {}).get("files") or [])[:10]
+        record = message.lead or message.deal or message.contact
+    if record is None or not files:
+        return False
+    adapter = adapter_for(message.channel.kind)
+    limit = settings.CHANNELS_SEND_MAX_FILE_BYTES
+    kept: list[tuple[dict[str, Any], bytes | None, str]] = []
+    with translation.override(tenant.language):
+        too_large = _("Not kept: larger than %(limit)s.") % {"limit": filesizeformat(limit)}
+        for file in files:
+            if int(file.get("size") or 0) > limit:
+                kept.append((file, None, too_large))
+                continue
+            try:
+                payload = adapter.fetch_file(message.channel, str(file.get("ref") or ""))
+            except outbound.Retry as error:
+                if not last:
+                    return True
+                kept.append(
+                    (file, None, _("Not downloaded: %(reason)s") % {"reason": error.reason})
+                )
+                continue
+            except outbound.SendError as error:
+                kept.append(
+                    (file, None, _("Not downloaded: %(reason)s") % {"reason": error.reason})
+                )
+                continue
+            kept.append((file, None, too_large) if len(payload) > limit else (file, payload, ""))
+    with tenant_context(tenant):
+        if Attachment.objects.filter(event_id=message.event_id).exists():
+            return False  # another run kept them meanwhile
+        for file, payload, skipped in kept:
+            attachment_store(
+                target=record,
+                filename=str(file.get("name") or "file"),
+                content_type=str(file.get("type") or ""),
+                payload=payload,
+                event_id=message.event_id,
+                skipped=skipped,
+                size=len(payload) if payload is not None else int(file.get("size") or 0),
+            )
+        # The open cards' threads see a change (their version) and show the files.
+        Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
+    return False
 
 
 def _references(data: dict) -> str:

@@ -83,11 +83,13 @@ def retry_after(value: str | None) -> float | None:
 
 @dataclass(frozen=True)
 class Answer:
-    """A provider's HTTP answer: its status, its JSON body (None when not JSON), headers."""
+    """A provider's HTTP answer: its status, its JSON body (None when not JSON), headers,
+    and the body as it came (a downloaded file)."""
 
     status: int
     data: Any
     headers: dict[str, str]
+    raw: bytes = b""
 
 
 def base_url(setting: str) -> str:
@@ -144,7 +146,7 @@ def call(
     status = response.status if hasattr(response, "status") else response.code
     answer_headers = {k.lower(): v for k, v in response.headers.items()}
     try:
-        data = json.loads(raw) if raw else None
+        data = json.loads(raw) if raw and raw[:1] in (b"{", b"[") else None
     except ValueError:
         data = None
     if status == 429 or status >= 500:
@@ -159,7 +161,7 @@ def call(
             % {"provider": provider, "status": status},
             delay,
         )
-    return Answer(status=status, data=data, headers=answer_headers)
+    return Answer(status=status, data=data, headers=answer_headers, raw=raw)
 
 
 def multipart(

@@ -145,3 +145,18 @@ def messages_sweep_task(*, tenant_id: int) -> int:
 def messages_sweep_all_task() -> int:
     """Beat entry point (every 30 s): sweep every tenant's replies."""
     return queue_for_every_tenant(messages_sweep_task)
+
+
+# Attempts at downloading a message's files while the provider cannot be reached.
+FILE_ATTEMPTS = 5
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=FILE_ATTEMPTS)
+def message_files_task(self: Task, *, tenant_id: int, message_id: int) -> None:
+    """Keep the files a messenger's message brought (channels.conversations); tried again
+    with backoff while the provider cannot be reached, then noted as not downloaded."""
+    from channels.conversations import message_files_fetch
+
+    last = self.request.is_eager or self.request.retries >= FILE_ATTEMPTS
+    if message_files_fetch(tenant_id=tenant_id, message_id=message_id, last=last):
+        raise self.retry(countdown=30 * 2**self.request.retries)

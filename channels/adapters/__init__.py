@@ -142,6 +142,9 @@ class InboundMessage:
     # the button says (properties: data, button, question).
     event: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
+    # Files that came with a messenger's message, to be downloaded from the provider after
+    # the message is recorded: {"ref": the provider's file id, "name", "type", "size"}.
+    files: list[dict[str, Any]] = field(default_factory=list)
     # When a behaviour event happened, or an edit was made, as the sender says (ISO 8601);
     # "" for "on receipt".
     occurred_at: str = ""
@@ -177,6 +180,16 @@ class InboundMessage:
         self.utm = {k: v for k, v in utm.items() if v}
         self.custom = clean_data(self.custom)
         self.properties = clean_data(self.properties)
+        self.files = [
+            {
+                "ref": clean_line(str(f.get("ref") or ""))[:300],
+                "name": clean_line(str(f.get("name") or ""))[:200] or "file",
+                "type": clean_line(str(f.get("type") or ""))[:100],
+                "size": f["size"] if isinstance(f.get("size"), int) else 0,
+            }
+            for f in self.files[:10]
+            if isinstance(f, dict) and f.get("ref")
+        ]
         return self
 
     def lead_data(self) -> dict[str, Any]:
@@ -200,7 +213,7 @@ class InboundMessage:
         return data
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", {}, None, False)}
+        return {k: v for k, v in asdict(self).items() if v not in ("", {}, [], None, False)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:
@@ -342,6 +355,11 @@ class Adapter:
     def reply_problem(self, channel: Channel) -> str:
         """Why the channel cannot send replies now ("" when it can)."""
         return "" if self.replies else _("This channel does not send messages.")
+
+    def fetch_file(self, channel: Channel, ref: str) -> bytes:
+        """Download a file the person sent (`InboundMessage.files`' ref); raises
+        outbound.Retry / Refused like a send."""
+        raise NotImplementedError
 
     def send(self, channel: Channel, message: Message, file: tuple[str, bytes] | None) -> Sent:
         """Send `message` (its `address`, `text`, and `file` as (name, bytes)); returns

@@ -210,6 +210,39 @@ def _describe(message: dict[str, Any]) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 
+# Files a message may carry, and the name one without its own gets.
+FILE_KINDS = {
+    "document": "document",
+    "photo": "photo.jpg",
+    "video": "video.mp4",
+    "animation": "animation.mp4",
+    "audio": "audio.mp3",
+    "voice": "voice.ogg",
+    "video_note": "video_note.mp4",
+}
+
+
+def _files(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The message's file to download (a photo: its largest size), as
+    `InboundMessage.files`."""
+    for kind, default_name in FILE_KINDS.items():
+        media = message.get(kind)
+        if kind == "photo" and isinstance(media, list):
+            sizes = [p for p in media if isinstance(p, dict) and p.get("file_id")]
+            media = max(sizes, key=lambda p: p.get("file_size") or 0) if sizes else None
+        if not isinstance(media, dict) or not isinstance(media.get("file_id"), str):
+            continue
+        return [
+            {
+                "ref": media["file_id"],
+                "name": str(media.get("file_name") or default_name),
+                "type": str(media.get("mime_type") or ""),
+                "size": media.get("file_size") if isinstance(media.get("file_size"), int) else 0,
+            }
+        ]
+    return []
+
+
 def _start_parameter(text: str) -> tuple[bool, str]:
     """(is a /start command, its deep-link parameter). "/start" followed by text that no
     deep link can carry is someone typing: a message like any other."""
@@ -295,6 +328,7 @@ def _inquiry(
         start_param=parameter,
         external_id=message_id,
         edit_of=message_id if edited else "",
+        files=[] if edited else _files(message),
         # An edit's own time orders edits that arrive out of order.
         occurred_at=_edit_time(message) if edited else "",
     )
@@ -487,6 +521,29 @@ class TelegramAdapter(Adapter):
         if not channel.config.get("bot_token"):
             return _("The channel has no bot token.")
         return ""
+
+    def fetch_file(self, channel: Channel, ref: str) -> bytes:
+        """getFile, then the file from the Bot API's file URL (bots may download up to
+        20 MB)."""
+        token = sending_secret(channel, "bot_token")
+        base = outbound.base_url("TELEGRAM_API_BASE")
+        body = json.dumps({"file_id": ref}).encode()
+        answer = outbound.call(f"{base}/bot{token}/getFile", provider="Telegram", body=body)
+        data = answer.data if isinstance(answer.data, dict) else {}
+        path = (data.get("result") or {}).get("file_path") if data.get("ok") else None
+        if not isinstance(path, str) or not path or ".." in path:
+            reason = str(data.get("description") or answer.status)
+            raise outbound.Refused(
+                _("Telegram did not give the file: %(error)s") % {"error": reason}
+            )
+        download = outbound.call(
+            f"{base}/file/bot{token}/{path.lstrip('/')}", provider="Telegram", method="GET"
+        )
+        if download.status != 200:
+            raise outbound.Refused(
+                _("Telegram did not give the file: %(error)s") % {"error": download.status}
+            )
+        return download.raw
 
     def send(
         self, channel: Channel, message: Message, file: tuple[str, bytes] | None

@@ -2,7 +2,8 @@
 loopback, started and stopped by the test by its PID (`FakeApi`).
 
 `python -m tests.channels.fakeapi <provider> --port N` serves the provider module
-`tests.channels.fakeapi_<provider>` (its `answer(path, headers, body)` gives (status, JSON)),
+`tests.channels.fakeapi_<provider>` (its `answer(path, headers, body)` gives (status, JSON),
+or (status, bytes) for a file to download),
 plus control routes the test uses:
 
 * `GET /_control/calls` — every request received, in order: path, headers, body (text or
@@ -61,9 +62,12 @@ def handler_for(provider: Any, state: State) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode()
+            binary = isinstance(body, bytes)  # a file to download
+            data = body if binary else json.dumps(body, ensure_ascii=False).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header(
+                "Content-Type", "application/octet-stream" if binary else "application/json"
+            )
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

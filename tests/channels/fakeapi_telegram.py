@@ -11,6 +11,13 @@ import threading
 from typing import Any
 
 TOKEN = re.compile(r"^/bot(\d+:[A-Za-z0-9_-]+)/(\w+)$")
+FILE = re.compile(r"^/file/bot(\d+:[A-Za-z0-9_-]+)/([\w./-]+)$")
+# Files the person sent, by file_id: what getFile says and what the download gives; a
+# file_id not here is one Telegram no longer knows.
+FILES = {
+    "DOC1": ("documents/file_1.pdf", b"%PDF-1.4 the client's requisites"),
+    "PHOTO_BIG": ("photos/file_2.jpg", b"\xff\xd8\xff photo"),
+}
 # Chats the fake refuses as Telegram does.
 BLOCKED_CHAT = "4030000"
 MISSING_CHAT = "4000000"
@@ -34,7 +41,11 @@ def _multipart_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
-def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    download = FILE.match(path)
+    if download is not None:
+        found = next((data for name, data in FILES.values() if name == download[2]), None)
+        return (200, found) if found is not None else _error(404, "Not Found")
     match = TOKEN.match(path)
     if match is None or match[1].startswith("0:"):
         return _error(401, "Unauthorized")
@@ -43,6 +54,13 @@ def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[s
         return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "username": "fake_bot"}}
     if method in ("setWebhook", "deleteWebhook"):
         return 200, {"ok": True, "result": True}
+    if method == "getFile":
+        file_id = str(json.loads(body or b"{}").get("file_id", ""))
+        if file_id not in FILES:
+            return _error(400, "Bad Request: invalid file_id")
+        name, data = FILES[file_id]
+        result = {"file_id": file_id, "file_size": len(data), "file_path": name}
+        return 200, {"ok": True, "result": result}
     if method not in ("sendMessage", "sendDocument"):
         return _error(404, "Not Found")
     if headers.get("content-type", "").startswith("multipart/"):

@@ -18,7 +18,7 @@ from channels import conversations
 from channels.models import Channel, Message, ReplyTemplate
 from channels.services import channel_create
 from crm.errors import DomainError
-from crm.models import Membership, Notification, Tenant
+from crm.models import Attachment, Membership, Notification, Tenant
 from crm.tenancy import tenant_context
 from deals.models import Deal
 from leads.conversion import lead_convert_to_deal
@@ -668,3 +668,80 @@ def test_a_caption_longer_than_telegram_takes_is_refused_with_a_file(
     assert response.status_code == 400
     assert "1024" in response.content.decode()
     assert [m.direction for m in _messages(tenant)] == ["in"]
+
+
+def _document(update_id: int, file_id: str, *, size: int = 40, name: str = "реквизиты.pdf"):
+    sent = update(update_id, "", message_id=update_id + 50)
+    message = sent["message"]
+    del message["text"]
+    message["caption"] = "Наши реквизиты"
+    message["document"] = {
+        "file_id": file_id,
+        "file_unique_id": "u" + file_id,
+        "file_name": name,
+        "mime_type": "application/pdf",
+        "file_size": size,
+    }
+    return sent
+
+
+def test_a_file_the_client_sends_in_telegram_is_kept_in_the_thread(
+    tenant, bot, write, manager, client_for, telegram, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    write(_document(1, "DOC1"))
+    [message] = _messages(tenant)
+    assert message.text == "[document] реквизиты.pdf Наши реквизиты"
+    with tenant_context(tenant):
+        [kept] = Attachment.objects.filter(event_id=message.event_id)
+        assert kept.filename == "реквизиты.pdf"
+        assert kept.file.read() == b"%PDF-1.4 the client's requisites"
+    assert [c["path"] for c in telegram.calls("getFile")] == [f"/bot{TOKEN}/getFile"]
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    panel = client_for(manager).get(_panel_url(tenant, "lead", lead.pk)).content.decode()
+    assert "реквизиты.pdf" in panel
+    assert 'data-testid="message-file"' in panel
+
+
+def test_a_photo_is_kept_in_its_largest_size_and_a_file_telegram_lost_is_noted(
+    tenant, bot, write, telegram, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    photo = update(1, "", message_id=60)
+    del photo["message"]["text"]
+    photo["message"]["photo"] = [
+        {
+            "file_id": "PHOTO_SMALL",
+            "file_unique_id": "a",
+            "width": 90,
+            "height": 90,
+            "file_size": 9,
+        },
+        {
+            "file_id": "PHOTO_BIG",
+            "file_unique_id": "b",
+            "width": 800,
+            "height": 800,
+            "file_size": 99,
+        },
+    ]
+    write(photo)
+    write(_document(2, "UNKNOWN"))
+    first, second = _messages(tenant)
+    with tenant_context(tenant):
+        [kept] = Attachment.objects.filter(event_id=first.event_id)
+        [noted] = Attachment.objects.filter(event_id=second.event_id)
+    assert (kept.filename, kept.skipped) == ("photo.jpg", "")
+    assert noted.skipped.startswith("Not downloaded")
+    assert "invalid file_id" in noted.skipped
+
+
+def test_a_file_over_the_limit_is_noted_not_downloaded(tenant, bot, write, telegram, settings):
+    settings.CHANNELS_SEND_MAX_FILE_BYTES = 1000
+    write(_document(1, "DOC1", size=5000))
+    [message] = _messages(tenant)
+    with tenant_context(tenant):
+        [noted] = Attachment.objects.filter(event_id=message.event_id)
+    assert noted.skipped.startswith("Not kept: larger than")
+    assert telegram.calls("getFile") == []
