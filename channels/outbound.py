@@ -21,9 +21,11 @@ import logging
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -101,6 +103,28 @@ def base_url(setting: str) -> str:
     return base
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL `allowed` accepts; another ends the call with the
+    redirect's own status (the caller refuses it), nothing requested there."""
+
+    def __init__(self, allowed: Callable[[str], bool]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not self.allowed(newurl):
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def call(
     url: str,
     *,
@@ -109,8 +133,15 @@ def call(
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
     method: str = "POST",
+    max_bytes: int | None = None,
+    follow: Callable[[str], bool] | None = None,
 ) -> Answer:
     """One HTTP call to a provider's API (`url` from `base_url`), within the send timeout.
+
+    `max_bytes`: read at most that many bytes and one more of the answer (a download: one
+    longer than the limit is seen to be, never read whole). `follow`: which URLs a redirect
+    may lead to (a download from an address the provider gave); without it, urllib's own
+    rule (http(s) anywhere).
 
     Raises `Retry` when the request did not reach the provider (refused, no route, DNS, a
     connect timeout) or it answered 429/5xx, `Unknown` when the request went out and the
@@ -120,7 +151,11 @@ def call(
     )
     timeout = settings.CHANNELS_SEND_TIMEOUT
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+        if follow is None:
+            response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+        else:
+            opener = urllib.request.build_opener(_CheckedRedirects(follow))
+            response = opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as error:  # an answer with an error status
         response = error
     except urllib.error.URLError as error:  # the request did not go out (urllib wraps these)
@@ -135,7 +170,7 @@ def call(
             % {"provider": provider, "reason": error.__class__.__name__}
         ) from None
     try:
-        raw = response.read()
+        raw = response.read() if max_bytes is None else response.read(max_bytes + 1)
     except (OSError, http.client.HTTPException) as error:
         raise Unknown(
             _("%(provider)s did not answer (%(reason)s).")

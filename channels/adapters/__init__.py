@@ -104,6 +104,11 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+# The longest file reference kept: a provider's file id, or a download address VK gives (a
+# signed URL, longer than an id: cut short it would not open).
+MAX_FILE_REF = 2000
+
+
 class Forbidden(Exception):  # noqa: N818 - the provider's credentials are wrong
     """Authentication failed: answered 403, nothing stored."""
 
@@ -143,7 +148,8 @@ class InboundMessage:
     event: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     # Files that came with a messenger's message, to be downloaded from the provider after
-    # the message is recorded: {"ref": the provider's file id, "name", "type", "size"}.
+    # the message is recorded: {"ref": the provider's file id (or VK's download address),
+    # "name", "type", "size"}.
     files: list[dict[str, Any]] = field(default_factory=list)
     # When a behaviour event happened, or an edit was made, as the sender says (ISO 8601);
     # "" for "on receipt".
@@ -182,7 +188,7 @@ class InboundMessage:
         self.properties = clean_data(self.properties)
         self.files = [
             {
-                "ref": clean_line(str(f.get("ref") or ""))[:300],
+                "ref": clean_line(str(f.get("ref") or ""))[:MAX_FILE_REF],
                 "name": clean_line(str(f.get("name") or ""))[:200] or "file",
                 "type": clean_line(str(f.get("type") or ""))[:100],
                 "size": f["size"] if isinstance(f.get("size"), int) else 0,

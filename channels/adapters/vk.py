@@ -24,17 +24,25 @@ file is uploaded first (`docs.getMessagesUploadServer` → the upload URL → `d
 attached as `doc<owner>_<id>`. A sent message is "vk:<peer>:<id>", like the inbound ones;
 `message_read` (the person read the community's messages up to `read_message_id`) marks
 it, and the earlier ones to that person, read.
+
+A message's documents, photos (the largest size) and voice messages come with addresses to
+download them from; after the message is recorded the worker fetches each (`fetch_file`) —
+only https on VK's own hosts (FILE_HOSTS, redirects included), never more than the size
+limit and a byte — and keeps it in the thread (channels.conversations.message_files_fetch).
+An address elsewhere is refused without a request and noted with the reason.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import mimetypes
 import re
 import urllib.parse
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -87,6 +95,20 @@ ATTACHMENTS = (
     "poll",
     "call",
 )
+# Where VK keeps the files people send (documents, photos, voice messages): a download
+# address is followed only to these hosts and their subdomains, over https — or to the
+# configured API's own scheme and host (a local stand-in). Any other is refused unasked.
+FILE_HOSTS = (
+    "vk.com",
+    "vk.me",
+    "userapi.com",
+    "vkuseraudio.net",
+    "vkuservideo.net",
+    "vk-cdn.net",
+)
+# Photo sizes from the smallest to the largest (VK "Photo sizes"), for sizes that do not
+# give their width and height.
+PHOTO_TYPES = "smxopqryzw"
 
 
 class VkConfigForm(SealedConfigForm):
@@ -183,6 +205,77 @@ def _describe(message: dict[str, Any]) -> str:
     return " ".join(kinds) or "[message]"
 
 
+def _url(value: Any) -> str:
+    """An address as VK gave it (checked only when downloading: `may_download`)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _photo_size(size: dict[str, Any]) -> tuple[int, int]:
+    width, height = _int(size.get("width")) or 0, _int(size.get("height")) or 0
+    return width * height, PHOTO_TYPES.find(str(size.get("type") or ""))
+
+
+def _attachment_file(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """One attachment's file to download (`InboundMessage.files`), or None."""
+    if kind == "doc":
+        url, title = _url(body.get("url")), str(body.get("title") or "").strip()
+        extension = str(body.get("ext") or "").strip().lstrip(".")
+        if extension and not title.lower().endswith("." + extension.lower()):
+            title = f"{title or 'document'}.{extension}"
+        name = title or "document"
+        size = _int(body.get("size")) or 0
+    elif kind == "photo":
+        # API 5.199 may add the original as `orig_photo`, beside the sizes.
+        candidates = [*(body.get("sizes") or []), body.get("orig_photo")]
+        sizes = [s for s in candidates if isinstance(s, dict) and _url(s.get("url"))]
+        if not sizes:
+            return None
+        url, name, size = _url(max(sizes, key=_photo_size).get("url")), "photo.jpg", 0
+    elif kind == "audio_message":
+        # The MP3 over the OGG: every browser plays it in the thread.
+        mp3, ogg = _url(body.get("link_mp3")), _url(body.get("link_ogg"))
+        url, name, size = (mp3, "voice.mp3", 0) if mp3 else (ogg, "voice.ogg", 0)
+    else:
+        return None
+    if not url:
+        return None
+    return {"ref": url, "name": name, "type": mimetypes.guess_type(name)[0] or "", "size": size}
+
+
+def _files(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of a message's attachments: documents, photos (the largest size), voice
+    messages — each a download address VK gives (fetched later, `VkAdapter.fetch_file`)."""
+    files = []
+    for attachment in message.get("attachments") or []:
+        if not isinstance(attachment, dict):
+            continue
+        kind = str(attachment.get("type") or "")
+        body = attachment.get(kind)
+        found = _attachment_file(kind, body) if isinstance(body, dict) else None
+        if found is not None:
+            files.append(found)
+    return files
+
+
+def may_download(url: str) -> bool:
+    """Whether a download address is VK's own (https on FILE_HOSTS) or the configured API's
+    scheme and host; nothing else is ever requested (no other scheme, no other host)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        api = urllib.parse.urlsplit(outbound.base_url("VK_API_BASE"))
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except (ValueError, outbound.Refused):
+        return False
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host or parts.username is not None or any(c.isspace() for c in url):
+        return False
+    if (parts.scheme, parts.netloc) == (api.scheme, api.netloc):
+        return True
+    return parts.scheme == "https" and any(
+        host == known or host.endswith("." + known) for known in FILE_HOSTS
+    )
+
+
 def _key(data: dict[str, Any], message: dict[str, Any] | None, body_hash: str) -> str:
     """The event's `event_id` (VK sends it again with a retried event); without it (older
     servers) the message's peer and id; else the body."""
@@ -255,6 +348,7 @@ def read_event(data: dict[str, Any], group_id: int | None, body_hash: str) -> De
             utm=utm,
             start_param=" ".join(p for p in (ref, ref_source and f"({ref_source})") if p),
             external_id=f"vk:{peer}:{number}" if number else "",
+            files=_files(message),
         ),
     )
 
@@ -386,6 +480,15 @@ def _upload_doc(token: str, peer: str, file: tuple[str, bytes]) -> str:
     return f"doc{owner}_{number}"
 
 
+def _shown_host(url: str) -> str:
+    """An address's scheme and host, for a refusal's reason (never its path or query)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "?"
+    return f"{parts.scheme}://{parts.hostname or ''}"[:100] if parts.scheme else "?"
+
+
 def _sent_id(response: Any) -> int | None:
     """The message id of messages.send's `response` (a number; a list with `peer_ids`)."""
     if isinstance(response, list):
@@ -478,6 +581,32 @@ class VkAdapter(Adapter):
         if not channel.config.get("community_token"):
             return _("The channel has no community access token: add one (Edit) to answer.")
         return ""
+
+    def fetch_file(self, channel: Channel, ref: str) -> bytes:
+        """A client's file from the address VK gave (no token needed): only VK's own hosts
+        over https (`may_download`, redirects too), at most CHANNELS_SEND_MAX_FILE_BYTES
+        and a byte read."""
+        if not may_download(ref):
+            raise outbound.Refused(
+                _("The file's address is not VK's: it is not downloaded (%(host)s).")
+                % {"host": _shown_host(ref)}
+            )
+        answer = outbound.call(
+            ref,
+            provider="VK",
+            method="GET",
+            max_bytes=settings.CHANNELS_SEND_MAX_FILE_BYTES,
+            follow=may_download,
+        )
+        if 300 <= answer.status < 400:
+            raise outbound.Refused(
+                _("VK sent the file's download elsewhere than its own hosts: not followed.")
+            )
+        if answer.status != 200:
+            raise outbound.Refused(
+                _("VK did not give the file (HTTP %(status)s).") % {"status": answer.status}
+            )
+        return answer.raw
 
     def send(
         self, channel: Channel, message: Message, file: tuple[str, bytes] | None

@@ -24,10 +24,18 @@ document; outside the 24-hour customer-service window only an approved template
 Every send carries our message key as `biz_opaque_callback_data`, which Meta echoes in the
 statuses (sent, delivered, read, failed) it reports: they move the reply's status forward
 (channels.pipeline), and settle a send whose worker died after Meta had taken it.
+
+A file a client sends (image, document, audio, video, sticker, voice) comes as a media id;
+after the message is recorded the worker downloads it (`fetch_file`: `GET /{media-id}` for
+its URL, then the URL, both with the access token; only an https URL, only up to the size
+limit, checked against Meta's sha256) and keeps it in the thread
+(channels.conversations.message_files_fetch). Without an access token it is noted as not
+downloaded.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -38,7 +46,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -68,7 +78,23 @@ MAX_CHALLENGE = 256
 # The header naming a part of a batch the endpoint split (`parts`): "2/5 sha256:<hex of the
 # request's body>".
 PART_HEADER = "X-Voronka-Part"
-MEDIA = ("image", "video", "audio", "document", "sticker")
+MEDIA = ("image", "video", "audio", "document", "sticker", "voice")
+# A media id (digits at Meta): nothing that could change the path it is asked for at.
+MEDIA_ID_FORMAT = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
+# The extension a file without a name of its own gets, by its MIME type (else mimetypes').
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "audio/ogg": "ogg",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/aac": "aac",
+    "audio/amr": "amr",
+    "video/mp4": "mp4",
+    "video/3gpp": "3gp",
+    "application/pdf": "pdf",
+}
 # A Meta access token (a system user's "EAA…" token): letters, digits and a few marks.
 ACCESS_TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_.|-]{20,1024}$")
 # The statuses Meta reports on a sent message that move a reply (channels.conversations).
@@ -236,6 +262,34 @@ def describe(message: dict[str, Any]) -> str:
     return f"[{kind}] {detail}".strip()[:10_000]
 
 
+def media_files(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file a media message carries (image, document, audio, video, sticker, voice), as
+    `InboundMessage.files`: its media id, the document's own name or "image.jpg",
+    "voice.ogg"… by its MIME type; [] for other messages."""
+    kind = _text(message.get("type"))
+    media = message.get(kind)
+    if kind not in MEDIA or not isinstance(media, dict):
+        return []
+    media_id = _text(str(media.get("id") or ""))
+    if not MEDIA_ID_FORMAT.match(media_id):
+        return []
+    mime = _text(media.get("mime_type")).split(";")[0].strip().lower()
+    name = _text(media.get("filename"))
+    if not name:
+        extension = EXTENSIONS.get(mime) or (mimetypes.guess_extension(mime) or ".bin")
+        label = "voice" if kind == "audio" and media.get("voice") else kind
+        name = f"{label}.{extension.lstrip('.')}"
+    size = media.get("file_size")
+    return [
+        {
+            "ref": media_id,
+            "name": name,
+            "type": mime,
+            "size": size if isinstance(size, int) and not isinstance(size, bool) else 0,
+        }
+    ]
+
+
 def _platform(url: str) -> str:
     host = (urlsplit(url).hostname or "") if url.startswith(("https://", "http://")) else ""
     if "instagram" in host:
@@ -330,6 +384,7 @@ def _message(
             page_url=page_url,
             ad=ad,
             external_id="wa:" + message_id.strip()[:180],
+            files=media_files(message),
         ),
     )
 
@@ -438,6 +493,59 @@ def refusal(status: int, error: dict[str, Any]) -> outbound.SendError:
     else:
         reason = _("WhatsApp refused the message: %(error)s")
     return outbound.Refused(reason % {"error": meta})
+
+
+def media_refusal(status: int, error: dict[str, Any]) -> outbound.SendError:
+    """What a Graph API error answer to a media request means: `Retry` for throttling and
+    Meta's own trouble, `Refused` with Meta's reason for the rest (an expired token, a
+    media id Meta does not know or no longer keeps)."""
+    code = error.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    meta = (_text(error.get("message")) or str(status))[:300]
+    if code in RETRY_CODES:
+        return outbound.Retry(_("WhatsApp asks to wait (%(error)s).") % {"error": meta})
+    if code == 190 or status == 401:
+        return outbound.Refused(
+            _(
+                "WhatsApp does not accept the channel's access token (expired or revoked): "
+                "enter a new one in the channel's settings. Meta: %(error)s"
+            )
+            % {"error": meta}
+        )
+    return outbound.Refused(_("WhatsApp did not give the file: %(error)s") % {"error": meta})
+
+
+def may_download(url: str, base: str) -> bool:
+    """Whether a media URL Meta gave is one to download from (with the access token):
+    https, or the configured API's own scheme and host (a local stand-in); never file:,
+    ftp: or plain http elsewhere."""
+    try:
+        parts, api = urlsplit(url), urlsplit(base)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if not parts.hostname or any(c.isspace() for c in url):
+        return False
+    return parts.scheme == "https" or (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+
+
+def _file_size(value: Any) -> int:
+    """Meta's `file_size` (a number, or digits in a string), 0 when unknown."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else 0
+
+
+def digest_matches(payload: bytes, sha256: Any) -> bool:
+    """Whether `payload` is what Meta's `sha256` says (hex or base64); True when Meta gave
+    none, or none in a shape known."""
+    given = _text(sha256)
+    digest = hashlib.sha256(payload).digest()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", given):
+        return hmac.compare_digest(given.lower(), digest.hex())
+    if re.fullmatch(r"[A-Za-z0-9+/]{43}=", given):
+        return hmac.compare_digest(given, base64.b64encode(digest).decode())
+    return True
 
 
 @register
@@ -598,6 +706,50 @@ class WhatsAppAdapter(Adapter):
         if not wamid:  # taken, perhaps: its statuses (our key) will tell
             raise outbound.Unknown(_("WhatsApp answered without the message's id."))
         return outbound.Sent(external_id="wa:" + wamid[:180], delivered=False)
+
+    def fetch_file(self, channel: Channel, ref: str) -> bytes:
+        """A client's file: `GET /{media-id}` (its URL, size and checksum), then the URL,
+        both with the access token; the URL only if https (`may_download`), the file only
+        up to CHANNELS_SEND_MAX_FILE_BYTES, and as its checksum says."""
+        token = sending_secret(channel, "access_token")
+        if not token:
+            raise outbound.Refused(
+                _(
+                    "The channel has no access token: WhatsApp gives the files clients send "
+                    "only with one (Edit)."
+                )
+            )
+        if not MEDIA_ID_FORMAT.match(ref):
+            raise outbound.Refused(_("Not a WhatsApp media id."))
+        base = outbound.base_url("WHATSAPP_API_BASE")
+        headers = {"Authorization": f"Bearer {token}"}
+        found = outbound.call(f"{base}/{ref}", provider="WhatsApp", headers=headers, method="GET")
+        if found.status >= 300 or not isinstance(found.data, dict):
+            raise media_refusal(found.status, _meta_error(found.data))
+        url = _text(found.data.get("url"))
+        if not may_download(url, base):
+            raise outbound.Refused(
+                _("WhatsApp gave a download address that is not https: the file is not taken.")
+            )
+        limit = settings.CHANNELS_SEND_MAX_FILE_BYTES
+        if _file_size(found.data.get("file_size")) > limit:
+            raise outbound.Refused(
+                _("The file is larger than %(limit)s.") % {"limit": filesizeformat(limit)}
+            )
+        download = outbound.call(
+            url,
+            provider="WhatsApp",
+            headers=headers,
+            method="GET",
+            max_bytes=limit,
+            follow=lambda target: may_download(target, base),
+        )
+        if download.status != 200:
+            raise media_refusal(download.status, _meta_error(download.data))
+        payload = download.raw
+        if len(payload) <= limit and not digest_matches(payload, found.data.get("sha256")):
+            raise outbound.Refused(_("The file WhatsApp gave does not match its checksum."))
+        return payload
 
     @staticmethod
     def _upload(

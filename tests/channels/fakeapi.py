@@ -3,7 +3,7 @@ loopback, started and stopped by the test by its PID (`FakeApi`).
 
 `python -m tests.channels.fakeapi <provider> --port N` serves the provider module
 `tests.channels.fakeapi_<provider>` (its `answer(path, headers, body)` gives (status, JSON),
-or (status, bytes) for a file to download),
+or (status, bytes) for a file to download, either with the answer's headers as a third item),
 plus control routes the test uses:
 
 * `GET /_control/calls` — every request received, in order: path, headers, body (text or
@@ -119,7 +119,9 @@ def handler_for(provider: Any, state: State) -> type[BaseHTTPRequestHandler]:
                 if fault.get("retry_after") is not None:
                     headers["Retry-After"] = str(fault["retry_after"])
                 return self._reply(fault["status"], fault.get("body") or {}, headers)
-            status, answer = provider.answer(self.path, call["headers"], body)
+            # (status, body), or (status, body, headers) for an answer with headers of its
+            # own (a redirect's Location).
+            status, answer, *more = provider.answer(self.path, call["headers"], body)
             call["status"] = status
             if fault and fault.get("hang"):
                 call["fault"] = "hang"
@@ -127,7 +129,7 @@ def handler_for(provider: Any, state: State) -> type[BaseHTTPRequestHandler]:
                 state.calls.append(call)
             if fault and fault.get("hang"):
                 time.sleep(float(fault["hang"]))
-            return self._reply(status, answer)
+            return self._reply(status, answer, more[0] if more else None)
 
         do_GET = _handle  # noqa: N815 - BaseHTTPRequestHandler's naming
         do_POST = _handle  # noqa: N815

@@ -8,6 +8,12 @@ message id again, no second message). Its refusals: error 5 for the revoked toke
 settings forbid them, 100 for missing parameters. For the tests (VK has no such methods):
 `GET /method/fake.messages` lists the messages it "delivered", `POST /method/fake.reset`
 forgets them.
+
+Files people send are downloaded from the addresses VK gives (userapi.com in VK): here
+`GET /files/<name>` on the fake itself gives known bytes (404 for a name it does not keep);
+`/files/moved-home` redirects to a file on the fake (as vk.com/doc… redirects to
+userapi.com), `/files/moved-away` to the same file under another host name (localhost: not
+VK's, never to be followed).
 """
 
 from __future__ import annotations
@@ -102,8 +108,31 @@ def _send(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
     return 200, {"response": message["id"]}
 
 
-def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+# Files people sent, by their name under /files/.
+FILES = {
+    "doc1.pdf": b"%PDF-1.4 VK requisites",
+    "photo_s.jpg": b"\xff\xd8\xff small",
+    "photo_x.jpg": b"\xff\xd8\xff medium",
+    "photo_w.jpg": b"\xff\xd8\xff the largest size",
+    "voice.mp3": b"ID3 a voice message",
+}
+
+
+def _download(name: str, headers: dict[str, str]) -> tuple[Any, ...]:
+    host = headers.get("host", "127.0.0.1")
+    if name == "moved-home":
+        return 302, b"", {"Location": f"http://{host}/files/doc1.pdf"}
+    if name == "moved-away":
+        away = host.replace("127.0.0.1", "localhost")
+        return 302, b"", {"Location": f"http://{away}/files/doc1.pdf"}
+    found = FILES.get(name)
+    return (200, found) if found is not None else (404, b"Not Found")
+
+
+def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[Any, ...]:
     route, _sep, query = path.partition("?")
+    if route.startswith("/files/"):
+        return _download(route.removeprefix("/files/"), headers)
     if route.startswith("/upload/doc"):
         found = _multipart_file(headers, body)
         if found is None:

@@ -2,10 +2,15 @@
 `/{phone_number_id}/messages` and `/{phone_number_id}/media` as the Graph API answers them,
 and its refusals in Meta's error shape — an expired (190, 401) or unknown token, an unknown
 number id (100), a recipient outside the 24-hour window (131047) or not on WhatsApp
-(131026), a template that is not approved (132001), a media id it never gave."""
+(131026), a template that is not approved (132001), a media id it never gave.
+
+Files clients send: `GET /{media-id}` answers the media's URL (on the fake itself, as Meta's
+lookaside.fbsbx.com address), MIME type, size and sha256, and `GET` of that URL the file, both
+with the access token only; a media id it does not keep is Meta's "does not exist" (100/33)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -21,6 +26,20 @@ NOT_ON_WHATSAPP = "79990131026"
 # Templates approved at "Meta": name → languages.
 APPROVED = {"follow_up": ("ru", "en_US"), "hello_world": ("en_US",)}
 PATH = re.compile(r"^(?:/v\d+\.\d+)?/(\d+)/(messages|media)$")
+MEDIA_INFO = re.compile(r"^(?:/v\d+\.\d+)?/(\d+)/?$")
+DOWNLOAD = re.compile(r"^/whatsapp_business/attachments/\?mid=(\d+)$")
+# Media clients sent, by media id: (MIME type, the file).
+DOCUMENT_ID = "1400000000000001"
+IMAGE_ID = "1400000000000002"
+MEDIA = {
+    DOCUMENT_ID: ("application/pdf", b"%PDF-1.4 the client's price list"),
+    IMAGE_ID: ("image/jpeg", b"\xff\xd8\xff\xe0 the client's photo"),
+}
+# Media whose answer is not to be trusted: a checksum the file does not match, a URL that
+# is not https (a local file).
+WRONG_CHECKSUM_ID = "1400000000000003"
+FILE_URL_ID = "1400000000000004"
+MEDIA[WRONG_CHECKSUM_ID] = ("image/jpeg", b"\xff\xd8 changed on the way")
 _ids = itertools.count(1)
 _media: set[str] = set()
 _lock = threading.Lock()
@@ -61,7 +80,38 @@ def _next() -> int:
         return next(_ids)
 
 
-def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+def _media_info(media_id: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if media_id not in MEDIA and media_id != FILE_URL_ID:
+        return _error(
+            400,
+            100,
+            f"Unsupported get request. Object with ID '{media_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation.",
+            kind="GraphMethodException",
+            subcode=33,
+        )
+    if media_id == FILE_URL_ID:
+        return 200, {
+            "messaging_product": "whatsapp",
+            "url": "file:///etc/passwd",
+            "mime_type": "text/plain",
+            "file_size": 10,
+            "id": media_id,
+        }
+    mime, data = MEDIA[media_id]
+    digest = hashlib.sha256(data).hexdigest()
+    host = headers.get("host", "127.0.0.1")
+    return 200, {
+        "messaging_product": "whatsapp",
+        "url": f"http://{host}/whatsapp_business/attachments/?mid={media_id}",
+        "mime_type": mime,
+        "sha256": "0" * 64 if media_id == WRONG_CHECKSUM_ID else digest,
+        "file_size": str(len(data)),  # Meta gives it as a string
+        "id": media_id,
+    }
+
+
+def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
     authorization = headers.get("authorization", "")
     if authorization == f"Bearer {EXPIRED_TOKEN}":
         return _error(
@@ -73,6 +123,15 @@ def answer(path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[s
         )
     if authorization != f"Bearer {TOKEN}":
         return _error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+    download = DOWNLOAD.match(path)
+    if download is not None:
+        found = MEDIA.get(download[1])
+        if found is None:
+            return _error(404, 100, "(#100) The media does not exist")
+        return 200, found[1]
+    info = MEDIA_INFO.match(path)
+    if info is not None:
+        return _media_info(info[1], headers)
     match = PATH.match(path)
     if match is None:
         return _error(400, 100, "Unknown path components", kind="OAuthException")
