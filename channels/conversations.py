@@ -391,20 +391,17 @@ def message_files_fetch(*, tenant_id: int, message_id: int, last: bool = True) -
                 continue
             try:
                 payload = adapter.fetch_file(message.channel, str(file.get("ref") or ""))
-            except outbound.Retry as error:
-                if not last:
-                    return True
-                kept.append(
-                    (file, None, _("Not downloaded: %(reason)s") % {"reason": error.reason})
-                )
-                continue
             except outbound.SendError as error:
-                kept.append(
-                    (file, None, _("Not downloaded: %(reason)s") % {"reason": error.reason})
-                )
+                # A download asks nothing of the provider: one cut short is simply tried again.
+                if isinstance(error, outbound.Retry | outbound.Unknown) and not last:
+                    return True
+                reason = _("Not downloaded: %(reason)s") % {"reason": error.reason}
+                kept.append((file, None, reason))
                 continue
             kept.append((file, None, too_large) if len(payload) > limit else (file, payload, ""))
     with tenant_context(tenant):
+        # One run at a time stores them (a redelivered task overlapping a retry).
+        Message.objects.select_for_update().filter(pk=message.pk).first()
         if Attachment.objects.filter(event_id=message.event_id).exists():
             return False  # another run kept them meanwhile
         for file, payload, skipped in kept:
@@ -513,6 +510,9 @@ def _email_thread(record: Record, actor: Membership, route: Route) -> tuple[str,
         Message.objects.filter(
             thread_q(record, actor), channel=route.channel, address=route.address
         )
+        .filter(  # what the client has: their letters and our replies that went out
+            Q(direction=Direction.IN) | Q(status__in=(Status.SENT, Status.DELIVERED, Status.READ))
+        )
         .exclude(external_id="")
         .order_by("-created_at", "-pk")
         .first()
@@ -617,7 +617,9 @@ def reply_queue(
     )
     leads, _deals = _thread_records(record, actor)
     # The answer is the first response of the person's leads that had none.
-    leads.filter(first_response_at=None).update(first_response_at=now)
+    leads.filter(first_response_at=None, state__in=OPEN_STATES, deleted_at=None).update(
+        first_response_at=now
+    )
     _answered(record, actor)
     _queue_after_commit(message)
     return message

@@ -66,7 +66,11 @@ def _thread_record(event: InboundEvent, mail: ParsedMail) -> Lead | Deal | None:
     )
     # Replies sent from a card carry our Message-ID (channels.conversations.reply_queue).
     sent = (
-        Message.objects.filter(direction=Message.Direction.OUT, external_id__in=wanted)
+        Message.objects.filter(
+            direction=Message.Direction.OUT,
+            channel_kind=ChannelKind.EMAIL,  # a Telegram or VK id is no e-mail's to name
+            external_id__in=wanted,
+        )
         .select_related("lead", "deal")
         .order_by("-pk")
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -122,7 +123,12 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         if not self.allowed(newurl):
             return None
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        follow = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if follow is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            # urllib copies every header: the provider's token stays with the provider.
+            for name in ("Authorization", "Cookie"):
+                follow.remove_header(name)
+        return follow
 
 
 def call(
@@ -141,7 +147,8 @@ def call(
     `max_bytes`: read at most that many bytes and one more of the answer (a download: one
     longer than the limit is seen to be, never read whole). `follow`: which URLs a redirect
     may lead to (a download from an address the provider gave); without it, urllib's own
-    rule (http(s) anywhere).
+    rule (http(s) anywhere). A redirect to another host never carries the request's
+    Authorization header.
 
     Raises `Retry` when the request did not reach the provider (refused, no route, DNS, a
     connect timeout) or it answered 429/5xx, `Unknown` when the request went out and the

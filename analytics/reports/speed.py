@@ -162,7 +162,7 @@ def _answers(params: Params, before: bool) -> dict[Hashable, dict[str, Any]]:
         waited_seconds__isnull=False,
         created_at__gte=period.start,
         created_at__lt=period.end,
-    )
+    ).exclude(status=Message.Status.FAILED)  # never reached the client
     if params.lead_owners is not None:
         rows = rows.filter(author_id__in=params.lead_owners)
     owner, team = params.data.get("owner"), params.data.get("team")

@@ -515,7 +515,9 @@ def reply_mail(
         )
     if not message.external_id:
         raise outbound.Refused(_("The reply has no Message-ID: write it again."))
-    mail = EmailMessage(policy=policy.SMTP)
+    # Built 7-bit clean (quoted-printable or base64 bodies): any server takes it, 8BITMIME
+    # or not.
+    mail = EmailMessage(policy=policy.SMTP.clone(cte_type="7bit"))
     local, _at, domain = sender.rpartition("@")
     mail["From"] = Address(display_name=_one_line(channel.name), username=local, domain=domain)
     mail["To"] = message.address
@@ -532,7 +534,8 @@ def reply_mail(
         name, payload = file
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         maintype, _slash, subtype = content_type.partition("/")
-        mail.add_attachment(payload, maintype=maintype, subtype=subtype, filename=name or "file")
+        filename = _one_line(name) or "file"
+        mail.add_attachment(payload, maintype=maintype, subtype=subtype, filename=filename)
     return mail
 
 
@@ -565,13 +568,22 @@ def _connect(config: dict[str, Any], timeout: float) -> smtplib.SMTP:
     security = config.get("smtp_security") or SmtpSecurity.SSL
     port = int(config.get("smtp_port") or SmtpSecurity.PORTS.get(security, 465))
     context = ssl.create_default_context()
+    client: smtplib.SMTP | None = None
     try:
         if security == SmtpSecurity.SSL:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
         else:
             client = smtplib.SMTP(host, port, timeout=timeout)
         if security == SmtpSecurity.STARTTLS:
-            client.starttls(context=context)
+            try:
+                client.starttls(context=context)
+            except BaseException:
+                client.close()  # the connection is not left open behind a refusal
+                raise
+    except smtplib.SMTPNotSupportedError:
+        raise outbound.Refused(
+            _("The mail server does not offer STARTTLS: choose SSL/TLS or no encryption.")
+        ) from None
     except ssl.SSLCertVerificationError as error:
         raise outbound.Refused(
             _("The mail server's certificate is not trusted (%(reason)s).")
@@ -611,6 +623,12 @@ def smtp_deliver(
     for a 5xx answer (a login refused, an unknown recipient) with the server's words,
     Unknown when the data went out and no answer came (it may have been accepted: never
     sent again on its own)."""
+    ascii_only = (sender + recipient).isascii()
+    # Serialized before the transaction begins: nothing can fail half-way through DATA.
+    data = mail.as_bytes(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
+    data = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
     client = _connect(config, settings.CHANNELS_SEND_TIMEOUT)
     try:
         try:
@@ -621,7 +639,6 @@ def smtp_deliver(
                 raise outbound.Refused(
                     _("The mail server does not accept a login here (check the encryption).")
                 )
-            ascii_only = (sender + recipient).isascii()
             options = [] if ascii_only else ["SMTPUTF8"]
             if not ascii_only and not client.has_extn("smtputf8"):
                 raise outbound.Refused(
@@ -641,14 +658,23 @@ def smtp_deliver(
                 raise _answer(code, response)
         except smtplib.SMTPResponseException as error:  # a login refused (535), 4xx/5xx
             raise _answer(error.smtp_code, error.smtp_error) from None
+        except smtplib.SMTPNotSupportedError as error:  # a setting the server cannot meet
+            raise outbound.Refused(
+                _("The mail server cannot do what the channel asks: %(reason)s")
+                % {"reason": str(error)[:200]}
+            ) from None
         except (smtplib.SMTPException, OSError) as error:  # before the data: not taken
+            if "authentication method" in str(error):  # no AUTH mechanism both know
+                raise outbound.Refused(
+                    _("The mail server offers no login method Voronka can use.")
+                ) from None
             raise _unreachable(error) from None
-        data = mail.as_bytes(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
-        data = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
         try:
+            # Until the final dot has gone out the server cannot have taken the message.
             client.send(data + b".\r\n")
+        except (smtplib.SMTPException, OSError) as error:
+            raise _unreachable(error) from None
+        try:
             code, response = client.getreply()
         except (smtplib.SMTPException, OSError) as error:  # the data went out, no answer
             reason = "timeout" if isinstance(error, socket.timeout | TimeoutError) else error

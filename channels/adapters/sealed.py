@@ -85,12 +85,14 @@ class SealedConfigForm(forms.Form):
 
 
 def sending_secret(channel: Channel, name: str) -> str:
-    """The sealed config value `name` a reply needs ("" when not set); a value no key
-    opens refuses the send (outbound.Refused) with the reason, as it is the channel's
-    problem (config_secret)."""
+    """The sealed config value `name` a reply or a download needs ("" when not set), read
+    outside the tenant's context (the worker's call): a value no key opens refuses it
+    (outbound.Refused) with the reason; the channel's health is left to the endpoint and
+    the poller (config_secret), which write it inside the tenant."""
     try:
-        return config_secret(channel, name)
-    except Forbidden:
+        return unseal(str(channel.config.get(name) or ""))
+    except SecretUnreadable:
+        logger.error("Channel %s: its %s cannot be unsealed.", channel.pk, name)
         raise outbound.Refused(
             _(
                 "A secret of the channel cannot be decrypted (the encryption keys changed?): "

@@ -537,7 +537,11 @@ class TelegramAdapter(Adapter):
                 _("Telegram did not give the file: %(error)s") % {"error": reason}
             )
         download = outbound.call(
-            f"{base}/file/bot{token}/{path.lstrip('/')}", provider="Telegram", method="GET"
+            f"{base}/file/bot{token}/{path.lstrip('/')}",
+            provider="Telegram",
+            method="GET",
+            max_bytes=settings.CHANNELS_SEND_MAX_FILE_BYTES,  # a local Bot API server: 2 GB
+            follow=lambda _target: False,
         )
         if download.status != 200:
             raise outbound.Refused(

@@ -723,7 +723,15 @@ class WhatsAppAdapter(Adapter):
             raise outbound.Refused(_("Not a WhatsApp media id."))
         base = outbound.base_url("WHATSAPP_API_BASE")
         headers = {"Authorization": f"Bearer {token}"}
-        found = outbound.call(f"{base}/{ref}", provider="WhatsApp", headers=headers, method="GET")
+        found = outbound.call(
+            f"{base}/{ref}",
+            provider="WhatsApp",
+            headers=headers,
+            method="GET",
+            follow=lambda _target: (
+                False
+            ),  # the media's address comes in the answer, not by redirect
+        )
         if found.status >= 300 or not isinstance(found.data, dict):
             raise media_refusal(found.status, _meta_error(found.data))
         url = _text(found.data.get("url"))

@@ -5,16 +5,19 @@ marketer, other tenants, templates with placeholders, the thread's constant quer
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
-from channels import conversations
+from channels import conversations, outbound
 from channels.models import Channel, Message, ReplyTemplate
 from channels.services import channel_create
 from crm.errors import DomainError
@@ -745,3 +748,62 @@ def test_a_file_over_the_limit_is_noted_not_downloaded(tenant, bot, write, teleg
         [noted] = Attachment.objects.filter(event_id=message.event_id)
     assert noted.skipped.startswith("Not kept: larger than")
     assert telegram.calls("getFile") == []
+
+
+def test_a_reply_goes_out_while_the_channel_has_a_problem_noted(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    """The worker reads the channel's secrets outside the tenant: a problem noted on the
+    channel (a poller's timeout) neither stops the reply nor gets cleared by it."""
+    write(update(1, "Вопрос"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with tenant_context(tenant):
+        Channel.objects.filter(pk=bot.pk).update(problem="Telegram did not answer in time.")
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    assert _messages(tenant)[-1].status == Status.DELIVERED
+    with tenant_context(tenant):
+        assert Channel.objects.get(pk=bot.pk).problem == "Telegram did not answer in time."
+
+
+def test_an_email_naming_a_telegram_message_id_does_not_join_that_lead(
+    tenant, admin, bot, write, manager, client_for, django_capture_on_commit_callbacks
+):
+    write(update(1, "Вопрос в Telegram"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    sent = _messages(tenant)[-1]
+    assert sent.external_id.startswith("tg:")
+    with tenant_context(tenant):
+        mailbox = channel_create(actor=admin, kind="email", name="Почта")
+    letter = (
+        "From: Someone <someone@example.org>\r\nTo: sales@acme.test\r\n"
+        f"Subject: Re: hello\r\nMessage-ID: <forged-1@example.org>\r\n"
+        f"In-Reply-To: <{sent.external_id}>\r\n\r\nЯ не тот клиент.\r\n"
+    ).encode()
+    url = reverse("inbound", kwargs={"token": mailbox.token})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            url,
+            data=letter,
+            content_type="message/rfc822",
+            HTTP_AUTHORIZATION=f"Bearer {mailbox.secret}",
+        )
+    assert response.status_code == 202
+    with tenant_context(tenant):
+        assert Lead.objects.count() == 2  # a lead of its own, not the Telegram client's
+        assert not Message.objects.filter(lead=lead, text__contains="не тот клиент").exists()
+
+
+def test_a_redirect_to_another_host_drops_the_providers_token():
+    handler = outbound._CheckedRedirects(lambda url: True)
+    request = urllib.request.Request(
+        "https://graph.example.com/v21.0/123", headers={"Authorization": "Bearer secret"}
+    )
+    moved = handler.redirect_request(request, None, 302, "Found", {}, "https://cdn.example.net/f")
+    assert moved.get_header("Authorization") is None
+    same = handler.redirect_request(request, None, 302, "Found", {}, "https://graph.example.com/f")
+    assert same.get_header("Authorization") == "Bearer secret"
