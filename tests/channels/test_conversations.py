@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -807,3 +807,23 @@ def test_a_redirect_to_another_host_drops_the_providers_token():
     assert moved.get_header("Authorization") is None
     same = handler.redirect_request(request, None, 302, "Found", {}, "https://graph.example.com/f")
     assert same.get_header("Authorization") == "Bearer secret"
+
+
+def test_the_thread_shows_times_in_the_workspaces_zone(
+    tenant, bot, write, manager, client_for, django_capture_on_commit_callbacks
+):
+    """Vladivostok (UTC+10): a message written at 14:30 UTC on Dec 5 reads 00:30 on Dec 6,
+    and so does the waiting badge."""
+    Tenant.objects.filter(pk=tenant.pk).update(time_zone="Asia/Vladivostok")
+    write(update(1, "Доброй ночи"))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    written = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
+    with tenant_context(tenant):
+        Message.objects.update(created_at=written)
+        Lead.objects.filter(pk=lead.pk).update(waiting_since=written)
+    body = client_for(manager).get(_panel_url(tenant, "lead", lead.pk)).content.decode()
+    # The message's time, and the waiting badge (English formats: an English workspace).
+    assert body.count("12/06/2026 12:30 a.m.") == 2
+    assert "Waiting for our answer since 12/06/2026 12:30 a.m." in body
+    assert "12/05/2026" not in body
