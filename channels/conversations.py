@@ -446,7 +446,7 @@ def inbound_edited(event: InboundEvent, text: str) -> None:
 
 
 def _thread_records(
-    record: Record, actor: Membership
+    record: Record, actor: Membership | None
 ) -> tuple[models.QuerySet[Lead], models.QuerySet[Deal]]:
     """The leads and deals a thread's messages are on (and the record itself): answering
     or reading from one card answers or reads the person on all of them."""
@@ -553,8 +553,15 @@ def reply_queue(
                     "approved template can be sent. Choose a template."
                 )
             )
+        if file is not None:
+            raise DomainError(
+                _(
+                    "More than 24 hours since the client last wrote to WhatsApp: an approved "
+                    "template goes without a file. Send the template first; once the client "
+                    "answers, send the file."
+                )
+            )
         text, params = fill(template.text, values)
-        file = None
     if not text and file is None:
         raise DomainError(_("Write a message or attach a file."))
     caption = adapter.max_caption if file is not None else None
@@ -616,9 +623,10 @@ def reply_queue(
         next_attempt_at=now,
     )
     leads, _deals = _thread_records(record, actor)
-    # The answer is the first response of the person's leads that had none.
+    # The answer is the first response of the person's leads that had none (at the reply's
+    # own time: taken back by that time should the reply fail, `_unanswer`).
     leads.filter(first_response_at=None, state__in=OPEN_STATES, deleted_at=None).update(
-        first_response_at=now
+        first_response_at=message.created_at
     )
     _answered(record, actor)
     _queue_after_commit(message)
@@ -725,7 +733,8 @@ def message_deliver(*, tenant_id: int, message_id: int) -> float | None:
             logger.exception("Sending message %s failed.", message_id)
             sent, error = None, outbound.Refused(_("An internal error stopped the message."))
         with tenant_context(tenant):
-            return _settle(message, sent, error, idempotent=adapter.send_idempotent)
+            idempotent = adapter.may_send_again(message, timezone.now())
+            return _settle(message, sent, error, idempotent=idempotent)
 
 
 def _settle(
@@ -776,7 +785,29 @@ def _settle(
         fresh.status, fresh.next_attempt_at = Status.FAILED, None
         fresh.error = error.reason if error is not None else ""
     fresh.save(update_fields=fields)
+    if fresh.status == Status.FAILED:
+        _unanswer(fresh)
     return delay
+
+
+def _unanswer(message: Message) -> None:
+    """A reply that failed answered nobody: unless a later reply of the thread went out,
+    the person waits again since they waited, and the first response it gave its leads is
+    taken back (the response-time escalation and the speed report see them unanswered)."""
+    record = message.lead or message.deal or message.contact
+    if record is None:
+        return
+    later = Message.objects.filter(
+        thread_q(record), direction=Direction.OUT, created_at__gt=message.created_at
+    ).exclude(status=Status.FAILED)
+    if later.exists():
+        return
+    leads, deals = _thread_records(record, None)
+    leads.filter(first_response_at=message.created_at).update(first_response_at=None)
+    if message.waited_seconds is not None:
+        since = message.created_at - timedelta(seconds=message.waited_seconds)
+        for rows in (leads, deals):
+            rows.filter(waiting_since=None).update(waiting_since=since)
 
 
 def messages_sweep() -> int:
@@ -790,9 +821,9 @@ def messages_sweep() -> int:
         "channel"
     )
     for message in stale[:500]:
-        idempotent = (
-            message.channel is not None and adapter_for(message.channel.kind).send_idempotent
-        )
+        idempotent = message.channel is not None and adapter_for(
+            message.channel.kind
+        ).may_send_again(message, now)
         if idempotent:
             Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
                 status=Status.QUEUED, sending_since=None, next_attempt_at=now, updated_at=now
@@ -903,33 +934,34 @@ def status_report(
             found.read_at = at
             fields.append("read_at")
     found.save(update_fields=list(dict.fromkeys(fields)))
+    if found.status == Status.FAILED:
+        _unanswer(found)
     return True
 
 
 def replies_read_up_to(*, channel: Channel, external_id: str, at: datetime) -> int:
-    """A read mark that covers the conversation up to one sent message (VK's
-    `message_read`): the replies sent to the same person through `channel` no later than
-    it, still sent or delivered, are read too. How many changed."""
-    found = (
-        Message.objects.filter(channel=channel, direction=Direction.OUT, external_id=external_id)
-        .exclude(sent_at=None)
-        .first()
-    )
-    if found is None or not found.address:
+    """A read mark that covers the conversation up to one message (VK's `message_read`,
+    ids "vk:<peer>:<number>", numbered in order in the person's dialog): the replies sent
+    to that person through `channel` up to that number, still sent or delivered, are read
+    too — also when the message read was written outside the CRM. How many changed."""
+    peer, _sep, number = external_id.removeprefix("vk:").rpartition(":")
+    if not peer or not number.isdigit():
         return 0
-    return (
-        Message.objects.filter(
-            channel=channel,
-            direction=Direction.OUT,
-            address=found.address,
-            status__in=(Status.SENT, Status.DELIVERED),
-            sent_at__lte=found.sent_at,
-        )
-        .exclude(pk=found.pk)
-        .update(
-            status=Status.READ,
-            read_at=at,
-            delivered_at=Coalesce(F("delivered_at"), models.Value(at)),
-            updated_at=timezone.now(),
-        )
+    unread = Message.objects.filter(
+        channel=channel,
+        direction=Direction.OUT,
+        address=peer,
+        status__in=(Status.SENT, Status.DELIVERED),
+        external_id__startswith=f"vk:{peer}:",
+    ).values_list("pk", "external_id")[:500]
+    covered = [
+        pk
+        for pk, sent_id in unread
+        if sent_id.rpartition(":")[2].isdigit() and int(sent_id.rpartition(":")[2]) <= int(number)
+    ]
+    return Message.objects.filter(pk__in=covered).update(
+        status=Status.READ,
+        read_at=at,
+        delivered_at=Coalesce(F("delivered_at"), models.Value(at)),
+        updated_at=timezone.now(),
     )

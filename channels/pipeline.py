@@ -153,11 +153,17 @@ def _status_report(event: InboundEvent, message: InboundMessage) -> None:
         error=str(message.properties.get("error") or ""),
         key=str(message.properties.get("key") or ""),
     )
-    if found and message.event == "read" and message.properties.get("earlier_read"):
-        conversations.replies_read_up_to(
-            channel=event.channel,
-            external_id=message.external_id,
-            at=_occurred_at(message) or event.created_at,
+    if message.event == "read" and message.properties.get("earlier_read"):
+        # The mark covers what came before, even when the message read was written outside
+        # the CRM (in VK's own interface).
+        found = (
+            conversations.replies_read_up_to(
+                channel=event.channel,
+                external_id=message.external_id,
+                at=_occurred_at(message) or event.created_at,
+            )
+            > 0
+            or found
         )
     event.status = Status.DONE if found else Status.IGNORED
     event.detail = "" if found else _("A status of a message not sent from the CRM.")

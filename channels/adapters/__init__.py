@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
@@ -347,6 +348,17 @@ class Adapter:
     # The longest text that goes with a file (a caption), None: as long as a message.
     max_caption: ClassVar[int | None] = None
     send_idempotent: ClassVar[bool] = False
+    # For how long after a reply was first queued its provider still recognizes a repeat
+    # (seconds; None: always). Past it a send whose answer was lost is not made again.
+    send_idempotent_for: ClassVar[int | None] = None
+
+    def may_send_again(self, message: Message, now: datetime) -> bool:
+        """Whether a send of `message` whose outcome is unknown may simply be made again:
+        its provider deduplicates, within its window."""
+        if not self.send_idempotent:
+            return False
+        window = self.send_idempotent_for
+        return window is None or (now - message.created_at).total_seconds() < window
 
     def new_message_id(self, channel: Channel) -> str:
         """The provider-side id a reply carries from the start, when it is ours to choose

@@ -385,10 +385,10 @@ def _read_mark(data: dict[str, Any], group_id: int | None, body_hash: str) -> De
 
 
 def random_id(message: Message) -> int:
-    """The message's `random_id`: a positive int32 taken from its key, the same on every
-    attempt (VK sends a repeated `random_id` to the same peer only once). Two replies to
-    one person share one with a chance of 1 in 2³¹."""
-    return int.from_bytes(message.key.bytes[:4], "big") % 0x7FFFFFFF + 1
+    """The message's `random_id`: a positive int32 taken from its whole key, the same on
+    every attempt (VK sends a repeated `random_id` of its recent messages only once). Two
+    replies share one with a chance of 1 in 2³¹."""
+    return message.key.int % 0x7FFFFFFF + 1
 
 
 def _vk_error(data: Any) -> tuple[int, str] | None:
@@ -567,6 +567,9 @@ class VkAdapter(Adapter):
     replies = True
     max_reply = 4096
     send_idempotent = True  # random_id: VK sends a repeated one to the same peer only once
+    # …within a limited window (VK keeps recent random_ids only): past 50 minutes a send
+    # whose answer was lost is not made again.
+    send_idempotent_for = 50 * 60
     sealed_keys = ("secret_key", "community_token")
 
     def reply_address(self, message: dict[str, Any]) -> str:

@@ -102,7 +102,7 @@ STATUSES = ("sent", "delivered", "read", "failed")
 # Graph API error codes (Cloud API "Error codes") after which the same request may succeed
 # later: throttling (4, 80007, 130429, 131048, 131056) and Meta's own trouble (1, 2, 131000,
 # 131016, 133004). Anything else is a refusal for good.
-RETRY_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
+RETRY_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 131057, 133004})
 # How long a media caption may be.
 MAX_CAPTION = 1024
 
@@ -684,7 +684,10 @@ class WhatsAppAdapter(Adapter):
                 template.whatsapp_name, template.whatsapp_language, message.template_params
             )
         elif file is not None:
-            media_id = self._upload(base, headers, message, file)
+            try:
+                media_id = self._upload(base, headers, message, file)
+            except outbound.Unknown as error:  # an upload reaches nobody: simply again
+                raise outbound.Retry(error.reason) from None
             document: dict[str, Any] = {"id": media_id, "filename": file[0][:240] or "file"}
             if message.text:
                 document["caption"] = message.text[:MAX_CAPTION]
@@ -796,8 +799,8 @@ def _as_template(message: Message) -> bool:
     queued outside the 24-hour window (its parameters are kept), or it is the saved text
     unchanged (a template without placeholders)."""
     template = message.template
-    if template is None or not template.whatsapp_name:
-        return False
+    if template is None or not template.whatsapp_name or message.attachment_id:
+        return False  # a file goes as a document: a template cannot carry it
     return bool(message.template_params) or message.text == template.text
 
 

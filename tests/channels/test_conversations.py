@@ -827,3 +827,20 @@ def test_the_thread_shows_times_in_the_workspaces_zone(
     assert body.count("12/06/2026 12:30 a.m.") == 2
     assert "Waiting for our answer since 12/06/2026 12:30 a.m." in body
     assert "12/05/2026" not in body
+
+
+def test_a_reply_that_fails_leaves_the_client_waiting_and_unanswered(
+    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+):
+    user = {**ANNA, "id": int(BLOCKED_CHAT)}
+    write(update(1, "Ответьте", user=user))
+    lead = _lead(tenant)
+    _give(tenant, lead, manager)
+    waiting = _lead(tenant).waiting_since
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(client_for(manager), tenant, lead)
+    assert _messages(tenant)[-1].status == Status.FAILED
+    lead = _lead(tenant)
+    assert lead.first_response_at is None  # a reply nobody got is no response
+    # Waiting again since then (the wait is kept in whole seconds).
+    assert abs((lead.waiting_since - waiting).total_seconds()) < 1

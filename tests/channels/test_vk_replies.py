@@ -599,3 +599,21 @@ def test_another_tenant_cannot_see_or_answer_the_vk_conversation(
     assert response.status_code == 404
     assert _replies(tenant) == []
     assert _sent_params(vkapi) == []
+
+
+def test_a_read_mark_of_a_message_written_in_vk_itself_covers_the_replies_before_it(
+    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+):
+    """The person read up to a message an admin wrote in VK's own interface (unknown to
+    the CRM, numbered after ours): the replies before it are read too."""
+    lead = _asked(tenant, write, manager)
+    client = client_for(manager)
+    for text in ("Первый", "Второй"):
+        with django_capture_on_commit_callbacks(execute=True):
+            _reply(client, tenant, lead, text=text)
+    first, second = _replies(tenant)
+    write(_read_event(_vk_id(second) + 5))
+    first, second = _replies(tenant)
+    assert (first.status, second.status) == (Status.READ, Status.READ)
+    [*_, stored] = events_of(vk)
+    assert stored.status == InboundEvent.Status.DONE

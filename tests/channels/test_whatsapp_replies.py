@@ -786,3 +786,36 @@ def test_create_channel_takes_the_access_token_sealed(tenant):
     assert is_sealed(channel.config["access_token"])
     assert unseal(channel.config["access_token"]) == TOKEN
     assert adapter_for("whatsapp").reply_problem(channel) == ""
+
+
+def test_a_saved_reply_with_a_file_inside_the_window_goes_as_a_document(
+    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+):
+    """A template cannot carry a file: the saved text unchanged with a file attached goes
+    as the document with its caption, not as the template (which would lose the file)."""
+    with tenant_context(tenant):
+        template = ReplyTemplate.objects.create(
+            name="Hello", text="Hello World", whatsapp_name="hello_world", whatsapp_language="en_US"
+        )
+    price = SimpleUploadedFile("price.pdf", b"%PDF-1.4 price", content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        _answer(
+            client_for(manager), tenant, asked, text="Hello World", template=template.pk, file=price
+        )
+    assert _reply_of(tenant).status == Status.SENT
+    upload, send = meta.calls()
+    assert upload["path"].endswith("/media")
+    assert json.loads(send["body"])["type"] == "document"
+
+
+def test_a_lost_answer_to_the_upload_is_tried_again_not_uncertain(
+    tenant, whatsapp, asked, manager, client_for, meta, settings, django_capture_on_commit_callbacks
+):
+    settings.CHANNELS_SEND_TIMEOUT = 0.5
+    meta.faults({"match": "/media", "hang": 2, "times": 1})
+    price = SimpleUploadedFile("price.pdf", b"%PDF-1.4 price", content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        _answer(client_for(manager), tenant, asked, text="Price", file=price)
+    reply = _reply_of(tenant)
+    assert reply.status == Status.QUEUED  # nothing reached the client: simply again
+    assert [c["path"].rsplit("/", 1)[-1] for c in meta.calls()] == ["media"]
