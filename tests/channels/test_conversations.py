@@ -844,3 +844,21 @@ def test_a_reply_that_fails_leaves_the_client_waiting_and_unanswered(
     assert lead.first_response_at is None  # a reply nobody got is no response
     # Waiting again since then (the wait is kept in whole seconds).
     assert abs((lead.waiting_since - waiting).total_seconds()) < 1
+
+
+def test_the_navigation_counts_open_deals_with_unread_messages(
+    tenant, bot, write, admin, manager, client_for
+):
+    write(update(1, "Вопрос по сделке"))
+    with tenant_context(tenant):
+        deal = lead_convert_to_deal(actor=admin, lead=Lead.objects.get()).deal
+        Deal.objects.filter(pk=deal.pk).update(owner=manager, unread_messages=2)
+    client = client_for(manager)
+    badge = client.get(f"/{tenant.slug}/conversations/unread/", {"section": "deals"})
+    assert 'data-testid="nav-unread-deals">1<' in badge.content.decode()
+    board = client.get(f"/{tenant.slug}/deals/board/").content.decode()
+    assert 'data-testid="conversation-badge"' in board
+    with tenant_context(tenant):
+        Deal.objects.filter(pk=deal.pk).update(outcome="won")
+    badge = client.get(f"/{tenant.slug}/conversations/unread/", {"section": "deals"})
+    assert badge.content.decode().strip() == ""

@@ -819,3 +819,29 @@ def test_a_lost_answer_to_the_upload_is_tried_again_not_uncertain(
     reply = _reply_of(tenant)
     assert reply.status == Status.QUEUED  # nothing reached the client: simply again
     assert [c["path"].rsplit("/", 1)[-1] for c in meta.calls()] == ["media"]
+
+
+def test_a_sent_status_naming_our_key_while_a_retry_waits_settles_it_and_nothing_goes_again(
+    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+):
+    """Meta took the message, but its answer was a 503 (a front end's): the reply waits for
+    a retry, then the status webhook names our key — the retry sends nothing."""
+    meta.faults({"match": "/messages", "status": 503, "times": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        _answer(client_for(manager), tenant, asked)
+    reply = _reply_of(tenant)
+    assert reply.status == Status.QUEUED
+    echo = status("wamid.FROM_META", "sent")
+    echo["timestamp"] = "1767225700"
+    echo["biz_opaque_callback_data"] = str(reply.key)
+    notify(whatsapp, notification(statuses=[echo]))
+    settled = _reply_of(tenant)
+    assert (settled.status, settled.external_id) == (Status.SENT, "wa:wamid.FROM_META")
+    with tenant_context(tenant):
+        Message.objects.filter(pk=reply.pk).update(
+            next_attempt_at=timezone.now() - timedelta(minutes=1)
+        )
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
+        conversations.messages_sweep()
+        assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
+    assert _sent(meta) == []  # only the refused attempt reached /messages
