@@ -66,7 +66,6 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 BACKOFF = (10, 30, 60, 120, 300, 600, 900, 1200, 1800)
 # The longest delay a provider's Retry-After may impose on one attempt.
 MAX_PROVIDER_DELAY = 3600
-OPEN = (Status.QUEUED, Status.SENDING)
 
 
 # --- Reading ---------------------------------------------------------------------------------
@@ -457,8 +456,7 @@ def _thread_records(
         if isinstance(record, model):
             on |= Q(pk=record.pk)
         found.append(model.objects.filter(on))
-    leads, deals = found
-    return leads, deals
+    return found[0], found[1]
 
 
 def thread_seen(*, actor: Membership, record: Record) -> None:
