@@ -298,6 +298,10 @@ class Adapter:
             keys.append(f"external:{external_id}")
         return keys
 
+    def prepare(self, item: Item) -> None:
+        """What can be done for a read row without a query, in the reading thread (the
+        lead adapter builds its lead there); nothing by default."""
+
     # --- merging ----------------------------------------------------------------------
 
     def set_field(self, record: Any, attname: str, value: Any, *, replace: bool) -> bool:
@@ -504,7 +508,24 @@ class LeadAdapter(Adapter):
         for item in items:
             item.data["contact_id"] = next((contacts[k] for k in item.keys if k in contacts), None)
 
+    def prepare(self, item: Item) -> None:
+        """Build the lead the row would make (most rows make one), or keep why it cannot
+        be made: `build` takes it."""
+        try:
+            item.draft = self._new_lead(item)
+        except RowError as error:
+            item.draft = error
+
     def build(self, item: Item) -> Lead:
+        draft, item.draft = item.draft, None
+        if isinstance(draft, RowError):
+            raise draft
+        lead = draft or self._new_lead(item)
+        lead.contact_id = item.data.get("contact_id")
+        lead.is_repeat = lead.contact_id is not None
+        return lead
+
+    def _new_lead(self, item: Item) -> Lead:
         data = item.data
         status = data["status"]
         message = data["message"]
@@ -527,8 +548,6 @@ class LeadAdapter(Adapter):
             currency=data.get("currency") or "",
             custom=data["custom"],
             external_id=data["external_id"],
-            contact_id=data.get("contact_id"),
-            is_repeat=data.get("contact_id") is not None,
             status=status,
             state=status.state,
             owner=data["owner"],

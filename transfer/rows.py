@@ -40,6 +40,7 @@ class Item:
     notes: list[str] = field(default_factory=list)  # what could not be read, kept as text
     match: Any = None  # the existing (or earlier-in-batch) record of this person
     record: Any = None  # the record this row created or changed
+    draft: Any = None  # the record it would make, or why not (its adapter's `prepare`)
 
 
 @dataclass

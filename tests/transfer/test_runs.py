@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.access import AccessDenied
 from crm.errors import DomainError
-from crm.tenancy import tenant_context
+from crm.tenancy import tenant_context, tenant_zone
 from leads.models import Lead
 from leads.services import lead_create, lead_update
 from transfer import engine, services
@@ -97,6 +97,74 @@ def test_a_stopped_run_resumes_after_its_last_batch(tenant, admin, monkeypatch):
     engine.run(tenant, job.pk)  # a redelivered task finds the job done: nothing twice
     with tenant_context(tenant):
         assert Lead.objects.count() == 35
+
+
+def test_rows_are_read_ahead_in_the_workspace_zone_and_the_batches_keep_their_order(
+    tenant, admin, run_import, monkeypatch
+):
+    monkeypatch.setattr(engine, "BATCH", 10)
+    monkeypatch.setattr(engine, "READ_AHEAD", 1)
+    tenant.time_zone = "Asia/Vladivostok"
+    tenant.save(update_fields=["time_zone"])
+    body = "".join(
+        f"Клиент {n};+7 912 000-{n // 100:02d}-{n % 100:02d};05.12.2026 09:{n:02d}\r\n"
+        for n in range(35)
+    )
+    job = run_import(
+        admin,
+        ("Имя;Телефон;Дата создания\r\n" + body).encode(),
+        mapping={0: "name", 1: "phone", 2: "created_at"},
+    )
+    assert (job.state, job.processed_rows, job.created_count) == ("done", 35, 35)
+    with tenant_context(tenant):
+        leads = list(Lead.objects.order_by("pk"))
+        assert [lead.name for lead in leads] == [f"Клиент {n}" for n in range(35)]
+        local = [lead.created_at.astimezone(tenant_zone(tenant)) for lead in leads]
+        assert {(t.date().isoformat(), t.hour) for t in local} == {("2026-12-05", 9)}
+        assert [t.minute for t in local] == list(range(35))
+
+
+def test_a_failure_while_reading_ahead_fails_the_job_and_keeps_the_batches_before(
+    tenant, admin, monkeypatch
+):
+    monkeypatch.setattr(engine, "BATCH", 10)
+    original = engine.read_batch
+    calls = {"n": 0}
+
+    def breaking(adapter, rows):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise MemoryError  # whatever goes wrong in the reading thread
+        return original(adapter, rows)
+
+    monkeypatch.setattr(engine, "read_batch", breaking)
+    job = _queued(admin, _rows(35))
+    with pytest.raises(MemoryError):
+        engine.run(tenant, job.pk)
+    with tenant_context(tenant):
+        job.refresh_from_db()
+        assert (job.state, job.processed_rows, job.created_count) == ("failed", 20, 20)
+        assert job.error  # "The import stopped on an unexpected error…"
+        assert Lead.objects.count() == 20
+
+
+def test_the_reading_thread_may_not_query_the_database(tenant, admin, monkeypatch):
+    from transfer.entities import LeadAdapter
+
+    original = LeadAdapter.read
+
+    def querying(self, cells):
+        Lead.objects.exists()  # would run outside the tenant's transaction and its RLS
+        return original(self, cells)
+
+    monkeypatch.setattr(LeadAdapter, "read", querying)
+    job = _queued(admin, _rows(5))
+    with pytest.raises(RuntimeError, match="may not query"):
+        engine.run(tenant, job.pk)
+    with tenant_context(tenant):
+        job.refresh_from_db()
+        assert (job.state, job.created_count) == ("failed", 0)
+        assert not Lead.objects.exists()
 
 
 def test_cancel_stops_after_the_current_batch_and_keeps_what_was_done(
