@@ -20,10 +20,13 @@ WORD_CHAR = re.compile(r"\w")
 # Finding numbers in a field: only numbers valid for their region (phonenumbers' metadata)
 # count, so "после 18:00", an order number or a date beside a phone is not read as another
 # number. A field that holds one number the metadata does not know (a new range, a test
-# number) is still read as before: parsed whole, kept when it is a possible number.
+# number) is still read as before: parsed whole, kept when it is a possible number; so is
+# such a number listed beside valid ones as an item of its own ("…, …", "… или …").
 LENIENCY = phonenumbers.Leniency.VALID
 # A field that holds one number and nothing else (digits, spaces, + ( ) - .).
 ONLY_NUMBER = re.compile(r"\+?[0-9 ()\-.]+")
+# How a list of numbers is written in one field: "…, …", "…; …", "… или …", "… / …".
+LIST_SEPARATOR = re.compile(r"\s*(?:[,;/]|\b(?:или|or)\b)\s*", re.IGNORECASE)
 POSSIBLE = phonenumbers.Leniency.POSSIBLE
 # The longest number kept as written (longer ones are written in international format).
 MAX_WRITTEN = 32
@@ -76,13 +79,16 @@ def phones_in(raw: str, region: str) -> tuple[Phone, ...]:
             number = None
         if number is not None and phonenumbers.is_valid_number(number):
             return (_found(number, text),)
-    found: list[Phone] = []
+    found: list[tuple[int, Phone]] = []
     for match in phonenumbers.PhoneNumberMatcher(text, _region(region) or "ZZ", LENIENCY):
-        phone = _found(match.number, match.raw_string)
-        if all((p.e164, p.extension) != (phone.e164, phone.extension) for p in found):
-            found.append(phone)
+        found.append((match.start, _found(match.number, match.raw_string)))
     if found:
-        return tuple(found)
+        found += _listed_unknown(text, region, [phone.text for _start, phone in found])
+        unique: list[Phone] = []
+        for _start, phone in sorted(found, key=lambda pair: pair[0]):
+            if all((p.e164, p.extension) != (phone.e164, phone.extension) for p in unique):
+                unique.append(phone)
+        return tuple(unique)
     try:
         number = phonenumbers.parse(text, _region(region))
     except phonenumbers.NumberParseException:
@@ -94,6 +100,27 @@ def phones_in(raw: str, region: str) -> tuple[Phone, ...]:
     possible = phonenumbers.PhoneNumberMatcher(text, _region(region) or "ZZ", POSSIBLE)
     spans = (m.raw_string for m in possible if _found(m.number, "").e164 == phone.e164)
     return (Phone(e164=phone.e164, extension=phone.extension, text=next(spans, phone.text)),)
+
+
+def _listed_unknown(text: str, region: str, known: list[str]) -> list[tuple[int, Phone]]:
+    """Numbers the metadata does not know in a field that lists numbers beside valid ones
+    ("+7 930 065-21-96, 8 (812) 328-43-84"): each item of the list that is a bare number,
+    not one found already, kept when it is a possible number (a new range must not be
+    lost because it sits beside another number). Words, dates and times are no items."""
+    extra = []
+    position = 0
+    for item in LIST_SEPARATOR.split(text):
+        start = text.find(item, position)
+        position = start + len(item)
+        if not item or not ONLY_NUMBER.fullmatch(item) or any(item in k for k in known):
+            continue
+        try:
+            number = phonenumbers.parse(item, _region(region))
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            extra.append((start, _found(number, item)))
+    return extra
 
 
 def phone_e164(raw: str, region: str) -> str:

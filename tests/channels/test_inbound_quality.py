@@ -95,6 +95,21 @@ def test_words_around_the_number_are_kept_in_the_message(tenant, web_form, deliv
     assert (text, note.partition(": ")[2]) == ("Нужен диван", field)
 
 
+def test_a_number_the_metadata_lacks_listed_beside_a_valid_one_is_kept(tenant, web_form, deliver):
+    # +7 930 065-… is a possible Russian mobile that phonenumbers does not list as valid.
+    tilda(deliver, web_form, Phone="+7 930 065-21-96, 8 (812) 328-43-84, доб. 430")
+    (lead,) = leads_of(tenant)
+    assert (lead.phone, lead.phone_e164) == ("+7 930 065-21-96", "+79300652196")
+    assert lead.other_phones == ["+7 812 328-43-84 доб. 430"]
+    # Words, dates and times beside a number are still no numbers.
+    tilda(deliver, web_form, Phone="8 999 123-45-67, заказ 1234567890, 25.03.2026 или 18:00")
+    assert [(x.phone_e164, x.other_phones) for x in leads_of(tenant)][-1] == ("+79991234567", [])
+    # The person is found again by the first number written another way.
+    tilda(deliver, web_form, Phone="89300652196", Comments="Ещё вопрос")
+    assert len(leads_of(tenant)) == 2
+    assert events_of(web_form)[2].outcome == Outcome.ATTACHED
+
+
 def test_a_json_post_with_a_long_phone_field_loses_nothing(tenant, web_form, deliver):
     field = "+7 999 123-45-67 (мобильный, WhatsApp, звонить только в будни с 10 до 19 часов)"
     assert deliver(web_form, {"name": "Олег", "phone": field}).status_code == 200

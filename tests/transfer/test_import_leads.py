@@ -158,6 +158,29 @@ def test_a_later_row_gives_an_earlier_new_lead_its_phone(tenant, admin, run_impo
     assert (lead.phone_e164, lead.email_key) == ("+79123456789", "anna@example.com")
 
 
+def test_a_mobile_in_a_range_the_metadata_lacks_is_kept_beside_an_office_number(
+    tenant, admin, run_import, monkeypatch
+):
+    """A Bitrix24 row with its mobile and work phone columns (the mobile in a range
+    phonenumbers does not list yet); the same person again in a later batch by the mobile
+    written another way is merged, not made a second lead."""
+    from transfer import engine
+
+    monkeypatch.setattr(engine, "BATCH", 1)
+    content = (
+        "Имя;Мобильный телефон;Рабочий телефон;Комментарий\r\n"
+        "Евгения Рогова;+79300652196;8 (812) 328-43-84, доб. 430;\r\n"
+        "Евгения Рогова;8 930 065 21 96;;Повторная заявка\r\n"
+    ).encode()
+    mapping = {0: "name", 1: "phone", 2: "phone", 3: "message"}
+    job = run_import(admin, content, mapping=mapping, policy="merge")
+    assert (job.created_count, job.updated_count, job.rejected_count) == (1, 1, 0)
+    with tenant_context(tenant):
+        lead = Lead.objects.get()
+    assert (lead.phone, lead.phone_e164) == ("+79300652196", "+79300652196")
+    assert lead.other_phones == ["+7 812 328-43-84 доб. 430"]
+
+
 def test_who_started_an_import_is_told_when_it_ends(english_workspace, tenant, admin, run_import):
     from crm.models import Notification
     from crm.notifications import notification_text
