@@ -70,24 +70,32 @@ def _queued(member, content: bytes) -> ImportJob:
     return job
 
 
-def test_a_stopped_run_resumes_after_its_last_batch(tenant, admin, monkeypatch):
+def _stopped_in_third_batch(tenant, admin, monkeypatch, name: str, error: type[BaseException]):
+    """Run a 35-row import in batches of 10 with the engine's `name` raising `error` on its
+    third call; return the job as it was left and the original `name`."""
     monkeypatch.setattr(engine, "BATCH", 10)
+    original = getattr(engine, name)
     calls = {"n": 0}
-    original = engine.process_batch
 
-    def dying(adapter, batch):
+    def failing(adapter, batch):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise SystemExit  # the worker killed in its third batch
+            raise error
         return original(adapter, batch)
 
-    monkeypatch.setattr(engine, "process_batch", dying)
+    monkeypatch.setattr(engine, name, failing)
     job = _queued(admin, _rows(35))
-    with pytest.raises(SystemExit):
+    with pytest.raises(error):
         engine.run(tenant, job.pk)
     with tenant_context(tenant):
         job.refresh_from_db()
-        assert (job.state, job.processed_rows, job.created_count) == ("running", 20, 20)
+    return job, original
+
+
+def test_a_stopped_run_resumes_after_its_last_batch(tenant, admin, monkeypatch):
+    # The worker killed in its third batch.
+    job, original = _stopped_in_third_batch(tenant, admin, monkeypatch, "process_batch", SystemExit)
+    assert (job.state, job.processed_rows, job.created_count) == ("running", 20, 20)
     monkeypatch.setattr(engine, "process_batch", original)
     engine.run(tenant, job.pk)
     with tenant_context(tenant):
@@ -127,24 +135,11 @@ def test_rows_are_read_ahead_in_the_workspace_zone_and_the_batches_keep_their_or
 def test_a_failure_while_reading_ahead_fails_the_job_and_keeps_the_batches_before(
     tenant, admin, monkeypatch
 ):
-    monkeypatch.setattr(engine, "BATCH", 10)
-    original = engine.read_batch
-    calls = {"n": 0}
-
-    def breaking(adapter, rows):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise MemoryError  # whatever goes wrong in the reading thread
-        return original(adapter, rows)
-
-    monkeypatch.setattr(engine, "read_batch", breaking)
-    job = _queued(admin, _rows(35))
-    with pytest.raises(MemoryError):
-        engine.run(tenant, job.pk)
+    # Whatever goes wrong in the reading thread.
+    job, _original = _stopped_in_third_batch(tenant, admin, monkeypatch, "read_batch", MemoryError)
+    assert (job.state, job.processed_rows, job.created_count) == ("failed", 20, 20)
+    assert job.error  # "The import stopped on an unexpected error…"
     with tenant_context(tenant):
-        job.refresh_from_db()
-        assert (job.state, job.processed_rows, job.created_count) == ("failed", 20, 20)
-        assert job.error  # "The import stopped on an unexpected error…"
         assert Lead.objects.count() == 20
 
 
