@@ -55,14 +55,15 @@ SQLITE_PAUSE = 0.1
 READ_AHEAD = 2  # batches read before the one being saved is done (memory: a few batches)
 
 
-def data_rows(job: ImportJob, fileobj: Any) -> Iterator[tuple[int, list[Any]]]:
-    """The file's data rows (after the header row) with their row numbers."""
+def data_rows(job: ImportJob, fileobj: Any, skip: int = 0) -> Iterator[tuple[int, list[Any]]]:
+    """The file's data rows (after the header row, and the `skip` first ones) with their
+    row numbers."""
     rows = reading.rows(
         fileobj, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter
     )
     try:
         next(rows, None)  # the header row
-        yield from rows
+        yield from itertools.islice(rows, skip, None)
     finally:
         rows.close()
 
@@ -112,6 +113,7 @@ class Reader:
     def __init__(
         self, tenant: Tenant, adapter: Any, rows: Iterator[tuple[int, list[Any]]], size: int
     ) -> None:
+        """Read `rows` (a generator, closed by the thread when it stops) in batches of `size`."""
         self._tenant, self._adapter, self._rows, self._size = tenant, adapter, rows, size
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD)
         self._stop = threading.Event()
@@ -135,9 +137,7 @@ class Reader:
         except BaseException as error:  # handed to the caller's thread
             self._put(error)
         finally:
-            close = getattr(self._rows, "close", None)
-            if close is not None:
-                close()
+            self._rows.close()
 
     def _put(self, value: Any) -> None:
         while not self._stop.is_set():
@@ -303,8 +303,7 @@ def _run(tenant: Tenant, job_id: int, deadline: float | None) -> bool:
                 adapter = adapter_for(job, actor)
             done = job.processed_rows
             size = min(BATCH, SQLITE_BATCH) if connection.vendor == "sqlite" else BATCH
-            rows = itertools.islice(data_rows(job, fileobj), done, None)
-            reader = Reader(tenant, adapter, rows, size)
+            reader = Reader(tenant, adapter, data_rows(job, fileobj, skip=done), size)
             try:
                 stopped = _save_batches(tenant, job, adapter, reader, done, deadline)
             finally:
