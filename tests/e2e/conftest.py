@@ -34,24 +34,41 @@ LAUNCH_ARGS = [
 
 
 _ONE_AT_A_TIME = threading.Lock()
+_SERVING = threading.Condition()
+_served = {"now": 0}  # the live server's requests being served
+
+
+def _wait_until_served(timeout: float = 10.0) -> None:
+    """Wait (bounded) until the live server serves no request: a request still in its
+    transaction when the test's database is flushed deadlocks with the flush's TRUNCATE on
+    PostgreSQL (a page closed while its panel or poll was being served)."""
+    with _SERVING:
+        _SERVING.wait_for(lambda: _served["now"] == 0, timeout)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_request_at_a_time_on_sqlite():
-    """On SQLite the live server's request threads share the test's in-memory database
-    connection, which refuses concurrent use ("database table is locked"): a page's
-    parallel requests (a panel loading, a poll, a badge) are served one at a time there,
-    as they are not on PostgreSQL (CI) or under `make run` (WAL, a busy timeout)."""
-    if connections["default"].vendor != "sqlite":
-        yield
-        return
+def _live_requests_tracked():
+    """Count the live server's requests being served (see `_wait_until_served`). On SQLite
+    they are also served one at a time: the request threads share the test's in-memory
+    database connection, which refuses concurrent use ("database table is locked"), as
+    PostgreSQL (CI) and `make run` (WAL, a busy timeout) do not."""
     original = WSGIHandler.__call__
+    sqlite = connections["default"].vendor == "sqlite"
 
-    def serialized(self, environ, start_response):
-        with _ONE_AT_A_TIME:
+    def tracked(self, environ, start_response):
+        with _SERVING:
+            _served["now"] += 1
+        try:
+            if sqlite:
+                with _ONE_AT_A_TIME:
+                    return original(self, environ, start_response)
             return original(self, environ, start_response)
+        finally:
+            with _SERVING:
+                _served["now"] -= 1
+                _SERVING.notify_all()
 
-    WSGIHandler.__call__ = serialized
+    WSGIHandler.__call__ = tracked
     yield
     WSGIHandler.__call__ = original
 
@@ -101,4 +118,5 @@ def new_page(browser, live_server) -> Iterator:
     yield make
     for context in contexts:
         context.close()
+    _wait_until_served()
     assert problems == [], problems

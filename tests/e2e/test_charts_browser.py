@@ -72,12 +72,17 @@ def test_charts_are_drawn_formatted_and_a_bar_leads_to_its_page(new_page, live_s
     for chart_id in CHARTS:
         canvas = page.locator(f"canvas[data-chart='{chart_id}']")
         expect(canvas).to_have_attribute("role", "img")
-        painted = canvas.evaluate("c => c.toDataURL().length")
-        blank = canvas.evaluate(
-            "c => Object.assign(document.createElement('canvas'),"
-            " {width: c.width, height: c.height}).toDataURL().length"
+        # Painted: its image is well beyond a blank canvas's of its size (waiting, bounded by
+        # the page's timeout, for the drawing's animation to end on a busy machine).
+        page.wait_for_function(
+            """id => {
+                const c = document.querySelector(`canvas[data-chart='${id}']`);
+                const blank = Object.assign(document.createElement('canvas'),
+                                            {width: c.width, height: c.height});
+                return c.toDataURL().length > blank.toDataURL().length + 1000;
+            }""",
+            arg=chart_id,
         )
-        assert painted > blank + 1000, chart_id
     expect(page.locator("canvas[data-chart='chart-revenue']")).to_have_attribute(
         "aria-label", "Revenue by month"
     )
