@@ -1,4 +1,5 @@
-"""Fixtures for channel tests: an API channel and a way to deliver to any channel."""
+"""Fixtures for channel tests: an API channel, a way to deliver to any channel, and the fake
+provider APIs (defined in tests/channels/providers.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from channels.services import channel_create
 from crm.models import Membership, Tenant
 from crm.tenancy import tenant_context
 from leads.models import Lead
+from tests.channels.providers import (  # noqa: F401 - fixtures, exposed by name
+    fake_telegram,
+    fake_telegram_server,
+    fake_vk,
+    fake_vk_server,
+    fake_whatsapp,
+    fake_whatsapp_server,
+    media_root,
+)
 
 
 @pytest.fixture

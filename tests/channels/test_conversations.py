@@ -6,7 +6,6 @@ marketer, other tenants, templates with placeholders, the thread's constant quer
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,23 +44,8 @@ def update(update_id: int, text: str, *, user: dict | None = None, message_id: i
     return {"update_id": update_id, "message": {**message, "text": text}}
 
 
-@pytest.fixture(scope="module")
-def fake_telegram() -> Iterator[FakeApi]:
-    fake = FakeApi("telegram").start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def telegram(fake_telegram: FakeApi, settings) -> FakeApi:
-    fake_telegram.reset()
-    settings.TELEGRAM_API_BASE = fake_telegram.base_url
-    settings.SITE_URL = "https://crm.example.com"
-    return fake_telegram
-
-
-@pytest.fixture
-def bot(tenant: Tenant, admin: Membership, telegram: FakeApi) -> Channel:
+def bot(tenant: Tenant, admin: Membership, fake_telegram: FakeApi) -> Channel:
     with tenant_context(tenant):
         return channel_create(
             actor=admin, kind="telegram", name="Бот продаж", config={"bot_token": TOKEN}
@@ -131,7 +115,7 @@ def test_an_edit_changes_the_message_in_the_thread(tenant, bot, write):
 
 
 def test_a_manager_replies_from_the_card_and_it_is_delivered(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     write(update(1, "Сколько стоит?"))
     lead = _lead(tenant)
@@ -157,7 +141,7 @@ def test_a_manager_replies_from_the_card_and_it_is_delivered(
     assert reply.author_id == manager.pk
     assert reply.text == "Добрый день, Анна! 1 500 ₽."
     assert reply.external_id.startswith(f"tg:{ANNA['id']}:")
-    [call] = telegram.calls("sendMessage")
+    [call] = fake_telegram.calls("sendMessage")
     assert TOKEN in call["path"]
     assert '"chat_id": "5550001"' in call["body"]
     lead = _lead(tenant)
@@ -166,7 +150,7 @@ def test_a_manager_replies_from_the_card_and_it_is_delivered(
     # Delivering the task again sends nothing more.
     with tenant_context(tenant):
         assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
-    assert len(telegram.calls("sendMessage")) == 1
+    assert len(fake_telegram.calls("sendMessage")) == 1
 
 
 def test_the_bot_token_is_stored_encrypted(tenant, bot):
@@ -187,12 +171,12 @@ def _reply(client, tenant, lead, text="Ответ", **extra):
 
 
 def test_a_provider_down_delays_the_message_and_the_sweeper_sends_it(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     write(update(1, "Есть кто?"))
     lead = _lead(tenant)
     _give(tenant, lead, manager)
-    telegram.faults({"match": "sendMessage", "status": 502, "times": 1})
+    fake_telegram.faults({"match": "sendMessage", "status": 502, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         assert _reply(client_for(manager), tenant, lead).status_code == 200
     reply = _messages(tenant)[-1]
@@ -211,17 +195,17 @@ def test_a_provider_down_delays_the_message_and_the_sweeper_sends_it(
     assert reply.status == Status.DELIVERED
     assert reply.attempts == 2
     assert reply.error == ""
-    assert len([c for c in telegram.calls("sendMessage") if c["status"] == 200]) == 1
+    assert len([c for c in fake_telegram.calls("sendMessage") if c["status"] == 200]) == 1
 
 
 def test_a_429_waits_as_long_as_telegram_says(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     write(update(1, "Есть кто?"))
     lead = _lead(tenant)
     _give(tenant, lead, manager)
     too_many = {"ok": False, "error_code": 429, "parameters": {"retry_after": 42}}
-    telegram.faults({"match": "sendMessage", "status": 429, "times": 1, "body": too_many})
+    fake_telegram.faults({"match": "sendMessage", "status": 429, "times": 1, "body": too_many})
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         _reply(client_for(manager), tenant, lead)
@@ -232,7 +216,7 @@ def test_a_429_waits_as_long_as_telegram_says(
 
 
 def test_a_blocked_bot_fails_with_telegrams_reason(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     user = {**ANNA, "id": int(BLOCKED_CHAT)}
     write(update(1, "Пишу и блокирую", user=user))
@@ -249,13 +233,20 @@ def test_a_blocked_bot_fails_with_telegrams_reason(
 
 
 def test_an_answer_lost_after_sending_is_not_sent_again(
-    tenant, bot, write, manager, client_for, telegram, settings, django_capture_on_commit_callbacks
+    tenant,
+    bot,
+    write,
+    manager,
+    client_for,
+    fake_telegram,
+    settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.CHANNELS_SEND_TIMEOUT = 0.5
     write(update(1, "Жду ответа"))
     lead = _lead(tenant)
     _give(tenant, lead, manager)
-    telegram.faults({"match": "sendMessage", "hang": 2, "times": 1})
+    fake_telegram.faults({"match": "sendMessage", "hang": 2, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         _reply(client_for(manager), tenant, lead)
     reply = _messages(tenant)[-1]
@@ -263,11 +254,11 @@ def test_an_answer_lost_after_sending_is_not_sent_again(
     assert "may have received" in reply.error or "мог" in reply.error
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
         assert conversations.messages_sweep() == 0
-    assert len(telegram.calls("sendMessage")) == 1
+    assert len(fake_telegram.calls("sendMessage")) == 1
 
 
 def test_a_worker_killed_while_sending_leaves_it_uncertain_never_sent_twice(
-    tenant, bot, write, manager, client_for, telegram, settings
+    tenant, bot, write, manager, client_for, fake_telegram, settings
 ):
     write(update(1, "Жду ответа"))
     lead = _lead(tenant)
@@ -283,7 +274,7 @@ def test_a_worker_killed_while_sending_leaves_it_uncertain_never_sent_twice(
         )
         conversations.messages_sweep()
         assert Message.objects.get(pk=reply.pk).status == Status.UNCERTAIN
-    assert telegram.calls("sendMessage") == []
+    assert fake_telegram.calls("sendMessage") == []
 
 
 def test_an_empty_reply_is_refused_in_place_and_nothing_is_written(
@@ -320,7 +311,7 @@ def test_a_too_long_message_and_a_bad_route_are_refused(tenant, bot, write, mana
 
 
 def test_a_file_is_sent_as_a_document(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     write(update(1, "Пришлите прайс"))
     lead = _lead(tenant)
@@ -332,7 +323,7 @@ def test_a_file_is_sent_as_a_document(
     reply = _messages(tenant)[-1]
     assert reply.status == Status.DELIVERED
     assert reply.attachment.filename == "прайс.pdf"
-    [call] = telegram.calls("sendDocument")
+    [call] = fake_telegram.calls("sendDocument")
     assert "%PDF-1.4 price" in call["body"]
     assert 'name="caption"\r\n\r\nПрайс' in call["body"]
 
@@ -553,7 +544,7 @@ def test_a_client_waiting_past_the_response_time_is_told_to_the_responsible_once
 
 
 def test_the_thread_follows_the_person_to_their_deal_and_contact(
-    tenant, bot, write, admin, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, admin, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     write(update(1, "Хочу заказать"))
     lead = _lead(tenant)
@@ -610,7 +601,7 @@ def test_a_contact_card_shows_only_the_conversations_the_viewer_may_see(
 
 
 def test_send_again_twice_at_once_queues_it_once(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     user = {**ANNA, "id": int(BLOCKED_CHAT)}
     write(update(1, "Блок", user=user))
@@ -689,9 +680,8 @@ def _document(update_id: int, file_id: str, *, size: int = 40, name: str = "ре
 
 
 def test_a_file_the_client_sends_in_telegram_is_kept_in_the_thread(
-    tenant, bot, write, manager, client_for, telegram, settings, tmp_path
+    tenant, bot, write, manager, client_for, fake_telegram, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     write(_document(1, "DOC1"))
     [message] = _messages(tenant)
     assert message.text == "[document] реквизиты.pdf Наши реквизиты"
@@ -699,7 +689,7 @@ def test_a_file_the_client_sends_in_telegram_is_kept_in_the_thread(
         [kept] = Attachment.objects.filter(event_id=message.event_id)
         assert kept.filename == "реквизиты.pdf"
         assert kept.file.read() == b"%PDF-1.4 the client's requisites"
-    assert [c["path"] for c in telegram.calls("getFile")] == [f"/bot{TOKEN}/getFile"]
+    assert [c["path"] for c in fake_telegram.calls("getFile")] == [f"/bot{TOKEN}/getFile"]
     lead = _lead(tenant)
     _give(tenant, lead, manager)
     panel = client_for(manager).get(_panel_url(tenant, "lead", lead.pk)).content.decode()
@@ -708,9 +698,8 @@ def test_a_file_the_client_sends_in_telegram_is_kept_in_the_thread(
 
 
 def test_a_photo_is_kept_in_its_largest_size_and_a_file_telegram_lost_is_noted(
-    tenant, bot, write, telegram, settings, tmp_path
+    tenant, bot, write, fake_telegram, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     photo = update(1, "", message_id=60)
     del photo["message"]["text"]
     photo["message"]["photo"] = [
@@ -740,18 +729,18 @@ def test_a_photo_is_kept_in_its_largest_size_and_a_file_telegram_lost_is_noted(
     assert "invalid file_id" in noted.skipped
 
 
-def test_a_file_over_the_limit_is_noted_not_downloaded(tenant, bot, write, telegram, settings):
+def test_a_file_over_the_limit_is_noted_not_downloaded(tenant, bot, write, fake_telegram, settings):
     settings.CHANNELS_SEND_MAX_FILE_BYTES = 1000
     write(_document(1, "DOC1", size=5000))
     [message] = _messages(tenant)
     with tenant_context(tenant):
         [noted] = Attachment.objects.filter(event_id=message.event_id)
     assert noted.skipped.startswith("Not kept: larger than")
-    assert telegram.calls("getFile") == []
+    assert fake_telegram.calls("getFile") == []
 
 
 def test_a_reply_goes_out_while_the_channel_has_a_problem_noted(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     """The worker reads the channel's secrets outside the tenant: a problem noted on the
     channel (a poller's timeout) neither stops the reply nor gets cleared by it."""
@@ -830,7 +819,7 @@ def test_the_thread_shows_times_in_the_workspaces_zone(
 
 
 def test_a_reply_that_fails_leaves_the_client_waiting_and_unanswered(
-    tenant, bot, write, manager, client_for, telegram, django_capture_on_commit_callbacks
+    tenant, bot, write, manager, client_for, fake_telegram, django_capture_on_commit_callbacks
 ):
     user = {**ANNA, "id": int(BLOCKED_CHAT)}
     write(update(1, "Ответьте", user=user))

@@ -37,17 +37,12 @@ LEASE = 3
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeApi]:
-    api = FakeApi("telegram").start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker, tmp_path_factory, fake) -> Iterator[Stack]:
+def stack(
+    django_db_setup, django_db_blocker, tmp_path_factory, fake_telegram_server
+) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("stack")
     env = {
-        "TELEGRAM_API_BASE": fake.base_url,
+        "TELEGRAM_API_BASE": fake_telegram_server.base_url,
         "SITE_URL": "https://crm.example.com",
         "CHANNELS_SEND_LEASE": str(LEASE),
         "CHANNELS_SEND_TIMEOUT": "20",
@@ -59,10 +54,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, fake) -> Iterato
 
 
 @pytest.fixture
-def live(stack: Stack, fake: FakeApi, settings) -> Iterator[Stack]:
-    fake.reset()
-    settings.TELEGRAM_API_BASE = fake.base_url
-    settings.SITE_URL = "https://crm.example.com"
+def live(stack: Stack, fake_telegram: FakeApi) -> Iterator[Stack]:
     yield stack
     print(stack.log())  # noqa: T201 - shown by pytest with a failing test
     stack.drain()
@@ -122,7 +114,9 @@ def _inbound_arrived(tenant) -> bool:
         return Message.objects.filter(direction="in").exists()
 
 
-def test_the_worker_records_the_message_and_sends_the_reply(live, fake, tenant, admin, monkeypatch):
+def test_the_worker_records_the_message_and_sends_the_reply(
+    live, fake_telegram, tenant, admin, monkeypatch
+):
     bot = _bot(tenant, admin)
     _post_update(live, bot, 1, "Сколько стоит доставка?")
     wait_for(lambda: _inbound_arrived(tenant), "the message in the thread", seconds=60)
@@ -132,38 +126,40 @@ def test_the_worker_records_the_message_and_sends_the_reply(live, fake, tenant, 
         "the reply to be delivered",
         seconds=60,
     )
-    assert len(fake.calls("sendMessage")) == 1
+    assert len(fake_telegram.calls("sendMessage")) == 1
 
 
 def test_a_503_delays_the_reply_and_the_workers_retry_sends_it_once(
-    live, fake, tenant, admin, monkeypatch
+    live, fake_telegram, tenant, admin, monkeypatch
 ):
     bot = _bot(tenant, admin)
     _post_update(live, bot, 1, "Есть кто?")
     wait_for(lambda: _inbound_arrived(tenant), "the message in the thread", seconds=60)
-    fake.faults({"match": "sendMessage", "status": 503, "retry_after": 1, "times": 2})
+    fake_telegram.faults({"match": "sendMessage", "status": 503, "retry_after": 1, "times": 2})
     reply = _queue_reply(live, tenant, admin, "Да, здесь", monkeypatch)
     wait_for(
         lambda: _message(tenant, reply.pk).status == Status.DELIVERED,
         "the reply to be delivered after two refusals",
         seconds=60,
     )
-    calls = fake.calls("sendMessage")
+    calls = fake_telegram.calls("sendMessage")
     assert [call["status"] for call in calls] == [503, 503, 200]
     assert _message(tenant, reply.pk).attempts == 3
 
 
 def test_a_worker_killed_after_telegram_took_the_reply_never_sends_it_twice(
-    live, fake, tenant, admin, monkeypatch
+    live, fake_telegram, tenant, admin, monkeypatch
 ):
     bot = _bot(tenant, admin)
     _post_update(live, bot, 1, "Жду")
     wait_for(lambda: _inbound_arrived(tenant), "the message in the thread", seconds=60)
     # Telegram takes the message and the answer never comes back: the worker is killed
     # while it waits.
-    fake.faults({"match": "sendMessage", "hang": 30, "times": 1})
+    fake_telegram.faults({"match": "sendMessage", "hang": 30, "times": 1})
     reply = _queue_reply(live, tenant, admin, "Ответ", monkeypatch)
-    wait_for(lambda: fake.calls("sendMessage"), "Telegram to receive the reply", seconds=60)
+    wait_for(
+        lambda: fake_telegram.calls("sendMessage"), "Telegram to receive the reply", seconds=60
+    )
     assert _message(tenant, reply.pk).status == Status.SENDING
     main, pool = live.worker.pid, children_of(live.worker.pid)
     os.kill(main, signal.SIGKILL)
@@ -183,4 +179,4 @@ def test_a_worker_killed_after_telegram_took_the_reply_never_sends_it_twice(
         time.sleep(1)
     message = _message(tenant, reply.pk)
     assert "may have received" in message.error
-    assert len(fake.calls("sendMessage")) == 1
+    assert len(fake_telegram.calls("sendMessage")) == 1

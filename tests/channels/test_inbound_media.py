@@ -8,7 +8,6 @@ reason — those addresses never requested — and the message itself is recorde
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,8 +33,9 @@ from tests.channels.fakeapi_whatsapp import (
 from tests.channels.test_vk import CONFIRMATION, GROUP_ID, SECRET_KEY, message_new
 from tests.channels.test_whatsapp import APP_SECRET, WA_ID, notification
 
-# The workers write in the workspace's language: these tests read English.
-pytestmark = pytest.mark.usefixtures("english_workspace")
+# The workers write in the workspace's language: these tests read English; the files they
+# keep go under each test's tmp_path.
+pytestmark = pytest.mark.usefixtures("english_workspace", "media_root")
 
 
 def _messages(tenant: Tenant) -> list[Message]:
@@ -59,21 +59,6 @@ def _lead(tenant: Tenant) -> Lead:
 
 
 # --- WhatsApp ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fake_meta() -> Iterator[FakeApi]:
-    fake = FakeApi("whatsapp").start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def meta(fake_meta: FakeApi, settings, tmp_path) -> FakeApi:
-    fake_meta.reset()
-    settings.WHATSAPP_API_BASE = fake_meta.base_url + "/v21.0"
-    settings.MEDIA_ROOT = tmp_path
-    return fake_meta
 
 
 def _whatsapp(tenant: Tenant, admin: Membership, *, token: str = TOKEN) -> Channel:
@@ -117,7 +102,7 @@ def notify(deliver):
 
 
 def test_a_whatsapp_document_and_photo_land_in_the_thread(
-    tenant, admin, manager, meta, notify, client_for
+    tenant, admin, manager, fake_whatsapp, notify, client_for
 ):
     channel = _whatsapp(tenant, admin)
     notify(channel, media_message("wamid.DOC1", "document", _document()))
@@ -136,7 +121,7 @@ def test_a_whatsapp_document_and_photo_land_in_the_thread(
     assert (photo.filename, photo.content_type) == ("image.jpg", "image/jpeg")
     assert _content(tenant, photo) == MEDIA[IMAGE_ID][1]
     # Both requests carry the access token: the media's URL, then the file at that URL.
-    paths = [(c["path"], c["headers"]["authorization"]) for c in meta.calls()]
+    paths = [(c["path"], c["headers"]["authorization"]) for c in fake_whatsapp.calls()]
     assert paths == [
         (f"/v21.0/{DOCUMENT_ID}", f"Bearer {TOKEN}"),
         (f"/whatsapp_business/attachments/?mid={DOCUMENT_ID}", f"Bearer {TOKEN}"),
@@ -152,7 +137,9 @@ def test_a_whatsapp_document_and_photo_land_in_the_thread(
     assert 'data-testid="message-file"' in panel
 
 
-def test_a_voice_message_and_a_sticker_are_named_by_their_type(tenant, admin, meta, notify):
+def test_a_voice_message_and_a_sticker_are_named_by_their_type(
+    tenant, admin, fake_whatsapp, notify
+):
     channel = _whatsapp(tenant, admin)
     voice = {"mime_type": "audio/ogg; codecs=opus", "id": "1400000099999991", "voice": True}
     sticker = {"mime_type": "image/webp", "id": "1400000099999992", "animated": False}
@@ -165,7 +152,9 @@ def test_a_voice_message_and_a_sticker_are_named_by_their_type(tenant, admin, me
     assert sticker_file.filename == "sticker.webp"
 
 
-def test_a_media_id_meta_does_not_know_is_noted_with_metas_reason(tenant, admin, meta, notify):
+def test_a_media_id_meta_does_not_know_is_noted_with_metas_reason(
+    tenant, admin, fake_whatsapp, notify
+):
     channel = _whatsapp(tenant, admin)
     notify(channel, media_message("wamid.GONE", "document", _document("1400000000000999")))
     [message] = _messages(tenant)
@@ -176,24 +165,28 @@ def test_a_media_id_meta_does_not_know_is_noted_with_metas_reason(tenant, admin,
     assert not noted.file
 
 
-def test_without_an_access_token_the_file_is_noted_and_nothing_asked(tenant, admin, meta, notify):
+def test_without_an_access_token_the_file_is_noted_and_nothing_asked(
+    tenant, admin, fake_whatsapp, notify
+):
     channel = _whatsapp(tenant, admin, token="")
     notify(channel, media_message("wamid.DOC1", "document", _document()))
     [message] = _messages(tenant)
     assert message.text.startswith("[document]")
     [noted] = _files(tenant, message)
     assert noted.skipped.startswith("Not downloaded: The channel has no access token")
-    assert meta.calls() == []
+    assert fake_whatsapp.calls() == []
 
 
-def test_a_url_that_is_not_https_or_a_wrong_checksum_is_not_kept(tenant, admin, meta, notify):
+def test_a_url_that_is_not_https_or_a_wrong_checksum_is_not_kept(
+    tenant, admin, fake_whatsapp, notify
+):
     channel = _whatsapp(tenant, admin)
     notify(channel, media_message("wamid.F", "document", _document(FILE_URL_ID)))
     notify(channel, media_message("wamid.C", "image", _image(WRONG_CHECKSUM_ID)))
     file_url, wrong = _messages(tenant)
     [noted] = _files(tenant, file_url)
     assert "not https" in noted.skipped
-    assert [c["path"] for c in meta.calls(FILE_URL_ID)] == [f"/v21.0/{FILE_URL_ID}"]
+    assert [c["path"] for c in fake_whatsapp.calls(FILE_URL_ID)] == [f"/v21.0/{FILE_URL_ID}"]
     [mismatch] = _files(tenant, wrong)
     assert mismatch.skipped == (
         "Not downloaded: The file WhatsApp gave does not match its checksum."
@@ -201,36 +194,23 @@ def test_a_url_that_is_not_https_or_a_wrong_checksum_is_not_kept(tenant, admin, 
     assert not mismatch.file
 
 
-def test_a_whatsapp_file_over_the_limit_is_not_downloaded(tenant, admin, meta, notify, settings):
+def test_a_whatsapp_file_over_the_limit_is_not_downloaded(
+    tenant, admin, fake_whatsapp, notify, settings
+):
     settings.CHANNELS_SEND_MAX_FILE_BYTES = 10  # Meta says the file's size first
     channel = _whatsapp(tenant, admin)
     notify(channel, media_message("wamid.DOC1", "document", _document()))
     [message] = _messages(tenant)
     [noted] = _files(tenant, message)
     assert noted.skipped == "Not downloaded: The file is larger than 10\xa0bytes."
-    assert meta.calls("attachments") == []
+    assert fake_whatsapp.calls("attachments") == []
 
 
 # --- VK ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fake_vk() -> Iterator[FakeApi]:
-    fake = FakeApi("vk").start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def vkapi(fake_vk: FakeApi, settings, tmp_path) -> FakeApi:
-    fake_vk.reset()
-    settings.VK_API_BASE = fake_vk.base_url + "/method"
-    settings.MEDIA_ROOT = tmp_path
-    return fake_vk
-
-
-@pytest.fixture
-def vk(tenant: Tenant, admin: Membership, vkapi: FakeApi) -> Channel:
+def vk(tenant: Tenant, admin: Membership, fake_vk: FakeApi) -> Channel:
     config = {"group_id": GROUP_ID, "confirmation": CONFIRMATION, "secret_key": SECRET_KEY}
     with tenant_context(tenant):
         return channel_create(actor=admin, kind="vk", name="ВК", config=config)
@@ -252,8 +232,8 @@ def _doc(url: str, title: str = "Реквизиты", size: int = 22) -> dict[st
     return {"type": "doc", "doc": {**body, "url": url}}
 
 
-def test_a_vk_document_and_the_largest_photo_land_in_the_thread(tenant, vk, vkapi, write):
-    base = vkapi.base_url
+def test_a_vk_document_and_the_largest_photo_land_in_the_thread(tenant, vk, fake_vk, write):
+    base = fake_vk.base_url
     sizes = [
         {"type": "s", "url": f"{base}/files/photo_s.jpg", "width": 75, "height": 56},
         {"type": "w", "url": f"{base}/files/photo_w.jpg", "width": 2560, "height": 1920},
@@ -268,11 +248,14 @@ def test_a_vk_document_and_the_largest_photo_land_in_the_thread(tenant, vk, vkap
     assert _content(tenant, document) == FILES["doc1.pdf"]
     assert (picture.filename, picture.skipped) == ("photo.jpg", "")
     assert _content(tenant, picture) == FILES["photo_w.jpg"]
-    assert [c["path"] for c in vkapi.calls("/files/")] == ["/files/doc1.pdf", "/files/photo_w.jpg"]
+    assert [c["path"] for c in fake_vk.calls("/files/")] == [
+        "/files/doc1.pdf",
+        "/files/photo_w.jpg",
+    ]
 
 
-def test_a_vk_voice_message_is_kept_as_mp3(tenant, vk, vkapi, write):
-    base = vkapi.base_url
+def test_a_vk_voice_message_is_kept_as_mp3(tenant, vk, fake_vk, write):
+    base = fake_vk.base_url
     voice = {
         "duration": 3,
         "link_ogg": f"{base}/files/voice.ogg",
@@ -286,8 +269,8 @@ def test_a_vk_voice_message_is_kept_as_mp3(tenant, vk, vkapi, write):
     assert _content(tenant, kept) == FILES["voice.mp3"]
 
 
-def test_a_redirect_is_followed_only_to_vks_own_hosts(tenant, vk, vkapi, write):
-    base = vkapi.base_url
+def test_a_redirect_is_followed_only_to_vks_own_hosts(tenant, vk, fake_vk, write):
+    base = fake_vk.base_url
     write("e1", [_doc(f"{base}/files/moved-home")])
     write("e2", [_doc(f"{base}/files/moved-away")])
     home, away = _messages(tenant)
@@ -295,7 +278,7 @@ def test_a_redirect_is_followed_only_to_vks_own_hosts(tenant, vk, vkapi, write):
     assert _content(tenant, kept) == FILES["doc1.pdf"]
     [refused] = _files(tenant, away)
     assert refused.skipped.startswith("Not downloaded: VK sent the file's download elsewhere")
-    paths = [c["path"] for c in vkapi.calls("/files/")]
+    paths = [c["path"] for c in fake_vk.calls("/files/")]
     assert paths == ["/files/moved-home", "/files/doc1.pdf", "/files/moved-away"]
 
 
@@ -312,36 +295,36 @@ def test_a_redirect_is_followed_only_to_vks_own_hosts(tenant, vk, vkapi, write):
         "not a url",
     ],
 )
-def test_an_address_that_is_not_vks_is_refused_without_a_request(tenant, vk, vkapi, write, url):
+def test_an_address_that_is_not_vks_is_refused_without_a_request(tenant, vk, fake_vk, write, url):
     if url == "LOCAL":
-        url = vkapi.base_url.replace("127.0.0.1", "localhost") + "/files/doc1.pdf"
+        url = fake_vk.base_url.replace("127.0.0.1", "localhost") + "/files/doc1.pdf"
     write("e1", [_doc(url)], text="Посмотрите файл")
     [message] = _messages(tenant)
     assert message.text == "Посмотрите файл"
     [noted] = _files(tenant, message)
     assert noted.skipped.startswith("Not downloaded: The file's address is not VK's")
     assert not noted.file
-    assert vkapi.calls() == []
+    assert fake_vk.calls() == []
 
 
-def test_a_file_vk_no_longer_has_is_noted(tenant, vk, vkapi, write):
-    write("e1", [_doc(f"{vkapi.base_url}/files/expired.pdf")])
+def test_a_file_vk_no_longer_has_is_noted(tenant, vk, fake_vk, write):
+    write("e1", [_doc(f"{fake_vk.base_url}/files/expired.pdf")])
     [message] = _messages(tenant)
     [noted] = _files(tenant, message)
     assert noted.skipped == "Not downloaded: VK did not give the file (HTTP 404)."
 
 
-def test_a_download_longer_than_the_limit_is_never_read_whole(tenant, vk, vkapi, write, settings):
+def test_a_download_longer_than_the_limit_is_never_read_whole(tenant, vk, fake_vk, write, settings):
     settings.CHANNELS_SEND_MAX_FILE_BYTES = 8  # a photo's size is not told beforehand
-    sizes = [{"type": "w", "url": f"{vkapi.base_url}/files/photo_w.jpg", "width": 1, "height": 1}]
+    sizes = [{"type": "w", "url": f"{fake_vk.base_url}/files/photo_w.jpg", "width": 1, "height": 1}]
     write("e1", [{"type": "photo", "photo": {"id": 2, "sizes": sizes}}])
     [message] = _messages(tenant)
     [noted] = _files(tenant, message)
     assert noted.skipped.startswith("Not kept: larger than")
 
 
-def test_a_call_reads_at_most_one_byte_over_max_bytes(vkapi):
-    url = f"{vkapi.base_url}/files/photo_w.jpg"
+def test_a_call_reads_at_most_one_byte_over_max_bytes(fake_vk):
+    url = f"{fake_vk.base_url}/files/photo_w.jpg"
     answer = outbound.call(url, provider="VK", method="GET", max_bytes=5)
     assert answer.raw == FILES["photo_w.jpg"][:6]
     assert outbound.call(url, provider="VK", method="GET").raw == FILES["photo_w.jpg"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,21 +37,6 @@ TOKEN = "vk1.a.Zk3QmT9xW2pL8vN4bR6sY1cH5jD7fG0aK2eU9iO3tP8wX6qV4nM1zB7yC5rS0dF"
 Status = Message.Status
 
 
-@pytest.fixture(scope="module")
-def fake_vk() -> Iterator[FakeApi]:
-    fake = FakeApi("vk").start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def vkapi(fake_vk: FakeApi, settings) -> FakeApi:
-    _fake(fake_vk, "fake.reset", post=True)
-    fake_vk.reset()
-    settings.VK_API_BASE = fake_vk.base_url + "/method"
-    return fake_vk
-
-
 def _community(tenant: Tenant, admin: Membership, token: str = TOKEN, name: str = "ВК") -> Channel:
     config: dict[str, Any] = {
         "group_id": GROUP_ID,
@@ -66,7 +50,7 @@ def _community(tenant: Tenant, admin: Membership, token: str = TOKEN, name: str 
 
 
 @pytest.fixture
-def vk(tenant: Tenant, admin: Membership, vkapi: FakeApi) -> Channel:
+def vk(tenant: Tenant, admin: Membership, fake_vk: FakeApi) -> Channel:
     return _community(tenant, admin)
 
 
@@ -114,29 +98,29 @@ def _reply(client, tenant, lead, text="Ответ", **extra):
     )
 
 
-def _sent_params(vkapi: FakeApi, method: str = "messages.send") -> list[dict[str, str]]:
+def _sent_params(fake_vk: FakeApi, method: str = "messages.send") -> list[dict[str, str]]:
     """What VK received in each call of `method` (form fields)."""
     return [
         {k: v[-1] for k, v in urllib.parse.parse_qs(call["body"]).items()}
-        for call in vkapi.calls(f"/method/{method}")
+        for call in fake_vk.calls(f"/method/{method}")
     ]
 
 
-def _fake(vkapi: FakeApi, method: str, *, post: bool = False) -> Any:
+def _fake(fake_vk: FakeApi, method: str, *, post: bool = False) -> Any:
     request = urllib.request.Request(  # noqa: S310 - the local fake
-        f"{vkapi.base_url}/method/{method}", data=b"" if post else None
+        f"{fake_vk.base_url}/method/{method}", data=b"" if post else None
     )
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return json.loads(response.read())["response"]
 
 
-def _delivered(vkapi: FakeApi) -> list[dict[str, Any]]:
+def _delivered(fake_vk: FakeApi) -> list[dict[str, Any]]:
     """The messages the fake VK delivered (each once, whatever the retries)."""
-    return _fake(vkapi, "fake.messages")
+    return _fake(fake_vk, "fake.messages")
 
 
-def _delivered_to(vkapi: FakeApi, peer: int) -> list[dict[str, Any]]:
-    return [m for m in _delivered(vkapi) if m["peer_id"] == peer]
+def _delivered_to(fake_vk: FakeApi, peer: int) -> list[dict[str, Any]]:
+    return [m for m in _delivered(fake_vk) if m["peer_id"] == peer]
 
 
 def _asked(tenant, write, manager, user: int = USER, text: str = "Сколько стоит тур?") -> Lead:
@@ -172,7 +156,7 @@ def _vk_id(reply: Message) -> int:
 
 
 def test_a_manager_answers_a_vk_message_from_the_card_and_it_is_delivered(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     [inbound] = _messages(tenant)
@@ -191,7 +175,7 @@ def test_a_manager_answers_a_vk_message_from_the_card_and_it_is_delivered(
     [reply] = _replies(tenant)
     assert reply.status == Status.DELIVERED
     assert reply.author_id == manager.pk
-    [params] = _sent_params(vkapi)
+    [params] = _sent_params(fake_vk)
     assert params == {
         "peer_id": str(USER),
         "random_id": str(random_id(reply)),
@@ -200,7 +184,7 @@ def test_a_manager_answers_a_vk_message_from_the_card_and_it_is_delivered(
         "v": "5.199",
     }
     assert 1 <= random_id(reply) <= 2**31 - 1
-    [delivered] = _delivered_to(vkapi, USER)
+    [delivered] = _delivered_to(fake_vk, USER)
     assert reply.external_id == f"vk:{USER}:{delivered['id']}"
     lead = _lead(tenant)
     assert lead.waiting_since is None
@@ -208,7 +192,7 @@ def test_a_manager_answers_a_vk_message_from_the_card_and_it_is_delivered(
     # The task delivered again sends nothing more.
     with tenant_context(tenant):
         assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
-    assert len(_sent_params(vkapi)) == 1
+    assert len(_sent_params(fake_vk)) == 1
 
 
 def test_random_id_is_the_same_for_a_message_and_differs_between_messages():
@@ -218,7 +202,7 @@ def test_random_id_is_the_same_for_a_message_and_differs_between_messages():
 
 
 def test_a_person_who_did_not_allow_messages_fails_with_vks_reason(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager, user=FORBIDDEN_PEER)
     with django_capture_on_commit_callbacks(execute=True):
@@ -232,11 +216,11 @@ def test_a_person_who_did_not_allow_messages_fails_with_vks_reason(
     body = panel.content.decode()
     assert "Can&#x27;t send messages for users without permission" in body
     assert 'data-testid="send-again"' in body
-    assert _delivered_to(vkapi, FORBIDDEN_PEER) == []
+    assert _delivered_to(fake_vk, FORBIDDEN_PEER) == []
 
 
 def test_privacy_settings_refuse_the_message(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager, user=PRIVATE_PEER)
     with django_capture_on_commit_callbacks(execute=True):
@@ -247,7 +231,7 @@ def test_privacy_settings_refuse_the_message(
 
 
 def test_a_revoked_token_fails_with_vks_reason(
-    tenant, admin, vkapi, deliver, manager, client_for, django_capture_on_commit_callbacks
+    tenant, admin, fake_vk, deliver, manager, client_for, django_capture_on_commit_callbacks
 ):
     channel = _community(tenant, admin, token=REVOKED_TOKEN)
     assert deliver(channel, message_new()).content == b"ok"
@@ -266,11 +250,11 @@ def test_a_revoked_token_fails_with_vks_reason(
     [(6, "Too many requests per second"), (9, "Flood control"), (10, "Internal server error")],
 )
 def test_vks_transient_errors_are_retried_later_and_sent_once(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks, code, text
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks, code, text
 ):
     lead = _asked(tenant, write, manager)
     error = {"error": {"error_code": code, "error_msg": text, "request_params": []}}
-    vkapi.faults({"match": "messages.send", "status": 200, "body": error, "times": 1})
+    fake_vk.faults({"match": "messages.send", "status": 200, "body": error, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         assert _reply(client_for(manager), tenant, lead).status_code == 200
     [reply] = _replies(tenant)
@@ -288,22 +272,22 @@ def test_vks_transient_errors_are_retried_later_and_sent_once(
     assert reply.status == Status.DELIVERED
     assert reply.attempts == 2
     assert reply.error == ""
-    assert len(_delivered_to(vkapi, USER)) == 1
+    assert len(_delivered_to(fake_vk, USER)) == 1
 
 
 def test_an_answer_lost_after_sending_is_sent_again_with_the_same_random_id_and_arrives_once(
-    tenant, vk, write, manager, client_for, vkapi, settings, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, settings, django_capture_on_commit_callbacks
 ):
     settings.CHANNELS_SEND_TIMEOUT = 0.5
     lead = _asked(tenant, write, manager)
-    vkapi.faults({"match": "messages.send", "hang": 2, "times": 1})
+    fake_vk.faults({"match": "messages.send", "hang": 2, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         _reply(client_for(manager), tenant, lead, text="Тур ещё есть")
     [reply] = _replies(tenant)
     # VK took it, the answer was lost: VK deduplicates, so it is simply tried again.
     assert reply.status == Status.QUEUED
     assert "did not answer" in reply.error or "не ответил" in reply.error
-    assert len(_delivered_to(vkapi, USER)) == 1
+    assert len(_delivered_to(fake_vk, USER)) == 1
     with tenant_context(tenant):
         Message.objects.filter(pk=reply.pk).update(
             next_attempt_at=timezone.now() - timedelta(minutes=1)
@@ -312,15 +296,15 @@ def test_an_answer_lost_after_sending_is_sent_again_with_the_same_random_id_and_
         assert conversations.messages_sweep() == 1
     [reply] = _replies(tenant)
     assert reply.status == Status.DELIVERED
-    first, second = _sent_params(vkapi)
+    first, second = _sent_params(fake_vk)
     assert first["random_id"] == second["random_id"] == str(random_id(reply))
-    [delivered] = _delivered_to(vkapi, USER)  # ONE message in the person's chat
+    [delivered] = _delivered_to(fake_vk, USER)  # ONE message in the person's chat
     assert delivered["text"] == "Тур ещё есть"
     assert reply.external_id == f"vk:{USER}:{delivered['id']}"
 
 
 def test_a_worker_killed_while_sending_is_sent_again_by_the_sweeper_and_arrives_once(
-    tenant, vk, write, manager, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     with tenant_context(tenant):
@@ -343,14 +327,14 @@ def test_a_worker_killed_while_sending_is_sent_again_by_the_sweeper_and_arrives_
     [reply] = _replies(tenant)
     assert reply.status == Status.DELIVERED
     assert reply.attempts == 2
-    first, second = _sent_params(vkapi)
+    first, second = _sent_params(fake_vk)
     assert first["random_id"] == second["random_id"]
-    [delivered] = _delivered_to(vkapi, USER)
+    [delivered] = _delivered_to(fake_vk, USER)
     assert reply.external_id == f"vk:{USER}:{delivered['id']}"
 
 
 def test_a_file_is_uploaded_and_sent_as_a_document(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     price = SimpleUploadedFile("прайс.pdf", b"%PDF-1.4 price", content_type="application/pdf")
@@ -360,39 +344,39 @@ def test_a_file_is_uploaded_and_sent_as_a_document(
     [reply] = _replies(tenant)
     assert reply.status == Status.DELIVERED
     assert reply.attachment.filename == "прайс.pdf"
-    [server] = _sent_params(vkapi, "docs.getMessagesUploadServer")
+    [server] = _sent_params(fake_vk, "docs.getMessagesUploadServer")
     assert server == {"type": "doc", "peer_id": str(USER), "access_token": TOKEN, "v": "5.199"}
-    [upload] = vkapi.calls("/upload/doc")
+    [upload] = fake_vk.calls("/upload/doc")
     assert "%PDF-1.4 price" in upload["body"]
     assert 'filename="прайс.pdf"' in upload["body"]
-    [saved] = _sent_params(vkapi, "docs.save")
+    [saved] = _sent_params(fake_vk, "docs.save")
     assert saved["file"].startswith("upload")
     assert saved["title"] == "прайс.pdf"
-    [sent] = _sent_params(vkapi)
+    [sent] = _sent_params(fake_vk)
     assert sent["message"] == "Прайс"
     assert sent["attachment"].startswith("doc-218345671_")
-    [delivered] = _delivered_to(vkapi, USER)
+    [delivered] = _delivered_to(fake_vk, USER)
     assert delivered["attachment"] == sent["attachment"]
 
 
 def test_a_file_whose_upload_fails_is_tried_again(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
-    vkapi.faults({"match": "/upload/doc", "status": 502, "times": 1})
+    fake_vk.faults({"match": "/upload/doc", "status": 502, "times": 1})
     price = SimpleUploadedFile("price.pdf", b"%PDF-1.4", content_type="application/pdf")
     with django_capture_on_commit_callbacks(execute=True):
         _reply(client_for(manager), tenant, lead, text="", file=price)
     [reply] = _replies(tenant)
     assert reply.status == Status.QUEUED
-    assert _sent_params(vkapi) == []  # nothing went to the person
+    assert _sent_params(fake_vk) == []  # nothing went to the person
 
 
 # --- Read marks and the community's own messages ---------------------------------------------
 
 
 def test_message_read_marks_the_reply_and_the_earlier_ones_read(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     client = client_for(manager)
@@ -414,7 +398,7 @@ def test_message_read_marks_the_reply_and_the_earlier_ones_read(
 
 
 def test_a_read_mark_of_an_earlier_message_leaves_the_later_one_delivered(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     client = client_for(manager)
@@ -454,13 +438,13 @@ def test_odd_read_marks_are_answered_ok_and_change_nothing(tenant, vk, deliver, 
 
 
 def test_the_communitys_own_message_echo_makes_no_lead(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     lead = _asked(tenant, write, manager)
     with django_capture_on_commit_callbacks(execute=True):
         _reply(client_for(manager), tenant, lead, text="Ответ")
     [reply] = _replies(tenant)
-    [params] = _sent_params(vkapi)
+    [params] = _sent_params(fake_vk)
     echo = {
         "type": "message_reply",
         "object": {
@@ -529,7 +513,7 @@ def test_the_settings_page_takes_the_token_sealed_and_never_shows_it(tenant, adm
 
 
 def test_a_community_without_a_token_offers_no_way_to_answer(
-    tenant, admin, vkapi, deliver, manager, client_for
+    tenant, admin, fake_vk, deliver, manager, client_for
 ):
     channel = _community(tenant, admin, token="")
     assert adapter_for("vk").reply_problem(channel)
@@ -566,7 +550,7 @@ def test_the_reply_address_is_the_peer(stored, address):
 
 
 def test_a_marketer_reads_the_vk_conversation_but_cannot_answer(
-    tenant, vk, write, marketer, client_for, vkapi
+    tenant, vk, write, marketer, client_for, fake_vk
 ):
     write(message_new(text="Вопрос"))
     lead = _lead(tenant)
@@ -581,11 +565,11 @@ def test_a_marketer_reads_the_vk_conversation_but_cannot_answer(
     )
     assert refused.status_code == 403
     assert _replies(tenant) == []
-    assert _sent_params(vkapi) == []
+    assert _sent_params(fake_vk) == []
 
 
 def test_another_tenant_cannot_see_or_answer_the_vk_conversation(
-    tenant, vk, write, other_admin, client_for, vkapi
+    tenant, vk, write, other_admin, client_for, fake_vk
 ):
     write(message_new(text="Вопрос"))
     lead = _lead(tenant)
@@ -598,11 +582,11 @@ def test_another_tenant_cannot_see_or_answer_the_vk_conversation(
     )
     assert response.status_code == 404
     assert _replies(tenant) == []
-    assert _sent_params(vkapi) == []
+    assert _sent_params(fake_vk) == []
 
 
 def test_a_read_mark_of_a_message_written_in_vk_itself_covers_the_replies_before_it(
-    tenant, vk, write, manager, client_for, vkapi, django_capture_on_commit_callbacks
+    tenant, vk, write, manager, client_for, fake_vk, django_capture_on_commit_callbacks
 ):
     """The person read up to a message an admin wrote in VK's own interface (unknown to
     the CRM, numbered after ours): the replies before it are read too."""

@@ -8,7 +8,6 @@ and other tenants."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.channels.fakeapi_whatsapp import (
     PHONE_NUMBER_ID,
     TOKEN,
 )
+from tests.channels.providers import SITE_URL
 from tests.channels.test_whatsapp import APP_SECRET, WA_ID, notification, status, text_message
 
 # The workers write in the workspace's language: these tests read English.
@@ -43,19 +43,11 @@ EventStatus = InboundEvent.Status
 MESSAGES_PATH = f"/v21.0/{PHONE_NUMBER_ID}/messages"
 
 
-@pytest.fixture(scope="module")
-def fake_meta() -> Iterator[FakeApi]:
-    fake = FakeApi("whatsapp").start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def meta(fake_meta: FakeApi, settings) -> FakeApi:
-    fake_meta.reset()
-    settings.WHATSAPP_API_BASE = fake_meta.base_url + "/v21.0"
-    settings.SITE_URL = "https://crm.example.com"
-    return fake_meta
+def fake_whatsapp(fake_whatsapp: FakeApi, settings) -> FakeApi:
+    """The shared fake (tests/channels/providers.py), with SITE_URL set too."""
+    settings.SITE_URL = SITE_URL
+    return fake_whatsapp
 
 
 def _channel(tenant: Tenant, admin: Membership, **config: str) -> Channel:
@@ -74,7 +66,7 @@ def _channel(tenant: Tenant, admin: Membership, **config: str) -> Channel:
 
 
 @pytest.fixture
-def whatsapp(tenant: Tenant, admin: Membership, meta: FakeApi) -> Channel:
+def whatsapp(tenant: Tenant, admin: Membership, fake_whatsapp: FakeApi) -> Channel:
     return _channel(tenant, admin)
 
 
@@ -136,8 +128,8 @@ def _answer(client, tenant, lead, text="Ответ", **extra):
     )
 
 
-def _sent(meta: FakeApi, path: str = MESSAGES_PATH) -> list[dict[str, Any]]:
-    return [call for call in meta.calls(path) if call["status"] == 200]
+def _sent(fake_whatsapp: FakeApi, path: str = MESSAGES_PATH) -> list[dict[str, Any]]:
+    return [call for call in fake_whatsapp.calls(path) if call["status"] == 200]
 
 
 @pytest.fixture
@@ -153,7 +145,7 @@ def asked(tenant, write, manager) -> Lead:
 
 
 def test_a_reply_from_the_card_reaches_meta_as_the_cloud_api_expects(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     client = client_for(manager)
     panel = client.get(_panel_url(tenant, asked.pk), HTTP_HX_REQUEST="true")
@@ -172,7 +164,7 @@ def test_a_reply_from_the_card_reaches_meta_as_the_cloud_api_expects(
     assert reply.status == Status.SENT  # delivered when Meta says so
     assert reply.address == WA_ID
     assert reply.external_id.startswith("wa:wamid.")
-    [call] = meta.calls()
+    [call] = fake_whatsapp.calls()
     assert call["path"] == MESSAGES_PATH
     assert call["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert call["headers"]["content-type"] == "application/json"
@@ -189,7 +181,7 @@ def test_a_reply_from_the_card_reaches_meta_as_the_cloud_api_expects(
     assert lead.first_response_at is not None
     # The task delivered again sends nothing more.
     assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
-    assert len(meta.calls()) == 1
+    assert len(fake_whatsapp.calls()) == 1
 
 
 def _status(reply: Message, state: str, *, at: str = "1767225700", **extra: Any) -> dict:
@@ -200,7 +192,14 @@ def _status(reply: Message, state: str, *, at: str = "1767225700", **extra: Any)
 
 
 def test_statuses_move_the_reply_to_delivered_and_read_and_never_back(
-    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    notify,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
@@ -232,7 +231,14 @@ def test_statuses_move_the_reply_to_delivered_and_read_and_never_back(
 
 
 def test_statuses_out_of_order_end_read(
-    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    notify,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
@@ -248,7 +254,14 @@ def test_statuses_out_of_order_end_read(
 
 
 def test_a_failed_status_shows_metas_reason(
-    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    notify,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
@@ -289,7 +302,7 @@ def test_a_status_of_a_message_not_sent_from_the_crm_is_ignored_with_a_reason(
 
 
 def test_a_worker_that_died_after_meta_took_the_message_is_settled_by_the_echoed_key(
-    tenant, whatsapp, asked, manager, meta, notify
+    tenant, whatsapp, asked, manager, fake_whatsapp, notify
 ):
     with tenant_context(tenant):
         route = conversations.reply_routes(asked, manager)[0]
@@ -314,7 +327,7 @@ def test_a_worker_that_died_after_meta_took_the_message_is_settled_by_the_echoed
     with tenant_context(tenant):
         assert conversations.messages_sweep() == 0
     assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
-    assert len(meta.calls()) == 1
+    assert len(fake_whatsapp.calls()) == 1
     assert _reply_of(tenant).status == Status.SENT
 
 
@@ -324,13 +337,13 @@ def test_an_answer_lost_after_meta_took_it_is_uncertain_until_the_status_names_o
     asked,
     manager,
     client_for,
-    meta,
+    fake_whatsapp,
     notify,
     settings,
     django_capture_on_commit_callbacks,
 ):
     settings.CHANNELS_SEND_TIMEOUT = 0.5
-    meta.faults({"match": "/messages", "hang": 2, "times": 1})
+    fake_whatsapp.faults({"match": "/messages", "hang": 2, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
     reply = _reply_of(tenant)
@@ -344,16 +357,16 @@ def test_an_answer_lost_after_meta_took_it_is_uncertain_until_the_status_names_o
     assert settled.external_id == "wa:wamid.HBgLLOSTANSWER"
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
         assert conversations.messages_sweep() == 0
-    assert len(meta.calls("/messages")) == 1
+    assert len(fake_whatsapp.calls("/messages")) == 1
 
 
 # --- Meta's refusals and delays ----------------------------------------------------------
 
 
 def test_a_503_is_tried_again_and_sent_once(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
-    meta.faults({"match": "/messages", "status": 503, "times": 1})
+    fake_whatsapp.faults({"match": "/messages", "status": 503, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         assert _answer(client_for(manager), tenant, asked).status_code == 200
     reply = _reply_of(tenant)
@@ -368,15 +381,15 @@ def test_a_503_is_tried_again_and_sent_once(
         assert conversations.messages_sweep() == 1
     reply = _reply_of(tenant)
     assert (reply.status, reply.attempts, reply.error) == (Status.SENT, 2, "")
-    assert len(_sent(meta)) == 1
+    assert len(_sent(fake_whatsapp)) == 1
 
 
 def test_a_429_waits_as_long_as_meta_says(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     throttled = {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException"}}
     throttled["error"]["code"] = 130429
-    meta.faults(
+    fake_whatsapp.faults(
         {"match": "/messages", "status": 429, "retry_after": 42, "times": 1, "body": throttled}
     )
     before = timezone.now()
@@ -389,10 +402,17 @@ def test_a_429_waits_as_long_as_meta_says(
 
 @pytest.mark.parametrize("code", [4, 80007, 130429, 131048, 131056])
 def test_metas_throttling_codes_are_tried_again(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks, code
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    django_capture_on_commit_callbacks,
+    code,
 ):
     body = {"error": {"message": f"(#{code}) limit", "type": "OAuthException", "code": code}}
-    meta.faults({"match": "/messages", "status": 400, "times": 1, "body": body})
+    fake_whatsapp.faults({"match": "/messages", "status": 400, "times": 1, "body": body})
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
     reply = _reply_of(tenant)
@@ -401,7 +421,7 @@ def test_metas_throttling_codes_are_tried_again(
 
 
 def test_an_expired_token_fails_with_the_reason(
-    tenant, admin, meta, notify, manager, client_for, django_capture_on_commit_callbacks
+    tenant, admin, fake_whatsapp, notify, manager, client_for, django_capture_on_commit_callbacks
 ):
     channel = _channel(tenant, admin, access_token=EXPIRED_TOKEN)
     notify(channel, notification([text_message("wamid.IN1")]))
@@ -424,7 +444,14 @@ def test_an_expired_token_fails_with_the_reason(
     ids=["re-engagement-131047", "undeliverable-131026"],
 )
 def test_metas_refusals_for_the_recipient_fail_with_a_clear_reason(
-    tenant, write, manager, client_for, meta, django_capture_on_commit_callbacks, sender, reason
+    tenant,
+    write,
+    manager,
+    client_for,
+    fake_whatsapp,
+    django_capture_on_commit_callbacks,
+    sender,
+    reason,
 ):
     write("wamid.IN1", sender=sender)
     lead = _lead(tenant)
@@ -449,7 +476,7 @@ def _long_ago(tenant: Tenant) -> None:
 
 
 def test_after_24_hours_free_text_is_refused_and_nothing_is_written(
-    tenant, whatsapp, asked, manager, client_for, meta
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp
 ):
     _long_ago(tenant)
     client = client_for(manager)
@@ -478,11 +505,11 @@ def test_after_24_hours_free_text_is_refused_and_nothing_is_written(
     )
     assert response.status_code == 400
     assert [m.direction for m in _messages(tenant)] == ["in"]
-    assert meta.calls() == []
+    assert fake_whatsapp.calls() == []
 
 
 def test_after_24_hours_an_approved_template_goes_with_its_parameters(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     _long_ago(tenant)
     manager.user.full_name = "Иван Петров"
@@ -503,7 +530,7 @@ def test_after_24_hours_an_approved_template_goes_with_its_parameters(
     assert reply.status == Status.SENT
     assert reply.text == "Здравствуйте, Анна Смирнова! Это Иван Петров, вы спрашивали о доставке."
     assert reply.template_params == ["Анна Смирнова", "Иван Петров"]
-    [call] = meta.calls()
+    [call] = fake_whatsapp.calls()
     assert json.loads(call["body"]) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -527,7 +554,7 @@ def test_after_24_hours_an_approved_template_goes_with_its_parameters(
 
 
 def test_a_template_without_placeholders_goes_without_components(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     _long_ago(tenant)
     with tenant_context(tenant):
@@ -537,7 +564,7 @@ def test_a_template_without_placeholders_goes_without_components(
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked, text="", template=template.pk)
     assert _reply_of(tenant).status == Status.SENT
-    [call] = meta.calls()
+    [call] = fake_whatsapp.calls()
     assert json.loads(call["body"])["template"] == {
         "name": "hello_world",
         "language": {"code": "en_US"},
@@ -545,7 +572,7 @@ def test_a_template_without_placeholders_goes_without_components(
 
 
 def test_a_template_meta_does_not_know_fails_with_the_reason(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     _long_ago(tenant)
     with tenant_context(tenant):
@@ -564,7 +591,7 @@ def test_a_template_meta_does_not_know_fails_with_the_reason(
 
 
 def test_within_24_hours_an_edited_saved_reply_goes_as_text(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     with tenant_context(tenant):
         template = ReplyTemplate.objects.create(
@@ -582,7 +609,7 @@ def test_within_24_hours_an_edited_saved_reply_goes_as_text(
             template=template.pk,
         )
     assert _reply_of(tenant).status == Status.SENT
-    [call] = meta.calls()
+    [call] = fake_whatsapp.calls()
     sent = json.loads(call["body"])
     assert sent["type"] == "text"
     assert sent["text"]["body"] == "Здравствуйте, Анна! Доставка завтра."
@@ -592,7 +619,7 @@ def test_within_24_hours_an_edited_saved_reply_goes_as_text(
 
 
 def test_a_file_is_uploaded_then_sent_as_a_document(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     price = SimpleUploadedFile("прайс.pdf", b"%PDF-1.4 price", content_type="application/pdf")
     with django_capture_on_commit_callbacks(execute=True):
@@ -601,7 +628,7 @@ def test_a_file_is_uploaded_then_sent_as_a_document(
     reply = _reply_of(tenant)
     assert reply.status == Status.SENT
     assert reply.attachment.filename == "прайс.pdf"
-    upload, send = meta.calls()
+    upload, send = fake_whatsapp.calls()
     assert upload["path"] == f"/v21.0/{PHONE_NUMBER_ID}/media"
     assert upload["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert upload["headers"]["content-type"].startswith("multipart/form-data; boundary=")
@@ -618,17 +645,17 @@ def test_a_file_is_uploaded_then_sent_as_a_document(
 
 
 def test_a_failed_upload_fails_the_message_with_metas_reason(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     refused = {"error": {"message": "(#131053) Media upload error", "code": 131053}}
-    meta.faults({"match": "/media", "status": 400, "times": 1, "body": refused})
+    fake_whatsapp.faults({"match": "/media", "status": 400, "times": 1, "body": refused})
     price = SimpleUploadedFile("a.exe", b"MZ", content_type="application/x-msdownload")
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked, text="", file=price)
     reply = _reply_of(tenant)
     assert reply.status == Status.FAILED
     assert "Media upload error" in reply.error
-    assert meta.calls("/messages") == []
+    assert fake_whatsapp.calls("/messages") == []
 
 
 # --- Settings -------------------------------------------------------------------------------
@@ -688,7 +715,7 @@ def test_the_settings_form_takes_the_access_token_and_never_shows_it_back(
 
 
 def test_without_a_token_or_a_number_id_the_channel_says_what_is_missing_and_offers_no_route(
-    tenant, admin, meta, notify, manager, client_for
+    tenant, admin, fake_whatsapp, notify, manager, client_for
 ):
     channel = _channel(tenant, admin, access_token="", phone_number_id="")
     problem = adapter_for("whatsapp").reply_problem(channel)
@@ -705,7 +732,7 @@ def test_without_a_token_or_a_number_id_the_channel_says_what_is_missing_and_off
 # --- Rights and tenants ----------------------------------------------------------------------
 
 
-def test_a_marketer_cannot_reply(tenant, whatsapp, asked, marketer, client_for, meta):
+def test_a_marketer_cannot_reply(tenant, whatsapp, asked, marketer, client_for, fake_whatsapp):
     refused = client_for(marketer).post(
         _panel_url(tenant, asked.pk, "reply/"),
         {"route": f"{whatsapp.pk}:{WA_ID}", "text": "Привет"},
@@ -713,10 +740,10 @@ def test_a_marketer_cannot_reply(tenant, whatsapp, asked, marketer, client_for, 
     )
     assert refused.status_code == 403
     assert [m.direction for m in _messages(tenant)] == ["in"]
-    assert meta.calls() == []
+    assert fake_whatsapp.calls() == []
 
 
-def test_another_tenant_gets_404(tenant, whatsapp, asked, other_admin, client_for, meta):
+def test_another_tenant_gets_404(tenant, whatsapp, asked, other_admin, client_for, fake_whatsapp):
     other = client_for(other_admin)
     slug = other_admin.tenant.slug
     assert other.get(f"/{slug}/conversations/lead/{asked.pk}/").status_code == 404
@@ -726,7 +753,7 @@ def test_another_tenant_gets_404(tenant, whatsapp, asked, other_admin, client_fo
     )
     assert response.status_code == 404
     assert [m.direction for m in _messages(tenant)] == ["in"]
-    assert meta.calls() == []
+    assert fake_whatsapp.calls() == []
 
 
 def test_a_get_on_the_reply_address_is_405(tenant, whatsapp, asked, manager, client_for):
@@ -738,9 +765,16 @@ def test_a_get_on_the_reply_address_is_405(tenant, whatsapp, asked, manager, cli
 
 
 def test_an_answer_without_the_messages_id_leaves_it_uncertain_until_its_status(
-    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    notify,
+    django_capture_on_commit_callbacks,
 ):
-    meta.faults({"match": "/messages", "status": 200, "times": 1, "body": {"ok": True}})
+    fake_whatsapp.faults({"match": "/messages", "status": 200, "times": 1, "body": {"ok": True}})
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
     reply = _reply_of(tenant)
@@ -749,7 +783,7 @@ def test_an_answer_without_the_messages_id_leaves_it_uncertain_until_its_status(
     echoed = status("wamid.HBgLLATE", "sent", biz_opaque_callback_data=str(reply.key))
     notify(whatsapp, notification(statuses=[echoed]))
     assert _reply_of(tenant).status == Status.SENT
-    assert len(meta.calls("/messages")) == 1
+    assert len(fake_whatsapp.calls("/messages")) == 1
 
 
 @pytest.mark.parametrize(
@@ -789,7 +823,7 @@ def test_create_channel_takes_the_access_token_sealed(tenant):
 
 
 def test_a_saved_reply_with_a_file_inside_the_window_goes_as_a_document(
-    tenant, whatsapp, asked, manager, client_for, meta, django_capture_on_commit_callbacks
+    tenant, whatsapp, asked, manager, client_for, fake_whatsapp, django_capture_on_commit_callbacks
 ):
     """A template cannot carry a file: the saved text unchanged with a file attached goes
     as the document with its caption, not as the template (which would lose the file)."""
@@ -803,30 +837,44 @@ def test_a_saved_reply_with_a_file_inside_the_window_goes_as_a_document(
             client_for(manager), tenant, asked, text="Hello World", template=template.pk, file=price
         )
     assert _reply_of(tenant).status == Status.SENT
-    upload, send = meta.calls()
+    upload, send = fake_whatsapp.calls()
     assert upload["path"].endswith("/media")
     assert json.loads(send["body"])["type"] == "document"
 
 
 def test_a_lost_answer_to_the_upload_is_tried_again_not_uncertain(
-    tenant, whatsapp, asked, manager, client_for, meta, settings, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.CHANNELS_SEND_TIMEOUT = 0.5
-    meta.faults({"match": "/media", "hang": 2, "times": 1})
+    fake_whatsapp.faults({"match": "/media", "hang": 2, "times": 1})
     price = SimpleUploadedFile("price.pdf", b"%PDF-1.4 price", content_type="application/pdf")
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked, text="Price", file=price)
     reply = _reply_of(tenant)
     assert reply.status == Status.QUEUED  # nothing reached the client: simply again
-    assert [c["path"].rsplit("/", 1)[-1] for c in meta.calls()] == ["media"]
+    assert [c["path"].rsplit("/", 1)[-1] for c in fake_whatsapp.calls()] == ["media"]
 
 
 def test_a_sent_status_naming_our_key_while_a_retry_waits_settles_it_and_nothing_goes_again(
-    tenant, whatsapp, asked, manager, client_for, meta, notify, django_capture_on_commit_callbacks
+    tenant,
+    whatsapp,
+    asked,
+    manager,
+    client_for,
+    fake_whatsapp,
+    notify,
+    django_capture_on_commit_callbacks,
 ):
     """Meta took the message, but its answer was a 503 (a front end's): the reply waits for
     a retry, then the status webhook names our key — the retry sends nothing."""
-    meta.faults({"match": "/messages", "status": 503, "times": 1})
+    fake_whatsapp.faults({"match": "/messages", "status": 503, "times": 1})
     with django_capture_on_commit_callbacks(execute=True):
         _answer(client_for(manager), tenant, asked)
     reply = _reply_of(tenant)
@@ -844,4 +892,4 @@ def test_a_sent_status_naming_our_key_while_a_retry_waits_settles_it_and_nothing
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
         conversations.messages_sweep()
         assert conversations.message_deliver(tenant_id=tenant.pk, message_id=reply.pk) is None
-    assert _sent(meta) == []  # only the refused attempt reached /messages
+    assert _sent(fake_whatsapp) == []  # only the refused attempt reached /messages

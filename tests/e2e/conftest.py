@@ -12,6 +12,10 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 
+from tests.channels.providers import (  # noqa: F401 - fixtures, exposed by name
+    fake_telegram,
+    fake_telegram_server,
+)
 from tests.conftest import CHROMIUM
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -17,7 +16,6 @@ from channels.services import channel_create
 from crm.models import Membership
 from crm.tenancy import tenant_context
 from leads.models import Lead
-from tests.channels.fakeapi import FakeApi
 from tests.e2e.pages import log_in
 from tests.factories import add_member, make_tenant
 
@@ -28,16 +26,7 @@ CLIENT = {"id": 5550001, "is_bot": False, "first_name": "Анна", "username": 
 
 
 @pytest.fixture
-def telegram(settings) -> Iterator[FakeApi]:
-    fake = FakeApi("telegram").start()
-    settings.TELEGRAM_API_BASE = fake.base_url
-    settings.SITE_URL = "https://crm.example.com"
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def desk(telegram):
+def desk(fake_telegram):
     tenant = make_tenant("chat", name="Отдел продаж")
     manager = add_member(tenant, "manager")
     with tenant_context(tenant):
@@ -79,7 +68,7 @@ def _write(live_server, bot, update_id: int, text: str) -> None:
 
 
 def test_a_manager_answers_a_telegram_lead_and_the_reply_comes_back_live(
-    new_page, shots, live_server, desk, telegram
+    new_page, shots, live_server, desk, fake_telegram
 ):
     _write(live_server, desk["bot"], 1, "Здравствуйте! Сколько стоит доставка в Казань?")
     with tenant_context(desk["tenant"]):
@@ -102,7 +91,7 @@ def test_a_manager_answers_a_telegram_lead_and_the_reply_comes_back_live(
     )
     expect(page.locator("[data-testid=conversation-waiting]")).to_have_count(0)
     expect(page.locator("[data-testid=reply-text]")).to_have_value("")
-    [call] = telegram.calls("sendMessage")
+    [call] = fake_telegram.calls("sendMessage")
     assert json.loads(call["body"]) == {
         "chat_id": str(CLIENT["id"]),
         "text": "Добрый день, Анна! Доставка — 1 500 ₽.",
