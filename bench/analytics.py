@@ -14,7 +14,9 @@ path's floor is its own SQL. `--rebuild` first rebuilds the measured tenant's ro
 times it). The load average is recorded at the start of each page: above the core count,
 the run is marked contended. Budgets
 (judged on the first path measured): p95 ≤ 300 ms a page at 1M leads (600 ms at 10M) and
-p95 ≤ 2.5× the floor's. Writes bench/results/<date>-<HHMM>-analytics-<leads>-
+p95 ≤ 2.5× the raw aggregate's — the `off` path's floor, the same figures' SQL over the
+leads, when the run measured it (`--rollups both`), else the path's own floor; the ratio to
+the page's own SQL is reported beside. Writes bench/results/<date>-<HHMM>-analytics-<leads>-
 <commit>.{json,md} and a row per page to bench/README.md; exit status 1 when a budget of the
 default period is missed (bench.run.publish).
 """
@@ -115,8 +117,22 @@ def measure(
     return results, loads
 
 
+def raw_floors(results: list[dict]) -> None:
+    """Each row's `raw_p95`: the p95 of the raw aggregate of its figures — the SQL of the
+    same page and period read from the leads themselves (the `off` path's floor) when the
+    run measured that path, else its own floor — and `raw_ratio`, its p95 over that."""
+    off = {(r["period"], r["page"]): r["floor_p95"] for r in results if r["rollups"] == "off"}
+    for row in results:
+        row["raw_p95"] = off.get((row["period"], row["page"]), row["floor_p95"])
+        row["raw_ratio"] = round(row["p95"] / row["raw_p95"], 2)
+
+
 def budgets(leads: int, results: list[dict]) -> list[dict[str, Any]]:
-    """The budgets of the default period: p95 in ms, and p95 over the floor's p95."""
+    """The budgets of the default period: p95 in ms, and p95 over the raw aggregate's p95
+    (issue 13: "each report ≤ 2.5× its raw aggregate"; with rollups on, the page reads
+    the rollups and its raw aggregate is the same figures' SQL over the leads). The
+    ratio to the page's own SQL is reported beside, not judged: with the rollups that
+    SQL is a few milliseconds, and the ratio measures the page's fixed cost."""
     limit = 300 if leads <= 1_000_000 else 600
     judged = []
     first = results[0]["rollups"] if results else None
@@ -133,8 +149,8 @@ def budgets(leads: int, results: list[dict]) -> list[dict[str, Any]]:
         judged.append(
             {
                 "budget": f"{row['page']} p95 ≤ {RATIO_BOUND}× its raw aggregate",
-                "value": f"{row['ratio_p95']}×",
-                "ok": row["ratio_p95"] <= RATIO_BOUND,
+                "value": f"{row['raw_ratio']}× (its own SQL: {row['ratio_p95']}×)",
+                "ok": row["raw_ratio"] <= RATIO_BOUND,
             }
         )
     return judged
@@ -160,12 +176,13 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"Rollups rebuilt for the tenant in {report['rebuild_s']} s.", ""]
     lines += [
         "| rollups | period | page | load | n | p50 ms | p95 ms | p99 ms | its SQL p95 ms | "
-        "p95 ÷ SQL |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "p95 ÷ its SQL | raw aggregate p95 ms | p95 ÷ raw |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['rollups']} | {r['period']} | {r['page']} | {r['load']} | {r['n']} | {r['p50']} | "
-        f"{r['p95']} | {r['p99']} | {r['floor_p95']} | {r['ratio_p95']}× |"
+        f"{r['p95']} | {r['p99']} | {r['floor_p95']} | {r['ratio_p95']}× | {r['raw_p95']} | "
+        f"{r['raw_ratio']}× |"
         for r in report["results"]
     ]
     lines += ["", "| budget | value | ok |", "|---|---|---|"]
@@ -185,7 +202,7 @@ def readme_row(report: dict[str, Any]) -> str:
         default = [
             r for r in report["results"] if r["period"] == DEFAULT_PERIOD and r["rollups"] == path
         ]
-        cells = " | ".join(f"{r['p95']} ({r['ratio_p95']}×)" for r in default)
+        cells = " | ".join(f"{r['p95']} ({r['ratio_p95']}× · {r['raw_ratio']}×)" for r in default)
         contended = " contended" if max(before, after) > (os.cpu_count() or 1) else ""
         rows.append(
             f"| {report['date']} | `{report['commit']}` | {label(report['leads'])} "
@@ -247,6 +264,7 @@ def main() -> None:
         for gunicorn in gunicorns:
             stop_gunicorn(gunicorn)
     loads = {path: (min(values), max(values)) for path, values in seen.items()}
+    raw_floors(results)
     now = datetime.now(UTC)
     report = {
         "date": now.strftime("%Y-%m-%d"),

@@ -1,10 +1,12 @@
-"""Both benchmarks judge their budgets from interleaved pairs (bench/run.py,
-bench/ingest/run.py): built from synthetic results, no server needed."""
+"""The benchmarks judge their budgets (bench/run.py and bench/ingest/run.py from
+interleaved pairs, bench/analytics.py against the raw aggregate): built from synthetic
+results, no server needed."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench import analytics as analytics_bench
 from bench import run as inbox_bench
 from bench.ingest import run as ingest_bench
 
@@ -218,3 +220,47 @@ def test_a_mixed_delivery_not_processed_or_making_no_lead_is_lost():
         {"kinds": {"api": _kind(10, 10, 10)}, "leads": 12}, {"api": {"sent": 10, "accepted": 10}}
     )
     assert (duplicated["lost"], duplicated["duplicated"]) == (0, 2)
+
+
+def _analytics_row(rollups: str, page: str, p95: float, floor_p95: float) -> dict[str, Any]:
+    return {
+        "rollups": rollups,
+        "period": "last_30_days",
+        "page": page,
+        "p95": p95,
+        "floor_p95": floor_p95,
+        "ratio_p95": round(p95 / floor_p95, 2),
+    }
+
+
+def test_analytics_ratio_is_judged_against_the_raw_aggregate_of_the_same_figures():
+    # With rollups the page's own SQL is 15 ms; the same figures from the leads, 120 ms.
+    results = [
+        _analytics_row("on", "sources", 60.0, 15.0),
+        _analytics_row("on", "speed", 400.0, 150.0),
+        _analytics_row("off", "sources", 200.0, 120.0),
+        _analytics_row("off", "speed", 420.0, 140.0),
+    ]
+    analytics_bench.raw_floors(results)
+
+    judged = _by_name(analytics_bench.budgets(1_000_000, results))
+
+    sources = judged["sources p95 ≤ 2.5× its raw aggregate"]
+    assert sources["ok"] is True
+    assert sources["value"] == "0.5× (its own SQL: 4.0×)"
+    speed = judged["speed p95 ≤ 2.5× its raw aggregate"]
+    assert speed["value"] == "2.86× (its own SQL: 2.67×)"
+    assert speed["ok"] is False
+    assert judged["speed p95 ≤ 300 ms"]["ok"] is False
+    # Only the first path measured is judged.
+    assert len(judged) == 4
+
+
+def test_analytics_ratio_without_the_raw_path_is_its_own_sql():
+    results = [_analytics_row("on", "losses", 52.0, 15.0)]
+    analytics_bench.raw_floors(results)
+
+    judged = _by_name(analytics_bench.budgets(1_000_000, results))
+
+    assert judged["losses p95 ≤ 2.5× its raw aggregate"]["ok"] is False
+    assert results[0]["raw_p95"] == 15.0
