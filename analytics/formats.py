@@ -7,8 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.utils.formats import number_format
+from django.utils.formats import get_format, number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+# Per language: its decimal and thousand separators, and whether it groups by threes.
+_SEPARATORS: dict[str | None, tuple[str, str, bool]] = {}
 
 
 def duration_text(seconds: float | None) -> str:
@@ -48,6 +52,29 @@ def minutes_text(minutes: float | None) -> str:
     return " ".join(shown)
 
 
+def grouped(value: int | float | Decimal, places: int) -> str:
+    """`number_format(value, places, force_grouping=True)` (a float or Decimal rounded to
+    `places` first) in one string format: a report shows a thousand figures, and Django's
+    general formatter was a fifth of the page's time."""
+    lang = get_language()
+    found = _SEPARATORS.get(lang)
+    if found is None:
+        found = _SEPARATORS[lang] = (
+            get_format("DECIMAL_SEPARATOR"),
+            get_format("THOUSAND_SEPARATOR"),
+            get_format("NUMBER_GROUPING") == 3,
+        )
+    decimal, thousand, threes = found
+    # + 0: no "-0" (Django shows a negative zero as 0).
+    rounded = (
+        Decimal(value).quantize(Decimal(1)) + 0 if places == 0 else round(float(value), places)
+    )
+    if not threes:
+        return number_format(rounded, places, force_grouping=True)
+    text = f"{rounded:,}" if places == 0 else f"{rounded:,.{places}f}"
+    return text.translate({ord(","): thousand, ord("."): decimal})
+
+
 def figure_text(value: Any, kind: str, currency: str = "") -> str:
     """A figure of `kind` (count, number, money, percent, minutes, seconds, text) as text;
     "" for none."""
@@ -58,14 +85,13 @@ def figure_text(value: Any, kind: str, currency: str = "") -> str:
     if kind == "seconds":
         return duration_text(value)
     if kind == "percent":
-        return f"{number_format(round(float(value), 1), 1, force_grouping=True)} %"
+        return f"{grouped(value, 1)} %"
     if kind == "money":
-        amount = number_format(Decimal(value).quantize(Decimal(1)), 0, force_grouping=True)
-        return f"{amount} {currency}".strip()
+        return f"{grouped(value, 0)} {currency}".strip()
     if kind == "count":
-        return number_format(int(value), 0, force_grouping=True)
+        return grouped(int(value), 0)
     if kind == "number":
-        return number_format(round(float(value), 1), 1, force_grouping=True)
+        return grouped(value, 1)
     return str(value)
 
 

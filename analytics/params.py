@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -131,6 +132,8 @@ class Params:
     # Owners whose records the viewer's figures cover (None: all, the unassigned included).
     lead_owners: list[int] | None = None
     deal_owners: list[int] | None = None
+    # The links' encoded filters and list paths, built once (Params._link).
+    _link_bases: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def custom_fields(self) -> list[CustomField]:
@@ -240,30 +243,52 @@ class Params:
     def lead_link(self, *, period: periods.Period | None = None, **extra: Any) -> str:
         """The lead list showing exactly the leads of a figure: the report's filters, the
         period (None: `created=False` drops it), and `extra` list parameters."""
-        params = self._filter_params(LEAD_PARAMS, custom=True)
         period = self.period if period is None else period
-        if extra.pop("created", True):
-            params["created_after"] = period.first.isoformat()
-            params["created_before"] = period.last.isoformat()
-        if self.lead_owners is not None:
-            params["assigned"] = "1"
-        params["archive"] = "all"
-        return self._link("leads:list", params, extra)
+        created = extra.pop("created", True)
+        key = ("leads:list", (period.first, period.last) if created else None)
+        base = self._link_bases.get(key)
+        if base is None:
+            params = self._filter_params(LEAD_PARAMS, custom=True)
+            if created:
+                params["created_after"] = period.first.isoformat()
+                params["created_before"] = period.last.isoformat()
+            if self.lead_owners is not None:
+                params["assigned"] = "1"
+            params["archive"] = "all"
+            base = self._link_bases[key] = _encoded(params)
+        return self._link("leads:list", base, extra)
 
     def deal_link(self, **extra: Any) -> str:
         """The deal list showing exactly the deals of a figure (filters plus `extra`)."""
-        return self._link("deals:list", self._filter_params(DEAL_PARAMS, custom=False), extra)
+        key = ("deals:list", None)
+        base = self._link_bases.get(key)
+        if base is None:
+            params = self._filter_params(DEAL_PARAMS, custom=False)
+            base = self._link_bases[key] = _encoded(params)
+        return self._link("deals:list", base, extra)
 
-    def _link(self, name: str, params: QueryDict, extra: dict[str, Any]) -> str:
+    def _link(self, name: str, base: dict[str, str], extra: dict[str, Any]) -> str:
+        """The list `name` with the encoded parameters `base` (a report links hundreds of
+        figures: its filters are encoded once) and `extra` set over them."""
+        parts = dict(base)
         for key, value in extra.items():
             if value is None:
-                params.pop(key, None)
+                parts.pop(key, None)
             elif isinstance(value, list | tuple):
-                params.setlist(key, [str(v) for v in value])
+                parts[key] = urlencode([(key, str(v)) for v in value])
             else:
-                params[key] = str(value)
-        params["total"] = "1"
-        return f"{tenant_reverse(name, self.actor.tenant)}?{params.urlencode()}"
+                parts[key] = urlencode([(key, str(value))])
+        parts["total"] = "total=1"
+        path = self._link_bases.get(name)
+        if path is None:
+            path = self._link_bases[name] = tenant_reverse(name, self.actor.tenant)
+        return f"{path}?{'&'.join(part for part in parts.values() if part)}"
+
+
+def _encoded(params: QueryDict) -> dict[str, str]:
+    """Each parameter of `params` as its encoded `key=value&…` part, in order (what
+    `params.urlencode()` joins)."""
+    return {key: urlencode([(key, v) for v in values]) for key, values in params.lists()}
 
 
 def params_for(actor: Membership, query: QueryDict) -> Params:
