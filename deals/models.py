@@ -188,8 +188,30 @@ class Deal(ConcurrentTransitionMixin, OwnedModel):
             models.Index(fields=["tenant", "stage", "-created_at"], name="deals_stage_recent"),
             models.Index(fields=["tenant", "owner", "-created_at"], name="deals_owner_recent"),
             # Deals closed in a period (a report's drill-down, its count): a range here, not
-            # a walk of every deal of the tenant.
-            models.Index(fields=["tenant", "closed_at"], name="deals_closed"),
+            # a walk of every deal of the tenant — and every figure the reports take of
+            # them, from the index alone (analytics: by pipeline, stage, owner, loss
+            # reason; amounts; the sales cycle).
+            models.Index(
+                fields=["tenant", "closed_at"],
+                include=[
+                    "outcome",
+                    "amount",
+                    "created_at",
+                    "pipeline",
+                    "stage",
+                    "owner",
+                    "loss_reason",
+                ],
+                name="deals_closed",
+            ),
+            # The deals open now (a tenth of them at 10M): the reports' snapshot by stage
+            # and forecast, and the dashboard's, from the index alone.
+            models.Index(
+                fields=["tenant", "stage"],
+                include=["amount", "expected_close", "created_at", "owner", "pipeline"],
+                condition=Q(outcome=Outcome.OPEN),
+                name="deals_open",
+            ),
             # The navigation's count of a member's deals with unread messages.
             models.Index(
                 fields=["tenant", "owner"],

@@ -69,26 +69,26 @@ def _closed_link(params: Params, outcome: str, **extra: Any) -> str:
 def stage_table(params: Params, stages: list[Stage]) -> Table:
     """One row per stage: its open deals now (created by the period's end) and the deals
     won and lost in the period that stand in it."""
-    open_now = Q(outcome=Outcome.OPEN, created_at__lt=params.period.end)
-    figures: dict[str, Any] = {}
+    # Two scans, each of its own index (deals_open, deals_closed): the open deals now, and
+    # the deals closed in either period.
+    open_now = params.deals().filter(outcome=Outcome.OPEN, created_at__lt=params.period.end)
+    figures: dict[str, Any] = {"open": Rows(), "open_amount": Sum("amount")}
+    groups = grouped(open_now, ["stage_id"], **figures)
+    closed_figures: dict[str, Any] = {}
     for name, q in (
-        ("open", open_now),
         ("won", _closed_in(params.period, Outcome.WON)),
         ("lost", _closed_in(params.period, Outcome.LOST)),
         ("won_before", _closed_in(params.previous, Outcome.WON)),
         ("lost_before", _closed_in(params.previous, Outcome.LOST)),
     ):
-        figures[name] = Rows(q)
-        figures[f"{name}_amount"] = Sum("amount", filter=q)
-    rows = params.deals().filter(
-        open_now
-        | Q(
-            outcome__in=CLOSED,
-            closed_at__gte=params.previous.start,
-            closed_at__lt=params.period.end,
-        )
+        closed_figures[name] = Rows(q)
+        closed_figures[f"{name}_amount"] = Sum("amount", filter=q)
+    closed = params.deals().filter(
+        outcome__in=CLOSED, closed_at__gte=params.previous.start, closed_at__lt=params.period.end
     )
-    groups = grouped(rows, ["stage_id"], **figures)
+    for stage, found in grouped(closed, ["stage_id"], **closed_figures).items():
+        groups.setdefault(stage, {}).update(found)
+    figures.update(closed_figures)
     table = Table(
         key="stages",
         title=_("By pipeline and stage"),
@@ -133,7 +133,7 @@ def stage_table(params: Params, stages: list[Stage]) -> Table:
                 stage=stage.pk,
             )
         )
-    totals = {k: sum(g[k] or 0 for g in groups.values()) for k in figures}
+    totals = {k: sum(g.get(k) or 0 for g in groups.values()) for k in figures}
     table.total = _stage_row(params, _("All pipelines"), totals)
     return table
 
