@@ -37,7 +37,7 @@ LAUNCH_ARGS = [
 ]
 
 
-_ONE_AT_A_TIME = threading.Lock()
+_ONE_AT_A_TIME = threading.RLock()
 _SERVING = threading.Condition()
 _served = {"now": 0}  # the live server's requests being served
 
@@ -53,8 +53,9 @@ def _wait_until_served(timeout: float = 10.0) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _live_requests_tracked():
     """Count the live server's requests being served (see `_wait_until_served`). On SQLite
-    they are also served one at a time: the request threads share the test's in-memory
-    database connection, which refuses concurrent use ("database table is locked"), as
+    they are also served one at a time, and a browser test's own queries wait for the
+    request being served (`new_page`): the request threads and the test share one
+    in-memory database, which refuses concurrent use ("database table is locked"), as
     PostgreSQL (CI) and `make run` (WAL, a busy timeout) do not."""
     original = WSGIHandler.__call__
     sqlite = connections["default"].vendor == "sqlite"
@@ -75,6 +76,11 @@ def _live_requests_tracked():
     WSGIHandler.__call__ = tracked
     yield
     WSGIHandler.__call__ = original
+
+
+def _one_statement_at_a_time(execute, sql, params, many, context):
+    with _ONE_AT_A_TIME:
+        return execute(sql, params, many, context)
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +125,14 @@ def new_page(browser, live_server) -> Iterator:
         page.on("pageerror", lambda e: problems.append(str(e)))
         return page
 
-    yield make
+    test_db = connections["default"]
+    if test_db.vendor == "sqlite":  # the test's own queries wait for the request served
+        test_db.execute_wrappers.append(_one_statement_at_a_time)
+    try:
+        yield make
+    finally:
+        if test_db.vendor == "sqlite":
+            test_db.execute_wrappers.remove(_one_statement_at_a_time)
     for context in contexts:
         context.close()
     _wait_until_served()
