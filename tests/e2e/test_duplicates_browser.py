@@ -17,7 +17,7 @@ from crm.tenancy import tenant_context
 from deals.models import Deal, Pipeline
 from leads.models import Lead
 from leads.services import lead_create
-from tests.e2e.pages import log_in
+from tests.e2e.pages import log_in, wait_for_htmx
 from tests.factories import add_member, make_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -76,7 +76,9 @@ def test_a_typed_phone_finds_the_lead_then_conversion_lands_on_the_deal(new_page
     expect(dialog.locator("input[name=last_name]")).to_have_value("Иванов")
     expect(dialog.locator("input[name=first_name]")).to_have_value("Иван")
     expect(dialog.locator("input[name=middle_name]")).to_have_value("Иванович")
-    dialog.locator("select[name=pipeline]").select_option(str(world["repeat"].pk))
+    pipeline = dialog.locator("select[name=pipeline]")
+    wait_for_htmx(pipeline)
+    pipeline.select_option(str(world["repeat"].pk))
     stage_option = dialog.locator(f"select[name=stage] option[value='{world['stage'].pk}']")
     expect(stage_option).to_have_count(1)  # the chosen pipeline's stages came (htmx)
     dialog.locator("select[name=stage]").select_option(str(world["stage"].pk))
