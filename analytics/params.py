@@ -132,8 +132,8 @@ class Params:
     # Owners whose records the viewer's figures cover (None: all, the unassigned included).
     lead_owners: list[int] | None = None
     deal_owners: list[int] | None = None
-    # The links' encoded filters and list paths, built once (Params._link).
-    _link_bases: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
+    # The links' encoded filters, built once a list and period (Params._link).
+    _link_bases: dict[tuple, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def custom_fields(self) -> list[CustomField]:
@@ -279,10 +279,8 @@ class Params:
             else:
                 parts[key] = urlencode([(key, str(value))])
         parts["total"] = "total=1"
-        path = self._link_bases.get(name)
-        if path is None:
-            path = self._link_bases[name] = tenant_reverse(name, self.actor.tenant)
-        return f"{path}?{'&'.join(part for part in parts.values() if part)}"
+        query = "&".join(part for part in parts.values() if part)
+        return f"{tenant_reverse(name, self.actor.tenant)}?{query}"
 
 
 def _encoded(params: QueryDict) -> dict[str, str]:

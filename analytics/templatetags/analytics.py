@@ -24,9 +24,8 @@ def figure(context: Any, value: Any, kind: str) -> str:
 @register.simple_tag(takes_context=True)
 def figure_cells(context: Any, row: Row, table: Table) -> SafeString:
     """A report table row's cells: each figure (a link to its records), and under it the
-    previous period's with the change. In Python, a row at a time, escaped with
-    `html.escape`: a report has hundreds of cells, and a template tag each cost a fifth of
-    the page's time (an include each, earlier, a tenth of it more)."""
+    previous period's with the change. One tag a row, in Python, every value escaped: a
+    report has hundreds of cells, and a tag a cell cost a fifth of the page's time."""
     currency = context.get("currency", "")
     before_title = escape(_("Previous period"))
     parts = []
@@ -54,7 +53,7 @@ def figure_cells(context: Any, row: Row, table: Table) -> SafeString:
                 f"{escape(previous) if previous else '—'}</span>{tail}</div>"
             )
         parts.append(f'<td class="text-end text-nowrap" data-testid="cell">{shown}{before}</td>')
-    return mark_safe("".join(parts))  # noqa: S308 — every value above is escaped
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
 
 
 @register.simple_tag

@@ -79,6 +79,8 @@ def _live_requests_tracked():
 
 
 def _one_statement_at_a_time(execute, sql, params, many, context):
+    """A browser test's query waits for the request being served (an RLock: a request
+    thread that runs through this wrapper already holds it)."""
     with _ONE_AT_A_TIME:
         return execute(sql, params, many, context)
 
